@@ -1,0 +1,25 @@
+//! iisn runs an iisnode site on a developer's machine, without Windows or IIS.
+//!
+//! The crate is a library with a thin binary (`src/main.rs`). Data flows one way:
+//!
+//! ```text
+//!  web.config files ─┐
+//!  IISNODE_* env ────┼─> config::load_site ──> LoadedSite { sources, levels, apps, diagnostics }
+//!  iisnode.yml ──────┘                              │
+//!                                                   ├─> `iisn config`  (effective settings + origins)
+//!                                                   ├─> `iisn check`   (planned: lints over the same model)
+//!                                                   └─> `iisn serve`   (planned: engine built from the model)
+//! ```
+//!
+//! * [`config`] reads and merges configuration. It is synchronous, does no networking and
+//!   never panics on user input: problems become [`diag::Diagnostic`]s next to the data.
+//! * [`diag`] is the one diagnostic model (stable codes, spans, help) and its renderers.
+//! * [`cli`] holds the clap definitions and one `run` per command.
+
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod error;
+pub mod ui;
+
+
