@@ -216,7 +216,13 @@ pub fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -
     let input_l = input.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let d = levenshtein(&input_l, &c.to_ascii_lowercase());
+        let c_l = c.to_ascii_lowercase();
+        // A truncated name ("nodeProcessCountPerApp") is a plausible typo too.
+        let d = if input_l.len() >= 6 && c_l.starts_with(&input_l) {
+            1
+        } else {
+            levenshtein(&input_l, &c_l)
+        };
         if best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
