@@ -1,4 +1,6 @@
 //! Configuration: web.config hierarchy + `IISNODE_*` environment + iisnode.yml.
 pub mod iisnode_yml;
+pub mod web_config;
+pub mod xml;
 pub mod schema;
 pub mod source;

@@ -11,6 +11,17 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SourceId(pub u32);
 
+impl SourceId {
+    /// The pseudo-file holding IIS's own server-level defaults (what applicationHost.config
+    /// provides on a real server). Spans into it mark stock entries, such as the built-in
+    /// StaticFile handler or the `.config` extension deny rule.
+    pub const BUILTIN: SourceId = SourceId(u32::MAX);
+
+    pub fn is_builtin(self) -> bool {
+        self == SourceId::BUILTIN
+    }
+}
+
 /// A byte range `[start, end)` in one source file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Span {
@@ -24,6 +35,15 @@ impl Span {
         let start = u32::try_from(start).unwrap_or(u32::MAX);
         let end = u32::try_from(end.max(start as usize)).unwrap_or(u32::MAX);
         Span { source, start, end }
+    }
+
+    /// The span of a stock entry from IIS's defaults.
+    pub fn builtin() -> Self {
+        Span::point(SourceId::BUILTIN, 0)
+    }
+
+    pub fn is_builtin(self) -> bool {
+        self.source.is_builtin()
     }
 
     /// An empty span at `offset`.
@@ -158,8 +178,13 @@ impl SourceMap {
         id
     }
 
+    /// The file behind `id`; [`SourceId::BUILTIN`] (or any unknown id) yields an empty
+    /// pseudo-file named `(IIS defaults)`.
     pub fn get(&self, id: SourceId) -> &SourceFile {
-        &self.files[id.0 as usize]
+        static BUILTIN: std::sync::OnceLock<SourceFile> = std::sync::OnceLock::new();
+        self.files.get(id.0 as usize).unwrap_or_else(|| {
+            BUILTIN.get_or_init(|| SourceFile::new("(IIS defaults)".into(), String::new()))
+        })
     }
 
     pub fn files(&self) -> impl Iterator<Item = (SourceId, &SourceFile)> {

@@ -1,0 +1,1780 @@
+//! web.config → typed sections, every value with its span.
+//!
+//! This reads one file. It validates each attribute the way the IIS schema would (booleans,
+//! numbers, enumerations, required keys) and records problems as diagnostics, keeping
+//! whatever it could read. Sections iisn does not emulate are recorded, not rejected. The
+//! hierarchy (parent and child files, `<location>`, collection inheritance) is
+//! [`super::merge`]'s job; this module never looks at another file.
+
+use crate::config::schema::{self, Attr, Kind, LEGACY};
+use crate::config::source::{SourceId, Span, Spanned};
+use crate::config::xml::{Attribute, Element};
+use crate::diag::{Diagnostic, codes};
+
+/// One parsed web.config.
+#[derive(Clone, Debug, Default)]
+pub struct RawWebConfig {
+    /// Sections outside any `<location>` (or in `<location path=".">`/`path=""`).
+    pub sections: Sections,
+    /// `<location path="sub/dir">` blocks, path normalised to `a/b` (no leading or trailing
+    /// slash).
+    pub locations: Vec<Location>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub path: Spanned<String>,
+    pub sections: Sections,
+}
+
+/// The sections iisn reads from `system.webServer` and `appSettings`.
+#[derive(Clone, Debug, Default)]
+pub struct Sections {
+    pub iisnode: Option<IisnodeSection>,
+    pub handlers: Option<Collection<HandlerEntry>>,
+    pub rewrite: Option<RewriteSection>,
+    pub default_document: Option<DefaultDocumentSection>,
+    pub directory_browse: Option<DirectoryBrowseSection>,
+    pub static_content: Option<StaticContentSection>,
+    pub request_filtering: Option<RequestFilteringSection>,
+    pub http_errors: Option<HttpErrorsSection>,
+    pub web_socket: Option<WebSocketSection>,
+    pub custom_headers: Option<Collection<CustomHeader>>,
+    pub app_settings: Option<AppSettingsSection>,
+    /// Elements kept but not emulated (`system.web`, `modules`, ...), as a path such as
+    /// `system.webServer/modules`.
+    pub not_emulated: Vec<Spanned<String>>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Collections
+// ---------------------------------------------------------------------------------------
+
+/// An IIS collection as written in one file: `<add>`, `<remove>` and `<clear/>` in order.
+#[derive(Clone, Debug)]
+pub struct Collection<T> {
+    pub span: Span,
+    pub ops: Vec<CollectionOp<T>>,
+}
+
+impl<T> Collection<T> {
+    fn new(span: Span) -> Self {
+        Collection {
+            span,
+            ops: Vec::new(),
+        }
+    }
+
+    /// The entries this file adds (ignoring removes and clears).
+    pub fn added(&self) -> impl Iterator<Item = &T> {
+        self.ops.iter().filter_map(|op| match op {
+            CollectionOp::Add(t) => Some(t),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum CollectionOp<T> {
+    Add(T),
+    Remove(Spanned<String>),
+    Clear(Span),
+}
+
+/// An entry of a keyed collection.
+pub trait Keyed {
+    /// The collection key, as written.
+    fn key(&self) -> &Spanned<String>;
+    /// Whether keys compare case-sensitively (handler names do; most others do not).
+    const CASE_SENSITIVE: bool = false;
+    /// Where the entry was added.
+    fn span(&self) -> Span;
+}
+
+macro_rules! keyed {
+    ($t:ty, $field:ident) => {
+        keyed!($t, $field, false);
+    };
+    ($t:ty, $field:ident, $cs:literal) => {
+        impl Keyed for $t {
+            fn key(&self) -> &Spanned<String> {
+                &self.$field
+            }
+            const CASE_SENSITIVE: bool = $cs;
+            fn span(&self) -> Span {
+                self.span
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Section types
+// ---------------------------------------------------------------------------------------
+
+/// `<iisnode>`: attributes kept raw (precedence and expansion happen later), each validated
+/// against the schema.
+#[derive(Clone, Debug)]
+pub struct IisnodeSection {
+    pub span: Span,
+    pub values: Vec<IisnodeValue>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IisnodeValue {
+    pub attr: Attr,
+    /// Unescaped, not yet `%VAR%`-expanded.
+    pub raw: String,
+    pub name_span: Span,
+    pub value_span: Span,
+    /// Passed schema validation.
+    pub valid: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceType {
+    Unspecified,
+    File,
+    Directory,
+    Either,
+}
+
+#[derive(Clone, Debug)]
+pub struct HandlerEntry {
+    pub name: Spanned<String>,
+    pub path: Spanned<String>,
+    pub verb: Spanned<String>,
+    pub modules: Option<Spanned<String>>,
+    pub script_processor: Option<Spanned<String>>,
+    pub type_: Option<Spanned<String>>,
+    pub resource_type: ResourceType,
+    pub require_access: Option<Spanned<String>>,
+    pub pre_condition: Option<Spanned<String>>,
+    pub span: Span,
+}
+keyed!(HandlerEntry, name, true);
+
+impl HandlerEntry {
+    /// Whether the mapping names the iisnode module (`modules="iisnode"`, case-insensitive,
+    /// possibly in a comma list).
+    pub fn is_iisnode(&self) -> bool {
+        self.modules.as_ref().is_some_and(|m| {
+            m.value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("iisnode"))
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatternSyntax {
+    EcmaScript,
+    Wildcard,
+    ExactMatch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogicalGrouping {
+    MatchAll,
+    MatchAny,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MatchType {
+    Pattern,
+    IsFile,
+    IsDirectory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionType {
+    None,
+    Rewrite,
+    Redirect,
+    CustomResponse,
+    AbortRequest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectType {
+    /// 301
+    Permanent,
+    /// 302
+    Found,
+    /// 303
+    SeeOther,
+    /// 307
+    Temporary,
+}
+
+impl RedirectType {
+    pub fn status(self) -> u16 {
+        match self {
+            RedirectType::Permanent => 301,
+            RedirectType::Found => 302,
+            RedirectType::SeeOther => 303,
+            RedirectType::Temporary => 307,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RewriteSection {
+    pub rules: Option<Collection<RewriteRule>>,
+    pub maps: Option<Collection<RewriteMap>>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RewriteRule {
+    pub name: Spanned<String>,
+    pub enabled: bool,
+    pub pattern_syntax: PatternSyntax,
+    pub stop_processing: bool,
+    pub match_: Option<RuleMatch>,
+    pub conditions: Conditions,
+    pub server_variables: Vec<SetServerVariable>,
+    pub action: Option<RuleAction>,
+    pub span: Span,
+}
+keyed!(RewriteRule, name);
+
+#[derive(Clone, Debug)]
+pub struct RuleMatch {
+    /// `None` when the attribute is absent: matches everything.
+    pub url: Option<Spanned<String>>,
+    pub ignore_case: bool,
+    pub negate: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Conditions {
+    pub logical_grouping: LogicalGrouping,
+    pub track_all_captures: bool,
+    pub items: Vec<Condition>,
+}
+
+impl Default for Conditions {
+    fn default() -> Self {
+        Conditions {
+            logical_grouping: LogicalGrouping::MatchAll,
+            track_all_captures: false,
+            items: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Condition {
+    pub input: Spanned<String>,
+    pub match_type: MatchType,
+    pub pattern: Option<Spanned<String>>,
+    pub ignore_case: bool,
+    pub negate: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct SetServerVariable {
+    pub name: Spanned<String>,
+    pub value: Spanned<String>,
+    pub replace: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct RuleAction {
+    pub kind: ActionType,
+    pub url: Option<Spanned<String>>,
+    pub append_query_string: bool,
+    pub log_rewritten_url: bool,
+    pub redirect_type: RedirectType,
+    pub status_code: Option<Spanned<u64>>,
+    pub sub_status_code: u64,
+    pub status_reason: Option<Spanned<String>>,
+    pub status_description: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct RewriteMap {
+    pub name: Spanned<String>,
+    pub default_value: String,
+    pub ignore_case: bool,
+    pub entries: Collection<MapEntry>,
+    pub span: Span,
+}
+keyed!(RewriteMap, name);
+
+#[derive(Clone, Debug)]
+pub struct MapEntry {
+    pub key: Spanned<String>,
+    pub value: Spanned<String>,
+    pub span: Span,
+}
+keyed!(MapEntry, key);
+
+#[derive(Clone, Debug)]
+pub struct DefaultDocumentSection {
+    pub enabled: Option<Spanned<bool>>,
+    pub files: Option<Collection<DefaultDocumentFile>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DefaultDocumentFile {
+    pub value: Spanned<String>,
+    pub span: Span,
+}
+keyed!(DefaultDocumentFile, value);
+
+#[derive(Clone, Debug)]
+pub struct DirectoryBrowseSection {
+    pub enabled: Option<Spanned<bool>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StaticContentSection {
+    pub mime_maps: Option<Collection<MimeMapEntry>>,
+    pub client_cache: Option<ClientCacheRaw>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MimeMapEntry {
+    pub file_extension: Spanned<String>,
+    pub mime_type: Spanned<String>,
+    pub span: Span,
+}
+keyed!(MimeMapEntry, file_extension);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheControlMode {
+    NoControl,
+    DisableCache,
+    UseMaxAge,
+    UseExpires,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientCacheRaw {
+    pub mode: Option<Spanned<CacheControlMode>>,
+    /// Seconds, from the .NET `[d.]hh:mm:ss` time span.
+    pub max_age: Option<Spanned<u64>>,
+    pub http_expires: Option<Spanned<String>>,
+    pub custom: Option<Spanned<String>>,
+    pub set_etag: Option<Spanned<bool>>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RequestFilteringSection {
+    pub hidden_segments: Option<Collection<HiddenSegment>>,
+    pub file_extensions: Option<FileExtensionsRaw>,
+    pub request_limits: Option<RequestLimitsRaw>,
+    pub allow_double_escaping: Option<Spanned<bool>>,
+    pub allow_high_bit_characters: Option<Spanned<bool>>,
+    pub span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HiddenSegment {
+    pub segment: Spanned<String>,
+    pub span: Span,
+}
+keyed!(HiddenSegment, segment);
+
+#[derive(Clone, Debug)]
+pub struct FileExtensionsRaw {
+    pub allow_unlisted: Option<Spanned<bool>>,
+    pub entries: Collection<FileExtensionRule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FileExtensionRule {
+    pub file_extension: Spanned<String>,
+    pub allowed: bool,
+    pub span: Span,
+}
+keyed!(FileExtensionRule, file_extension);
+
+#[derive(Clone, Debug, Default)]
+pub struct RequestLimitsRaw {
+    pub max_allowed_content_length: Option<Spanned<u64>>,
+    pub max_url: Option<Spanned<u64>>,
+    pub max_query_string: Option<Spanned<u64>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorMode {
+    DetailedLocalOnly,
+    Custom,
+    Detailed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExistingResponse {
+    Auto,
+    Replace,
+    PassThrough,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    File,
+    ExecuteUrl,
+    Redirect,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpErrorsSection {
+    pub error_mode: Option<Spanned<ErrorMode>>,
+    pub existing_response: Option<Spanned<ExistingResponse>>,
+    pub default_path: Option<Spanned<String>>,
+    pub default_response_mode: Option<Spanned<ResponseMode>>,
+    pub errors: Collection<ErrorPage>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    /// `"404"` or `"404.13"`: the collection key (statusCode + subStatusCode).
+    pub key: Spanned<String>,
+    pub status_code: u16,
+    /// -1 = any.
+    pub sub_status_code: i32,
+    pub path: Option<Spanned<String>>,
+    pub response_mode: Option<ResponseMode>,
+    pub span: Span,
+}
+keyed!(ErrorPage, key);
+
+#[derive(Clone, Debug)]
+pub struct WebSocketSection {
+    pub enabled: Option<Spanned<bool>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct CustomHeader {
+    pub name: Spanned<String>,
+    pub value: Spanned<String>,
+    pub span: Span,
+}
+keyed!(CustomHeader, name);
+
+#[derive(Clone, Debug)]
+pub struct AppSettingsSection {
+    /// `file="..."`: .NET merges that file; iisnode does not promote its keys.
+    pub file: Option<Spanned<String>>,
+    pub entries: Collection<AppSetting>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppSetting {
+    pub key: Spanned<String>,
+    pub value: Spanned<String>,
+    pub span: Span,
+}
+keyed!(AppSetting, key, true);
+
+// ---------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------
+
+/// Attribute names every IIS element accepts (locking, configSource, transforms).
+fn is_generic_attribute(name: &str) -> bool {
+    name.starts_with("lock")
+        || name == "configSource"
+        || name.starts_with("xmlns")
+        || name.starts_with("xdt:")
+}
+
+/// Reads the attributes of one element with schema validation, then reports the ones
+/// nobody asked for.
+struct Attrs<'a> {
+    el: &'a Element,
+    used: Vec<bool>,
+}
+
+impl<'a> Attrs<'a> {
+    fn new(el: &'a Element) -> Self {
+        Attrs {
+            el,
+            used: vec![false; el.attributes.len()],
+        }
+    }
+
+    fn raw(&mut self, name: &str) -> Option<&'a Attribute> {
+        let i = self.el.attributes.iter().position(|a| a.name == name)?;
+        self.used[i] = true;
+        Some(&self.el.attributes[i])
+    }
+
+    fn string(&mut self, name: &str) -> Option<Spanned<String>> {
+        self.raw(name)
+            .map(|a| Spanned::new(a.value.clone(), a.value_span))
+    }
+
+    fn required(&mut self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<String>> {
+        let v = self.string(name);
+        if v.is_none() {
+            diags.push(
+                Diagnostic::new(
+                    &codes::MISSING_ATTRIBUTE,
+                    format!("<{}> is missing its required `{name}` attribute", self.el.name),
+                )
+                .at(self.el.name_span)
+                .help(format!("Add {name}=\"...\" to this element.")),
+            );
+        }
+        v
+    }
+
+    fn choice<T: Copy>(
+        &mut self,
+        name: &str,
+        options: &[(&str, T)],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<Spanned<T>> {
+        let a = self.raw(name)?;
+        let v = a.value.trim();
+        if let Some((_, t)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(v)) {
+            return Some(Spanned::new(*t, a.value_span));
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        diags.push(
+            Diagnostic::new(
+                &codes::INVALID_VALUE,
+                format!("`{}` is not a valid value for {name}", a.value),
+            )
+            .at(a.value_span)
+            .help(format!("Use one of: {}.", names.join(", "))),
+        );
+        None
+    }
+
+    fn bool(&mut self, name: &str, diags: &mut Vec<Diagnostic>) -> Option<Spanned<bool>> {
+        self.choice(name, &[("true", true), ("false", false)], diags)
+    }
+
+    fn uint(&mut self, name: &str, max: u64, diags: &mut Vec<Diagnostic>) -> Option<Spanned<u64>> {
+        let a = self.raw(name)?;
+        match parse_iis_uint(&a.value).filter(|&n| n <= max) {
+            Some(n) => Some(Spanned::new(n, a.value_span)),
+            None => {
+                diags.push(
+                    Diagnostic::new(
+                        &codes::INVALID_VALUE,
+                        format!("`{}` is not a valid value for {name}", a.value),
+                    )
+                    .at(a.value_span)
+                    .help(format!("Use a decimal integer from 0 to {max}.")),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports every attribute that was not read.
+    fn finish(self, diags: &mut Vec<Diagnostic>) {
+        for (a, used) in self.el.attributes.iter().zip(self.used) {
+            if !used && !is_generic_attribute(&a.name) {
+                diags.push(
+                    Diagnostic::new(
+                        &codes::UNKNOWN_ATTRIBUTE,
+                        format!("<{}> has no attribute `{}` in the IIS schema", self.el.name, a.name),
+                    )
+                    .at(a.name_span)
+                    .help("IIS rejects unknown attributes with HTTP 500.19; check the spelling and case."),
+                );
+            }
+        }
+    }
+
+    /// Marks attributes as known without reading them (documented, not emulated).
+    fn ignore(&mut self, names: &[&str]) {
+        for n in names {
+            let _ = self.raw(n);
+        }
+    }
+}
+
+/// IIS's uint syntax: decimal digits only (surrounding spaces tolerated).
+pub fn parse_iis_uint(s: &str) -> Option<u64> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) || t.len() > 20 {
+        return None;
+    }
+    t.parse().ok()
+}
+
+const U32: u64 = u32::MAX as u64;
+
+/// Parse one web.config (its root element must be `<configuration>`).
+pub fn read(root: &Element, diags: &mut Vec<Diagnostic>) -> RawWebConfig {
+    let mut cfg = RawWebConfig::default();
+    if root.name != "configuration" {
+        diags.push(
+            Diagnostic::new(
+                &codes::ROOT_ELEMENT,
+                format!("the root element is <{}>, not <configuration>", root.name),
+            )
+            .at(root.name_span)
+            .help("A web.config must have <configuration> as its root element."),
+        );
+        return cfg;
+    }
+    for child in &root.children {
+        match child.name.as_str() {
+            "location" => read_location(child, &mut cfg, diags),
+            _ => read_top_level(child, &mut cfg.sections, diags),
+        }
+    }
+    cfg
+}
+
+fn read_location(el: &Element, cfg: &mut RawWebConfig, diags: &mut Vec<Diagnostic>) {
+    let mut attrs = Attrs::new(el);
+    let path = attrs.string("path");
+    attrs.ignore(&["overrideMode", "inheritInChildApplications", "allowOverride"]);
+    attrs.finish(diags);
+    let (norm, span) = match &path {
+        Some(p) => (normalize_location_path(&p.value), p.span),
+        None => (Some(String::new()), el.name_span),
+    };
+    let Some(norm) = norm else {
+        diags.push(
+            Diagnostic::new(
+                &codes::LOCATION_PATH,
+                format!(
+                    "cannot apply <location path=\"{}\">",
+                    path.as_ref().map(|p| p.value.as_str()).unwrap_or_default()
+                ),
+            )
+            .at(span)
+            .help("Use a URL path relative to this web.config's folder, such as `api` or `static/img`."),
+        );
+        return;
+    };
+    let mut sections = Sections::default();
+    for child in &el.children {
+        read_top_level(child, &mut sections, diags);
+    }
+    if norm.is_empty() {
+        // `path="."` or `path=""` is this very level: a section may not appear both here
+        // and outside the location (IIS), which merge_into reports as a duplicate.
+        merge_sections_into(&mut cfg.sections, sections, diags);
+    } else {
+        cfg.locations.push(Location {
+            path: Spanned::new(norm, span),
+            sections,
+        });
+    }
+}
+
+/// `a\b/` → `a/b`; `.` or empty → ``; `..`, drive letters and absolute URLs → None.
+fn normalize_location_path(p: &str) -> Option<String> {
+    let t = p.trim().replace('\\', "/");
+    if t.contains(':') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for seg in t.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => return None,
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Moves sections from a `<location path=".">` into the file's own sections.
+fn merge_sections_into(dst: &mut Sections, src: Sections, diags: &mut Vec<Diagnostic>) {
+    macro_rules! take {
+        ($field:ident, $name:literal, $span:expr) => {
+            if let Some(v) = src.$field {
+                if dst.$field.is_some() {
+                    let span: Span = $span(&v);
+                    diags.push(duplicate_section($name, span));
+                } else {
+                    dst.$field = Some(v);
+                }
+            }
+        };
+    }
+    take!(iisnode, "iisnode", |v: &IisnodeSection| v.span);
+    take!(handlers, "handlers", |v: &Collection<HandlerEntry>| v.span);
+    take!(rewrite, "rewrite", |v: &RewriteSection| v
+        .span
+        .unwrap_or_else(Span::builtin));
+    take!(default_document, "defaultDocument", |_v: &DefaultDocumentSection| Span::builtin());
+    take!(directory_browse, "directoryBrowse", |_v: &DirectoryBrowseSection| Span::builtin());
+    take!(static_content, "staticContent", |_v: &StaticContentSection| Span::builtin());
+    take!(request_filtering, "requestFiltering", |v: &RequestFilteringSection| v
+        .span
+        .unwrap_or_else(Span::builtin));
+    take!(http_errors, "httpErrors", |v: &HttpErrorsSection| v.errors.span);
+    take!(web_socket, "webSocket", |v: &WebSocketSection| v.span);
+    take!(custom_headers, "customHeaders", |v: &Collection<CustomHeader>| v.span);
+    take!(app_settings, "appSettings", |v: &AppSettingsSection| v.entries.span);
+    dst.not_emulated.extend(src.not_emulated);
+}
+
+fn duplicate_section(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::new(
+        &codes::DUPLICATE_SECTION,
+        format!("the <{name}> section appears more than once"),
+    )
+    .at(span)
+    .help("IIS allows each section once per level (HTTP 500.19 otherwise); merge the two elements.")
+}
+
+/// Stores `value` in `slot`, or reports a duplicate section.
+fn once<T>(slot: &mut Option<T>, value: T, name: &str, span: Span, diags: &mut Vec<Diagnostic>) {
+    if slot.is_some() {
+        diags.push(duplicate_section(name, span));
+    } else {
+        *slot = Some(value);
+    }
+}
+
+fn not_emulated(sections: &mut Sections, path: String, span: Span) {
+    sections.not_emulated.push(Spanned::new(path, span));
+}
+
+fn read_top_level(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
+    match el.name.as_str() {
+        "system.webServer" => {
+            for child in &el.children {
+                read_web_server_section(child, s, diags);
+            }
+        }
+        "appSettings" => {
+            let mut attrs = Attrs::new(el);
+            let file = attrs.string("file");
+            attrs.finish(diags);
+            let entries = collection(el, "add", diags, "key", |el, a, d| {
+                let key = a.required("key", d)?;
+                let value = a
+                    .string("value")
+                    .unwrap_or_else(|| Spanned::new(String::new(), el.name_span));
+                Some(AppSetting {
+                    key,
+                    value,
+                    span: el.name_span,
+                })
+            });
+            once(
+                &mut s.app_settings,
+                AppSettingsSection { file, entries },
+                "appSettings",
+                el.name_span,
+                diags,
+            );
+        }
+        "iisnode" | "handlers" | "rewrite" | "defaultDocument" | "staticContent" | "httpErrors" => {
+            diags.push(
+                Diagnostic::new(
+                    &codes::MISPLACED_ELEMENT,
+                    format!("<{}> belongs inside <system.webServer>", el.name),
+                )
+                .at(el.name_span)
+                .help("Move this element into <system.webServer>; iisn ignores it here."),
+            );
+        }
+        other => not_emulated(s, other.to_string(), el.name_span),
+    }
+}
+
+fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
+    let span = el.name_span;
+    match el.name.as_str() {
+        "iisnode" => {
+            let sec = read_iisnode(el, diags);
+            once(&mut s.iisnode, sec, "iisnode", span, diags);
+        }
+        "handlers" => {
+            let mut attrs = Attrs::new(el);
+            attrs.ignore(&["accessPolicy"]);
+            attrs.finish(diags);
+            let c = collection(el, "add", diags, "name", read_handler);
+            once(&mut s.handlers, c, "handlers", span, diags);
+        }
+        "rewrite" => {
+            let sec = read_rewrite(el, s, diags);
+            once(&mut s.rewrite, sec, "rewrite", span, diags);
+        }
+        "defaultDocument" => {
+            let mut attrs = Attrs::new(el);
+            let enabled = attrs.bool("enabled", diags);
+            attrs.finish(diags);
+            let mut files = None;
+            for child in &el.children {
+                if child.name == "files" {
+                    let c = collection(child, "add", diags, "value", |el, a, d| {
+                        Some(DefaultDocumentFile {
+                            value: a.required("value", d)?,
+                            span: el.name_span,
+                        })
+                    });
+                    once(&mut files, c, "files", child.name_span, diags);
+                } else {
+                    unexpected_child(el, child, diags);
+                }
+            }
+            once(
+                &mut s.default_document,
+                DefaultDocumentSection { enabled, files },
+                "defaultDocument",
+                span,
+                diags,
+            );
+        }
+        "directoryBrowse" => {
+            let mut attrs = Attrs::new(el);
+            let enabled = attrs.bool("enabled", diags);
+            attrs.ignore(&["showFlags"]);
+            attrs.finish(diags);
+            once(
+                &mut s.directory_browse,
+                DirectoryBrowseSection { enabled },
+                "directoryBrowse",
+                span,
+                diags,
+            );
+        }
+        "staticContent" => {
+            let sec = read_static_content(el, diags);
+            once(&mut s.static_content, sec, "staticContent", span, diags);
+        }
+        "security" => {
+            Attrs::new(el).finish(diags);
+            for child in &el.children {
+                if child.name == "requestFiltering" {
+                    let rf = read_request_filtering(child, diags);
+                    once(
+                        &mut s.request_filtering,
+                        rf,
+                        "requestFiltering",
+                        child.name_span,
+                        diags,
+                    );
+                } else {
+                    not_emulated(s, format!("system.webServer/security/{}", child.name), child.name_span);
+                }
+            }
+        }
+        "httpErrors" => {
+            let sec = read_http_errors(el, diags);
+            once(&mut s.http_errors, sec, "httpErrors", span, diags);
+        }
+        "webSocket" => {
+            let mut attrs = Attrs::new(el);
+            let enabled = attrs.bool("enabled", diags);
+            attrs.ignore(&["receiveBufferLimit", "pingInterval"]);
+            attrs.finish(diags);
+            once(
+                &mut s.web_socket,
+                WebSocketSection { enabled, span },
+                "webSocket",
+                span,
+                diags,
+            );
+        }
+        "httpProtocol" => {
+            let mut attrs = Attrs::new(el);
+            attrs.ignore(&["allowKeepAlive"]);
+            attrs.finish(diags);
+            for child in &el.children {
+                if child.name == "customHeaders" {
+                    let c = collection(child, "add", diags, "name", |el, a, d| {
+                        Some(CustomHeader {
+                            name: a.required("name", d)?,
+                            value: a
+                                .string("value")
+                                .unwrap_or_else(|| Spanned::new(String::new(), el.name_span)),
+                            span: el.name_span,
+                        })
+                    });
+                    once(&mut s.custom_headers, c, "customHeaders", child.name_span, diags);
+                } else {
+                    not_emulated(
+                        s,
+                        format!("system.webServer/httpProtocol/{}", child.name),
+                        child.name_span,
+                    );
+                }
+            }
+        }
+        "appSettings" => {
+            diags.push(
+                Diagnostic::new(
+                    &codes::MISPLACED_ELEMENT,
+                    "<appSettings> belongs directly under <configuration>, not inside <system.webServer>",
+                )
+                .at(span)
+                .help("Move <appSettings> up one level; iisnode does not see it here."),
+            );
+        }
+        other => not_emulated(s, format!("system.webServer/{other}"), span),
+    }
+}
+
+fn unexpected_child(parent: &Element, child: &Element, diags: &mut Vec<Diagnostic>) {
+    diags.push(
+        Diagnostic::new(
+            &codes::MISPLACED_ELEMENT,
+            format!("unexpected element <{}> inside <{}>", child.name, parent.name),
+        )
+        .at(child.name_span)
+        .help(format!(
+            "IIS rejects unknown elements in <{}> (HTTP 500.19); check the spelling.",
+            parent.name
+        )),
+    );
+}
+
+/// Reads an add/remove/clear collection. `add_name` is the element that adds (`add`,
+/// `rule`, `mimeMap`, ...), `key` the attribute that names an entry in `<remove>`.
+fn collection<T>(
+    el: &Element,
+    add_name: &str,
+    diags: &mut Vec<Diagnostic>,
+    key: &str,
+    mut read_add: impl FnMut(&Element, &mut Attrs<'_>, &mut Vec<Diagnostic>) -> Option<T>,
+) -> Collection<T> {
+    let mut c = Collection::new(el.name_span);
+    for child in &el.children {
+        if child.name == add_name {
+            let mut a = Attrs::new(child);
+            // An entry that could not be read (a missing key) was reported already; its other
+            // attributes were never looked at, so they are not "unknown".
+            if let Some(item) = read_add(child, &mut a, diags) {
+                a.finish(diags);
+                c.ops.push(CollectionOp::Add(item));
+            }
+        } else if child.name == "remove" {
+            let mut a = Attrs::new(child);
+            let k = a.required(key, diags);
+            a.finish(diags);
+            if let Some(k) = k {
+                c.ops.push(CollectionOp::Remove(k));
+            }
+        } else if child.name == "clear" {
+            Attrs::new(child).finish(diags);
+            c.ops.push(CollectionOp::Clear(child.name_span));
+        } else {
+            unexpected_child(el, child, diags);
+        }
+    }
+    c
+}
+
+fn read_iisnode(el: &Element, diags: &mut Vec<Diagnostic>) -> IisnodeSection {
+    let mut values = Vec::new();
+    for a in &el.attributes {
+        if is_generic_attribute(&a.name) {
+            continue;
+        }
+        let Some(attr) = Attr::from_name(&a.name) else {
+            diags.push(unknown_iisnode_attribute(a));
+            continue;
+        };
+        let valid = match attr.schema().kind {
+            Kind::Uint => parse_iis_uint(&a.value).is_some_and(|n| n <= U32),
+            Kind::UintOrInfinite => {
+                a.value.trim().eq_ignore_ascii_case("infinite")
+                    || parse_iis_uint(&a.value).is_some_and(|n| n <= U32)
+            }
+            Kind::Bool => {
+                let v = a.value.trim();
+                v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false")
+            }
+            Kind::Str => true,
+        };
+        if !valid {
+            let expected = match attr.schema().kind {
+                Kind::Uint => "a decimal integer from 0 to 4294967295".to_string(),
+                Kind::UintOrInfinite => {
+                    "a decimal integer from 0 to 4294967295, or Infinite".to_string()
+                }
+                _ => "true or false".to_string(),
+            };
+            diags.push(
+                Diagnostic::new(
+                    &codes::IISNODE_INVALID_VALUE,
+                    format!("`{}` is not a valid value for {}", a.value, attr.name()),
+                )
+                .at(a.value_span)
+                .help(format!(
+                    "{} takes {expected} (schema default: {}).",
+                    attr.name(),
+                    attr.schema().default
+                )),
+            );
+        }
+        values.push(IisnodeValue {
+            attr,
+            raw: a.value.clone(),
+            name_span: a.name_span,
+            value_span: a.value_span,
+            valid,
+        });
+    }
+    for child in &el.children {
+        unexpected_child(el, child, diags);
+    }
+    IisnodeSection {
+        span: el.name_span,
+        values,
+    }
+}
+
+fn unknown_iisnode_attribute(a: &Attribute) -> Diagnostic {
+    if let Some((_, replacement, why)) = LEGACY.iter().find(|(n, _, _)| *n == a.name) {
+        let help = match replacement {
+            Some(r) => format!("This is a legacy attribute ({why}); use {} instead.", r.name()),
+            None => format!("This is a legacy attribute ({why}); delete it."),
+        };
+        return Diagnostic::new(
+            &codes::IISNODE_LEGACY_ATTRIBUTE,
+            format!("`{}` is a legacy <iisnode> attribute that current iisnode rejects", a.name),
+        )
+        .at(a.name_span)
+        .help(help);
+    }
+    let mut d = Diagnostic::new(
+        &codes::IISNODE_UNKNOWN_ATTRIBUTE,
+        format!("<iisnode> has no attribute `{}`", a.name),
+    )
+    .at(a.name_span)
+    .note("iisnode answers every request with its configuration error page while this attribute is present");
+    if let Some(exact) = Attr::from_name_ignore_case(&a.name) {
+        d = d.help(format!(
+            "Attribute names are case-sensitive: write `{}`.",
+            exact.name()
+        ));
+    } else if let Some(s) = schema::suggest(&a.name, schema::SCHEMA.iter().map(|s| s.name)) {
+        d = d.help(format!("Did you mean `{s}`?"));
+    } else {
+        d = d.help("Remove it; `iisn config` lists the 34 attributes iisnode accepts.");
+    }
+    d
+}
+
+fn read_handler(el: &Element, a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> Option<HandlerEntry> {
+    let name = a.required("name", d);
+    let path = a.required("path", d);
+    let verb = a.required("verb", d);
+    let modules = a.string("modules");
+    let script_processor = a.string("scriptProcessor");
+    let type_ = a.string("type");
+    let resource_type = a
+        .choice(
+            "resourceType",
+            &[
+                ("Unspecified", ResourceType::Unspecified),
+                ("File", ResourceType::File),
+                ("Directory", ResourceType::Directory),
+                ("Either", ResourceType::Either),
+            ],
+            d,
+        )
+        .map_or(ResourceType::Unspecified, |s| s.value);
+    let require_access = a.string("requireAccess");
+    let pre_condition = a.string("preCondition");
+    a.ignore(&["allowPathInfo", "responseBufferLimit"]);
+    Some(HandlerEntry {
+        name: name?,
+        path: path?,
+        verb: verb?,
+        modules,
+        script_processor,
+        type_,
+        resource_type,
+        require_access,
+        pre_condition,
+        span: el.name_span,
+    })
+}
+
+fn read_rewrite(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) -> RewriteSection {
+    Attrs::new(el).finish(diags);
+    let mut sec = RewriteSection {
+        span: Some(el.name_span),
+        ..Default::default()
+    };
+    for child in &el.children {
+        match child.name.as_str() {
+            "rules" => {
+                Attrs::new(child).finish(diags);
+                let c = collection(child, "rule", diags, "name", read_rule);
+                once(&mut sec.rules, c, "rules", child.name_span, diags);
+            }
+            "rewriteMaps" => {
+                let c = collection(child, "rewriteMap", diags, "name", |el, a, d| {
+                    let name = a.required("name", d)?;
+                    let default_value = a.string("defaultValue").map(|s| s.value).unwrap_or_default();
+                    let ignore_case = a.bool("ignoreCase", d).is_none_or(|b| b.value);
+                    let entries = collection(el, "add", d, "key", |el, a, d| {
+                        Some(MapEntry {
+                            key: a.required("key", d)?,
+                            value: a.required("value", d)?,
+                            span: el.name_span,
+                        })
+                    });
+                    Some(RewriteMap {
+                        name,
+                        default_value,
+                        ignore_case,
+                        entries,
+                        span: el.name_span,
+                    })
+                });
+                once(&mut sec.maps, c, "rewriteMaps", child.name_span, diags);
+            }
+            other => not_emulated(s, format!("system.webServer/rewrite/{other}"), child.name_span),
+        }
+    }
+    sec
+}
+
+fn read_rule(el: &Element, a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> Option<RewriteRule> {
+    let name = a.required("name", d);
+    let enabled = a.bool("enabled", d).is_none_or(|b| b.value);
+    let pattern_syntax = a
+        .choice(
+            "patternSyntax",
+            &[
+                ("ECMAScript", PatternSyntax::EcmaScript),
+                ("Wildcard", PatternSyntax::Wildcard),
+                ("ExactMatch", PatternSyntax::ExactMatch),
+            ],
+            d,
+        )
+        .map_or(PatternSyntax::EcmaScript, |s| s.value);
+    let stop_processing = a.bool("stopProcessing", d).is_some_and(|b| b.value);
+    a.ignore(&["responseCacheDirective"]);
+    let mut rule = RewriteRule {
+        name: name?,
+        enabled,
+        pattern_syntax,
+        stop_processing,
+        match_: None,
+        conditions: Conditions::default(),
+        server_variables: Vec::new(),
+        action: None,
+        span: el.name_span,
+    };
+    for child in &el.children {
+        match child.name.as_str() {
+            "match" => {
+                let mut m = Attrs::new(child);
+                let rm = RuleMatch {
+                    url: m.string("url"),
+                    ignore_case: m.bool("ignoreCase", d).is_none_or(|b| b.value),
+                    negate: m.bool("negate", d).is_some_and(|b| b.value),
+                    span: child.name_span,
+                };
+                m.finish(d);
+                once(&mut rule.match_, rm, "match", child.name_span, d);
+            }
+            "conditions" => {
+                let mut c = Attrs::new(child);
+                rule.conditions.logical_grouping = c
+                    .choice(
+                        "logicalGrouping",
+                        &[
+                            ("MatchAll", LogicalGrouping::MatchAll),
+                            ("MatchAny", LogicalGrouping::MatchAny),
+                        ],
+                        d,
+                    )
+                    .map_or(LogicalGrouping::MatchAll, |s| s.value);
+                rule.conditions.track_all_captures =
+                    c.bool("trackAllCaptures", d).is_some_and(|b| b.value);
+                c.finish(d);
+                for item in &child.children {
+                    match item.name.as_str() {
+                        "add" => {
+                            let mut ca = Attrs::new(item);
+                            let input = ca.required("input", d);
+                            let match_type = ca
+                                .choice(
+                                    "matchType",
+                                    &[
+                                        ("Pattern", MatchType::Pattern),
+                                        ("IsFile", MatchType::IsFile),
+                                        ("IsDirectory", MatchType::IsDirectory),
+                                    ],
+                                    d,
+                                )
+                                .map_or(MatchType::Pattern, |s| s.value);
+                            let pattern = ca.string("pattern");
+                            let ignore_case = ca.bool("ignoreCase", d).is_none_or(|b| b.value);
+                            let negate = ca.bool("negate", d).is_some_and(|b| b.value);
+                            ca.finish(d);
+                            if let Some(input) = input {
+                                rule.conditions.items.push(Condition {
+                                    input,
+                                    match_type,
+                                    pattern,
+                                    ignore_case,
+                                    negate,
+                                    span: item.name_span,
+                                });
+                            }
+                        }
+                        "clear" => rule.conditions.items.clear(),
+                        _ => unexpected_child(child, item, d),
+                    }
+                }
+            }
+            "serverVariables" => {
+                for item in &child.children {
+                    if item.name == "set" {
+                        let mut sa = Attrs::new(item);
+                        let name = sa.required("name", d);
+                        let value = sa.required("value", d);
+                        let replace = sa.bool("replace", d).is_none_or(|b| b.value);
+                        sa.finish(d);
+                        if let (Some(name), Some(value)) = (name, value) {
+                            rule.server_variables.push(SetServerVariable {
+                                name,
+                                value,
+                                replace,
+                                span: item.name_span,
+                            });
+                        }
+                    } else {
+                        unexpected_child(child, item, d);
+                    }
+                }
+            }
+            "action" => {
+                let action = read_action(child, d);
+                once(&mut rule.action, action, "action", child.name_span, d);
+            }
+            _ => unexpected_child(el, child, d),
+        }
+    }
+    Some(rule)
+}
+
+fn read_action(el: &Element, d: &mut Vec<Diagnostic>) -> RuleAction {
+    let mut a = Attrs::new(el);
+    let kind = a
+        .choice(
+            "type",
+            &[
+                ("None", ActionType::None),
+                ("Rewrite", ActionType::Rewrite),
+                ("Redirect", ActionType::Redirect),
+                ("CustomResponse", ActionType::CustomResponse),
+                ("AbortRequest", ActionType::AbortRequest),
+            ],
+            d,
+        )
+        .map_or(ActionType::None, |s| s.value);
+    let url = a.string("url");
+    let append_query_string = a.bool("appendQueryString", d).is_none_or(|b| b.value);
+    let log_rewritten_url = a.bool("logRewrittenUrl", d).is_some_and(|b| b.value);
+    let redirect_type = match a.raw("redirectType") {
+        None => RedirectType::Permanent,
+        Some(attr) => {
+            let v = attr.value.trim();
+            let found = [
+                ("Permanent", "301", RedirectType::Permanent),
+                ("Found", "302", RedirectType::Found),
+                ("SeeOther", "303", RedirectType::SeeOther),
+                ("Temporary", "307", RedirectType::Temporary),
+            ]
+            .into_iter()
+            .find(|(n, num, _)| n.eq_ignore_ascii_case(v) || *num == v);
+            match found {
+                Some((_, _, t)) => t,
+                None => {
+                    let help = if v == "308" || v.eq_ignore_ascii_case("PermanentRedirect") {
+                        "URL Rewrite does not support 308; use Permanent (301), or Temporary (307) to keep the method."
+                    } else {
+                        "Use one of: Permanent (301), Found (302), SeeOther (303), Temporary (307)."
+                    };
+                    d.push(
+                        Diagnostic::new(
+                            &codes::INVALID_VALUE,
+                            format!("`{}` is not a valid value for redirectType", attr.value),
+                        )
+                        .at(attr.value_span)
+                        .help(help),
+                    );
+                    RedirectType::Permanent
+                }
+            }
+        }
+    };
+    let status_code = a.uint("statusCode", 999, d);
+    let sub_status_code = a.uint("subStatusCode", 999, d).map_or(0, |s| s.value);
+    let status_reason = a.string("statusReason");
+    let status_description = a.string("statusDescription");
+    a.finish(d);
+    RuleAction {
+        kind,
+        url,
+        append_query_string,
+        log_rewritten_url,
+        redirect_type,
+        status_code,
+        sub_status_code,
+        status_reason,
+        status_description,
+        span: el.name_span,
+    }
+}
+
+fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticContentSection {
+    let mut attrs = Attrs::new(el);
+    attrs.ignore(&[
+        "enableDocFooter",
+        "defaultDocFooter",
+        "isDocFooterFileName",
+    ]);
+    attrs.finish(diags);
+    // mimeMap entries sit directly in <staticContent>, mixed with <clientCache>.
+    let mut sec = StaticContentSection::default();
+    let mut maps = Collection::new(el.name_span);
+    for child in &el.children {
+        match child.name.as_str() {
+            "mimeMap" => {
+                let mut a = Attrs::new(child);
+                let ext = a.required("fileExtension", diags);
+                let mime = a.required("mimeType", diags);
+                a.finish(diags);
+                if let (Some(file_extension), Some(mime_type)) = (ext, mime) {
+                    maps.ops.push(CollectionOp::Add(MimeMapEntry {
+                        file_extension,
+                        mime_type,
+                        span: child.name_span,
+                    }));
+                }
+            }
+            "remove" => {
+                let mut a = Attrs::new(child);
+                let k = a.required("fileExtension", diags);
+                a.finish(diags);
+                if let Some(k) = k {
+                    maps.ops.push(CollectionOp::Remove(k));
+                }
+            }
+            "clear" => maps.ops.push(CollectionOp::Clear(child.name_span)),
+            "clientCache" => {
+                let mut a = Attrs::new(child);
+                let mode = a.choice(
+                    "cacheControlMode",
+                    &[
+                        ("NoControl", CacheControlMode::NoControl),
+                        ("DisableCache", CacheControlMode::DisableCache),
+                        ("UseMaxAge", CacheControlMode::UseMaxAge),
+                        ("UseExpires", CacheControlMode::UseExpires),
+                    ],
+                    diags,
+                );
+                let max_age = a.raw("cacheControlMaxAge").and_then(|attr| {
+                    match parse_timespan(&attr.value) {
+                        Some(secs) => Some(Spanned::new(secs, attr.value_span)),
+                        None => {
+                            diags.push(
+                                Diagnostic::new(
+                                    &codes::INVALID_VALUE,
+                                    format!("`{}` is not a valid time span for cacheControlMaxAge", attr.value),
+                                )
+                                .at(attr.value_span)
+                                .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week."),
+                            );
+                            None
+                        }
+                    }
+                });
+                let http_expires = a.string("httpExpires");
+                let custom = a.string("cacheControlCustom");
+                let set_etag = a.bool("setEtag", diags);
+                a.finish(diags);
+                let cc = ClientCacheRaw {
+                    mode,
+                    max_age,
+                    http_expires,
+                    custom,
+                    set_etag,
+                };
+                once(&mut sec.client_cache, cc, "clientCache", child.name_span, diags);
+            }
+            _ => unexpected_child(el, child, diags),
+        }
+    }
+    if !maps.ops.is_empty() {
+        sec.mime_maps = Some(maps);
+    }
+    sec
+}
+
+/// .NET `TimeSpan` text `[d.]hh:mm:ss[.fff]` → whole seconds.
+pub fn parse_timespan(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (days, rest) = match s.split_once('.') {
+        Some((d, r)) if r.contains(':') && !d.contains(':') => (d.parse::<u64>().ok()?, r),
+        _ => (0, s),
+    };
+    let mut parts = rest.split(':');
+    let h: u64 = parts.next()?.parse().ok()?;
+    let m: u64 = parts.next()?.parse().ok()?;
+    let sec_part = parts.next()?;
+    if parts.next().is_some() || m > 59 {
+        return None;
+    }
+    let sec: u64 = sec_part.split('.').next()?.parse().ok()?;
+    if sec > 59 || h > 23 && days > 0 {
+        return None;
+    }
+    days.checked_mul(86_400)?
+        .checked_add(h.checked_mul(3600)?)?
+        .checked_add(m * 60 + sec)
+}
+
+fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestFilteringSection {
+    let mut attrs = Attrs::new(el);
+    let mut rf = RequestFilteringSection {
+        allow_double_escaping: attrs.bool("allowDoubleEscaping", diags),
+        allow_high_bit_characters: attrs.bool("allowHighBitCharacters", diags),
+        span: Some(el.name_span),
+        ..Default::default()
+    };
+    attrs.ignore(&["removeServerHeader", "unescapeQueryString"]);
+    attrs.finish(diags);
+    for child in &el.children {
+        match child.name.as_str() {
+            "hiddenSegments" => {
+                let mut a = Attrs::new(child);
+                a.ignore(&["applyToWebDAV"]);
+                a.finish(diags);
+                let c = collection(child, "add", diags, "segment", |el, a, d| {
+                    Some(HiddenSegment {
+                        segment: a.required("segment", d)?,
+                        span: el.name_span,
+                    })
+                });
+                once(&mut rf.hidden_segments, c, "hiddenSegments", child.name_span, diags);
+            }
+            "fileExtensions" => {
+                let mut a = Attrs::new(child);
+                let allow_unlisted = a.bool("allowUnlisted", diags);
+                a.ignore(&["applyToWebDAV"]);
+                a.finish(diags);
+                let entries = collection(child, "add", diags, "fileExtension", |el, a, d| {
+                    let file_extension = a.required("fileExtension", d)?;
+                    let allowed = a.bool("allowed", d).is_none_or(|b| b.value);
+                    Some(FileExtensionRule {
+                        file_extension,
+                        allowed,
+                        span: el.name_span,
+                    })
+                });
+                once(
+                    &mut rf.file_extensions,
+                    FileExtensionsRaw {
+                        allow_unlisted,
+                        entries,
+                    },
+                    "fileExtensions",
+                    child.name_span,
+                    diags,
+                );
+            }
+            "requestLimits" => {
+                let mut a = Attrs::new(child);
+                let limits = RequestLimitsRaw {
+                    max_allowed_content_length: a.uint("maxAllowedContentLength", U32, diags),
+                    max_url: a.uint("maxUrl", U32, diags),
+                    max_query_string: a.uint("maxQueryString", U32, diags),
+                };
+                a.finish(diags);
+                for grandchild in &child.children {
+                    if grandchild.name != "headerLimits" {
+                        unexpected_child(child, grandchild, diags);
+                    }
+                }
+                once(&mut rf.request_limits, limits, "requestLimits", child.name_span, diags);
+            }
+            // Known parts of requestFiltering that iisn does not emulate yet.
+            "verbs" | "denyUrlSequences" | "denyQueryStringSequences" | "filteringRules"
+            | "alwaysAllowedUrls" | "alwaysAllowedQueryStrings" => {}
+            _ => unexpected_child(el, child, diags),
+        }
+    }
+    rf
+}
+
+fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSection {
+    let mut a = Attrs::new(el);
+    let response_modes = [
+        ("File", ResponseMode::File),
+        ("ExecuteURL", ResponseMode::ExecuteUrl),
+        ("Redirect", ResponseMode::Redirect),
+    ];
+    let sec_attrs = (
+        a.choice(
+            "errorMode",
+            &[
+                ("DetailedLocalOnly", ErrorMode::DetailedLocalOnly),
+                ("Custom", ErrorMode::Custom),
+                ("Detailed", ErrorMode::Detailed),
+            ],
+            diags,
+        ),
+        a.choice(
+            "existingResponse",
+            &[
+                ("Auto", ExistingResponse::Auto),
+                ("Replace", ExistingResponse::Replace),
+                ("PassThrough", ExistingResponse::PassThrough),
+            ],
+            diags,
+        ),
+        a.string("defaultPath"),
+        a.choice("defaultResponseMode", &response_modes, diags),
+    );
+    a.ignore(&["detailedMoreInformationLink"]);
+    a.finish(diags);
+    let mut errors = Collection::new(el.name_span);
+    for child in &el.children {
+        match child.name.as_str() {
+            "error" | "remove" => {
+                let mut ca = Attrs::new(child);
+                let status = ca.uint("statusCode", 999, diags);
+                let sub = match ca.raw("subStatusCode") {
+                    None => -1,
+                    Some(attr) => match attr.value.trim().parse::<i32>() {
+                        Ok(n) if (-1..=999).contains(&n) => n,
+                        _ => {
+                            diags.push(
+                                Diagnostic::new(
+                                    &codes::INVALID_VALUE,
+                                    format!("`{}` is not a valid value for subStatusCode", attr.value),
+                                )
+                                .at(attr.value_span)
+                                .help("Use -1 (any) or an integer from 0 to 999."),
+                            );
+                            -1
+                        }
+                    },
+                };
+                let path = ca.string("path");
+                let mode = ca.choice("responseMode", &response_modes, diags);
+                ca.ignore(&["prefixLanguageFilePath"]);
+                ca.finish(diags);
+                let Some(status) = status else {
+                    if ca_missing_status(child) {
+                        diags.push(
+                            Diagnostic::new(
+                                &codes::MISSING_ATTRIBUTE,
+                                format!("<{}> is missing its required `statusCode` attribute", child.name),
+                            )
+                            .at(child.name_span)
+                            .help("Add statusCode=\"404\" (for example)."),
+                        );
+                    }
+                    continue;
+                };
+                let key_text = if sub < 0 {
+                    status.value.to_string()
+                } else {
+                    format!("{}.{sub}", status.value)
+                };
+                let key = Spanned::new(key_text, status.span);
+                if child.name == "remove" {
+                    errors.ops.push(CollectionOp::Remove(key));
+                } else {
+                    errors.ops.push(CollectionOp::Add(ErrorPage {
+                        key,
+                        status_code: u16::try_from(status.value).unwrap_or(500),
+                        sub_status_code: sub,
+                        path,
+                        response_mode: mode.map(|m| m.value),
+                        span: child.name_span,
+                    }));
+                }
+            }
+            "clear" => errors.ops.push(CollectionOp::Clear(child.name_span)),
+            _ => unexpected_child(el, child, diags),
+        }
+    }
+    HttpErrorsSection {
+        error_mode: sec_attrs.0,
+        existing_response: sec_attrs.1,
+        default_path: sec_attrs.2,
+        default_response_mode: sec_attrs.3,
+        errors,
+    }
+}
+
+fn ca_missing_status(el: &Element) -> bool {
+    el.attr("statusCode").is_none()
+}
+
+/// Parses a file's text into its root element and sections (syntax diagnostics included).
+pub fn parse(source: SourceId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<RawWebConfig> {
+    match super::xml::parse(source, text) {
+        Ok(root) => Some(read(&root, diags)),
+        Err(d) => {
+            diags.push(d);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (Option<RawWebConfig>, Vec<Diagnostic>) {
+        let mut d = Vec::new();
+        let c = parse(SourceId(0), text, &mut d);
+        (c, d)
+    }
+
+    fn codes_of(d: &[Diagnostic]) -> Vec<&'static str> {
+        d.iter().map(|d| d.code()).collect()
+    }
+
+    #[test]
+    fn reads_the_kudu_template() {
+        let text = include_str!("../../tests/fixtures/webconfigs/kudu.config");
+        let (c, d) = load(text);
+        assert!(d.iter().all(|d| !d.is_error()), "{d:#?}");
+        let c = c.expect("parsed");
+        let handlers: Vec<_> = c.sections.handlers.as_ref().expect("handlers").added().collect();
+        assert_eq!(handlers[0].path.value, "server.js");
+        assert!(handlers[0].is_iisnode());
+        let rules: Vec<_> = c
+            .sections
+            .rewrite
+            .as_ref()
+            .and_then(|r| r.rules.as_ref())
+            .expect("rules")
+            .added()
+            .collect();
+        assert_eq!(rules.len(), 3);
+        assert!(rules[1].match_.is_none());
+        assert!(rules[0].stop_processing);
+        assert!(rules[0].action.is_none());
+        let dyn_rule = &rules[2];
+        assert_eq!(dyn_rule.conditions.items[0].match_type, MatchType::IsFile);
+        assert!(dyn_rule.conditions.items[0].negate);
+        let rf = c.sections.request_filtering.as_ref().expect("rf");
+        let hs = rf.hidden_segments.as_ref().expect("hs");
+        assert!(matches!(&hs.ops[0], CollectionOp::Remove(k) if k.value == "bin"));
+        assert_eq!(
+            c.sections.http_errors.as_ref().and_then(|h| h.existing_response.as_ref()).map(|s| s.value),
+            Some(ExistingResponse::PassThrough)
+        );
+        assert_eq!(c.sections.web_socket.as_ref().and_then(|w| w.enabled.as_ref()).map(|s| s.value), Some(false));
+    }
+
+    #[test]
+    fn unknown_and_legacy_iisnode_attributes() {
+        let text = "<configuration><system.webServer>\n<iisnode idontexist=\"12\" maxProcessCountPerApplication=\"4\" loggingenabled=\"true\" nodeProcessCountPerApp=\"2\"/>\n</system.webServer></configuration>";
+        let (_, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN2001", "IISN2002", "IISN2001", "IISN2001"]);
+        assert!(d[1].help.as_deref().unwrap_or("").contains("nodeProcessCountPerApplication"));
+        assert!(d[2].help.as_deref().unwrap_or("").contains("loggingEnabled"));
+        assert!(d[3].help.as_deref().unwrap_or("").contains("nodeProcessCountPerApplication"));
+    }
+
+    #[test]
+    fn invalid_iisnode_values() {
+        let text = "<configuration><system.webServer><iisnode nodeProcessCountPerApplication=\"-1\" loggingEnabled=\"yes\" maxConcurrentRequestsPerProcess=\"Infinite\" maxLogFiles=\"4294967296\" gracefulShutdownTimeout=\" 5 \"/></system.webServer></configuration>";
+        let (c, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN2003", "IISN2003", "IISN2003"]);
+        let sec = c.expect("c").sections.iisnode.expect("iisnode");
+        let valid: Vec<_> = sec.values.iter().map(|v| v.valid).collect();
+        assert_eq!(valid, [false, false, true, false, true]);
+    }
+
+    #[test]
+    fn duplicate_sections_and_misplaced_elements() {
+        let text = "<configuration><system.webServer><iisnode/><iisnode/></system.webServer><iisnode/><system.webServer><appSettings/></system.webServer></configuration>";
+        let (_, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1003", "IISN1008", "IISN1008"]);
+    }
+
+    #[test]
+    fn unknown_sections_are_kept_not_rejected() {
+        let text = "<configuration><system.web><compilation debug=\"true\"/></system.web><system.webServer><modules runAllManagedModulesForAllRequests=\"false\"/><security><authentication/></security></system.webServer></configuration>";
+        let (c, d) = load(text);
+        assert!(d.is_empty(), "{d:#?}");
+        let ne: Vec<_> = c.expect("c").sections.not_emulated.into_iter().map(|s| s.value).collect();
+        assert_eq!(ne, ["system.web", "system.webServer/modules", "system.webServer/security/authentication"]);
+    }
+
+    #[test]
+    fn collections_keep_their_operations() {
+        let text = r#"<configuration>
+  <appSettings file="secrets.config"><clear/><add key="a" value="1"/><remove key="b"/><add key="" value="x"/><add value="nokey"/></appSettings>
+  <system.webServer>
+    <staticContent><remove fileExtension=".json"/><mimeMap fileExtension=".json" mimeType="application/json"/><clientCache cacheControlMode="UseMaxAge" cacheControlMaxAge="7.00:00:00"/></staticContent>
+    <defaultDocument enabled="true"><files><clear/><add value="index.js"/></files></defaultDocument>
+    <httpErrors existingResponse="PassThrough"><remove statusCode="404" subStatusCode="-1"/><error statusCode="404" path="/404.html" responseMode="ExecuteURL"/></httpErrors>
+  </system.webServer>
+</configuration>"#;
+        let (c, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1005"], "{d:#?}");
+        let c = c.expect("c");
+        let app = c.sections.app_settings.expect("app");
+        assert_eq!(app.file.map(|f| f.value).as_deref(), Some("secrets.config"));
+        assert_eq!(app.entries.ops.len(), 4);
+        let sc = c.sections.static_content.expect("sc");
+        assert_eq!(sc.mime_maps.expect("m").ops.len(), 2);
+        assert_eq!(sc.client_cache.and_then(|c| c.max_age).map(|m| m.value), Some(7 * 86400));
+        let he = c.sections.http_errors.expect("he");
+        assert!(matches!(&he.errors.ops[0], CollectionOp::Remove(k) if k.value == "404"));
+    }
+
+    #[test]
+    fn rule_values_are_validated() {
+        let text = r#"<configuration><system.webServer><rewrite><rules>
+<rule name="r" patternSyntax="Perl" stopProcessing="yes"><match url="x"/><action type="Redirect" url="/y" redirectType="308"/></rule>
+<rule name="ok" patternSyntax="wildcard"><match url="*.*"/><conditions logicalGrouping="MatchAny"><add input="{REQUEST_FILENAME}" matchType="isFile"/></conditions><action type="rewrite" url="public/{R:0}"/></rule>
+</rules></rewrite></system.webServer></configuration>"#;
+        let (c, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1006", "IISN1006", "IISN1006"], "{d:#?}");
+        assert!(d[2].help.as_deref().unwrap_or("").contains("308"));
+        let c = c.expect("c");
+        let rules: Vec<_> = c.sections.rewrite.expect("r").rules.expect("rules").ops;
+        let CollectionOp::Add(ok) = &rules[1] else { panic!("add") };
+        assert_eq!(ok.pattern_syntax, PatternSyntax::Wildcard);
+        assert_eq!(ok.conditions.logical_grouping, LogicalGrouping::MatchAny);
+        assert_eq!(ok.action.as_ref().map(|a| a.kind), Some(ActionType::Rewrite));
+    }
+
+    #[test]
+    fn locations() {
+        let text = r#"<configuration>
+<location path="."><system.webServer><iisnode loggingEnabled="false"/></system.webServer></location>
+<location path="api\v1/"><system.webServer><iisnode nodeProcessCountPerApplication="2"/></system.webServer></location>
+<location path="../up"><system.webServer/></location>
+<system.webServer><iisnode/></system.webServer>
+</configuration>"#;
+        let (c, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1007", "IISN1003"], "{d:#?}");
+        let c = c.expect("c");
+        assert!(c.sections.iisnode.is_some());
+        assert_eq!(c.locations.len(), 1);
+        assert_eq!(c.locations[0].path.value, "api/v1");
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(parse_timespan("1.00:00:00"), Some(86400));
+        assert_eq!(parse_timespan("00:10:00"), Some(600));
+        assert_eq!(parse_timespan("00:00:30.5"), Some(30));
+        assert_eq!(parse_timespan("abc"), None);
+        assert_eq!(parse_timespan("1:2"), None);
+    }
+}
