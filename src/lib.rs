@@ -22,4 +22,4 @@ pub mod diag;
 pub mod error;
 pub mod ui;
 
-
+pub use error::Error;

@@ -1,1 +1,16 @@
-fn main() {}
+//! The `iisn` binary: parse the command line, run, turn the result into an exit code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = iisn::cli::Cli::parse();
+    let styles = iisn::ui::Styles::new(cli.global.color.enabled(iisn::ui::Stream::Stderr));
+    match iisn::cli::run(cli) {
+        Ok(()) => std::process::exit(iisn::error::exit::OK),
+        Err(e) if e.is_broken_pipe() => std::process::exit(iisn::error::exit::OK),
+        Err(e) => {
+            eprint!("{}", e.render(&styles));
+            std::process::exit(e.exit_code());
+        }
+    }
+}

@@ -1,1 +1,82 @@
-//! CLI
+//! The command line: clap definitions and one `run` per command.
+//!
+//! `main.rs` parses [`Cli`] and calls [`run`]; each command module turns its `*Args` into
+//! work and returns an [`Error`] for the exit code. Commands that are planned but not built
+//! (`serve`, `check`, `init`) are not listed until they exist.
+
+pub mod config;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::Error;
+use crate::ui::{ColorChoice, Stream, Styles};
+
+const AFTER_HELP: &str = "\
+Examples:
+  iisn config examples/hello          show the effective iisnode settings and where each came from
+  iisn config . --format json         the same as JSON, for scripts
+
+Exit codes:
+  0  success
+  1  the configuration has errors (details on stderr)
+  2  usage error, or a missing or unreadable path
+
+Documentation: README.md, docs/config-json.md";
+
+/// Run an iisnode site on your own machine: web.config, iisnode.yml, node workers.
+#[derive(Debug, Parser)]
+#[command(name = "iisn", version, about, long_about = None, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// When to use colours: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: notes about sections iisn does not emulate, and other details.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show each application's effective iisnode settings and where each value came from.
+    #[command(after_help = config::AFTER_HELP)]
+    Config(config::ConfigArgs),
+}
+
+/// What every command needs to print.
+pub struct Ui {
+    pub out: Styles,
+    pub err: Styles,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Ui {
+    pub fn new(g: &GlobalArgs) -> Self {
+        Ui {
+            out: Styles::new(g.color.enabled(Stream::Stdout)),
+            err: Styles::new(g.color.enabled(Stream::Stderr)),
+            quiet: g.quiet,
+            verbose: g.verbose,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let ui = Ui::new(&cli.global);
+    match cli.command {
+        Command::Config(args) => config::run(&args, &ui),
+    }
+}

@@ -20,14 +20,24 @@ impl Environment {
     pub fn from_process() -> Self {
         Environment {
             vars: std::env::vars_os()
-                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        v.to_string_lossy().into_owned(),
+                    )
+                })
                 .collect(),
         }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Environment {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -150,7 +160,9 @@ pub fn iisnode_overrides(env: &Environment) -> (Vec<EnvOverride>, Vec<Diagnostic
             if !CHILD_NAMES.iter().any(|c| c.eq_ignore_ascii_case(name)) {
                 let mut d = Diagnostic::new(
                     &codes::ENV_UNKNOWN,
-                    format!("environment variable {name} names no <iisnode> attribute, so iisnode ignores it"),
+                    format!(
+                        "environment variable {name} names no <iisnode> attribute, so iisnode ignores it"
+                    ),
                 );
                 if let Some(s) = super::schema::suggest(rest, SCHEMA.iter().map(|s| s.name)) {
                     d = d.help(format!("Did you mean IISNODE_{s}?"));
@@ -207,7 +219,9 @@ pub fn parse_env_value(attr: Attr, value: &str) -> Result<SettingValue, String> 
             match value.to_ascii_lowercase().as_str() {
                 "true" | "1" => Ok(SettingValue::Bool(true)),
                 "false" | "0" => Ok(SettingValue::Bool(false)),
-                _ => Err("a boolean must be true, false, 1 or 0 (yes/no are not accepted here)".into()),
+                _ => Err(
+                    "a boolean must be true, false, 1 or 0 (yes/no are not accepted here)".into(),
+                ),
             }
         }
         Kind::Uint | Kind::UintOrInfinite => {
@@ -259,7 +273,10 @@ mod tests {
     #[test]
     fn expansion_is_case_insensitive_and_keeps_unknowns() {
         let e = env(&[("ProgramFiles", "C:\\PF"), ("FOO", "bar")]);
-        assert_eq!(expand("%programfiles%\\iisnode", &e).text, "C:\\PF\\iisnode");
+        assert_eq!(
+            expand("%programfiles%\\iisnode", &e).text,
+            "C:\\PF\\iisnode"
+        );
         let x = expand("%node_env%", &e);
         assert_eq!(x.text, "%node_env%");
         assert_eq!(x.undefined, ["node_env"]);
@@ -284,7 +301,10 @@ mod tests {
             ("IISNODE_nodeProcessCountPerApp", "2"),
         ]);
         let (o, d) = iisnode_overrides(&e);
-        let got: Vec<_> = o.iter().map(|o| (o.attr.name(), o.value.to_string())).collect();
+        let got: Vec<_> = o
+            .iter()
+            .map(|o| (o.attr.name(), o.value.to_string()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -296,7 +316,12 @@ mod tests {
         );
         let codes: Vec<_> = d.iter().map(|d| d.code()).collect();
         assert_eq!(codes, ["IISN4001", "IISN4001", "IISN4001", "IISN4002"]);
-        assert!(d[3].help.as_deref().unwrap_or("").contains("IISNODE_nodeProcessCountPerApplication"));
+        assert!(
+            d[3].help
+                .as_deref()
+                .unwrap_or("")
+                .contains("IISNODE_nodeProcessCountPerApplication")
+        );
     }
 
     #[test]

@@ -260,7 +260,10 @@ mod tests {
 
     #[test]
     fn yml_keys_follow_iisnode_quirks() {
-        assert_eq!(Attr::from_yml_key("debugPortRange"), Some(Attr::DebuggerPortRange));
+        assert_eq!(
+            Attr::from_yml_key("debugPortRange"),
+            Some(Attr::DebuggerPortRange)
+        );
         assert_eq!(Attr::from_yml_key("debuggerPortRange"), None);
         assert_eq!(Attr::from_yml_key("configOverrides"), None);
         assert_eq!(
@@ -268,10 +271,20 @@ mod tests {
             Some(Attr::NodeProcessCountPerApplication)
         );
         assert_eq!(SCHEMA.iter().filter(|s| s.yml_key.is_some()).count(), 33);
-        let expanded: Vec<_> = SCHEMA.iter().filter(|s| s.yml_expanded).map(|s| s.name).collect();
+        let expanded: Vec<_> = SCHEMA
+            .iter()
+            .filter(|s| s.yml_expanded)
+            .map(|s| s.name)
+            .collect();
         assert_eq!(
             expanded,
-            ["node_env", "nodeProcessCommandLine", "interceptor", "logDirectory", "watchedFiles"]
+            [
+                "node_env",
+                "nodeProcessCommandLine",
+                "interceptor",
+                "logDirectory",
+                "watchedFiles"
+            ]
         );
     }
 
@@ -282,7 +295,10 @@ mod tests {
             suggest("nodeProcessCountPerApp", names.clone()),
             Some("nodeProcessCountPerApplication")
         );
-        assert_eq!(suggest("loggingenabled", names.clone()), Some("loggingEnabled"));
+        assert_eq!(
+            suggest("loggingenabled", names.clone()),
+            Some("loggingEnabled")
+        );
         assert_eq!(suggest("idontexist", names), None);
     }
 }

@@ -519,7 +519,10 @@ impl<'a> Attrs<'a> {
             diags.push(
                 Diagnostic::new(
                     &codes::MISSING_ATTRIBUTE,
-                    format!("<{}> is missing its required `{name}` attribute", self.el.name),
+                    format!(
+                        "<{}> is missing its required `{name}` attribute",
+                        self.el.name
+                    ),
                 )
                 .at(self.el.name_span)
                 .help(format!("Add {name}=\"...\" to this element.")),
@@ -634,7 +637,11 @@ pub fn read(root: &Element, diags: &mut Vec<Diagnostic>) -> RawWebConfig {
 fn read_location(el: &Element, cfg: &mut RawWebConfig, diags: &mut Vec<Diagnostic>) {
     let mut attrs = Attrs::new(el);
     let path = attrs.string("path");
-    attrs.ignore(&["overrideMode", "inheritInChildApplications", "allowOverride"]);
+    attrs.ignore(&[
+        "overrideMode",
+        "inheritInChildApplications",
+        "allowOverride",
+    ]);
     attrs.finish(diags);
     let (norm, span) = match &path {
         Some(p) => (normalize_location_path(&p.value), p.span),
@@ -706,16 +713,36 @@ fn merge_sections_into(dst: &mut Sections, src: Sections, diags: &mut Vec<Diagno
     take!(rewrite, "rewrite", |v: &RewriteSection| v
         .span
         .unwrap_or_else(Span::builtin));
-    take!(default_document, "defaultDocument", |_v: &DefaultDocumentSection| Span::builtin());
-    take!(directory_browse, "directoryBrowse", |_v: &DirectoryBrowseSection| Span::builtin());
-    take!(static_content, "staticContent", |_v: &StaticContentSection| Span::builtin());
-    take!(request_filtering, "requestFiltering", |v: &RequestFilteringSection| v
-        .span
-        .unwrap_or_else(Span::builtin));
-    take!(http_errors, "httpErrors", |v: &HttpErrorsSection| v.errors.span);
+    take!(
+        default_document,
+        "defaultDocument",
+        |_v: &DefaultDocumentSection| Span::builtin()
+    );
+    take!(
+        directory_browse,
+        "directoryBrowse",
+        |_v: &DirectoryBrowseSection| Span::builtin()
+    );
+    take!(
+        static_content,
+        "staticContent",
+        |_v: &StaticContentSection| Span::builtin()
+    );
+    take!(
+        request_filtering,
+        "requestFiltering",
+        |v: &RequestFilteringSection| v.span.unwrap_or_else(Span::builtin)
+    );
+    take!(http_errors, "httpErrors", |v: &HttpErrorsSection| v
+        .errors
+        .span);
     take!(web_socket, "webSocket", |v: &WebSocketSection| v.span);
-    take!(custom_headers, "customHeaders", |v: &Collection<CustomHeader>| v.span);
-    take!(app_settings, "appSettings", |v: &AppSettingsSection| v.entries.span);
+    take!(custom_headers, "customHeaders", |v: &Collection<
+        CustomHeader,
+    >| v.span);
+    take!(app_settings, "appSettings", |v: &AppSettingsSection| v
+        .entries
+        .span);
     dst.not_emulated.extend(src.not_emulated);
 }
 
@@ -859,7 +886,11 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
                         diags,
                     );
                 } else {
-                    not_emulated(s, format!("system.webServer/security/{}", child.name), child.name_span);
+                    not_emulated(
+                        s,
+                        format!("system.webServer/security/{}", child.name),
+                        child.name_span,
+                    );
                 }
             }
         }
@@ -895,7 +926,13 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
                             span: el.name_span,
                         })
                     });
-                    once(&mut s.custom_headers, c, "customHeaders", child.name_span, diags);
+                    once(
+                        &mut s.custom_headers,
+                        c,
+                        "customHeaders",
+                        child.name_span,
+                        diags,
+                    );
                 } else {
                     not_emulated(
                         s,
@@ -923,7 +960,10 @@ fn unexpected_child(parent: &Element, child: &Element, diags: &mut Vec<Diagnosti
     diags.push(
         Diagnostic::new(
             &codes::MISPLACED_ELEMENT,
-            format!("unexpected element <{}> inside <{}>", child.name, parent.name),
+            format!(
+                "unexpected element <{}> inside <{}>",
+                child.name, parent.name
+            ),
         )
         .at(child.name_span)
         .help(format!(
@@ -1032,12 +1072,18 @@ fn read_iisnode(el: &Element, diags: &mut Vec<Diagnostic>) -> IisnodeSection {
 fn unknown_iisnode_attribute(a: &Attribute) -> Diagnostic {
     if let Some((_, replacement, why)) = LEGACY.iter().find(|(n, _, _)| *n == a.name) {
         let help = match replacement {
-            Some(r) => format!("This is a legacy attribute ({why}); use {} instead.", r.name()),
+            Some(r) => format!(
+                "This is a legacy attribute ({why}); use {} instead.",
+                r.name()
+            ),
             None => format!("This is a legacy attribute ({why}); delete it."),
         };
         return Diagnostic::new(
             &codes::IISNODE_LEGACY_ATTRIBUTE,
-            format!("`{}` is a legacy <iisnode> attribute that current iisnode rejects", a.name),
+            format!(
+                "`{}` is a legacy <iisnode> attribute that current iisnode rejects",
+                a.name
+            ),
         )
         .at(a.name_span)
         .help(help);
@@ -1113,7 +1159,10 @@ fn read_rewrite(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) -> 
             "rewriteMaps" => {
                 let c = collection(child, "rewriteMap", diags, "name", |el, a, d| {
                     let name = a.required("name", d)?;
-                    let default_value = a.string("defaultValue").map(|s| s.value).unwrap_or_default();
+                    let default_value = a
+                        .string("defaultValue")
+                        .map(|s| s.value)
+                        .unwrap_or_default();
                     let ignore_case = a.bool("ignoreCase", d).is_none_or(|b| b.value);
                     let entries = collection(el, "add", d, "key", |el, a, d| {
                         Some(MapEntry {
@@ -1132,7 +1181,11 @@ fn read_rewrite(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) -> 
                 });
                 once(&mut sec.maps, c, "rewriteMaps", child.name_span, diags);
             }
-            other => not_emulated(s, format!("system.webServer/rewrite/{other}"), child.name_span),
+            other => not_emulated(
+                s,
+                format!("system.webServer/rewrite/{other}"),
+                child.name_span,
+            ),
         }
     }
     sec
@@ -1332,11 +1385,7 @@ fn read_action(el: &Element, d: &mut Vec<Diagnostic>) -> RuleAction {
 
 fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticContentSection {
     let mut attrs = Attrs::new(el);
-    attrs.ignore(&[
-        "enableDocFooter",
-        "defaultDocFooter",
-        "isDocFooterFileName",
-    ]);
+    attrs.ignore(&["enableDocFooter", "defaultDocFooter", "isDocFooterFileName"]);
     attrs.finish(diags);
     // mimeMap entries sit directly in <staticContent>, mixed with <clientCache>.
     let mut sec = StaticContentSection::default();
@@ -1404,7 +1453,13 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     custom,
                     set_etag,
                 };
-                once(&mut sec.client_cache, cc, "clientCache", child.name_span, diags);
+                once(
+                    &mut sec.client_cache,
+                    cc,
+                    "clientCache",
+                    child.name_span,
+                    diags,
+                );
             }
             _ => unexpected_child(el, child, diags),
         }
@@ -1460,7 +1515,13 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
                         span: el.name_span,
                     })
                 });
-                once(&mut rf.hidden_segments, c, "hiddenSegments", child.name_span, diags);
+                once(
+                    &mut rf.hidden_segments,
+                    c,
+                    "hiddenSegments",
+                    child.name_span,
+                    diags,
+                );
             }
             "fileExtensions" => {
                 let mut a = Attrs::new(child);
@@ -1500,11 +1561,21 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
                         unexpected_child(child, grandchild, diags);
                     }
                 }
-                once(&mut rf.request_limits, limits, "requestLimits", child.name_span, diags);
+                once(
+                    &mut rf.request_limits,
+                    limits,
+                    "requestLimits",
+                    child.name_span,
+                    diags,
+                );
             }
             // Known parts of requestFiltering that iisn does not emulate yet.
-            "verbs" | "denyUrlSequences" | "denyQueryStringSequences" | "filteringRules"
-            | "alwaysAllowedUrls" | "alwaysAllowedQueryStrings" => {}
+            "verbs"
+            | "denyUrlSequences"
+            | "denyQueryStringSequences"
+            | "filteringRules"
+            | "alwaysAllowedUrls"
+            | "alwaysAllowedQueryStrings" => {}
             _ => unexpected_child(el, child, diags),
         }
     }
@@ -1556,7 +1627,10 @@ fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSect
                             diags.push(
                                 Diagnostic::new(
                                     &codes::INVALID_VALUE,
-                                    format!("`{}` is not a valid value for subStatusCode", attr.value),
+                                    format!(
+                                        "`{}` is not a valid value for subStatusCode",
+                                        attr.value
+                                    ),
                                 )
                                 .at(attr.value_span)
                                 .help("Use -1 (any) or an integer from 0 to 999."),
@@ -1574,7 +1648,10 @@ fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSect
                         diags.push(
                             Diagnostic::new(
                                 &codes::MISSING_ATTRIBUTE,
-                                format!("<{}> is missing its required `statusCode` attribute", child.name),
+                                format!(
+                                    "<{}> is missing its required `statusCode` attribute",
+                                    child.name
+                                ),
                             )
                             .at(child.name_span)
                             .help("Add statusCode=\"404\" (for example)."),
@@ -1649,7 +1726,13 @@ mod tests {
         let (c, d) = load(text);
         assert!(d.iter().all(|d| !d.is_error()), "{d:#?}");
         let c = c.expect("parsed");
-        let handlers: Vec<_> = c.sections.handlers.as_ref().expect("handlers").added().collect();
+        let handlers: Vec<_> = c
+            .sections
+            .handlers
+            .as_ref()
+            .expect("handlers")
+            .added()
+            .collect();
         assert_eq!(handlers[0].path.value, "server.js");
         assert!(handlers[0].is_iisnode());
         let rules: Vec<_> = c
@@ -1671,20 +1754,49 @@ mod tests {
         let hs = rf.hidden_segments.as_ref().expect("hs");
         assert!(matches!(&hs.ops[0], CollectionOp::Remove(k) if k.value == "bin"));
         assert_eq!(
-            c.sections.http_errors.as_ref().and_then(|h| h.existing_response.as_ref()).map(|s| s.value),
+            c.sections
+                .http_errors
+                .as_ref()
+                .and_then(|h| h.existing_response.as_ref())
+                .map(|s| s.value),
             Some(ExistingResponse::PassThrough)
         );
-        assert_eq!(c.sections.web_socket.as_ref().and_then(|w| w.enabled.as_ref()).map(|s| s.value), Some(false));
+        assert_eq!(
+            c.sections
+                .web_socket
+                .as_ref()
+                .and_then(|w| w.enabled.as_ref())
+                .map(|s| s.value),
+            Some(false)
+        );
     }
 
     #[test]
     fn unknown_and_legacy_iisnode_attributes() {
         let text = "<configuration><system.webServer>\n<iisnode idontexist=\"12\" maxProcessCountPerApplication=\"4\" loggingenabled=\"true\" nodeProcessCountPerApp=\"2\"/>\n</system.webServer></configuration>";
         let (_, d) = load(text);
-        assert_eq!(codes_of(&d), ["IISN2001", "IISN2002", "IISN2001", "IISN2001"]);
-        assert!(d[1].help.as_deref().unwrap_or("").contains("nodeProcessCountPerApplication"));
-        assert!(d[2].help.as_deref().unwrap_or("").contains("loggingEnabled"));
-        assert!(d[3].help.as_deref().unwrap_or("").contains("nodeProcessCountPerApplication"));
+        assert_eq!(
+            codes_of(&d),
+            ["IISN2001", "IISN2002", "IISN2001", "IISN2001"]
+        );
+        assert!(
+            d[1].help
+                .as_deref()
+                .unwrap_or("")
+                .contains("nodeProcessCountPerApplication")
+        );
+        assert!(
+            d[2].help
+                .as_deref()
+                .unwrap_or("")
+                .contains("loggingEnabled")
+        );
+        assert!(
+            d[3].help
+                .as_deref()
+                .unwrap_or("")
+                .contains("nodeProcessCountPerApplication")
+        );
     }
 
     #[test]
@@ -1709,8 +1821,21 @@ mod tests {
         let text = "<configuration><system.web><compilation debug=\"true\"/></system.web><system.webServer><modules runAllManagedModulesForAllRequests=\"false\"/><security><authentication/></security></system.webServer></configuration>";
         let (c, d) = load(text);
         assert!(d.is_empty(), "{d:#?}");
-        let ne: Vec<_> = c.expect("c").sections.not_emulated.into_iter().map(|s| s.value).collect();
-        assert_eq!(ne, ["system.web", "system.webServer/modules", "system.webServer/security/authentication"]);
+        let ne: Vec<_> = c
+            .expect("c")
+            .sections
+            .not_emulated
+            .into_iter()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(
+            ne,
+            [
+                "system.web",
+                "system.webServer/modules",
+                "system.webServer/security/authentication"
+            ]
+        );
     }
 
     #[test]
@@ -1731,7 +1856,10 @@ mod tests {
         assert_eq!(app.entries.ops.len(), 4);
         let sc = c.sections.static_content.expect("sc");
         assert_eq!(sc.mime_maps.expect("m").ops.len(), 2);
-        assert_eq!(sc.client_cache.and_then(|c| c.max_age).map(|m| m.value), Some(7 * 86400));
+        assert_eq!(
+            sc.client_cache.and_then(|c| c.max_age).map(|m| m.value),
+            Some(7 * 86400)
+        );
         let he = c.sections.http_errors.expect("he");
         assert!(matches!(&he.errors.ops[0], CollectionOp::Remove(k) if k.value == "404"));
     }
@@ -1747,10 +1875,15 @@ mod tests {
         assert!(d[2].help.as_deref().unwrap_or("").contains("308"));
         let c = c.expect("c");
         let rules: Vec<_> = c.sections.rewrite.expect("r").rules.expect("rules").ops;
-        let CollectionOp::Add(ok) = &rules[1] else { panic!("add") };
+        let CollectionOp::Add(ok) = &rules[1] else {
+            panic!("add")
+        };
         assert_eq!(ok.pattern_syntax, PatternSyntax::Wildcard);
         assert_eq!(ok.conditions.logical_grouping, LogicalGrouping::MatchAny);
-        assert_eq!(ok.action.as_ref().map(|a| a.kind), Some(ActionType::Rewrite));
+        assert_eq!(
+            ok.action.as_ref().map(|a| a.kind),
+            Some(ActionType::Rewrite)
+        );
     }
 
     #[test]

@@ -265,7 +265,10 @@ mod tests {
         let f = SourceFile::new("t".into(), text.into());
         assert_eq!(f.line_col(a.name_span.start).line, 4);
         assert_eq!(f.line_col(a.name_span.start).column, 14);
-        assert_eq!(&text[a.value_span.start as usize..a.value_span.end as usize], "&quot;prod&quot;");
+        assert_eq!(
+            &text[a.value_span.start as usize..a.value_span.end as usize],
+            "&quot;prod&quot;"
+        );
         assert_eq!(f.line_col(iisnode.name_span.start).column, 6);
     }
 
@@ -274,7 +277,10 @@ mod tests {
         let text = "\u{feff}<configuration a=\"1\"/>";
         let root = parse(SourceId(0), text).expect("parses");
         let a = root.attr("a").expect("a");
-        assert_eq!(&text[a.value_span.start as usize..a.value_span.end as usize], "1");
+        assert_eq!(
+            &text[a.value_span.start as usize..a.value_span.end as usize],
+            "1"
+        );
     }
 
     #[test]

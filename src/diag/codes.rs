@@ -225,7 +225,9 @@ lints! {
 
 /// Looks a lint up by its code, case-insensitively (`iisn0001` finds `IISN0001`).
 pub fn find(code: &str) -> Option<&'static Lint> {
-    ALL.iter().copied().find(|l| l.code.eq_ignore_ascii_case(code))
+    ALL.iter()
+        .copied()
+        .find(|l| l.code.eq_ignore_ascii_case(code))
 }
 
 #[cfg(test)]
@@ -236,7 +238,11 @@ mod tests {
     fn codes_are_unique_sorted_and_well_formed() {
         let mut prev = "";
         for lint in ALL {
-            assert!(lint.code.starts_with("IISN") && lint.code.len() == 8, "{}", lint.code);
+            assert!(
+                lint.code.starts_with("IISN") && lint.code.len() == 8,
+                "{}",
+                lint.code
+            );
             assert!(lint.code > prev, "{} out of order", lint.code);
             assert!(!lint.summary.ends_with('.'), "{}", lint.code);
             assert!(lint.explanation.len() > 40, "{}", lint.code);

@@ -106,13 +106,8 @@ impl Diagnostic {
 pub fn sort(diags: &mut [Diagnostic], sources: &SourceMap) {
     diags.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
-            d.primary.map(|s| {
-                (
-                    sources.path(s.source).to_path_buf(),
-                    s.start,
-                    s.end,
-                )
-            })
+            d.primary
+                .map(|s| (sources.path(s.source).to_path_buf(), s.start, s.end))
         };
         key(a)
             .cmp(&key(b))

@@ -1,0 +1,489 @@
+//! Merging web.config levels: IIS's collection semantics and attribute inheritance.
+//!
+//! IIS builds the configuration for a URL by starting from applicationHost.config (here:
+//! [`super::apphost`]) and applying every web.config from the site root down to the URL's
+//! folder, with `<location path>` blocks applied at the folder they name. Within a level:
+//!
+//! * attributes override the inherited value one by one;
+//! * collections apply `<add>`, `<remove>` and `<clear/>` in document order; adding a key
+//!   the collection already holds is a configuration error (500.19, HRESULT 0x800700b7);
+//! * `handlers` and `defaultDocument/files` are `mergeAppend="false"`: a level's own entries
+//!   go *before* the inherited ones, so a site's iisnode mapping beats StaticFile.
+//!
+//! Rewrite rules keep the folder that defined them, because a rule's input URL is relative to
+//! that folder.
+
+use crate::config::apphost;
+use crate::config::model::{ClientCache, EffectiveConfig, Entry, HttpErrors, RequestLimits};
+use crate::config::schema::SCHEMA;
+use crate::config::source::{Span, Spanned};
+use crate::config::web_config::{
+    Collection, CollectionOp, DefaultDocumentFile, ErrorMode, ExistingResponse, FileExtensionRule,
+    HandlerEntry, HiddenSegment, Keyed, MimeMapEntry, ResourceType, ResponseMode, Sections,
+};
+use crate::diag::{Diagnostic, codes};
+
+fn builtin(s: &str) -> Spanned<String> {
+    Spanned::new(s.to_string(), Span::builtin())
+}
+
+fn stock<T>(item: T) -> Entry<T> {
+    Entry {
+        item,
+        level: String::new(),
+    }
+}
+
+/// IIS's server-level defaults: what every site inherits before its own web.config.
+pub fn iis_defaults() -> EffectiveConfig {
+    let handlers = apphost::STOCK_HANDLERS
+        .iter()
+        .map(|h| {
+            stock(HandlerEntry {
+                name: builtin(h.name),
+                path: builtin(h.path),
+                verb: builtin(h.verb),
+                modules: Some(builtin(h.modules)),
+                script_processor: None,
+                type_: None,
+                resource_type: match h.resource_type {
+                    "File" => ResourceType::File,
+                    "Directory" => ResourceType::Directory,
+                    "Either" => ResourceType::Either,
+                    _ => ResourceType::Unspecified,
+                },
+                require_access: Some(builtin(h.require_access)),
+                pre_condition: None,
+                span: Span::builtin(),
+            })
+        })
+        .collect();
+    EffectiveConfig {
+        iisnode: vec![None; SCHEMA.len()],
+        handlers,
+        rules: Vec::new(),
+        rewrite_maps: Vec::new(),
+        default_document_enabled: true,
+        default_documents: apphost::DEFAULT_DOCUMENTS
+            .iter()
+            .map(|d| {
+                stock(DefaultDocumentFile {
+                    value: builtin(d),
+                    span: Span::builtin(),
+                })
+            })
+            .collect(),
+        directory_browse: false,
+        mime_maps: apphost::MIME_MAP
+            .iter()
+            .map(|(ext, mime)| {
+                stock(MimeMapEntry {
+                    file_extension: builtin(ext),
+                    mime_type: builtin(mime),
+                    span: Span::builtin(),
+                })
+            })
+            .collect(),
+        client_cache: ClientCache::default(),
+        hidden_segments: apphost::HIDDEN_SEGMENTS
+            .iter()
+            .map(|s| {
+                stock(HiddenSegment {
+                    segment: builtin(s),
+                    span: Span::builtin(),
+                })
+            })
+            .collect(),
+        file_extensions_allow_unlisted: true,
+        file_extensions: apphost::DENIED_EXTENSIONS
+            .iter()
+            .map(|e| {
+                stock(FileExtensionRule {
+                    file_extension: builtin(e),
+                    allowed: false,
+                    span: Span::builtin(),
+                })
+            })
+            .collect(),
+        request_limits: RequestLimits {
+            max_allowed_content_length: apphost::MAX_ALLOWED_CONTENT_LENGTH,
+            max_url: u64::from(apphost::MAX_URL),
+            max_query_string: u64::from(apphost::MAX_QUERY_STRING),
+        },
+        allow_double_escaping: false,
+        allow_high_bit_characters: true,
+        http_errors: HttpErrors {
+            error_mode: ErrorMode::DetailedLocalOnly,
+            existing_response: ExistingResponse::Auto,
+            default_path: None,
+            default_response_mode: ResponseMode::File,
+            errors: Vec::new(),
+        },
+        web_socket_enabled: true,
+        web_socket_span: None,
+        custom_headers: Vec::new(),
+        app_settings: Vec::new(),
+        app_settings_file: None,
+        not_emulated: Vec::new(),
+    }
+}
+
+fn same_key<T: Keyed>(a: &str, b: &str) -> bool {
+    if T::CASE_SENSITIVE {
+        a == b
+    } else {
+        a.eq_ignore_ascii_case(b)
+    }
+}
+
+/// Applies one level's collection operations to an inherited list.
+fn apply_collection<T: Keyed + Clone>(
+    list: &mut Vec<Entry<T>>,
+    ops: &Collection<T>,
+    level: &str,
+    prepend: bool,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut added: Vec<Entry<T>> = Vec::new();
+    for op in &ops.ops {
+        match op {
+            CollectionOp::Add(item) => {
+                let key = &item.key().value;
+                let existing = list
+                    .iter()
+                    .chain(added.iter())
+                    .find(|e| same_key::<T>(&e.item.key().value, key));
+                if let Some(prev) = existing {
+                    let mut d = Diagnostic::new(
+                        &codes::DUPLICATE_KEY,
+                        format!("{what} `{key}` is already in the collection"),
+                    )
+                    .at(item.key().span);
+                    let prev_span = prev.item.span();
+                    if prev_span.is_builtin() {
+                        d = d.note(format!("`{key}` is one of IIS's built-in {what} entries"));
+                    } else {
+                        d = d.label(prev_span, "first added here");
+                    }
+                    diags.push(d.help(format!(
+                        "Add <remove {}=\"{key}\"/> before this <add>, or delete one of the two (IIS answers HTTP 500.19 otherwise).",
+                        key_attr_name(what)
+                    )));
+                    continue;
+                }
+                added.push(Entry {
+                    item: item.clone(),
+                    level: level.to_string(),
+                });
+            }
+            CollectionOp::Remove(key) => {
+                list.retain(|e| !same_key::<T>(&e.item.key().value, &key.value));
+                added.retain(|e| !same_key::<T>(&e.item.key().value, &key.value));
+            }
+            CollectionOp::Clear(_) => {
+                list.clear();
+                added.clear();
+            }
+        }
+    }
+    if prepend {
+        added.append(list);
+        *list = added;
+    } else {
+        list.append(&mut added);
+    }
+}
+
+fn key_attr_name(what: &str) -> &'static str {
+    match what {
+        "handler" | "rewrite rule" | "rewrite map" | "custom header" => "name",
+        "mime map for" | "file extension" => "fileExtension",
+        "hidden segment" => "segment",
+        "default document" => "value",
+        "error page" => "statusCode",
+        _ => "key",
+    }
+}
+
+/// Applies one level's sections (its own or a `<location>`'s) on top of `cfg`.
+pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut Vec<Diagnostic>) {
+    if let Some(sec) = &s.iisnode {
+        for v in &sec.values {
+            if v.valid {
+                cfg.iisnode[v.attr as usize] = Some(Entry {
+                    item: v.clone(),
+                    level: level.to_string(),
+                });
+            }
+        }
+    }
+    if let Some(h) = &s.handlers {
+        apply_collection(&mut cfg.handlers, h, level, true, "handler", diags);
+    }
+    if let Some(rw) = &s.rewrite {
+        if let Some(rules) = &rw.rules {
+            apply_collection(&mut cfg.rules, rules, level, false, "rewrite rule", diags);
+        }
+        if let Some(maps) = &rw.maps {
+            apply_collection(
+                &mut cfg.rewrite_maps,
+                maps,
+                level,
+                false,
+                "rewrite map",
+                diags,
+            );
+        }
+    }
+    if let Some(dd) = &s.default_document {
+        if let Some(e) = &dd.enabled {
+            cfg.default_document_enabled = e.value;
+        }
+        if let Some(files) = &dd.files {
+            apply_collection(
+                &mut cfg.default_documents,
+                files,
+                level,
+                true,
+                "default document",
+                diags,
+            );
+        }
+    }
+    if let Some(db) = s.directory_browse.as_ref().and_then(|d| d.enabled.as_ref()) {
+        cfg.directory_browse = db.value;
+    }
+    if let Some(sc) = &s.static_content {
+        if let Some(m) = &sc.mime_maps {
+            apply_collection(&mut cfg.mime_maps, m, level, false, "mime map for", diags);
+        }
+        if let Some(cc) = &sc.client_cache {
+            let c = &mut cfg.client_cache;
+            if let Some(m) = &cc.mode {
+                c.mode = m.value;
+            }
+            if let Some(m) = &cc.max_age {
+                c.max_age_secs = m.value;
+            }
+            if let Some(v) = &cc.http_expires {
+                c.http_expires = Some(v.value.clone());
+            }
+            if let Some(v) = &cc.custom {
+                c.custom = Some(v.value.clone());
+            }
+            if let Some(v) = &cc.set_etag {
+                c.set_etag = v.value;
+            }
+        }
+    }
+    if let Some(rf) = &s.request_filtering {
+        if let Some(hs) = &rf.hidden_segments {
+            apply_collection(
+                &mut cfg.hidden_segments,
+                hs,
+                level,
+                false,
+                "hidden segment",
+                diags,
+            );
+        }
+        if let Some(fe) = &rf.file_extensions {
+            if let Some(a) = &fe.allow_unlisted {
+                cfg.file_extensions_allow_unlisted = a.value;
+            }
+            apply_collection(
+                &mut cfg.file_extensions,
+                &fe.entries,
+                level,
+                false,
+                "file extension",
+                diags,
+            );
+        }
+        if let Some(rl) = &rf.request_limits {
+            let l = &mut cfg.request_limits;
+            if let Some(v) = &rl.max_allowed_content_length {
+                l.max_allowed_content_length = v.value;
+            }
+            if let Some(v) = &rl.max_url {
+                l.max_url = v.value;
+            }
+            if let Some(v) = &rl.max_query_string {
+                l.max_query_string = v.value;
+            }
+        }
+        if let Some(v) = &rf.allow_double_escaping {
+            cfg.allow_double_escaping = v.value;
+        }
+        if let Some(v) = &rf.allow_high_bit_characters {
+            cfg.allow_high_bit_characters = v.value;
+        }
+    }
+    if let Some(he) = &s.http_errors {
+        let h = &mut cfg.http_errors;
+        if let Some(v) = &he.error_mode {
+            h.error_mode = v.value;
+        }
+        if let Some(v) = &he.existing_response {
+            h.existing_response = v.value;
+        }
+        if let Some(v) = &he.default_path {
+            h.default_path = Some(v.clone());
+        }
+        if let Some(v) = &he.default_response_mode {
+            h.default_response_mode = v.value;
+        }
+        apply_collection(&mut h.errors, &he.errors, level, false, "error page", diags);
+    }
+    if let Some(e) = s.web_socket.as_ref().and_then(|ws| ws.enabled.as_ref()) {
+        cfg.web_socket_enabled = e.value;
+        cfg.web_socket_span = Some(e.span);
+    }
+    if let Some(ch) = &s.custom_headers {
+        apply_collection(
+            &mut cfg.custom_headers,
+            ch,
+            level,
+            false,
+            "custom header",
+            diags,
+        );
+    }
+    if let Some(app) = &s.app_settings {
+        apply_collection(
+            &mut cfg.app_settings,
+            &app.entries,
+            level,
+            false,
+            "appSettings key",
+            diags,
+        );
+        if let Some(f) = &app.file {
+            cfg.app_settings_file = Some(f.clone());
+        }
+    }
+    cfg.not_emulated.extend(s.not_emulated.iter().cloned());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::source::SourceId;
+    use crate::config::web_config;
+
+    fn sections(id: u32, text: &str, diags: &mut Vec<Diagnostic>) -> Sections {
+        web_config::parse(SourceId(id), text, diags)
+            .expect("parses")
+            .sections
+    }
+
+    #[test]
+    fn handlers_prepend_and_static_file_stays_last() {
+        let mut d = Vec::new();
+        let mut cfg = iis_defaults();
+        let root = sections(
+            0,
+            r#"<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+            &mut d,
+        );
+        apply(&mut cfg, &root, "", &mut d);
+        let child = sections(
+            1,
+            r#"<configuration><system.webServer><handlers><add name="api" path="api.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+            &mut d,
+        );
+        apply(&mut cfg, &child, "api", &mut d);
+        assert!(d.is_empty(), "{d:#?}");
+        let names: Vec<_> = cfg
+            .handlers
+            .iter()
+            .map(|h| h.item.name.value.as_str())
+            .collect();
+        assert_eq!(names[0], "api");
+        assert_eq!(names[1], "iisnode");
+        assert_eq!(names.last().copied(), Some("StaticFile"));
+        assert_eq!(cfg.iisnode_handlers().count(), 2);
+    }
+
+    #[test]
+    fn duplicates_removes_and_clears() {
+        let mut d = Vec::new();
+        let mut cfg = iis_defaults();
+        let root = sections(
+            0,
+            r#"<configuration>
+<appSettings><add key="a" value="1"/><add key="a" value="2"/><add key="A" value="3"/></appSettings>
+<system.webServer>
+  <staticContent><mimeMap fileExtension=".json" mimeType="application/json"/><remove fileExtension=".woff2"/><mimeMap fileExtension=".woff2" mimeType="font/woff2"/></staticContent>
+  <security><requestFiltering><hiddenSegments><remove segment="bin"/><add segment="node_modules"/></hiddenSegments><fileExtensions><clear/></fileExtensions></requestFiltering></security>
+</system.webServer></configuration>"#,
+            &mut d,
+        );
+        apply(&mut cfg, &root, "", &mut d);
+        let codes: Vec<_> = d.iter().map(|d| (d.code(), d.message.clone())).collect();
+        assert_eq!(codes.len(), 2, "{codes:#?}");
+        let app = d
+            .iter()
+            .find(|d| d.message.contains("appSettings key `a`"))
+            .expect("dup a");
+        assert_eq!(app.secondary.len(), 1, "points at the first <add>");
+        let json = d
+            .iter()
+            .find(|d| d.message.contains(".json"))
+            .expect("dup .json");
+        assert!(
+            json.note.is_some(),
+            "built-in entries get a note, not a label"
+        );
+        let apps: Vec<_> = cfg
+            .app_settings
+            .iter()
+            .map(|e| e.item.key.value.as_str())
+            .collect();
+        assert_eq!(apps, ["a", "A"], "appSettings keys are case-sensitive");
+        assert!(
+            cfg.hidden_segments
+                .iter()
+                .all(|h| h.item.segment.value != "bin")
+        );
+        assert!(
+            cfg.hidden_segments
+                .iter()
+                .any(|h| h.item.segment.value == "node_modules")
+        );
+        assert!(cfg.file_extensions.is_empty());
+        let woff2 = cfg
+            .mime_maps
+            .iter()
+            .find(|m| m.item.file_extension.value == ".woff2")
+            .expect("woff2");
+        assert_eq!(woff2.item.mime_type.value, "font/woff2");
+    }
+
+    #[test]
+    fn attributes_inherit_one_by_one() {
+        let mut d = Vec::new();
+        let mut cfg = iis_defaults();
+        let root = sections(
+            0,
+            r#"<configuration><system.webServer><iisnode nodeProcessCountPerApplication="2" loggingEnabled="false"/><webSocket enabled="false"/></system.webServer></configuration>"#,
+            &mut d,
+        );
+        let child = sections(
+            1,
+            r#"<configuration><system.webServer><iisnode nodeProcessCountPerApplication="4"/></system.webServer></configuration>"#,
+            &mut d,
+        );
+        apply(&mut cfg, &root, "", &mut d);
+        apply(&mut cfg, &child, "sub", &mut d);
+        use crate::config::schema::Attr;
+        let n = cfg
+            .iisnode_value(Attr::NodeProcessCountPerApplication)
+            .expect("set");
+        assert_eq!((n.item.raw.as_str(), n.level.as_str()), ("4", "sub"));
+        let l = cfg.iisnode_value(Attr::LoggingEnabled).expect("set");
+        assert_eq!((l.item.raw.as_str(), l.level.as_str()), ("false", ""));
+        assert!(!cfg.web_socket_enabled);
+    }
+}

@@ -1,0 +1,108 @@
+//! The effective configuration of one URL folder: every web.config level above it merged
+//! with IIS's collection semantics on top of IIS's own defaults.
+//!
+//! Entries keep their spans, so a consumer can always say which file and line an effective
+//! handler, rule or mime mapping came from; stock entries carry [`Span::builtin`] spans.
+
+use crate::config::schema::Attr;
+use crate::config::source::{Span, Spanned};
+use crate::config::web_config::{
+    AppSetting, CacheControlMode, CustomHeader, DefaultDocumentFile, ErrorMode, ErrorPage,
+    ExistingResponse, FileExtensionRule, HandlerEntry, HiddenSegment, IisnodeValue, MimeMapEntry,
+    ResponseMode, RewriteMap, RewriteRule,
+};
+
+/// An entry of an effective collection, with the URL folder whose configuration added it
+/// (`""` is the site root; stock entries have `""` and a builtin span).
+#[derive(Clone, Debug)]
+pub struct Entry<T> {
+    pub item: T,
+    pub level: String,
+}
+
+/// Resolved `<clientCache>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCache {
+    pub mode: CacheControlMode,
+    pub max_age_secs: u64,
+    pub http_expires: Option<String>,
+    pub custom: Option<String>,
+    pub set_etag: bool,
+}
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        ClientCache {
+            mode: CacheControlMode::NoControl,
+            max_age_secs: 86_400,
+            http_expires: None,
+            custom: None,
+            set_etag: true,
+        }
+    }
+}
+
+/// `requestFiltering/requestLimits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub max_allowed_content_length: u64,
+    pub max_url: u64,
+    pub max_query_string: u64,
+}
+
+/// `httpErrors` attributes and its error pages.
+#[derive(Clone, Debug)]
+pub struct HttpErrors {
+    pub error_mode: ErrorMode,
+    pub existing_response: ExistingResponse,
+    pub default_path: Option<Spanned<String>>,
+    pub default_response_mode: ResponseMode,
+    pub errors: Vec<Entry<ErrorPage>>,
+}
+
+/// Everything iisn knows about the configuration that applies to one URL folder.
+#[derive(Clone, Debug)]
+pub struct EffectiveConfig {
+    /// `<iisnode>` attributes set in web.config (the last level that sets one wins), indexed
+    /// by [`Attr`]. Environment and iisnode.yml come on top in [`super::settings`].
+    pub iisnode: Vec<Option<Entry<IisnodeValue>>>,
+    /// Handler mappings in match order (child levels' entries first, StaticFile last).
+    pub handlers: Vec<Entry<HandlerEntry>>,
+    /// Rewrite rules in evaluation order (parent levels first); `level` is the folder the
+    /// rule's input URL is relative to.
+    pub rules: Vec<Entry<RewriteRule>>,
+    pub rewrite_maps: Vec<Entry<RewriteMap>>,
+    pub default_document_enabled: bool,
+    pub default_documents: Vec<Entry<DefaultDocumentFile>>,
+    pub directory_browse: bool,
+    pub mime_maps: Vec<Entry<MimeMapEntry>>,
+    pub client_cache: ClientCache,
+    pub hidden_segments: Vec<Entry<HiddenSegment>>,
+    pub file_extensions_allow_unlisted: bool,
+    pub file_extensions: Vec<Entry<FileExtensionRule>>,
+    pub request_limits: RequestLimits,
+    pub allow_double_escaping: bool,
+    pub allow_high_bit_characters: bool,
+    pub http_errors: HttpErrors,
+    /// `<webSocket enabled>`: IIS's own WebSocket module is on unless a level turns it off.
+    pub web_socket_enabled: bool,
+    pub web_socket_span: Option<Span>,
+    pub custom_headers: Vec<Entry<CustomHeader>>,
+    pub app_settings: Vec<Entry<AppSetting>>,
+    /// `<appSettings file="...">`, which iisnode does not promote.
+    pub app_settings_file: Option<Spanned<String>>,
+    /// Sections present but not emulated, with where they were seen.
+    pub not_emulated: Vec<Spanned<String>>,
+}
+
+impl EffectiveConfig {
+    /// The `<iisnode>` attribute set in web.config, if any level set it.
+    pub fn iisnode_value(&self, attr: Attr) -> Option<&Entry<IisnodeValue>> {
+        self.iisnode.get(attr as usize).and_then(Option::as_ref)
+    }
+
+    /// Handler mappings served by iisnode, in match order.
+    pub fn iisnode_handlers(&self) -> impl Iterator<Item = &Entry<HandlerEntry>> {
+        self.handlers.iter().filter(|h| h.item.is_iisnode())
+    }
+}

@@ -1,0 +1,524 @@
+//! Loading a whole site: find every web.config, read them, resolve each application.
+//!
+//! An *application* is one handler-mapped script (iisnode's unit: one process pool per
+//! script path). [`load_site`] finds the applications iisn can know without a request:
+//! every iisnode handler whose `path` names a concrete file, in every folder that has a
+//! web.config. Wildcard mappings (`*.js`) create applications on demand and are listed
+//! separately. Loading never fails on a bad value: problems become diagnostics, and an
+//! application whose configuration iisnode would reject carries a [`ConfigErrorKind`].
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::config::env::{self, Environment};
+use crate::config::merge;
+use crate::config::model::{EffectiveConfig, Entry};
+use crate::config::settings::{self, IisnodeSettings, YmlOutcome, YmlSource};
+use crate::config::source::{SourceId, SourceMap, Span, Spanned};
+use crate::config::web_config::{self, HandlerEntry, RawWebConfig};
+use crate::diag::{Diagnostic, codes};
+
+/// Folders never searched for web.config files: dependencies and hidden folders (`.git`).
+/// IIS would read a web.config there only for requests under that folder, which request
+/// filtering normally hides anyway.
+fn skip_dir(name: &str) -> bool {
+    name == "node_modules" || name.starts_with('.')
+}
+
+const MAX_DEPTH: usize = 32;
+
+/// What to load with.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// The environment IIS would have: `%VAR%` expansion and `IISNODE_*` overrides.
+    pub env: Environment,
+    /// Logical CPUs, for `nodeProcessCountPerApplication="0"`.
+    pub cpu_count: usize,
+}
+
+impl LoadOptions {
+    /// The current process's environment and CPU count.
+    pub fn from_process() -> Self {
+        LoadOptions {
+            env: Environment::from_process(),
+            cpu_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// Why a site could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadSiteError {
+    #[error("site folder {path} does not exist")]
+    NotFound { path: PathBuf },
+    #[error("cannot read site folder {path}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A folder with a web.config.
+#[derive(Debug)]
+pub struct Level {
+    /// The folder as a URL path relative to the site root (`""`, `api`, `api/v1`).
+    pub dir_rel: String,
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub source: Option<SourceId>,
+    /// `None` when the file could not be read or is not well-formed XML.
+    pub config: Option<RawWebConfig>,
+}
+
+/// Why iisnode would refuse to run an application until its configuration is fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConfigErrorKind {
+    /// A web.config in the chain (or an `IISNODE_*` variable) is invalid.
+    WebConfig,
+    /// iisnode.yml is invalid or unreadable.
+    IisnodeYml,
+}
+
+/// One handler-mapped script and its effective settings.
+#[derive(Debug)]
+pub struct Application {
+    /// Absolute path of the entry script.
+    pub script: PathBuf,
+    /// The script as a URL path relative to the site root (`hello.js`, `api/server.js`).
+    pub script_rel: String,
+    /// The URL folder whose configuration applies (the script's folder).
+    pub dir_rel: String,
+    /// The handler mapping that names the script.
+    pub handler: HandlerEntry,
+    pub script_exists: bool,
+    pub settings: IisnodeSettings,
+    pub yml: YmlOutcome,
+    pub config_error: Option<ConfigErrorKind>,
+    /// The environment iisnode adds from `<appSettings>`: non-empty keys, in order.
+    pub app_settings: Vec<(String, String)>,
+}
+
+/// Everything read from a site.
+#[derive(Debug)]
+pub struct LoadedSite {
+    pub root: PathBuf,
+    pub sources: SourceMap,
+    /// Folders with a web.config, parents before children.
+    pub levels: Vec<Level>,
+    pub apps: Vec<Application>,
+    /// iisnode handlers with wildcard paths (`*.js`): applications are created per request.
+    pub wildcard_handlers: Vec<Entry<HandlerEntry>>,
+    /// Every diagnostic, deduplicated and sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadedSite {
+    /// The merged configuration for a URL folder (`""` = site root). Diagnostics from
+    /// merging were reported at load time and are not repeated.
+    pub fn effective_for(&self, dir_rel: &str) -> EffectiveConfig {
+        effective_for(&self.levels, dir_rel, &mut Vec::new())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Whether URL folder `ancestor` is `dir` or one of its parents (segment-wise, ignoring
+/// case as IIS does).
+pub fn is_ancestor(ancestor: &str, dir: &str) -> bool {
+    if ancestor.is_empty() {
+        return true;
+    }
+    let mut a = ancestor.split('/');
+    let mut d = dir.split('/');
+    loop {
+        match (a.next(), d.next()) {
+            (None, _) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {}
+            _ => return false,
+        }
+    }
+}
+
+fn join_rel(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+fn effective_for(levels: &[Level], dir_rel: &str, diags: &mut Vec<Diagnostic>) -> EffectiveConfig {
+    let mut cfg = merge::iis_defaults();
+    for level in levels.iter().filter(|l| is_ancestor(&l.dir_rel, dir_rel)) {
+        let Some(config) = &level.config else {
+            continue;
+        };
+        merge::apply(&mut cfg, &config.sections, &level.dir_rel, diags);
+        let mut locs: Vec<_> = config
+            .locations
+            .iter()
+            .map(|l| (join_rel(&level.dir_rel, &l.path.value), l))
+            .filter(|(full, _)| is_ancestor(full, dir_rel))
+            .collect();
+        locs.sort_by_key(|(full, _)| full.matches('/').count());
+        for (full, loc) in locs {
+            merge::apply(&mut cfg, &loc.sections, &full, diags);
+        }
+    }
+    cfg
+}
+
+/// Reads a configuration file as UTF-8 text (BOM kept, so offsets match the file).
+fn read_text(path: &Path, what: &str) -> Result<Option<String>, Diagnostic> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Diagnostic::new(
+                &codes::FILE_UNREADABLE,
+                format!("cannot read {}: {e}", path.display()),
+            )
+            .help(format!(
+                "Make the {what} readable by the user running iisn."
+            )));
+        }
+    };
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(Diagnostic::new(
+            &codes::FILE_ENCODING,
+            format!("{} is UTF-16; iisn reads UTF-8 only", path.display()),
+        )
+        .help("Save the file as UTF-8 (with or without a byte order mark)."));
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => {
+            if what == "iisnode.yml" {
+                // iisnode reads bytes in the ANSI code page; keep going, the yml reader
+                // warns about non-ASCII text.
+                Ok(Some(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+            } else {
+                Err(Diagnostic::new(
+                    &codes::FILE_ENCODING,
+                    format!(
+                        "{} is not valid UTF-8 (invalid byte at offset {})",
+                        path.display(),
+                        e.utf8_error().valid_up_to()
+                    ),
+                )
+                .help("Save the file as UTF-8."))
+            }
+        }
+    }
+}
+
+/// Finds the folders holding a web.config (any case: `Web.config` is common), parents
+/// first, skipping dependencies and hidden folders. Symbolic links to folders are not
+/// followed, so a link loop cannot trap the walk.
+fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let mut stack = vec![(String::new(), root.to_path_buf(), 0usize)];
+    while let Some((rel, dir, depth)) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if depth == 0 => return Err(e),
+            Err(_) => continue,
+        };
+        let mut subdirs = Vec::new();
+        let mut configs = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                if depth < MAX_DEPTH && !skip_dir(&name) {
+                    subdirs.push(name);
+                }
+            } else if name.eq_ignore_ascii_case("web.config") && (ft.is_file() || ft.is_symlink()) {
+                configs.push(entry.path());
+            }
+        }
+        configs.sort();
+        // Two spellings in one folder (possible off Windows): the lowest-sorting one wins,
+        // as a case-insensitive file system would hold only one.
+        if let Some(file) = configs.into_iter().next() {
+            found.push((rel.clone(), file));
+        }
+        subdirs.sort();
+        for name in subdirs.into_iter().rev() {
+            stack.push((join_rel(&rel, &name), dir.join(&name), depth + 1));
+        }
+    }
+    found.sort_by(|a, b| {
+        let depth = |s: &str| {
+            if s.is_empty() {
+                0
+            } else {
+                s.matches('/').count() + 1
+            }
+        };
+        depth(&a.0).cmp(&depth(&b.0)).then_with(|| a.0.cmp(&b.0))
+    });
+    Ok(found)
+}
+
+struct FsYml<'a> {
+    sources: &'a mut SourceMap,
+}
+
+impl YmlSource for FsYml<'_> {
+    fn read_yml(&mut self, path: &Path) -> Result<Option<(SourceId, String)>, Diagnostic> {
+        match read_text(path, "iisnode.yml") {
+            Ok(Some(text)) => Ok(Some((
+                self.sources.add(path.to_path_buf(), text.clone()),
+                text,
+            ))),
+            Ok(None) => Ok(None),
+            Err(d) if d.lint == &codes::FILE_UNREADABLE && path.is_dir() => Ok(None),
+            Err(mut d) => {
+                d.lint = &codes::YML_UNREADABLE;
+                d.severity = codes::YML_UNREADABLE.severity;
+                Err(d)
+            }
+        }
+    }
+}
+
+/// Whether a handler path names one file (no wildcard).
+fn is_concrete(path: &str) -> bool {
+    !path.contains(['*', '?']) && !path.trim().is_empty()
+}
+
+/// `hello.js` or `bin/www` relative to `level` → the script's URL path, refusing `..`.
+fn script_rel(level: &str, path: &str) -> Option<String> {
+    let p = path.trim().replace('\\', "/");
+    let mut parts: Vec<&str> = if level.is_empty() {
+        Vec::new()
+    } else {
+        level.split('/').collect()
+    };
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => return None,
+            s => parts.push(s),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    p.extend(rel.split('/').filter(|s| !s.is_empty()));
+    p
+}
+
+/// Loads the site at `path` (a folder, or a web.config file whose folder is the site).
+pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSiteError> {
+    let mut root = path.to_path_buf();
+    if root.is_file()
+        && root
+            .file_name()
+            .is_some_and(|n| n.eq_ignore_ascii_case("web.config"))
+    {
+        root = root.parent().map(Path::to_path_buf).unwrap_or_default();
+        if root.as_os_str().is_empty() {
+            root = PathBuf::from(".");
+        }
+    }
+    if !root.exists() {
+        return Err(LoadSiteError::NotFound { path: root });
+    }
+    let root = fs::canonicalize(&root).map_err(|source| LoadSiteError::Unreadable {
+        path: root.clone(),
+        source,
+    })?;
+    let found = discover(&root).map_err(|source| LoadSiteError::Unreadable {
+        path: root.clone(),
+        source,
+    })?;
+
+    let mut sources = SourceMap::new();
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut levels = Vec::new();
+    for (dir_rel, file) in found {
+        let dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root.clone());
+        let (source, config) = match read_text(&file, "web.config") {
+            Ok(Some(text)) => {
+                let id = sources.add(file.clone(), text);
+                let text = sources.get(id).text().to_string();
+                (Some(id), web_config::parse(id, &text, &mut diags))
+            }
+            Ok(None) => (None, None),
+            Err(d) => {
+                // Point encoding and read errors at the file itself.
+                let id = sources.add(file.clone(), String::new());
+                diags.push(d.at(Span::point(id, 0)));
+                (Some(id), None)
+            }
+        };
+        levels.push(Level {
+            dir_rel,
+            dir,
+            file,
+            source,
+            config,
+        });
+    }
+
+    let (env_overrides, env_diags) = env::iisnode_overrides(&opts.env);
+    let env_failed = env_diags.iter().any(Diagnostic::is_error);
+    diags.extend(env_diags);
+
+    // Applications: concrete iisnode handler paths, per configured folder.
+    let mut apps = Vec::new();
+    let mut seen = HashSet::new();
+    let mut wildcard_handlers: Vec<Entry<HandlerEntry>> = Vec::new();
+    let level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
+    for level_rel in &level_dirs {
+        let cfg = effective_for(&levels, level_rel, &mut diags);
+        for h in cfg.iisnode_handlers() {
+            let path = &h.item.path.value;
+            if !is_concrete(path) {
+                if !wildcard_handlers
+                    .iter()
+                    .any(|w| w.item.span == h.item.span && w.item.name.value == h.item.name.value)
+                {
+                    wildcard_handlers.push(h.clone());
+                }
+                continue;
+            }
+            let Some(rel) = script_rel(level_rel, path) else {
+                continue;
+            };
+            let script = rel_to_path(&root, &rel);
+            let exists = script.is_file();
+            if !(exists || h.level == *level_rel) || !seen.insert(rel.to_ascii_lowercase()) {
+                continue;
+            }
+            let dir_rel = rel
+                .rsplit_once('/')
+                .map_or(String::new(), |(d, _)| d.to_string());
+            apps.push((rel, script, exists, dir_rel, h.item.clone()));
+        }
+    }
+
+    let mut applications = Vec::new();
+    for (rel, script, script_exists, dir_rel, handler) in apps {
+        let mut app_diags = Vec::new();
+        let cfg = effective_for(&levels, &dir_rel, &mut app_diags);
+        let script_dir = script
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root.clone());
+        let inputs = settings::Inputs {
+            effective: &cfg,
+            env: &opts.env,
+            env_overrides: &env_overrides,
+            script_dir: &script_dir,
+            cpu_count: opts.cpu_count,
+        };
+        let (settings, yml) = settings::resolve(
+            &inputs,
+            &mut FsYml {
+                sources: &mut sources,
+            },
+            &mut app_diags,
+        );
+        let chain: Vec<&Level> = levels
+            .iter()
+            .filter(|l| is_ancestor(&l.dir_rel, &dir_rel))
+            .collect();
+        let chain_sources: HashSet<SourceId> = chain.iter().filter_map(|l| l.source).collect();
+        let web_failed = env_failed
+            || chain.iter().any(|l| l.config.is_none())
+            || diags.iter().chain(app_diags.iter()).any(|d| {
+                d.is_error() && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
+            });
+        let config_error = if web_failed {
+            Some(ConfigErrorKind::WebConfig)
+        } else if yml.failed {
+            Some(ConfigErrorKind::IisnodeYml)
+        } else {
+            None
+        };
+        let app_settings = cfg
+            .app_settings
+            .iter()
+            .filter(|e| !e.item.key.value.is_empty())
+            .map(|e| (e.item.key.value.clone(), e.item.value.value.clone()))
+            .collect();
+        diags.extend(app_diags);
+        applications.push(Application {
+            script,
+            script_rel: rel,
+            dir_rel,
+            handler,
+            script_exists,
+            settings,
+            yml,
+            config_error,
+            app_settings,
+        });
+    }
+
+    dedup(&mut diags);
+    crate::diag::sort(&mut diags, &sources);
+    Ok(LoadedSite {
+        root,
+        sources,
+        levels,
+        apps: applications,
+        wildcard_handlers,
+        diagnostics: diags,
+    })
+}
+
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = HashSet::new();
+    diags.retain(|d| {
+        seen.insert((
+            d.lint.code,
+            d.primary.map(|s| (s.source, s.start, s.end)),
+            d.message.clone(),
+        ))
+    });
+}
+
+/// The span of a value in the file, for callers that want to show where a setting came from.
+pub fn span_text(sources: &SourceMap, span: Span) -> Spanned<String> {
+    Spanned::new(sources.snippet(span).to_string(), span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ancestors_are_segment_wise_and_case_insensitive() {
+        assert!(is_ancestor("", "a/b"));
+        assert!(is_ancestor("a", "A/b"));
+        assert!(is_ancestor("a/b", "a/b"));
+        assert!(!is_ancestor("a/b", "a/bc"));
+        assert!(!is_ancestor("a/b", "a"));
+    }
+
+    #[test]
+    fn script_paths() {
+        assert_eq!(script_rel("", "hello.js").as_deref(), Some("hello.js"));
+        assert_eq!(
+            script_rel("api", "/dist\\app.js").as_deref(),
+            Some("api/dist/app.js")
+        );
+        assert_eq!(script_rel("", "../x.js"), None);
+        assert!(!is_concrete("*.js") && !is_concrete("server*.js") && is_concrete("bin/www"));
+    }
+}

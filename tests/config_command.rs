@@ -1,0 +1,322 @@
+//! `iisn config` end to end: the real binary on real folders.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn iisn() -> Command {
+    let mut c = Command::cargo_bin("iisn").expect("binary built");
+    // A clean environment: no IISNODE_* or NODE_ENV from the developer's shell.
+    c.env_clear().env("NO_COLOR", "1");
+    c
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    fs::write(p, text).expect("write");
+}
+
+fn json(cmd: &mut Command) -> Value {
+    let out = cmd.output().expect("runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn setting<'a>(app: &'a Value, name: &str) -> &'a Value {
+    app["settings"]
+        .as_array()
+        .expect("settings")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no setting {name}"))
+}
+
+#[test]
+fn configuration_example_shows_all_34_defaults_with_origins() {
+    let doc = json(iisn().args(["config", "examples/configuration", "--format", "json"]));
+    assert_eq!(doc["schemaVersion"], 1);
+    assert_eq!(doc["summary"]["errors"], 0, "{doc:#}");
+    let app = &doc["applications"][0];
+    assert_eq!(app["script"], "hello.js");
+    assert_eq!(app["scriptExists"], true);
+    assert_eq!(app["configError"], Value::Null);
+    assert_eq!(app["iisnodeYml"]["present"], true);
+    let settings = app["settings"].as_array().expect("array");
+    assert_eq!(settings.len(), 34);
+    for s in settings {
+        let name = s["name"].as_str().expect("name");
+        let schema = iisn::config::schema::SCHEMA
+            .iter()
+            .find(|a| a.name == name)
+            .expect("known attribute");
+        // Every value is the schema default, as written in the web.config.
+        assert_eq!(s["raw"], schema.default, "{name}");
+        let expected_origin =
+            if name == "nodeProcessCountPerApplication" || name == "debugHeaderEnabled" {
+                "iisnodeYml"
+            } else {
+                "webConfig"
+            };
+        assert_eq!(s["origin"]["kind"], expected_origin, "{name}");
+        assert!(
+            s["origin"]["line"].as_u64().is_some_and(|l| l > 1),
+            "{name} has a line"
+        );
+        assert!(s["origin"]["file"].as_str().is_some_and(|f| f.ends_with(
+            if expected_origin == "webConfig" {
+                "web.config"
+            } else {
+                "iisnode.yml"
+            }
+        )));
+    }
+    assert_eq!(
+        setting(app, "maxConcurrentRequestsPerProcess")["value"],
+        1024
+    );
+    assert_eq!(setting(app, "loggingEnabled")["value"], true);
+    assert_eq!(setting(app, "watchedFiles")["value"], "*.js;iisnode.yml");
+    // The stock interceptor is replaced by iisn's loader, and says so.
+    assert!(
+        setting(app, "interceptor")["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("built-in loader"))
+    );
+}
+
+#[test]
+fn every_channel_wins_where_it_should() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        root,
+        "web.config",
+        r#"<configuration>
+  <appSettings>
+    <add key="GREETING" value="hi" />
+    <add key="" value="skipped" />
+    <add key="EMPTY" value="" />
+  </appSettings>
+  <system.webServer>
+    <iisnode nodeProcessCountPerApplication="2"
+             maxLogFiles="5"
+             gracefulShutdownTimeout="30000" />
+  </system.webServer>
+</configuration>
+"#,
+    );
+    write(
+        root,
+        "api/web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="api" path="server.js" verb="*" modules="iisnode" />
+    </handlers>
+    <iisnode loggingEnabled="false" />
+  </system.webServer>
+</configuration>
+"#,
+    );
+    write(
+        root,
+        "api/server.js",
+        "require('http').createServer().listen(process.env.PORT);\n",
+    );
+    write(
+        root,
+        "api/iisnode.yml",
+        "# overrides\ngracefulShutdownTimeout: 1000\n",
+    );
+    let doc = json(
+        iisn()
+            .args(["config", "--format", "json"])
+            .arg(root)
+            .env("IISNODE_nodeProcessCountPerApplication", "3")
+            .env("IISNODE_gracefulShutdownTimeout", "5"),
+    );
+    assert_eq!(doc["summary"]["errors"], 0, "{doc:#}");
+    let apps = doc["applications"].as_array().expect("apps");
+    assert_eq!(apps.len(), 1);
+    let app = &apps[0];
+    assert_eq!(app["script"], "api/server.js");
+
+    // Environment beats web.config.
+    let n = setting(app, "nodeProcessCountPerApplication");
+    assert_eq!(n["value"], 3);
+    assert_eq!(n["origin"]["kind"], "env");
+    assert_eq!(
+        n["origin"]["variable"],
+        "IISNODE_nodeProcessCountPerApplication"
+    );
+    // The root web.config applies to the sub-folder application.
+    let m = setting(app, "maxLogFiles");
+    assert_eq!(m["value"], 5);
+    assert_eq!(m["origin"]["kind"], "webConfig");
+    assert_eq!(m["origin"]["line"], 9);
+    assert_eq!(m["origin"]["column"], 27);
+    assert!(
+        m["origin"]["file"]
+            .as_str()
+            .expect("file")
+            .ends_with("web.config")
+    );
+    // The sub-folder web.config overrides the root one.
+    let l = setting(app, "loggingEnabled");
+    assert_eq!(l["value"], false);
+    assert!(
+        l["origin"]["file"]
+            .as_str()
+            .expect("file")
+            .ends_with("api/web.config")
+    );
+    assert_eq!(l["origin"]["line"], 6);
+    // iisnode.yml beats the environment and web.config.
+    let g = setting(app, "gracefulShutdownTimeout");
+    assert_eq!(g["value"], 1000);
+    assert_eq!(g["origin"]["kind"], "iisnodeYml");
+    assert_eq!(g["origin"]["line"], 2);
+    assert_eq!(g["origin"]["column"], 26);
+    // Untouched settings stay at the schema default.
+    assert_eq!(
+        setting(app, "maxRequestBufferSize")["origin"]["kind"],
+        "default"
+    );
+    // appSettings as iisnode promotes them: empty keys skipped, empty values kept.
+    assert_eq!(
+        app["appSettings"],
+        serde_json::json!([{"key": "GREETING", "value": "hi"}, {"key": "EMPTY", "value": ""}])
+    );
+}
+
+#[test]
+fn text_report_is_a_table_with_origins() {
+    iisn()
+        .args(["config", "examples/configuration"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("application hello.js  ok"))
+        .stdout(predicate::str::contains("SETTING"))
+        .stdout(predicate::str::contains("nodeProcessCountPerApplication"))
+        .stdout(predicate::str::contains("iisnode.yml:"))
+        .stdout(predicate::str::contains("web.config:"))
+        .stdout(
+            predicate::str::is_match(r"maxLogFiles\s+20\s+\S*web.config:\d+:\d+").expect("regex"),
+        );
+}
+
+#[test]
+fn invalid_config_exits_1_with_file_line_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration>\n  <system.webServer>\n    <handlers><add name=\"iisnode\" path=\"hello.js\" verb=\"*\" modules=\"iisnode\"/></handlers>\n    <iisnode idontexist=\"12\" />\n  </system.webServer>\n</configuration>\n",
+    );
+    write(dir.path(), "hello.js", "");
+    let out = iisn().arg("config").arg(dir.path()).output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[IISN2001]: <iisnode> has no attribute `idontexist`"),
+        "{err}"
+    );
+    assert!(err.contains("web.config:4:14"), "{err}");
+    assert!(err.contains("^^^^^^^^^^"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration error (web.config)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn malformed_xml_reports_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration>\n  <system.webServer>\n  </system.web>\n</configuration>\n",
+    );
+    let doc = json(iisn().args(["config", "--format", "json"]).arg(dir.path()));
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "IISN0001");
+    assert_eq!(d["line"], 3);
+    assert_eq!(d["column"], 3);
+    assert_eq!(
+        d["file"].as_str().map(|f| f.ends_with("web.config")),
+        Some(true)
+    );
+}
+
+#[test]
+fn bad_iisnode_yml_marks_the_application() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"hello.js\" verb=\"*\" modules=\"iisnode\"/></handlers></system.webServer></configuration>",
+    );
+    write(dir.path(), "hello.js", "");
+    write(
+        dir.path(),
+        "iisnode.yml",
+        "# comment\nloggingEnabled: foobar\n",
+    );
+    let out = iisn()
+        .args(["config", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["applications"][0]["configError"], "iisnodeYml");
+    assert_eq!(doc["applications"][0]["iisnodeYml"]["rejected"], true);
+    let d = doc["diagnostics"]
+        .as_array()
+        .expect("diags")
+        .iter()
+        .find(|d| d["code"] == "IISN3002")
+        .expect("bool error");
+    assert_eq!(d["line"], 2);
+}
+
+#[test]
+fn missing_site_is_a_usage_error() {
+    iisn()
+        .args(["config", "does/not/exist"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "error: site folder does/not/exist does not exist",
+        ))
+        .stderr(predicate::str::contains("help:"));
+}
+
+#[test]
+fn unknown_app_is_a_usage_error_listing_the_apps() {
+    iisn()
+        .args(["config", "examples/hello", "--app", "nope.js"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("applications: hello.js"));
+}
+
+#[test]
+fn help_has_examples() {
+    iisn()
+        .args(["config", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"))
+        .stdout(predicate::str::contains("Precedence"));
+}
