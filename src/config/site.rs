@@ -114,6 +114,7 @@ pub struct LoadedSite {
     pub wildcard_handlers: Vec<Entry<HandlerEntry>>,
     /// Every diagnostic, deduplicated and sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
+    env: EnvState,
 }
 
 impl LoadedSite {
@@ -312,7 +313,8 @@ fn script_rel(level: &str, path: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
+/// A site-relative URL path (`api/server.js`) as a file path under `root`.
+pub fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
     let mut p = root.to_path_buf();
     p.extend(rel.split('/').filter(|s| !s.is_empty()));
     p
@@ -411,63 +413,31 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
         }
     }
 
+    let env_state = EnvState {
+        overrides: env_overrides,
+        failed: env_failed,
+    };
     let mut applications = Vec::new();
     for (rel, script, script_exists, dir_rel, handler) in apps {
-        let mut app_diags = Vec::new();
-        let cfg = effective_for(&levels, &dir_rel, &mut app_diags);
-        let script_dir = script
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| root.clone());
-        let inputs = settings::Inputs {
-            effective: &cfg,
-            env: &opts.env,
-            env_overrides: &env_overrides,
-            script_dir: &script_dir,
-            cpu_count: opts.cpu_count,
-        };
-        let (settings, yml) = settings::resolve(
-            &inputs,
-            &mut FsYml {
-                sources: &mut sources,
+        let (app, app_diags) = build_application(
+            &AppInputs {
+                root: &root,
+                levels: &levels,
+                opts,
+                env: &env_state,
+                earlier: &diags,
             },
-            &mut app_diags,
+            Candidate {
+                rel,
+                script,
+                script_exists,
+                dir_rel,
+                handler,
+            },
+            &mut sources,
         );
-        let chain: Vec<&Level> = levels
-            .iter()
-            .filter(|l| is_ancestor(&l.dir_rel, &dir_rel))
-            .collect();
-        let chain_sources: HashSet<SourceId> = chain.iter().filter_map(|l| l.source).collect();
-        let web_failed = env_failed
-            || chain.iter().any(|l| l.config.is_none())
-            || diags.iter().chain(app_diags.iter()).any(|d| {
-                d.is_error() && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
-            });
-        let config_error = if web_failed {
-            Some(ConfigErrorKind::WebConfig)
-        } else if yml.failed {
-            Some(ConfigErrorKind::IisnodeYml)
-        } else {
-            None
-        };
-        let app_settings = cfg
-            .app_settings
-            .iter()
-            .filter(|e| !e.item.key.value.is_empty())
-            .map(|e| (e.item.key.value.clone(), e.item.value.value.clone()))
-            .collect();
         diags.extend(app_diags);
-        applications.push(Application {
-            script,
-            script_rel: rel,
-            dir_rel,
-            handler,
-            script_exists,
-            settings,
-            yml,
-            config_error,
-            app_settings,
-        });
+        applications.push(app);
     }
 
     dedup(&mut diags);
@@ -479,7 +449,129 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
         apps: applications,
         wildcard_handlers,
         diagnostics: diags,
+        env: env_state,
     })
+}
+
+/// The `IISNODE_*` overrides read once per load.
+#[derive(Debug)]
+struct EnvState {
+    overrides: Vec<env::EnvOverride>,
+    failed: bool,
+}
+
+struct AppInputs<'a> {
+    root: &'a Path,
+    levels: &'a [Level],
+    opts: &'a LoadOptions,
+    env: &'a EnvState,
+    /// Diagnostics found so far: an error in one of the application's web.config files
+    /// makes it a configuration error.
+    earlier: &'a [Diagnostic],
+}
+
+struct Candidate {
+    rel: String,
+    script: PathBuf,
+    script_exists: bool,
+    dir_rel: String,
+    handler: HandlerEntry,
+}
+
+/// Resolves one application's settings (reading its iisnode.yml into `sources`).
+fn build_application(
+    inputs: &AppInputs<'_>,
+    c: Candidate,
+    sources: &mut SourceMap,
+) -> (Application, Vec<Diagnostic>) {
+    let mut app_diags = Vec::new();
+    let cfg = effective_for(inputs.levels, &c.dir_rel, &mut app_diags);
+    let script_dir = c
+        .script
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| inputs.root.to_path_buf());
+    let resolve_inputs = settings::Inputs {
+        effective: &cfg,
+        env: &inputs.opts.env,
+        env_overrides: &inputs.env.overrides,
+        script_dir: &script_dir,
+        cpu_count: inputs.opts.cpu_count,
+    };
+    let (settings, yml) = settings::resolve(&resolve_inputs, &mut FsYml { sources }, &mut app_diags);
+    let chain: Vec<&Level> = inputs
+        .levels
+        .iter()
+        .filter(|l| is_ancestor(&l.dir_rel, &c.dir_rel))
+        .collect();
+    let chain_sources: HashSet<SourceId> = chain.iter().filter_map(|l| l.source).collect();
+    let web_failed = inputs.env.failed
+        || chain.iter().any(|l| l.config.is_none())
+        || inputs
+            .earlier
+            .iter()
+            .chain(app_diags.iter())
+            .any(|d| d.is_error() && d.primary.is_some_and(|s| chain_sources.contains(&s.source)));
+    let config_error = if web_failed {
+        Some(ConfigErrorKind::WebConfig)
+    } else if yml.failed {
+        Some(ConfigErrorKind::IisnodeYml)
+    } else {
+        None
+    };
+    let app_settings = cfg
+        .app_settings
+        .iter()
+        .filter(|e| !e.item.key.value.is_empty())
+        .map(|e| (e.item.key.value.clone(), e.item.value.value.clone()))
+        .collect();
+    let app = Application {
+        script: c.script,
+        script_rel: c.rel,
+        dir_rel: c.dir_rel,
+        handler: c.handler,
+        script_exists: c.script_exists,
+        settings,
+        yml,
+        config_error,
+        app_settings,
+    };
+    (app, app_diags)
+}
+
+impl LoadedSite {
+    /// Creates the application for a script that a wildcard handler (`*.js`) maps, as
+    /// iisnode does on the first request for it. Its iisnode.yml (if any) is read into
+    /// `sources`, which should be a [`SourceMap::continuation`] of the site's map.
+    pub fn wildcard_application(
+        &self,
+        script_rel: &str,
+        handler: &HandlerEntry,
+        opts: &LoadOptions,
+        sources: &mut SourceMap,
+    ) -> (Application, Vec<Diagnostic>) {
+        let script = rel_to_path(&self.root, script_rel);
+        let dir_rel = script_rel
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| d.to_string());
+        build_application(
+            &AppInputs {
+                root: &self.root,
+                levels: &self.levels,
+                opts,
+                env: &self.env,
+                earlier: &self.diagnostics,
+            },
+            Candidate {
+                rel: script_rel.to_string(),
+                script_exists: script.is_file(),
+                script,
+                dir_rel,
+                handler: handler.clone(),
+            },
+            sources,
+        )
+    }
 }
 
 fn dedup(diags: &mut Vec<Diagnostic>) {

@@ -165,6 +165,9 @@ impl SourceFile {
 #[derive(Debug, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
+    /// Id of `files[0]`: a map that extends another one (files read later, such as the
+    /// iisnode.yml of an application created on demand) starts after it, so ids never clash.
+    base: u32,
 }
 
 impl SourceMap {
@@ -173,7 +176,8 @@ impl SourceMap {
     }
 
     pub fn add(&mut self, path: PathBuf, text: String) -> SourceId {
-        let id = SourceId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
+        let n = u32::try_from(self.files.len()).unwrap_or(u32::MAX);
+        let id = SourceId(self.base.saturating_add(n));
         self.files.push(SourceFile::new(path, text));
         id
     }
@@ -182,7 +186,8 @@ impl SourceMap {
     /// pseudo-file named `(IIS defaults)`.
     pub fn get(&self, id: SourceId) -> &SourceFile {
         static BUILTIN: std::sync::OnceLock<SourceFile> = std::sync::OnceLock::new();
-        self.files.get(id.0 as usize).unwrap_or_else(|| {
+        let idx = id.0.checked_sub(self.base).map(|i| i as usize);
+        idx.and_then(|i| self.files.get(i)).unwrap_or_else(|| {
             BUILTIN.get_or_init(|| SourceFile::new("(IIS defaults)".into(), String::new()))
         })
     }
@@ -191,7 +196,21 @@ impl SourceMap {
         self.files
             .iter()
             .enumerate()
-            .map(|(i, f)| (SourceId(i as u32), f))
+            .map(|(i, f)| (SourceId(self.base + i as u32), f))
+    }
+
+    /// An empty map whose ids start after this one's, for files read later.
+    pub fn continuation(&self) -> SourceMap {
+        SourceMap {
+            files: Vec::new(),
+            base: self.base + u32::try_from(self.files.len()).unwrap_or(0),
+        }
+    }
+
+    /// Whether `id` belongs to this map.
+    pub fn contains(&self, id: SourceId) -> bool {
+        id.0.checked_sub(self.base)
+            .is_some_and(|i| (i as usize) < self.files.len())
     }
 
     pub fn path(&self, id: SourceId) -> &Path {
