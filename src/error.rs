@@ -5,7 +5,7 @@
 //! | 0    | success                                                        |
 //! | 1    | the configuration has errors (`iisn config`, later `iisn check`) |
 //! | 2    | usage error, or a path that is missing or unreadable           |
-//! | 3    | `iisn serve` could not start (planned)                         |
+//! | 3    | `iisn serve` could not start (port taken, no socket directory)  |
 
 use std::path::PathBuf;
 
@@ -35,6 +35,12 @@ pub enum Error {
     /// The command ran, printed its findings, and they include errors.
     #[error("the configuration has errors")]
     ConfigErrors,
+    /// `iisn serve` could not start (bind, socket directory, runtime).
+    #[error("{message}")]
+    ServeStart {
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{what}: {path}")]
     Path {
         what: &'static str,
@@ -50,6 +56,7 @@ impl Error {
             Error::ConfigErrors => exit::CONFIG_ERRORS,
             Error::LoadSite(_) | Error::Usage { .. } | Error::Path { .. } => exit::USAGE,
             Error::Output(_) => exit::USAGE,
+            Error::ServeStart { .. } => exit::SERVE_FAILED,
         }
     }
 
@@ -73,7 +80,7 @@ impl Error {
             Error::LoadSite(LoadSiteError::NotFound { .. }) => Some(
                 "pass the folder that holds the site's web.config, e.g. `iisn config examples/hello`",
             ),
-            Error::Usage { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. } | Error::ServeStart { hint, .. } => hint.as_deref(),
             _ => None,
         };
         if let Some(h) = hint {

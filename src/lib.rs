@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod serve;
 pub mod ui;
 
 pub use error::Error;

@@ -2,9 +2,10 @@
 //!
 //! `main.rs` parses [`Cli`] and calls [`run`]; each command module turns its `*Args` into
 //! work and returns an [`Error`] for the exit code. Commands that are planned but not built
-//! (`serve`, `check`, `init`) are not listed until they exist.
+//! (`check`, `init`) are not listed until they exist.
 
 pub mod config;
+pub mod serve;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -13,6 +14,7 @@ use crate::ui::{ColorChoice, Stream, Styles};
 
 const AFTER_HELP: &str = "\
 Examples:
+  iisn serve examples/hello           run the example site on http://127.0.0.1:8080
   iisn config examples/hello          show the effective iisnode settings and where each came from
   iisn config . --format json         the same as JSON, for scripts
 
@@ -20,6 +22,7 @@ Exit codes:
   0  success
   1  the configuration has errors (details on stderr)
   2  usage error, or a missing or unreadable path
+  3  iisn serve could not start (port taken, no socket directory)
 
 Documentation: README.md, docs/config-json.md";
 
@@ -52,6 +55,9 @@ pub enum Command {
     /// Show each application's effective iisnode settings and where each value came from.
     #[command(after_help = config::AFTER_HELP)]
     Config(config::ConfigArgs),
+    /// Run the site: node workers on Unix sockets, round robin, live logs.
+    #[command(after_help = serve::AFTER_HELP)]
+    Serve(serve::ServeArgs),
 }
 
 /// What every command needs to print.
@@ -78,5 +84,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let ui = Ui::new(&cli.global);
     match cli.command {
         Command::Config(args) => config::run(&args, &ui),
+        Command::Serve(args) => serve::run(&args, &ui, cli.global.color),
     }
 }

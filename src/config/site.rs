@@ -498,20 +498,20 @@ fn build_application(
         script_dir: &script_dir,
         cpu_count: inputs.opts.cpu_count,
     };
-    let (settings, yml) = settings::resolve(&resolve_inputs, &mut FsYml { sources }, &mut app_diags);
+    let (settings, yml) =
+        settings::resolve(&resolve_inputs, &mut FsYml { sources }, &mut app_diags);
     let chain: Vec<&Level> = inputs
         .levels
         .iter()
         .filter(|l| is_ancestor(&l.dir_rel, &c.dir_rel))
         .collect();
     let chain_sources: HashSet<SourceId> = chain.iter().filter_map(|l| l.source).collect();
-    let web_failed = inputs.env.failed
-        || chain.iter().any(|l| l.config.is_none())
-        || inputs
-            .earlier
-            .iter()
-            .chain(app_diags.iter())
-            .any(|d| d.is_error() && d.primary.is_some_and(|s| chain_sources.contains(&s.source)));
+    let web_failed =
+        inputs.env.failed
+            || chain.iter().any(|l| l.config.is_none())
+            || inputs.earlier.iter().chain(app_diags.iter()).any(|d| {
+                d.is_error() && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
+            });
     let config_error = if web_failed {
         Some(ConfigErrorKind::WebConfig)
     } else if yml.failed {

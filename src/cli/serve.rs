@@ -1,0 +1,128 @@
+//! `iisn serve`: run the site in the foreground with live logs.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::Error;
+use crate::cli::Ui;
+use crate::config::{LoadOptions, load_site};
+use crate::diag::{Severity, Summary, render};
+use crate::serve::server_vars::AuthEmulation;
+use crate::serve::{ServeOptions, term::TermOptions};
+use crate::ui::Stream;
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  iisn serve examples/hello            run the example site on http://127.0.0.1:8080
+  iisn serve . --port 0                any free port (printed in the ready line)
+  iisn serve . --auth-user 'CORP\\alice' develop code that reads x-iisnode-auth_user
+  iisn serve . --log-format json | jq 'select(.stream == \"stderr\")'
+
+Workers listen on a Unix socket given in process.env.PORT, as under iisnode (a named pipe
+on Windows): pass it to listen() as it is. Ctrl-C stops gracefully; press it twice to stop
+at once.";
+
+const NETWORK: &str = "Network";
+const WORKERS: &str = "Workers";
+const LOGGING: &str = "Logging";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Coloured lines prefixed with the application and worker.
+    #[default]
+    Text,
+    /// One JSON object per line: time, app, worker, pid, stream, text.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The site folder (the one holding the root web.config).
+    #[arg(default_value = ".", value_name = "SITE")]
+    pub site: PathBuf,
+
+    /// Address to listen on. The default keeps the site private to this machine.
+    #[arg(long, default_value = "127.0.0.1", help_heading = NETWORK, env = "IISN_HOST")]
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, short = 'p', default_value_t = 8080, help_heading = NETWORK, env = "IISN_PORT")]
+    pub port: u16,
+    /// Emulate IIS Windows authentication: AUTH_USER, LOGON_USER and REMOTE_USER become this
+    /// user (e.g. 'CORP\alice') for promoteServerVars.
+    #[arg(long, value_name = "DOMAIN\\NAME", help_heading = NETWORK)]
+    pub auth_user: Option<String>,
+    /// AUTH_TYPE reported with --auth-user.
+    #[arg(long, default_value = "Negotiate", requires = "auth_user", help_heading = NETWORK)]
+    pub auth_type: String,
+
+    /// Start workers on the first request for their application, as iisnode does
+    /// (by default they start at once, so start-up errors show immediately).
+    #[arg(long, help_heading = WORKERS)]
+    pub lazy: bool,
+    /// Worker processes per application, overriding nodeProcessCountPerApplication.
+    #[arg(long, value_name = "N", help_heading = WORKERS)]
+    pub processes: Option<usize>,
+    /// Load ES module entry points with import(). iisnode cannot: the site will still fail
+    /// on IIS until its entry point is CommonJS.
+    #[arg(long, help_heading = WORKERS)]
+    pub esm: bool,
+
+    /// Output format of the live log.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = LOGGING)]
+    pub log_format: LogFormat,
+}
+
+pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> Result<(), Error> {
+    let load = LoadOptions::from_process();
+    let site = load_site(&args.site, &load)?;
+    let base = std::env::current_dir().unwrap_or_default();
+    let mut shown = 0;
+    for d in &site.diagnostics {
+        let show = match d.severity {
+            Severity::Error => true,
+            Severity::Warning => !ui.quiet,
+            Severity::Info => ui.verbose > 0,
+        };
+        if show {
+            eprintln!("{}", render::human(d, &site.sources, &base, &ui.err));
+            shown += 1;
+        }
+    }
+    if shown > 0 {
+        eprintln!(
+            "{}",
+            render::summary_line(&Summary::of(&site.diagnostics), &ui.err)
+        );
+    }
+    if site.apps.is_empty() && site.wildcard_handlers.is_empty() {
+        eprintln!(
+            "{} no web.config in {} maps a script to iisnode; add <handlers><add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/></handlers>",
+            ui.err.warning.apply_to("warning:"),
+            site.root.display()
+        );
+    }
+    let json = args.log_format == LogFormat::Json;
+    let opts = ServeOptions {
+        host: args.host,
+        port: args.port,
+        lazy: args.lazy,
+        esm: args.esm,
+        processes: args.processes.filter(|n| *n > 0),
+        auth: args.auth_user.as_ref().map(|u| AuthEmulation {
+            user: u.clone(),
+            auth_type: args.auth_type.clone(),
+        }),
+        term: TermOptions {
+            color: !json && color_choice.enabled(Stream::Stdout),
+            json,
+            quiet: ui.quiet,
+            verbose: ui.verbose,
+            spinner: !json && std::io::stdout().is_terminal(),
+        },
+        load,
+    };
+    crate::serve::run(site, opts)
+}

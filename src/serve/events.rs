@@ -1,0 +1,118 @@
+//! `ServeEvent`: the only bridge from the runtime to the terminal.
+//!
+//! Pools, workers and the proxy never print: they send events, and the printer
+//! ([`super::term`]) decides how they look (coloured text or JSON lines). Worker output is sent
+//! with backpressure (a flooding app is slowed down like one writing to a slow terminal);
+//! per-request access lines are dropped rather than delay a response when the printer falls
+//! behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// Which of a worker's streams a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Identifies a worker in output: the application (script path) and the slot.
+#[derive(Clone, Debug)]
+pub struct WorkerId {
+    pub app: Arc<str>,
+    pub slot: usize,
+    pub pid: u32,
+}
+
+#[derive(Clone, Debug)]
+pub enum ServeEvent {
+    /// The front server is accepting connections.
+    Listening {
+        url: String,
+    },
+    /// Workers of an application are being started (drives the spinner).
+    Starting {
+        app: Arc<str>,
+        count: usize,
+    },
+    WorkerSpawned {
+        id: WorkerId,
+    },
+    /// The worker's socket accepted a connection.
+    WorkerReady {
+        id: WorkerId,
+        after: Duration,
+    },
+    WorkerExited {
+        id: WorkerId,
+        status: String,
+        /// Last lines the worker wrote to stderr.
+        stderr_tail: Vec<String>,
+        /// Whether this exit was expected (iisn stopped the worker).
+        expected: bool,
+    },
+    SpawnFailed {
+        app: Arc<str>,
+        slot: usize,
+        error: String,
+    },
+    /// One line of a worker's output.
+    Log {
+        id: WorkerId,
+        stream: Stream,
+        line: String,
+    },
+    /// One finished request (access log, shown with `-v`).
+    Request {
+        method: String,
+        target: String,
+        status: u16,
+        substatus: u32,
+        millis: u64,
+        worker: Option<WorkerId>,
+    },
+    /// Text iisn prints about itself (already rendered, e.g. diagnostics).
+    Note {
+        text: String,
+    },
+    Warning {
+        text: String,
+    },
+}
+
+/// The sending half, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Events {
+    tx: mpsc::Sender<ServeEvent>,
+}
+
+/// Room for bursts of output before senders wait for the terminal.
+const CAPACITY: usize = 4096;
+
+impl Events {
+    pub fn channel() -> (Events, mpsc::Receiver<ServeEvent>) {
+        let (tx, rx) = mpsc::channel(CAPACITY);
+        (Events { tx }, rx)
+    }
+
+    /// Sends and waits for room (worker output: backpressure on the child).
+    pub async fn send(&self, ev: ServeEvent) {
+        let _ = self.tx.send(ev).await;
+    }
+
+    /// Sends if there is room (never delays the caller).
+    pub fn emit(&self, ev: ServeEvent) {
+        let _ = self.tx.try_send(ev);
+    }
+}

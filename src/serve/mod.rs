@@ -1,0 +1,344 @@
+//! `iisn serve`: IIS + iisnode in one foreground process.
+//!
+//! # Theory of operation
+//!
+//! ```text
+//!            TCP :8080                       Unix sockets (PORT) in a private 0700 dir
+//!  client ──────────────> front ──> router ──> AppPool ── slot 1 ──> node  <loader> app.js
+//!                           │         │          (round robin,  └── slot 2 ──> node  <loader> app.js
+//!                           │         │           sticky, limits)       │ stdout/stderr pipes
+//!                           │         └─ handler mapping, PATH_INFO      ▼
+//!                           └─ pages (404, iisnode errors)      capture ──> log files + events
+//!                                                                              │
+//!                        terminal <── term (coloured text or JSON) <── events ─┘
+//! ```
+//!
+//! * [`plan`] resolves everything per application before anything opens (command line,
+//!   environment, limits, log files).
+//! * [`pool`] owns the slots of one application: round robin with iisnode's ticket, sticky
+//!   sessions, the concurrency limit, spawning into empty slots.
+//! * [`process`] spawns one worker (own process group, PR_SET_PDEATHSIG on Linux, from one
+//!   long-lived thread), captures its output, notices its exit, stops it.
+//! * [`proxy`] talks HTTP/1.1 to the worker over its socket with pooled connections, streams
+//!   bodies both ways and tunnels upgrades.
+//! * [`front`] is the hyper server and the request pipeline; [`router`] maps URLs to
+//!   applications; [`pages`] renders IIS's and iisnode's own responses.
+//! * [`events`] is the only bridge to the terminal ([`term`]).
+//!
+//! Shutdown: the first Ctrl-C (or SIGTERM) stops accepting, lets requests in flight finish
+//! (up to `gracefulShutdownTimeout`), then stops workers (SIGTERM to each process group,
+//! SIGKILL after 2 s); a second Ctrl-C kills everything at once. Workers also die with iisn
+//! if it is killed outright (PR_SET_PDEATHSIG), and their socket directory is removed by the
+//! next run if this one could not.
+
+pub mod cmdline;
+pub mod events;
+pub mod front;
+pub mod loader;
+pub mod logs;
+pub mod pages;
+pub mod plan;
+pub mod pool;
+pub mod process;
+pub mod proxy;
+pub mod router;
+pub mod server_vars;
+pub mod term;
+pub mod transport;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Error;
+use crate::config::{LoadOptions, LoadedSite};
+use crate::diag::render;
+use crate::ui::Styles;
+
+use events::{Events, ServeEvent};
+use plan::{AppPlan, PlanContext};
+use pool::{AppPool, Shared};
+use server_vars::AuthEmulation;
+
+/// Everything `serve` needs, resolved from the command line.
+#[derive(Debug)]
+pub struct ServeOptions {
+    pub host: IpAddr,
+    pub port: u16,
+    pub lazy: bool,
+    pub esm: bool,
+    pub processes: Option<usize>,
+    pub auth: Option<AuthEmulation>,
+    pub term: term::TermOptions,
+    pub load: LoadOptions,
+}
+
+fn hostname() -> String {
+    #[cfg(unix)]
+    {
+        if let Ok(h) = nix::unistd::gethostname() {
+            let h = h.to_string_lossy().into_owned();
+            if !h.is_empty() {
+                return h;
+            }
+        }
+    }
+    std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Runs the site until Ctrl-C. Builds its own runtime.
+pub fn run(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("iisn")
+        .build()
+        .map_err(|e| Error::ServeStart {
+            message: format!("cannot start the async runtime: {e}"),
+            hint: None,
+        })?;
+    rt.block_on(run_async(site, opts))
+}
+
+async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
+    let (events, rx) = Events::channel();
+    let term_task = tokio::spawn(term::run(rx, opts.term.clone()));
+
+    let sockets = transport::SocketDir::create().map_err(|e| Error::ServeStart {
+        message: format!("cannot create the private directory for worker sockets: {e}"),
+        hint: Some("set TMPDIR to a writable directory with a short path".into()),
+    })?;
+    let loader_path = loader::write_loader(sockets.path()).map_err(|e| Error::ServeStart {
+        message: format!(
+            "cannot write iisn's loader script into {}: {e}",
+            sockets.path().display()
+        ),
+        hint: None,
+    })?;
+    let spawner = process::Spawner::new(tokio::runtime::Handle::current()).map_err(|e| {
+        Error::ServeStart {
+            message: format!("cannot start the spawner thread: {e}"),
+            hint: None,
+        }
+    })?;
+    let hostname = hostname();
+    let shared = Arc::new(Shared {
+        spawner,
+        events: events.clone(),
+        sockets,
+        total_requests: AtomicU64::new(0),
+    });
+    let ctx = PlanContext {
+        loader: loader_path,
+        hostname: hostname.clone(),
+        env: opts
+            .load
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        esm: opts.esm,
+        processes: opts.processes,
+        cpu_count: opts.load.cpu_count,
+    };
+
+    let error_text: String = site
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| render::human(d, &site.sources, &site.root, &Styles::plain()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pools: Vec<Arc<AppPool>> = site
+        .apps
+        .iter()
+        .map(|app| {
+            AppPool::new(
+                Arc::new(AppPlan::resolve(app, &ctx, error_text.clone())),
+                shared.clone(),
+            )
+        })
+        .collect();
+
+    let addr = SocketAddr::new(opts.host, opts.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::ServeStart {
+            message: format!("cannot listen on {addr}: {e}"),
+            hint: Some(if e.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "port {} is taken; pass --port with another port, or --port 0 for any free one",
+                    opts.port
+                )
+            } else {
+                "check --host and --port".into()
+            }),
+        })?;
+    let local_addr = listener.local_addr().map_err(|e| Error::ServeStart {
+        message: format!("cannot read the listening address: {e}"),
+        hint: None,
+    })?;
+
+    for p in &pools {
+        if let Some(note) = &p.plan.command_note {
+            events.emit(ServeEvent::Note {
+                text: format!("{}: {note}", p.plan.name),
+            });
+        }
+        match (&p.plan.config_error, &p.plan.spawn) {
+            (Some(_), _) => events.emit(ServeEvent::Warning {
+                text: format!(
+                    "{} has configuration errors (above): requests get iisnode's configuration error page until the file is fixed",
+                    p.plan.name
+                ),
+            }),
+            (None, Err(e)) => events.emit(ServeEvent::Warning {
+                text: format!("{} cannot start: {e}", p.plan.name),
+            }),
+            _ => {}
+        }
+        if !p.plan.script_exists {
+            events.emit(ServeEvent::Warning {
+                text: format!(
+                    "{}: the script does not exist; requests for it get 404",
+                    p.plan.name
+                ),
+            });
+        }
+    }
+
+    let router = router::Router::new(
+        Arc::new(site),
+        pools.clone(),
+        shared.clone(),
+        ctx,
+        opts.load.clone(),
+    );
+    let server_ctx = Arc::new(front::ServerCtx {
+        router,
+        auth: opts.auth.clone(),
+        local_addr,
+        hostname,
+    });
+    let url = match local_addr {
+        SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
+        SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
+    };
+
+    if !opts.lazy {
+        for p in &pools {
+            if p.plan.config_error.is_none() && p.plan.spawn.is_ok() && p.plan.script_exists {
+                let p = p.clone();
+                tokio::spawn(async move { p.start_all().await });
+            }
+        }
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let server = tokio::spawn(front::serve(
+        listener,
+        server_ctx.clone(),
+        shutdown_rx,
+        drain_rx,
+    ));
+    events.emit(ServeEvent::Listening { url });
+
+    let mut signals = Signals::new()?;
+    signals.next().await;
+    let in_flight: usize = server_ctx
+        .router
+        .pools()
+        .iter()
+        .map(|p| p.active.load(std::sync::atomic::Ordering::Relaxed))
+        .sum();
+    events.emit(ServeEvent::Note {
+        text: format!(
+            "stopping: {} in flight (Ctrl-C again to stop at once)",
+            crate::ui::plural(in_flight, "request", "requests")
+        ),
+    });
+    let _ = shutdown_tx.send(true);
+    let drain_limit = server_ctx
+        .router
+        .pools()
+        .iter()
+        .map(|p| p.plan.graceful_timeout)
+        .max()
+        .unwrap_or(Duration::ZERO);
+    let mut forced = false;
+    tokio::select! {
+        _ = server => {}
+        _ = signals.next() => forced = true,
+        _ = tokio::time::sleep(drain_limit) => {}
+    }
+    let _ = drain_tx.send(true);
+    let all = server_ctx.router.pools();
+    if forced {
+        for p in &all {
+            p.kill_all().await;
+        }
+    } else {
+        let stops = all.iter().map(|p| p.stop_all(Duration::from_secs(2)));
+        tokio::select! {
+            _ = pool::futures_join_all(stops) => {}
+            _ = signals.next() => {
+                for p in &all {
+                    p.kill_all().await;
+                }
+            }
+        }
+    }
+    events.emit(ServeEvent::Note {
+        text: "stopped".into(),
+    });
+    drop(events);
+    drop(all);
+    drop(pools);
+    drop(server_ctx);
+    drop(shared);
+    let _ = tokio::time::timeout(Duration::from_millis(500), term_task).await;
+    Ok(())
+}
+
+/// SIGINT and SIGTERM as one stream.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, Error> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let err = |e: std::io::Error| Error::ServeStart {
+                message: format!("cannot install signal handlers: {e}"),
+                hint: None,
+            };
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).map_err(err)?,
+                term: signal(SignalKind::terminate()).map_err(err)?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

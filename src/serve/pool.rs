@@ -1,0 +1,286 @@
+//! The worker pool of one application: slots, round robin, sticky sessions, respawn.
+//!
+//! iisnode keeps N slots per application. Each request takes the ticket `(last + 1) % N`
+//! (so the first request goes to slot 1, which iisnode's test 114 depends on), or the slot
+//! its `iisnode.session.cookie` names when sticky sessions are on. An empty slot (never
+//! started, or its process exited) is filled by starting a process right then: no eager
+//! respawn and no backoff, as in iisnode; the terminal warns about crash loops instead.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::events::{Events, ServeEvent};
+use super::pages::Failure;
+use super::plan::AppPlan;
+use super::process::{self, Spawner, Worker};
+use super::proxy;
+use super::transport::SocketDir;
+
+/// What every pool shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub spawner: Spawner,
+    pub events: Events,
+    pub sockets: SocketDir,
+    /// Requests seen by this iisn (the debug header's `worker_total_req`).
+    pub total_requests: AtomicU64,
+}
+
+/// More than this many exits within [`CRASH_WINDOW`] is a crash loop.
+const CRASH_LIMIT: usize = 5;
+const CRASH_WINDOW: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub struct AppPool {
+    pub plan: Arc<AppPlan>,
+    slots: tokio::sync::Mutex<Vec<Option<Arc<Worker>>>>,
+    counter: AtomicUsize,
+    /// Requests in flight across the application.
+    pub active: AtomicUsize,
+    shared: Arc<Shared>,
+    exits: std::sync::Mutex<VecDeque<Instant>>,
+}
+
+/// `iisnode.session.cookie=<n>` in a Cookie header, parsed as iisnode does: find the name
+/// anywhere, take the text after the next `=` up to `;` (at most 9 characters), `atoi` it.
+pub fn sticky_slot(cookie: &str) -> Option<usize> {
+    let at = cookie.find("iisnode.session.cookie")?;
+    let rest = &cookie[at..];
+    let eq = rest.find('=')?;
+    let value: String = rest[eq + 1..]
+        .chars()
+        .take_while(|c| *c != ';')
+        .take(9)
+        .collect();
+    let v = value.trim_start();
+    let digits: String = v
+        .chars()
+        .enumerate()
+        .take_while(|(i, c)| c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+')))
+        .map(|(_, c)| c)
+        .collect();
+    let n: i64 = digits.parse().ok()?;
+    usize::try_from(n).ok()
+}
+
+impl AppPool {
+    pub fn new(plan: Arc<AppPlan>, shared: Arc<Shared>) -> Arc<AppPool> {
+        let n = plan.process_count;
+        Arc::new(AppPool {
+            plan,
+            slots: tokio::sync::Mutex::new(vec![None; n]),
+            counter: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            shared,
+            exits: std::sync::Mutex::new(VecDeque::new()),
+        })
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The next slot: sticky when asked and enabled, else strict round robin.
+    pub fn choose_slot(&self, sticky: Option<usize>) -> usize {
+        let n = self.plan.process_count.max(1);
+        if let Some(k) = sticky.filter(|_| self.plan.sticky) {
+            return k % n;
+        }
+        let prev = self
+            .counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some((c + 1) % n))
+            .unwrap_or(0);
+        (prev + 1) % n
+    }
+
+    /// The worker in `slot`, starting one if the slot is empty or its process exited.
+    pub async fn worker(self: &Arc<Self>, slot: usize) -> Result<Arc<Worker>, Failure> {
+        let mut slots = self.slots.lock().await;
+        if let Some(w) = slots.get(slot).and_then(Option::as_ref) {
+            if !w.has_exited() {
+                return Ok(w.clone());
+            }
+            self.note_exit();
+        }
+        let w = self.spawn(slot).await?;
+        if let Some(s) = slots.get_mut(slot) {
+            *s = Some(w.clone());
+        }
+        Ok(w)
+    }
+
+    fn note_exit(&self) {
+        let Ok(mut exits) = self.exits.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        exits.push_back(now);
+        while exits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > CRASH_WINDOW)
+        {
+            exits.pop_front();
+        }
+        if exits.len() > CRASH_LIMIT {
+            exits.clear();
+            self.shared.events.emit(ServeEvent::Warning {
+                text: format!(
+                    "{} is crash-looping: more than {CRASH_LIMIT} restarts in {} s; fix the error above (iisnode restarts a slot on every request routed to it)",
+                    self.plan.name,
+                    CRASH_WINDOW.as_secs()
+                ),
+            });
+        }
+    }
+
+    async fn spawn(self: &Arc<Self>, slot: usize) -> Result<Arc<Worker>, Failure> {
+        let spec = self.plan.spawn.as_ref().map_err(|e| {
+            proxy::failure(
+                500,
+                1000,
+                0x8007_0002,
+                format!("iisnode was unable to start the node.exe process: {e}"),
+            )
+        })?;
+        let socket = self.shared.sockets.next_socket();
+        let mut spec = spec.clone();
+        spec.env
+            .insert(0, ("PORT".into(), socket.display().to_string()));
+        let name = self.plan.name.clone();
+        match process::spawn_worker(
+            &self.shared.spawner,
+            &spec,
+            name.clone(),
+            slot,
+            socket,
+            self.plan.log.clone(),
+            &self.shared.events,
+        )
+        .await
+        {
+            Ok(w) => {
+                self.watch_ready(w.clone());
+                Ok(w)
+            }
+            Err(e) => {
+                let text = format!("{}: {e}", spec.program.display());
+                self.shared.events.emit(ServeEvent::SpawnFailed {
+                    app: name,
+                    slot,
+                    error: text.clone(),
+                });
+                Err(proxy::failure(
+                    500,
+                    1000,
+                    0x8007_0002,
+                    format!("iisnode was unable to start the node.exe process: {text}"),
+                ))
+            }
+        }
+    }
+
+    /// Reports when a new worker accepts its first connection (within the retry budget).
+    fn watch_ready(&self, w: Arc<Worker>) {
+        let events = self.shared.events.clone();
+        let budget = Duration::from_millis(
+            u64::from(self.plan.proxy.retry_delay_ms) * u64::from(self.plan.proxy.max_retry),
+        )
+        .max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let start = Instant::now();
+            while start.elapsed() < budget && !w.has_exited() {
+                if super::transport::connect(&w.socket).await.is_ok() {
+                    events
+                        .send(ServeEvent::WorkerReady {
+                            id: w.id.clone(),
+                            after: w.started.elapsed(),
+                        })
+                        .await;
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    _ = w.wait_exit() => {}
+                }
+            }
+            if !w.has_exited() {
+                events.emit(ServeEvent::Warning {
+                    text: format!(
+                        "{}#{} (pid {}) is not listening on process.env.PORT after {} ms",
+                        w.id.app,
+                        w.id.slot + 1,
+                        w.id.pid,
+                        budget.as_millis()
+                    ),
+                });
+            }
+        });
+    }
+
+    /// Starts every slot now (the default for scripts named by a handler).
+    pub async fn start_all(self: &Arc<Self>) {
+        self.shared.events.emit(ServeEvent::Starting {
+            app: self.plan.name.clone(),
+            count: self.plan.process_count,
+        });
+        for slot in 0..self.plan.process_count {
+            let _ = self.worker(slot).await;
+        }
+    }
+
+    /// The live workers.
+    pub async fn workers(&self) -> Vec<Arc<Worker>> {
+        self.slots.lock().await.iter().flatten().cloned().collect()
+    }
+
+    /// Stops every worker: SIGTERM, SIGKILL after `grace`.
+    pub async fn stop_all(&self, grace: Duration) {
+        let workers = self.workers().await;
+        let stops = workers.iter().map(|w| w.stop(grace));
+        futures_join_all(stops).await;
+    }
+
+    /// Kills every worker at once.
+    pub async fn kill_all(&self) {
+        for w in self.workers().await {
+            w.kill();
+        }
+    }
+}
+
+/// Awaits a set of futures concurrently (a tiny join_all, to avoid a dependency).
+pub async fn futures_join_all<F: std::future::Future<Output = ()>>(
+    futs: impl IntoIterator<Item = F>,
+) {
+    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pinned.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pinned.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sticky_cookie_parsing_like_iisnode() {
+        assert_eq!(sticky_slot("iisnode.session.cookie=2"), Some(2));
+        assert_eq!(sticky_slot("a=b; iisnode.session.cookie=7; c=d"), Some(7));
+        assert_eq!(sticky_slot("iisnode.session.cookie=12x"), Some(12));
+        assert_eq!(sticky_slot("iisnode.session.cookie=-1"), None);
+        assert_eq!(sticky_slot("iisnode.session.cookie=abc"), None);
+        assert_eq!(sticky_slot("other=1"), None);
+        assert_eq!(
+            sticky_slot("iisnode.session.cookie=1234567890123"),
+            Some(123_456_789)
+        );
+    }
+}

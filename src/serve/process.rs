@@ -1,0 +1,368 @@
+//! One node worker: spawning it, capturing its output, noticing its exit, stopping it.
+//!
+//! Spawning happens on one dedicated thread that lives as long as iisn: on Linux the child
+//! asks for `PR_SET_PDEATHSIG(SIGKILL)`, which fires when the *thread* that spawned it exits,
+//! so spawning from a short-lived thread would kill workers early. Each worker gets its own
+//! process group so stopping it also stops anything it started. stdout and stderr are pipes
+//! read by two tasks that forward lines to the terminal and bytes to iisnode-style log files.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{Notify, oneshot};
+
+use super::events::{Events, ServeEvent, Stream, WorkerId};
+use super::logs::{LogFile, LogSettings, StreamKind};
+
+/// What to run: everything resolved, nothing opened.
+#[derive(Clone, Debug)]
+pub struct SpawnSpec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    /// Variables added to (or replacing in) iisn's own environment.
+    pub env: Vec<(String, String)>,
+}
+
+struct SpawnJob {
+    cmd: Command,
+    reply: oneshot::Sender<io::Result<Child>>,
+}
+
+/// The long-lived spawning thread.
+#[derive(Clone, Debug)]
+pub struct Spawner {
+    tx: std::sync::mpsc::Sender<SpawnJobBox>,
+}
+
+struct SpawnJobBox(SpawnJob);
+
+impl std::fmt::Debug for SpawnJobBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SpawnJob")
+    }
+}
+
+impl Spawner {
+    /// Starts the thread; it needs the runtime handle to register children with tokio.
+    pub fn new(handle: tokio::runtime::Handle) -> io::Result<Spawner> {
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnJobBox>();
+        std::thread::Builder::new()
+            .name("iisn-spawner".into())
+            .spawn(move || {
+                let _guard = handle.enter();
+                for SpawnJobBox(mut job) in rx {
+                    let r = job.cmd.spawn();
+                    let _ = job.reply.send(r);
+                }
+            })?;
+        Ok(Spawner { tx })
+    }
+
+    async fn spawn(&self, cmd: Command) -> io::Result<Child> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(SpawnJobBox(SpawnJob { cmd, reply }))
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        rx.await
+            .map_err(|_| io::Error::other("the spawner thread dropped the request"))?
+    }
+}
+
+/// How a worker ended.
+#[derive(Clone, Debug)]
+pub struct ExitInfo {
+    pub status: String,
+    pub at: Instant,
+}
+
+/// A running (or exited) node process.
+#[derive(Debug)]
+pub struct Worker {
+    pub id: WorkerId,
+    pub socket: PathBuf,
+    pub started: Instant,
+    /// Requests in flight on this worker (maxConcurrentRequestsPerProcess).
+    pub active: AtomicUsize,
+    exited: AtomicBool,
+    exit_info: Mutex<Option<ExitInfo>>,
+    exit_notify: Notify,
+    /// iisn asked it to stop (recycle or shutdown): its exit is not a crash.
+    stopping: AtomicBool,
+    /// Idle keep-alive connections, newest last.
+    pub(crate) idle: Mutex<Vec<super::proxy::Pooled>>,
+    pub log: Arc<LogSettings>,
+}
+
+impl Worker {
+    pub fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::Acquire)
+    }
+
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        self.exit_info.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Resolves once the process has exited.
+    pub async fn wait_exit(&self) {
+        loop {
+            let notified = self.exit_notify.notified();
+            if self.has_exited() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Sends `signal` to the worker's process group.
+    #[cfg(unix)]
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        use nix::sys::signal::killpg;
+        use nix::unistd::Pid;
+        if !self.has_exited() {
+            let _ = killpg(Pid::from_raw(self.id.pid as i32), signal);
+        }
+    }
+
+    /// Stops the worker: SIGTERM to its group, SIGKILL after `grace`.
+    pub async fn stop(&self, grace: Duration) {
+        self.stopping.store(true, Ordering::Release);
+        #[cfg(unix)]
+        {
+            use nix::sys::signal::Signal;
+            self.signal(Signal::SIGTERM);
+            if tokio::time::timeout(grace, self.wait_exit()).await.is_err() {
+                self.signal(Signal::SIGKILL);
+                let _ = tokio::time::timeout(Duration::from_secs(2), self.wait_exit()).await;
+            }
+        }
+    }
+
+    /// Kills the worker's group at once.
+    pub fn kill(&self) {
+        self.stopping.store(true, Ordering::Release);
+        #[cfg(unix)]
+        self.signal(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Lines kept from stderr for the exit message.
+const TAIL_LINES: usize = 12;
+
+/// Spawns one worker and starts its output and exit tasks.
+pub async fn spawn_worker(
+    spawner: &Spawner,
+    spec: &SpawnSpec,
+    app: Arc<str>,
+    slot: usize,
+    socket: PathBuf,
+    log: Arc<LogSettings>,
+    events: &Events,
+) -> io::Result<Arc<Worker>> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(false);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut cmd);
+
+    let mut child = spawner.spawn(cmd).await?;
+    let pid = child.id().unwrap_or(0);
+    let id = WorkerId { app, slot, pid };
+    let worker = Arc::new(Worker {
+        id: id.clone(),
+        socket,
+        started: Instant::now(),
+        active: AtomicUsize::new(0),
+        exited: AtomicBool::new(false),
+        exit_info: Mutex::new(None),
+        exit_notify: Notify::new(),
+        stopping: AtomicBool::new(false),
+        idle: Mutex::new(Vec::new()),
+        log: log.clone(),
+    });
+    events
+        .send(ServeEvent::WorkerSpawned { id: id.clone() })
+        .await;
+
+    let tail: Arc<Mutex<VecDeque<String>>> = Arc::new(Mutex::new(VecDeque::new()));
+    let out = child.stdout.take().map(|s| {
+        tokio::spawn(capture(
+            s,
+            Stream::Stdout,
+            id.clone(),
+            log.clone(),
+            events.clone(),
+            None,
+        ))
+    });
+    let err = child.stderr.take().map(|s| {
+        tokio::spawn(capture(
+            s,
+            Stream::Stderr,
+            id.clone(),
+            log,
+            events.clone(),
+            Some(tail.clone()),
+        ))
+    });
+
+    let w = worker.clone();
+    let events = events.clone();
+    tokio::spawn(async move {
+        let status = match child.wait().await {
+            Ok(s) => describe_status(s),
+            Err(e) => format!("wait failed: {e}"),
+        };
+        // Let the output tasks drain what the process wrote before it died.
+        for t in [out, err].into_iter().flatten() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), t).await;
+        }
+        let _ = std::fs::remove_file(&w.socket);
+        if let Ok(mut g) = w.exit_info.lock() {
+            *g = Some(ExitInfo {
+                status: status.clone(),
+                at: Instant::now(),
+            });
+        }
+        w.exited.store(true, Ordering::Release);
+        w.exit_notify.notify_waiters();
+        if let Ok(mut idle) = w.idle.lock() {
+            idle.clear();
+        }
+        let stderr_tail = tail
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default();
+        events
+            .send(ServeEvent::WorkerExited {
+                id: w.id.clone(),
+                status,
+                stderr_tail,
+                expected: w.stopping.load(Ordering::Acquire),
+            })
+            .await;
+    });
+    Ok(worker)
+}
+
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use nix::sys::signal::Signal;
+    let parent = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec and only makes two
+    // async-signal-safe system calls (prctl, getppid); it allocates only on the error path.
+    #[expect(
+        unsafe_code,
+        reason = "pre_exec is the only way to set PR_SET_PDEATHSIG in the child"
+    )]
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            // iisn may have died between fork and prctl: then nobody would kill us. An error
+            // here makes the child exit before exec.
+            if nix::unistd::getppid() != parent {
+                return Err(io::Error::other("iisn exited while starting the worker"));
+            }
+            Ok(())
+        });
+    }
+}
+
+fn describe_status(s: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = s.signal() {
+            let name = nix::sys::signal::Signal::try_from(sig)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| sig.to_string());
+            return format!("killed by {name}");
+        }
+    }
+    match s.code() {
+        Some(c) => format!("exit code {c}"),
+        None => "exited".into(),
+    }
+}
+
+/// Longest line forwarded to the terminal in one piece.
+const MAX_LINE: usize = 64 * 1024;
+
+async fn capture(
+    stream: impl AsyncRead + Unpin,
+    kind: Stream,
+    id: WorkerId,
+    log: Arc<LogSettings>,
+    events: Events,
+    tail: Option<Arc<Mutex<VecDeque<String>>>>,
+) {
+    let mut reader = BufReader::new(stream);
+    let mut file = log.enabled.then(|| {
+        LogFile::new(
+            log.clone(),
+            id.pid,
+            match kind {
+                Stream::Stdout => StreamKind::Stdout,
+                Stream::Stderr => StreamKind::Stderr,
+            },
+        )
+    });
+    let mut warned = false;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        // read_until keeps the partial line in `buf` if cancelled, but this task is never
+        // cancelled: it ends at EOF.
+        let n = match (&mut reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(f) = file.as_mut()
+            && let Err(e) = f.write(&buf[..n])
+            && !warned
+        {
+            warned = true;
+            events.emit(ServeEvent::Warning {
+                text: format!("cannot write the log file in {}: {e}", log.dir.display()),
+            });
+        }
+        let line = String::from_utf8_lossy(&buf[..n])
+            .trim_end_matches(['\n', '\r'])
+            .to_string();
+        if let Some(t) = &tail
+            && let Ok(mut t) = t.lock()
+        {
+            if t.len() == TAIL_LINES {
+                t.pop_front();
+            }
+            t.push_back(line.clone());
+        }
+        events
+            .send(ServeEvent::Log {
+                id: id.clone(),
+                stream: kind,
+                line,
+            })
+            .await;
+    }
+}
+
+use tokio::io::AsyncReadExt as _;
