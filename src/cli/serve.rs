@@ -70,6 +70,10 @@ pub struct ServeArgs {
     #[arg(long, help_heading = WORKERS)]
     pub esm: bool,
 
+    /// Do not watch files: no recycling on watchedFiles changes, no configuration reloads.
+    #[arg(long, help_heading = WORKERS)]
+    pub no_watch: bool,
+
     /// Output format of the live log.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = LOGGING)]
     pub log_format: LogFormat,
@@ -121,8 +125,18 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
             quiet: ui.quiet,
             verbose: ui.verbose,
             spinner: !json && std::io::stdout().is_terminal(),
+            label_width: site
+                .apps
+                .iter()
+                .map(|a| a.script_rel.len() + 3)
+                .max()
+                .unwrap_or(8),
         },
         load,
+        site_path: args.site.clone(),
+        watch: !args.no_watch,
+        stdin_commands: std::io::stdin().is_terminal(),
+        err_color: color_choice.enabled(Stream::Stderr),
     };
     crate::serve::run(site, opts)
 }

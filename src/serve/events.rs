@@ -82,6 +82,26 @@ pub enum ServeEvent {
         millis: u64,
         worker: Option<WorkerId>,
     },
+    /// A recycle began: `trigger` says why (a file, the signal, `rs`, a config change).
+    RecycleStarted {
+        app: Arc<str>,
+        trigger: String,
+    },
+    /// New requests now go to the new generation.
+    RecycleSwitched {
+        app: Arc<str>,
+        /// How long the new generation took to be ready (eager recycles).
+        ready_after: Option<Duration>,
+        /// Requests still running on the old generation.
+        in_flight: usize,
+    },
+    /// The old generation is gone.
+    RecycleFinished {
+        app: Arc<str>,
+        stopped: usize,
+        /// Workers stopped at gracefulShutdownTimeout with requests still running.
+        cut: usize,
+    },
     /// Text iisn prints about itself (already rendered, e.g. diagnostics).
     Note {
         text: String,

@@ -37,6 +37,9 @@ pub struct ServerCtx {
     pub auth: Option<AuthEmulation>,
     pub local_addr: SocketAddr,
     pub hostname: String,
+    /// The contents of `app_offline.htm` while the site is offline (every request gets it
+    /// with 503, as ASP.NET Core Module does).
+    pub offline: Option<bytes::Bytes>,
 }
 
 /// Limits on what a client may send before iisn gives up on it.
@@ -46,9 +49,13 @@ const MAX_CLIENT_HEAD: usize = 128 * 1024;
 
 /// Accepts connections until `shutdown` flips, then waits for open connections to finish
 /// (bounded by `drain`; whatever is still open after that is dropped).
+///
+/// `ctx` always holds the current configuration: a reload (web.config or iisnode.yml
+/// changed) swaps in a new one, and every request, on new and kept-alive connections alike,
+/// uses the newest.
 pub async fn serve(
     listener: TcpListener,
-    ctx: Arc<ServerCtx>,
+    ctx: watch::Receiver<Arc<ServerCtx>>,
     mut shutdown: watch::Receiver<bool>,
     drain: watch::Receiver<bool>,
 ) {
@@ -73,7 +80,7 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let svc = service_fn(move |req| {
-                    let ctx = ctx.clone();
+                    let ctx = ctx.borrow().clone();
                     async move { Ok::<_, Infallible>(handle(req, &ctx, remote).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
@@ -114,6 +121,16 @@ pub async fn serve(
     }
 }
 
+fn offline_response(page: bytes::Bytes) -> Response<Body> {
+    let mut r = Response::new(proxy::full(page));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
 fn is_local(remote: SocketAddr, local: SocketAddr) -> bool {
     remote.ip().is_loopback() || remote.ip() == local.ip()
 }
@@ -126,7 +143,10 @@ pub async fn handle(req: Request<Incoming>, ctx: &ServerCtx, remote: SocketAddr)
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-    let (resp, substatus, worker) = pipeline(req, ctx, remote).await;
+    let (resp, substatus, worker) = match &ctx.offline {
+        Some(page) => (offline_response(page.clone()), 0, None),
+        None => pipeline(req, ctx, remote).await,
+    };
     let status = resp.status().as_u16();
     ctx.router.shared_events().emit(ServeEvent::Request {
         method,

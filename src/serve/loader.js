@@ -106,6 +106,23 @@ function isEsModuleFile(file) {
   return packageType(path.dirname(file)) === 'module';
 }
 
+// Whether require() loaded the file as an ES module (see its use below).
+function loadedAsEsModule(file) {
+  var cached;
+  try {
+    // The cache is keyed by the resolved (real) path.
+    cached = require.cache[require.resolve(file)];
+  } catch (e) {
+    return false;
+  }
+  return (
+    !!cached &&
+    Object.getOwnPropertySymbols(cached).some(function (s) {
+      return String(s) === 'Symbol(kRequiredModuleSymbol)';
+    })
+  );
+}
+
 // Why an ES module entry point is refused, and how to fix it. `bySyntax`: the file is a
 // module only because of its import/export syntax (node's detection), not its name or scope.
 function entryAdvice(bySyntax) {
@@ -171,8 +188,10 @@ if (process.argv.length < 2 || !process.argv[1]) {
     entryError = err;
     throw err;
   }
-  // Newer node require()s an ES module whose syntax gives it away; refuse it all the same.
-  if (!esmOptIn && util.types.isModuleNamespaceObject(exported)) {
+  // Node 20.19+ / 22.12+ require() a .js file as an ES module when its syntax gives it away;
+  // refuse that too. (A CommonJS entry may export a namespace it require()d: node marks the
+  // modules it loaded as ES modules with an internal symbol, absent from such an entry.)
+  if (!esmOptIn && util.types.isModuleNamespaceObject(exported) && loadedAsEsModule(script)) {
     writeAndExit(entryAdvice(true), 1);
   }
 }

@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const LOADER_JS: &str = include_str!("loader.js");
 
 /// File name of the loader inside the run directory.
-pub const LOADER_FILE_NAME: &str = "iisn-loader.js";
+pub const LOADER_FILE_NAME: &str = "iisn-loader.cjs";
 
-/// Writes [`LOADER_JS`] as `<dir>/iisn-loader.js` (mode 0644 on Unix) and returns its path.
+/// Writes [`LOADER_JS`] as `<dir>/iisn-loader.cjs` (`.cjs`: CommonJS even under a `"type": "module"` package.json) (mode 0644 on Unix) and returns its path.
 ///
 /// `dir` must exist (iisn's private directory). The file is written under a temporary name
 /// and renamed into place, so a worker starting meanwhile never reads half a script.
@@ -69,7 +69,7 @@ mod tests {
     fn writes_the_loader_with_mode_0644() {
         let tmp = tempfile::TempDir::new().expect("tempdir");
         let path = write_loader(tmp.path()).expect("write");
-        assert_eq!(path, tmp.path().join("iisn-loader.js"));
+        assert_eq!(path, tmp.path().join("iisn-loader.cjs"));
         assert_eq!(fs::read_to_string(&path).expect("read"), LOADER_JS);
         #[cfg(unix)]
         {
@@ -84,7 +84,7 @@ mod tests {
             .flatten()
             .map(|e| e.file_name())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("iisn-loader.js")]);
+        assert_eq!(names, vec![std::ffi::OsString::from("iisn-loader.cjs")]);
     }
 
     #[test]

@@ -43,8 +43,10 @@ pub mod process;
 pub mod proxy;
 pub mod router;
 pub mod server_vars;
+pub mod supervisor;
 pub mod term;
 pub mod transport;
+pub mod watcher;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -56,12 +58,10 @@ use tokio::sync::watch;
 
 use crate::Error;
 use crate::config::{LoadOptions, LoadedSite};
-use crate::diag::render;
-use crate::ui::Styles;
 
 use events::{Events, ServeEvent};
-use plan::{AppPlan, PlanContext};
-use pool::{AppPool, Shared};
+use plan::PlanContext;
+use pool::Shared;
 use server_vars::AuthEmulation;
 
 /// Everything `serve` needs, resolved from the command line.
@@ -75,6 +75,14 @@ pub struct ServeOptions {
     pub auth: Option<AuthEmulation>,
     pub term: term::TermOptions,
     pub load: LoadOptions,
+    /// The site as given on the command line (re-read on configuration changes).
+    pub site_path: std::path::PathBuf,
+    /// Watch files (`--no-watch` turns it off).
+    pub watch: bool,
+    /// Read `rs` + Enter from stdin (stdin is a terminal).
+    pub stdin_commands: bool,
+    /// Colour diagnostics printed on stderr.
+    pub err_color: bool,
 }
 
 fn hostname() -> String {
@@ -133,6 +141,8 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         sockets,
         total_requests: AtomicU64::new(0),
     });
+    let control_path = shared.sockets.path().join("control.sock");
+    let control_listener = tokio::net::UnixListener::bind(&control_path).ok();
     let ctx = PlanContext {
         loader: loader_path,
         hostname: hostname.clone(),
@@ -144,27 +154,11 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             .collect(),
         esm: opts.esm,
         processes: opts.processes,
+        control_socket: control_listener.as_ref().map(|_| control_path.clone()),
         cpu_count: opts.load.cpu_count,
     };
 
-    let error_text: String = site
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| render::human(d, &site.sources, &site.root, &Styles::plain()))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let pools: Vec<Arc<AppPool>> = site
-        .apps
-        .iter()
-        .map(|app| {
-            AppPool::new(
-                Arc::new(AppPlan::resolve(app, &ctx, error_text.clone())),
-                shared.clone(),
-            )
-        })
-        .collect();
-
+    let pools = supervisor::new_pools(&site, &ctx, &shared);
     let addr = SocketAddr::new(opts.host, opts.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -212,27 +206,41 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         }
     }
 
-    let router = router::Router::new(
-        Arc::new(site),
-        pools.clone(),
-        shared.clone(),
-        ctx,
-        opts.load.clone(),
-    );
+    let offline = supervisor::initial_offline(&site.root);
+    let site_root = site.root.clone();
     let server_ctx = Arc::new(front::ServerCtx {
-        router,
+        router: router::Router::new(
+            Arc::new(site),
+            if offline.is_some() {
+                Vec::new()
+            } else {
+                pools.clone()
+            },
+            shared.clone(),
+            ctx.clone(),
+            opts.load.clone(),
+        ),
         auth: opts.auth.clone(),
         local_addr,
-        hostname,
+        hostname: hostname.clone(),
+        offline: offline.clone(),
     });
     let url = match local_addr {
         SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
         SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
     };
 
-    if !opts.lazy {
+    if offline.is_some() {
+        events.emit(ServeEvent::Warning {
+            text: format!(
+                "{} found in {}: the site is offline (every request gets it with 503) until it is removed",
+                supervisor::APP_OFFLINE,
+                site_root.display()
+            ),
+        });
+    } else if !opts.lazy {
         for p in &pools {
-            if p.plan.config_error.is_none() && p.plan.spawn.is_ok() && p.plan.script_exists {
+            if p.can_start() {
                 let p = p.clone();
                 tokio::spawn(async move { p.start_all().await });
             }
@@ -241,19 +249,43 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (drain_tx, drain_rx) = watch::channel(false);
-    let server = tokio::spawn(front::serve(
-        listener,
-        server_ctx.clone(),
-        shutdown_rx,
-        drain_rx,
-    ));
+    let (ctx_tx, ctx_rx) = watch::channel(server_ctx);
+    let server = tokio::spawn(front::serve(listener, ctx_rx, shutdown_rx, drain_rx));
     events.emit(ServeEvent::Listening { url });
+
+    // The supervisor: watchers, the recycle signal, `rs`, reloads.
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(64);
+    if let Some(l) = control_listener {
+        tokio::spawn(supervisor::control_socket(l, control_tx.clone()));
+    }
+    if opts.stdin_commands {
+        supervisor::read_stdin_commands(control_tx.clone());
+    }
+    let sup = supervisor::Supervisor::new(
+        supervisor::Settings {
+            site_path: opts.site_path.clone(),
+            load: opts.load.clone(),
+            plan_ctx: ctx,
+            shared: shared.clone(),
+            auth: opts.auth.clone(),
+            local_addr,
+            hostname,
+            lazy: opts.lazy,
+            watch: opts.watch,
+            err_color: opts.err_color,
+            quiet: opts.term.quiet,
+        },
+        ctx_tx.clone(),
+        control_tx,
+    );
+    let sup_task = tokio::spawn(sup.run(control_rx));
 
     let mut signals = Signals::new()?;
     signals.next().await;
-    let in_flight: usize = server_ctx
-        .router
-        .pools()
+    sup_task.abort();
+    let current = ctx_tx.borrow().clone();
+    let all = current.router.pools();
+    let in_flight: usize = all
         .iter()
         .map(|p| p.active.load(std::sync::atomic::Ordering::Relaxed))
         .sum();
@@ -264,9 +296,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         ),
     });
     let _ = shutdown_tx.send(true);
-    let drain_limit = server_ctx
-        .router
-        .pools()
+    let drain_limit = all
         .iter()
         .map(|p| p.plan.graceful_timeout)
         .max()
@@ -278,7 +308,6 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         _ = tokio::time::sleep(drain_limit) => {}
     }
     let _ = drain_tx.send(true);
-    let all = server_ctx.router.pools();
     if forced {
         for p in &all {
             p.kill_all().await;
@@ -299,8 +328,9 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     });
     drop(events);
     drop(all);
+    drop(current);
+    drop(ctx_tx);
     drop(pools);
-    drop(server_ctx);
     drop(shared);
     let _ = tokio::time::timeout(Duration::from_millis(500), term_task).await;
     Ok(())

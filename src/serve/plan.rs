@@ -32,6 +32,9 @@ pub struct PlanContext {
     pub esm: bool,
     /// `--processes N` overrides nodeProcessCountPerApplication.
     pub processes: Option<usize>,
+    /// The recycle-signal socket, given to apps with recycleSignalEnabled as
+    /// `IISNODE_CONTROL_PIPE`.
+    pub control_socket: Option<PathBuf>,
     pub cpu_count: usize,
 }
 
@@ -63,6 +66,9 @@ pub struct AppPlan {
     pub dev_errors: bool,
     pub recycle_signal: bool,
     pub graceful_timeout: Duration,
+    /// Everything that shapes the running workers, as text: two plans with the same
+    /// signature need no recycle when the configuration is re-read.
+    pub signature: String,
 }
 
 fn env_get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -228,6 +234,11 @@ impl AppPlan {
         if ctx.esm {
             env.push(("IISN_ESM".into(), "1".into()));
         }
+        if s.bool(Attr::RecycleSignalEnabled)
+            && let Some(sock) = &ctx.control_socket
+        {
+            env.push(("IISNODE_CONTROL_PIPE".into(), sock.display().to_string()));
+        }
         let spawn = command.map(|(program, args)| SpawnSpec {
             program,
             args,
@@ -245,7 +256,13 @@ impl AppPlan {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .collect();
+        let values: Vec<String> = s.iter().map(|x| x.value.to_string()).collect();
+        let signature = format!(
+            "{:?}|{process_count}|{:?}|{:?}|{}|{}",
+            spawn, app.config_error, values, app.script_exists, config_error_text
+        );
         AppPlan {
+            signature,
             name: Arc::from(app.script_rel.as_str()),
             script: app.script.clone(),
             script_dir,
@@ -288,11 +305,12 @@ mod tests {
 
     fn ctx(path: &str) -> PlanContext {
         PlanContext {
-            loader: PathBuf::from("/run/iisn/iisn-loader.js"),
+            loader: PathBuf::from("/run/iisn/iisn-loader.cjs"),
             hostname: "devbox".into(),
             env: vec![("PATH".into(), path.into())],
             esm: false,
             processes: None,
+            control_socket: None,
             cpu_count: 2,
         }
     }
@@ -332,7 +350,7 @@ mod tests {
         let spec = p.spawn.as_ref().expect("resolves");
         assert!(spec.program.ends_with("node"));
         assert_eq!(spec.args[0], "--max-old-space-size=64");
-        assert_eq!(spec.args[1], "/run/iisn/iisn-loader.js");
+        assert_eq!(spec.args[1], "/run/iisn/iisn-loader.cjs");
         assert!(spec.args[2].ends_with("app.js"));
         assert!(
             p.command_note

@@ -181,31 +181,27 @@ impl AppPool {
         }
     }
 
+    /// The connect-retry budget: how long a worker may take to listen.
+    pub fn ready_budget(&self) -> Duration {
+        Duration::from_millis(
+            u64::from(self.plan.proxy.retry_delay_ms) * u64::from(self.plan.proxy.max_retry),
+        )
+        .max(Duration::from_secs(1))
+    }
+
     /// Reports when a new worker accepts its first connection (within the retry budget).
     fn watch_ready(&self, w: Arc<Worker>) {
         let events = self.shared.events.clone();
-        let budget = Duration::from_millis(
-            u64::from(self.plan.proxy.retry_delay_ms) * u64::from(self.plan.proxy.max_retry),
-        )
-        .max(Duration::from_secs(1));
+        let budget = self.ready_budget();
         tokio::spawn(async move {
-            let start = Instant::now();
-            while start.elapsed() < budget && !w.has_exited() {
-                if super::transport::connect(&w.socket).await.is_ok() {
-                    events
-                        .send(ServeEvent::WorkerReady {
-                            id: w.id.clone(),
-                            after: w.started.elapsed(),
-                        })
-                        .await;
-                    return;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(5)) => {}
-                    _ = w.wait_exit() => {}
-                }
-            }
-            if !w.has_exited() {
+            if wait_ready(&w, budget).await {
+                events
+                    .send(ServeEvent::WorkerReady {
+                        id: w.id.clone(),
+                        after: w.started.elapsed(),
+                    })
+                    .await;
+            } else if !w.has_exited() {
                 events.emit(ServeEvent::Warning {
                     text: format!(
                         "{}#{} (pid {}) is not listening on process.env.PORT after {} ms",
@@ -217,6 +213,93 @@ impl AppPool {
                 });
             }
         });
+    }
+
+    /// Replaces every worker with a new generation, gracefully (DECISIONS.md §8).
+    ///
+    /// Eager (the default): the new workers start and become ready *before* requests are
+    /// switched to them, so no request waits for a cold start. Lazy (`--lazy`, iisnode's
+    /// behaviour): the slots are emptied and new workers start when requests arrive. Either
+    /// way the old generation finishes its requests in flight (WebSocket tunnels included)
+    /// in the background for up to `gracefulShutdownTimeout`, then gets SIGTERM, then SIGKILL
+    /// after 2 s. Returns once new requests go to the new generation.
+    pub async fn recycle(self: &Arc<Self>, lazy: bool, trigger: &str) {
+        let events = &self.shared.events;
+        events.emit(ServeEvent::RecycleStarted {
+            app: self.plan.name.clone(),
+            trigger: trigger.to_string(),
+        });
+        let n = self.plan.process_count;
+        let start = Instant::now();
+        let mut fresh: Vec<Option<Arc<Worker>>> = vec![None; n];
+        let eager = !lazy && self.can_start();
+        if eager {
+            for (slot, f) in fresh.iter_mut().enumerate() {
+                *f = self.spawn(slot).await.ok();
+            }
+            let budget = self.ready_budget();
+            futures_join_all(fresh.iter().flatten().map(|w| async move {
+                wait_ready(w, budget).await;
+            }))
+            .await;
+        }
+        let old: Vec<Arc<Worker>> = {
+            let mut slots = self.slots.lock().await;
+            std::mem::replace(&mut *slots, fresh)
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        let in_flight: usize = old.iter().map(|w| w.active.load(Ordering::Acquire)).sum();
+        events.emit(ServeEvent::RecycleSwitched {
+            app: self.plan.name.clone(),
+            ready_after: eager.then(|| start.elapsed()),
+            in_flight,
+        });
+        self.retire_workers(old);
+    }
+
+    /// Whether workers can start at all (no config error, a resolvable command, a script).
+    pub fn can_start(&self) -> bool {
+        self.plan.config_error.is_none() && self.plan.spawn.is_ok() && self.plan.script.is_file()
+    }
+
+    /// Drains and stops `old` in the background, then reports.
+    fn retire_workers(&self, old: Vec<Arc<Worker>>) {
+        let events = self.shared.events.clone();
+        let app = self.plan.name.clone();
+        let timeout = self.plan.graceful_timeout;
+        tokio::spawn(async move {
+            let (stopped, cut) = drain_and_stop(&old, timeout).await;
+            if stopped > 0 {
+                events.emit(ServeEvent::RecycleFinished { app, stopped, cut });
+            }
+        });
+    }
+
+    /// Takes every worker out of service and drains them in the background (the pool is
+    /// being replaced: its configuration changed, or the site went offline).
+    pub async fn retire(&self) {
+        let old: Vec<Arc<Worker>> = {
+            let mut slots = self.slots.lock().await;
+            let n = slots.len();
+            std::mem::replace(&mut *slots, vec![None; n])
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        self.retire_workers(old);
+    }
+
+    /// Starts every slot and waits (within the connect budget) until each listens.
+    pub async fn start_ready(self: &Arc<Self>) {
+        self.start_all().await;
+        let budget = self.ready_budget();
+        let workers = self.workers().await;
+        futures_join_all(workers.iter().map(|w| async move {
+            wait_ready(w, budget).await;
+        }))
+        .await;
     }
 
     /// Starts every slot now (the default for scripts named by a handler).
@@ -248,6 +331,39 @@ impl AppPool {
             w.kill();
         }
     }
+}
+
+/// Waits for `old` workers to finish their requests (up to `timeout`), then stops them.
+/// Returns (workers stopped, workers stopped with requests still running).
+pub async fn drain_and_stop(old: &[Arc<Worker>], timeout: Duration) -> (usize, usize) {
+    let deadline = Instant::now() + timeout;
+    futures_join_all(old.iter().map(|w| async move {
+        while w.active.load(Ordering::Acquire) > 0 && !w.has_exited() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }))
+    .await;
+    let cut = old
+        .iter()
+        .filter(|w| !w.has_exited() && w.active.load(Ordering::Acquire) > 0)
+        .count();
+    futures_join_all(old.iter().map(|w| w.stop(Duration::from_secs(2)))).await;
+    (old.len(), cut)
+}
+
+/// Polls until `w` accepts a connection; `false` if it exited or `budget` ran out.
+pub async fn wait_ready(w: &Worker, budget: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < budget && !w.has_exited() {
+        if super::transport::connect(&w.socket).await.is_ok() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(5)) => {}
+            _ = w.wait_exit() => {}
+        }
+    }
+    false
 }
 
 /// Awaits a set of futures concurrently (a tiny join_all, to avoid a dependency).

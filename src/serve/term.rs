@@ -26,6 +26,8 @@ pub struct TermOptions {
     pub verbose: u8,
     /// Show a spinner while workers start (stdout is a terminal, text mode).
     pub spinner: bool,
+    /// Width of the `app#n` prefix column (the longest application name + 3).
+    pub label_width: usize,
 }
 
 const WORKER_COLORS: [console::Color; 5] = [
@@ -155,6 +157,19 @@ impl Printer {
                         return;
                     }
                     json!({"time": now, "stream": "iisn", "event": "request", "method": method, "url": target, "status": status, "substatus": substatus, "ms": millis, "app": worker.as_ref().map(|w| w.app.to_string()), "worker": worker.as_ref().map(|w| w.slot + 1), "pid": worker.as_ref().map(|w| w.pid)})
+                }
+                ServeEvent::RecycleStarted { app, trigger } => {
+                    json!({"time": now, "stream": "iisn", "event": "recycle", "app": &*app, "trigger": trigger})
+                }
+                ServeEvent::RecycleSwitched {
+                    app,
+                    ready_after,
+                    in_flight,
+                } => {
+                    json!({"time": now, "stream": "iisn", "event": "recycleSwitched", "app": &*app, "readyMs": ready_after.map(|d| d.as_millis() as u64), "inFlight": in_flight})
+                }
+                ServeEvent::RecycleFinished { app, stopped, cut } => {
+                    json!({"time": now, "stream": "iisn", "event": "recycleFinished", "app": &*app, "stopped": stopped, "cut": cut})
                 }
                 ServeEvent::Note { text } => {
                     json!({"time": now, "stream": "iisn", "event": "note", "text": text})
@@ -295,6 +310,41 @@ impl Printer {
                 let text = format!("{method} {target} {code} {millis} ms{who}");
                 self.iisn(&text);
             }
+            ServeEvent::RecycleStarted { app, trigger } => {
+                let text = format!("{} {app}: {trigger}", self.st.accent.apply_to("recycling"));
+                self.iisn(&text);
+            }
+            ServeEvent::RecycleSwitched {
+                app,
+                ready_after,
+                in_flight,
+            } => {
+                if !self.opts.quiet {
+                    let ready = ready_after
+                        .map(|d| format!("new workers ready in {} ms", d.as_millis()))
+                        .unwrap_or_else(|| "new workers start on the next request".into());
+                    let text = format!(
+                        "{app}: {ready}; {} finishing on the old ones",
+                        crate::ui::plural(in_flight, "request", "requests")
+                    );
+                    self.iisn(&text);
+                }
+            }
+            ServeEvent::RecycleFinished { app, stopped, cut } => {
+                if cut > 0 {
+                    let text = format!(
+                        "{app}: {} stopped at gracefulShutdownTimeout with requests still running",
+                        crate::ui::plural(cut, "old worker", "old workers")
+                    );
+                    self.iisn(&format!("{} {text}", self.st.warning.apply_to("warning:")));
+                } else if self.opts.verbose > 0 {
+                    let text = format!(
+                        "{app}: {} stopped",
+                        crate::ui::plural(stopped, "old worker", "old workers")
+                    );
+                    self.iisn(&text);
+                }
+            }
             ServeEvent::Note { text } => {
                 if !self.opts.quiet {
                     self.iisn(&text);
@@ -312,10 +362,10 @@ impl Printer {
 pub async fn run(mut rx: mpsc::Receiver<ServeEvent>, opts: TermOptions) {
     let mut p = Printer {
         st: Styles::new(opts.color),
+        label_width: opts.label_width.max(8),
         opts,
         spinner: None,
         starting: 0,
-        label_width: 8,
     };
     while let Some(ev) = rx.recv().await {
         p.handle(ev);

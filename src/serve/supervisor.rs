@@ -1,0 +1,490 @@
+//! The supervisor: everything that changes a running site.
+//!
+//! It owns the current set of pools and the [`ServerCtx`] requests see, and acts on
+//! [`Control`] messages from four sources:
+//!
+//! * the `watchedFiles` watcher of each application → recycle that application (or re-read
+//!   the configuration when the changed entry is the `configOverrides` file);
+//! * the configuration watcher (every web.config, `app_offline.htm`) → re-read everything
+//!   from scratch and recycle exactly the applications whose effective configuration changed
+//!   (DECISIONS.md §3), or take the site offline and back;
+//! * the recycle signal socket (`IISNODE_CONTROL_PIPE`) → recycle every application, as
+//!   many times as asked (DECISIONS.md §10);
+//! * `rs` + Enter on a terminal (nodemon's convention) → recycle every application.
+//!
+//! A broken configuration never stops the site: the affected applications answer with
+//! iisnode's configuration error page until the file is fixed (DECISIONS.md §5).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::schema::Attr;
+use crate::config::{LoadOptions, LoadedSite, load_site};
+use crate::diag::{Severity, render};
+use crate::ui::Styles;
+
+use super::events::{Events, ServeEvent};
+use super::front::ServerCtx;
+use super::plan::{AppPlan, PlanContext};
+use super::pool::{AppPool, Shared};
+use super::router::Router;
+use super::server_vars::AuthEmulation;
+use super::watcher::{self, Fingerprints, WatchEntry};
+
+/// What the supervisor is asked to do.
+#[derive(Debug)]
+pub enum Control {
+    /// Recycle one application (by name) or all.
+    Recycle {
+        app: Option<Arc<str>>,
+        trigger: String,
+    },
+    /// Re-read the configuration.
+    Reload { trigger: String },
+}
+
+/// The name of the maintenance file (ASP.NET Core Module's convention).
+pub const APP_OFFLINE: &str = "app_offline.htm";
+
+/// Static inputs of the supervisor.
+pub struct Settings {
+    pub site_path: PathBuf,
+    pub load: LoadOptions,
+    pub plan_ctx: PlanContext,
+    pub shared: Arc<Shared>,
+    pub auth: Option<AuthEmulation>,
+    pub local_addr: std::net::SocketAddr,
+    pub hostname: String,
+    pub lazy: bool,
+    pub watch: bool,
+    /// Print diagnostics found on reload to stderr with colour.
+    pub err_color: bool,
+    pub quiet: bool,
+}
+
+pub struct Supervisor {
+    s: Settings,
+    ctx_tx: watch::Sender<Arc<ServerCtx>>,
+    control_tx: mpsc::Sender<Control>,
+    app_watchers: Vec<JoinHandle<()>>,
+    config_watcher: Option<JoinHandle<()>>,
+    offline: Option<Bytes>,
+}
+
+/// Rendered error diagnostics, for the configuration error page.
+pub fn error_text(site: &LoadedSite) -> String {
+    site.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| render::human(d, &site.sources, &site.root, &Styles::plain()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Builds the pools of a freshly loaded site (no worker started).
+pub fn new_pools(site: &LoadedSite, ctx: &PlanContext, shared: &Arc<Shared>) -> Vec<Arc<AppPool>> {
+    let text = error_text(site);
+    site.apps
+        .iter()
+        .map(|app| {
+            AppPool::new(
+                Arc::new(AppPlan::resolve(app, ctx, text.clone())),
+                shared.clone(),
+            )
+        })
+        .collect()
+}
+
+fn read_offline(root: &Path) -> Option<Bytes> {
+    std::fs::read(root.join(APP_OFFLINE)).ok().map(Bytes::from)
+}
+
+impl Supervisor {
+    pub fn new(
+        s: Settings,
+        ctx_tx: watch::Sender<Arc<ServerCtx>>,
+        control_tx: mpsc::Sender<Control>,
+    ) -> Supervisor {
+        let offline = ctx_tx.borrow().offline.clone();
+        Supervisor {
+            s,
+            ctx_tx,
+            control_tx,
+            app_watchers: Vec::new(),
+            config_watcher: None,
+            offline,
+        }
+    }
+
+    fn events(&self) -> &Events {
+        &self.s.shared.events
+    }
+
+    fn current(&self) -> Arc<ServerCtx> {
+        self.ctx_tx.borrow().clone()
+    }
+
+    fn make_ctx(
+        &self,
+        site: Arc<LoadedSite>,
+        pools: Vec<Arc<AppPool>>,
+        offline: Option<Bytes>,
+    ) -> Arc<ServerCtx> {
+        Arc::new(ServerCtx {
+            router: Router::new(
+                site,
+                pools,
+                self.s.shared.clone(),
+                self.s.plan_ctx.clone(),
+                self.s.load.clone(),
+            ),
+            auth: self.s.auth.clone(),
+            local_addr: self.s.local_addr,
+            hostname: self.s.hostname.clone(),
+            offline,
+        })
+    }
+
+    /// Starts the watchers and handles control messages until the channel closes.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
+        self.restart_watchers();
+        while let Some(c) = rx.recv().await {
+            match c {
+                Control::Recycle { app, trigger } => self.recycle(app.as_deref(), &trigger).await,
+                Control::Reload { trigger } => self.reload(&trigger).await,
+            }
+        }
+        self.stop_watchers();
+    }
+
+    async fn recycle(&mut self, app: Option<&str>, trigger: &str) {
+        if self.offline.is_some() {
+            return;
+        }
+        let pools = self.current().router.pools();
+        let targets: Vec<_> = pools
+            .into_iter()
+            .filter(|p| app.is_none_or(|a| *p.plan.name == *a))
+            .collect();
+        super::pool::futures_join_all(targets.iter().map(|p| p.recycle(self.s.lazy, trigger)))
+            .await;
+    }
+
+    /// Re-reads the site from scratch and swaps in the new configuration.
+    async fn reload(&mut self, trigger: &str) {
+        let site = match load_site(&self.s.site_path, &self.s.load) {
+            Ok(s) => s,
+            Err(e) => {
+                self.events().emit(ServeEvent::Warning {
+                    text: format!("{trigger}: cannot re-read the site: {e}"),
+                });
+                return;
+            }
+        };
+        self.print_diagnostics(&site);
+        let offline = read_offline(&site.root);
+        let old = self.current();
+        let old_pools = old.router.pools();
+
+        if offline.is_some() {
+            if self.offline.is_none() {
+                self.events().emit(ServeEvent::Warning {
+                    text: format!(
+                        "{APP_OFFLINE} found: the site is offline (every request gets it with 503) until it is removed"
+                    ),
+                });
+            }
+            self.offline = offline.clone();
+            let ctx = self.make_ctx(Arc::new(site), Vec::new(), offline);
+            let _ = self.ctx_tx.send(ctx);
+            for p in old_pools {
+                p.retire().await;
+            }
+            self.restart_watchers();
+            return;
+        }
+        let was_offline = self.offline.take().is_some();
+        if was_offline {
+            self.events().emit(ServeEvent::Note {
+                text: format!("{APP_OFFLINE} removed: the site is back online"),
+            });
+        }
+
+        let fresh = new_pools(&site, &self.s.plan_ctx, &self.s.shared);
+        let mut pools = Vec::new();
+        let mut started = Vec::new();
+        for p in fresh {
+            let same = old_pools
+                .iter()
+                .find(|o| o.plan.name == p.plan.name && o.plan.signature == p.plan.signature);
+            match same {
+                Some(o) if !was_offline => pools.push(o.clone()),
+                _ => {
+                    if old_pools.iter().any(|o| o.plan.name == p.plan.name) {
+                        self.events().emit(ServeEvent::RecycleStarted {
+                            app: p.plan.name.clone(),
+                            trigger: trigger.to_string(),
+                        });
+                    }
+                    started.push(p.clone());
+                    pools.push(p);
+                }
+            }
+        }
+        if !self.s.lazy {
+            let starts = started
+                .iter()
+                .filter(|p| p.can_start())
+                .map(|p| p.start_ready());
+            super::pool::futures_join_all(starts).await;
+        }
+        let ctx = self.make_ctx(Arc::new(site), pools.clone(), None);
+        let _ = self.ctx_tx.send(ctx);
+        for o in old_pools {
+            if !pools.iter().any(|p| Arc::ptr_eq(p, &o)) {
+                if let Some(p) = pools.iter().find(|p| p.plan.name == o.plan.name) {
+                    self.events().emit(ServeEvent::RecycleSwitched {
+                        app: p.plan.name.clone(),
+                        ready_after: None,
+                        in_flight: o.active.load(std::sync::atomic::Ordering::Acquire),
+                    });
+                }
+                o.retire().await;
+            }
+        }
+        if started.is_empty() && !was_offline {
+            self.events().emit(ServeEvent::Note {
+                text: format!("{trigger}: configuration re-read; no application changed"),
+            });
+        }
+        self.restart_watchers();
+    }
+
+    fn print_diagnostics(&self, site: &LoadedSite) {
+        let st = Styles::new(self.s.err_color);
+        let base = std::env::current_dir().unwrap_or_default();
+        for d in &site.diagnostics {
+            let show = match d.severity {
+                Severity::Error => true,
+                Severity::Warning => !self.s.quiet,
+                Severity::Info => false,
+            };
+            if show {
+                eprintln!("{}", render::human(d, &site.sources, &base, &st));
+            }
+        }
+    }
+
+    fn stop_watchers(&mut self) {
+        for h in self.app_watchers.drain(..) {
+            h.abort();
+        }
+        if let Some(h) = self.config_watcher.take() {
+            h.abort();
+        }
+    }
+
+    fn restart_watchers(&mut self) {
+        self.stop_watchers();
+        if !self.s.watch {
+            return;
+        }
+        let ctx = self.current();
+        let site = ctx.router.site().clone();
+        let mut config_files: Vec<PathBuf> = site.levels.iter().map(|l| l.file.clone()).collect();
+        config_files.push(site.root.join("web.config"));
+        config_files.push(site.root.join(APP_OFFLINE));
+        let mut poll = Duration::from_millis(5000);
+        for p in ctx.router.pools() {
+            let s = &p.plan.settings;
+            poll = poll.min(Duration::from_millis(u64::from(
+                s.uint(Attr::UncFileChangesPollingInterval).max(100),
+            )));
+            let (entries, skipped) = watcher::parse_watched_files(
+                s.str(Attr::WatchedFiles),
+                &p.plan.script_dir,
+                s.str(Attr::ConfigOverrides),
+            );
+            for sk in skipped.iter().filter(|k| !k.why.starts_with("web.config")) {
+                self.events().emit(ServeEvent::Warning {
+                    text: format!(
+                        "{}: watchedFiles entry `{}` is not watched: {}",
+                        p.plan.name, sk.raw, sk.why
+                    ),
+                });
+            }
+            let handle = tokio::spawn(watch_app(
+                p.plan.name.clone(),
+                entries,
+                poll,
+                self.control_tx.clone(),
+            ));
+            self.app_watchers.push(handle);
+        }
+        config_files.sort();
+        config_files.dedup();
+        self.config_watcher = Some(tokio::spawn(watch_config(
+            site.root.clone(),
+            config_files,
+            poll,
+            self.control_tx.clone(),
+        )));
+    }
+}
+
+async fn watch_app(
+    app: Arc<str>,
+    entries: Vec<WatchEntry>,
+    poll: Duration,
+    tx: mpsc::Sender<Control>,
+) {
+    let dirs: BTreeSet<PathBuf> = entries.iter().map(|e| e.dir.clone()).collect();
+    let (_watcher, mut rx) = watcher::watch_dirs(&dirs);
+    let mut fps = Fingerprints::new(entries, watcher::fingerprint);
+    loop {
+        watcher::next_batch(&mut rx, poll).await;
+        let changed = fps.changed(watcher::fingerprint);
+        let Some(first) = changed.first() else {
+            continue;
+        };
+        let path = first.dir.join(&first.name);
+        let msg = if changed.iter().any(|e| e.config_overrides) {
+            Control::Reload {
+                trigger: format!("{} changed", path.display()),
+            }
+        } else {
+            Control::Recycle {
+                app: Some(app.clone()),
+                trigger: if first.wildcard {
+                    format!(
+                        "a file matching {} changed (watchedFiles entry `{}`)",
+                        path.display(),
+                        first.raw
+                    )
+                } else {
+                    format!(
+                        "{} changed (watchedFiles entry `{}`)",
+                        path.display(),
+                        first.raw
+                    )
+                },
+            }
+        };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn watch_config(
+    root: PathBuf,
+    files: Vec<PathBuf>,
+    poll: Duration,
+    tx: mpsc::Sender<Control>,
+) {
+    let dirs: BTreeSet<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .chain(std::iter::once(root))
+        .collect();
+    let (_watcher, mut rx) = watcher::watch_dirs(&dirs);
+    let fp = |p: &PathBuf| {
+        watcher::fingerprint(&WatchEntry {
+            raw: String::new(),
+            dir: p.parent().map(Path::to_path_buf).unwrap_or_default(),
+            name: p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            wildcard: false,
+            config_overrides: false,
+        })
+    };
+    let mut fps = Fingerprints::new(files, fp);
+    loop {
+        watcher::next_batch(&mut rx, poll).await;
+        let changed = fps.changed(fp);
+        let Some(first) = changed.first() else {
+            continue;
+        };
+        let msg = Control::Reload {
+            trigger: format!("{} changed", first.display()),
+        };
+        if tx.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Listens on the recycle-signal socket: a client writing `recycle` recycles every
+/// application. Unlike iisnode (one signal per worker process lifetime), it keeps
+/// listening.
+pub async fn control_socket(listener: tokio::net::UnixListener, tx: mpsc::Sender<Control>) {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(64);
+            let read = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut chunk = [0u8; 64];
+                while buf.len() < 64 {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            })
+            .await;
+            let text = String::from_utf8_lossy(&buf);
+            if read.is_ok() && text.trim().eq_ignore_ascii_case("recycle") {
+                let _ = tx
+                    .send(Control::Recycle {
+                        app: None,
+                        trigger: "recycle signal from node (IISNODE_CONTROL_PIPE)".into(),
+                    })
+                    .await;
+            }
+        });
+    }
+}
+
+/// `rs` + Enter recycles everything (stdin must be a terminal).
+pub fn read_stdin_commands(tx: mpsc::Sender<Control>) {
+    let _ = std::thread::Builder::new()
+        .name("iisn-stdin".into())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match stdin.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                if line.trim() == "rs" {
+                    let msg = Control::Recycle {
+                        app: None,
+                        trigger: "rs typed in the terminal".into(),
+                    };
+                    if tx.blocking_send(msg).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+}
+
+/// Whether the site starts offline.
+pub fn initial_offline(root: &Path) -> Option<Bytes> {
+    read_offline(root)
+}
