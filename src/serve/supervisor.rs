@@ -45,8 +45,12 @@ pub enum Control {
         app: Option<Arc<str>>,
         trigger: String,
     },
-    /// Re-read the configuration.
-    Reload { trigger: String },
+    /// Re-read the configuration; `force` names an application to recycle even if its
+    /// effective configuration did not change (iisnode recycles on every iisnode.yml write).
+    Reload {
+        trigger: String,
+        force: Option<Arc<str>>,
+    },
 }
 
 /// The name of the maintenance file (ASP.NET Core Module's convention).
@@ -157,7 +161,7 @@ impl Supervisor {
         while let Some(c) = rx.recv().await {
             match c {
                 Control::Recycle { app, trigger } => self.recycle(app.as_deref(), &trigger).await,
-                Control::Reload { trigger } => self.reload(&trigger).await,
+                Control::Reload { trigger, force } => self.reload(&trigger, force.as_deref()).await,
             }
         }
         self.stop_watchers();
@@ -177,7 +181,7 @@ impl Supervisor {
     }
 
     /// Re-reads the site from scratch and swaps in the new configuration.
-    async fn reload(&mut self, trigger: &str) {
+    async fn reload(&mut self, trigger: &str, force: Option<&str>) {
         let site = match load_site(&self.s.site_path, &self.s.load) {
             Ok(s) => s,
             Err(e) => {
@@ -220,9 +224,10 @@ impl Supervisor {
         let mut pools = Vec::new();
         let mut started = Vec::new();
         for p in fresh {
-            let same = old_pools
-                .iter()
-                .find(|o| o.plan.name == p.plan.name && o.plan.signature == p.plan.signature);
+            let forced = force.is_some_and(|f| *p.plan.name == *f);
+            let same = old_pools.iter().find(|o| {
+                !forced && o.plan.name == p.plan.name && o.plan.signature == p.plan.signature
+            });
             match same {
                 Some(o) if !was_offline => pools.push(o.clone()),
                 _ => {
@@ -354,9 +359,10 @@ async fn watch_app(
             continue;
         };
         let path = first.dir.join(&first.name);
-        let msg = if changed.iter().any(|e| e.config_overrides) {
+        let msg = if let Some(yml) = changed.iter().find(|e| e.config_overrides) {
             Control::Reload {
-                trigger: format!("{} changed", path.display()),
+                trigger: format!("{} changed", yml.dir.join(&yml.name).display()),
+                force: Some(app.clone()),
             }
         } else {
             Control::Recycle {
@@ -415,6 +421,7 @@ async fn watch_config(
         };
         let msg = Control::Reload {
             trigger: format!("{} changed", first.display()),
+            force: None,
         };
         if tx.send(msg).await.is_err() {
             return;
