@@ -40,6 +40,9 @@ pub struct ServerCtx {
     /// The contents of `app_offline.htm` while the site is offline (every request gets it
     /// with 503, as ASP.NET Core Module does).
     pub offline: Option<bytes::Bytes>,
+    /// Emit a `Request` event per request (only `-v` shows them; skipping them keeps the
+    /// hot path free of the allocations).
+    pub access_log: bool,
 }
 
 /// Limits on what a client may send before iisn gives up on it.
@@ -138,24 +141,27 @@ fn is_local(remote: SocketAddr, local: SocketAddr) -> bool {
 /// One request through the pipeline, with its access-log event.
 pub async fn handle(req: Request<Incoming>, ctx: &ServerCtx, remote: SocketAddr) -> Response<Body> {
     let start = Instant::now();
-    let method = req.method().as_str().to_string();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    let logged = ctx.access_log.then(|| {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        (req.method().as_str().to_string(), target)
+    });
     let (resp, substatus, worker) = match &ctx.offline {
         Some(page) => (offline_response(page.clone()), 0, None),
         None => pipeline(req, ctx, remote).await,
     };
-    let status = resp.status().as_u16();
-    ctx.router.shared_events().emit(ServeEvent::Request {
-        method,
-        target,
-        status,
-        substatus,
-        millis: start.elapsed().as_millis() as u64,
-        worker,
-    });
+    if let Some((method, target)) = logged {
+        ctx.router.shared_events().emit(ServeEvent::Request {
+            method,
+            target,
+            status: resp.status().as_u16(),
+            substatus,
+            millis: start.elapsed().as_millis() as u64,
+            worker,
+        });
+    }
     resp
 }
 

@@ -224,6 +224,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         local_addr,
         hostname: hostname.clone(),
         offline: offline.clone(),
+        access_log: opts.term.verbose > 0,
     });
     let url = match local_addr {
         SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
@@ -273,6 +274,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             lazy: opts.lazy,
             watch: opts.watch,
             err_color: opts.err_color,
+            access_log: opts.term.verbose > 0,
             quiet: opts.term.quiet,
         },
         ctx_tx.clone(),

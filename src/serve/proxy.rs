@@ -115,16 +115,21 @@ impl hyper::body::Body for ProxyBody {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(None) => {
-                if let Some((worker, sender, max)) = this.reuse.take() {
-                    give_back(&worker, sender, max);
-                }
+                this.release();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => {
                 this.reuse = None;
                 Poll::Ready(Some(Err(Box::new(e))))
             }
-            Poll::Ready(Some(Ok(f))) => Poll::Ready(Some(Ok(f))),
+            Poll::Ready(Some(Ok(f))) => {
+                // hyper stops polling once `is_end_stream` says so (a Content-Length body
+                // that is complete): hand the connection back now rather than never.
+                if hyper::body::Body::is_end_stream(&this.inner) {
+                    this.release();
+                }
+                Poll::Ready(Some(Ok(f)))
+            }
             Poll::Pending => Poll::Pending,
         }
     }
@@ -135,6 +140,25 @@ impl hyper::body::Body for ProxyBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl ProxyBody {
+    /// Returns the connection to the worker's pool (once).
+    fn release(&mut self) {
+        if let Some((worker, sender, max)) = self.reuse.take() {
+            give_back(&worker, sender, max);
+        }
+    }
+}
+
+impl Drop for ProxyBody {
+    fn drop(&mut self) {
+        // A body nobody polled to its end (HEAD, 204, 304, Content-Length: 0) is complete
+        // when hyper says so; anything else was cut short and its connection is unusable.
+        if hyper::body::Body::is_end_stream(&self.inner) {
+            self.release();
+        }
     }
 }
 

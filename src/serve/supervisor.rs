@@ -69,6 +69,8 @@ pub struct Settings {
     pub watch: bool,
     /// Print diagnostics found on reload to stderr with colour.
     pub err_color: bool,
+    /// Emit per-request events (`-v`).
+    pub access_log: bool,
     pub quiet: bool,
 }
 
@@ -152,6 +154,7 @@ impl Supervisor {
             local_addr: self.s.local_addr,
             hostname: self.s.hostname.clone(),
             offline,
+            access_log: self.s.access_log,
         })
     }
 
