@@ -7,19 +7,23 @@
 //!  IISNODE_* env ────┼─> config::load_site ──> LoadedSite { sources, levels, apps, diagnostics }
 //!  iisnode.yml ──────┘                              │
 //!                                                   ├─> `iisn config`  (effective settings + origins)
-//!                                                   ├─> `iisn check`   (planned: lints over the same model)
+//!                                                   ├─> `iisn check`   (check::run: lints over the same model)
 //!                                                   └─> `iisn serve`   (planned: engine built from the model)
 //! ```
 //!
 //! * [`config`] reads and merges configuration. It is synchronous, does no networking and
 //!   never panics on user input: problems become [`diag::Diagnostic`]s next to the data.
 //! * [`diag`] is the one diagnostic model (stable codes, spans, help) and its renderers.
+//! * [`check`] is the semantic stage of linting, shared by `iisn check` and `iisn serve`.
+//! * [`rewrite`] compiles and matches URL Rewrite patterns (ECMAScript, Wildcard, ExactMatch).
 //! * [`cli`] holds the clap definitions and one `run` per command.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod rewrite;
 pub mod serve;
 pub mod ui;
 

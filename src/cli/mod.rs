@@ -2,8 +2,9 @@
 //!
 //! `main.rs` parses [`Cli`] and calls [`run`]; each command module turns its `*Args` into
 //! work and returns an [`Error`] for the exit code. Commands that are planned but not built
-//! (`check`, `init`) are not listed until they exist.
+//! (`init`) are not listed until they exist.
 
+pub mod check;
 pub mod config;
 pub mod serve;
 
@@ -17,6 +18,7 @@ Examples:
   iisn serve examples/hello           run the example site on http://127.0.0.1:8080
   iisn config examples/hello          show the effective iisnode settings and where each came from
   iisn config . --format json         the same as JSON, for scripts
+  iisn check .                        validate web.config and iisnode.yml (exit 1 on errors)
 
 Exit codes:
   0  success
@@ -55,6 +57,9 @@ pub enum Command {
     /// Show each application's effective iisnode settings and where each value came from.
     #[command(after_help = config::AFTER_HELP)]
     Config(config::ConfigArgs),
+    /// Validate web.config and iisnode.yml files: file:line:column diagnostics for people and CI.
+    #[command(after_help = check::AFTER_HELP)]
+    Check(check::CheckArgs),
     /// Run the site: node workers on Unix sockets, round robin, live logs.
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::ServeArgs),
@@ -84,6 +89,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let ui = Ui::new(&cli.global);
     match cli.command {
         Command::Config(args) => config::run(&args, &ui),
+        Command::Check(args) => check::run(&args, &ui),
         Command::Serve(args) => serve::run(&args, &ui, cli.global.color),
     }
 }

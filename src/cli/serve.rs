@@ -54,6 +54,12 @@ pub struct ServeArgs {
     /// user (e.g. 'CORP\alice') for promoteServerVars.
     #[arg(long, value_name = "DOMAIN\\NAME", help_heading = NETWORK)]
     pub auth_user: Option<String>,
+    /// Mount the site at a virtual path, as an IIS application below a site's root
+    /// (e.g. --app-path /node, as iisnode's samples are installed): only URLs under it are
+    /// served, node sees the full URL with the prefix, and a rewrite to `/x` is a server path
+    /// (outside the application).
+    #[arg(long, value_name = "/PREFIX", help_heading = NETWORK)]
+    pub app_path: Option<String>,
     /// AUTH_TYPE reported with --auth-user.
     #[arg(long, default_value = "Negotiate", requires = "auth_user", help_heading = NETWORK)]
     pub auth_type: String,
@@ -83,8 +89,10 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
     let load = LoadOptions::from_process();
     let site = load_site(&args.site, &load)?;
     let base = std::env::current_dir().unwrap_or_default();
+    // The same loaders and lints as `iisn check`, so the two commands never disagree.
+    let diagnostics = crate::check::all(&site);
     let mut shown = 0;
-    for d in &site.diagnostics {
+    for d in &diagnostics {
         let show = match d.severity {
             Severity::Error => true,
             Severity::Warning => !ui.quiet,
@@ -98,10 +106,13 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
     if shown > 0 {
         eprintln!(
             "{}",
-            render::summary_line(&Summary::of(&site.diagnostics), &ui.err)
+            render::summary_line(&Summary::of(&diagnostics), &ui.err)
         );
     }
-    if site.apps.is_empty() && site.wildcard_handlers.is_empty() {
+    if site.apps.is_empty()
+        && site.wildcard_handlers.is_empty()
+        && !diagnostics.iter().any(|d| d.code() == "IISN6001")
+    {
         eprintln!(
             "{} no web.config in {} maps a script to iisnode; add <handlers><add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/></handlers>",
             ui.err.warning.apply_to("warning:"),
@@ -137,6 +148,7 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
         watch: !args.no_watch,
         stdin_commands: std::io::stdin().is_terminal(),
         err_color: color_choice.enabled(Stream::Stderr),
+        app_path: args.app_path.clone(),
     };
     crate::serve::run(site, opts)
 }

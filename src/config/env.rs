@@ -70,6 +70,10 @@ pub fn expand(value: &str, env: &Environment) -> Expanded {
     let mut text = String::with_capacity(value.len());
     let mut undefined = Vec::new();
     let mut rest = value;
+    // After an undefined reference the scan restarts at its closing `%`, so the text up to
+    // the next `%` reads as a name although nobody wrote it as one (`%A%\dir\%B%`): such a
+    // name is expanded if defined but never reported as undefined.
+    let mut between = false;
     while let Some(open) = rest.find('%') {
         text.push_str(&rest[..open]);
         let after = &rest[open + 1..];
@@ -80,11 +84,13 @@ pub fn expand(value: &str, env: &Environment) -> Expanded {
                     Some(v) => {
                         text.push_str(v);
                         rest = &after[close + 1..];
+                        between = false;
                     }
                     None => {
-                        if !name.is_empty() {
+                        if !name.is_empty() && !between {
                             undefined.push(name.to_string());
                         }
+                        between = !between && !name.is_empty();
                         // Keep the first `%` and rescan from the second one, as Windows
                         // does: `%undefined%FOO%` may still expand `%FOO%`.
                         text.push('%');
@@ -284,6 +290,14 @@ mod tests {
         assert_eq!(expand("%%", &e).text, "%%");
         assert_eq!(expand("%nope%FOO%", &e).text, "%nopebar");
         assert_eq!(expand("a%FOO%b%FOO%", &e).text, "abarbbar");
+    }
+
+    #[test]
+    fn text_between_two_references_is_not_reported_as_a_name() {
+        let e = env(&[]);
+        let x = expand("\"%programfiles%\\nodejs\\%node_version%\\node.exe\"", &e);
+        assert_eq!(x.undefined, ["programfiles", "node_version"]);
+        assert_eq!(expand("%A%%B%", &e).undefined, ["A", "B"]);
     }
 
     #[test]

@@ -162,7 +162,10 @@ fn apply_collection<T: Keyed + Clone>(
                     .at(item.key().span);
                     let prev_span = prev.item.span();
                     if prev_span.is_builtin() {
-                        d = d.note(format!("`{key}` is one of IIS's built-in {what} entries"));
+                        d = d.note(format!(
+                            "`{key}` is one of IIS's built-in {} entries",
+                            what.trim_end_matches(" for")
+                        ));
                     } else {
                         d = d.label(prev_span, "first added here");
                     }

@@ -10,9 +10,13 @@
 //! | IISN2xxx   | the `<iisnode>` section and its values              |
 //! | IISN3xxx   | iisnode.yml                                         |
 //! | IISN4xxx   | `IISNODE_*` environment overrides                   |
+//! | IISN5xxx   | `iisn check`: what iisnode does with the values     |
+//! | IISN6xxx   | `iisn check`: handlers, URL Rewrite, static files   |
+//! | IISN7xxx   | `iisn check`: the node application itself           |
 //!
 //! Each entry has a default severity, a one-line summary and a longer explanation (printed
-//! by `iisn check --explain`, once that command exists).
+//! by `iisn check --explain` and listed in `docs/lints.md`). IISN0xxx–IISN4xxx come from the
+//! loaders (`config`); IISN5xxx–IISN7xxx from the semantic lints of `check`.
 
 use super::Severity;
 
@@ -221,6 +225,367 @@ lints! {
         "The variable looks like an iisnode override but matches none of the 34 attribute \
          names, so iisnode ignores it. Names iisnode itself sets for node (IISNODE_VERSION, \
          IISNODE_CONTROL_PIPE, the logging variables) are not reported.";
+
+    PROCESS_COUNT_PER_CPU = "IISN5001", "process-count-per-cpu", Info,
+        "nodeProcessCountPerApplication is 0, which means one process per CPU",
+        "iisnode's `ApplyDefaults` turns `nodeProcessCountPerApplication=\"0\"` into the number of \
+         processors of the server, whichever channel set it (web.config, `IISNODE_*` or \
+         iisnode.yml). The server's CPU count is often not the developer's, so the same file \
+         starts a different number of processes there. The note shows the count on this machine.";
+    PROCESS_COUNT_HIGH = "IISN5002", "process-count-high", Warning,
+        "more than 64 node processes per application",
+        "iisnode starts every process of an application at once, when the application receives \
+         its first request, and each process is a full node runtime (tens of megabytes). More \
+         than 64 per application usually means a typo or a value meant for another setting. Use \
+         the number of CPUs, or 0 for one process per CPU.";
+    ZERO_CONCURRENT_REQUESTS = "IISN5003", "zero-concurrent-requests", Error,
+        "maxConcurrentRequestsPerProcess is 0, so every request gets 503",
+        "iisnode compares the requests in flight on a process with \
+         `maxConcurrentRequestsPerProcess` before it dispatches one; with 0 the limit is always \
+         reached and every request is answered with HTTP 503. Use a positive number (the default \
+         is 1024) or, in web.config only, `Infinite`.";
+    CONNECTION_RETRY_BUDGET = "IISN5004", "connection-retry-budget", Warning,
+        "the time iisnode waits for node to listen is very short or very long",
+        "A request waits up to `maxNamedPipeConnectionRetry` x `namedPipeConnectionRetryDelay` \
+         milliseconds for its node process to accept the connection (the default budget is 100 \
+         x 250 ms = 25 s). With a 0 in either, or a budget under 2 seconds, the first requests \
+         after a start or a recycle fail with 500.1001 before node is listening; over 120 \
+         seconds, a process that never listens keeps each request hanging that long.";
+    CONNECTION_POOLING_DISABLED = "IISN5005", "connection-pooling-disabled", Info,
+        "connections to node processes are not reused",
+        "`maxNamedPipeConnectionPoolSize=\"0\"` or `maxNamedPipePooledConnectionAge=\"0\"` makes \
+         iisnode open a new connection to the node process for every request. It works, but \
+         costs a connection setup per request.";
+    ZERO_REQUEST_BUFFER = "IISN5006", "zero-request-buffer", Error,
+        "initialRequestBufferSize is 0, which makes iisnode hang",
+        "iisnode grows its request header buffer by doubling it; starting from 0 the doubling \
+         never gets anywhere and the request never completes. Use a positive size (the default \
+         is 4096 bytes).";
+    REQUEST_BUFFER_LIMITS = "IISN5007", "request-buffer-limits", Warning,
+        "maxRequestBufferSize is below 4096 or below initialRequestBufferSize",
+        "`maxRequestBufferSize` caps the serialized request headers sent to node and the response \
+         headers read back. A cap below the initial buffer size, or below 4096 bytes, fails \
+         ordinary requests with large cookies or headers. The default is 65536.";
+    BUSY_FILE_POLLING = "IISN5008", "busy-file-polling", Warning,
+        "uncFileChangesPollingInterval is 0, so the file watcher polls without pause",
+        "iisnode's watcher thread waits `uncFileChangesPollingInterval` milliseconds between \
+         polls of watched files on network shares; 0 makes it poll continuously and use a CPU. \
+         The default is 5000.";
+    NO_GRACEFUL_SHUTDOWN = "IISN5009", "no-graceful-shutdown", Info,
+        "gracefulShutdownTimeout is 0, so requests in flight are cut on recycle",
+        "On a recycle iisnode lets old processes finish their requests for up to \
+         `gracefulShutdownTimeout` milliseconds before it kills them; with 0 they are killed at \
+         once and the requests they were serving fail.";
+    LOG_LIMITS = "IISN5010", "log-limits", Warning,
+        "log rotation settings that do not do what they seem to",
+        "iisnode's log capture starts a new file past `maxLogFileSizeInKB` and deletes the \
+         oldest files past `maxTotalLogFileSizeInKB` or `maxLogFiles`. `maxLogFiles=\"0\"` acts \
+         as 20, `maxLogFileSizeInKB=\"0\"` starts a new file for nearly every write, and a total \
+         smaller than one file deletes each file as soon as the next one starts.";
+    EMPTY_DEBUGGER_PATH_SEGMENT = "IISN5011", "empty-debugger-path-segment", Error,
+        "debuggerPathSegment is empty while debugging is enabled, so every request fails",
+        "iisnode compares the URL after the script name with `debuggerPathSegment` on every \
+         request when `debuggingEnabled` is true (the default); an empty segment makes that \
+         comparison fail with ERROR_INVALID_PARAMETER and every request gets HTTP 500. Set a \
+         segment (the default is `debug`) or `debuggingEnabled=\"false\"`.";
+    DEBUGGER_PATH_SEGMENT_CHARS = "IISN5012", "debugger-path-segment-chars", Warning,
+        "debuggerPathSegment contains characters that break the debugger URL or folder",
+        "The segment is used in the URL (`/app.js/debug/`) and as the suffix of a folder name \
+         (`app.js.debug`). A `/`, `\\`, `?`, `#`, `%`, `.` or space makes one of the two \
+         unusable. Use letters, digits, `-` and `_`.";
+    DEBUGGER_PORT_RANGE = "IISN5013", "debugger-port-range", Error,
+        "debuggerPortRange is not a valid port range",
+        "iisnode accepts `N` or `N-M` with 1025 <= N <= M <= 65535 (a single value above 65535 \
+         is silently truncated to 16 bits). Anything else makes every debugger request fail \
+         with HTTP 500. It is an error while `debuggingEnabled` is true, a warning otherwise.";
+    DEBUGGING_IN_PRODUCTION = "IISN5014", "debugging-in-production", Warning,
+        "the node debugger is enabled in production",
+        "With `debuggingEnabled=\"true\"` (the default) anyone can open \
+         `<script>/<debuggerPathSegment>/` and start the application under a debugger. Set \
+         `debuggingEnabled=\"false\"` wherever `node_env` is `production`.";
+    DEV_ERRORS_IN_PRODUCTION = "IISN5015", "dev-errors-in-production", Warning,
+        "iisnode's developer error pages are enabled in production",
+        "With `devErrorsEnabled=\"true\"` (the default) iisnode answers its own failures with \
+         HTTP 200 and a page that shows internal details and the last 64 KB of the \
+         application's stderr. Set `devErrorsEnabled=\"false\"` wherever `node_env` is \
+         `production`.";
+    GUESSABLE_LOG_DIRECTORY = "IISN5016", "guessable-log-directory", Info,
+        "node's logs are written to a folder served at a guessable URL",
+        "With logging on (the default), iisnode writes stdout and stderr to `logDirectory` next \
+         to the script, `iisnode` by default, and IIS serves that folder like any other: \
+         `/iisnode/` lists the logs. iisnode's own sample warns about it. Hide the folder with \
+         `<add segment=\"iisnode\"/>` under `<requestFiltering><hiddenSegments>`, or give \
+         `logDirectory` a name that cannot be guessed.";
+    LOG_DIRECTORY_OUTSIDE = "IISN5017", "log-directory-outside", Warning,
+        "logDirectory is absolute or leaves the script's folder",
+        "The log capture resolves `logDirectory` against the script's folder and accepts any \
+         path, but iisnode's error page looks for the logs at `<script folder>\\<logDirectory>` \
+         and finds nothing for an absolute path or one with `..`, so failures show no stderr. \
+         Use a folder name under the script's folder and hide it with requestFiltering.";
+    EMPTY_LOG_DIRECTORY = "IISN5018", "empty-log-directory", Info,
+        "logDirectory is empty",
+        "With an empty `logDirectory` the log capture falls back to `iisnode`, while iisnode's \
+         error page looks in the script's folder itself, so error pages show no stderr. Name a \
+         folder.";
+    EMPTY_NODE_ENV = "IISN5019", "empty-node-env", Warning,
+        "node_env is empty, so NODE_ENV is not set",
+        "iisnode sets `NODE_ENV` only when `node_env` is neither empty nor the literal \
+         `%node_env%`. An empty value therefore leaves node with whatever the server has, \
+         usually nothing, and frameworks such as Express run in development mode. Write the \
+         value, e.g. `node_env=\"production\"`, or remove the attribute.";
+    COMMAND_LINE_QUOTES = "IISN5020", "command-line-quotes", Error,
+        "unbalanced quotes in nodeProcessCommandLine or interceptor",
+        "iisnode joins `nodeProcessCommandLine`, `interceptor` and the script path into one \
+         Windows command line. An opening quote without its closing quote swallows the rest of \
+         the line, so node cannot start (500.1002 on every request). Close the quote.";
+    COMMAND_LINE_UNQUOTED_SPACE = "IISN5021", "command-line-unquoted-space", Warning,
+        "nodeProcessCommandLine names a program path with a space but no quotes",
+        "Windows splits a command line at the first space outside quotes, so \
+         `C:\\Program Files\\nodejs\\node.exe` unquoted runs `C:\\Program` (if it exists) or \
+         depends on a lenient fallback. Put the program path in quotes: \
+         `&quot;C:\\Program Files\\nodejs\\node.exe&quot;` in web.config.";
+    PROMOTE_SERVER_VARS_SPACES = "IISN5022", "promote-server-vars-spaces", Warning,
+        "promoteServerVars has empty names or names with spaces",
+        "iisnode splits `promoteServerVars` at commas without trimming, so in \
+         `REQUEST_METHOD, AUTH_USER` the second name is ` AUTH_USER`, which matches no server \
+         variable and is silently dropped. Write the list without spaces: \
+         `REQUEST_METHOD,AUTH_USER`.";
+    WATCHED_FILES_ENTRY = "IISN5023", "watched-files-entry", Warning,
+        "a watchedFiles entry that iisnode cannot watch as intended",
+        "Entries of `watchedFiles` are `;`-separated paths relative to the script's folder, with \
+         `\\` as the only folder separator and wildcards only in the file name. An entry with \
+         `/`, surrounding spaces, `..` or an absolute path never matches; a wildcard in the \
+         folder part makes the whole application fail to start (an error).";
+    YML_NOT_WATCHED = "IISN5024", "yml-not-watched", Warning,
+        "iisnode.yml is not in watchedFiles, so editing it has no effect until a recycle",
+        "iisnode re-reads iisnode.yml only when a `watchedFiles` entry names it exactly (the \
+         same text as `configOverrides`, case-sensitive). A wildcard such as `*.yml` recycles the \
+         application without re-reading the file, and with no matching entry edits are ignored \
+         until IIS recycles for another reason. Add the file name to `watchedFiles`.";
+    WATCHED_WEB_CONFIG = "IISN5025", "watched-web-config", Info,
+        "a watchedFiles entry names web.config, which iisnode skips",
+        "iisnode ignores `watchedFiles` entries ending in `web.config`: IIS already restarts the \
+         application when web.config changes. The entry can be removed.";
+    WINDOWS_ONLY_SETTING = "IISN5026", "windows-only-setting", Info,
+        "a Windows-only setting, accepted and ignored by iisn",
+        "`asyncCompletionThreadCount`, `idlePageOutTimePeriod`, `debuggerExtensionDll` and \
+         `debuggerVirtualDir` tune IIS's thread pool, Windows memory trimming and the obsolete \
+         node-inspector debugger. iisn validates them and ignores them; they still apply on IIS.";
+    RECYCLE_SIGNAL_SCOPE = "IISN5027", "recycle-signal-scope", Info,
+        "recycleSignalEnabled lets node recycle every application of the worker",
+        "When node writes `recycle` to the pipe named by `IISNODE_CONTROL_PIPE`, IIS recycles \
+         the whole worker process, restarting every application it hosts, not only the one that \
+         asked. iisn restarts every application of the site.";
+    STICKY_SESSIONS_AZURE_ONLY = "IISN5028", "sticky-sessions-azure-only", Info,
+        "nodeProcessStickySessions exists only in Azure's build of iisnode",
+        "`nodeProcessStickySessions` was added by the Azure fork of iisnode (0.2.2x). The \
+         original iisnode schema does not define it, so a server with that build rejects the \
+         whole `<iisnode>` section with its configuration error page.";
+    ENV_OVERRIDES_WEB_CONFIG = "IISN5029", "env-overrides-web-config", Info,
+        "an IISNODE_* environment variable overrides this web.config value",
+        "iisnode reads `IISNODE_<attribute>` from the environment before web.config and uses it \
+         instead, so the value written here has no effect while the variable is set (an \
+         iisnode.yml key would override both).";
+    APP_SETTING_KEY = "IISN5030", "app-setting-key", Warning,
+        "an appSettings key that iisnode skips or that collides with a variable iisnode sets",
+        "iisnode copies every `<appSettings>` entry into node's environment, after `PORT`, \
+         `IISNODE_*` and `NODE_PENDING_PIPE_INSTANCES` and before `NODE_ENV`. An empty key is \
+         skipped, a key with `=` cannot be an environment variable name, and a key equal to a \
+         variable iisnode sets creates a duplicate whose winner depends on the platform. Rename \
+         the key.";
+    APP_SETTINGS_SIZE = "IISN5031", "app-settings-size", Warning,
+        "appSettings too large for iisnode's environment block",
+        "iisnode builds the variables it adds for node (appSettings included) in a 64 KB \
+         buffer; when they do not fit, node cannot be started and every request fails. Move \
+         large values into files the application reads.";
+    APP_SETTING_CASE = "IISN5032", "app-setting-case", Info,
+        "two appSettings keys that differ only in case",
+        "appSettings keys are case-sensitive, but Windows environment variable names are not: \
+         node on IIS sees one of the two values, depending on the order. Use one spelling.";
+    APP_SETTINGS_FILE = "IISN5033", "app-settings-file", Warning,
+        "appSettings file= is not read by iisnode",
+        "ASP.NET merges the file named by `<appSettings file=\"...\">` into the section, but \
+         iisnode reads only the `<add>` entries written in web.config, so the keys of that file \
+         never reach `process.env`. Move them into web.config, or read the file from the \
+         application.";
+
+    NO_IISNODE_HANDLER = "IISN6001", "no-iisnode-handler", Error,
+        "no handler sends requests to iisnode",
+        "iisnode runs only for requests that a `<handlers>` entry with `modules=\"iisnode\"` maps \
+         to it; without one, IIS serves files statically and node never starts. Add \
+         `<add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/>` under \
+         `<system.webServer><handlers>`.";
+    WILDCARD_HANDLER = "IISN6002", "wildcard-handler", Warning,
+        "an iisnode handler with a wildcard path such as *.js",
+        "iisnode creates one application (with its own processes) per script path a handler \
+         maps. With `path=\"*.js\"` every requested `.js` file becomes an application, including \
+         client-side scripts, which node then executes on the server. Map the entry script by \
+         name and send other URLs to it with a rewrite rule.";
+    HANDLER_VERB = "IISN6003", "handler-verb", Warning,
+        "an iisnode handler that only some HTTP methods reach",
+        "IIS picks the first handler whose path and verb match. With a verb list such as \
+         `GET,POST`, other methods (PUT, DELETE, OPTIONS for CORS) fall through to another \
+         handler and never reach node. Use `verb=\"*\"` and let the application answer 405.";
+    HANDLER_PATH_BACKSLASH = "IISN6004", "handler-path-backslash", Warning,
+        "a handler path with a backslash",
+        "Handler paths are matched against URLs, which use `/`. A path such as \
+         `dist\\server.js` does not match the URL `dist/server.js` on IIS (iisnode issue 338). \
+         Write `dist/server.js`.";
+    REWRITE_TARGET_UNMAPPED = "IISN6005", "rewrite-target-unmapped", Error,
+        "a rewrite target that no iisnode handler maps",
+        "URL Rewrite runs before handler mapping: the rewritten URL then picks the handler. A \
+         target such as `app.js` that no iisnode handler's path matches is served by IIS's \
+         static file handler instead, which sends the script's source code, or answers 404 when \
+         the file does not exist. Map the target with an iisnode handler, or rewrite to the \
+         script the handler maps.";
+    REGEX_SYNTAX = "IISN6006", "regex-syntax", Error,
+        "a rewrite pattern that does not compile",
+        "URL Rewrite compiles `<match url>` and condition patterns when a request needs them and \
+         answers HTTP 500.50 when one is invalid. The pattern syntax is ECMAScript unless the \
+         rule sets `patternSyntax`. The message shows what the parser rejected.";
+    REGEX_NONSTANDARD = "IISN6007", "regex-nonstandard", Warning,
+        "a rewrite pattern that only a lenient ECMAScript parser accepts",
+        "IIS's regular expression engine is Perl compatible and accepts escapes that strict \
+         ECMAScript rejects (`\\_`, `\\-` outside a character class, `\\ `) and legacy forms \
+         such as `[\\w-.]`. iisn accepts them too, as IIS does, but another engine may not; \
+         remove the needless backslashes, or put `-` last in a class.";
+    REGEX_BACKTRACKING = "IISN6008", "regex-backtracking", Warning,
+        "a rewrite pattern that can take exponential time",
+        "A group that repeats something that itself repeats (`(a+)+`, `(.*)*`, `(\\w+\\s?)*`) \
+         makes a backtracking engine try every way to split the input when it almost matches; \
+         a URL of a few dozen characters can then take seconds. Rewrite the group so each \
+         character can be matched one way only, e.g. `(a+)+` as `a+`.";
+    MISSING_CAPTURE_GROUP = "IISN6009", "missing-capture-group", Warning,
+        "a back-reference to a capture group that does not exist",
+        "`{R:n}` refers to group n of the rule's pattern and `{C:n}` to group n of the last \
+         matched condition (or of all conditions with trackAllCaptures); 0 is the whole match. \
+         A reference beyond the groups the pattern has expands to an empty string. Count the \
+         parentheses (Wildcard patterns: the `*`s), or add the group.";
+    UNKNOWN_REWRITE_FUNCTION = "IISN6010", "unknown-rewrite-function", Error,
+        "{Name:...} names neither a function nor a rewrite map",
+        "In a substitution, `{Name:value}` is a back-reference (`R`, `C`), a string function \
+         (`ToLower`, `UrlEncode`, `UrlDecode`, `HtmlEncode`) or a rewrite map defined in \
+         `<rewriteMaps>`. Any other name is a configuration error for URL Rewrite (500.50). \
+         Define the map, or fix the name.";
+    UNKNOWN_SERVER_VARIABLE = "IISN6011", "unknown-server-variable", Warning,
+        "{NAME} is not a server variable URL Rewrite knows",
+        "`{NAME}` expands a server variable such as `REQUEST_URI`, `QUERY_STRING`, `HTTPS` or a \
+         request header as `HTTP_<NAME>`. A misspelt name expands to an empty string, so the \
+         condition or substitution silently does something else. Check the spelling.";
+    UNREACHABLE_RULE = "IISN6012", "unreachable-rule", Warning,
+        "a rewrite rule that can never run because an earlier rule catches every URL",
+        "Rules run in order, parent web.config first. A rule that matches every URL, has no \
+         conditions and stops processing (stopProcessing, or a Redirect, CustomResponse or \
+         AbortRequest action) ends rule processing for every request, so the rules after it \
+         never run. Move the catch-all rule last, or give it conditions.";
+    RULE_NEVER_MATCHES = "IISN6013", "rule-never-matches", Warning,
+        "a rewrite rule whose pattern can never match",
+        "The URL a rule sees is relative to the folder of its web.config and has no leading \
+         slash: for `/api/users` at the site root the input is `api/users`. A pattern that \
+         requires a leading slash (`^/api`) never matches. A negated catch-all pattern never \
+         matches either.";
+    WILDCARD_QUESTION_MARK = "IISN6014", "wildcard-question-mark", Warning,
+        "a ? in a Wildcard pattern",
+        "URL Rewrite's documentation says `?` matches one character in Wildcard patterns, but \
+         the IIS team has said it is not supported. iisn treats it as a literal `?`, which never \
+         occurs in the URL path a rule sees. Use `*`, or patternSyntax=\"ECMAScript\".";
+    REDIRECT_TYPE_NUMERIC = "IISN6015", "redirect-type-numeric", Warning,
+        "redirectType written as a number",
+        "The URL Rewrite schema names the redirect types `Permanent` (301), `Found` (302), \
+         `SeeOther` (303) and `Temporary` (307); whether IIS accepts the numbers is not \
+         documented. Write the name.";
+    HIDDEN_TARGET = "IISN6016", "hidden-target", Error,
+        "a rewrite target or handler path under a hidden segment",
+        "Request filtering hides URLs that contain a segment listed in \
+         `<hiddenSegments>` (by default `bin`, `App_Data`, `App_Code`, ...) with HTTP 404.8, \
+         also after a rewrite. Express apps start from `bin/www`, so the Kudu template removes \
+         `bin`: add `<remove segment=\"bin\"/>` under `<requestFiltering><hiddenSegments>`.";
+    APPHOST_ONLY_SECTION = "IISN6017", "apphost-only-section", Error,
+        "a section that IIS allows only in applicationHost.config",
+        "`<rewrite><globalRules>` may only be defined at server level, and \
+         `<rewrite><allowedServerVariables>` is locked at server level by default. In a \
+         web.config both make IIS answer HTTP 500.19. Move them to applicationHost.config (on \
+         Azure App Service, an applicationHost.xdt transform).";
+    SERVER_VARIABLE_NOT_ALLOWED = "IISN6018", "server-variable-not-allowed", Warning,
+        "a rule sets a server variable, which IIS allows only when the server lists it",
+        "Rules in web.config may set a server variable or request header only if \
+         applicationHost.config lists it in `<allowedServerVariables>`; otherwise the request \
+         fails with HTTP 500.50 when the rule runs. Make sure the server allows it.";
+    REWRITE_TO_URL = "IISN6019", "rewrite-to-url", Warning,
+        "a Rewrite action whose target is an absolute URL",
+        "A Rewrite target with a scheme (`http://...`) makes IIS proxy the request through \
+         Application Request Routing, which must be installed and enabled on the server; iisn \
+         does not proxy. Use a Redirect, or a path on this site.";
+    ACTION_MISSING_URL = "IISN6020", "action-missing-url", Error,
+        "a Rewrite or Redirect action without url",
+        "A Rewrite or Redirect action needs the `url` attribute (the substitution); without it \
+         the rule cannot do anything useful and URL Rewrite fails the request. Add url, or use \
+         `type=\"None\"` to only stop processing.";
+    DEFAULT_DOCUMENT_SOURCE = "IISN6021", "default-document-source", Warning,
+        "a .js default document that no iisnode handler maps",
+        "A request for a folder is served by the first default document that exists. When that \
+         document is a `.js` file no iisnode handler maps, IIS sends its source code. Map it \
+         with an iisnode handler, or remove it from `<defaultDocument>`.";
+    MISSING_MIME_TYPE = "IISN6022", "missing-mime-type", Warning,
+        "static files whose extension has no MIME type on IIS",
+        "IIS serves a static file only when `<staticContent>` maps its extension to a MIME type \
+         and answers 404.3 otherwise. The built-in list lacks `.mjs`, `.webp`, `.avif`, `.wasm` \
+         and `.webmanifest`, among others. Add a `<mimeMap>` (after a `<remove>` of the same \
+         extension, in case the server has it).";
+    YML_NOT_NEXT_TO_SCRIPT = "IISN6023", "yml-not-next-to-script", Warning,
+        "iisnode.yml sits next to web.config, but iisnode reads it next to the script",
+        "iisnode looks for iisnode.yml (the file `configOverrides` names) in the folder of the \
+         entry script, not of web.config. With `path=\"bin/www\"` or `dist/server.js`, a file \
+         beside web.config is ignored. Move it next to the script.";
+
+    SCRIPT_MISSING = "IISN7001", "script-missing", Error,
+        "the script an iisnode handler maps does not exist",
+        "iisnode starts the file the handler's `path` names (relative to the web.config's \
+         folder); when it does not exist, every request for it gets HTTP 404. Fix the path, or \
+         build the file before deploying.";
+    ESM_ENTRY = "IISN7002", "esm-entry", Error,
+        "the entry script is an ES module, which iisnode's loader cannot load",
+        "iisnode's interceptor loads the application with `require()`. An `.mjs` file, a `.js` \
+         file under a package.json with `\"type\": \"module\"`, or a CommonJS file using \
+         `import`/`export` fails at start (ERR_REQUIRE_ESM, or \"Cannot use import statement \
+         outside a module\") and every request gets 500. Keep a small CommonJS entry \
+         (`server.cjs`) that calls `import('./server.mjs')`, and map that.";
+    PORT_NOT_READ = "IISN7003", "port-not-read", Warning,
+        "the entry script never reads process.env.PORT",
+        "iisnode gives each node process a named pipe (iisn: a Unix socket) in `PORT` and \
+         connects to it; an application that listens on a fixed port is never reached and \
+         requests fail with 500.1001. Listen on `process.env.PORT`. iisn looks for `PORT` in \
+         the entry script and the local files it requires.";
+    PORT_PARSED_AS_NUMBER = "IISN7004", "port-parsed-as-number", Warning,
+        "the application parses process.env.PORT as a number",
+        "Under iisnode `PORT` is a pipe or socket path, not a number: `parseInt(process.env.PORT)` \
+         gives NaN and the server listens on a random port (or throws). Pass the value to \
+         `listen()` as it is.";
+    NODE_NOT_FOUND = "IISN7005", "node-not-found", Warning,
+        "the program nodeProcessCommandLine names cannot be found on this machine",
+        "iisnode starts node with `nodeProcessCommandLine` (default `node.exe`, which iisn reads \
+         as `node` from PATH). A Windows path cannot run here: for node.exe iisn runs `node` \
+         from PATH instead, which may be another version than the server's. The note shows \
+         which node runs and its version.";
+    INTERCEPTOR_MISSING = "IISN7006", "interceptor-missing", Error,
+        "the interceptor script does not exist",
+        "iisnode runs `interceptor` with node, which then loads the application. A custom \
+         interceptor that does not exist makes node exit at once, and every request fails. The \
+         stock value (`\"%programfiles%\\iisnode\\interceptor.js\"`) means iisn's built-in \
+         loader. A Windows path cannot be checked here and is a warning.";
+    WEBSOCKET_NOT_DISABLED = "IISN7007", "websocket-not-disabled", Warning,
+        "the application uses WebSockets but IIS's WebSocket module is on",
+        "When IIS's own WebSocket module is enabled (the default), it takes over the upgrade \
+         handshake and WebSocket requests never reach node. iisnode applications that use \
+         `ws`, socket.io or similar need `<webSocket enabled=\"false\"/>` under \
+         `<system.webServer>`.";
+    WEBSOCKET_MULTI_PROCESS = "IISN7008", "websocket-multi-process", Warning,
+        "socket.io with several processes and no sticky sessions",
+        "socket.io (and engine.io, sockjs) start with HTTP long-polling requests that must reach \
+         the same process. iisnode spreads requests over its processes round robin, so with \
+         more than one process the handshake fails unless `nodeProcessStickySessions=\"true\"` \
+         (Azure's iisnode) routes a client back to its process. Use one process, or enable \
+         sticky sessions.";
 }
 
 /// Looks a lint up by its code, case-insensitively (`iisn0001` finds `IISN0001`).

@@ -71,7 +71,14 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
             let _ = writeln!(out, "{pad}{}", st.accent.apply_to("|"));
             let shown: String = line
                 .chars()
-                .map(|c| if c == '\t' { ' ' } else { c })
+                .map(|c| match c {
+                    '\t' => ' ',
+                    // Show other control characters (a NUL in iisnode.yml) as visible symbols.
+                    c if c.is_control() => char::from_u32(0x2400 + c as u32)
+                        .filter(|_| (c as u32) < 0x20)
+                        .unwrap_or('\u{FFFD}'),
+                    c => c,
+                })
                 .collect();
             let _ = writeln!(
                 out,

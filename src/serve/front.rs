@@ -2,10 +2,14 @@
 //!
 //! Connections are served by hyper with keep-alive, upgrades (WebSocket tunnels), a
 //! header-read timeout and a cap on the header block, so a slow or oversized client cannot
-//! hold iisn hostage. Each request goes through the pipeline: decode the path, route it
-//! (handler mapping), then the application step, which plays iisnode: config-error pages,
-//! the missing-script 404, X-Forwarded-*, promoted server variables, slot choice (round
-//! robin or sticky), the concurrency limit, the proxy, and iisnode's error pages.
+//! hold iisn hostage. Each request goes through the pipeline: the router runs IIS's steps
+//! ([`super::pipeline`]: request filtering, URL Rewrite, handler mapping, default documents)
+//! and says where it goes; `pipeline` here carries that out: a static file, a listing, a
+//! redirect, an IIS error page (httpErrors), a dropped connection (AbortRequest), or the
+//! application step, which plays iisnode: config-error pages, the missing-script 404,
+//! `X-Original-URL`, X-Forwarded-*, promoted server variables, slot choice (round robin or
+//! sticky), the concurrency limit, the proxy, and iisnode's error pages. Custom headers go
+//! on every response.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,12 +27,16 @@ use tokio::sync::watch;
 use super::events::{ServeEvent, WorkerId};
 use super::logs;
 use super::pages::{self, ConfigErrorPage, Failure};
+use super::pipeline::errors::{self, ErrorContext};
+use super::pipeline::static_files::{self, FileRequest};
+use super::pipeline::{RequestHead, strip_prefix_ci};
 use super::pool::{AppPool, sticky_slot};
 use super::proxy::{self, ActiveGuard, Body};
-use super::router::{Route, Router, percent_decode};
+use super::router::{Route, Router, Routing};
 use super::server_vars::{AuthEmulation, RequestInfo};
 use crate::config::ConfigErrorKind;
 use crate::config::schema::Attr;
+use crate::config::web_config::ExistingResponse;
 
 /// Everything a request needs.
 #[derive(Debug)]
@@ -171,47 +179,183 @@ async fn pipeline(
     remote: SocketAddr,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
     let local = is_local(remote, ctx.local_addr);
-    let Some(decoded) = percent_decode(req.uri().path()) else {
-        return (
-            pages::iis_error(
-                StatusCode::BAD_REQUEST,
-                0,
-                "The URL contains an invalid escape sequence.",
-                local,
-            ),
-            0,
-            None,
-        );
+    let (mut parts, body) = req.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    // The head travels through the pipeline (possibly to the rewrite thread) and comes back.
+    let head = RequestHead {
+        method: parts.method.clone(),
+        target,
+        headers: std::mem::take(&mut parts.headers),
+        remote,
+        local_addr: ctx.local_addr,
+        auth: ctx.auth.clone(),
     };
-    match ctx.router.route(req.method().as_str(), &decoded) {
-        Route::BadRequest { detail } => (
-            pages::iis_error(StatusCode::BAD_REQUEST, 0, &detail, local),
-            0,
-            None,
-        ),
-        Route::NotFound { substatus, detail } => (
-            pages::iis_error(StatusCode::NOT_FOUND, substatus, &detail, local),
-            substatus,
-            None,
-        ),
+    let Routing {
+        route,
+        config,
+        url,
+        rewritten,
+        set_headers,
+        head,
+    } = ctx.router.route(head).await;
+    let original_target = match head {
+        Some(h) => {
+            parts.headers = h.headers;
+            h.target
+        }
+        None => String::new(),
+    };
+    let method = parts.method.clone();
+    // The Host header is only shown on IIS's own pages: skip the copy for node's responses
+    // unless httpErrors may replace them.
+    let pages_possible = !matches!(route, Route::App { .. })
+        || config.eff.http_errors.existing_response == ExistingResponse::Replace;
+    let host = if pages_possible {
+        parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| ctx.local_addr.to_string(), str::to_string)
+    } else {
+        String::new()
+    };
+    let logon_user = ctx.auth.as_ref().map_or("", |a| a.user.as_str());
+    let err_cx = ErrorContext {
+        pipeline: ctx.router.pipeline(),
+        config: &config,
+        local,
+        method: &method,
+        url: &url,
+        host: &host,
+        logon_user,
+    };
+    let (mut resp, substatus, worker) = match route {
         Route::App {
             pool,
             script_url,
             path_info,
         } => {
-            app_request(
-                req,
-                ctx,
-                remote,
-                local,
-                &decoded,
-                &pool,
-                &script_url,
-                &path_info,
+            let req = Request::from_parts(parts, body);
+            let target = AppTarget {
+                pool,
+                script_url,
+                path_info,
+                url: url.clone(),
+                rewritten,
+                set_headers,
+                original_target,
+            };
+            let (resp, substatus, worker) = app_request(req, ctx, remote, local, target).await;
+            (
+                errors::node_response(&err_cx, resp).await,
+                substatus,
+                worker,
             )
-            .await
+        }
+        Route::File { path } => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mime = config
+                .mime_type(&name)
+                .unwrap_or("application/octet-stream");
+            let resp = static_files::serve_file(
+                &path,
+                FileRequest {
+                    method: &method,
+                    headers: &parts.headers,
+                    cache: &config.eff.client_cache,
+                    mime,
+                    status: None,
+                },
+            )
+            .await;
+            (resp, 0, None)
+        }
+        Route::Listing { dir } => {
+            let pipeline = ctx.router.pipeline();
+            let site_path = strip_prefix_ci(&url, pipeline.app_path()).unwrap_or("/");
+            let resp = static_files::listing(&dir, &url, site_path, &config.filter, &host).await;
+            (resp, 0, None)
+        }
+        Route::Redirect { status, location } => (redirect_response(status, &location), 0, None),
+        Route::Options => (options_response(), 0, None),
+        Route::Error(e) => (errors::respond(&err_cx, &e).await, e.substatus, None),
+        Route::Abort => return (abort_response(), 0, None),
+    };
+    // httpProtocol/customHeaders go on every response IIS sends, node's included.
+    for h in &config.eff.custom_headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.item.name.value.trim().as_bytes()),
+            HeaderValue::from_str(h.item.value.value.trim()),
+        ) else {
+            continue;
+        };
+        if !resp.headers().get_all(&name).iter().any(|v| *v == value) {
+            resp.headers_mut().append(name, value);
         }
     }
+    (resp, substatus, worker)
+}
+
+/// IIS's response to a redirect: the status, `Location` and a short "Object Moved" page.
+fn redirect_response(status: u16, location: &str) -> Response<Body> {
+    let body = format!(
+        "<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF=\"{}\">here</a></body>",
+        pages::escape_html(location)
+    );
+    let mut r = Response::new(proxy::full(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// IIS's ProtocolSupportModule answer to `OPTIONS`.
+fn options_response() -> Response<Body> {
+    let mut r = Response::new(proxy::empty());
+    let verbs = HeaderValue::from_static("OPTIONS, TRACE, GET, HEAD, POST");
+    r.headers_mut().insert(header::ALLOW, verbs.clone());
+    r.headers_mut().insert("public", verbs);
+    r
+}
+
+/// A body that fails at once: hyper then closes the connection without writing the
+/// response head it had buffered, which is URL Rewrite's AbortRequest.
+struct AbortBody;
+
+impl hyper::body::Body for AbortBody {
+    type Data = bytes::Bytes;
+    type Error = proxy::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, proxy::BoxError>>> {
+        std::task::Poll::Ready(Some(Err(
+            "the request was aborted by a URL Rewrite rule".into()
+        )))
+    }
+}
+
+/// AbortRequest: no response, the connection is dropped. The access log shows 444 (nginx's
+/// code for "closed without a response"); the client never sees a status.
+fn abort_response() -> Response<Body> {
+    use http_body_util::BodyExt;
+    let mut r = Response::new(AbortBody.boxed());
+    *r.status_mut() = StatusCode::from_u16(444).unwrap_or(StatusCode::BAD_REQUEST);
+    r
 }
 
 /// The failure as the client sees it: iisnode's dev page (HTTP 200) when enabled and a
@@ -229,17 +373,31 @@ fn failure_response(pool: &AppPool, f: &Failure, pid: Option<u32>, local: bool) 
     pages::bare_failure(f, local)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where the pipeline sent an iisnode request.
+struct AppTarget {
+    pool: Arc<AppPool>,
+    script_url: String,
+    path_info: String,
+    /// The final URL (decoded), for server variables.
+    url: String,
+    /// URL Rewrite changed the URL: node also gets `X-Original-URL`.
+    rewritten: bool,
+    /// Request headers set by rewrite rules' `<serverVariables>`.
+    set_headers: Vec<(String, String)>,
+    /// The request target as the client sent it.
+    original_target: String,
+}
+
 async fn app_request(
     mut req: Request<Incoming>,
     ctx: &ServerCtx,
     remote: SocketAddr,
     local: bool,
-    decoded: &str,
-    pool: &Arc<AppPool>,
-    script_url: &str,
-    path_info: &str,
+    t: AppTarget,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
+    let pool = &t.pool;
+    let (script_url, path_info, decoded) =
+        (t.script_url.as_str(), t.path_info.as_str(), t.url.as_str());
     let plan = &pool.plan;
     if let Some(kind) = plan.config_error {
         let page = match kind {
@@ -268,6 +426,23 @@ async fn app_request(
             0,
             None,
         );
+    }
+
+    // Node sees the request target the client sent (DECISIONS.md §16); after a rewrite it
+    // also gets X-Original-URL, as URL Rewrite sets it, and the headers rules set.
+    if t.rewritten
+        && let Ok(v) = HeaderValue::from_str(&t.original_target)
+    {
+        req.headers_mut()
+            .insert(HeaderName::from_static("x-original-url"), v);
+    }
+    for (name, value) in &t.set_headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            req.headers_mut().insert(n, v);
+        }
     }
 
     // Promoted server variables and X-Forwarded-* (from the request as the client sent it).
@@ -311,10 +486,19 @@ async fn app_request(
         let ip = remote.ip().to_string();
         let headers = req.headers_mut();
         let xff = HeaderName::from_static("x-forwarded-for");
-        let new = match headers.get(&xff).and_then(|v| v.to_str().ok()) {
-            Some(existing) if existing.trim_end().ends_with(&ip) => None,
-            Some(existing) => Some(format!("{existing}, {ip}")),
-            None => Some(ip),
+        // IIS joins repeated headers into one value before iisnode appends the client.
+        let existing: Vec<&str> = headers
+            .get_all(&xff)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let joined = existing.join(", ");
+        let new = if existing.is_empty() {
+            Some(ip)
+        } else if joined.trim_end().ends_with(&ip) {
+            (existing.len() > 1).then_some(joined)
+        } else {
+            Some(format!("{joined}, {ip}"))
         };
         if let Some(v) = new.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(xff, v);

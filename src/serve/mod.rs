@@ -37,6 +37,7 @@ pub mod front;
 pub mod loader;
 pub mod logs;
 pub mod pages;
+pub mod pipeline;
 pub mod plan;
 pub mod pool;
 pub mod process;
@@ -83,6 +84,9 @@ pub struct ServeOptions {
     pub stdin_commands: bool,
     /// Colour diagnostics printed on stderr.
     pub err_color: bool,
+    /// Mount the site at this virtual path (`--app-path /PREFIX`), as an IIS application
+    /// below a site's root: only URLs under it are served, and node sees them unchanged.
+    pub app_path: Option<String>,
 }
 
 fn hostname() -> String {
@@ -219,7 +223,8 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             shared.clone(),
             ctx.clone(),
             opts.load.clone(),
-        ),
+        )
+        .with_app_path(opts.app_path.as_deref()),
         auth: opts.auth.clone(),
         local_addr,
         hostname: hostname.clone(),
@@ -276,6 +281,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             err_color: opts.err_color,
             access_log: opts.term.verbose > 0,
             quiet: opts.term.quiet,
+            app_path: opts.app_path.clone(),
         },
         ctx_tx.clone(),
         control_tx,

@@ -79,6 +79,85 @@ pub fn iis_error(status: StatusCode, substatus: u32, detail: &str, local: bool) 
     html_response(status, substatus, page(&title, &body))
 }
 
+/// What IIS's detailed error page shows (errorMode `DetailedLocalOnly` for loopback
+/// clients, or `Detailed`).
+#[derive(Debug)]
+pub struct DetailedError<'a> {
+    pub status: u16,
+    pub substatus: u32,
+    /// A reason phrase replacing the standard one (URL Rewrite's `statusReason`).
+    pub reason: Option<&'a str>,
+    /// IIS's one-line summary for the status (may be empty).
+    pub summary: &'a str,
+    /// What iisn knows about this request.
+    pub detail: &'a str,
+    /// IIS's "Most likely causes".
+    pub causes: &'a [&'a str],
+    pub module: &'a str,
+    pub notification: &'a str,
+    pub handler: &'a str,
+    pub url: &'a str,
+    pub physical: &'a str,
+    pub logon_user: &'a str,
+}
+
+/// IIS's detailed error page: `HTTP Error 404.8 - Not Found`, the summary, the most likely
+/// causes and the "Detailed Error Information" table (module, notification, handler, error
+/// code, requested URL, physical path, logon method and user).
+pub fn iis_detailed_error(d: &DetailedError<'_>) -> Response<Body> {
+    let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let reason = d
+        .reason
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error"));
+    let code = if d.substatus > 0 {
+        format!("{}.{}", d.status, d.substatus)
+    } else {
+        d.status.to_string()
+    };
+    let title = format!("HTTP Error {code} - {reason}");
+    let mut body = format!("<h1>{}</h1>\n", escape_html(&title));
+    if !d.summary.is_empty() {
+        body.push_str(&format!("<h3>{}</h3>\n", escape_html(d.summary)));
+    }
+    if !d.detail.is_empty() {
+        body.push_str(&format!("<p>{}</p>\n", escape_html(d.detail)));
+    }
+    if !d.causes.is_empty() {
+        body.push_str("<h4>Most likely causes:</h4>\n<ul>");
+        for c in d.causes {
+            body.push_str(&format!("<li>{}</li>", escape_html(c)));
+        }
+        body.push_str("</ul>\n");
+    }
+    let rows = [
+        ("Module", d.module),
+        ("Notification", d.notification),
+        ("Handler", d.handler),
+        ("Error Code", "0x00000000"),
+        ("Requested URL", d.url),
+        ("Physical Path", d.physical),
+        ("Logon Method", "Anonymous"),
+        (
+            "Logon User",
+            if d.logon_user.is_empty() {
+                "Anonymous"
+            } else {
+                d.logon_user
+            },
+        ),
+    ];
+    body.push_str("<h4>Detailed Error Information:</h4>\n<table>");
+    for (k, v) in rows {
+        body.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            escape_html(k),
+            escape_html(v)
+        ));
+    }
+    body.push_str("</table>\n");
+    html_response(status, d.substatus, page(&title, &body))
+}
+
 /// What iisnode knows about a failure it reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {

@@ -41,6 +41,9 @@ pub struct AppPool {
     pub active: AtomicUsize,
     shared: Arc<Shared>,
     exits: std::sync::Mutex<VecDeque<Instant>>,
+    /// The first request found the pool empty: iisnode then starts every process of the
+    /// application, not just the one routed to.
+    started: std::sync::atomic::AtomicBool,
 }
 
 /// `iisnode.session.cookie=<n>` in a Cookie header, parsed as iisnode does: find the name
@@ -75,6 +78,7 @@ impl AppPool {
             active: AtomicUsize::new(0),
             shared,
             exits: std::sync::Mutex::new(VecDeque::new()),
+            started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -98,6 +102,17 @@ impl AppPool {
     /// The worker in `slot`, starting one if the slot is empty or its process exited.
     pub async fn worker(self: &Arc<Self>, slot: usize) -> Result<Arc<Worker>, Failure> {
         let mut slots = self.slots.lock().await;
+        if !self.started.swap(true, Ordering::AcqRel) {
+            // iisnode creates an application with all its processes at once (engine §1.1),
+            // whether it starts lazily or on a wildcard handler's first request.
+            for other in (0..slots.len()).filter(|s| *s != slot) {
+                if slots[other].is_none()
+                    && let Ok(w) = self.spawn(other).await
+                {
+                    slots[other] = Some(w);
+                }
+            }
+        }
         if let Some(w) = slots.get(slot).and_then(Option::as_ref) {
             if !w.has_exited() {
                 return Ok(w.clone());

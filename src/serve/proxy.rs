@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 use http_body_util::BodyExt;
+use http_body_util::Either;
 use http_body_util::combinators::BoxBody;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::SendRequest;
@@ -53,9 +54,13 @@ pub fn empty() -> Body {
     full(Bytes::new())
 }
 
+/// The body of a request to node: the client's, or empty when a body-less request is
+/// sent again on a fresh connection.
+pub type ReqBody = Either<Incoming, http_body_util::Empty<Bytes>>;
+
 /// An idle connection to a worker.
 pub struct Pooled {
-    pub sender: SendRequest<Incoming>,
+    pub sender: SendRequest<ReqBody>,
     pub since: Instant,
 }
 
@@ -100,7 +105,7 @@ impl Drop for ActiveGuard {
 /// pool when it ends cleanly, and releases the request's concurrency slot when done.
 struct ProxyBody {
     inner: Incoming,
-    reuse: Option<(Arc<Worker>, SendRequest<Incoming>, usize)>,
+    reuse: Option<(Arc<Worker>, SendRequest<ReqBody>, usize)>,
     _guard: ActiveGuard,
 }
 
@@ -162,7 +167,7 @@ impl Drop for ProxyBody {
     }
 }
 
-fn give_back(worker: &Worker, sender: SendRequest<Incoming>, max: usize) {
+fn give_back(worker: &Worker, sender: SendRequest<ReqBody>, max: usize) {
     if max == 0 || sender.is_closed() || worker.has_exited() {
         return;
     }
@@ -177,7 +182,7 @@ fn give_back(worker: &Worker, sender: SendRequest<Incoming>, max: usize) {
 }
 
 /// Takes the newest idle connection younger than `max_age`, closing stale ones.
-fn take_pooled(worker: &Worker, max_age: Duration) -> Option<SendRequest<Incoming>> {
+fn take_pooled(worker: &Worker, max_age: Duration) -> Option<SendRequest<ReqBody>> {
     let mut idle = worker.idle.lock().ok()?;
     while let Some(p) = idle.pop() {
         if p.since.elapsed() < max_age && !p.sender.is_closed() && p.sender.is_ready() {
@@ -205,14 +210,14 @@ pub fn failure(status: u16, substatus: u32, hresult: u32, detail: impl Into<Stri
 
 /// What a connect attempt series ended with.
 struct Connected {
-    sender: SendRequest<Incoming>,
+    sender: SendRequest<ReqBody>,
     retries: u32,
 }
 
 async fn handshake(
     stream: transport::Stream,
     max_head: usize,
-) -> Result<SendRequest<Incoming>, hyper::Error> {
+) -> Result<SendRequest<ReqBody>, hyper::Error> {
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
         .max_buf_size(max_head.max(8192))
@@ -352,8 +357,19 @@ pub async fn send(
 
     // Attempt 0 may use a pooled connection; if the worker closed it, the request comes
     // back unsent and goes out once more on a fresh connection (iisnode's only retry).
+    // A body-less request can be sent again if a pooled connection turns out dead: on Unix
+    // a write to a socket node already closed (its keep-alive timeout) succeeds, and the
+    // failure only shows when the response is read (engine spec §7.1, "fix").
+    let replay = hyper::body::Body::is_end_stream(req.body()).then(|| {
+        let mut r = Request::new(http_body_util::Empty::<Bytes>::new());
+        *r.method_mut() = req.method().clone();
+        *r.uri_mut() = req.uri().clone();
+        *r.version_mut() = req.version();
+        *r.headers_mut() = req.headers().clone();
+        r
+    });
     let mut retries = 0;
-    let mut pending = Some(req);
+    let mut pending = Some(req.map(Either::Left));
     let mut sent = None;
     if !upgrade
         && let Some(mut pooled) = take_pooled(worker, s.pool_age)
@@ -361,18 +377,22 @@ pub async fn send(
     {
         match pooled.try_send_request(r).await {
             Ok(resp) => sent = Some((pooled, resp)),
-            Err(mut e) => match e.take_message() {
-                Some(back) => {
+            Err(mut e) => match (e.take_message(), replay) {
+                (Some(back), _) => {
                     retries = 1;
                     pending = Some(back);
                 }
-                None => {
+                (None, Some(again)) => {
+                    retries = 1;
+                    pending = Some(again.map(Either::Right));
+                }
+                (None, None) => {
                     return Err(failure(
                         500,
                         1011,
                         0x6d,
                         format!(
-                            "the node process closed a kept-alive connection mid-request: {}",
+                            "the node process closed a kept-alive connection while the request body was being sent: {}",
                             e.error()
                         ),
                     ));

@@ -1,24 +1,41 @@
-//! Routing a request to an application, as IIS's handler mapping does.
+//! Handler mapping, as IIS does it, and the router the front asks where a request goes.
 //!
-//! The URL path is percent-decoded once and walked segment by segment from the left. At
-//! each segment, the handler list that applies to the folder above it is tried in order
-//! (child levels' entries first, as IIS merges them); the first iisnode mapping whose
-//! `path` matches the segment (`hello.js`, `*.js`, `server*.js`, or a path with `/`
-//! compared with the URL relative to the mapping's folder) selects the script, and the
-//! rest of the URL is PATH_INFO (`/app/hello.js/extra/path` runs `app/hello.js`). Each
-//! distinct script is one application with its own pool; scripts a wildcard mapping
-//! names get their application on first use. The rest of the IIS pipeline (request
-//! filtering, URL Rewrite, static files) is a set of steps in front of this one.
+//! The router runs the IIS pipeline ([`super::pipeline`]: request filtering, URL Rewrite,
+//! handler mapping, default documents, static files) and turns its decision into a
+//! [`Route`]; an iisnode decision gets the application's pool, created on first use for
+//! scripts a wildcard mapping (`*.js`) names. Each distinct script is one application with its
+//! own pool, counters, environment and log directory (iisnode keys applications by script
+//! path).
+//!
+//! Handler mapping ([`select_handler`]) walks the final URL's segments from the left. At each
+//! segment, the handler list of the folder above it is tried in order (child levels' entries
+//! first, as IIS merges them, so a site's mapping beats the stock ones); the first mapping
+//! whose `path` matches the segment (`hello.js`, `*.js`, `server*.js`, or a path with `/`
+//! compared with the URL relative to the mapping's folder) and whose `verb` and
+//! `resourceType` fit selects the handler, and the rest of the URL is PATH_INFO
+//! (`/app/hello.js/extra/path` runs `app/hello.js`). When no segment matches, the first
+//! `path="*"` mapping of the URL's folder applies: normally `StaticFile`, the last stock entry.
+//!
+//! Mappings IIS would not run are skipped: those needing `Execute` or `Write` access (the
+//! stock `accessPolicy` is `Read, Script`, so CGI and ISAPI executables stay downloads, as
+//! `kidd1118/mock-service`'s re-added WebDAV shows), and ASP.NET's extension-less mapping
+//! (`*.`), whose `runtimeVersionv4.0` precondition does not hold in the "No Managed Code"
+//! pool node sites use. Any other mapping that is not iisnode, StaticFile or OPTIONS (ASP.NET
+//! pages, PHP, WebDAV for PUT/DELETE, ...) answers with a "not emulated by iisn" page (500.21)
+//! naming the handler, never the file's source.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::config::model::{EffectiveConfig, Entry};
+use crate::config::model::Entry;
 use crate::config::source::SourceMap;
 use crate::config::web_config::HandlerEntry;
 use crate::config::{LoadOptions, LoadedSite};
 use crate::diag::Diagnostic;
 
+use super::pipeline::errors::IisError;
+use super::pipeline::{Decision, FolderConfig, Pipeline, RequestHead};
 use super::plan::{AppPlan, PlanContext};
 use super::pool::{AppPool, Shared};
 
@@ -28,15 +45,61 @@ pub enum Route {
     /// An iisnode application.
     App {
         pool: Arc<AppPool>,
-        /// The script's URL (`/app/hello.js`).
+        /// The script's URL (`/app/hello.js`, with the `--app-path` prefix).
         script_url: String,
         /// What follows the script in the URL (`/extra/path`), or empty.
         path_info: String,
     },
-    /// No handler and no file: IIS's 404 with a sub-status and a reason for the page.
-    NotFound { substatus: u32, detail: String },
-    /// The path cannot be decoded (bad `%` escape or not UTF-8).
-    BadRequest { detail: String },
+    /// A static file, resolved inside the site and allowed by the MIME map.
+    File { path: PathBuf },
+    /// A directory listing (`directoryBrowse enabled="true"`).
+    Listing { dir: PathBuf },
+    /// A redirect (URL Rewrite, or a folder URL without its trailing slash).
+    Redirect { status: u16, location: String },
+    /// `OPTIONS`, answered by IIS's ProtocolSupportModule.
+    Options,
+    /// An IIS error page (request filtering, 404, 403.14, CustomResponse, not emulated, ...).
+    Error(IisError),
+    /// URL Rewrite's AbortRequest: drop the connection.
+    Abort,
+}
+
+/// A [`Route`] with the context needed to carry it out.
+#[derive(Debug)]
+pub struct Routing {
+    pub route: Route,
+    /// The final URL's configuration (custom headers, httpErrors, client cache).
+    pub config: Arc<FolderConfig>,
+    /// The final URL (decoded, with the `--app-path` prefix).
+    pub url: String,
+    /// URL Rewrite changed the URL: node gets `X-Original-URL`.
+    pub rewritten: bool,
+    /// Request headers set by `<serverVariables>`.
+    pub set_headers: Vec<(String, String)>,
+    /// The request head back (absent only when the rewrite budget ran out).
+    pub head: Option<RequestHead>,
+}
+
+/// What handler mapping selected for a URL.
+#[derive(Debug)]
+pub enum HandlerChoice {
+    Iisnode {
+        /// The folder configuration the mapping was found in.
+        config: Arc<FolderConfig>,
+        /// Index in `config.eff.handlers`.
+        index: usize,
+        /// The script, site-relative (`app/hello.js`).
+        script_rel: String,
+        path_info: String,
+    },
+    /// IIS's StaticFile handler (static files, default documents, directory listing).
+    Static,
+    /// ProtocolSupportModule for OPTIONS.
+    Options,
+    /// A mapping to a module iisn does not emulate.
+    NotEmulated { name: String, modules: String },
+    /// No mapping at all (the site cleared the list): 404.4.
+    None,
 }
 
 /// Decodes `%XX` escapes once. `None` for a malformed escape or non-UTF-8 result.
@@ -126,10 +189,143 @@ fn handler_matches(h: &Entry<HandlerEntry>, segs: &[&str], i: usize) -> bool {
     }
 }
 
-/// The routing table for one site.
+/// Whether the stock `accessPolicy` (`Read, Script`) lets the mapping run.
+fn access_allowed(h: &HandlerEntry) -> bool {
+    h.require_access.as_ref().is_none_or(|a| {
+        let a = a.value.trim();
+        !(a.eq_ignore_ascii_case("Execute") || a.eq_ignore_ascii_case("Write"))
+    })
+}
+
+/// ASP.NET's extension-less mapping: its precondition does not hold for node sites.
+fn precondition_fails(h: &HandlerEntry) -> bool {
+    h.path.value.trim() == "*."
+        && h.modules.as_ref().is_some_and(|m| {
+            m.value
+                .trim()
+                .eq_ignore_ascii_case("ManagedPipelineHandler")
+        })
+}
+
+fn has_module(h: &HandlerEntry, module: &str) -> bool {
+    h.modules.as_ref().is_some_and(|m| {
+        m.value
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(module))
+    })
+}
+
+/// `resourceType`: File / Directory / Either need the mapped prefix to exist as such.
+fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str]) -> bool {
+    use crate::config::web_config::ResourceType;
+    if h.resource_type == ResourceType::Unspecified {
+        return true;
+    }
+    let mut path = p.root().to_path_buf();
+    path.extend(segs.iter().copied());
+    match std::fs::metadata(&path) {
+        Ok(m) => match h.resource_type {
+            ResourceType::File => m.is_file(),
+            ResourceType::Directory => m.is_dir(),
+            _ => true,
+        },
+        Err(_) => false,
+    }
+}
+
+/// IIS's handler mapping for a site path after URL Rewrite (see the module docs).
+pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerChoice {
+    // Segments with their byte offsets, so that each folder is a slice, not a new string.
+    let mut segs: Vec<&str> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    let mut at = 0;
+    for seg in site_path.split('/') {
+        if !seg.is_empty() {
+            segs.push(seg);
+            starts.push(at);
+        }
+        at += seg.len() + 1;
+    }
+    let usable = |h: &Entry<HandlerEntry>| {
+        verb_matches(&h.item, method) && access_allowed(&h.item) && !precondition_fails(&h.item)
+    };
+    for i in 0..segs.len() {
+        let cfg = p.config_for(&site_path[..starts[i]]);
+        let found = cfg.eff.handlers.iter().enumerate().find(|(_, h)| {
+            h.item.path.value.trim() != "*"
+                && usable(h)
+                && handler_matches(h, &segs, i)
+                && resource_fits(&h.item, p, &segs[..=i])
+        });
+        let Some((index, h)) = found else { continue };
+        if h.item.is_iisnode() {
+            let script_rel = segs[..=i].join("/");
+            let path_info = if i + 1 < segs.len() {
+                let mut pi = format!("/{}", segs[i + 1..].join("/"));
+                if site_path.ends_with('/') {
+                    pi.push('/');
+                }
+                pi
+            } else {
+                String::new()
+            };
+            return HandlerChoice::Iisnode {
+                config: cfg.clone(),
+                index,
+                script_rel,
+                path_info,
+            };
+        }
+        return HandlerChoice::NotEmulated {
+            name: h.item.name.value.clone(),
+            modules: h
+                .item
+                .modules
+                .as_ref()
+                .map(|m| m.value.clone())
+                .unwrap_or_default(),
+        };
+    }
+    // No segment matched: the first `path="*"` mapping of the URL's folder.
+    let cfg = p.config_for(site_path);
+    let found = cfg
+        .eff
+        .handlers
+        .iter()
+        .enumerate()
+        .find(|(_, h)| h.item.path.value.trim() == "*" && usable(h));
+    let Some((index, h)) = found else {
+        return HandlerChoice::None;
+    };
+    if has_module(&h.item, "StaticFileModule") {
+        return HandlerChoice::Static;
+    }
+    if h.item.is_iisnode() && !segs.is_empty() {
+        return HandlerChoice::Iisnode {
+            config: cfg.clone(),
+            index,
+            script_rel: segs.join("/"),
+            path_info: String::new(),
+        };
+    }
+    if has_module(&h.item, "ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
+        return HandlerChoice::Options;
+    }
+    HandlerChoice::NotEmulated {
+        name: h.item.name.value.clone(),
+        modules: h
+            .item
+            .modules
+            .as_ref()
+            .map(|m| m.value.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The routing table for one site (one configuration load).
 pub struct Router {
     site: Arc<LoadedSite>,
-    effective: Mutex<HashMap<String, Arc<EffectiveConfig>>>,
+    pipeline: Arc<Pipeline>,
     apps: RwLock<HashMap<String, Arc<AppPool>>>,
     shared: Arc<Shared>,
     ctx: PlanContext,
@@ -142,6 +338,7 @@ impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("site", &self.site.root)
+            .field("app_path", &self.pipeline.app_path())
             .finish()
     }
 }
@@ -159,15 +356,30 @@ impl Router {
             .map(|p| (p.plan.name.to_ascii_lowercase(), p))
             .collect();
         let extra_sources = Mutex::new(site.sources.continuation());
+        let pipeline = Arc::new(Pipeline::new(site.clone()));
         Router {
             site,
-            effective: Mutex::new(HashMap::new()),
+            pipeline,
             apps: RwLock::new(apps),
             shared,
             ctx,
             load_opts,
             extra_sources,
         }
+    }
+
+    /// Mounts the site at a virtual path (`iisn serve --app-path /PREFIX`): only URLs under
+    /// it are served, and applications see the full URL, prefix included.
+    pub fn with_app_path(mut self, app_path: Option<&str>) -> Router {
+        match Arc::get_mut(&mut self.pipeline) {
+            Some(p) => p.set_app_path(app_path),
+            None => {
+                let mut p = Pipeline::new(self.site.clone());
+                p.set_app_path(app_path);
+                self.pipeline = Arc::new(p);
+            }
+        }
+        self
     }
 
     pub fn shared_events(&self) -> &super::events::Events {
@@ -178,6 +390,10 @@ impl Router {
         &self.site
     }
 
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
     /// Every application with a pool so far.
     pub fn pools(&self) -> Vec<Arc<AppPool>> {
         self.apps
@@ -186,56 +402,38 @@ impl Router {
             .unwrap_or_default()
     }
 
-    /// The effective configuration of a URL folder (cached).
-    pub fn effective(&self, folder: &str) -> Arc<EffectiveConfig> {
-        let key = folder.to_ascii_lowercase();
-        if let Some(e) = self
-            .effective
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).cloned())
-        {
-            return e;
-        }
-        let e = Arc::new(self.site.effective_for(folder));
-        if let Ok(mut m) = self.effective.lock() {
-            m.insert(key, e.clone());
-        }
-        e
-    }
-
-    /// Routes a decoded path (`/app/hello.js/x`) for `method`.
-    pub fn route(&self, method: &str, decoded_path: &str) -> Route {
-        let segs: Vec<&str> = decoded_path.split('/').filter(|s| !s.is_empty()).collect();
-        for i in 0..segs.len() {
-            let folder = segs[..i].join("/");
-            let eff = self.effective(&folder);
-            let found = eff
-                .handlers
-                .iter()
-                .filter(|h| verb_matches(&h.item, method))
-                .find(|h| h.item.path.value.trim() != "*" && handler_matches(h, &segs, i));
-            let Some(h) = found else { continue };
-            if !h.item.is_iisnode() {
-                // Another module's mapping (ASP.NET, CGI, ...); emulated in the pipeline.
-                continue;
-            }
-            let script_rel = segs[..=i].join("/");
-            let path_info = if i + 1 < segs.len() {
-                format!("/{}", segs[i + 1..].join("/"))
-            } else {
-                String::new()
-            };
-            let pool = self.pool_for(&script_rel, &h.item);
-            return Route::App {
-                pool,
-                script_url: format!("/{script_rel}"),
+    /// Runs the IIS pipeline for a request and says where it goes.
+    pub async fn route(&self, head: RequestHead) -> Routing {
+        let (routed, head) = self.pipeline.route(head).await;
+        let route = match routed.decision {
+            Decision::App {
+                handler_config,
+                handler,
+                script_rel,
+                script_url,
                 path_info,
-            };
-        }
-        Route::NotFound {
-            substatus: 0,
-            detail: "The resource you are looking for has been removed, had its name changed, or is temporarily unavailable. (No handler maps this URL to iisnode, and iisn does not serve static files yet.)".into(),
+            } => match handler_config.eff.handlers.get(handler) {
+                Some(h) => Route::App {
+                    pool: self.pool_for(&script_rel, &h.item),
+                    script_url,
+                    path_info,
+                },
+                None => Route::Error(IisError::new(500, 0, "handler index out of range")),
+            },
+            Decision::File { path } => Route::File { path },
+            Decision::Listing { dir } => Route::Listing { dir },
+            Decision::Redirect { status, location } => Route::Redirect { status, location },
+            Decision::Options => Route::Options,
+            Decision::Error(e) => Route::Error(e),
+            Decision::Abort => Route::Abort,
+        };
+        Routing {
+            route,
+            config: routed.config,
+            url: routed.url,
+            rewritten: routed.rewritten,
+            set_headers: routed.set_headers,
+            head,
         }
     }
 

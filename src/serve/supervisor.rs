@@ -72,6 +72,8 @@ pub struct Settings {
     /// Emit per-request events (`-v`).
     pub access_log: bool,
     pub quiet: bool,
+    /// `--app-path`: the virtual path the site is mounted at.
+    pub app_path: Option<String>,
 }
 
 pub struct Supervisor {
@@ -81,6 +83,9 @@ pub struct Supervisor {
     app_watchers: Vec<JoinHandle<()>>,
     config_watcher: Option<JoinHandle<()>>,
     offline: Option<Bytes>,
+    /// Fingerprints of the configuration files as they were when the current configuration
+    /// was read: a change that lands while a reload runs is still noticed afterwards.
+    config_baseline: std::collections::HashMap<PathBuf, u64>,
 }
 
 /// Rendered error diagnostics, for the configuration error page.
@@ -118,6 +123,8 @@ impl Supervisor {
         control_tx: mpsc::Sender<Control>,
     ) -> Supervisor {
         let offline = ctx_tx.borrow().offline.clone();
+        let site = ctx_tx.borrow().router.site().clone();
+        let config_baseline = config_fingerprints(&config_files(&site));
         Supervisor {
             s,
             ctx_tx,
@@ -125,6 +132,7 @@ impl Supervisor {
             app_watchers: Vec::new(),
             config_watcher: None,
             offline,
+            config_baseline,
         }
     }
 
@@ -149,7 +157,8 @@ impl Supervisor {
                 self.s.shared.clone(),
                 self.s.plan_ctx.clone(),
                 self.s.load.clone(),
-            ),
+            )
+            .with_app_path(self.s.app_path.as_deref()),
             auth: self.s.auth.clone(),
             local_addr: self.s.local_addr,
             hostname: self.s.hostname.clone(),
@@ -185,6 +194,8 @@ impl Supervisor {
 
     /// Re-reads the site from scratch and swaps in the new configuration.
     async fn reload(&mut self, trigger: &str, force: Option<&str>) {
+        let before = config_files(&self.current().router.site().clone());
+        self.config_baseline = config_fingerprints(&before);
         let site = match load_site(&self.s.site_path, &self.s.load) {
             Ok(s) => s,
             Err(e) => {
@@ -277,7 +288,8 @@ impl Supervisor {
     fn print_diagnostics(&self, site: &LoadedSite) {
         let st = Styles::new(self.s.err_color);
         let base = std::env::current_dir().unwrap_or_default();
-        for d in &site.diagnostics {
+        // The same loaders and lints as `iisn check` and as at start.
+        for d in &crate::check::all(site) {
             let show = match d.severity {
                 Severity::Error => true,
                 Severity::Warning => !self.s.quiet,
@@ -305,9 +317,7 @@ impl Supervisor {
         }
         let ctx = self.current();
         let site = ctx.router.site().clone();
-        let mut config_files: Vec<PathBuf> = site.levels.iter().map(|l| l.file.clone()).collect();
-        config_files.push(site.root.join("web.config"));
-        config_files.push(site.root.join(APP_OFFLINE));
+        let config_files = config_files(&site);
         let mut poll = Duration::from_millis(5000);
         for p in ctx.router.pools() {
             let s = &p.plan.settings;
@@ -335,11 +345,10 @@ impl Supervisor {
             ));
             self.app_watchers.push(handle);
         }
-        config_files.sort();
-        config_files.dedup();
         self.config_watcher = Some(tokio::spawn(watch_config(
             site.root.clone(),
             config_files,
+            self.config_baseline.clone(),
             poll,
             self.control_tx.clone(),
         )));
@@ -391,9 +400,41 @@ async fn watch_app(
     }
 }
 
+/// Every configuration file of a site (existing or not): the web.config of each level and
+/// of the root, and `app_offline.htm`.
+fn config_files(site: &LoadedSite) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = site.levels.iter().map(|l| l.file.clone()).collect();
+    files.push(site.root.join("web.config"));
+    files.push(site.root.join(APP_OFFLINE));
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn file_fingerprint(p: &Path) -> u64 {
+    watcher::fingerprint(&WatchEntry {
+        raw: String::new(),
+        dir: p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        name: p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        wildcard: false,
+        config_overrides: false,
+    })
+}
+
+fn config_fingerprints(files: &[PathBuf]) -> std::collections::HashMap<PathBuf, u64> {
+    files
+        .iter()
+        .map(|f| (f.clone(), file_fingerprint(f)))
+        .collect()
+}
+
 async fn watch_config(
     root: PathBuf,
     files: Vec<PathBuf>,
+    baseline: std::collections::HashMap<PathBuf, u64>,
     poll: Duration,
     tx: mpsc::Sender<Control>,
 ) {
@@ -403,21 +444,15 @@ async fn watch_config(
         .chain(std::iter::once(root))
         .collect();
     let (_watcher, mut rx) = watcher::watch_dirs(&dirs);
-    let fp = |p: &PathBuf| {
-        watcher::fingerprint(&WatchEntry {
-            raw: String::new(),
-            dir: p.parent().map(Path::to_path_buf).unwrap_or_default(),
-            name: p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            wildcard: false,
-            config_overrides: false,
-        })
-    };
-    let mut fps = Fingerprints::new(files, fp);
+    let fp = |p: &PathBuf| file_fingerprint(p);
+    // Start from the fingerprints the configuration was read with, so a change made while
+    // it was being (re)loaded is caught by the first check below.
+    let mut fps = Fingerprints::new(files, |p| baseline.get(p).copied().unwrap_or_else(|| fp(p)));
+    let mut first = true;
     loop {
-        watcher::next_batch(&mut rx, poll).await;
+        if !std::mem::take(&mut first) {
+            watcher::next_batch(&mut rx, poll).await;
+        }
         let changed = fps.changed(fp);
         let Some(first) = changed.first() else {
             continue;

@@ -246,13 +246,13 @@ fn request_longer_than_the_graceful_timeout_is_cut() {
     let took = started.elapsed();
     assert!(outcome.is_ok(), "the client hung");
     assert!(took < Duration::from_secs(10), "cut after {took:?}");
-    match outcome.expect("no timeout") {
-        Ok(r) => assert_ne!(
+    // A reset or truncated response is fine: the old worker was stopped under it.
+    if let Ok(r) = outcome.expect("no timeout") {
+        assert_ne!(
             r.text(),
             "released never",
             "the request cannot have completed"
-        ),
-        Err(_) => {} // reset or truncated: the old worker was stopped under it
+        );
     }
     server.wait_for_event_after(
         mark,

@@ -1,0 +1,271 @@
+//! Handler mappings and default documents (IISN6001–IISN6004, IISN6021, IISN7001;
+//! iisnode-config.md §5 and §6.5 rules L-80..L-83, L-85; iis-webconfig.md §2).
+//!
+//! This file also holds [`map_url`], the static version of IIS's handler selection that the
+//! rewrite lints use to decide whether a rewrite target reaches iisnode: the ordered handler
+//! list of the target's folder (the site's entries first, StaticFile last), `path` matched
+//! against the file name (or, when it has a `/`, against the path relative to the handler's
+//! web.config), and path-info (`server.js/debug` runs `server.js`).
+
+use crate::config::model::Entry;
+use crate::config::site::{is_ancestor, rel_to_path};
+use crate::config::web_config::{CollectionOp, HandlerEntry, ResourceType};
+use crate::diag::{Diagnostic, codes};
+
+use super::{Ctx, parent_rel};
+
+/// What serves a URL.
+#[derive(Clone, Debug)]
+pub enum Mapping {
+    /// An iisnode handler, for the script at this site-relative path (the rest of the URL
+    /// is path info).
+    Iisnode {
+        script: String,
+        handler: HandlerEntry,
+    },
+    /// Another handler (usually StaticFile).
+    Other { handler: HandlerEntry },
+    /// No handler at all (the site cleared the list).
+    None,
+}
+
+/// `*`-only glob, ASCII case-insensitive, whole string (IIS handler paths).
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let n: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn verb_allows_get(h: &HandlerEntry) -> bool {
+    h.verb
+        .value
+        .split(',')
+        .any(|v| v.trim() == "*" || v.trim().eq_ignore_ascii_case("GET"))
+}
+
+/// Whether handler `h` (added at URL folder `level`) matches the site-relative path
+/// `prefix`, whose last segment is `name`.
+pub fn path_matches(h: &Entry<HandlerEntry>, prefix: &str, name: &str) -> bool {
+    let path = h.item.path.value.trim();
+    if path.contains('/') {
+        let want = path.trim_start_matches('/');
+        let rel = if h.level.is_empty() {
+            Some(prefix)
+        } else if is_ancestor(&h.level, prefix) {
+            prefix.get(h.level.len() + 1..)
+        } else {
+            None
+        };
+        return rel.is_some_and(|r| r.eq_ignore_ascii_case(want));
+    }
+    if path == "*." {
+        return !name.contains('.');
+    }
+    glob_match(path, name)
+}
+
+/// IIS's handler selection for a GET of the site-relative URL path `url`.
+pub fn map_url(ctx: &Ctx<'_>, url: &str) -> Mapping {
+    let segments: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
+    let root = &ctx.site.root;
+    for i in 1..=segments.len() {
+        let prefix = segments[..i].join("/");
+        let name = segments[i - 1];
+        let eff = ctx.effective(parent_rel(&prefix));
+        let first = eff.handlers.iter().find(|h| {
+            verb_allows_get(&h.item)
+                && path_matches(h, &prefix, name)
+                && match h.item.resource_type {
+                    ResourceType::Unspecified => true,
+                    ResourceType::File => rel_to_path(root, &prefix).is_file(),
+                    ResourceType::Directory => rel_to_path(root, &prefix).is_dir(),
+                    ResourceType::Either => rel_to_path(root, &prefix).exists(),
+                }
+        });
+        match first {
+            Some(h) if h.item.is_iisnode() => {
+                return Mapping::Iisnode {
+                    script: prefix,
+                    handler: h.item.clone(),
+                };
+            }
+            Some(h) if i == segments.len() => {
+                return Mapping::Other {
+                    handler: h.item.clone(),
+                };
+            }
+            None if i == segments.len() => return Mapping::None,
+            _ => {}
+        }
+    }
+    // The site root itself: the first handler for a directory.
+    let eff = ctx.effective("");
+    eff.handlers
+        .iter()
+        .find(|h| verb_allows_get(&h.item) && h.item.path.value.trim() == "*")
+        .map_or(Mapping::None, |h| Mapping::Other {
+            handler: h.item.clone(),
+        })
+}
+
+pub fn run(ctx: &mut Ctx<'_>) {
+    let site = ctx.site;
+    // A web.config that could not be read (or has the wrong root) hides its handlers: the
+    // loader's error says enough.
+    let unreadable = site.levels.iter().any(|l| l.config.is_none())
+        || site
+            .diagnostics
+            .iter()
+            .any(|d| d.lint == &codes::ROOT_ELEMENT);
+    if site.apps.is_empty() && site.wildcard_handlers.is_empty() && !unreadable {
+        let mut d = Diagnostic::new(
+            &codes::NO_IISNODE_HANDLER,
+            "no handler maps a script to iisnode, so node never runs",
+        )
+        .help("Add <add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/> under <system.webServer><handlers>, with path naming the entry script.");
+        match site.levels.first().and_then(|l| l.source) {
+            Some(src) => d = d.at(ctx.file_anchor(src)),
+            None => d = d.note(format!("there is no web.config in {}", site.root.display())),
+        }
+        ctx.push(d);
+    }
+    for app in &site.apps {
+        if !app.script_exists {
+            ctx.push(
+                Diagnostic::new(
+                    &codes::SCRIPT_MISSING,
+                    format!(
+                        "the handler maps `{}`, which does not exist: iisnode answers 404",
+                        app.script_rel
+                    ),
+                )
+                .at(app.handler.path.span)
+                .help("Fix the path (it is relative to this web.config's folder), or build the script before deploying."),
+            );
+        }
+    }
+    for w in &site.wildcard_handlers {
+        ctx.push(
+            Diagnostic::new(
+                &codes::WILDCARD_HANDLER,
+                format!(
+                    "path=\"{}\" makes every matching file its own node application, including client-side scripts",
+                    w.item.path.value
+                ),
+            )
+            .at(w.item.path.span)
+            .help("Map the entry script by name (path=\"server.js\") and send other URLs to it with a rewrite rule."),
+        );
+    }
+    for block in ctx.sections() {
+        let Some(handlers) = &block.sections.handlers else {
+            continue;
+        };
+        for op in &handlers.ops {
+            let CollectionOp::Add(h) = op else { continue };
+            if !h.is_iisnode() {
+                continue;
+            }
+            let verb = h.verb.value.trim();
+            if verb != "*" {
+                ctx.push(
+                    Diagnostic::new(
+                        &codes::HANDLER_VERB,
+                        format!(
+                            "only {verb} requests reach the iisnode handler `{}`",
+                            h.name.value
+                        ),
+                    )
+                    .at(h.verb.span)
+                    .help("Use verb=\"*\" and let the application answer other methods."),
+                );
+            }
+            if h.path.value.contains('\\') {
+                let fixed = h.path.value.replace('\\', "/");
+                ctx.push(
+                    Diagnostic::new(
+                        &codes::HANDLER_PATH_BACKSLASH,
+                        format!(
+                            "the handler path `{}` uses `\\`, which URLs never contain",
+                            h.path.value
+                        ),
+                    )
+                    .at(h.path.span)
+                    .help(format!("Write path=\"{fixed}\".")),
+                );
+            }
+        }
+    }
+    default_documents(ctx);
+}
+
+/// `.js` default documents the site adds that no iisnode handler maps (source disclosure).
+fn default_documents(ctx: &mut Ctx<'_>) {
+    let mut seen = std::collections::HashSet::new();
+    for block in ctx.sections() {
+        let Some(dd) = &block.sections.default_document else {
+            continue;
+        };
+        let Some(files) = &dd.files else { continue };
+        let eff = ctx.effective(&block.dir_rel);
+        if !eff.default_document_enabled {
+            continue;
+        }
+        for op in &files.ops {
+            let CollectionOp::Add(f) = op else { continue };
+            let name = f.value.value.trim();
+            let lower = name.to_ascii_lowercase();
+            if !(lower.ends_with(".js") || lower.ends_with(".mjs") || lower.ends_with(".cjs")) {
+                continue;
+            }
+            let url = super::join_rel(&block.dir_rel, name.trim_start_matches('/'));
+            if !seen.insert(f.value.span) {
+                continue;
+            }
+            if matches!(map_url(ctx, &url), Mapping::Iisnode { .. }) {
+                continue;
+            }
+            ctx.push(
+                Diagnostic::new(
+                    &codes::DEFAULT_DOCUMENT_SOURCE,
+                    format!("the default document `{name}` is not mapped to iisnode: IIS would send its source code"),
+                )
+                .at(f.value.span)
+                .help(format!("Add <add name=\"iisnode\" path=\"{name}\" verb=\"*\" modules=\"iisnode\"/> to <handlers>, or remove the default document.")),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.js", "App.JS"));
+        assert!(glob_match("server*.js", "server2.js"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("*.js", "app.json"));
+        assert!(glob_match("hello.js", "HELLO.js"));
+        assert!(glob_match("*_AppService.axd", "x_appservice.axd"));
+        assert!(!glob_match("a*b*c", "acb"));
+    }
+}

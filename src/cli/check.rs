@@ -1,0 +1,150 @@
+//! `iisn check`: validate sites and configuration files, for people and for CI.
+//!
+//! Each path is checked on its own (a folder is a whole site; see
+//! [`crate::check::check_path`]); a path that cannot be read is reported and the others are
+//! still checked. Diagnostics go to stdout in the chosen format; problems with the command
+//! itself (a missing path) go to stderr. Exit codes: 0 clean (warnings allowed), 1 errors
+//! (or warnings with `--deny-warnings`), 2 a usage error or an unreadable path.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::Error;
+use crate::check::{self, Checked, render};
+use crate::cli::Ui;
+use crate::config::LoadOptions;
+use crate::diag::codes;
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  iisn check                               the site in the current folder
+  iisn check site/ other/web.config        several paths; each folder is a whole site
+  iisn check --format github .             annotations for a GitHub Actions log
+  iisn check --format sarif . > iisn.sarif for github/codeql-action/upload-sarif
+  iisn check --explain IISN6005            what a code means and how to fix it
+
+Output: human (default; errors and warnings, -v adds notes, -q only errors), json
+(docs/check-json.md), sarif (SARIF 2.1.0), github (workflow commands).
+
+Exit codes:
+  0  no errors (warnings allowed unless --deny-warnings)
+  1  errors found (or warnings, with --deny-warnings)
+  2  usage error, or a missing or unreadable path
+
+Every code is listed in docs/lints.md.";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// rustc-style: code, message, the source line with the span underlined, help.
+    #[default]
+    Human,
+    /// One JSON document (docs/check-json.md).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands (::error file=...,line=...::message).
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Site folders (every web.config and iisnode.yml under them, the hierarchy applied),
+    /// web.config files, or iisnode.yml files.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// Print the explanation of a diagnostic code (e.g. IISN6005) and exit.
+    #[arg(long, value_name = "CODE", conflicts_with_all = ["paths", "explain_all_markdown"])]
+    pub explain: Option<String>,
+    /// Print docs/lints.md (every lint and its explanation) and exit.
+    #[arg(long, hide = true)]
+    pub explain_all_markdown: bool,
+}
+
+pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    if args.explain_all_markdown {
+        stdout
+            .write_all(render::lints_markdown().as_bytes())
+            .map_err(Error::Output)?;
+        return Ok(());
+    }
+    if let Some(code) = &args.explain {
+        let Some(lint) = codes::find(code.trim()) else {
+            return Err(Error::Usage {
+                message: format!("no diagnostic has the code `{code}`"),
+                hint: Some("codes look like IISN6005; docs/lints.md lists them all".into()),
+            });
+        };
+        stdout
+            .write_all(render::explain(lint, &ui.out).as_bytes())
+            .map_err(Error::Output)?;
+        return Ok(());
+    }
+
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let opts = LoadOptions::from_process();
+    let mut checked: Vec<Checked> = Vec::new();
+    let mut unreadable = 0usize;
+    for p in &paths {
+        match check::check_path(p, &opts) {
+            Ok(c) => checked.push(c),
+            Err(e) => {
+                unreadable += 1;
+                let mut msg = format!("{} {e}\n", ui.err.error.apply_to("error:"));
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    msg.push_str(&format!("  caused by: {s}\n"));
+                    source = s.source();
+                }
+                eprint!("{msg}");
+            }
+        }
+    }
+    let base = std::env::current_dir().unwrap_or_default();
+    let filter = render::Filter {
+        quiet: ui.quiet,
+        verbose: ui.verbose > 0,
+    };
+    let text = match args.format {
+        Format::Human => render::human_report(&checked, &base, &ui.out, filter),
+        Format::Github => render::github_report(&checked, &base, filter),
+        Format::Json => json_text(&render::json_report(&checked, &base))?,
+        Format::Sarif => json_text(&render::sarif_report(&checked, &base))?,
+    };
+    stdout.write_all(text.as_bytes()).map_err(Error::Output)?;
+    stdout.flush().map_err(Error::Output)?;
+    if unreadable > 0 {
+        return Err(Error::Usage {
+            message: format!(
+                "{} could not be checked",
+                crate::ui::plural(unreadable, "path", "paths")
+            ),
+            hint: None,
+        });
+    }
+    if check::fails(
+        checked.iter().flat_map(|c| c.diagnostics.iter()),
+        args.deny_warnings,
+    ) {
+        return Err(Error::ConfigErrors);
+    }
+    Ok(())
+}
+
+fn json_text<T: serde::Serialize>(doc: &T) -> Result<String, Error> {
+    let mut s = serde_json::to_string_pretty(doc).map_err(|e| Error::Output(e.into()))?;
+    s.push('\n');
+    Ok(s)
+}

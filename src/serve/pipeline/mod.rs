@@ -1,0 +1,716 @@
+//! The IIS request pipeline in front of iisnode: every step IIS runs before (or instead of)
+//! handing a request to node.
+//!
+//! IIS runs a request through its modules in a fixed order (iis-webconfig.md §6, DECISIONS.md
+//! §15), and iisn keeps that order:
+//!
+//! ```text
+//!  request ──> decode once, strip --app-path, normalise (400 on `..` above the root)
+//!          ──> request filtering on the original URL      (filtering.rs: 404.x, 413)
+//!          ──> URL Rewrite, parent folders' rules first     (rewrite.rs: Rewrite continues;
+//!                                                            Redirect / CustomResponse /
+//!                                                            AbortRequest end the request)
+//!          ──> request filtering on the rewritten URL       (a rewrite cannot reach web.config)
+//!          ──> handler mapping on the final URL             (router.rs, PATH_INFO split)
+//!                 ├─ iisnode ──> the application's pool (front.rs)
+//!                 ├─ StaticFile ──> folder: trailing-slash redirect, default document
+//!                 │                 (default_document.rs, then mapping again), listing or
+//!                 │                 403.14; file: MIME map (404.3) and streaming
+//!                 │                 (static_files.rs)
+//!                 └─ another module ──> "not emulated by iisn" (500.21)
+//!  errors ──> httpErrors: detailed page for local clients, custom pages (errors.rs)
+//! ```
+//!
+//! Each step is a plain function over a [`RequestHead`] and the folder's [`FolderConfig`], so
+//! the whole decision ([`Pipeline::decide`]) can be tested without sockets. Serving the
+//! decision (streaming a file, proxying to node) is the front's job.
+//!
+//! What this module must not do: buffer bodies, or do per-request work that can be done
+//! once. Effective configurations, compiled rewrite rules, MIME maps and filtering lists are
+//! built once per configuration load for every folder that has its own configuration (a
+//! web.config or a `<location>`), and a request only looks its folder up. Rewrite rules run on
+//! a separate thread with a time budget ([`budget`]), so a pathological rule cannot stall the
+//! server.
+
+pub mod budget;
+pub mod default_document;
+pub mod errors;
+pub mod filtering;
+pub mod rewrite;
+pub mod static_files;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::{HeaderMap, Method};
+
+use crate::config::LoadedSite;
+use crate::config::model::EffectiveConfig;
+use crate::config::site::is_ancestor;
+
+use super::router::{self, HandlerChoice};
+use super::server_vars::AuthEmulation;
+use errors::IisError;
+
+/// What the pipeline needs to know about a request (no body).
+#[derive(Debug)]
+pub struct RequestHead {
+    pub method: Method,
+    /// The request target as the client sent it: raw path and query (`/a%20b?x=1`).
+    pub target: String,
+    pub headers: HeaderMap,
+    pub remote: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub auth: Option<AuthEmulation>,
+}
+
+impl RequestHead {
+    /// The raw path and the raw query (without `?`).
+    pub fn split_target(&self) -> (&str, Option<&str>) {
+        match self.target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (self.target.as_str(), None),
+        }
+    }
+}
+
+/// Everything precomputed for one configuration folder.
+#[derive(Debug)]
+pub struct FolderConfig {
+    /// The folder (or `<location>` path) the configuration belongs to, site-relative.
+    pub key: String,
+    pub eff: EffectiveConfig,
+    pub filter: filtering::Filter,
+    pub rules: rewrite::RuleSet,
+    /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
+    mime: HashMap<String, String>,
+}
+
+impl FolderConfig {
+    pub fn build(key: String, eff: EffectiveConfig) -> FolderConfig {
+        let filter = filtering::Filter::new(&eff);
+        let rules = rewrite::RuleSet::compile(&eff);
+        let mime = eff
+            .mime_maps
+            .iter()
+            .map(|m| {
+                (
+                    m.item.file_extension.value.trim().to_ascii_lowercase(),
+                    m.item.mime_type.value.trim().to_string(),
+                )
+            })
+            .collect();
+        FolderConfig {
+            key,
+            eff,
+            filter,
+            rules,
+            mime,
+        }
+    }
+
+    /// The MIME type IIS would send for `file_name`, or `None` (404.3). A name without an
+    /// extension looks up the `.` entry, as IIS does.
+    pub fn mime_type(&self, file_name: &str) -> Option<&str> {
+        let ext = match file_name.rfind('.') {
+            Some(i) => file_name[i..].to_ascii_lowercase(),
+            None => ".".to_string(),
+        };
+        self.mime.get(&ext).map(String::as_str)
+    }
+}
+
+/// What the pipeline decided for a request.
+#[derive(Debug)]
+pub enum Decision {
+    /// Hand the request to an iisnode application.
+    App {
+        /// The folder configuration that holds the handler.
+        handler_config: Arc<FolderConfig>,
+        /// Index of the iisnode mapping in `handler_config.eff.handlers`.
+        handler: usize,
+        /// The script as a site-relative URL path (`app/hello.js`).
+        script_rel: String,
+        /// The script's URL as the client sees it (with the `--app-path` prefix).
+        script_url: String,
+        /// What follows the script in the URL, or empty.
+        path_info: String,
+    },
+    /// Stream a static file.
+    File { path: PathBuf },
+    /// A directory listing (`directoryBrowse enabled="true"`).
+    Listing { dir: PathBuf },
+    /// A redirect (URL Rewrite's Redirect action, or a folder URL without its slash).
+    Redirect { status: u16, location: String },
+    /// `OPTIONS` answered by IIS's ProtocolSupportModule.
+    Options,
+    /// An IIS error (request filtering, missing file, URL Rewrite's CustomResponse, ...).
+    Error(IisError),
+    /// URL Rewrite's AbortRequest: close the connection without a response.
+    Abort,
+}
+
+/// A decision with the context the front needs to carry it out.
+#[derive(Debug)]
+pub struct Routed {
+    pub decision: Decision,
+    /// The configuration of the final URL (custom headers, httpErrors, MIME map).
+    pub config: Arc<FolderConfig>,
+    /// The final URL, decoded, as the client sees it (with the `--app-path` prefix).
+    pub url: String,
+    /// Whether URL Rewrite changed the URL (then node gets `X-Original-URL`).
+    pub rewritten: bool,
+    /// Request headers set by rules' `<serverVariables>` (`HTTP_X_FOO` → `x-foo`).
+    pub set_headers: Vec<(String, String)>,
+    /// The query string after URL Rewrite (node still gets the original target).
+    pub query: Option<String>,
+}
+
+/// The routing table of one configuration load: the site, its folder configurations and
+/// the `--app-path` it is mounted at. Immutable once built; a reload builds a new one.
+#[derive(Debug)]
+pub struct Pipeline {
+    site: Arc<LoadedSite>,
+    /// `""` or `/prefix` (no trailing slash).
+    app_path: String,
+    /// Folder configurations by lower-cased key; every key a request can resolve to.
+    configs: HashMap<String, Arc<FolderConfig>>,
+    /// The keys, deepest first (so the first ancestor found is the closest).
+    keys: Vec<String>,
+    /// Some folder has an enabled rewrite rule (else no request needs the rewrite thread).
+    any_rules: bool,
+}
+
+fn join_rel(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}
+
+fn depth(key: &str) -> usize {
+    if key.is_empty() {
+        0
+    } else {
+        key.matches('/').count() + 1
+    }
+}
+
+/// Normalises `--app-path`: `/node/`, `node` → `/node`; `/` or empty → `""`.
+pub fn normalize_app_path(p: &str) -> String {
+    let segs: Vec<&str> = p
+        .split(['/', '\\'])
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    if segs.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", segs.join("/"))
+    }
+}
+
+/// A decoded URL path → the path IIS works with: backslashes are slashes (as on Windows),
+/// `.` segments go, `..` removes the segment before it, repeated slashes collapse, a
+/// trailing slash is kept. `None` when `..` would climb above the root or the path holds a
+/// NUL or another control character (IIS answers 400 to both).
+pub fn normalize_path(decoded: &str) -> Option<String> {
+    if decoded.chars().any(|c| c.is_control()) {
+        return None;
+    }
+    // The usual case: already normal, one copy.
+    if decoded.starts_with('/')
+        && !decoded.contains('\\')
+        && !decoded.contains("//")
+        && !decoded.split('/').any(|s| s == "." || s == "..")
+    {
+        return Some(decoded.to_string());
+    }
+    let unified = decoded.replace('\\', "/");
+    let mut out: Vec<&str> = Vec::new();
+    let mut trailing = false;
+    for seg in unified.split('/') {
+        trailing = false;
+        match seg {
+            "" => trailing = true,
+            "." => trailing = true,
+            ".." => {
+                out.pop()?;
+                trailing = true;
+            }
+            s => out.push(s),
+        }
+    }
+    let mut p = String::with_capacity(unified.len() + 1);
+    for s in &out {
+        p.push('/');
+        p.push_str(s);
+    }
+    if out.is_empty() || trailing {
+        p.push('/');
+    }
+    Some(p)
+}
+
+/// Percent-encodes what cannot go in a `Location` header as is (controls, space,
+/// non-ASCII bytes); everything else, `%` included, is kept.
+pub fn location_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x21..0x7f).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `/a/b` under `/a` → `/b`; `/a` → `/`; compared segment-wise, ignoring ASCII case.
+pub fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        return Some(path);
+    }
+    let head = path.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = &path[prefix.len()..];
+    if rest.is_empty() {
+        Some("/")
+    } else if rest.starts_with('/') {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+impl Pipeline {
+    /// Builds every folder configuration of `site` (effective config, compiled rules,
+    /// filtering lists, MIME map).
+    pub fn new(site: Arc<LoadedSite>) -> Pipeline {
+        let mut keys: Vec<String> = vec![String::new()];
+        for level in &site.levels {
+            keys.push(level.dir_rel.clone());
+            if let Some(cfg) = &level.config {
+                for loc in &cfg.locations {
+                    keys.push(join_rel(&level.dir_rel, &loc.path.value));
+                }
+            }
+        }
+        let mut configs = HashMap::new();
+        let mut unique = Vec::new();
+        for k in keys {
+            let lower = k.to_ascii_lowercase();
+            if configs.contains_key(&lower) {
+                continue;
+            }
+            let eff = site.effective_for(&k);
+            configs.insert(lower, Arc::new(FolderConfig::build(k.clone(), eff)));
+            unique.push(k);
+        }
+        unique.sort_by_key(|k| std::cmp::Reverse(depth(k)));
+        let any_rules = configs.values().any(|c| !c.rules.is_empty());
+        Pipeline {
+            site,
+            app_path: String::new(),
+            configs,
+            keys: unique,
+            any_rules,
+        }
+    }
+
+    /// Mounts the site at a virtual path (`--app-path /node`).
+    pub fn set_app_path(&mut self, app_path: Option<&str>) {
+        self.app_path = app_path.map(normalize_app_path).unwrap_or_default();
+    }
+
+    pub fn site(&self) -> &Arc<LoadedSite> {
+        &self.site
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.site.root
+    }
+
+    /// `""` or `/prefix`.
+    pub fn app_path(&self) -> &str {
+        &self.app_path
+    }
+
+    /// The configuration that applies to a site-relative path (`a/b/c.txt`, leading and
+    /// trailing slashes ignored): the deepest folder or `<location>` above it.
+    pub fn config_for(&self, site_rel: &str) -> Arc<FolderConfig> {
+        let p = site_rel.trim_matches('/');
+        for k in &self.keys {
+            if is_ancestor(k, p)
+                && let Some(c) = self.configs.get(&k.to_ascii_lowercase())
+            {
+                return c.clone();
+            }
+        }
+        self.root_config()
+    }
+
+    fn root_config(&self) -> Arc<FolderConfig> {
+        match self.configs.get("") {
+            Some(c) => c.clone(),
+            // `new` always builds the root; keep a fallback rather than panic.
+            None => Arc::new(FolderConfig::build(
+                String::new(),
+                self.site.effective_for(""),
+            )),
+        }
+    }
+
+    /// Every folder configuration (for diagnostics and tests).
+    pub fn configs(&self) -> impl Iterator<Item = &Arc<FolderConfig>> {
+        self.configs.values()
+    }
+
+    /// Whether a request for this (site-relative) path runs rewrite rules, so the decision
+    /// should be made on the budgeted thread.
+    pub fn needs_budget(&self, site_rel: &str) -> bool {
+        !self.config_for(site_rel).rules.is_empty()
+    }
+
+    /// The full URL path the client sees for a site path (`/x` → `/node/x`).
+    pub fn public_url(&self, site_path: &str) -> String {
+        if self.app_path.is_empty() {
+            site_path.to_string()
+        } else if site_path == "/" {
+            format!("{}/", self.app_path)
+        } else {
+            format!("{}{site_path}", self.app_path)
+        }
+    }
+
+    /// The decoded site path of a request: `Err` with the IIS error when the target cannot
+    /// be decoded, lies outside `--app-path`, or climbs above the root.
+    pub fn site_path(&self, raw_path: &str) -> Result<(String, String), Routed> {
+        let Some(decoded) = router::percent_decode(raw_path) else {
+            return Err(self.error_routed(
+                IisError::new(400, 0, "The URL contains an invalid escape sequence."),
+                "/",
+            ));
+        };
+        let Some(inside) = strip_prefix_ci(&decoded, &self.app_path) else {
+            let err = IisError::new(
+                404,
+                0,
+                format!(
+                    "The site is mounted at {} (--app-path); this URL is outside it.",
+                    self.app_path
+                ),
+            );
+            return Err(self.error_routed(err, "/"));
+        };
+        let Some(norm) = normalize_path(inside) else {
+            return Err(self.error_routed(
+                IisError::new(
+                    400,
+                    0,
+                    "The URL climbs above the site root or contains a control character.",
+                ),
+                "/",
+            ));
+        };
+        Ok((decoded, norm))
+    }
+
+    fn error_routed(&self, err: IisError, site_path: &str) -> Routed {
+        Routed {
+            decision: Decision::Error(err),
+            config: self.config_for(site_path),
+            url: self.public_url(site_path),
+            rewritten: false,
+            set_headers: Vec::new(),
+            query: None,
+        }
+    }
+
+    /// Runs the whole pipeline for `head` and says what to do. May touch the file system
+    /// (rewrite conditions, default documents, static files), so the front calls it through
+    /// [`Pipeline::route`].
+    pub fn decide(&self, head: &RequestHead, progress: Option<&budget::Progress>) -> Routed {
+        let (raw_path, raw_query) = head.split_target();
+        let (decoded, path) = match self.site_path(raw_path) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let orig_cfg = self.config_for(&path);
+
+        // Request filtering, on the URL as requested.
+        let content_length = head
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if let Err(e) = orig_cfg.filter.check_request(&filtering::RequestFacts {
+            raw_path,
+            raw_query,
+            decoded: &decoded,
+            site_path: &path,
+            content_length,
+        }) {
+            return self.error_routed(e, &path);
+        }
+
+        if orig_cfg.rules.is_empty() {
+            // No rewrite rules here: straight to handler mapping, without copying the URL.
+            let mut routed = self.dispatch(head.method.as_str(), &path);
+            Self::keep_query_on_folder_redirect(&mut routed, raw_query);
+            routed.query = raw_query.map(str::to_string);
+            return routed;
+        }
+
+        // URL Rewrite.
+        let mut state = rewrite::UrlState::new(path.clone(), raw_query.map(str::to_string));
+        {
+            let env = rewrite::Env {
+                head,
+                site_root: self.root(),
+                app_path: &self.app_path,
+            };
+            match orig_cfg.rules.evaluate(&env, &mut state, progress) {
+                rewrite::Outcome::Continue => {}
+                rewrite::Outcome::Redirect { status, location } => {
+                    return Routed {
+                        decision: Decision::Redirect { status, location },
+                        config: orig_cfg,
+                        url: self.public_url(&path),
+                        rewritten: false,
+                        set_headers: Vec::new(),
+                        query: None,
+                    };
+                }
+                rewrite::Outcome::Abort => {
+                    return Routed {
+                        decision: Decision::Abort,
+                        config: orig_cfg,
+                        url: self.public_url(&path),
+                        rewritten: false,
+                        set_headers: Vec::new(),
+                        query: None,
+                    };
+                }
+                rewrite::Outcome::Respond(e) => return self.error_routed(e, &path),
+            }
+        }
+        let rewritten = state.rewritten;
+        let set_headers = std::mem::take(&mut state.set_headers);
+        let final_path = state.path;
+        let final_query = state.query;
+        if rewritten
+            && final_path != path
+            && let Err(e) = self.config_for(&final_path).filter.check_url(&final_path)
+        {
+            // A rewrite cannot reach what request filtering hides (inferred IIS behaviour,
+            // iis-webconfig.md §3.5: Kudu removes `bin` so that its rewrite to bin/www works).
+            return self.error_routed(e, &final_path);
+        }
+
+        let mut routed = self.dispatch(head.method.as_str(), &final_path);
+        Self::keep_query_on_folder_redirect(&mut routed, raw_query);
+        routed.rewritten = rewritten;
+        routed.set_headers = set_headers;
+        routed.query = final_query;
+        routed
+    }
+
+    /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.
+    fn keep_query_on_folder_redirect(routed: &mut Routed, raw_query: Option<&str>) {
+        if let Decision::Redirect { location, .. } = &mut routed.decision
+            && let Some(q) = raw_query.filter(|q| !q.is_empty())
+        {
+            location.push('?');
+            location.push_str(&location_safe(q));
+        }
+    }
+
+    /// Handler mapping and what follows it, for a site path after URL Rewrite.
+    pub fn dispatch(&self, method: &str, site_path: &str) -> Routed {
+        let mut path = site_path.to_string();
+        // At most one default-document hop (IIS's DefaultDocumentModule re-maps once).
+        for _ in 0..2 {
+            let config = self.config_for(&path);
+            let url = self.public_url(&path);
+            let routed = |decision| Routed {
+                decision,
+                config: config.clone(),
+                url: url.clone(),
+                rewritten: false,
+                set_headers: Vec::new(),
+                query: None,
+            };
+            match router::select_handler(self, method, &path) {
+                HandlerChoice::Iisnode {
+                    config: hc,
+                    index,
+                    script_rel,
+                    path_info,
+                } => {
+                    let script_url = self.public_url(&format!("/{script_rel}"));
+                    return routed(Decision::App {
+                        handler_config: hc,
+                        handler: index,
+                        script_rel,
+                        script_url,
+                        path_info,
+                    });
+                }
+                HandlerChoice::Options => return routed(Decision::Options),
+                HandlerChoice::NotEmulated { name, modules } => {
+                    return routed(Decision::Error(IisError::not_emulated(&name, &modules)));
+                }
+                HandlerChoice::None => {
+                    let mut e = IisError::new(
+                        404,
+                        4,
+                        "No handler mapping applies to this URL (the handler list was cleared and StaticFile was not added back).",
+                    );
+                    e.module = "IIS Web Core";
+                    return routed(Decision::Error(e));
+                }
+                HandlerChoice::Static => {}
+            }
+            // The StaticFile handler: files, folders, default documents.
+            if !matches!(method, "GET" | "HEAD") {
+                let mut e = IisError::new(
+                    405,
+                    0,
+                    format!(
+                        "The {method} verb is not allowed for static content; only GET and HEAD are."
+                    ),
+                );
+                e.handler = Some("StaticFile".into());
+                e.module = "StaticFileModule";
+                return routed(Decision::Error(e));
+            }
+            match static_files::resolve(self.root(), &path, &config.filter) {
+                static_files::Resolved::File(file) => {
+                    if path.ends_with('/') {
+                        return routed(Decision::Error(IisError::not_found(
+                            &file,
+                            "A file was requested with a trailing slash.",
+                        )));
+                    }
+                    let name = file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if config.mime_type(&name).is_none() {
+                        let mut e = IisError::new(
+                            404,
+                            3,
+                            format!(
+                                "The page you are requesting cannot be served because of the extension configuration: no <mimeMap> maps the extension of \"{name}\". Add one in <staticContent>, e.g. <mimeMap fileExtension=\"{}\" mimeType=\"...\"/>.",
+                                name.rfind('.').map_or(".", |i| &name[i..])
+                            ),
+                        );
+                        e.module = "StaticFileModule";
+                        e.handler = Some("StaticFile".into());
+                        e.physical = Some(file);
+                        return routed(Decision::Error(e));
+                    }
+                    return routed(Decision::File { path: file });
+                }
+                static_files::Resolved::Dir(dir) => {
+                    if !path.ends_with('/') {
+                        // IIS redirects a folder URL to its slash form (301).
+                        return routed(Decision::Redirect {
+                            status: 301,
+                            location: location_safe(&format!("{}/", self.public_url(&path))),
+                        });
+                    }
+                    if config.eff.default_document_enabled
+                        && let Some(name) = default_document::find(&dir, &config.eff)
+                    {
+                        path = format!("{path}{name}");
+                        continue;
+                    }
+                    if config.eff.directory_browse {
+                        return routed(Decision::Listing { dir });
+                    }
+                    let mut e = IisError::new(
+                        403,
+                        14,
+                        "A default document is not configured for the requested URL, and directory browsing is not enabled on the server.",
+                    );
+                    e.module = "DirectoryListingModule";
+                    e.handler = Some("StaticFile".into());
+                    e.physical = Some(dir);
+                    return routed(Decision::Error(e));
+                }
+                static_files::Resolved::Missing(p) => {
+                    return routed(Decision::Error(IisError::not_found(
+                        &p,
+                        "The file or directory does not exist.",
+                    )));
+                }
+                static_files::Resolved::Hidden(p, why) => {
+                    return routed(Decision::Error(IisError::not_found(&p, &why)));
+                }
+            }
+        }
+        let config = self.config_for(&path);
+        Routed {
+            decision: Decision::Error(IisError::new(
+                404,
+                0,
+                "The default document maps to another folder.",
+            )),
+            url: self.public_url(&path),
+            config,
+            rewritten: false,
+            set_headers: Vec::new(),
+            query: None,
+        }
+    }
+
+    /// [`Pipeline::decide`] for the front: inline when no rewrite rule applies, else on the
+    /// budgeted rewrite thread. The head comes back with the decision unless the budget ran
+    /// out (then the decision is a 500.50).
+    pub async fn route(self: &Arc<Self>, head: RequestHead) -> (Routed, Option<RequestHead>) {
+        if !self.any_rules {
+            let routed = self.decide(&head, None);
+            return (routed, Some(head));
+        }
+        let raw_path = head.split_target().0;
+        let site_rel = router::percent_decode(raw_path)
+            .and_then(|d| strip_prefix_ci(&d, &self.app_path).map(str::to_string))
+            .unwrap_or_default();
+        let config = self.config_for(&site_rel);
+        if config.rules.is_empty() {
+            let routed = self.decide(&head, None);
+            return (routed, Some(head));
+        }
+        let me = self.clone();
+        let outcome = budget::run(budget::REWRITE_BUDGET, config.clone(), move |progress| {
+            let routed = me.decide(&head, Some(progress));
+            (routed, head)
+        })
+        .await;
+        match outcome {
+            Ok((routed, head)) => (routed, Some(head)),
+            Err(overrun) => {
+                let mut e = IisError::new(
+                    500,
+                    50,
+                    format!(
+                        "URL Rewrite Module Error: {}. iisn gives each request {} ms to run its rewrite rules; a pattern with nested quantifiers such as (a+)+ can backtrack for much longer. `iisn check` points at such patterns.",
+                        overrun.describe(),
+                        budget::REWRITE_BUDGET.as_millis()
+                    ),
+                );
+                e.module = "RewriteModule";
+                (self.error_routed(e, &site_rel), None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1151 @@
+//! IIS URL Rewrite, inbound rules: compiled once per configuration load, evaluated per
+//! request.
+//!
+//! What is reproduced (iis-webconfig.md §1, the MUST and SHOULD lists of §7):
+//!
+//! * the effective rule list of the request's folder, parent levels first; each rule sees the
+//!   *current* URL (after earlier rules), relative to the folder that defined it (or its
+//!   `<location path>`), without a leading slash and without the query string. A rule whose
+//!   folder the current URL is no longer under is skipped (inferred);
+//! * `enabled`, `stopProcessing`, `patternSyntax` (ECMAScript, Wildcard, ExactMatch, applied to
+//!   the match and every condition of the rule, compiled by [`crate::rewrite::pattern`]),
+//!   `<match url ignoreCase negate>` and rules without `<match>` (they match everything: the
+//!   Kudu template depends on it);
+//! * `<conditions logicalGrouping trackAllCaptures>` with `matchType` Pattern, IsFile,
+//!   IsDirectory and `negate`; IsFile/IsDirectory look at the expanded input as a physical
+//!   path (the current URL's when the input is empty) and only inside the site;
+//! * substitutions: `{R:n}`, `{C:n}` (last matched condition, or all of them in order with
+//!   `trackAllCaptures`), server variables (`{REQUEST_FILENAME}`, `{REQUEST_URI}`,
+//!   `{QUERY_STRING}`, `{HTTP_HOST}`, `{HTTPS}`, `{HTTP_*}`, ... through
+//!   [`crate::serve::server_vars`]), `{ToLower:..}`, `{UrlEncode:..}`, `{UrlDecode:..}`,
+//!   `{HtmlEncode:..}` and rewrite maps `{Map:key}` (`defaultValue` when the key is missing);
+//!   unknown names and missing groups expand to the empty string;
+//! * `<serverVariables><set>`: `HTTP_*` names set a request header for node (`HTTP_X_FOO` →
+//!   `x-foo`), others are visible to later rules. iisn accepts every name (IIS requires an
+//!   `allowedServerVariables` list in applicationHost.config, which iisn does not have);
+//! * actions: Rewrite (relative to the rule's folder, or `/`-absolute — absolute paths are
+//!   server paths, so with `--app-path` they must start with the prefix; backslashes are
+//!   slashes; the substitution is decoded once; `appendQueryString`), Redirect (301, 302,
+//!   303, 307; relative targets resolved against the rule's folder; `appendQueryString`
+//!   re-attaches the original query), CustomResponse (status, sub-status, reason,
+//!   description), AbortRequest, None.
+//!
+//! Which server variables follow a rewrite (inferred from IIS behaviour, see
+//! iis-webconfig.md §1.5 and §4.2): `URL`, `PATH_INFO`, `SCRIPT_NAME`, `QUERY_STRING` and the
+//! physical-path variables (`REQUEST_FILENAME`, ...) describe the current URL;
+//! `REQUEST_URI`, `HTTP_URL` and `UNENCODED_URL` stay the original request target;
+//! `HTTP_X_ORIGINAL_URL` is the original target once a rule has rewritten.
+//!
+//! Errors IIS reports as 500.50 (a pattern that does not compile, a Rewrite to `http://...`,
+//! which needs Application Request Routing) are 500.50 here too, when a request reaches the
+//! rule. Evaluation never panics, and it is bounded: patterns refuse inputs over 4096 bytes and
+//! the whole evaluation runs under [`super::budget`].
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::config::model::EffectiveConfig;
+use crate::config::web_config::{ActionType, LogicalGrouping, MatchType, PatternSyntax};
+use crate::rewrite::pattern::{self, Pattern};
+use crate::serve::pages::escape_html;
+use crate::serve::router::percent_decode;
+use crate::serve::server_vars::RequestInfo;
+
+use super::budget::{Progress, RUNAWAY_LIMIT};
+use super::errors::IisError;
+use super::{RequestHead, location_safe, normalize_path, strip_prefix_ci};
+
+// ---------------------------------------------------------------------------------------
+// Templates: `{...}` expressions in inputs, substitutions and map keys
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Func {
+    ToLower,
+    UrlEncode,
+    UrlDecode,
+    HtmlEncode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Lit(String),
+    /// A server variable, upper-cased.
+    Var(String),
+    R(usize),
+    C(usize),
+    Func(Func, Template),
+    Map(usize, Template),
+    /// `{Name:...}` naming neither a function nor a map: expands to nothing.
+    Unknown(Template),
+}
+
+/// A parsed substitution string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Template(Vec<Piece>);
+
+/// The index of the `}` closing the `{` at `start`.
+fn matching_brace(s: &str, start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in s.bytes().enumerate().skip(start) {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+impl Template {
+    /// Parses `text`; `maps` are the rewrite-map names in scope (lower-cased).
+    fn parse(text: &str, maps: &[String]) -> Template {
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut i = 0;
+        while i < text.len() {
+            let rest = &text[i..];
+            if rest.starts_with('{')
+                && let Some(end) = matching_brace(text, i)
+            {
+                if !lit.is_empty() {
+                    pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                }
+                pieces.push(Self::expr(&text[i + 1..end], maps));
+                i = end + 1;
+                continue;
+            }
+            let Some(c) = rest.chars().next() else { break };
+            lit.push(c);
+            i += c.len_utf8();
+        }
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(lit));
+        }
+        Template(pieces)
+    }
+
+    fn expr(inner: &str, maps: &[String]) -> Piece {
+        let Some((name, arg)) = inner.split_once(':') else {
+            return Piece::Var(inner.trim().to_ascii_uppercase());
+        };
+        let name = name.trim();
+        let n = arg.trim().parse::<usize>();
+        if name.eq_ignore_ascii_case("R")
+            && let Ok(n) = n
+        {
+            return Piece::R(n);
+        }
+        if name.eq_ignore_ascii_case("C")
+            && let Ok(n) = n
+        {
+            return Piece::C(n);
+        }
+        let func = match name.to_ascii_lowercase().as_str() {
+            "tolower" => Some(Func::ToLower),
+            "urlencode" => Some(Func::UrlEncode),
+            "urldecode" => Some(Func::UrlDecode),
+            "htmlencode" => Some(Func::HtmlEncode),
+            _ => None,
+        };
+        let arg = Self::parse(arg, maps);
+        if let Some(f) = func {
+            return Piece::Func(f, arg);
+        }
+        match maps.iter().position(|m| m.eq_ignore_ascii_case(name)) {
+            Some(i) => Piece::Map(i, arg),
+            None => Piece::Unknown(arg),
+        }
+    }
+}
+
+/// `HttpUtility.UrlEncode`-style encoding (space as `+`), which is what IIS's `UrlEncode`
+/// is documented to mirror (inferred).
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'*'
+            | b'('
+            | b')' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02x}")),
+        }
+    }
+    out
+}
+
+/// `+` → space and `%XX` decoded; invalid escapes stay as written.
+fn url_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------
+// Compiled rules
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct CompiledMap {
+    default: String,
+    ignore_case: bool,
+    /// Keys lower-cased when the map ignores case.
+    entries: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+struct CompiledCondition {
+    input: Template,
+    match_type: MatchType,
+    /// `None`: no pattern, matches anything.
+    pattern: Result<Option<Pattern>, String>,
+    negate: bool,
+}
+
+#[derive(Debug)]
+enum Action {
+    None,
+    Rewrite {
+        url: Template,
+        append_query: bool,
+    },
+    Redirect {
+        url: Template,
+        append_query: bool,
+        status: u16,
+    },
+    Custom {
+        status: Option<u64>,
+        substatus: u64,
+        reason: Option<Template>,
+        description: Option<Template>,
+    },
+    Abort,
+    /// An action iisn cannot carry out, with the reason (500.50 when reached).
+    Broken(String),
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    name: String,
+    /// The folder the rule's input is relative to (site-relative, no slashes at the ends).
+    level: String,
+    enabled: bool,
+    stop: bool,
+    /// `None`: no `<match url>`, matches everything.
+    pattern: Result<Option<Pattern>, String>,
+    negate: bool,
+    grouping: LogicalGrouping,
+    track_all: bool,
+    conditions: Vec<CompiledCondition>,
+    set_vars: Vec<(String, Template, bool)>,
+    action: Action,
+    /// Matches of this rule that overran the budget and are still running.
+    runaway: AtomicUsize,
+    /// The shortest input among them (`usize::MAX` when none runs).
+    runaway_min_len: AtomicUsize,
+}
+
+impl CompiledRule {
+    /// Whether a request with an input of `len` bytes should fail at once rather than start
+    /// another match that may run away (see [`super::budget`]).
+    fn overloaded(&self, len: usize) -> bool {
+        let n = self.runaway.load(Ordering::Acquire);
+        n >= RUNAWAY_LIMIT || (n > 0 && len >= self.runaway_min_len.load(Ordering::Acquire) / 2)
+    }
+}
+
+/// The rules that apply to one folder, ready to run.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    maps: Vec<CompiledMap>,
+    any_enabled: bool,
+}
+
+fn compile_opt(
+    syntax: PatternSyntax,
+    text: Option<&str>,
+    ignore_case: bool,
+) -> Result<Option<Pattern>, String> {
+    match text {
+        None => Ok(None),
+        Some(t) => pattern::compile(syntax, t, ignore_case)
+            .map(Some)
+            .map_err(|e| match e.hint {
+                Some(h) => format!("{}; {h}", e.message),
+                None => e.message,
+            }),
+    }
+}
+
+impl RuleSet {
+    /// Compiles the effective rules and maps of a folder.
+    pub fn compile(eff: &EffectiveConfig) -> RuleSet {
+        let map_names: Vec<String> = eff
+            .rewrite_maps
+            .iter()
+            .map(|m| m.item.name.value.trim().to_string())
+            .collect();
+        let maps = eff
+            .rewrite_maps
+            .iter()
+            .map(|m| {
+                let ignore_case = m.item.ignore_case;
+                let mut entries = HashMap::new();
+                for op in &m.item.entries.ops {
+                    use crate::config::web_config::CollectionOp;
+                    match op {
+                        CollectionOp::Add(e) => {
+                            let k = if ignore_case {
+                                e.key.value.to_lowercase()
+                            } else {
+                                e.key.value.clone()
+                            };
+                            entries.entry(k).or_insert_with(|| e.value.value.clone());
+                        }
+                        CollectionOp::Remove(k) => {
+                            let k = if ignore_case {
+                                k.value.to_lowercase()
+                            } else {
+                                k.value.clone()
+                            };
+                            entries.remove(&k);
+                        }
+                        CollectionOp::Clear(_) => entries.clear(),
+                    }
+                }
+                CompiledMap {
+                    default: m.item.default_value.clone(),
+                    ignore_case,
+                    entries,
+                }
+            })
+            .collect();
+        let t = |s: &str| Template::parse(s, &map_names);
+        let rules: Vec<CompiledRule> = eff
+            .rules
+            .iter()
+            .map(|e| {
+                let r = &e.item;
+                let syntax = r.pattern_syntax;
+                let (pattern, negate) = match &r.match_ {
+                    None => (Ok(None), false),
+                    Some(m) => (
+                        compile_opt(
+                            syntax,
+                            m.url.as_ref().map(|u| u.value.as_str()),
+                            m.ignore_case,
+                        ),
+                        m.negate,
+                    ),
+                };
+                let conditions = r
+                    .conditions
+                    .items
+                    .iter()
+                    .map(|c| CompiledCondition {
+                        input: t(&c.input.value),
+                        match_type: c.match_type,
+                        pattern: match c.match_type {
+                            MatchType::Pattern => compile_opt(
+                                syntax,
+                                c.pattern.as_ref().map(|p| p.value.as_str()),
+                                c.ignore_case,
+                            ),
+                            _ => Ok(None),
+                        },
+                        negate: c.negate,
+                    })
+                    .collect();
+                let action = match &r.action {
+                    None => Action::None,
+                    Some(a) => {
+                        let url = a.url.as_ref().map(|u| t(&u.value));
+                        match a.kind {
+                            ActionType::None => Action::None,
+                            ActionType::AbortRequest => Action::Abort,
+                            ActionType::Rewrite => match url {
+                                Some(url) => Action::Rewrite {
+                                    url,
+                                    append_query: a.append_query_string,
+                                },
+                                None => {
+                                    Action::Broken("the Rewrite action has no url attribute".into())
+                                }
+                            },
+                            ActionType::Redirect => match url {
+                                Some(url) => Action::Redirect {
+                                    url,
+                                    append_query: a.append_query_string,
+                                    status: a.redirect_type.status(),
+                                },
+                                None => Action::Broken(
+                                    "the Redirect action has no url attribute".into(),
+                                ),
+                            },
+                            ActionType::CustomResponse => Action::Custom {
+                                status: a.status_code.as_ref().map(|s| s.value),
+                                substatus: a.sub_status_code,
+                                reason: a.status_reason.as_ref().map(|s| t(&s.value)),
+                                description: a.status_description.as_ref().map(|s| t(&s.value)),
+                            },
+                        }
+                    }
+                };
+                CompiledRule {
+                    name: r.name.value.clone(),
+                    level: e.level.trim_matches('/').to_string(),
+                    enabled: r.enabled,
+                    stop: r.stop_processing,
+                    pattern,
+                    negate,
+                    grouping: r.conditions.logical_grouping,
+                    track_all: r.conditions.track_all_captures,
+                    conditions,
+                    set_vars: r
+                        .server_variables
+                        .iter()
+                        .map(|s| {
+                            (
+                                s.name.value.trim().to_ascii_uppercase(),
+                                t(&s.value.value),
+                                s.replace,
+                            )
+                        })
+                        .collect(),
+                    action,
+                    runaway: AtomicUsize::new(0),
+                    runaway_min_len: AtomicUsize::new(usize::MAX),
+                }
+            })
+            .collect();
+        let any_enabled = rules.iter().any(|r| r.enabled);
+        RuleSet {
+            rules,
+            maps,
+            any_enabled,
+        }
+    }
+
+    /// No enabled rule: the request skips URL Rewrite (and its thread).
+    pub fn is_empty(&self) -> bool {
+        !self.any_enabled
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn rule_name(&self, index: usize) -> Option<&str> {
+        self.rules.get(index).map(|r| r.name.as_str())
+    }
+
+    /// Rules whose pattern does not compile, with the reason.
+    pub fn compile_errors(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for r in &self.rules {
+            if let Err(e) = &r.pattern {
+                out.push((r.name.clone(), e.clone()));
+            }
+            for c in &r.conditions {
+                if let Err(e) = &c.pattern {
+                    out.push((r.name.clone(), e.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    pub(super) fn runaway_started(&self, index: usize, input_len: usize) {
+        if let Some(r) = self.rules.get(index) {
+            r.runaway.fetch_add(1, Ordering::AcqRel);
+            r.runaway_min_len.fetch_min(input_len, Ordering::AcqRel);
+        }
+    }
+
+    pub(super) fn runaway_finished(&self, index: usize) {
+        if let Some(r) = self.rules.get(index)
+            && r.runaway
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                == Ok(1)
+        {
+            r.runaway_min_len.store(usize::MAX, Ordering::Release);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------------------
+
+/// The request as URL Rewrite sees it.
+#[derive(Debug)]
+pub struct Env<'a> {
+    pub head: &'a RequestHead,
+    /// The canonical site folder.
+    pub site_root: &'a Path,
+    /// `""` or `/prefix`.
+    pub app_path: &'a str,
+}
+
+/// The current URL and what rules have set so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlState {
+    /// Site path, normalised, starting with `/`.
+    pub path: String,
+    /// Current query string (without `?`).
+    pub query: Option<String>,
+    pub original_query: Option<String>,
+    pub rewritten: bool,
+    /// Request headers set by `<serverVariables>` (lower-case names).
+    pub set_headers: Vec<(String, String)>,
+    /// Server variables set by `<serverVariables>` (upper-case names).
+    vars: Vec<(String, String)>,
+}
+
+impl UrlState {
+    pub fn new(path: String, query: Option<String>) -> UrlState {
+        UrlState {
+            path,
+            original_query: query.clone(),
+            query,
+            rewritten: false,
+            set_headers: Vec::new(),
+            vars: Vec::new(),
+        }
+    }
+}
+
+/// How evaluation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go on into the pipeline with the (possibly rewritten) URL in the state.
+    Continue,
+    Redirect {
+        status: u16,
+        location: String,
+    },
+    /// An error response: CustomResponse, or a 500.50 / 400 / 404 for a rule iisn cannot run.
+    Respond(IisError),
+    Abort,
+}
+
+fn rewrite_error(detail: String) -> IisError {
+    let mut e = IisError::new(500, 50, detail);
+    e.module = "RewriteModule";
+    e.notification = "BeginRequest";
+    e
+}
+
+/// The current path relative to `level`, without a leading slash; `None` when the path is
+/// not under that folder.
+fn relative_input(path: &str, level: &str) -> Option<String> {
+    let p = path.strip_prefix('/').unwrap_or(path);
+    if level.is_empty() {
+        return Some(p.to_string());
+    }
+    let head = p.get(..level.len())?;
+    if !head.eq_ignore_ascii_case(level) {
+        return None;
+    }
+    let rest = &p[level.len()..];
+    if rest.is_empty() {
+        Some(String::new())
+    } else {
+        rest.strip_prefix('/').map(str::to_string)
+    }
+}
+
+/// `scheme://` or `//host`.
+fn is_absolute_uri(s: &str) -> bool {
+    if s.starts_with("//") {
+        return true;
+    }
+    match s.find("://") {
+        Some(i) if i > 0 => {
+            let scheme = &s[..i];
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        }
+        _ => false,
+    }
+}
+
+struct Scope<'a> {
+    env: &'a Env<'a>,
+    state: &'a UrlState,
+    maps: &'a [CompiledMap],
+    r: &'a [Option<String>],
+    c: &'a [Option<String>],
+}
+
+impl Scope<'_> {
+    fn public_url(&self) -> String {
+        if self.env.app_path.is_empty() {
+            self.state.path.clone()
+        } else if self.state.path == "/" {
+            format!("{}/", self.env.app_path)
+        } else {
+            format!("{}{}", self.env.app_path, self.state.path)
+        }
+    }
+
+    fn var(&self, name: &str) -> String {
+        if let Some((_, v)) = self.state.vars.iter().rev().find(|(n, _)| n == name) {
+            return v.clone();
+        }
+        match name {
+            "URL" | "PATH_INFO" | "SCRIPT_NAME" | "URL_PATH_INFO" => self.public_url(),
+            "QUERY_STRING" => self.state.query.clone().unwrap_or_default(),
+            "REQUEST_FILENAME" | "SCRIPT_FILENAME" | "PATH_TRANSLATED" | "SCRIPT_TRANSLATED" => {
+                physical_path(self.env.site_root, &self.state.path)
+                    .display()
+                    .to_string()
+            }
+            "DOCUMENT_ROOT" => self.env.site_root.display().to_string(),
+            "HTTP_X_ORIGINAL_URL" if self.state.rewritten => self.env.head.target.clone(),
+            _ => {
+                let url = self.public_url();
+                let h = self.env.head;
+                RequestInfo {
+                    method: h.method.as_str(),
+                    target: &h.target,
+                    path: &url,
+                    headers: &h.headers,
+                    remote: h.remote,
+                    local: h.local_addr,
+                    script_url: None,
+                    path_info: None,
+                    script_file: None,
+                    site_root: self.env.site_root,
+                    auth: h.auth.as_ref(),
+                }
+                .get(name)
+                .unwrap_or_default()
+            }
+        }
+    }
+
+    fn expand(&self, t: &Template) -> String {
+        let mut out = String::new();
+        for p in &t.0 {
+            match p {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::Var(name) => out.push_str(&self.var(name)),
+                Piece::R(n) => {
+                    out.push_str(self.r.get(*n).and_then(|x| x.as_deref()).unwrap_or(""))
+                }
+                Piece::C(n) => {
+                    out.push_str(self.c.get(*n).and_then(|x| x.as_deref()).unwrap_or(""))
+                }
+                Piece::Func(f, arg) => {
+                    let v = self.expand(arg);
+                    out.push_str(&match f {
+                        Func::ToLower => v.to_lowercase(),
+                        Func::UrlEncode => url_encode(&v),
+                        Func::UrlDecode => url_decode(&v),
+                        Func::HtmlEncode => escape_html(&v),
+                    });
+                }
+                Piece::Map(i, arg) => {
+                    let key = self.expand(arg);
+                    if let Some(m) = self.maps.get(*i) {
+                        let k = if m.ignore_case {
+                            key.to_lowercase()
+                        } else {
+                            key
+                        };
+                        out.push_str(m.entries.get(&k).unwrap_or(&m.default));
+                    }
+                }
+                Piece::Unknown(_) => {}
+            }
+        }
+        out
+    }
+}
+
+/// The physical path of a site path: the site folder joined with its segments.
+fn physical_path(root: &Path, site_path: &str) -> PathBuf {
+    let mut p = root.to_path_buf();
+    p.extend(site_path.split('/').filter(|s| !s.is_empty()));
+    p
+}
+
+/// IsFile / IsDirectory on an expanded input: only absolute paths inside the site count.
+fn file_test(root: &Path, input: &str, want_dir: bool) -> bool {
+    let p = Path::new(input);
+    if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return false;
+    }
+    if !p.starts_with(root) {
+        return false;
+    }
+    match std::fs::metadata(p) {
+        Ok(m) => {
+            if want_dir {
+                m.is_dir()
+            } else {
+                m.is_file()
+            }
+        }
+        Err(_) => false,
+    }
+}
+
+fn captures_of(p: &Pattern, input: &str) -> Option<Vec<Option<String>>> {
+    let c = p.find(input)?;
+    Some((0..c.len()).map(|i| c.get(i).map(str::to_string)).collect())
+}
+
+impl RuleSet {
+    /// Runs the rules against `state` (updated in place by Rewrite actions).
+    pub fn evaluate(
+        &self,
+        env: &Env<'_>,
+        state: &mut UrlState,
+        progress: Option<&Progress>,
+    ) -> Outcome {
+        let outcome = self.evaluate_inner(env, state, progress);
+        if let Some(p) = progress {
+            p.leave_rules();
+        }
+        outcome
+    }
+
+    fn evaluate_inner(
+        &self,
+        env: &Env<'_>,
+        state: &mut UrlState,
+        progress: Option<&Progress>,
+    ) -> Outcome {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.enabled {
+                continue;
+            }
+            let Some(input) = relative_input(&state.path, &rule.level) else {
+                continue;
+            };
+            if let Some(p) = progress
+                && !p.enter_rule(i, input.len())
+            {
+                return Outcome::Respond(rewrite_error(
+                    "the request was abandoned while its rules ran".into(),
+                ));
+            }
+            if rule.overloaded(input.len()) {
+                return Outcome::Respond(rewrite_error(format!(
+                    "rule \"{}\" is still matching inputs like this one for earlier requests that overran iisn's time budget",
+                    rule.name
+                )));
+            }
+            let pattern = match &rule.pattern {
+                Ok(p) => p,
+                Err(e) => {
+                    return Outcome::Respond(rewrite_error(format!(
+                        "the pattern of rule \"{}\" does not compile: {e}",
+                        rule.name
+                    )));
+                }
+            };
+            let r_caps: Vec<Option<String>> = match (pattern, rule.negate) {
+                (None, false) => vec![Some(input.clone())],
+                (None, true) => continue,
+                (Some(p), negate) => match (captures_of(p, &input), negate) {
+                    (Some(c), false) => c,
+                    (None, true) => Vec::new(),
+                    _ => continue,
+                },
+            };
+            let c_caps = match self.conditions(rule, env, state, &r_caps) {
+                Ok(Some(c)) => c,
+                Ok(None) => continue,
+                Err(e) => return Outcome::Respond(e),
+            };
+            let scope = Scope {
+                env,
+                state,
+                maps: &self.maps,
+                r: &r_caps,
+                c: &c_caps,
+            };
+            let sets: Vec<(String, String, bool)> = rule
+                .set_vars
+                .iter()
+                .map(|(n, t, replace)| (n.clone(), scope.expand(t), *replace))
+                .collect();
+            let action = match &rule.action {
+                Action::None => None,
+                Action::Rewrite { url, append_query } => {
+                    Some(Ok((scope.expand(url), *append_query)))
+                }
+                Action::Redirect {
+                    url,
+                    append_query,
+                    status,
+                } => {
+                    let target = scope.expand(url);
+                    return Outcome::Redirect {
+                        status: *status,
+                        location: redirect_location(
+                            &target,
+                            &rule.level,
+                            env.app_path,
+                            if *append_query {
+                                state.original_query.as_deref()
+                            } else {
+                                None
+                            },
+                        ),
+                    };
+                }
+                Action::Custom {
+                    status,
+                    substatus,
+                    reason,
+                    description,
+                } => {
+                    let code = status.unwrap_or(0);
+                    if !(100..=999).contains(&code) {
+                        return Outcome::Respond(rewrite_error(format!(
+                            "rule \"{}\": CustomResponse needs a statusCode between 100 and 999",
+                            rule.name
+                        )));
+                    }
+                    let mut e = IisError::new(
+                        code as u16,
+                        (*substatus).min(999) as u32,
+                        description
+                            .as_ref()
+                            .map(|d| scope.expand(d))
+                            .unwrap_or_default(),
+                    );
+                    e.reason = reason.as_ref().map(|r| scope.expand(r));
+                    e.module = "RewriteModule";
+                    e.notification = "BeginRequest";
+                    return Outcome::Respond(e);
+                }
+                Action::Abort => return Outcome::Abort,
+                Action::Broken(why) => Some(Err(why.clone())),
+            };
+            for (name, value, replace) in sets {
+                set_var(env, state, name, value, replace);
+            }
+            match action {
+                None => {}
+                Some(Err(why)) => {
+                    return Outcome::Respond(rewrite_error(format!(
+                        "rule \"{}\": {why}",
+                        rule.name
+                    )));
+                }
+                Some(Ok((target, append))) => {
+                    if let Err(e) = apply_rewrite(&target, &rule.level, env.app_path, append, state)
+                    {
+                        return Outcome::Respond(e);
+                    }
+                }
+            }
+            if rule.stop {
+                break;
+            }
+        }
+        Outcome::Continue
+    }
+
+    /// `Ok(Some(captures for {C:n}))` when the conditions pass, `Ok(None)` when they fail.
+    fn conditions(
+        &self,
+        rule: &CompiledRule,
+        env: &Env<'_>,
+        state: &UrlState,
+        r_caps: &[Option<String>],
+    ) -> Result<Option<Vec<Option<String>>>, IisError> {
+        let mut c_caps: Vec<Option<String>> = Vec::new();
+        if rule.conditions.is_empty() {
+            return Ok(Some(c_caps));
+        }
+        let any = rule.grouping == LogicalGrouping::MatchAny;
+        for cond in &rule.conditions {
+            let scope = Scope {
+                env,
+                state,
+                maps: &self.maps,
+                r: r_caps,
+                c: &c_caps,
+            };
+            let input = scope.expand(&cond.input);
+            let (matched, caps) = match cond.match_type {
+                MatchType::Pattern => match &cond.pattern {
+                    Err(e) => {
+                        return Err(rewrite_error(format!(
+                            "a condition pattern of rule \"{}\" does not compile: {e}",
+                            rule.name
+                        )));
+                    }
+                    Ok(None) => (true, Some(vec![Some(input.clone())])),
+                    Ok(Some(p)) => match captures_of(p, &input) {
+                        Some(c) => (true, Some(c)),
+                        None => (false, None),
+                    },
+                },
+                MatchType::IsFile | MatchType::IsDirectory => {
+                    let path = if input.is_empty() {
+                        physical_path(env.site_root, &state.path)
+                            .display()
+                            .to_string()
+                    } else {
+                        input
+                    };
+                    (
+                        file_test(
+                            env.site_root,
+                            &path,
+                            cond.match_type == MatchType::IsDirectory,
+                        ),
+                        None,
+                    )
+                }
+            };
+            let passed = matched != cond.negate;
+            if passed
+                && !cond.negate
+                && let Some(caps) = caps
+            {
+                if rule.track_all && !c_caps.is_empty() {
+                    c_caps.extend(caps.into_iter().skip(1));
+                } else {
+                    c_caps = caps;
+                }
+            }
+            match (any, passed) {
+                (true, true) => return Ok(Some(c_caps)),
+                (false, false) => return Ok(None),
+                _ => {}
+            }
+        }
+        Ok(if any { None } else { Some(c_caps) })
+    }
+}
+
+fn set_var(env: &Env<'_>, state: &mut UrlState, name: String, value: String, replace: bool) {
+    let header = name
+        .strip_prefix("HTTP_")
+        .map(|h| h.replace('_', "-").to_ascii_lowercase());
+    let exists = state.vars.iter().any(|(n, _)| *n == name)
+        || header
+            .as_deref()
+            .is_some_and(|h| env.head.headers.contains_key(h));
+    if exists && !replace {
+        return;
+    }
+    state.vars.retain(|(n, _)| *n != name);
+    state.vars.push((name, value.clone()));
+    if let Some(h) = header {
+        state.set_headers.retain(|(n, _)| *n != h);
+        state.set_headers.push((h, value));
+    }
+}
+
+/// A Rewrite substitution → the new current URL and query.
+fn apply_rewrite(
+    target: &str,
+    level: &str,
+    app_path: &str,
+    append_query: bool,
+    state: &mut UrlState,
+) -> Result<(), IisError> {
+    let t = target.trim();
+    if is_absolute_uri(t) {
+        return Err(rewrite_error(format!(
+            "a Rewrite to the absolute URL \"{t}\" needs Application Request Routing (a reverse proxy), which iisn does not emulate"
+        )));
+    }
+    let (raw_path, query) = match t.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (t, None),
+    };
+    let unified = raw_path.replace('\\', "/");
+    let decoded = percent_decode(&unified).unwrap_or(unified);
+    let site = if decoded.starts_with('/') {
+        match strip_prefix_ci(&decoded, app_path) {
+            Some(inside) => inside.to_string(),
+            None => {
+                let mut e = IisError::new(
+                    404,
+                    0,
+                    format!(
+                        "A rule rewrote the URL to {decoded}, which is outside the application mounted at {app_path}: a substitution starting with / is a server path."
+                    ),
+                );
+                e.module = "RewriteModule";
+                return Err(e);
+            }
+        }
+    } else if level.is_empty() {
+        format!("/{decoded}")
+    } else {
+        format!("/{level}/{decoded}")
+    };
+    let Some(path) = normalize_path(&site) else {
+        let mut e = IisError::new(
+            400,
+            0,
+            format!("A rule rewrote the URL to {t}, which climbs above the site root."),
+        );
+        e.module = "RewriteModule";
+        return Err(e);
+    };
+    let new_query = match query {
+        Some(q) => match state
+            .query
+            .as_deref()
+            .filter(|c| append_query && !c.is_empty())
+        {
+            Some(current) => Some(format!("{q}&{current}")),
+            None => Some(q.to_string()),
+        },
+        None if append_query => state.query.clone(),
+        None => None,
+    };
+    state.path = path;
+    state.query = new_query;
+    state.rewritten = true;
+    Ok(())
+}
+
+/// A Redirect substitution → the `Location` header.
+fn redirect_location(target: &str, level: &str, app_path: &str, query: Option<&str>) -> String {
+    let t = target.trim();
+    let mut loc = if is_absolute_uri(t) || t.starts_with('/') {
+        t.to_string()
+    } else {
+        let mut base = app_path.to_string();
+        if !level.is_empty() {
+            base.push('/');
+            base.push_str(level);
+        }
+        format!("{base}/{t}")
+    };
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        loc.push(if loc.contains('?') { '&' } else { '?' });
+        loc.push_str(q);
+    }
+    location_safe(&loc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_parse_nested_expressions() {
+        let maps = vec!["StaticRewrites".to_string()];
+        let t = Template::parse(
+            "{StaticRewrites:{REQUEST_URI}}x{R:1}{c:12}{ToLower:{HTTP_HOST}}{oops",
+            &maps,
+        );
+        assert_eq!(
+            t.0,
+            vec![
+                Piece::Map(0, Template(vec![Piece::Var("REQUEST_URI".into())])),
+                Piece::Lit("x".into()),
+                Piece::R(1),
+                Piece::C(12),
+                Piece::Func(
+                    Func::ToLower,
+                    Template(vec![Piece::Var("HTTP_HOST".into())])
+                ),
+                Piece::Lit("{oops".into()),
+            ]
+        );
+        assert_eq!(
+            Template::parse("{Nope:x}", &maps).0,
+            vec![Piece::Unknown(Template(vec![Piece::Lit("x".into())]))]
+        );
+    }
+
+    #[test]
+    fn encoding_functions() {
+        assert_eq!(url_encode("a b/c?d=é"), "a+b%2fc%3fd%3d%c3%a9");
+        assert_eq!(url_decode("a+b%2Fc%zz%"), "a b/c%zz%");
+    }
+
+    #[test]
+    fn inputs_are_folder_relative() {
+        assert_eq!(relative_input("/a/b/c", "").as_deref(), Some("a/b/c"));
+        assert_eq!(relative_input("/A/b/c", "a").as_deref(), Some("b/c"));
+        assert_eq!(relative_input("/a/", "a").as_deref(), Some(""));
+        assert_eq!(relative_input("/a", "a").as_deref(), Some(""));
+        assert_eq!(relative_input("/ab/c", "a"), None);
+        assert_eq!(relative_input("/", "a"), None);
+    }
+
+    #[test]
+    fn absolute_uris() {
+        assert!(is_absolute_uri("http://x/y"));
+        assert!(is_absolute_uri("HTTPS://x"));
+        assert!(is_absolute_uri("//cdn/x"));
+        assert!(!is_absolute_uri("/a://b"));
+        assert!(!is_absolute_uri("public/x"));
+    }
+
+    #[test]
+    fn redirects() {
+        assert_eq!(
+            redirect_location("new/x", "", "", Some("a=1")),
+            "/new/x?a=1"
+        );
+        assert_eq!(
+            redirect_location("x?b=2", "sub", "/app", Some("a=1")),
+            "/app/sub/x?b=2&a=1"
+        );
+        assert_eq!(
+            redirect_location("https://h/a b", "", "", None),
+            "https://h/a%20b"
+        );
+    }
+}

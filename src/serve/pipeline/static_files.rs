@@ -1,0 +1,533 @@
+//! IIS's StaticFileModule: safe path resolution, conditional GET, ranges and streaming.
+//!
+//! What IIS does and iisn reproduces (iis-webconfig.md §3.3, §8):
+//!
+//! * a file is served only when the effective `<staticContent>` MIME map has its extension
+//!   (404.3 otherwise; decided in [`super::Pipeline::dispatch`]), with that `Content-Type`;
+//! * `ETag` (IIS's form: the file time in hex, `:0`) and `Last-Modified`, answering
+//!   `If-None-Match` / `If-Modified-Since` with 304; `setEtag="false"` drops the ETag;
+//! * `Accept-Ranges: bytes` and single byte ranges (206, `Content-Range`; 416 with
+//!   `bytes */len` when unsatisfiable; `If-Range` honoured). A request for several ranges
+//!   gets the whole file (200), which HTTP allows;
+//! * `HEAD` gets the headers of `GET`;
+//! * `<clientCache>`: `DisableCache` → `Cache-Control: no-cache`, `UseMaxAge` →
+//!   `max-age=<seconds>`, `UseExpires` → `Expires`, plus `cacheControlCustom`.
+//!
+//! Path resolution ([`resolve`]) must never leave the site: the URL is decoded once and
+//! normalised before it gets here (`..` above the root is a 400), each segment is checked
+//! again here (no `.`/`..`, backslash or NUL), names starting with a dot are never served
+//! (`.git`, `.env`; `.well-known` excepted), and the real path (symbolic links followed) must
+//! lie inside the canonical site root and pass request filtering again, so a link cannot
+//! expose `/etc` or the site's own `web.config`.
+//!
+//! Files are streamed from a `tokio::fs::File` in 64 KiB frames; nothing is read whole.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::{Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
+
+use crate::config::model::ClientCache;
+use crate::config::web_config::CacheControlMode;
+use crate::serve::pages::escape_html;
+use crate::serve::proxy::{self, Body, BoxError};
+
+use super::filtering::Filter;
+
+/// Size of one body frame.
+const CHUNK: usize = 64 * 1024;
+
+/// Where a site path leads on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    File(PathBuf),
+    Dir(PathBuf),
+    /// Nothing there (404.0); the path iisn looked at.
+    Missing(PathBuf),
+    /// Something iisn will not serve (404.0), with the reason for the detailed page.
+    Hidden(PathBuf, String),
+}
+
+/// Dot-names that are served like any other (RFC 8615's well-known URIs).
+fn dot_name_allowed(seg: &str) -> bool {
+    seg.eq_ignore_ascii_case(".well-known")
+}
+
+/// Maps a normalised site path (`/a/b.txt`) to a file or folder under `root` (which must be
+/// canonical), refusing anything that would leave the site or expose hidden files.
+pub fn resolve(root: &Path, site_path: &str, filter: &Filter) -> Resolved {
+    let mut p = root.to_path_buf();
+    for seg in site_path.split('/').filter(|s| !s.is_empty()) {
+        if seg == "." || seg == ".." || seg.contains(['\0', '\\']) {
+            return Resolved::Hidden(
+                p,
+                "The URL contains a path segment iisn does not map to a file.".into(),
+            );
+        }
+        p.push(seg);
+        if seg.starts_with('.') && !dot_name_allowed(seg) {
+            return Resolved::Hidden(
+                p,
+                "iisn never serves files or folders whose name starts with a dot (.git, .env, ...).".into(),
+            );
+        }
+    }
+    // Only normal components may remain (a segment like `C:` is not special off Windows,
+    // but keep the check independent of the platform).
+    if p.strip_prefix(root)
+        .map(|rel| rel.components().any(|c| !matches!(c, Component::Normal(_))))
+        .unwrap_or(true)
+    {
+        return Resolved::Hidden(p, "The URL does not map to a path inside the site.".into());
+    }
+    let real = match fs::canonicalize(&p) {
+        Ok(r) => r,
+        Err(_) => return Resolved::Missing(p),
+    };
+    let Ok(rel) = real.strip_prefix(root) else {
+        return Resolved::Hidden(
+            p,
+            "The path leads outside the site through a symbolic link; iisn does not follow it."
+                .into(),
+        );
+    };
+    let mut rel_url = String::new();
+    for c in rel.components() {
+        let name = c.as_os_str().to_string_lossy();
+        if name.starts_with('.') && !dot_name_allowed(&name) {
+            return Resolved::Hidden(
+                p,
+                "The path leads to a hidden file through a symbolic link.".into(),
+            );
+        }
+        rel_url.push('/');
+        rel_url.push_str(&name);
+    }
+    if !rel_url.is_empty() && !filter.allows(&rel_url) {
+        return Resolved::Hidden(
+            p,
+            "The path leads, through a symbolic link, to a location request filtering hides."
+                .into(),
+        );
+    }
+    match fs::metadata(&real) {
+        Ok(m) if m.is_file() => Resolved::File(real),
+        Ok(m) if m.is_dir() => Resolved::Dir(real),
+        _ => Resolved::Missing(p),
+    }
+}
+
+/// IIS's ETag: the file time (100 ns ticks since 1601) in hex, then `:0`.
+pub fn etag_for(modified: SystemTime) -> String {
+    const EPOCH_DIFF_SECS: u128 = 11_644_473_600;
+    let ticks = match modified.duration_since(UNIX_EPOCH) {
+        Ok(d) => {
+            (d.as_secs() as u128 + EPOCH_DIFF_SECS) * 10_000_000 + (d.subsec_nanos() / 100) as u128
+        }
+        Err(_) => 0,
+    };
+    format!("\"{ticks:x}:0\"")
+}
+
+/// The byte range to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeSpec {
+    /// The whole file (no `Range`, an invalid one, or several ranges).
+    Full,
+    /// Inclusive byte offsets.
+    Partial(u64, u64),
+    /// 416.
+    Unsatisfiable,
+}
+
+/// Parses a `Range` header for a file of `len` bytes.
+pub fn parse_range(value: &str, len: u64) -> RangeSpec {
+    let v = value.trim();
+    let Some(spec) = v
+        .get(..6)
+        .filter(|u| u.eq_ignore_ascii_case("bytes="))
+        .map(|_| v[6..].trim())
+    else {
+        return RangeSpec::Full;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Full;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeSpec::Full;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return RangeSpec::Full;
+        };
+        if n == 0 || len == 0 {
+            return RangeSpec::Unsatisfiable;
+        }
+        return RangeSpec::Partial(len.saturating_sub(n), len - 1);
+    }
+    let Ok(start) = a.parse::<u64>() else {
+        return RangeSpec::Full;
+    };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) => e,
+            Err(_) => return RangeSpec::Full,
+        }
+    };
+    if end < start {
+        return RangeSpec::Full;
+    }
+    if start >= len {
+        return RangeSpec::Unsatisfiable;
+    }
+    RangeSpec::Partial(start, end.min(len - 1))
+}
+
+/// A file body streamed in frames.
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+}
+
+impl hyper::body::Body for FileBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = this.remaining.min(CHUNK as u64) as usize;
+        let mut buf = vec![0u8; want];
+        let mut rb = ReadBuf::new(&mut buf);
+        match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    return Poll::Ready(Some(Err(Box::new(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the file became shorter while it was being sent",
+                    )))));
+                }
+                buf.truncate(n);
+                this.remaining -= n as u64;
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// How to serve one file.
+#[derive(Debug)]
+pub struct FileRequest<'a> {
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    pub cache: &'a ClientCache,
+    pub mime: &'a str,
+    /// An error status for a custom error page (no conditionals, no ranges).
+    pub status: Option<StatusCode>,
+}
+
+fn etag_matches(header_value: &str, etag: &str) -> bool {
+    let strip = |s: &str| s.trim().trim_start_matches("W/").to_string();
+    header_value
+        .split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(etag))
+}
+
+fn client_cache_headers(h: &mut HeaderMap, cache: &ClientCache) {
+    let mut cc: Vec<String> = Vec::new();
+    match cache.mode {
+        CacheControlMode::NoControl => {}
+        CacheControlMode::DisableCache => cc.push("no-cache".into()),
+        CacheControlMode::UseMaxAge => cc.push(format!("max-age={}", cache.max_age_secs)),
+        CacheControlMode::UseExpires => {
+            if let Some(v) = cache
+                .http_expires
+                .as_deref()
+                .and_then(|e| HeaderValue::from_str(e.trim()).ok())
+            {
+                h.insert(header::EXPIRES, v);
+            }
+        }
+    }
+    if let Some(c) = cache
+        .custom
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        cc.push(c.to_string());
+    }
+    if !cc.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&cc.join(","))
+    {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+}
+
+fn simple(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(proxy::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// Serves `path` (already resolved and MIME-checked).
+pub async fn serve_file(path: &Path, r: FileRequest<'_>) -> Response<Body> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(_) => return simple(StatusCode::NOT_FOUND),
+    };
+    let meta = match file.metadata().await {
+        Ok(m) if m.is_file() => m,
+        _ => return simple(StatusCode::NOT_FOUND),
+    };
+    let len = meta.len();
+    let modified = meta.modified().ok();
+    let etag = modified.filter(|_| r.cache.set_etag).map(etag_for);
+    let last_modified = modified.map(httpdate::fmt_http_date);
+
+    let mut resp = Response::new(proxy::empty());
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(r.mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(v) = last_modified
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Some(v) = etag.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    client_cache_headers(h, r.cache);
+
+    let mut status = r.status.unwrap_or(StatusCode::OK);
+    let mut range = RangeSpec::Full;
+    if r.status.is_none() {
+        // Conditional GET (RFC 9110 §13.2.2: If-None-Match wins over If-Modified-Since).
+        let header = |name: header::HeaderName| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let not_modified = match (header(header::IF_NONE_MATCH), &etag) {
+            (Some(inm), Some(tag)) => etag_matches(&inm, tag),
+            (Some(_), None) => false,
+            (None, _) => match (header(header::IF_MODIFIED_SINCE), modified) {
+                (Some(ims), Some(m)) => httpdate::parse_http_date(&ims).is_ok_and(|since| {
+                    let secs =
+                        |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                    secs(m) <= secs(since)
+                }),
+                _ => false,
+            },
+        };
+        if not_modified {
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            resp.headers_mut().remove(header::CONTENT_TYPE);
+            return resp;
+        }
+        if *r.method == Method::GET
+            && let Some(rv) = header(header::RANGE)
+        {
+            let if_range_ok = match header(header::IF_RANGE) {
+                None => true,
+                Some(ir)
+                    if ir.trim_start().starts_with('"') || ir.trim_start().starts_with("W/") =>
+                {
+                    etag.as_deref().is_some_and(|t| ir.trim() == t)
+                }
+                Some(ir) => last_modified.as_deref().is_some_and(|lm| ir.trim() == lm),
+            };
+            if if_range_ok {
+                range = parse_range(&rv, len);
+            }
+        }
+    }
+    let (start, count) = match range {
+        RangeSpec::Full => (0, len),
+        RangeSpec::Partial(a, b) => {
+            status = StatusCode::PARTIAL_CONTENT;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{len}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            (a, b - a + 1)
+        }
+        RangeSpec::Unsatisfiable => {
+            *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            let h = resp.headers_mut();
+            h.remove(header::CONTENT_TYPE);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+            return resp;
+        }
+    };
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    if *r.method == Method::HEAD || count == 0 {
+        return resp;
+    }
+    if start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
+        return simple(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let (parts, _) = resp.into_parts();
+    Response::from_parts(
+        parts,
+        FileBody {
+            file,
+            remaining: count,
+        }
+        .boxed(),
+    )
+}
+
+/// IIS's directory listing (`directoryBrowse enabled="true"`), without hidden entries.
+/// `url` is the folder's public URL (for links), `site_path` its site path (for filtering).
+pub async fn listing(
+    dir: &Path,
+    url: &str,
+    site_path: &str,
+    filter: &Filter,
+    host: &str,
+) -> Response<Body> {
+    let mut entries: Vec<(String, bool, Option<SystemTime>, u64)> = Vec::new();
+    if let Ok(mut rd) = tokio::fs::read_dir(dir).await {
+        while let Ok(Some(e)) = rd.next_entry().await {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && !dot_name_allowed(&name) {
+                continue;
+            }
+            let child = format!("{}/{name}", site_path.trim_end_matches('/'));
+            if !filter.allows(&child) {
+                continue;
+            }
+            let Ok(m) = e.metadata().await else { continue };
+            entries.push((name, m.is_dir(), m.modified().ok(), m.len()));
+        }
+    }
+    entries.sort_by_key(|e| e.0.to_lowercase());
+    let title = format!("{} - {}", escape_html(host), escape_html(url));
+    let mut body =
+        format!("<html><head><title>{title}</title></head><body><H1>{title}</H1><hr>\n\n<pre>");
+    if url.trim_end_matches('/').contains('/') {
+        let parent = url.trim_end_matches('/');
+        let parent = &parent[..parent.rfind('/').map_or(0, |i| i + 1)];
+        body.push_str(&format!(
+            "<A HREF=\"{}\">[To Parent Directory]</A><br><br>",
+            escape_html(parent)
+        ));
+    }
+    for (name, is_dir, modified, size) in entries {
+        let date = modified.map(httpdate::fmt_http_date).unwrap_or_default();
+        let size = if is_dir {
+            "&lt;dir&gt;".to_string()
+        } else {
+            size.to_string()
+        };
+        let href = format!(
+            "{}/{}{}",
+            url.trim_end_matches('/'),
+            percent_encode_segment(&name),
+            if is_dir { "/" } else { "" }
+        );
+        body.push_str(&format!(
+            "{date:>31} {size:>12} <A HREF=\"{}\">{}</A><br>",
+            escape_html(&href),
+            escape_html(&name)
+        ));
+    }
+    body.push_str("</pre><hr></body></html>");
+    let mut r = Response::new(proxy::full(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// Percent-encodes a path segment for a link.
+pub fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeSpec::Partial(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), RangeSpec::Partial(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeSpec::Partial(90, 99));
+        assert_eq!(parse_range("bytes=-1000", 100), RangeSpec::Partial(0, 99));
+        assert_eq!(
+            parse_range("bytes=50-1000", 100),
+            RangeSpec::Partial(50, 99)
+        );
+        assert_eq!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), RangeSpec::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Full);
+        assert_eq!(parse_range("items=0-1", 100), RangeSpec::Full);
+        assert_eq!(parse_range("bytes=5-1", 100), RangeSpec::Full);
+        assert_eq!(parse_range("bytes=x-1", 100), RangeSpec::Full);
+        assert_eq!(parse_range("BYTES=0-0", 1), RangeSpec::Partial(0, 0));
+        assert_eq!(parse_range("bytes=0-", 0), RangeSpec::Unsatisfiable);
+    }
+
+    #[test]
+    fn etags_look_like_iis() {
+        let t = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        assert_eq!(etag_for(t), "\"1da1747c66d0000:0\"");
+        assert!(etag_matches("W/\"1:0\", \"2:0\"", "\"2:0\""));
+        assert!(etag_matches("*", "\"2:0\""));
+        assert!(!etag_matches("\"3:0\"", "\"2:0\""));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ranges_never_panic(v in ".{0,24}", len in 0u64..1000) {
+            if let RangeSpec::Partial(a, b) = parse_range(&v, len) {
+                proptest::prop_assert!(a <= b && b < len);
+            }
+        }
+    }
+}

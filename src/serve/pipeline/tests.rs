@@ -1,0 +1,1266 @@
+//! Router tests without sockets: a site in a temporary folder (a web.config from
+//! `tests/fixtures/webconfigs/` or written inline, plus the files its rules look for), a
+//! [`Pipeline`] built from it, and requests fed to [`Pipeline::decide`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use super::*;
+use crate::config::env::Environment;
+use crate::config::{LoadOptions, load_site};
+
+fn fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webconfigs")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn wrap(inner: &str) -> String {
+    format!("<configuration><system.webServer>{inner}</system.webServer></configuration>")
+}
+
+struct Site {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Site {
+    /// Files by site-relative path; a path ending in `/` is a folder.
+    fn new(files: &[(&str, &str)]) -> Site {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(tmp.path()).expect("canonical");
+        let site = Site { _tmp: tmp, root };
+        for (p, text) in files {
+            site.write(p, text);
+        }
+        site
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.root.join(rel.trim_end_matches('/'));
+        if rel.ends_with('/') {
+            std::fs::create_dir_all(&p).expect("mkdir");
+            return;
+        }
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+    }
+
+    fn pipeline(&self) -> Pipeline {
+        let opts = LoadOptions {
+            env: Environment::from_pairs(Vec::<(String, String)>::new()),
+            cpu_count: 1,
+        };
+        let site = load_site(&self.root, &opts).expect("site loads");
+        Pipeline::new(Arc::new(site))
+    }
+}
+
+fn head(method: &str, target: &str, headers: &[(&str, &str)]) -> RequestHead {
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::HOST,
+        HeaderValue::from_static("localhost:8080"),
+    );
+    for (k, v) in headers {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+            HeaderValue::from_str(v).expect("header value"),
+        );
+    }
+    RequestHead {
+        method: Method::from_bytes(method.as_bytes()).expect("method"),
+        target: target.to_string(),
+        headers: h,
+        remote: "127.0.0.1:50000".parse().expect("addr"),
+        local_addr: "127.0.0.1:8080".parse().expect("addr"),
+        auth: None,
+    }
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .map(|r| r.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_else(|_| format!("OUTSIDE:{}", p.display()))
+}
+
+/// A one-line summary of a decision: `app server.js +/debug`, `file public/a.css`,
+/// `redirect 301 /sub/`, `error 404.8`, `listing sub`, `options`, `abort`.
+fn describe(root: &Path, r: &Routed) -> String {
+    match &r.decision {
+        Decision::App {
+            script_rel,
+            path_info,
+            ..
+        } => {
+            if path_info.is_empty() {
+                format!("app {script_rel}")
+            } else {
+                format!("app {script_rel} +{path_info}")
+            }
+        }
+        Decision::File { path } => format!("file {}", rel(root, path)),
+        Decision::Listing { dir } => format!("listing {}", rel(root, dir)),
+        Decision::Redirect { status, location } => format!("redirect {status} {location}"),
+        Decision::Options => "options".into(),
+        Decision::Error(e) => format!("error {}.{}", e.status, e.substatus),
+        Decision::Abort => "abort".into(),
+    }
+}
+
+fn go(site: &Site, p: &Pipeline, method: &str, target: &str) -> String {
+    describe(&site.root, &p.decide(&head(method, target, &[]), None))
+}
+
+fn get(site: &Site, p: &Pipeline, target: &str) -> String {
+    go(site, p, "GET", target)
+}
+
+fn routed(p: &Pipeline, method: &str, target: &str, headers: &[(&str, &str)]) -> Routed {
+    p.decide(&head(method, target, headers), None)
+}
+
+// ---------------------------------------------------------------------------------------
+// The Kudu template and the real-world configs of iis-webconfig.md §5
+// ---------------------------------------------------------------------------------------
+
+fn kudu(start: &str, files: &[(&str, &str)]) -> Site {
+    let cfg = fixture("kudu-iisnode.config.template").replace("{NodeStartFile}", start);
+    let site = Site::new(files);
+    site.write("web.config", &cfg);
+    site
+}
+
+#[test]
+fn kudu_template_server_js() {
+    let site = kudu(
+        "server.js",
+        &[
+            ("server.js", "//"),
+            ("public/css/site.css", "body{}"),
+            ("public/index.html", "<p>"),
+            ("public/sub/", ""),
+            ("lib/x.js", "//"),
+            ("bin/www", "//"),
+        ],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/css/site.css"), "file public/css/site.css");
+    assert_eq!(
+        get(&site, &p, "/css/site.css?v=1"),
+        "file public/css/site.css"
+    );
+    assert_eq!(get(&site, &p, "/index.html"), "file public/index.html");
+    let r = routed(&p, "GET", "/api/users?x=1", &[]);
+    assert_eq!(describe(&site.root, &r), "app server.js");
+    assert!(r.rewritten, "node gets X-Original-URL");
+    assert_eq!(r.url, "/server.js");
+    assert_eq!(
+        get(&site, &p, "/"),
+        "app server.js",
+        "public/ is a folder, not a file"
+    );
+    assert_eq!(get(&site, &p, "/sub/"), "app server.js");
+    assert_eq!(
+        get(&site, &p, "/lib/x.js"),
+        "app server.js",
+        "files outside public go to node"
+    );
+    assert_eq!(
+        get(&site, &p, "/bin/www"),
+        "app server.js",
+        "bin is not hidden"
+    );
+    let r = routed(&p, "GET", "/server.js/debug", &[]);
+    assert_eq!(describe(&site.root, &r), "app server.js +/debug");
+    assert!(
+        !r.rewritten,
+        "NodeInspector stops rule processing without an action"
+    );
+    assert_eq!(
+        get(&site, &p, "/server.js/debug/"),
+        "app server.js +/debug/"
+    );
+    assert_eq!(get(&site, &p, "/web.config"), "error 404.8");
+    assert_eq!(get(&site, &p, "/iisnode.yml"), "error 404.8");
+    assert_eq!(go(&site, &p, "POST", "/css/site.css"), "error 405.0");
+    assert_eq!(go(&site, &p, "POST", "/api/items"), "app server.js");
+    assert_eq!(go(&site, &p, "PUT", "/api/items/1"), "app server.js");
+}
+
+#[test]
+fn kudu_template_bin_www() {
+    let site = kudu("bin/www", &[("bin/www", "//"), ("public/a.txt", "a")]);
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.txt"), "file public/a.txt");
+    assert_eq!(get(&site, &p, "/users/1"), "app bin/www");
+    assert_eq!(get(&site, &p, "/bin/www/debug"), "app bin/www +/debug");
+    assert_eq!(get(&site, &p, "/bin/www"), "app bin/www");
+}
+
+#[test]
+fn iisnode_test_103_urlrewrite() {
+    let site = Site::new(&[("103_urlrewrite/hello.js", "//")]);
+    site.write(
+        "103_urlrewrite/web.config",
+        &fixture("iisnode-test-103_urlrewrite.config"),
+    );
+    let p = site.pipeline();
+    for t in [
+        "/103_urlrewrite/hello",
+        "/103_urlrewrite/hello/",
+        "/103_urlrewrite/hello.js",
+        "/103_urlrewrite/hello?foo=bar",
+        "/103_urlrewrite/hello/a/b/c",
+        "/103_urlrewrite/hello/a/b/c/",
+        "/103_urlrewrite/hello/a/b?foo=bar",
+    ] {
+        assert_eq!(get(&site, &p, t), "app 103_urlrewrite/hello.js", "{t}");
+    }
+    let r = routed(&p, "GET", "/103_urlrewrite/hello/a/b?foo=bar", &[]);
+    assert!(r.rewritten);
+    assert_eq!(
+        r.query.as_deref(),
+        Some("foo=bar"),
+        "appendQueryString keeps the query"
+    );
+}
+
+#[test]
+fn iisnode_test_102_defaultdocument_and_111() {
+    let site = Site::new(&[
+        ("102_defaultdocument/index.js", "//"),
+        ("111_node_env/hello.js", "//"),
+    ]);
+    site.write(
+        "102_defaultdocument/web.config",
+        &fixture("iisnode-test-102_defaultdocument.config"),
+    );
+    site.write(
+        "111_node_env/web.config",
+        &fixture("iisnode-test-111_node_env.config"),
+    );
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/102_defaultdocument/"),
+        "app 102_defaultdocument/index.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/102_defaultdocument?a=1"),
+        "redirect 301 /102_defaultdocument/?a=1"
+    );
+    assert_eq!(
+        get(&site, &p, "/111_node_env/hello.js"),
+        "app 111_node_env/hello.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/111_node_env/hello.js/debug"),
+        "app 111_node_env/hello.js +/debug"
+    );
+    assert_eq!(
+        get(&site, &p, "/111_node_env/hello.js.logs/0.txt"),
+        "error 404.0"
+    );
+}
+
+#[test]
+fn iisnode_samples_under_a_virtual_directory() {
+    // Test 200 installs the samples under /node.
+    let site = Site::new(&[
+        ("urlrewrite/hello.js", "//"),
+        ("express/hello.js", "//"),
+        ("defaultdocument/index.js", "//"),
+        ("configuration/hello.js", "//"),
+    ]);
+    site.write(
+        "urlrewrite/web.config",
+        &fixture("iisnode-sample-urlrewrite.config"),
+    );
+    site.write(
+        "express/web.config",
+        &fixture("iisnode-sample-express.config"),
+    );
+    site.write(
+        "defaultdocument/web.config",
+        &fixture("iisnode-sample-defaultdocument.config"),
+    );
+    site.write(
+        "configuration/web.config",
+        &fixture("iisnode-sample-configuration.config"),
+    );
+    let mut p = site.pipeline();
+    p.set_app_path(Some("/node"));
+    let r = routed(&p, "GET", "/node/urlrewrite/myapp/foo/bar/baz", &[]);
+    assert_eq!(describe(&site.root, &r), "app urlrewrite/hello.js");
+    if let Decision::App { script_url, .. } = &r.decision {
+        assert_eq!(script_url, "/node/urlrewrite/hello.js");
+    }
+    assert_eq!(
+        get(&site, &p, "/node/urlrewrite/myapp/1/2/3?param=4"),
+        "app urlrewrite/hello.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/node/express/myapp/foo"),
+        "app express/hello.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/node/express/myapp/idonotexist"),
+        "app express/hello.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/node/defaultdocument/"),
+        "app defaultdocument/index.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/node/configuration/hello.js"),
+        "app configuration/hello.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/NODE/configuration/hello.js"),
+        "app configuration/hello.js"
+    );
+    assert_eq!(
+        get(&site, &p, "/configuration/hello.js"),
+        "error 404.0",
+        "outside /node"
+    );
+    assert_eq!(
+        get(&site, &p, "/nodex/configuration/hello.js"),
+        "error 404.0"
+    );
+    assert_eq!(
+        get(&site, &p, "/node/defaultdocument"),
+        "redirect 301 /node/defaultdocument/"
+    );
+}
+
+#[test]
+fn lilliputten_minimal_express() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("iisnode/index.html", "<p>"),
+        ("public/app.css", "x"),
+        ("node_modules/x/index.js", "//"),
+    ]);
+    site.write(
+        "web.config",
+        &fixture("lilliputten-minimal-iisnode-express-app.config"),
+    );
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/iisnode/index.html"),
+        "file iisnode/index.html",
+        "the log folder is served"
+    );
+    assert_eq!(get(&site, &p, "/public/app.css"), "file public/app.css");
+    assert_eq!(
+        get(&site, &p, "/public/missing.css"),
+        "error 404.0",
+        "the ^/public condition keeps it from node"
+    );
+    assert_eq!(get(&site, &p, "/node_modules/x/index.js"), "error 404.8");
+    assert_eq!(get(&site, &p, "/anything/else"), "app server.js");
+    assert_eq!(get(&site, &p, "/server.js/debug"), "app server.js +/debug");
+}
+
+#[test]
+fn chinggo_nuxt_disabled_rule() {
+    let site = Site::new(&[("server.js", "//"), ("public/_nuxt/app.js", "//")]);
+    site.write("web.config", &fixture("chinggo-IISNode-Nuxt3SSR.config"));
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/index/debug", &[]);
+    assert_eq!(describe(&site.root, &r), "app server.js");
+    assert!(
+        r.rewritten,
+        "the disabled NodeInspector rule does not stop processing"
+    );
+    assert_eq!(get(&site, &p, "/_nuxt/app.js"), "file public/_nuxt/app.js");
+}
+
+#[test]
+fn lancetw_hidden_segments_and_log_rule() {
+    let site = Site::new(&[
+        ("iisnode.js", "//"),
+        ("src/app.js", "//"),
+        ("server.js.logs/0.txt", "log"),
+        ("bin/tool.txt", "t"),
+        ("static/a.png", "png"),
+    ]);
+    site.write(
+        "web.config",
+        &fixture("lancetw-react-isomorphic-bundle.config"),
+    );
+    let p = site.pipeline();
+    for t in [
+        "/src/app.js",
+        "/node_modules/a",
+        "/config/x.json",
+        "/iisnode/index.html",
+        "/lib/x",
+    ] {
+        assert_eq!(get(&site, &p, t), "error 404.8", "{t}");
+    }
+    assert_eq!(
+        get(&site, &p, "/server.js.logs/0.txt"),
+        "file server.js.logs/0.txt"
+    );
+    assert_eq!(
+        get(&site, &p, "/bin/tool.txt"),
+        "file bin/tool.txt",
+        "bin is unhidden"
+    );
+    assert_eq!(get(&site, &p, "/static/a.png"), "file static/a.png");
+    assert_eq!(get(&site, &p, "/page/1"), "app iisnode.js");
+}
+
+#[test]
+fn mlpelon_rewrite_map() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("public/index.cfm", "cf"),
+        ("public/a.txt", "a"),
+    ]);
+    site.write("web.config", &fixture("MLPelon-iisnode-react.config"));
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/iisnode-react-coldfusion/index.html", &[]);
+    // The map sends it to public/index.cfm, which exists; no MIME map for .cfm: 404.3, as IIS
+    // without ColdFusion would answer.
+    assert_eq!(describe(&site.root, &r), "error 404.3");
+    assert_eq!(r.url, "/public/index.cfm");
+    assert_eq!(
+        get(&site, &p, "/ISSNODE-REACT-coldfusion/index.html"),
+        "app server.js"
+    );
+    assert_eq!(get(&site, &p, "/public/a.txt"), "file public/a.txt");
+    assert_eq!(
+        get(&site, &p, "/whatever"),
+        "app server.js",
+        "an empty map value fails (.+)"
+    );
+}
+
+#[test]
+fn pbaio_wildcard_rule() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("public/css/a.css", "x"),
+        ("app.txt", "root"),
+    ]);
+    site.write("web.config", &fixture("pbaio-angular2-iisnode-test.config"));
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/css/a.css", &[]);
+    assert_eq!(describe(&site.root, &r), "file public/css/a.css");
+    assert_eq!(r.url, "/public/css/a.css");
+    assert_eq!(
+        get(&site, &p, "/app.txt"),
+        "file app.txt",
+        "an existing file is not rewritten"
+    );
+    assert_eq!(
+        get(&site, &p, "/api/users"),
+        "app server.js",
+        "*.* needs a dot"
+    );
+    assert_eq!(get(&site, &p, "/socket.io/x"), "app server.js");
+    assert_eq!(
+        get(&site, &p, "/bin/x"),
+        "error 404.8",
+        "bin stays hidden (the remove is commented out)"
+    );
+}
+
+#[test]
+fn jokecamp_wildcard_handler_makes_one_app_per_script() {
+    let site = Site::new(&[
+        ("server-faye.js", "//"),
+        ("server-socketio.js", "//"),
+        ("client.js", "//"),
+    ]);
+    site.write(
+        "web.config",
+        &fixture("jokecamp-iisnode-multiple-server-demo.config"),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/server-faye.js"), "app server-faye.js");
+    assert_eq!(
+        get(&site, &p, "/server-socketio.js/x"),
+        "app server-socketio.js +/x"
+    );
+    assert_eq!(get(&site, &p, "/client.js"), "file client.js");
+}
+
+#[test]
+fn kidd1118_handlers_remove_and_execute_access() {
+    let site = Site::new(&[("server.js", "//")]);
+    site.write("web.config", &fixture("kidd1118-mock-service.config"));
+    let p = site.pipeline();
+    // WebDAV is re-added with requireAccess="Execute", which the stock accessPolicy does not
+    // grant: PUT reaches node.
+    assert_eq!(go(&site, &p, "PUT", "/-/package/x"), "app server.js");
+    assert_eq!(go(&site, &p, "DELETE", "/x"), "app server.js");
+    assert_eq!(
+        get(&site, &p, "/"),
+        "app server.js",
+        "`/*` matches everything"
+    );
+}
+
+#[test]
+fn next_js_is_file_and_is_directory() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("_next/static/a.js", "//"),
+        ("docs/", ""),
+    ]);
+    site.write(
+        "web.config",
+        &fixture("donharice78-next-js-portfolio.config"),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/about"), "app server.js");
+    assert_eq!(
+        get(&site, &p, "/_next/static/a.js"),
+        "file _next/static/a.js"
+    );
+    assert_eq!(get(&site, &p, "/docs"), "redirect 301 /docs/");
+    assert_eq!(get(&site, &p, "/docs/"), "error 403.14");
+}
+
+#[test]
+fn ciphershieldtech_api_rule() {
+    let site = Site::new(&[("server.js", "//")]);
+    site.write(
+        "web.config",
+        &fixture("dev9136128369-ciphershieldtech.config"),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/api/users/1"), "app server.js");
+    assert_eq!(get(&site, &p, "/about"), "error 404.0");
+}
+
+#[test]
+fn iisnode_issue_configs() {
+    let site = Site::new(&[("server.js", "//"), ("node_modules/a.js", "//")]);
+    site.write("web.config", &fixture("iisnode-issue-354.config"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/myroute/id"), "app server.js");
+    assert_eq!(
+        get(&site, &p, "/node_modules/a.js"),
+        "error 404.8",
+        "filtering runs before rewrite"
+    );
+
+    let site = Site::new(&[("dist/app.js", "//"), ("iisnode/index.html", "x")]);
+    site.write("web.config", &fixture("iisnode-issue-535.config"));
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/anything"),
+        "app dist/app.js",
+        "backslash target, handler path with /"
+    );
+    assert_eq!(
+        get(&site, &p, "/iisnode/index.html"),
+        "file iisnode/index.html",
+        "negated match"
+    );
+
+    let site = Site::new(&[("app.js", "//"), ("public/a.css", "x")]);
+    site.write("web.config", &fixture("iisnode-issue-262.config"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.css"), "file public/a.css");
+    assert_eq!(get(&site, &p, "/debug"), "app app.js");
+
+    let site = Site::new(&[("bin/www", "//"), ("public/a.css", "x")]);
+    site.write("web.config", &fixture("iisnode-issue-302.config"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.css"), "file public/a.css");
+    assert_eq!(
+        get(&site, &p, "/users"),
+        "app bin/www",
+        "absolute rewrite to /bin/www"
+    );
+    assert_eq!(get(&site, &p, "/bin/www/debug"), "app bin/www +/debug");
+}
+
+// ---------------------------------------------------------------------------------------
+// URL Rewrite features one by one
+// ---------------------------------------------------------------------------------------
+
+fn rules_site(rules: &str, extra: &str, files: &[(&str, &str)]) -> Site {
+    let site = Site::new(files);
+    site.write(
+        "web.config",
+        &wrap(&format!(
+            r#"<handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode"/></handlers>
+<rewrite>{rules}</rewrite>{extra}"#
+        )),
+    );
+    site
+}
+
+#[test]
+fn match_ignore_case_negate_and_syntaxes() {
+    let site = rules_site(
+        r#"<rules>
+  <rule name="cs" stopProcessing="true"><match url="^API/" ignoreCase="false"/><action type="Rewrite" url="app.js"/></rule>
+  <rule name="exact" patternSyntax="ExactMatch" stopProcessing="true"><match url="Exact/Path"/><action type="Rewrite" url="app.js"/></rule>
+  <rule name="wild" patternSyntax="Wildcard" stopProcessing="true"><match url="w/*/x"/><action type="Rewrite" url="app.js?who={R:1}"/></rule>
+  <rule name="lookahead" stopProcessing="true"><match url="^(?!static/)v2/(.*)"/><action type="Rewrite" url="app.js?rest={R:1}"/></rule>
+  <rule name="neg" stopProcessing="true"><match url="^(static|api|API|exact|w|v2)/" negate="true"/><action type="CustomResponse" statusCode="410" statusReason="Gone Away" statusDescription="not here"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//"), ("static/a.txt", "a")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/API/x"), "app app.js");
+    assert_eq!(get(&site, &p, "/api/x"), "error 404.0", "ignoreCase=false");
+    assert_eq!(
+        get(&site, &p, "/exact/PATH"),
+        "app app.js",
+        "ExactMatch ignores case by default"
+    );
+    assert_eq!(
+        get(&site, &p, "/exact/path/more"),
+        "error 404.0",
+        "ExactMatch is whole-string"
+    );
+    let r = routed(&p, "GET", "/w/abc/x", &[]);
+    assert_eq!(describe(&site.root, &r), "app app.js");
+    assert_eq!(r.query.as_deref(), Some("who=abc"));
+    let r = routed(&p, "GET", "/v2/a/b", &[]);
+    assert_eq!(r.query.as_deref(), Some("rest=a/b"));
+    assert_eq!(get(&site, &p, "/static/a.txt"), "file static/a.txt");
+    let r = routed(&p, "GET", "/other", &[]);
+    match &r.decision {
+        Decision::Error(e) => {
+            assert_eq!((e.status, e.substatus), (410, 0));
+            assert_eq!(e.reason.as_deref(), Some("Gone Away"));
+            assert_eq!(e.detail, "not here");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn conditions_grouping_captures_and_server_variables() {
+    let site = rules_site(
+        r#"<rules>
+  <rule name="any" stopProcessing="true">
+    <match url="^any$"/>
+    <conditions logicalGrouping="MatchAny">
+      <add input="{HTTP_X_A}" pattern="^yes$"/>
+      <add input="{QUERY_STRING}" pattern="(?:^|&amp;)b=(\d+)"/>
+    </conditions>
+    <action type="Rewrite" url="app.js?c={C:1}" appendQueryString="false"/>
+  </rule>
+  <rule name="track" stopProcessing="true">
+    <match url="^track/(\w+)$"/>
+    <conditions trackAllCaptures="true">
+      <add input="{HTTP_HOST}" pattern="^(\w+):(\d+)$"/>
+      <add input="{R:1}" pattern="^(\w)"/>
+    </conditions>
+    <action type="Rewrite" url="app.js?all={C:0}|{C:1}|{C:2}|{C:3}|{R:0}" appendQueryString="false"/>
+  </rule>
+  <rule name="last" stopProcessing="true">
+    <match url="^last$"/>
+    <conditions>
+      <add input="{HTTP_HOST}" pattern="^(\w+):(\d+)$"/>
+      <add input="{REQUEST_METHOD}" pattern="^(G)ET"/>
+    </conditions>
+    <action type="Rewrite" url="app.js?c1={C:1}&amp;c2={C:2}" appendQueryString="false"/>
+  </rule>
+  <rule name="vars" stopProcessing="true">
+    <match url="^vars$"/>
+    <conditions>
+      <add input="{HTTPS}" pattern="^OFF$"/>
+      <add input="{REQUEST_URI}" pattern="^/vars\?q=1$"/>
+      <add input="{HTTP_USER_AGENT}" pattern="^$"/>
+      <add input="{SERVER_PORT}" pattern="^8080$"/>
+    </conditions>
+    <action type="Rewrite" url="app.js?host={ToLower:{HTTP_HOST}}&amp;enc={UrlEncode:a b/c}&amp;dec={UrlDecode:x%2Fy}&amp;url={URL}" appendQueryString="false"/>
+  </rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    let q = |t: &str, h: &[(&str, &str)]| {
+        let r = routed(&p, "GET", t, h);
+        (describe(&site.root, &r), r.query)
+    };
+    assert_eq!(
+        q("/any", &[("x-a", "yes")]),
+        ("app app.js".into(), Some("c=".into()))
+    );
+    assert_eq!(
+        q("/any?b=42", &[]),
+        ("app app.js".into(), Some("c=42".into()))
+    );
+    assert_eq!(
+        q("/any?c=1", &[]).0,
+        "error 404.0",
+        "MatchAny with no match"
+    );
+    assert_eq!(
+        q("/track/zed", &[]).1.as_deref(),
+        Some("all=localhost:8080|localhost|8080|z|track/zed")
+    );
+    assert_eq!(
+        q("/last", &[]).1.as_deref(),
+        Some("c1=G&c2="),
+        "{{C:n}} is the last matched condition"
+    );
+    assert_eq!(
+        q("/vars?q=1", &[]).1.as_deref(),
+        Some("host=localhost:8080&enc=a+b%2fc&dec=x/y&url=/vars")
+    );
+}
+
+#[test]
+fn actions_redirect_abort_none_and_query_strings() {
+    let site = rules_site(
+        r#"<rules>
+  <rule name="noop" stopProcessing="true"><match url="^keep/"/><action type="None"/></rule>
+  <rule name="r301"><match url="^old/(.*)"/><action type="Redirect" url="new/{R:1}"/></rule>
+  <rule name="r302"><match url="^found$"/><action type="Redirect" url="/elsewhere" redirectType="Found" appendQueryString="false"/></rule>
+  <rule name="r303"><match url="^seeother$"/><action type="Redirect" url="https://example.com/x?y=1" redirectType="SeeOther"/></rule>
+  <rule name="r307"><match url="^temp$"/><action type="Redirect" url="/t" redirectType="Temporary"/></rule>
+  <rule name="abort"><match url="^abort$"/><action type="AbortRequest"/></rule>
+  <rule name="q1" stopProcessing="true"><match url="^q1$"/><action type="Rewrite" url="app.js?x=1"/></rule>
+  <rule name="q2" stopProcessing="true"><match url="^q2$"/><action type="Rewrite" url="app.js?x=1" appendQueryString="false"/></rule>
+  <rule name="q3" stopProcessing="true"><match url="^q3$"/><action type="Rewrite" url="app.js" appendQueryString="false"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//"), ("keep/a.txt", "a")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/keep/a.txt"), "file keep/a.txt");
+    assert_eq!(get(&site, &p, "/old/a/b?z=1"), "redirect 301 /new/a/b?z=1");
+    assert_eq!(get(&site, &p, "/found?z=1"), "redirect 302 /elsewhere");
+    assert_eq!(
+        get(&site, &p, "/seeother?z=1"),
+        "redirect 303 https://example.com/x?y=1&z=1"
+    );
+    assert_eq!(get(&site, &p, "/temp"), "redirect 307 /t");
+    assert_eq!(get(&site, &p, "/abort"), "abort");
+    let q = |t: &str| routed(&p, "GET", t, &[]).query;
+    assert_eq!(q("/q1?o=2").as_deref(), Some("x=1&o=2"));
+    assert_eq!(q("/q2?o=2").as_deref(), Some("x=1"));
+    assert_eq!(q("/q3?o=2"), None);
+}
+
+#[test]
+fn server_variables_set_request_headers() {
+    let site = rules_site(
+        r#"<rules>
+  <rule name="set">
+    <match url="(.*)"/>
+    <serverVariables>
+      <set name="HTTP_X_ORIGINAL_HOST" value="{HTTP_HOST}"/>
+      <set name="HTTP_X_KEEP" value="new" replace="false"/>
+      <set name="MY_VAR" value="v-{R:1}"/>
+    </serverVariables>
+  </rule>
+  <rule name="use" stopProcessing="true">
+    <match url=".*"/>
+    <action type="Rewrite" url="app.js?v={MY_VAR}&amp;h={HTTP_X_ORIGINAL_HOST}" appendQueryString="false"/>
+  </rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/p", &[("x-keep", "old")]);
+    assert_eq!(r.query.as_deref(), Some("v=v-p&h=localhost:8080"));
+    assert_eq!(
+        r.set_headers,
+        vec![("x-original-host".to_string(), "localhost:8080".to_string())],
+        "replace=\"false\" keeps the client's x-keep"
+    );
+}
+
+#[test]
+fn parent_rules_run_before_child_rules_relative_to_their_folder() {
+    let site = Site::new(&[
+        ("sub/app.js", "//"),
+        ("sub/other.js", "//"),
+        ("sub/x/y.txt", "y"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<rewrite><rules><rule name="parent"><match url="^sub/old/(.*)"/><action type="Rewrite" url="sub/new/{R:1}"/></rule></rules></rewrite>"#,
+        ),
+    );
+    site.write(
+        "sub/web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="*.js" verb="*" modules="iisnode"/></handlers>
+<rewrite><rules>
+  <rule name="child" stopProcessing="true"><match url="^new/(.*)"/><action type="Rewrite" url="app.js?p={R:1}"/></rule>
+  <rule name="abs" stopProcessing="true"><match url="^abs$"/><action type="Rewrite" url="/sub/other.js"/></rule>
+  <rule name="up" stopProcessing="true"><match url="^up$"/><action type="Rewrite" url="../../../x"/></rule>
+  <rule name="hidden" stopProcessing="true"><match url="^hide$"/><action type="Rewrite" url="bin/x.js"/></rule>
+  <rule name="arr" stopProcessing="true"><match url="^arr$"/><action type="Rewrite" url="http://backend/x"/></rule>
+  <rule name="bad" stopProcessing="true"><match url="^bad(("/><action type="Rewrite" url="app.js"/></rule>
+</rules></rewrite>"#,
+        ),
+    );
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/sub/old/a/b", &[]);
+    assert_eq!(describe(&site.root, &r), "app sub/app.js");
+    assert_eq!(r.query.as_deref(), Some("p=a/b"), "the child saw new/a/b");
+    assert_eq!(get(&site, &p, "/sub/abs"), "app sub/other.js");
+    assert_eq!(get(&site, &p, "/sub/up"), "error 400.0");
+    assert_eq!(
+        get(&site, &p, "/sub/hide"),
+        "error 404.8",
+        "a rewrite cannot reach a hidden segment"
+    );
+    assert_eq!(get(&site, &p, "/sub/arr"), "error 500.50");
+    assert_eq!(
+        get(&site, &p, "/sub/x/y.txt"),
+        "error 500.50",
+        "a pattern that does not compile"
+    );
+    assert_eq!(
+        get(&site, &p, "/other"),
+        "error 404.0",
+        "the child's rules do not apply outside sub"
+    );
+}
+
+#[test]
+fn location_rules_are_relative_to_the_location() {
+    let site = Site::new(&[("api/app.js", "//")]);
+    site.write(
+        "web.config",
+        r#"<configuration><location path="api"><system.webServer>
+<handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode"/></handlers>
+<rewrite><rules><rule name="r"><match url="^v1/(.*)"/><action type="Rewrite" url="app.js"/></rule></rules></rewrite>
+</system.webServer></location></configuration>"#,
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/api/v1/users"), "app api/app.js");
+    assert_eq!(get(&site, &p, "/v1/users"), "error 404.0");
+}
+
+// ---------------------------------------------------------------------------------------
+// Handlers, static files, default documents, request filtering
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn handler_list_order_clear_remove_verbs_and_not_emulated() {
+    let site = Site::new(&[
+        ("get.js", "//"),
+        ("page.aspx", "<%%>"),
+        ("a.php", "<?php"),
+        ("a.txt", "a"),
+        ("cleared/a.txt", "a"),
+        ("readd/a.txt", "a"),
+        ("tool.exe", "MZ"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers>
+  <add name="getonly" path="get.js" verb="GET,HEAD" modules="iisnode"/>
+  <add name="PHP_via_FastCGI" path="*.php" verb="*" modules="FastCgiModule" scriptProcessor="C:\php\php-cgi.exe" resourceType="Either"/>
+</handlers>"#,
+        ),
+    );
+    site.write("cleared/web.config", &wrap("<handlers><clear/></handlers>"));
+    site.write(
+        "readd/web.config",
+        &wrap(r#"<handlers><clear/><add name="StaticFile" path="*" verb="*" modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule" resourceType="Either" requireAccess="Read"/></handlers>"#),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/get.js"), "app get.js");
+    assert_eq!(
+        go(&site, &p, "POST", "/get.js"),
+        "error 405.0",
+        "the verb does not match: StaticFile"
+    );
+    assert_eq!(
+        get(&site, &p, "/page.aspx"),
+        "error 500.21",
+        "ASP.NET is not emulated"
+    );
+    assert_eq!(
+        get(&site, &p, "/a.php"),
+        "error 500.21",
+        "PHP is not emulated"
+    );
+    let r = routed(&p, "GET", "/a.php", &[]);
+    if let Decision::Error(e) = &r.decision {
+        assert!(e.detail.contains("PHP_via_FastCGI") && e.detail.contains("not emulated by iisn"));
+    }
+    assert_eq!(
+        go(&site, &p, "PUT", "/a.txt"),
+        "error 500.21",
+        "WebDAV is not emulated"
+    );
+    assert_eq!(go(&site, &p, "OPTIONS", "/a.txt"), "options");
+    assert_eq!(get(&site, &p, "/a.txt"), "file a.txt");
+    assert_eq!(
+        get(&site, &p, "/tool.exe"),
+        "file tool.exe",
+        "CGI needs Execute access"
+    );
+    assert_eq!(
+        get(&site, &p, "/about"),
+        "error 404.0",
+        "the extension-less ASP.NET mapping does not apply"
+    );
+    assert_eq!(get(&site, &p, "/cleared/a.txt"), "error 404.4");
+    assert_eq!(get(&site, &p, "/readd/a.txt"), "file readd/a.txt");
+}
+
+#[test]
+fn static_mime_map_default_documents_and_listing() {
+    let site = Site::new(&[
+        ("a.json", "{}"),
+        ("app.webmanifest", "{}"),
+        ("unknown.xyz", "?"),
+        ("noext", "?"),
+        (".env", "SECRET=1"),
+        (".git/config", "x"),
+        (".well-known/acme", "token"),
+        ("docs/start.htm", "<p>"),
+        ("docs/index.html", "<p>"),
+        ("browse/a.txt", "a"),
+        ("empty/", ""),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<staticContent>
+  <remove fileExtension=".json"/>
+  <mimeMap fileExtension=".webmanifest" mimeType="application/manifest+json"/>
+  <mimeMap fileExtension="." mimeType="text/plain"/>
+</staticContent>
+<defaultDocument><files><add value="START.HTM"/></files></defaultDocument>"#,
+        ),
+    );
+    site.write(
+        "browse/web.config",
+        &wrap(r#"<directoryBrowse enabled="true"/>"#),
+    );
+    site.write(
+        "empty/web.config",
+        &wrap(r#"<defaultDocument enabled="false"/>"#),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.json"), "error 404.3");
+    assert_eq!(get(&site, &p, "/app.webmanifest"), "file app.webmanifest");
+    assert_eq!(get(&site, &p, "/unknown.xyz"), "error 404.3");
+    assert_eq!(
+        get(&site, &p, "/noext"),
+        "file noext",
+        "the `.` mapping covers extension-less files"
+    );
+    assert_eq!(get(&site, &p, "/.env"), "error 404.0");
+    assert_eq!(get(&site, &p, "/.git/config"), "error 404.0");
+    assert_eq!(get(&site, &p, "/.well-known/acme"), "file .well-known/acme");
+    assert_eq!(
+        get(&site, &p, "/docs/"),
+        "file docs/start.htm",
+        "site entries come first, case-insensitive"
+    );
+    assert_eq!(get(&site, &p, "/browse/"), "listing browse");
+    assert_eq!(get(&site, &p, "/empty/"), "error 403.14");
+    assert_eq!(get(&site, &p, "/a.txt/"), "error 404.0");
+    assert_eq!(
+        go(&site, &p, "HEAD", "/app.webmanifest"),
+        "file app.webmanifest"
+    );
+}
+
+#[test]
+fn request_filtering_configuration() {
+    let site = Site::new(&[
+        ("bin/a.txt", "a"),
+        ("secret/a.txt", "a"),
+        ("a.js", "//"),
+        ("a.txt", "a"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<security><requestFiltering allowDoubleEscaping="false">
+  <hiddenSegments><remove segment="bin"/><add segment="secret"/></hiddenSegments>
+  <fileExtensions allowUnlisted="false"><add fileExtension=".txt" allowed="true"/></fileExtensions>
+  <requestLimits maxAllowedContentLength="10" maxUrl="40" maxQueryString="8"/>
+</requestFiltering></security>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/bin/a.txt"), "file bin/a.txt");
+    assert_eq!(get(&site, &p, "/SECRET/a.txt"), "error 404.8");
+    assert_eq!(get(&site, &p, "/a.js"), "error 404.7", "unlisted");
+    assert_eq!(get(&site, &p, "/a.txt"), "file a.txt");
+    assert_eq!(
+        get(&site, &p, &format!("/{}.txt", "a".repeat(40))),
+        "error 404.14"
+    );
+    assert_eq!(get(&site, &p, "/a.txt?123456789"), "error 404.15");
+    let r = routed(&p, "POST", "/a.txt", &[("content-length", "11")]);
+    assert_eq!(describe(&site.root, &r), "error 413.1");
+    assert_eq!(get(&site, &p, "/a%252etxt"), "error 404.11");
+
+    let site = Site::new(&[("web.config", "")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<security><requestFiltering><hiddenSegments><clear/></hiddenSegments><fileExtensions><clear/></fileExtensions></requestFiltering></security><staticContent><mimeMap fileExtension=".yml" mimeType="text/plain"/><mimeMap fileExtension=".config" mimeType="text/xml"/></staticContent>"#),
+    );
+    site.write("iisnode.yml", "x: 1");
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/web.config"),
+        "file web.config",
+        "the site cleared every protection"
+    );
+    assert_eq!(
+        get(&site, &p, "/iisnode.yml"),
+        "error 404.8",
+        "iisnode.yml stays hidden"
+    );
+}
+
+#[test]
+fn traversal_never_leaves_the_site() {
+    let outer = tempfile::tempdir().expect("tempdir");
+    std::fs::write(outer.path().join("secret.txt"), "s").expect("write");
+    let site = Site::new(&[("public/a.txt", "a")]);
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(outer.path(), site.root.join("public/link")).expect("symlink");
+        std::os::unix::fs::symlink(
+            site.root.join("web.config"),
+            site.root.join("public/wc.txt"),
+        )
+        .expect("symlink");
+    }
+    site.write("web.config", &wrap(""));
+    let p = site.pipeline();
+    for t in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/public/%2E%2E/%2e%2e/secret.txt",
+        "/public/..%2f..%2fsecret.txt",
+        "/public\\..\\..\\secret.txt",
+        "/public%5c..%5c..%5csecret.txt",
+        "/a%00.txt",
+    ] {
+        assert_eq!(get(&site, &p, t), "error 400.0", "{t}");
+    }
+    assert_eq!(
+        get(&site, &p, "/%252e%252e/secret.txt"),
+        "error 404.11",
+        "double encoding"
+    );
+    assert_eq!(
+        get(&site, &p, "/public/a.txt/../a.txt"),
+        "file public/a.txt"
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(get(&site, &p, "/public/link/secret.txt"), "error 404.0");
+        assert_eq!(
+            get(&site, &p, "/public/wc.txt"),
+            "error 404.0",
+            "a link to web.config"
+        );
+    }
+}
+
+#[test]
+fn app_path_and_absolute_rewrites() {
+    let site = rules_site(
+        r#"<rules>
+  <rule name="abs" stopProcessing="true"><match url="^abs$"/><action type="Rewrite" url="/app.js"/></rule>
+  <rule name="full" stopProcessing="true"><match url="^full$"/><action type="Rewrite" url="/base/app.js"/></rule>
+  <rule name="redir" stopProcessing="true"><match url="^go$"/><action type="Redirect" url="there"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//"), ("dir/", "")],
+    );
+    let mut p = site.pipeline();
+    p.set_app_path(Some("/base/"));
+    assert_eq!(p.app_path(), "/base");
+    assert_eq!(get(&site, &p, "/base/app.js"), "app app.js");
+    assert_eq!(
+        get(&site, &p, "/base/abs"),
+        "error 404.0",
+        "/app.js is a server path outside /base"
+    );
+    assert_eq!(get(&site, &p, "/base/full"), "app app.js");
+    assert_eq!(get(&site, &p, "/base/go"), "redirect 301 /base/there");
+    assert_eq!(get(&site, &p, "/base/dir"), "redirect 301 /base/dir/");
+    assert_eq!(get(&site, &p, "/base"), "error 403.14");
+    assert_eq!(get(&site, &p, "/other/app.js"), "error 404.0");
+}
+
+#[test]
+fn configs_are_built_once_per_folder() {
+    let site = Site::new(&[("a/b/c.txt", "c")]);
+    site.write("web.config", &wrap(""));
+    site.write(
+        "a/web.config",
+        &wrap(r#"<rewrite><rules><rule name="x"><match url="q"/></rule></rules></rewrite>"#),
+    );
+    site.write(
+        "a/web.config",
+        r#"<configuration><system.webServer><rewrite><rules><rule name="x"><match url="q"/></rule></rules></rewrite></system.webServer><location path="b/c.txt"><system.webServer><staticContent><remove fileExtension=".txt"/></staticContent></system.webServer></location></configuration>"#,
+    );
+    let p = site.pipeline();
+    assert_eq!(p.configs().count(), 3);
+    assert_eq!(p.config_for("a/b/c.txt").key, "a/b/c.txt");
+    assert_eq!(p.config_for("a/b").key, "a");
+    assert_eq!(p.config_for("A/x").key, "a");
+    assert_eq!(p.config_for("zzz").key, "");
+    assert!(Arc::ptr_eq(&p.config_for("a/x"), &p.config_for("a/y/z")));
+    assert!(!p.config_for("a/x").rules.is_empty());
+    assert!(p.config_for("x").rules.is_empty());
+    assert_eq!(
+        get(&site, &p, "/a/b/c.txt"),
+        "error 404.3",
+        "the <location> applies to the file"
+    );
+}
+
+#[test]
+fn normalisation() {
+    assert_eq!(normalize_path("/a/./b/../c").as_deref(), Some("/a/c"));
+    assert_eq!(normalize_path("/a//b/").as_deref(), Some("/a/b/"));
+    assert_eq!(normalize_path("/a/..").as_deref(), Some("/"));
+    assert_eq!(normalize_path("/a\\b").as_deref(), Some("/a/b"));
+    assert_eq!(normalize_path("/..").as_deref(), None);
+    assert_eq!(normalize_path("/a\0b"), None);
+    assert_eq!(normalize_path("").as_deref(), Some("/"));
+    assert_eq!(strip_prefix_ci("/App/x", "/app"), Some("/x"));
+    assert_eq!(strip_prefix_ci("/app", "/app"), Some("/"));
+    assert_eq!(strip_prefix_ci("/apps", "/app"), None);
+    assert_eq!(normalize_app_path("node/"), "/node");
+    assert_eq!(normalize_app_path("/"), "");
+}
+
+// ---------------------------------------------------------------------------------------
+// The time budget
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_pathological_rule_cannot_stall_other_requests() {
+    let site = rules_site(
+        r#"<rules>
+  <rule name="evil" stopProcessing="true"><match url="^evil/(a+)+$"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = Arc::new(site.pipeline());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let evil = format!("/evil/{}!", "a".repeat(40));
+    let started = std::time::Instant::now();
+    let (r1, back) = rt.block_on(p.route(head("GET", &evil, &[])));
+    assert!(back.is_none(), "the head stays with the abandoned thread");
+    assert_eq!(describe(&site.root, &r1), "error 500.50");
+    if let Decision::Error(e) = &r1.decision {
+        assert!(e.detail.contains("\"evil\""), "{}", e.detail);
+    }
+    assert!(started.elapsed() < budget::REWRITE_BUDGET * 3);
+    // A normal request still gets through at once.
+    let t = std::time::Instant::now();
+    let (r2, _) = rt.block_on(p.route(head("GET", "/app.js", &[])));
+    assert_eq!(describe(&site.root, &r2), "app app.js");
+    assert!(t.elapsed() < budget::REWRITE_BUDGET);
+    // Another long input fails fast while the runaway runs; short ones are still matched.
+    let t = std::time::Instant::now();
+    let (r3, _) = rt.block_on(p.route(head("GET", &format!("/evil/{}", "a".repeat(30)), &[])));
+    assert_eq!(describe(&site.root, &r3), "error 500.50");
+    assert!(
+        t.elapsed() < budget::REWRITE_BUDGET,
+        "fails fast while the runaway runs"
+    );
+    let (r4, _) = rt.block_on(p.route(head("GET", "/evil/aaa", &[])));
+    assert_eq!(describe(&site.root, &r4), "app app.js");
+    let (r5, _) = rt.block_on(p.route(head("GET", "/x/app.js", &[])));
+    assert_eq!(
+        describe(&site.root, &r5),
+        "app x/app.js",
+        "other URLs still route"
+    );
+    rt.shutdown_background();
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever the URL, a static decision stays inside the site.
+    #[test]
+    fn the_path_resolver_never_escapes(
+        target in r"/[a-zA-Z0-9%./\\:;~ +-]{0,40}",
+    ) {
+        static SITE: std::sync::OnceLock<(Site, Pipeline)> = std::sync::OnceLock::new();
+        let (site, p) = SITE.get_or_init(|| {
+            let site = Site::new(&[("a/b.txt", "b"), ("c.txt", "c"), ("a/d/", "")]);
+            site.write("web.config", &wrap(r#"<directoryBrowse enabled="true"/>"#));
+            let p = site.pipeline();
+            (site, p)
+        });
+        let r = p.decide(&head("GET", &target, &[]), None);
+        match &r.decision {
+            Decision::File { path } | Decision::Listing { dir: path } => {
+                proptest::prop_assert!(path.starts_with(&site.root), "{target} -> {}", path.display());
+            }
+            _ => {}
+        }
+        let resolved = static_files::resolve(&site.root, &target, &p.config_for("").filter);
+        match resolved {
+            static_files::Resolved::File(f) | static_files::Resolved::Dir(f) => {
+                proptest::prop_assert!(f.starts_with(&site.root));
+            }
+            _ => {}
+        }
+    }
+
+    /// Rule evaluation never panics, whatever the URL, the headers and the query.
+    #[test]
+    fn rewrite_evaluation_never_panics(
+        path in r"/[a-zA-Z0-9%./\\{}:?&=+-]{0,30}",
+        host in r"[a-zA-Z0-9.:{}%-]{0,20}",
+        method in "(GET|POST|PUT|OPTIONS|HEAD|DELETE|TRACE)",
+    ) {
+        static SITE: std::sync::OnceLock<(Site, Pipeline)> = std::sync::OnceLock::new();
+        let (_, p) = SITE.get_or_init(|| {
+            let site = rules_site(
+                r#"<rules>
+  <rule name="n" stopProcessing="true"><match url="^server.js\/debug[\/]?"/></rule>
+  <rule name="s"><action type="Rewrite" url="public{REQUEST_URI}"/></rule>
+  <rule name="m"><match url="^(.*)/(.*)$"/><conditions trackAllCaptures="true"><add input="{HTTP_HOST}" pattern="(.*)"/><add input="{QUERY_STRING}" pattern="(.*)"/></conditions><action type="Rewrite" url="{ToLower:{R:2}}/{UrlDecode:{C:2}}?{UrlEncode:{C:1}}"/></rule>
+  <rule name="d"><conditions logicalGrouping="MatchAny"><add input="{REQUEST_FILENAME}" matchType="IsFile" negate="true"/><add input="{R:9}" matchType="IsDirectory"/></conditions><action type="Rewrite" url="app.js"/></rule>
+  <rule name="r"><match url="^zz(.*)"/><action type="Redirect" url="{R:1}{R:7}"/></rule>
+</rules>"#,
+                "",
+                &[("app.js", "//"), ("public/a.txt", "a")],
+            );
+            let p = site.pipeline();
+            (site, p)
+        });
+        let h = HeaderValue::from_str(&host).map(|_| host.clone()).unwrap_or_default();
+        let _ = p.decide(&head(&method, &path, &[("x-host", &h)]), None);
+    }
+}

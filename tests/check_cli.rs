@@ -1,0 +1,372 @@
+//! `iisn check` end to end: the real binary, its formats and its exit codes.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn iisn() -> Command {
+    let mut c = Command::cargo_bin("iisn").expect("binary built");
+    // A clean environment: no IISNODE_* from the developer's shell; the fixtures' stand-in
+    // node on PATH.
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/bin");
+    c.env_clear()
+        .env("NO_COLOR", "1")
+        .env("PATH", bin)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    fs::write(p, text).expect("write");
+}
+
+const SERVER: &str =
+    "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT);\n";
+
+/// A site with one error (IISN6006) and one warning (IISN6013) in its web.config.
+fn broken_site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+    </handlers>
+    <rewrite>
+      <rules>
+        <rule name="api, v1: 100%">
+          <match url="^api/(.*"/>
+          <action type="Rewrite" url="server.js"/>
+        </rule>
+        <rule name="slash">
+          <match url="^/x"/>
+          <action type="Rewrite" url="server.js"/>
+        </rule>
+      </rules>
+    </rewrite>
+  </system.webServer>
+</configuration>
+"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    dir
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn configuration_example_and_kudu_template_give_no_errors() {
+    iisn()
+        .args(["check", "examples/configuration", "examples/hello"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok: no problems in 3 files"));
+    iisn()
+        .args(["check", "tests/fixtures/webconfigs/kudu.config"])
+        .assert()
+        .success();
+    let out = iisn()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "examples/configuration",
+            "tests/fixtures/webconfigs/kudu.config",
+        ])
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    assert_eq!(doc["summary"]["errors"], 0, "{doc:#}");
+    assert_eq!(doc["summary"]["warnings"], 0, "{doc:#}");
+}
+
+#[test]
+fn errors_exit_1_and_warnings_only_with_deny_warnings() {
+    let site = broken_site();
+    iisn()
+        .arg("check")
+        .arg(site.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[IISN6006]"))
+        .stdout(predicate::str::contains("warning[IISN6013]"))
+        .stdout(predicate::str::contains("1 error, 1 warning"));
+    // Only the warning left.
+    let text = fs::read_to_string(site.path().join("web.config")).expect("read");
+    fs::write(
+        site.path().join("web.config"),
+        text.replace("^api/(.*\"", "^api/(.*)\""),
+    )
+    .expect("write");
+    iisn().arg("check").arg(site.path()).assert().success();
+    iisn()
+        .args(["check", "--deny-warnings"])
+        .arg(site.path())
+        .assert()
+        .code(1);
+    // -q hides warnings from the display but not from --deny-warnings.
+    iisn()
+        .args(["-q", "check"])
+        .arg(site.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("warning[").not());
+}
+
+#[test]
+fn missing_paths_exit_2_but_the_others_are_still_checked() {
+    let site = broken_site();
+    iisn()
+        .args(["check", "does/not/exist"])
+        .arg(site.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does/not/exist does not exist"))
+        .stdout(predicate::str::contains("error[IISN6006]"));
+    iisn().args(["check", "--format", "yaml"]).assert().code(2);
+    iisn()
+        .args(["check", "--explain", "IISN9999"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no diagnostic has the code"));
+}
+
+#[test]
+fn explain_prints_the_registry_entry() {
+    iisn()
+        .args(["check", "--explain", "iisn6005"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "IISN6005 rewrite-target-unmapped (error, semantics)",
+        ))
+        .stdout(predicate::str::contains("static file handler"));
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let site = broken_site();
+    let out = iisn()
+        .args(["check", "--format", "json", "."])
+        .current_dir(site.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["schemaVersion"], 1);
+    let d = doc["diagnostics"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["code"] == "IISN6006")
+        .expect("IISN6006");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "web.config");
+    assert_eq!(d["line"], 9);
+    assert_eq!(d["column"], 23);
+    assert_eq!(d["endLine"], 9);
+    assert_eq!(d["endColumn"], 31);
+    assert!(
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not compile"))
+    );
+    assert!(d["help"].as_str().is_some_and(|h| h.ends_with('.')));
+    assert_eq!(doc["summary"]["errors"], 1);
+    assert_eq!(doc["summary"]["warnings"], 1);
+    assert_eq!(doc["summary"]["files"], 1);
+}
+
+#[test]
+fn sarif_is_what_github_code_scanning_reads() {
+    let site = broken_site();
+    let out = iisn()
+        .args(["check", "--format", "sarif", "."])
+        .current_dir(site.path())
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    assert_eq!(run["columnKind"], "utf16CodeUnits");
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), iisn::diag::codes::ALL.len());
+    for r in rules {
+        assert!(r["shortDescription"]["text"].is_string());
+        assert!(r["fullDescription"]["text"].is_string());
+    }
+    let results = run["results"].as_array().expect("results");
+    let r = results
+        .iter()
+        .find(|r| r["ruleId"] == "IISN6006")
+        .expect("IISN6006");
+    assert_eq!(r["level"], "error");
+    assert_eq!(
+        rules[r["ruleIndex"].as_u64().expect("index") as usize]["id"],
+        "IISN6006"
+    );
+    let loc = &r["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "web.config");
+    assert_eq!(loc["region"]["startLine"], 9);
+    assert_eq!(loc["region"]["startColumn"], 23);
+    assert!(r["partialFingerprints"]["iisn/v1"].is_string());
+    // Every result has a location (GitHub rejects results without one).
+    assert!(results.iter().all(|r| r["locations"][0].is_object()));
+}
+
+#[test]
+fn github_annotations_escape_properties_and_data() {
+    let site = broken_site();
+    let out = iisn()
+        .args(["check", "--format", "github", "."])
+        .current_dir(site.path())
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("title=IISN6006"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.starts_with(
+            "::error file=web.config,line=9,col=23,endLine=9,endColumn=31,title=IISN6006::"
+        ),
+        "{line}"
+    );
+    // The rule name `api, v1: 100%` is in the message: `%` escaped, `,` and `:` kept.
+    assert!(line.contains("rule `api, v1: 100%25`"), "{line}");
+    assert!(line.contains("%0Ahelp: "), "{line}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("::warning file=web.config,line=13,"))
+    );
+}
+
+#[test]
+fn colours_follow_the_flag_and_no_color() {
+    let site = broken_site();
+    let plain = iisn()
+        .args(["check", "--color", "always"])
+        .env_remove("NO_COLOR")
+        .arg(site.path())
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("\u{1b}["));
+    for args in [vec!["check"], vec!["check", "--color", "never"]] {
+        let out = iisn().args(args).arg(site.path()).output().expect("runs");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+    }
+    // Not a terminal and no NO_COLOR: still plain.
+    let out = iisn()
+        .arg("check")
+        .env_remove("NO_COLOR")
+        .arg(site.path())
+        .output()
+        .expect("runs");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}
+
+#[test]
+fn a_single_web_config_is_checked_within_its_site() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/></handlers></system.webServer></configuration>\n",
+    );
+    write(dir.path(), "server.js", SERVER);
+    write(
+        dir.path(),
+        "api/web.config",
+        "<configuration><system.webServer><webSocket enabled=\"maybe\"/></system.webServer></configuration>\n",
+    );
+    // The folder: the error in api/web.config counts.
+    iisn().arg("check").arg(dir.path()).assert().code(1);
+    // The root file alone: it is clean.
+    iisn()
+        .arg("check")
+        .arg(dir.path().join("web.config"))
+        .assert()
+        .success();
+    iisn()
+        .arg("check")
+        .arg(dir.path().join("api/web.config"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("IISN1006"));
+}
+
+#[test]
+fn a_lone_iisnode_yml_is_checked_with_iisnodes_grammar() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "iisnode.yml", "loggingEnabled: perhaps\n");
+    iisn()
+        .arg("check")
+        .arg(dir.path().join("iisnode.yml"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[IISN3002]"))
+        .stdout(predicate::str::contains("iisnode.yml:1:17"));
+}
+
+#[test]
+fn the_docs_list_every_lint_and_are_fresh() {
+    let out = iisn()
+        .args(["check", "--explain-all-markdown"])
+        .output()
+        .expect("runs");
+    let generated = String::from_utf8_lossy(&out.stdout);
+    let committed = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lints.md"))
+        .expect("docs/lints.md exists");
+    assert!(
+        generated == committed,
+        "docs/lints.md is stale: run `cargo run -- check --explain-all-markdown > docs/lints.md`"
+    );
+    for l in iisn::diag::codes::ALL {
+        assert!(committed.contains(&format!("## {}", l.code)), "{}", l.code);
+    }
+}
+
+/// Every web.config copied from a real project into `tests/fixtures/webconfigs/` (see its
+/// README) is free of errors, each read on its own.
+#[test]
+fn real_world_web_configs_give_no_errors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webconfigs");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .expect("webconfigs")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "config"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .args(&files)
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    let errors: Vec<&Value> = doc["diagnostics"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(doc["summary"]["files"], files.len());
+}

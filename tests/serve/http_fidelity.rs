@@ -1,0 +1,802 @@
+//! HTTP fidelity: bodies, framing, streaming, headers both ways, large transfers, and the
+//! metadata iisnode adds (X-Forwarded-*, promoted server variables, the debug header).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use serde_json::Value;
+
+use crate::harness::{Conn, Generated, Server, Site, TIMEOUT, count_body, full, open};
+
+/// C03 / 104_echo: a request body reaches node intact.
+#[test]
+fn echo_post() {
+    let Some(site) = Site::new("echo") else {
+        return;
+    };
+    let server = site.serve();
+    let r = server.post(
+        "/echo.js",
+        &[("content-type", "text/plain")],
+        "A simple body",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "A simple body");
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+
+    let binary: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+    let r = server.post(
+        "/echo.js",
+        &[("content-type", "application/octet-stream")],
+        binary.clone(),
+    );
+    assert_eq!(r.body.as_ref(), &binary[..], "binary bodies pass unchanged");
+}
+
+fn get_raw(server: &Server, target: &str) -> crate::harness::RawResponse {
+    server.raw(&format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+}
+
+/// C04 / 113_encoding: a Content-Length response keeps its length on the wire.
+#[test]
+fn content_length_response() {
+    let Some(site) = Site::new("streaming") else {
+        return;
+    };
+    let server = site.serve();
+    let r = get_raw(&server, "/stream.js");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.header("content-length"), Some("23"), "{}", r.head);
+    assert!(!r.chunked, "{}", r.head);
+    assert_eq!(r.text(), "content-length response");
+}
+
+/// C04 / 113_encoding: a response without a length stays chunked.
+#[test]
+fn chunked_response() {
+    let Some(site) = Site::new("streaming") else {
+        return;
+    };
+    let server = site.serve();
+    let r = get_raw(&server, "/stream.js?onechunk");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(r.chunked, "{}", r.head);
+    assert!(r.header("content-length").is_none(), "{}", r.head);
+    assert_eq!(r.text(), "chunked response");
+
+    let r = get_raw(&server, "/stream.js?tenchunks");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "0123456789");
+}
+
+/// C05: a slow response streams. node writes "first", then waits for a file that the test
+/// creates only once it has received "first": a proxy that buffered the body would stall.
+#[test]
+fn slow_response_arrives_progressively() {
+    let Some(site) = Site::new("streaming") else {
+        return;
+    };
+    let server = site.serve();
+    let release = site.path("release-1");
+    let addr = server.addr();
+    server.block_on(async move {
+        let mut c = Conn::connect(addr).await;
+        c.send(b"GET /stream.js?hold=release-1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let head = c.read_head().await;
+        assert_eq!(head.status, 200, "{}", head.head);
+        assert!(head.chunked, "{}", head.head);
+        let mut got = Vec::new();
+        while !got.ends_with(b"first\n") {
+            let chunk = c
+                .read_chunk()
+                .await
+                .expect("the first chunk before the end");
+            got.extend_from_slice(&chunk);
+        }
+        assert_eq!(got, b"first\n");
+        // Only now may node finish.
+        std::fs::write(&release, "").expect("release");
+        while let Some(chunk) = c.read_chunk().await {
+            got.extend_from_slice(&chunk);
+        }
+        assert_eq!(String::from_utf8_lossy(&got), "first\nlast\n");
+    });
+}
+
+/// C06 / 115_customheaders: request headers (empty values too) reach node, custom response
+/// headers (empty values too) reach the client.
+#[test]
+fn custom_and_empty_headers() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let post = |extra: &str| {
+        server.raw(&format!(
+            "POST /hello.js HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n{extra}\r\n"
+        ))
+    };
+
+    let r = post("x-foo: foobar\r\n");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.header("x-bar"), Some("foobar"), "{}", r.head);
+    assert_eq!(r.header("x-got-foo"), Some("true"), "{}", r.head);
+    assert_eq!(r.text(), "Hello, world");
+
+    let r = post("x-foo:\r\n");
+    assert_eq!(
+        r.header("x-bar"),
+        Some(""),
+        "an empty x-foo reaches node: {}",
+        r.head
+    );
+    assert_eq!(r.header("x-got-foo"), Some("true"), "{}", r.head);
+
+    let r = post("x-foo:\r\nx-baz: foobar\r\n");
+    assert_eq!(r.header("x-bar"), Some(""), "{}", r.head);
+    assert_eq!(r.header("x-got-foo"), Some("true"), "{}", r.head);
+
+    let r = post("");
+    assert_eq!(r.header("x-got-foo"), None, "{}", r.head);
+}
+
+/// C07 / 122_multipleResponseHeaders: repeated response headers stay separate lines, with
+/// node's spelling; an empty-valued header survives.
+#[test]
+fn duplicate_and_empty_response_headers() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let r = get_raw(&server, "/hello.js?dup");
+    assert_eq!(r.status, 200, "{}", r.head);
+    let lines: Vec<&str> = r.head.lines().collect();
+    assert!(lines.contains(&"Foo: Val1"), "{}", r.head);
+    assert!(lines.contains(&"Foo: Val2"), "{}", r.head);
+    assert_eq!(r.header_all("x-empty"), [""], "{}", r.head);
+    assert_eq!(r.text(), "two Foo headers");
+}
+
+fn dump(server: &Server, extra_headers: &str) -> Value {
+    let r = server.raw(&format!(
+        "GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n{extra_headers}\r\n"
+    ));
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
+}
+
+/// Request pairs (name, value) as node received them (`req.rawHeaders`).
+fn raw_headers(d: &Value) -> Vec<(String, String)> {
+    let raw: Vec<String> = d["rawHeaders"]
+        .as_array()
+        .expect("rawHeaders")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect();
+    raw.chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect()
+}
+
+/// Duplicate and empty request headers reach node as sent (names, order, values).
+#[test]
+fn request_headers_reach_node_unmerged() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let d = dump(
+        &server,
+        "X-Dup: one\r\nX-Empty:\r\nX-Dup: two\r\nX-Custom: a b  c\r\n",
+    );
+    let raw = raw_headers(&d);
+    let dups: Vec<&str> = raw
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("x-dup"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(dups, ["one", "two"], "{raw:?}");
+    assert!(
+        raw.iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("x-empty") && v.is_empty()),
+        "{raw:?}"
+    );
+    assert_eq!(d["headers"]["x-custom"], "a b  c");
+    assert_eq!(d["url"], "/hello.js?dump");
+    assert_eq!(d["method"], "GET");
+}
+
+/// C08 / 123_upload: node sees whether the body was chunked or had a Content-Length.
+#[test]
+fn upload_framing_is_visible_to_the_app() {
+    let Some(site) = Site::new("echo") else {
+        return;
+    };
+    let server = site.serve();
+    let post = |framing: &str, body: &str| {
+        let r = server.raw(&format!(
+            "POST /echo.js HTTP/1.1\r\nHost: localhost\r\nx-mode: framing\r\n{framing}\r\n{body}"
+        ));
+        assert_eq!(r.status, 200, "{}", r.head);
+        r.text()
+    };
+    assert_eq!(
+        post("Transfer-Encoding: chunked\r\n", "3\r\nabc\r\n0\r\n\r\n"),
+        "true-abc"
+    );
+    assert_eq!(post("Content-Length: 3\r\n", "def"), "false-def");
+    assert_eq!(post("Transfer-Encoding: chunked\r\n", "0\r\n\r\n"), "true-");
+    assert_eq!(post("Content-Length: 0\r\n", ""), "false-");
+    assert_eq!(
+        post(
+            "Transfer-Encoding: chunked\r\n",
+            "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
+        ),
+        "true-abcdefg"
+    );
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// C09 / 140_large_download: 30 MiB arrive exactly.
+#[test]
+fn large_download() {
+    let Some(site) = Site::new("big") else { return };
+    let server = site.serve();
+    let addr = server.addr();
+    let (status, n) = server.block_on(async move {
+        let req = Request::get("/hello.js")
+            .body(full(Bytes::new()))
+            .expect("request");
+        let resp = open(addr, req).await;
+        let status = resp.status();
+        (status, count_body(resp.into_body(), 0).await.0)
+    });
+    assert_eq!(status, 200);
+    assert_eq!(n, 31_457_280);
+}
+
+/// C09 / 141_large_upload: 31 MiB sent chunked are all counted by node.
+#[test]
+fn large_upload() {
+    let Some(site) = Site::new("big") else { return };
+    let server = site.serve();
+    let req = Request::post("/hello.js?count")
+        .body(Generated::new(31 * MIB, 1024).boxed())
+        .expect("request");
+    let r = server.send(req);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "32505856");
+}
+
+/// C09 / 142_large_upload_download: 31 MiB up while 30 MiB come down, at the same time
+/// (node starts answering before the upload ends): no deadlock, every byte counted.
+#[test]
+fn large_upload_and_download_at_once() {
+    let Some(site) = Site::new("big") else { return };
+    let server = site.serve();
+    let addr = server.addr();
+    let (status, n, tail) = server.block_on_for(Duration::from_secs(30), async move {
+        let req = Request::post("/hello.js?both&down=31457280")
+            .body(Generated::new(31 * MIB, 16 * 1024).boxed())
+            .expect("request");
+        let resp = open(addr, req).await;
+        let status = resp.status();
+        let (n, tail) = count_body(resp.into_body(), 64).await;
+        (status, n, tail)
+    });
+    assert_eq!(status, 200);
+    let suffix = "\nuploaded=32505856\n";
+    assert_eq!(
+        String::from_utf8_lossy(&tail[tail.len() - suffix.len()..]),
+        suffix
+    );
+    assert_eq!(n, 31_457_280 + suffix.len() as u64);
+}
+
+/// C45 / 118_xff: X-Forwarded-For and X-Forwarded-Proto with iisnode's append rules.
+#[test]
+fn enable_xff() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config("hello.js", r#"enableXFF="true""#);
+    let server = site.serve();
+    let xff = |extra: &str| {
+        let d = dump(&server, extra);
+        (
+            d["headers"]["x-forwarded-for"].as_str().map(str::to_string),
+            d["headers"]["x-forwarded-proto"]
+                .as_str()
+                .map(str::to_string),
+        )
+    };
+    assert_eq!(xff(""), (Some("127.0.0.1".into()), Some("http".into())));
+    assert_eq!(
+        xff("X-Forwarded-Proto: https\r\n"),
+        (Some("127.0.0.1".into()), Some("https".into())),
+        "the client's proto is kept, not duplicated"
+    );
+    assert_eq!(
+        xff("X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-Proto: https\r\n"),
+        (Some("1.1.1.1, 127.0.0.1".into()), Some("https".into()))
+    );
+    assert_eq!(
+        xff("X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"),
+        (Some("127.0.0.1".into()), Some("https".into())),
+        "not appended again when the last hop is the client"
+    );
+}
+
+/// Without enableXFF, iisn adds no forwarding headers.
+#[test]
+fn no_xff_by_default() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let d = dump(&server, "");
+    assert!(d["headers"].get("x-forwarded-for").is_none(), "{d}");
+    assert!(d["headers"].get("x-forwarded-proto").is_none(), "{d}");
+}
+
+const PROMOTE: &str =
+    r#"promoteServerVars="REQUEST_METHOD,AUTH_USER,LOGON_USER,AUTH_TYPE,QUERY_STRING""#;
+
+/// C46 / 119_servervars: promoted server variables arrive as x-iisnode-<name>; a client
+/// cannot forge them (DECISIONS.md §22); AUTH_USER is empty under anonymous access.
+#[test]
+fn promote_server_vars() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config("hello.js", PROMOTE);
+    let server = site.serve();
+    let d = dump(
+        &server,
+        "x-iisnode-request_method: FORGED\r\nX-iisnode-AUTH_USER: EVIL\\admin\r\n",
+    );
+    let raw = raw_headers(&d);
+    let values = |name: &str| -> Vec<String> {
+        raw.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(values("x-iisnode-request_method"), ["GET"], "{raw:?}");
+    assert_eq!(values("x-iisnode-query_string"), ["dump"], "{raw:?}");
+    for name in [
+        "x-iisnode-auth_user",
+        "x-iisnode-logon_user",
+        "x-iisnode-auth_type",
+    ] {
+        let v = values(name);
+        assert!(
+            v.iter().all(String::is_empty) && v.len() <= 1,
+            "{name} empty without --auth-user: {raw:?}"
+        );
+    }
+}
+
+/// `--auth-user` emulates Windows authentication for the promoted variables.
+#[test]
+fn auth_user_emulation() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config("hello.js", PROMOTE);
+    let server = site.iisn().arg("--auth-user").arg(r"CORP\alice").start();
+    let d = dump(&server, "");
+    assert_eq!(d["headers"]["x-iisnode-auth_user"], r"CORP\alice", "{d}");
+    assert_eq!(d["headers"]["x-iisnode-logon_user"], r"CORP\alice", "{d}");
+    assert_eq!(d["headers"]["x-iisnode-auth_type"], "Negotiate", "{d}");
+    assert_eq!(d["headers"]["x-iisnode-request_method"], "GET", "{d}");
+}
+
+/// C47 / 132_debug_header: `iisnode-debug` names the serving node process.
+#[test]
+fn debug_header() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"debugHeaderEnabled="true" nodeProcessCountPerApplication="2""#,
+    );
+    let server = site.serve();
+    for _ in 0..4 {
+        let r = server.get("/hello.js");
+        assert_eq!(r.status, 200);
+        let h = r
+            .header("iisnode-debug")
+            .expect("iisnode-debug header")
+            .to_string();
+        assert!(h.starts_with("http://bit.ly/NsU2nd#"), "{h}");
+        let pid = r.pid();
+        let fields: Vec<&str> = h["http://bit.ly/NsU2nd#".len()..].split('&').collect();
+        assert!(
+            fields.contains(&format!("node_pid={pid}").as_str()),
+            "{h} (served by {pid})"
+        );
+        assert!(fields.contains(&"app_processes=2"), "{h}");
+        assert!(fields.iter().any(|f| f.starts_with("req_time=")), "{h}");
+    }
+    // Not on iisn's own responses.
+    let r = server.get("/missing.txt");
+    assert_eq!(r.status, 404);
+    assert!(r.header("iisnode-debug").is_none());
+}
+
+/// Keep-alive: many requests over one client connection all succeed.
+#[test]
+fn keep_alive_connection_is_reused() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    let server = site.serve();
+    let addr = server.addr();
+    server.block_on(async move {
+        let mut c = Conn::connect(addr).await;
+        for n in 1..=20 {
+            c.send(b"GET /hello.js HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await;
+            let r = c.read_response().await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.text(), format!("Hello, world {n}"));
+        }
+    });
+}
+
+/// C12: HEAD gets headers only; 204 and 304 have no body; the connection stays usable.
+#[test]
+fn head_and_bodiless_statuses() {
+    let Some(site) = Site::new("echo") else {
+        return;
+    };
+    let server = site.serve();
+    let addr = server.addr();
+    server.block_on(async move {
+        let mut c = Conn::connect(addr).await;
+        c.send(b"HEAD /echo.js/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let head = c.read_head().await;
+        assert_eq!(head.status, 200, "{}", head.head);
+        for status in [204u16, 304] {
+            c.send(
+                format!("GET /echo.js?status={status} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await;
+            let r = c.read_response().await;
+            assert_eq!(r.status, status, "{}", r.head);
+            assert_eq!(
+                r.header("x-status"),
+                Some(status.to_string().as_str()),
+                "{}",
+                r.head
+            );
+            assert!(
+                !r.chunked && r.header("content-length").is_none_or(|v| v == "0"),
+                "{}",
+                r.head
+            );
+        }
+        // Nothing stray in between: the next answer is the next request's.
+        c.send(b"GET /echo.js/after HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let r = c.read_response().await;
+        assert_eq!(
+            (r.status, r.text()),
+            (200, "/echo.js/after".to_string()),
+            "{}",
+            r.head
+        );
+    });
+}
+
+/// C11: `Expect: 100-continue`: iisn says 100 Continue itself and node does not see `Expect`.
+#[test]
+fn expect_100_continue() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let addr = server.addr();
+    let (interim, r) = server.block_on(async move {
+        let mut c = Conn::connect(addr).await;
+        c.send(
+            b"POST /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .await;
+        let interim = c.read_any_head().await;
+        c.send(b"hello").await;
+        (interim, c.read_response().await)
+    });
+    assert_eq!(interim.status, 100, "{}", interim.head);
+    assert_eq!(r.status, 200, "{}", r.head);
+    let d: Value = serde_json::from_slice(&r.body).expect("json");
+    assert!(d["headers"].get("expect").is_none(), "{d}");
+    assert_eq!(d["body"], "hello");
+}
+
+/// C11: node's `Connection: close` describes its socket, not the client's: the client's
+/// keep-alive connection survives it.
+#[test]
+fn node_connection_close_does_not_close_the_client() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let addr = server.addr();
+    server.block_on(async move {
+        let mut c = Conn::connect(addr).await;
+        for _ in 0..5 {
+            c.send(b"GET /hello.js?close HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await;
+            let r = c.read_response().await;
+            assert_eq!(
+                (r.status, r.text()),
+                (200, "closing".to_string()),
+                "{}",
+                r.head
+            );
+            assert!(
+                !r.header("connection")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("close")),
+                "{}",
+                r.head
+            );
+        }
+        // node sees keep-alive requests whatever the client said.
+        c.send(b"GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await;
+        let r = c.read_response().await;
+        let d: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(d["headers"]["connection"], "keep-alive", "{d}");
+    });
+}
+
+/// maxRequestBufferSize limits the request header block (500.1005) and node's response
+/// header block (500.1012).
+#[test]
+fn max_request_buffer_size_limits_header_blocks() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"maxRequestBufferSize="4096" devErrorsEnabled="false""#,
+    );
+    let server = site.serve();
+    assert_eq!(server.get("/hello.js").status, 200);
+
+    let big = "a".repeat(5000);
+    let r = server.get_with("/hello.js", &[("x-big", big.as_str())]);
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.header("x-iisn-substatus"), Some("1005"));
+
+    let r = server.get("/hello.js?bighead");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.header("x-iisn-substatus"), Some("1012"));
+    assert_eq!(
+        server.get("/hello.js").status,
+        200,
+        "the worker is still fine"
+    );
+}
+
+/// Pooled connections to node: quick successive requests reuse one; a pooled connection
+/// that node closed while it sat idle is not used, or is retried on a fresh one: no request
+/// fails.
+#[test]
+fn pooled_connections_to_node_and_stale_ones() {
+    let Some(site) = Site::new("keepalive") else {
+        return;
+    };
+    let server = site.serve();
+    // "request <n> connection <count>"
+    let answer = |r: &crate::harness::Resp| -> (u32, u32) {
+        assert_eq!(r.status, 200, "{}", r.text());
+        let text = r.text();
+        let words: Vec<&str> = text.split(' ').collect();
+        match (words[1].parse(), words[3].parse()) {
+            (Ok(n), Ok(c)) => (n, c),
+            _ => panic!("unexpected answer {text:?}"),
+        }
+    };
+    let (_, first) = answer(&server.get("/hello.js"));
+    let (_, second) = answer(&server.get("/hello.js"));
+    assert_eq!(
+        first, second,
+        "the second request reuses the pooled connection"
+    );
+    let mut last = second;
+    for _ in 0..5 {
+        let (n, c) = answer(&server.get("/hello.js?drop"));
+        assert_eq!(c, last);
+        // node has closed the connection iisn pooled.
+        let dropped = format!("dropped {n}");
+        server.wait_for_event(
+            |e| crate::harness::is_output(e, "stdout", &dropped),
+            TIMEOUT,
+        );
+        let (_, now) = answer(&server.get("/hello.js"));
+        assert!(
+            now > last,
+            "a fresh connection after node closed the idle one: {last} then {now}"
+        );
+        last = now;
+    }
+}
+
+/// Pipelined requests on one client connection are answered in order.
+#[test]
+fn pipelined_requests() {
+    let Some(site) = Site::new("echo") else {
+        return;
+    };
+    let server = site.serve();
+    let addr = server.addr();
+    server.block_on(async move {
+        let mut c = Conn::connect(addr).await;
+        c.send(
+            b"GET /echo.js/1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo.js HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\ntwoGET /echo.js/3 HTTP/1.1\r\nHost: a\r\n\r\n",
+        )
+        .await;
+        for want in ["/echo.js/1", "two", "/echo.js/3"] {
+            let r = c.read_response().await;
+            assert_eq!((r.status, r.text()), (200, want.to_string()), "{}", r.head);
+        }
+    });
+}
+
+/// An HTTP/1.0 client gets a response it can read (no chunked encoding), then the close.
+#[test]
+fn http_1_0_client() {
+    let Some(site) = Site::new("streaming") else {
+        return;
+    };
+    let server = site.serve();
+    let r = server.raw("GET /stream.js?onechunk HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(!r.chunked, "no chunked encoding for HTTP/1.0: {}", r.head);
+    assert_eq!(r.text(), "chunked response");
+}
+
+/// C31: 200 requests over 20 concurrent connections to 4 workers: all succeed, and strict
+/// round robin gives each worker exactly 50.
+#[test]
+fn parallel_fan_out_is_strictly_balanced() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    site.web_config("hello.js", r#"nodeProcessCountPerApplication="4""#);
+    let server = site.serve();
+    server.wait_ready(4);
+    let addr = server.addr();
+    let pids = server.block_on_for(Duration::from_secs(30), async move {
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Conn::connect(addr).await;
+                    let mut pids = Vec::new();
+                    for _ in 0..10 {
+                        c.send(b"GET /hello.js HTTP/1.1\r\nHost: a\r\n\r\n").await;
+                        let r = c.read_response().await;
+                        assert_eq!(r.status, 200, "{}", r.head);
+                        pids.push(
+                            r.header("x-pid")
+                                .and_then(|p| p.parse::<u32>().ok())
+                                .expect("pid"),
+                        );
+                    }
+                    pids
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("client task"));
+        }
+        all
+    });
+    let mut counts = std::collections::BTreeMap::new();
+    for p in pids {
+        *counts.entry(p).or_insert(0) += 1;
+    }
+    assert_eq!(counts.len(), 4, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 50), "{counts:?}");
+}
+
+/// Sticky sessions rebuild node's header block: duplicate headers and their spelling survive.
+#[test]
+fn sticky_cookie_keeps_duplicate_headers() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config("hello.js", r#"nodeProcessStickySessions="true""#);
+    let server = site.serve();
+    let r = get_raw(&server, "/hello.js?dup");
+    let lines: Vec<&str> = r.head.lines().collect();
+    assert!(
+        lines.contains(&"Foo: Val1") && lines.contains(&"Foo: Val2"),
+        "{}",
+        r.head
+    );
+    assert!(
+        r.header("set-cookie")
+            .is_some_and(|c| c.starts_with("iisnode.session.cookie=")),
+        "{}",
+        r.head
+    );
+}
+
+/// iisnode-engine.md §3 (fix): node may close a pooled connection just as iisn sends the
+/// next request on it (a Unix socket whose peer closed still accepts the write; the EOF only
+/// shows on read). EOF or reset before any response byte on a pooled connection is retried on
+/// a fresh one, so no request fails. node closes each connection 0-3 ms after answering here.
+#[test]
+fn pooled_connection_closed_by_node_mid_send_is_retried() {
+    let Some(site) = Site::new("keepalive") else {
+        return;
+    };
+    site.web_config("hello.js", r#"devErrorsEnabled="false""#);
+    let server = site.serve();
+    let addr = server.addr();
+    let failures = server.block_on_for(Duration::from_secs(60), async move {
+        let mut c = Conn::connect(addr).await;
+        let mut failures = Vec::new();
+        for i in 0..300 {
+            c.send(
+                format!(
+                    "GET /hello.js?dropafter={} HTTP/1.1\r\nHost: a\r\n\r\n",
+                    i % 4
+                )
+                .as_bytes(),
+            )
+            .await;
+            let r = c.read_response().await;
+            if r.status != 200 {
+                failures.push(format!(
+                    "#{i}: {} {}",
+                    r.status,
+                    r.header("x-iisn-substatus").unwrap_or("")
+                ));
+            }
+        }
+        failures
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of 300 requests failed: {failures:?}",
+        failures.len()
+    );
+}
+
+/// 118, with a client that sends X-Forwarded-For twice: IIS joins repeated headers into one
+/// value before iisnode appends the client address, so every hop the client named survives.
+#[test]
+fn enable_xff_keeps_every_client_supplied_hop() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config("hello.js", r#"enableXFF="true""#);
+    let server = site.serve();
+    let d = dump(
+        &server,
+        "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n",
+    );
+    let raw = raw_headers(&d);
+    let xff: Vec<&str> = raw
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("x-forwarded-for"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let joined = xff.join(", ");
+    assert!(
+        joined.contains("1.1.1.1") && joined.contains("2.2.2.2") && joined.ends_with("127.0.0.1"),
+        "node saw X-Forwarded-For {xff:?}"
+    );
+}

@@ -1,0 +1,185 @@
+//! Shutdown: Ctrl-C drains and stops every worker (exit 0), a second Ctrl-C kills at once,
+//! and no node process outlives iisn, even after `kill -9` (PR_SET_PDEATHSIG).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use nix::sys::signal::Signal;
+
+use crate::harness::{Site, TIMEOUT, fetch, full, is_event, is_output, wait_gone};
+
+/// Graceful Ctrl-C: exit 0, every worker gone, the socket folder removed.
+#[test]
+fn ctrl_c_stops_everything() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    site.web_config("hello.js", r#"nodeProcessCountPerApplication="2""#);
+    let mut server = site.serve();
+    let pids = server.wait_ready(2);
+    assert_eq!(server.get("/hello.js").status, 200);
+    assert_eq!(
+        server.socket_dirs().len(),
+        1,
+        "iisn's private socket folder exists while it runs"
+    );
+
+    server.stop();
+    let alive = wait_gone(&pids, Duration::from_secs(3));
+    assert!(alive.is_empty(), "node processes outlived iisn: {alive:?}");
+    assert!(
+        server.socket_dirs().is_empty(),
+        "socket folder left behind: {:?}",
+        server.socket_dirs()
+    );
+    for pid in &pids {
+        let exited = server.wait_for_event(|e| is_event(e, "exited") && e["pid"] == *pid, TIMEOUT);
+        assert_eq!(exited["expected"], true, "{exited}");
+    }
+}
+
+/// SIGTERM is a graceful stop too.
+#[test]
+fn sigterm_stops_gracefully() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    let mut server = site.serve();
+    let pids = server.wait_ready(1);
+    server.signal(Signal::SIGTERM);
+    let status = server.wait_exit(TIMEOUT).expect("iisn exits after SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+}
+
+/// The first Ctrl-C lets a request in flight finish before the workers stop.
+#[test]
+fn ctrl_c_drains_requests_in_flight() {
+    let Some(site) = Site::new("slow") else {
+        return;
+    };
+    let mut server = site.serve();
+    let addr = server.addr();
+    let held = server.rt().spawn(async move {
+        let req = Request::get("/slow.js?hold=drain")
+            .body(full(Bytes::new()))
+            .expect("request");
+        fetch(addr, req).await
+    });
+    server.wait_for_event(|e| is_output(e, "stdout", "holding drain"), TIMEOUT);
+    let pids = server.event_pids("spawned");
+
+    server.signal(Signal::SIGINT);
+    server.wait_for_event(
+        |e| {
+            is_event(e, "note")
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("stopping"))
+        },
+        TIMEOUT,
+    );
+    assert!(!held.is_finished(), "the request is still held by node");
+    std::fs::write(site.path("drain"), "").expect("release");
+    let r = server.block_on(held).expect("task");
+    assert_eq!((r.status, r.text()), (200, "released drain".to_string()));
+
+    let status = server
+        .wait_exit(TIMEOUT)
+        .expect("iisn exits after draining");
+    assert!(status.success(), "{status}");
+    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+}
+
+/// A worker that ignores SIGTERM is killed after the grace period; iisn still exits 0.
+#[test]
+fn stubborn_worker_is_killed() {
+    let Some(site) = Site::new("stubborn") else {
+        return;
+    };
+    let mut server = site.serve();
+    let pids = server.wait_ready(1);
+    assert_eq!(server.get("/hello.js").text(), "still here");
+    server.stop();
+    assert!(
+        server
+            .events()
+            .iter()
+            .any(|e| is_output(e, "stdout", "ignoring SIGTERM")),
+        "it got SIGTERM first"
+    );
+    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+}
+
+/// A second Ctrl-C does not wait for the stubborn worker's grace period.
+#[test]
+fn second_ctrl_c_kills_at_once() {
+    let Some(site) = Site::new("stubborn") else {
+        return;
+    };
+    let mut server = site.serve();
+    let pids = server.wait_ready(1);
+    server.signal(Signal::SIGINT);
+    server.wait_for_event(|e| is_output(e, "stdout", "ignoring SIGTERM"), TIMEOUT);
+    server.signal(Signal::SIGINT);
+    // The grace period before SIGKILL is 2 s; a second Ctrl-C must not wait it out.
+    let status = server
+        .wait_exit(Duration::from_millis(1500))
+        .expect("iisn exits promptly after the second Ctrl-C");
+    assert!(status.success(), "{status}");
+    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+}
+
+/// `kill -9` of iisn: its workers die too (PR_SET_PDEATHSIG), within about 3 s.
+#[test]
+fn sigkill_of_iisn_takes_the_workers_down() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    site.web_config("hello.js", r#"nodeProcessCountPerApplication="2""#);
+    let mut server = site.serve();
+    let pids = server.wait_ready(2);
+    assert_eq!(server.get("/hello.js").status, 200);
+    server.kill9();
+    let alive = wait_gone(&pids, Duration::from_secs(3));
+    assert!(
+        alive.is_empty(),
+        "workers outlived kill -9 of iisn: {alive:?}"
+    );
+}
+
+/// Ctrl-C with idle client connections open (one kept alive after a request, one that never
+/// sent anything) and a WebSocket tunnel open: iisn still stops at once, with exit 0.
+#[test]
+fn ctrl_c_with_idle_connections_and_an_open_tunnel() {
+    let Some(site) = Site::new("websocket") else {
+        return;
+    };
+    let mut server = site.serve();
+    let pids = server.wait_ready(1);
+    let addr = server.addr();
+    let conns = server.block_on(async move {
+        let mut kept = crate::harness::Conn::connect(addr).await;
+        kept.send(b"GET /app/server.js HTTP/1.1\r\nHost: a\r\n\r\n").await;
+        assert_eq!(kept.read_response().await.status, 400);
+        let silent = crate::harness::Conn::connect(addr).await;
+        let mut ws = crate::harness::Conn::connect(addr).await;
+        ws.send(
+            b"GET /app/server.js HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await;
+        assert_eq!(ws.read_head().await.status, 101);
+        (kept, silent, ws)
+    });
+    let t0 = std::time::Instant::now();
+    server.stop();
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "open connections held the stop for {:?}",
+        t0.elapsed()
+    );
+    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+    drop(conns);
+}
