@@ -32,7 +32,7 @@ use super::pipeline::static_files::{self, FileRequest};
 use super::pipeline::{RequestHead, strip_prefix_ci};
 use super::pool::{AppPool, sticky_slot};
 use super::proxy::{self, ActiveGuard, Body};
-use super::router::{Route, Router, Routing};
+use super::router::{AppRoute, Route, Router, Routing};
 use super::server_vars::{AuthEmulation, RequestInfo};
 use crate::config::ConfigErrorKind;
 use crate::config::schema::Attr;
@@ -234,11 +234,11 @@ async fn pipeline(
         logon_user,
     };
     let (mut resp, substatus, worker) = match route {
-        Route::App {
+        Route::App(AppRoute {
             pool,
             script_url,
             path_info,
-        } => {
+        }) => {
             let req = Request::from_parts(parts, body);
             let target = AppTarget {
                 pool,

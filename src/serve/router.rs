@@ -25,7 +25,6 @@
 //! naming the handler, never the file's source.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::model::Entry;
@@ -39,29 +38,18 @@ use super::pipeline::{Decision, FolderConfig, Pipeline, RequestHead};
 use super::plan::{AppPlan, PlanContext};
 use super::pool::{AppPool, Shared};
 
-/// Where a request goes.
+/// Where a request goes: the pipeline's [`Decision`], with an iisnode application's pool in
+/// place of its handler mapping.
+pub type Route = Decision<AppRoute>;
+
+/// An iisnode application a request goes to.
 #[derive(Debug)]
-pub enum Route {
-    /// An iisnode application.
-    App {
-        pool: Arc<AppPool>,
-        /// The script's URL (`/app/hello.js`, with the `--app-path` prefix).
-        script_url: String,
-        /// What follows the script in the URL (`/extra/path`), or empty.
-        path_info: String,
-    },
-    /// A static file, resolved inside the site and allowed by the MIME map.
-    File { path: PathBuf },
-    /// A directory listing (`directoryBrowse enabled="true"`).
-    Listing { dir: PathBuf },
-    /// A redirect (URL Rewrite, or a folder URL without its trailing slash).
-    Redirect { status: u16, location: String },
-    /// `OPTIONS`, answered by IIS's ProtocolSupportModule.
-    Options,
-    /// An IIS error page (request filtering, 404, 403.14, CustomResponse, not emulated, ...).
-    Error(IisError),
-    /// URL Rewrite's AbortRequest: drop the connection.
-    Abort,
+pub struct AppRoute {
+    pub pool: Arc<AppPool>,
+    /// The script's URL (`/app/hello.js`, with the `--app-path` prefix).
+    pub script_url: String,
+    /// What follows the script in the URL (`/extra/path`), or empty.
+    pub path_info: String,
 }
 
 /// A [`Route`] with the context needed to carry it out.
@@ -233,6 +221,18 @@ fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str]) -> bool {
     }
 }
 
+/// A mapping to a module iisn does not emulate (500.21 names it).
+fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
+    HandlerChoice::NotEmulated {
+        name: h.name.value.clone(),
+        modules: h
+            .modules
+            .as_ref()
+            .map(|m| m.value.clone())
+            .unwrap_or_default(),
+    }
+}
+
 /// IIS's handler mapping for a site path after URL Rewrite (see the module docs).
 pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerChoice {
     // Segments with their byte offsets, so that each folder is a slice, not a new string.
@@ -276,15 +276,7 @@ pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerCho
                 path_info,
             };
         }
-        return HandlerChoice::NotEmulated {
-            name: h.item.name.value.clone(),
-            modules: h
-                .item
-                .modules
-                .as_ref()
-                .map(|m| m.value.clone())
-                .unwrap_or_default(),
-        };
+        return not_emulated(&h.item);
     }
     // No segment matched: the first `path="*"` mapping of the URL's folder.
     let cfg = p.config_for(site_path);
@@ -311,15 +303,7 @@ pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerCho
     if has_module(&h.item, "ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
         return HandlerChoice::Options;
     }
-    HandlerChoice::NotEmulated {
-        name: h.item.name.value.clone(),
-        modules: h
-            .item
-            .modules
-            .as_ref()
-            .map(|m| m.value.clone())
-            .unwrap_or_default(),
-    }
+    not_emulated(&h.item)
 }
 
 /// The routing table for one site (one configuration load).
@@ -405,28 +389,17 @@ impl Router {
     /// Runs the IIS pipeline for a request and says where it goes.
     pub async fn route(&self, head: RequestHead) -> Routing {
         let (routed, head) = self.pipeline.route(head).await;
-        let route = match routed.decision {
-            Decision::App {
-                handler_config,
-                handler,
-                script_rel,
-                script_url,
-                path_info,
-            } => match handler_config.eff.handlers.get(handler) {
-                Some(h) => Route::App {
-                    pool: self.pool_for(&script_rel, &h.item),
-                    script_url,
-                    path_info,
+        let route =
+            routed.decision.map_app(
+                |app| match app.handler_config.eff.handlers.get(app.handler) {
+                    Some(h) => Route::App(AppRoute {
+                        pool: self.pool_for(&app.script_rel, &h.item),
+                        script_url: app.script_url,
+                        path_info: app.path_info,
+                    }),
+                    None => Route::Error(IisError::new(500, 0, "handler index out of range")),
                 },
-                None => Route::Error(IisError::new(500, 0, "handler index out of range")),
-            },
-            Decision::File { path } => Route::File { path },
-            Decision::Listing { dir } => Route::Listing { dir },
-            Decision::Redirect { status, location } => Route::Redirect { status, location },
-            Decision::Options => Route::Options,
-            Decision::Error(e) => Route::Error(e),
-            Decision::Abort => Route::Abort,
-        };
+            );
         Routing {
             route,
             config: routed.config,

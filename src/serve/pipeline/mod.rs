@@ -122,22 +122,28 @@ impl FolderConfig {
     }
 }
 
-/// What the pipeline decided for a request.
+/// The iisnode mapping a request goes to, as handler mapping found it.
 #[derive(Debug)]
-pub enum Decision {
+pub struct AppHandler {
+    /// The folder configuration that holds the handler.
+    pub handler_config: Arc<FolderConfig>,
+    /// Index of the iisnode mapping in `handler_config.eff.handlers`.
+    pub handler: usize,
+    /// The script as a site-relative URL path (`app/hello.js`).
+    pub script_rel: String,
+    /// The script's URL as the client sees it (with the `--app-path` prefix).
+    pub script_url: String,
+    /// What follows the script in the URL, or empty.
+    pub path_info: String,
+}
+
+/// What the pipeline decided for a request. `A` is what a request for an iisnode
+/// application carries: here the mapping ([`AppHandler`]); the router swaps it for the
+/// application's pool ([`super::router::Route`]) and keeps every other variant as it is.
+#[derive(Debug)]
+pub enum Decision<A = AppHandler> {
     /// Hand the request to an iisnode application.
-    App {
-        /// The folder configuration that holds the handler.
-        handler_config: Arc<FolderConfig>,
-        /// Index of the iisnode mapping in `handler_config.eff.handlers`.
-        handler: usize,
-        /// The script as a site-relative URL path (`app/hello.js`).
-        script_rel: String,
-        /// The script's URL as the client sees it (with the `--app-path` prefix).
-        script_url: String,
-        /// What follows the script in the URL, or empty.
-        path_info: String,
-    },
+    App(A),
     /// Stream a static file.
     File { path: PathBuf },
     /// A directory listing (`directoryBrowse enabled="true"`).
@@ -146,10 +152,26 @@ pub enum Decision {
     Redirect { status: u16, location: String },
     /// `OPTIONS` answered by IIS's ProtocolSupportModule.
     Options,
-    /// An IIS error (request filtering, missing file, URL Rewrite's CustomResponse, ...).
+    /// An IIS error (request filtering, missing file, URL Rewrite's CustomResponse,
+    /// 403.14, "not emulated by iisn", ...).
     Error(IisError),
     /// URL Rewrite's AbortRequest: close the connection without a response.
     Abort,
+}
+
+impl<A> Decision<A> {
+    /// The same decision with the application part replaced by what `f` makes of it.
+    pub fn map_app<B>(self, f: impl FnOnce(A) -> Decision<B>) -> Decision<B> {
+        match self {
+            Decision::App(a) => f(a),
+            Decision::File { path } => Decision::File { path },
+            Decision::Listing { dir } => Decision::Listing { dir },
+            Decision::Redirect { status, location } => Decision::Redirect { status, location },
+            Decision::Options => Decision::Options,
+            Decision::Error(e) => Decision::Error(e),
+            Decision::Abort => Decision::Abort,
+        }
+    }
 }
 
 /// A decision with the context the front needs to carry it out.
@@ -553,13 +575,13 @@ impl Pipeline {
                     path_info,
                 } => {
                     let script_url = self.public_url(&format!("/{script_rel}"));
-                    return routed(Decision::App {
+                    return routed(Decision::App(AppHandler {
                         handler_config: hc,
                         handler: index,
                         script_rel,
                         script_url,
                         path_info,
-                    });
+                    }));
                 }
                 HandlerChoice::Options => return routed(Decision::Options),
                 HandlerChoice::NotEmulated { name, modules } => {

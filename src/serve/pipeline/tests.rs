@@ -93,11 +93,11 @@ fn rel(root: &Path, p: &Path) -> String {
 /// `redirect 301 /sub/`, `error 404.8`, `listing sub`, `options`, `abort`.
 fn describe(root: &Path, r: &Routed) -> String {
     match &r.decision {
-        Decision::App {
+        Decision::App(AppHandler {
             script_rel,
             path_info,
             ..
-        } => {
+        }) => {
             if path_info.is_empty() {
                 format!("app {script_rel}")
             } else {
@@ -297,7 +297,7 @@ fn iisnode_samples_under_a_virtual_directory() {
     p.set_app_path(Some("/node"));
     let r = routed(&p, "GET", "/node/urlrewrite/myapp/foo/bar/baz", &[]);
     assert_eq!(describe(&site.root, &r), "app urlrewrite/hello.js");
-    if let Decision::App { script_url, .. } = &r.decision {
+    if let Decision::App(AppHandler { script_url, .. }) = &r.decision {
         assert_eq!(script_url, "/node/urlrewrite/hello.js");
     }
     assert_eq!(
