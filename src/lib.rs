@@ -15,6 +15,7 @@
 //!   never panics on user input: problems become [`diag::Diagnostic`]s next to the data.
 //! * [`diag`] is the one diagnostic model (stable codes, spans, help) and its renderers.
 //! * [`check`] is the semantic stage of linting, shared by `iisn check` and `iisn serve`.
+//! * [`node`] finds the programs a site runs (node on `PATH`), for `check` and `serve` alike.
 //! * [`rewrite`] compiles and matches URL Rewrite patterns (ECMAScript, Wildcard, ExactMatch).
 //! * [`cli`] holds the clap definitions and one `run` per command.
 
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod node;
 pub mod rewrite;
 pub mod serve;
 pub mod ui;

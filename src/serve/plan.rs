@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::config::schema::Attr;
 use crate::config::settings::IisnodeSettings;
 use crate::config::{Application, ConfigErrorKind};
+use crate::node::{find_on_path, is_windows_path};
 
 use super::cmdline;
 use super::logs::LogSettings;
@@ -84,29 +85,7 @@ pub fn find_program(program: &str, cwd: &Path, env: &[(String, String)]) -> Opti
         let p = cwd.join(program);
         return p.is_file().then_some(p);
     }
-    let path = env_get(env, "PATH")?;
-    std::env::split_paths(path)
-        .map(|d| d.join(program))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        p.is_file()
-    }
-}
-
-/// A Windows-only program path (`C:\...`, `\\server\...`).
-fn is_windows_path(p: &str) -> bool {
-    let b = p.as_bytes();
-    (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic()) || p.starts_with("\\\\")
+    find_on_path(env_get(env, "PATH"), program)
 }
 
 /// The program and its arguments, or why they cannot be resolved.

@@ -21,6 +21,7 @@ use crate::config::schema::Attr;
 use crate::config::settings::Origin;
 use crate::config::source::Span;
 use crate::diag::{Diagnostic, Severity, codes};
+use crate::node::{find_on_path, is_executable};
 
 use super::{Ctx, is_windows_path};
 
@@ -131,25 +132,6 @@ fn program_of(line: &str) -> Option<String> {
     }
     let end = t.find([' ', '\t']).unwrap_or(t.len());
     (end > 0).then(|| t[..end].to_string())
-}
-
-fn find_on_path(path: Option<&str>, program: &str) -> Option<PathBuf> {
-    std::env::split_paths(path?)
-        .map(|d| d.join(program))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        p.is_file()
-    }
 }
 
 type NodeInfo = Option<(PathBuf, Option<String>)>;

@@ -223,11 +223,7 @@ pub fn is_absolute_any(p: &str) -> bool {
         || p.starts_with('/')
 }
 
-/// A Windows-only path (`C:\...`, `\\server\...`).
-pub fn is_windows_path(p: &str) -> bool {
-    let b = p.as_bytes();
-    (b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic()) || p.starts_with("\\\\")
-}
+pub use crate::node::is_windows_path;
 
 /// Normalises a URL path relative to `base` (a site-relative folder): `\` → `/`, a leading
 /// `/` means the site root, `.` and `..` are resolved. `None` when it climbs above the root.
