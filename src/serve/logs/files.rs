@@ -29,6 +29,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::serve::pages::escape_html;
+
 /// How much of the stderr log the developer error page shows ("the last 64k").
 pub const STDERR_TAIL_BYTES: usize = 65536;
 
@@ -440,21 +442,6 @@ fn render_template(template: &str, value: impl Fn(&str) -> Option<String>) -> St
         }
     }
     out.push_str(rest);
-    out
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 
@@ -1006,6 +993,17 @@ mod tests {
             .filter_map(|e| e["file"].as_str())
             .collect();
         assert!(files.contains(&evil));
+    }
+
+    #[test]
+    fn index_shows_control_bytes_in_names_as_hex() {
+        let tmp = TempDir::new().expect("tempdir");
+        let s = settings(tmp.path());
+        fs::write(tmp.path().join("bell\u{7}host-1-stdout-1.txt"), b"").expect("write");
+        write_index(&s).expect("index");
+        let html = fs::read_to_string(tmp.path().join(INDEX_FILE)).expect("read");
+        assert!(html.contains("<td>bell[x07]host</td>"));
+        assert!(html.contains("href=\"bell%07host-1-stdout-1.txt\""));
     }
 
     #[test]
