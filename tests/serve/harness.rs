@@ -1,7 +1,8 @@
 //! The harness: a fixture site copied into a temporary folder, the real `iisn serve` running
 //! on it, and HTTP clients that talk to it.
 //!
-//! * [`Site::new`] copies `tests/fixtures/sites/<name>/` into a fresh temporary folder (so
+//! * [`Site::new`] copies `tests/fixtures/sites/<name>/` (and [`Site::pipeline`]
+//!   `tests/fixtures/pipeline/<name>/`) into a fresh temporary folder (so
 //!   log files and release files never touch the repository). It returns `None`, after
 //!   printing why, when `node` is not on PATH: every test starts with
 //!   `let Some(site) = Site::new("hello") else { return };` (ripgrep's `cmd_exists` style).
@@ -11,7 +12,8 @@
 //!   `IISNODE_*`, `IISN_*` and `NODE_ENV`, and `TMPDIR` points into the test's own folder, so
 //!   worker sockets and their cleanup can be checked.
 //! * [`Server`] offers `get`/`post`/`send` (hyper's client), [`Conn`] raw HTTP/1.1 over a TCP
-//!   socket for framing-exact tests, `wait_for_event`, `stop` (SIGINT, exit status 0),
+//!   socket for framing-exact tests, `raw_get`/`raw_send` (a request target sent exactly as
+//!   written, read until iisn closes), `wait_for_event`, `stop` (SIGINT, exit status 0),
 //!   `kill9`, and a `Drop` that kills iisn if it is still running and, when the test is
 //!   failing, prints what iisn said.
 //!
@@ -66,8 +68,10 @@ pub fn node_available() -> bool {
     ok
 }
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sites")
+fn fixtures(group: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(group)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -92,6 +96,16 @@ pub struct Site {
 impl Site {
     /// Copies `tests/fixtures/sites/<fixture>`; `None` (test skipped) without node.
     pub fn new(fixture: &str) -> Option<Site> {
+        Site::copy_of(&fixtures("sites").join(fixture))
+    }
+
+    /// Copies `tests/fixtures/pipeline/<fixture>` (the IIS pipeline sites); `None` without
+    /// node.
+    pub fn pipeline(fixture: &str) -> Option<Site> {
+        Site::copy_of(&fixtures("pipeline").join(fixture))
+    }
+
+    fn copy_of(fixture: &Path) -> Option<Site> {
         if !node_available() {
             return None;
         }
@@ -99,7 +113,7 @@ impl Site {
         // Canonical, so paths reported by node (cwd, argv) compare equal.
         let base = fs::canonicalize(tmp.path()).expect("canonical tempdir");
         let root = base.join("site");
-        copy_dir(&fixtures().join(fixture), &root);
+        copy_dir(fixture, &root);
         fs::create_dir_all(base.join("tmp")).expect("private TMPDIR");
         Some(Site { tmp, root })
     }
@@ -114,16 +128,25 @@ impl Site {
 
     /// The `TMPDIR` given to iisn: its private socket folder is created in here.
     pub fn tmpdir(&self) -> PathBuf {
-        self.root.parent().expect("site has a parent").join("tmp")
+        self.outside().join("tmp")
+    }
+
+    /// The folder above the site (outside it), for traversal targets.
+    pub fn outside(&self) -> &Path {
+        self.root.parent().expect("site has a parent")
     }
 
     /// Writes (or replaces) a file of the site.
     pub fn write(&self, rel: &str, text: &str) {
+        self.write_bytes(rel, text.as_bytes());
+    }
+
+    pub fn write_bytes(&self, rel: &str, bytes: &[u8]) {
         let p = self.root.join(rel);
         if let Some(parent) = p.parent() {
             fs::create_dir_all(parent).expect("mkdir");
         }
-        fs::write(&p, text).expect("write a site file");
+        fs::write(&p, bytes).expect("write a site file");
     }
 
     /// Replaces `<dir>/web.config` with one mapping `script` to iisnode, with the given
@@ -570,6 +593,39 @@ impl Server {
         })
     }
 
+    /// Sends `head` (request line and headers, without the blank line; `Host` and
+    /// `Connection: close` are added) and `body` exactly as written, on a fresh connection,
+    /// and reads until iisn closes it: for targets a client library would normalise or
+    /// refuse (encoded dots, backslashes), and for requests iisn drops without an answer.
+    pub fn raw_send(&self, head: &str, body: &[u8]) -> RawResponse {
+        let addr = self.addr;
+        let head = format!("{head}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        self.block_on(async move {
+            let mut c = Conn::connect(addr).await;
+            c.send(head.as_bytes()).await;
+            if !body.is_empty() {
+                // iisn may answer (413) and close before it reads the body.
+                let _ = c.stream.write_all(body).await;
+            }
+            c.read_until_close().await
+        })
+    }
+
+    /// `GET <target>` sent as written ([`Server::raw_send`]).
+    pub fn raw_get(&self, target: &str) -> RawResponse {
+        self.raw_get_with(target, &[])
+    }
+
+    /// `GET <target>` with header lines (`"Range: bytes=0-9"`), sent as written.
+    pub fn raw_get_with(&self, target: &str, headers: &[&str]) -> RawResponse {
+        let mut head = format!("GET {target} HTTP/1.1");
+        for h in headers {
+            head.push_str("\r\n");
+            head.push_str(h);
+        }
+        self.raw_send(&head, b"")
+    }
+
     /// Every line iisn printed so far.
     pub fn events(&self) -> Vec<Value> {
         self.events.lines.lock().expect("event log").0.clone()
@@ -823,6 +879,8 @@ pub struct RawResponse {
     pub body: Vec<u8>,
     /// Whether the body came with `Transfer-Encoding: chunked`.
     pub chunked: bool,
+    /// Bytes received in all, by [`Conn::read_until_close`] (0: closed without an answer).
+    pub raw_len: usize,
 }
 
 impl RawResponse {
@@ -843,6 +901,11 @@ impl RawResponse {
 
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -1030,6 +1093,32 @@ impl Conn {
         let crlf = self.read_exact(2).await;
         assert_eq!(crlf, b"\r\n", "chunk not followed by CRLF");
         Some(data)
+    }
+
+    /// Everything until iisn closes the connection (a reset counts as closing), as one
+    /// response: the body is what follows the head, de-chunked. Nothing received: status 0,
+    /// `raw_len` 0; bytes without a complete head: status 0, the bytes as the body.
+    pub async fn read_until_close(&mut self) -> RawResponse {
+        while self.fill().await {}
+        let raw_len = self.buf.len();
+        if !self.buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            return RawResponse {
+                body: std::mem::take(&mut self.buf),
+                raw_len,
+                ..RawResponse::default()
+            };
+        }
+        // The stream is at its end: these read from the buffer.
+        let mut r = self.read_head().await;
+        if r.chunked {
+            while let Some(c) = self.read_chunk().await {
+                r.body.extend_from_slice(&c);
+            }
+        } else {
+            r.body = std::mem::take(&mut self.buf);
+        }
+        r.raw_len = raw_len;
+        r
     }
 
     /// A whole response (head and body, by its framing).

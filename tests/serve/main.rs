@@ -1,7 +1,8 @@
 //! Integration tests for `iisn serve`: the real binary, real node workers, real sockets.
 //!
 //! One test binary with modules (the ripgrep and nextest layout). Each test copies a fixture
-//! site from `tests/fixtures/sites/<name>/` into a temporary folder, starts
+//! site from `tests/fixtures/sites/<name>/` (the [`pipeline`] tests: `tests/fixtures/pipeline/`)
+//! into a temporary folder, starts
 //! `iisn serve <site> --port 0 --log-format json` on it and talks HTTP to it (see
 //! [`harness`]). Without `node` on PATH every test prints a skip note and passes.
 //!
@@ -17,6 +18,7 @@ mod failures;
 mod http_fidelity;
 mod logs;
 mod memory;
+mod pipeline;
 mod recycle;
 mod shutdown;
 mod websocket;

@@ -1,25 +1,26 @@
 //! The Kudu template end to end: public/ served statically, everything else to server.js,
 //! conditional GET and ranges, hidden content, traversal attempts.
 
+use super::serve;
 use crate::harness::Site;
 
 #[test]
 fn kudu_static_content_and_node() {
-    let Some(site) = Site::new("kudu") else {
+    let Some(site) = Site::pipeline("kudu") else {
         return;
     };
-    let s = site.serve(&[]);
-    let css = s.get("/css/site.css");
+    let s = serve(&site, &[]);
+    let css = s.raw_get("/css/site.css");
     assert_eq!(css.status, 200, "{}", s.transcript());
     assert_eq!(css.text(), "body { color: #333; }\n");
     assert_eq!(css.header("content-type"), Some("text/css"));
     assert_eq!(
-        s.get("/index.html").text(),
+        s.raw_get("/index.html").text(),
         "<!doctype html><title>public index</title>\n"
     );
 
     // Everything else reaches node, which sees the URL the client sent.
-    let r = s.get("/api/users%20x?x=1&y=%2F");
+    let r = s.raw_get("/api/users%20x?x=1&y=%2F");
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["url"], "/api/users%20x?x=1&y=%2F");
@@ -28,35 +29,35 @@ fn kudu_static_content_and_node() {
         "X-Original-URL after a rewrite"
     );
     assert_eq!(v["app"], "server.js");
-    assert_eq!(s.get("/").json()["url"], "/");
+    assert_eq!(s.raw_get("/").json()["url"], "/");
     // Node's own 404 passes through (existingResponse="PassThrough").
-    let r = s.get("/status/404");
+    let r = s.raw_get("/status/404");
     assert_eq!((r.status, r.text().as_str()), (404, "node error body"));
     // iisnode's debugger path: NodeInspector stops rule processing, PATH_INFO reaches node.
-    let r = s.get("/server.js/debug");
+    let r = s.raw_get("/server.js/debug");
     assert_eq!(r.json()["url"], "/server.js/debug");
     assert!(
         r.json()["originalUrl"].is_null(),
         "no rewrite, no X-Original-URL"
     );
     // Request bodies stream to node.
-    let r = s.send("POST /api/items HTTP/1.1\r\nContent-Length: 5", b"hello");
+    let r = s.raw_send("POST /api/items HTTP/1.1\r\nContent-Length: 5", b"hello");
     assert_eq!(r.json()["bodyLength"], 5);
 }
 
 #[test]
 fn static_files_conditional_get_ranges_and_head() {
-    let Some(site) = Site::new("kudu") else {
+    let Some(site) = Site::pipeline("kudu") else {
         return;
     };
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    site.write("public/big.bin", &data);
-    site.write("web.config", std::fs::read_to_string(site.root.join("web.config")).expect("read").replace(
+    site.write_bytes("public/big.bin", &data);
+    site.write_bytes("web.config", std::fs::read_to_string(site.path("web.config")).expect("read").replace(
         "<httpErrors existingResponse=\"PassThrough\" />",
         "<httpErrors existingResponse=\"PassThrough\" />\n    <staticContent><mimeMap fileExtension=\".bin\" mimeType=\"application/octet-stream\" /><clientCache cacheControlMode=\"UseMaxAge\" cacheControlMaxAge=\"01:00:00\" /></staticContent>",
     ).as_bytes());
-    let s = site.serve(&[]);
-    let full = s.get("/big.bin");
+    let s = serve(&site, &[]);
+    let full = s.raw_get("/big.bin");
     assert_eq!(full.status, 200, "{}", s.transcript());
     assert_eq!(full.body, data, "streamed whole");
     assert_eq!(full.header("content-length"), Some("200000"));
@@ -72,36 +73,36 @@ fn static_files_conditional_get_ranges_and_head() {
         "IIS-style ETag {etag}"
     );
 
-    let r = s.get_with("/big.bin", &[&format!("If-None-Match: {etag}")]);
+    let r = s.raw_get_with("/big.bin", &[&format!("If-None-Match: {etag}")]);
     assert_eq!((r.status, r.body.len()), (304, 0));
     assert_eq!(r.header("etag"), Some(etag.as_str()));
-    let r = s.get_with("/big.bin", &[&format!("If-Modified-Since: {lm}")]);
+    let r = s.raw_get_with("/big.bin", &[&format!("If-Modified-Since: {lm}")]);
     assert_eq!(r.status, 304);
-    let r = s.get_with("/big.bin", &["If-None-Match: \"other:0\""]);
+    let r = s.raw_get_with("/big.bin", &["If-None-Match: \"other:0\""]);
     assert_eq!(r.status, 200);
 
-    let r = s.get_with("/big.bin", &["Range: bytes=100-199"]);
+    let r = s.raw_get_with("/big.bin", &["Range: bytes=100-199"]);
     assert_eq!(r.status, 206);
     assert_eq!(r.header("content-range"), Some("bytes 100-199/200000"));
     assert_eq!(r.body, &data[100..200]);
-    let r = s.get_with("/big.bin", &["Range: bytes=-10"]);
+    let r = s.raw_get_with("/big.bin", &["Range: bytes=-10"]);
     assert_eq!((r.status, r.body.as_slice()), (206, &data[199_990..]));
-    let r = s.get_with("/big.bin", &["Range: bytes=300000-"]);
+    let r = s.raw_get_with("/big.bin", &["Range: bytes=300000-"]);
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range"), Some("bytes */200000"));
-    let r = s.get_with("/big.bin", &["Range: bytes=0-9", "If-Range: \"stale:0\""]);
+    let r = s.raw_get_with("/big.bin", &["Range: bytes=0-9", "If-Range: \"stale:0\""]);
     assert_eq!(
         (r.status, r.body.len()),
         (200, 200_000),
         "a stale If-Range gets the whole file"
     );
-    let r = s.get_with(
+    let r = s.raw_get_with(
         "/big.bin",
         &["Range: bytes=0-9", &format!("If-Range: {etag}")],
     );
     assert_eq!(r.status, 206);
 
-    let r = s.send("HEAD /big.bin HTTP/1.1", b"");
+    let r = s.raw_send("HEAD /big.bin HTTP/1.1", b"");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("200000"));
     assert!(r.body.is_empty());
@@ -109,10 +110,10 @@ fn static_files_conditional_get_ranges_and_head() {
 
 #[test]
 fn hidden_segments_and_denied_extensions_never_serve_content() {
-    let Some(site) = Site::new("kudu") else {
+    let Some(site) = Site::pipeline("kudu") else {
         return;
     };
-    let s = site.serve(&[]);
+    let s = serve(&site, &[]);
     for (target, secret) in [
         ("/web.config", "<configuration"),
         ("/WEB.CONFIG", "<configuration"),
@@ -122,31 +123,31 @@ fn hidden_segments_and_denied_extensions_never_serve_content() {
         ("/iisnode.yml", "SECRET"),
         ("/.env", "SECRET"),
     ] {
-        let r = s.get(target);
+        let r = s.raw_get(target);
         assert_eq!(r.status, 404, "{target}: {}", r.text());
         assert!(!r.text().contains(secret), "{target} leaked: {}", r.text());
     }
     // public/public/.env does not exist, so the Kudu rules send this one to node: no content.
-    let r = s.get("/public/.env");
+    let r = s.raw_get("/public/.env");
     assert!(!r.text().contains("SECRET"), "{}", r.text());
-    let r = s.get("/web.config");
+    let r = s.raw_get("/web.config");
     assert!(
         r.text().contains("404.8"),
         "the detailed page names the sub-status"
     );
     assert_eq!(r.header("x-iisn-substatus"), Some("8"));
-    assert!(s.get("/app.config").text().contains("404.7"));
+    assert!(s.raw_get("/app.config").text().contains("404.7"));
 }
 
 #[test]
 fn traversal_attempts_never_escape_the_site() {
-    let Some(site) = Site::new("kudu") else {
+    let Some(site) = Site::pipeline("kudu") else {
         return;
     };
     std::fs::write(site.outside().join("outside-secret.txt"), "OUTSIDE-SECRET").expect("write");
     #[cfg(unix)]
-    std::os::unix::fs::symlink(site.outside(), site.root.join("public/escape")).expect("symlink");
-    let s = site.serve(&[]);
+    std::os::unix::fs::symlink(site.outside(), site.path("public/escape")).expect("symlink");
+    let s = serve(&site, &[]);
     for target in [
         "/../outside-secret.txt",
         "/%2e%2e/outside-secret.txt",
@@ -162,7 +163,7 @@ fn traversal_attempts_never_escape_the_site() {
         "/public/escape/outside-secret.txt",
         "/escape/site/web.config",
     ] {
-        let r = s.get(target);
+        let r = s.raw_get(target);
         assert!(
             !r.text().contains("OUTSIDE-SECRET") && !r.text().contains("<configuration>"),
             "{target} leaked ({}): {}",
