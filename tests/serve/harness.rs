@@ -577,6 +577,16 @@ impl Server {
         self.send(b.body(full(body)).expect("request"))
     }
 
+    /// Runs `f` with a fresh raw connection to iisn, on the client runtime (failing the test
+    /// after [`TIMEOUT`]).
+    pub fn with_conn<T>(&self, f: impl AsyncFnOnce(&mut Conn) -> T) -> T {
+        let addr = self.addr;
+        self.block_on(async move {
+            let mut c = Conn::connect(addr).await;
+            f(&mut c).await
+        })
+    }
+
     /// A raw HTTP/1.1 connection to iisn.
     pub fn conn(&self) -> Conn {
         let addr = self.addr;
@@ -1119,6 +1129,12 @@ impl Conn {
         }
         r.raw_len = raw_len;
         r
+    }
+
+    /// Sends a request (raw bytes) and reads its whole response.
+    pub async fn request(&mut self, bytes: &[u8]) -> RawResponse {
+        self.send(bytes).await;
+        self.read_response().await
     }
 
     /// A whole response (head and body, by its framing).

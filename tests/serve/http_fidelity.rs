@@ -79,9 +79,7 @@ fn slow_response_arrives_progressively() {
     };
     let server = site.serve();
     let release = site.path("release-1");
-    let addr = server.addr();
-    server.block_on(async move {
-        let mut c = Conn::connect(addr).await;
+    server.with_conn(async move |c| {
         c.send(b"GET /stream.js?hold=release-1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .await;
         let head = c.read_head().await;
@@ -180,6 +178,14 @@ fn raw_headers(d: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The values of every `name` header among `raw` (ASCII case ignored), in order.
+fn header_values<'a>(raw: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    raw.iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 /// Duplicate and empty request headers reach node as sent (names, order, values).
 #[test]
 fn request_headers_reach_node_unmerged() {
@@ -192,11 +198,7 @@ fn request_headers_reach_node_unmerged() {
         "X-Dup: one\r\nX-Empty:\r\nX-Dup: two\r\nX-Custom: a b  c\r\n",
     );
     let raw = raw_headers(&d);
-    let dups: Vec<&str> = raw
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("x-dup"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let dups = header_values(&raw, "x-dup");
     assert_eq!(dups, ["one", "two"], "{raw:?}");
     assert!(
         raw.iter()
@@ -359,12 +361,7 @@ fn promote_server_vars() {
         "x-iisnode-request_method: FORGED\r\nX-iisnode-AUTH_USER: EVIL\\admin\r\n",
     );
     let raw = raw_headers(&d);
-    let values = |name: &str| -> Vec<String> {
-        raw.iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
+    let values = |name: &str| header_values(&raw, name);
     assert_eq!(values("x-iisnode-request_method"), ["GET"], "{raw:?}");
     assert_eq!(values("x-iisnode-query_string"), ["dump"], "{raw:?}");
     for name in [
@@ -374,7 +371,7 @@ fn promote_server_vars() {
     ] {
         let v = values(name);
         assert!(
-            v.iter().all(String::is_empty) && v.len() <= 1,
+            v.iter().all(|s| s.is_empty()) && v.len() <= 1,
             "{name} empty without --auth-user: {raw:?}"
         );
     }
@@ -436,13 +433,11 @@ fn keep_alive_connection_is_reused() {
         return;
     };
     let server = site.serve();
-    let addr = server.addr();
-    server.block_on(async move {
-        let mut c = Conn::connect(addr).await;
+    server.with_conn(async |c| {
         for n in 1..=20 {
-            c.send(b"GET /hello.js HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let r = c
+                .request(b"GET /hello.js HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 .await;
-            let r = c.read_response().await;
             assert_eq!(r.status, 200);
             assert_eq!(r.text(), format!("Hello, world {n}"));
         }
@@ -456,20 +451,18 @@ fn head_and_bodiless_statuses() {
         return;
     };
     let server = site.serve();
-    let addr = server.addr();
-    server.block_on(async move {
-        let mut c = Conn::connect(addr).await;
+    server.with_conn(async |c| {
         c.send(b"HEAD /echo.js/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .await;
         let head = c.read_head().await;
         assert_eq!(head.status, 200, "{}", head.head);
         for status in [204u16, 304] {
-            c.send(
-                format!("GET /echo.js?status={status} HTTP/1.1\r\nHost: localhost\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await;
-            let r = c.read_response().await;
+            let r = c
+                .request(
+                    format!("GET /echo.js?status={status} HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await;
             assert_eq!(r.status, status, "{}", r.head);
             assert_eq!(
                 r.header("x-status"),
@@ -484,9 +477,9 @@ fn head_and_bodiless_statuses() {
             );
         }
         // Nothing stray in between: the next answer is the next request's.
-        c.send(b"GET /echo.js/after HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let r = c
+            .request(b"GET /echo.js/after HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .await;
-        let r = c.read_response().await;
         assert_eq!(
             (r.status, r.text()),
             (200, "/echo.js/after".to_string()),
@@ -503,9 +496,7 @@ fn expect_100_continue() {
         return;
     };
     let server = site.serve();
-    let addr = server.addr();
-    let (interim, r) = server.block_on(async move {
-        let mut c = Conn::connect(addr).await;
+    let (interim, r) = server.with_conn(async |c| {
         c.send(
             b"POST /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
         )
@@ -529,13 +520,11 @@ fn node_connection_close_does_not_close_the_client() {
         return;
     };
     let server = site.serve();
-    let addr = server.addr();
-    server.block_on(async move {
-        let mut c = Conn::connect(addr).await;
+    server.with_conn(async |c| {
         for _ in 0..5 {
-            c.send(b"GET /hello.js?close HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let r = c
+                .request(b"GET /hello.js?close HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 .await;
-            let r = c.read_response().await;
             assert_eq!(
                 (r.status, r.text()),
                 (200, "closing".to_string()),
@@ -550,9 +539,9 @@ fn node_connection_close_does_not_close_the_client() {
             );
         }
         // node sees keep-alive requests whatever the client said.
-        c.send(b"GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        let r = c
+            .request(b"GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await;
-        let r = c.read_response().await;
         let d: Value = serde_json::from_slice(&r.body).expect("json");
         assert_eq!(d["headers"]["connection"], "keep-alive", "{d}");
     });
@@ -638,9 +627,7 @@ fn pipelined_requests() {
         return;
     };
     let server = site.serve();
-    let addr = server.addr();
-    server.block_on(async move {
-        let mut c = Conn::connect(addr).await;
+    server.with_conn(async |c| {
         c.send(
             b"GET /echo.js/1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo.js HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\ntwoGET /echo.js/3 HTTP/1.1\r\nHost: a\r\n\r\n",
         )
@@ -683,8 +670,9 @@ fn parallel_fan_out_is_strictly_balanced() {
                     let mut c = Conn::connect(addr).await;
                     let mut pids = Vec::new();
                     for _ in 0..10 {
-                        c.send(b"GET /hello.js HTTP/1.1\r\nHost: a\r\n\r\n").await;
-                        let r = c.read_response().await;
+                        let r = c
+                            .request(b"GET /hello.js HTTP/1.1\r\nHost: a\r\n\r\n")
+                            .await;
                         assert_eq!(r.status, 200, "{}", r.head);
                         pids.push(
                             r.header("x-pid")
@@ -749,15 +737,15 @@ fn pooled_connection_closed_by_node_mid_send_is_retried() {
         let mut c = Conn::connect(addr).await;
         let mut failures = Vec::new();
         for i in 0..300 {
-            c.send(
-                format!(
-                    "GET /hello.js?dropafter={} HTTP/1.1\r\nHost: a\r\n\r\n",
-                    i % 4
+            let r = c
+                .request(
+                    format!(
+                        "GET /hello.js?dropafter={} HTTP/1.1\r\nHost: a\r\n\r\n",
+                        i % 4
+                    )
+                    .as_bytes(),
                 )
-                .as_bytes(),
-            )
-            .await;
-            let r = c.read_response().await;
+                .await;
             if r.status != 200 {
                 failures.push(format!(
                     "#{i}: {} {}",
@@ -789,11 +777,7 @@ fn enable_xff_keeps_every_client_supplied_hop() {
         "X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n",
     );
     let raw = raw_headers(&d);
-    let xff: Vec<&str> = raw
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("x-forwarded-for"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let xff = header_values(&raw, "x-forwarded-for");
     let joined = xff.join(", ");
     assert!(
         joined.contains("1.1.1.1") && joined.contains("2.2.2.2") && joined.ends_with("127.0.0.1"),

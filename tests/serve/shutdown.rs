@@ -7,7 +7,35 @@ use bytes::Bytes;
 use http::Request;
 use nix::sys::signal::Signal;
 
-use crate::harness::{Site, TIMEOUT, fetch, full, is_event, is_output, wait_gone};
+use crate::harness::{Server, Site, TIMEOUT, fetch, full, is_event, is_output, wait_gone};
+
+/// The counter app with two workers, both ready and answering: iisn and the workers' pids.
+fn counter_with_two_workers(site: &Site) -> (Server, Vec<u32>) {
+    site.web_config("hello.js", r#"nodeProcessCountPerApplication="2""#);
+    let server = site.serve();
+    let pids = server.wait_ready(2);
+    assert_eq!(server.get("/hello.js").status, 200);
+    (server, pids)
+}
+
+/// Every worker in `pids` is gone within 3 s.
+fn assert_workers_gone(pids: &[u32], what: &str) {
+    let alive = wait_gone(pids, Duration::from_secs(3));
+    assert!(
+        alive.is_empty(),
+        "node processes outlived {what}: {alive:?}"
+    );
+}
+
+/// iisn exits by itself within `limit` (`after` names the cause), with status 0, and takes
+/// its workers with it.
+fn assert_exits_cleanly(server: &mut Server, limit: Duration, after: &str, pids: &[u32]) {
+    let status = server
+        .wait_exit(limit)
+        .unwrap_or_else(|| panic!("iisn exits {after} (waited {limit:?})"));
+    assert!(status.success(), "{status}");
+    assert_workers_gone(pids, "iisn");
+}
 
 /// Graceful Ctrl-C: exit 0, every worker gone, the socket folder removed.
 #[test]
@@ -15,10 +43,7 @@ fn ctrl_c_stops_everything() {
     let Some(site) = Site::new("counter") else {
         return;
     };
-    site.web_config("hello.js", r#"nodeProcessCountPerApplication="2""#);
-    let mut server = site.serve();
-    let pids = server.wait_ready(2);
-    assert_eq!(server.get("/hello.js").status, 200);
+    let (mut server, pids) = counter_with_two_workers(&site);
     assert_eq!(
         server.socket_dirs().len(),
         1,
@@ -26,8 +51,7 @@ fn ctrl_c_stops_everything() {
     );
 
     server.stop();
-    let alive = wait_gone(&pids, Duration::from_secs(3));
-    assert!(alive.is_empty(), "node processes outlived iisn: {alive:?}");
+    assert_workers_gone(&pids, "iisn");
     assert!(
         server.socket_dirs().is_empty(),
         "socket folder left behind: {:?}",
@@ -48,9 +72,7 @@ fn sigterm_stops_gracefully() {
     let mut server = site.serve();
     let pids = server.wait_ready(1);
     server.signal(Signal::SIGTERM);
-    let status = server.wait_exit(TIMEOUT).expect("iisn exits after SIGTERM");
-    assert!(status.success(), "{status}");
-    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+    assert_exits_cleanly(&mut server, TIMEOUT, "after SIGTERM", &pids);
 }
 
 /// The first Ctrl-C lets a request in flight finish before the workers stop.
@@ -85,11 +107,7 @@ fn ctrl_c_drains_requests_in_flight() {
     let r = server.block_on(held).expect("task");
     assert_eq!((r.status, r.text()), (200, "released drain".to_string()));
 
-    let status = server
-        .wait_exit(TIMEOUT)
-        .expect("iisn exits after draining");
-    assert!(status.success(), "{status}");
-    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+    assert_exits_cleanly(&mut server, TIMEOUT, "after draining", &pids);
 }
 
 /// A worker that ignores SIGTERM is killed after the grace period; iisn still exits 0.
@@ -109,7 +127,7 @@ fn stubborn_worker_is_killed() {
             .any(|e| is_output(e, "stdout", "ignoring SIGTERM")),
         "it got SIGTERM first"
     );
-    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+    assert_workers_gone(&pids, "iisn");
 }
 
 /// A second Ctrl-C does not wait for the stubborn worker's grace period.
@@ -124,11 +142,12 @@ fn second_ctrl_c_kills_at_once() {
     server.wait_for_event(|e| is_output(e, "stdout", "ignoring SIGTERM"), TIMEOUT);
     server.signal(Signal::SIGINT);
     // The grace period before SIGKILL is 2 s; a second Ctrl-C must not wait it out.
-    let status = server
-        .wait_exit(Duration::from_millis(1500))
-        .expect("iisn exits promptly after the second Ctrl-C");
-    assert!(status.success(), "{status}");
-    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+    assert_exits_cleanly(
+        &mut server,
+        Duration::from_millis(1500),
+        "promptly after the second Ctrl-C",
+        &pids,
+    );
 }
 
 /// `kill -9` of iisn: its workers die too (PR_SET_PDEATHSIG), within about 3 s.
@@ -137,16 +156,9 @@ fn sigkill_of_iisn_takes_the_workers_down() {
     let Some(site) = Site::new("counter") else {
         return;
     };
-    site.web_config("hello.js", r#"nodeProcessCountPerApplication="2""#);
-    let mut server = site.serve();
-    let pids = server.wait_ready(2);
-    assert_eq!(server.get("/hello.js").status, 200);
+    let (mut server, pids) = counter_with_two_workers(&site);
     server.kill9();
-    let alive = wait_gone(&pids, Duration::from_secs(3));
-    assert!(
-        alive.is_empty(),
-        "workers outlived kill -9 of iisn: {alive:?}"
-    );
+    assert_workers_gone(&pids, "kill -9 of iisn");
 }
 
 /// Ctrl-C with idle client connections open (one kept alive after a request, one that never
@@ -180,6 +192,6 @@ fn ctrl_c_with_idle_connections_and_an_open_tunnel() {
         "open connections held the stop for {:?}",
         t0.elapsed()
     );
-    assert!(wait_gone(&pids, Duration::from_secs(3)).is_empty());
+    assert_workers_gone(&pids, "iisn");
     drop(conns);
 }
