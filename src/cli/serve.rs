@@ -76,6 +76,11 @@ pub struct ServeArgs {
     #[arg(long, help_heading = WORKERS)]
     pub esm: bool,
 
+    /// Start every worker with node's inspector (--inspect=127.0.0.1:<port>, ports from each
+    /// application's debuggerPortRange) and print each worker's DevTools address.
+    #[arg(long, help_heading = WORKERS)]
+    pub inspect: bool,
+
     /// Do not watch files: no recycling on watchedFiles changes, no configuration reloads.
     #[arg(long, help_heading = WORKERS)]
     pub no_watch: bool,
@@ -149,6 +154,7 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
         stdin_commands: std::io::stdin().is_terminal(),
         err_color: color_choice.enabled(Stream::Stderr),
         app_path: args.app_path.clone(),
+        inspect: args.inspect,
     };
     crate::serve::run(site, opts)
 }

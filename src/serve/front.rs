@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::debugger::{self, DebugUrl};
 use super::events::{ServeEvent, WorkerId};
 use super::logs;
 use super::pages::{self, ConfigErrorPage, Failure};
@@ -426,6 +427,22 @@ async fn app_request(
             0,
             None,
         );
+    }
+
+    // iisnode's debugger URLs (`<script>/debug/?kill`...) never reach the application.
+    if plan.debugging {
+        let query = req.uri().query();
+        match debugger::classify(path_info, &plan.debug_segment, query) {
+            Some(DebugUrl::Redirect) => {
+                let location =
+                    debugger::redirect_location(script_url, path_info, &plan.debug_segment, query);
+                return (redirect_response(301, &location), 0, None);
+            }
+            Some(DebugUrl::Command(cmd)) => {
+                return (debugger::respond(pool, cmd, local).await, 0, None);
+            }
+            None => {}
+        }
     }
 
     // Node sees the request target the client sent (DECISIONS.md §16); after a rewrite it

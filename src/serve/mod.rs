@@ -23,6 +23,8 @@
 //!   bodies both ways and tunnels upgrades.
 //! * [`front`] is the hyper server and the request pipeline; [`router`] maps URLs to
 //!   applications; [`pages`] renders IIS's and iisnode's own responses.
+//! * [`debugger`] answers iisnode's `<script>/debug/` URLs with node's inspector (one
+//!   worker in debug mode) and picks inspector ports for `--inspect`.
 //! * [`events`] is the only bridge to the terminal ([`term`]).
 //!
 //! Shutdown: the first Ctrl-C (or SIGTERM) stops accepting, lets requests in flight finish
@@ -32,6 +34,7 @@
 //! next run if this one could not.
 
 pub mod cmdline;
+pub mod debugger;
 pub mod events;
 pub mod front;
 pub mod loader;
@@ -87,6 +90,9 @@ pub struct ServeOptions {
     /// Mount the site at this virtual path (`--app-path /PREFIX`), as an IIS application
     /// below a site's root: only URLs under it are served, and node sees them unchanged.
     pub app_path: Option<String>,
+    /// `--inspect`: every worker starts with node's inspector on a port from its
+    /// application's debuggerPortRange, and the terminal prints its DevTools address.
+    pub inspect: bool,
 }
 
 fn hostname() -> String {
@@ -144,6 +150,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         events: events.clone(),
         sockets,
         total_requests: AtomicU64::new(0),
+        debug_port: std::sync::Mutex::new(0),
     });
     let control_path = shared.sockets.path().join("control.sock");
     let control_listener = tokio::net::UnixListener::bind(&control_path).ok();
@@ -160,6 +167,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         processes: opts.processes,
         control_socket: control_listener.as_ref().map(|_| control_path.clone()),
         cpu_count: opts.load.cpu_count,
+        inspect: opts.inspect,
     };
 
     let pools = supervisor::new_pools(&site, &ctx, &shared);

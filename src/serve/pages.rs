@@ -31,7 +31,7 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-fn html_response(status: StatusCode, substatus: u32, html: String) -> Response<Body> {
+pub(super) fn html_response(status: StatusCode, substatus: u32, html: String) -> Response<Body> {
     let mut r = Response::new(super::proxy::full(Bytes::from(html)));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -48,7 +48,7 @@ fn html_response(status: StatusCode, substatus: u32, html: String) -> Response<B
     r
 }
 
-fn page(title: &str, body: &str) -> String {
+pub(super) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\
 <style>body{{font-family:Segoe UI,Helvetica,Arial,sans-serif;margin:2em;color:#222}}\

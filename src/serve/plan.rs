@@ -37,6 +37,8 @@ pub struct PlanContext {
     /// `IISNODE_CONTROL_PIPE`.
     pub control_socket: Option<PathBuf>,
     pub cpu_count: usize,
+    /// `--inspect`: every worker gets node's inspector.
+    pub inspect: bool,
 }
 
 /// One application, ready to run.
@@ -67,6 +69,14 @@ pub struct AppPlan {
     pub dev_errors: bool,
     pub recycle_signal: bool,
     pub graceful_timeout: Duration,
+    /// debuggingEnabled: `<script>/<debug_segment>/` addresses the debugger.
+    pub debugging: bool,
+    /// debuggerPathSegment.
+    pub debug_segment: String,
+    /// debuggerPortRange, unparsed (parsed on use, as iisnode does).
+    pub debug_ports: String,
+    /// `--inspect`: every worker starts with node's inspector.
+    pub inspect_all: bool,
     /// Everything that shapes the running workers, as text: two plans with the same
     /// signature need no recycle when the configuration is re-read.
     pub signature: String,
@@ -271,6 +281,10 @@ impl AppPlan {
             graceful_timeout: Duration::from_millis(u64::from(
                 s.uint(Attr::GracefulShutdownTimeout),
             )),
+            debugging: s.bool(Attr::DebuggingEnabled),
+            debug_segment: s.str(Attr::DebuggerPathSegment).to_string(),
+            debug_ports: s.str(Attr::DebuggerPortRange).to_string(),
+            inspect_all: ctx.inspect,
             settings: s.clone(),
         }
     }
@@ -291,6 +305,7 @@ mod tests {
             processes: None,
             control_socket: None,
             cpu_count: 2,
+            inspect: false,
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::debugger;
 use super::events::{Events, ServeEvent};
 use super::pages::Failure;
 use super::plan::AppPlan;
@@ -26,6 +27,16 @@ pub struct Shared {
     pub sockets: SocketDir,
     /// Requests seen by this iisn (the debug header's `worker_total_req`).
     pub total_requests: AtomicU64,
+    /// The last inspector port handed out (iisnode's walk through debuggerPortRange).
+    pub debug_port: std::sync::Mutex<u32>,
+}
+
+/// An application in debug mode: one worker with node's inspector on `port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DebugMode {
+    pub port: u16,
+    /// Started with `--inspect-brk` (paused on the first line).
+    pub brk: bool,
 }
 
 /// More than this many exits within [`CRASH_WINDOW`] is a crash loop.
@@ -44,6 +55,9 @@ pub struct AppPool {
     /// The first request found the pool empty: iisnode then starts every process of the
     /// application, not just the one routed to.
     started: std::sync::atomic::AtomicBool,
+    /// Debug mode (the `<script>/debug/` URLs): one worker with the inspector. Entered and
+    /// left with `slots` locked; a recycle also ends it.
+    debug: std::sync::Mutex<Option<DebugMode>>,
 }
 
 /// `iisnode.session.cookie=<n>` in a Cookie header, parsed as iisnode does: find the name
@@ -79,6 +93,7 @@ impl AppPool {
             shared,
             exits: std::sync::Mutex::new(VecDeque::new()),
             started: std::sync::atomic::AtomicBool::new(false),
+            debug: std::sync::Mutex::new(None),
         })
     }
 
@@ -86,8 +101,24 @@ impl AppPool {
         &self.shared
     }
 
-    /// The next slot: sticky when asked and enabled, else strict round robin.
+    /// Debug mode, when the application is in it.
+    pub fn debug_mode(&self) -> Option<DebugMode> {
+        self.debug.lock().ok().and_then(|g| *g)
+    }
+
+    fn set_debug_mode(&self, mode: Option<DebugMode>) -> Option<DebugMode> {
+        match self.debug.lock() {
+            Ok(mut g) => std::mem::replace(&mut *g, mode),
+            Err(_) => None,
+        }
+    }
+
+    /// The next slot: sticky when asked and enabled, else strict round robin (slot 0
+    /// while debugging: the debuggee runs alone).
     pub fn choose_slot(&self, sticky: Option<usize>) -> usize {
+        if self.debug_mode().is_some() {
+            return 0;
+        }
         let n = self.plan.process_count.max(1);
         if let Some(k) = sticky.filter(|_| self.plan.sticky) {
             return k % n;
@@ -102,6 +133,8 @@ impl AppPool {
     /// The worker in `slot`, starting one if the slot is empty or its process exited.
     pub async fn worker(self: &Arc<Self>, slot: usize) -> Result<Arc<Worker>, Failure> {
         let mut slots = self.slots.lock().await;
+        // Debug mode began or ended after the slot was chosen.
+        let slot = if slot < slots.len() { slot } else { 0 };
         if !self.started.swap(true, Ordering::AcqRel) {
             // iisnode creates an application with all its processes at once (engine §1.1),
             // whether it starts lazily or on a wildcard handler's first request.
@@ -163,6 +196,28 @@ impl AppPool {
         let mut spec = spec.clone();
         spec.env
             .insert(0, ("PORT".into(), socket.display().to_string()));
+        // node's inspector: the debuggee of debug mode, or every worker with --inspect.
+        let debug = self.debug_mode();
+        let inspect = match debug {
+            Some(m) => Some((m.port, m.brk)),
+            None if self.plan.inspect_all => {
+                match debugger::choose_port(&self.shared, &self.plan.debug_ports) {
+                    Ok(port) => Some((port, false)),
+                    Err(e) => {
+                        self.shared.events.emit(ServeEvent::Warning {
+                            text: format!("{}: --inspect: {e}", self.plan.name),
+                        });
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        if let Some((port, brk)) = inspect {
+            // `[node args..., loader, script]`: node's own flags go before the loader.
+            let at = spec.args.len().saturating_sub(2);
+            spec.args.insert(at, debugger::inspect_flag(port, brk));
+        }
         let name = self.plan.name.clone();
         match process::spawn_worker(
             &self.shared.spawner,
@@ -176,7 +231,15 @@ impl AppPool {
         .await
         {
             Ok(w) => {
-                self.watch_ready(w.clone());
+                // A debuggee paused on its first line listens only once resumed.
+                if !debug.is_some_and(|m| m.brk) {
+                    self.watch_ready(w.clone());
+                }
+                if debug.is_none()
+                    && let Some((port, _)) = inspect
+                {
+                    debugger::announce(&self.shared, w.clone(), port);
+                }
                 Ok(w)
             }
             Err(e) => {
@@ -244,6 +307,11 @@ impl AppPool {
             app: self.plan.name.clone(),
             trigger: trigger.to_string(),
         });
+        if self.set_debug_mode(None).is_some() {
+            events.emit(ServeEvent::Note {
+                text: format!("{}: the recycle ends debug mode", self.plan.name),
+            });
+        }
         let n = self.plan.process_count;
         let start = Instant::now();
         let mut fresh: Vec<Option<Arc<Worker>>> = vec![None; n];
@@ -298,12 +366,68 @@ impl AppPool {
         let old: Vec<Arc<Worker>> = {
             let mut slots = self.slots.lock().await;
             let n = slots.len();
+            self.set_debug_mode(None);
             std::mem::replace(&mut *slots, vec![None; n])
                 .into_iter()
                 .flatten()
                 .collect()
         };
         self.retire_workers(old);
+    }
+
+    /// Enters debug mode (iisnode's `<script>/debug/`): the workers are retired and one
+    /// worker starts with node's inspector on a port from debuggerPortRange. Already in
+    /// debug mode, returns the running debuggee (the third value is then `true`).
+    pub async fn start_debug(
+        self: &Arc<Self>,
+        brk: bool,
+    ) -> Result<(Arc<Worker>, DebugMode, bool), String> {
+        let mut slots = self.slots.lock().await;
+        if let Some(mode) = self.debug_mode() {
+            drop(slots);
+            let w = self.worker(0).await.map_err(|f| f.detail)?;
+            return Ok((w, mode, true));
+        }
+        let port = debugger::choose_port(&self.shared, &self.plan.debug_ports)?;
+        let mode = DebugMode { port, brk };
+        self.set_debug_mode(Some(mode));
+        let old: Vec<Arc<Worker>> = std::mem::replace(&mut *slots, vec![None])
+            .into_iter()
+            .flatten()
+            .collect();
+        self.started.store(true, Ordering::Release);
+        self.retire_workers(old);
+        match self.spawn(0).await {
+            Ok(w) => {
+                slots[0] = Some(w.clone());
+                Ok((w, mode, false))
+            }
+            Err(f) => {
+                self.set_debug_mode(None);
+                *slots = vec![None; self.plan.process_count];
+                self.started.store(false, Ordering::Release);
+                Err(f.detail)
+            }
+        }
+    }
+
+    /// Leaves debug mode: the debuggee is stopped, and the next request starts the normal
+    /// workers (all of them, as when the application is created). `false` when the
+    /// application was not in debug mode.
+    pub async fn stop_debug(self: &Arc<Self>) -> bool {
+        let old: Vec<Arc<Worker>> = {
+            let mut slots = self.slots.lock().await;
+            if self.set_debug_mode(None).is_none() {
+                return false;
+            }
+            self.started.store(false, Ordering::Release);
+            std::mem::replace(&mut *slots, vec![None; self.plan.process_count])
+                .into_iter()
+                .flatten()
+                .collect()
+        };
+        futures_join_all(old.iter().map(|w| w.stop(Duration::from_millis(500)))).await;
+        true
     }
 
     /// Starts every slot and waits (within the connect budget) until each listens.

@@ -14,6 +14,7 @@ mod harness;
 mod balancing;
 mod basics;
 mod config_env;
+mod debugger;
 mod failures;
 mod http_fidelity;
 mod logs;

@@ -33,13 +33,11 @@ fn kudu_static_content_and_node() {
     // Node's own 404 passes through (existingResponse="PassThrough").
     let r = s.raw_get("/status/404");
     assert_eq!((r.status, r.text().as_str()), (404, "node error body"));
-    // iisnode's debugger path: NodeInspector stops rule processing, PATH_INFO reaches node.
+    // iisnode's debugger path: NodeInspector stops rule processing, and iisnode's debugger
+    // (debuggingEnabled defaults to true) adds the trailing slash (DECISIONS.md §20).
     let r = s.raw_get("/server.js/debug");
-    assert_eq!(r.json()["url"], "/server.js/debug");
-    assert!(
-        r.json()["originalUrl"].is_null(),
-        "no rewrite, no X-Original-URL"
-    );
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/server.js/debug/"));
     // Request bodies stream to node.
     let r = s.raw_send("POST /api/items HTTP/1.1\r\nContent-Length: 5", b"hello");
     assert_eq!(r.json()["bodyLength"], 5);
