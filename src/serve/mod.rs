@@ -3,16 +3,23 @@
 //! # Theory of operation
 //!
 //! ```text
-//!            TCP :8080                       Unix sockets (PORT) in a private 0700 dir
-//!  client ──────────────> front ──> router ──> AppPool ── slot 1 ──> node  <loader> app.js
-//!                           │         │          (round robin,  └── slot 2 ──> node  <loader> app.js
-//!                           │         │           sticky, limits)       │ stdout/stderr pipes
-//!                           │         └─ handler mapping, PATH_INFO      ▼
-//!                           └─ pages (404, iisnode errors)      capture ──> log files + events
-//!                                                                              │
-//!                        terminal <── term (coloured text or JSON) <── events ─┘
+//!            TCP :8080                        Unix sockets (PORT) in a private 0700 dir
+//!  client ─────> front ──> pipeline ──> router ──> AppPool ── slot 1 ──> node <loader> app.js
+//!                  │        │ filtering   │ handler   (round robin, └─ slot 2 ──> node ...
+//!                  │        │ URL Rewrite │ mapping,   sticky, limits)     │ stdout/stderr
+//!                  │        │ static files│ PATH_INFO                      ▼
+//!                  │        └ default documents, httpErrors      capture ──> log files + events
+//!                  └─ pages (IIS and iisnode errors)                                  │
+//!                                                                                     ▼
+//!  supervisor: watchers, config reloads, recycle signal, rs, app_offline.htm    term (text/JSON)
 //! ```
 //!
+//! * [`pipeline`] is IIS in front of node: request filtering, URL Rewrite, handler selection,
+//!   static files, default documents and error pages, in IIS's order, decided without
+//!   sockets so it can be tested as a function.
+//! * [`supervisor`] owns everything that changes a running site: recycles (watchedFiles,
+//!   the recycle signal, `rs`), configuration reloads, `app_offline.htm`; [`watcher`] detects
+//!   file changes with iisnode's semantics.
 //! * [`plan`] resolves everything per application before anything opens (command line,
 //!   environment, limits, log files).
 //! * [`pool`] owns the slots of one application: round robin with iisnode's ticket, sticky
