@@ -76,7 +76,7 @@ pub struct ServeArgs {
     #[arg(long, help_heading = WORKERS)]
     pub esm: bool,
 
-    /// Start every worker with node's inspector (--inspect=127.0.0.1:<port>, ports from each
+    /// Start every worker with node's inspector (--inspect=127.0.0.1:PORT, ports from each
     /// application's debuggerPortRange) and print each worker's DevTools address.
     #[arg(long, help_heading = WORKERS)]
     pub inspect: bool,

@@ -33,7 +33,7 @@ pub struct Lint {
 macro_rules! lints {
     ($( $ident:ident = $code:literal, $name:literal, $sev:ident, $summary:literal, $expl:literal; )*) => {
         $(
-            #[doc = $summary]
+            #[doc = concat!("Lint `", $code, "` (`", $name, "`).")]
             pub static $ident: Lint = Lint {
                 code: $code,
                 name: $name,

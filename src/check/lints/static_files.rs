@@ -3,7 +3,7 @@
 //! IIS serves a static file only when `<staticContent>` maps its extension to a MIME type;
 //! otherwise the answer is 404.3. The stock map lacks several extensions modern front ends
 //! produce (`.mjs`, `.webp`, `.avif`, `.wasm`, `.webmanifest`). This lint walks the site's
-//! files (not `node_modules` or hidden folders, and at most [`MAX_FILES`] of them) and reports
+//! files (not `node_modules` or hidden folders, and at most `MAX_FILES` of them) and reports
 //! each web-asset extension that the effective MIME map of the file's folder lacks, once per
 //! extension. Extensions that are not web assets (`.md`, `.ts`) are not reported: nobody
 //! expects IIS to serve them.

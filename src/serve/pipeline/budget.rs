@@ -19,7 +19,7 @@
 //!
 //! The threads are plain detached threads (not tokio's blocking pool), so an abandoned match
 //! never delays shutdown: a runtime waits for its blocking tasks when it is dropped, the
-//! process does not wait for detached threads. Idle threads beyond [`MIN_THREADS`] exit
+//! process does not wait for detached threads. Idle threads beyond `MIN_THREADS` exit
 //! after a minute.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
