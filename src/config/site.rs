@@ -222,6 +222,14 @@ fn read_text(path: &Path, what: &str) -> Result<Option<String>, Diagnostic> {
 /// Finds the folders holding a web.config (any case: `Web.config` is common), parents
 /// first, skipping dependencies and hidden folders. Symbolic links to folders are not
 /// followed, so a link loop cannot trap the walk.
+/// The web.config files of the site under `root`, as [`load_site`] finds them (for
+/// noticing a web.config added to or removed from a folder while a site runs).
+pub fn discover_config_files(root: &Path) -> Vec<PathBuf> {
+    discover(root)
+        .map(|found| found.into_iter().map(|(_, file)| file).collect())
+        .unwrap_or_default()
+}
+
 fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
     let mut stack = vec![(String::new(), root.to_path_buf(), 0usize)];

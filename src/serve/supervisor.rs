@@ -206,6 +206,11 @@ impl Supervisor {
             }
         };
         self.print_diagnostics(&site);
+        if !self.s.quiet {
+            self.events().emit(ServeEvent::Note {
+                text: format!("{trigger}: configuration re-read"),
+            });
+        }
         let offline = read_offline(&site.root);
         let old = self.current();
         let old_pools = old.router.pools();
@@ -279,7 +284,7 @@ impl Supervisor {
         }
         if started.is_empty() && !was_offline {
             self.events().emit(ServeEvent::Note {
-                text: format!("{trigger}: configuration re-read; no application changed"),
+                text: "no application changed".into(),
             });
         }
         self.restart_watchers();
@@ -345,9 +350,11 @@ impl Supervisor {
             ));
             self.app_watchers.push(handle);
         }
+        let known = site.levels.iter().map(|l| l.file.clone()).collect();
         self.config_watcher = Some(tokio::spawn(watch_config(
             site.root.clone(),
             config_files,
+            known,
             self.config_baseline.clone(),
             poll,
             self.control_tx.clone(),
@@ -434,6 +441,7 @@ fn config_fingerprints(files: &[PathBuf]) -> std::collections::HashMap<PathBuf, 
 async fn watch_config(
     root: PathBuf,
     files: Vec<PathBuf>,
+    known: BTreeSet<PathBuf>,
     baseline: std::collections::HashMap<PathBuf, u64>,
     poll: Duration,
     tx: mpsc::Sender<Control>,
@@ -441,7 +449,7 @@ async fn watch_config(
     let dirs: BTreeSet<PathBuf> = files
         .iter()
         .filter_map(|f| f.parent().map(Path::to_path_buf))
-        .chain(std::iter::once(root))
+        .chain(std::iter::once(root.clone()))
         .collect();
     let (_watcher, mut rx) = watcher::watch_dirs(&dirs);
     let fp = |p: &PathBuf| file_fingerprint(p);
@@ -454,11 +462,28 @@ async fn watch_config(
             watcher::next_batch(&mut rx, poll).await;
         }
         let changed = fps.changed(fp);
-        let Some(first) = changed.first() else {
-            continue;
+        let trigger = match changed.first() {
+            Some(first) => format!("{} changed", first.display()),
+            None => {
+                // A web.config that appeared in (or vanished from) a folder nobody watches:
+                // compare the set of files with the one the configuration was read from.
+                let walk_root = root.clone();
+                let found: BTreeSet<PathBuf> = tokio::task::spawn_blocking(move || {
+                    crate::config::site::discover_config_files(&walk_root)
+                        .into_iter()
+                        .collect()
+                })
+                .await
+                .unwrap_or_else(|_| known.clone());
+                match found.symmetric_difference(&known).next() {
+                    Some(p) if found.contains(p) => format!("{} appeared", p.display()),
+                    Some(p) => format!("{} was removed", p.display()),
+                    None => continue,
+                }
+            }
         };
         let msg = Control::Reload {
-            trigger: format!("{} changed", first.display()),
+            trigger,
             force: None,
         };
         if tx.send(msg).await.is_err() {

@@ -377,3 +377,41 @@ fn ten_recycles_under_steady_traffic_fail_no_request() {
     );
     assert!(ok > 100, "too little traffic to mean anything: {ok}");
 }
+
+/// A web.config created in a new sub-folder while iisn runs is found (by the periodic walk)
+/// and its application served, without touching any existing file.
+#[test]
+fn web_config_in_a_new_folder_is_picked_up() {
+    let Some(site) = Site::new("recycle") else {
+        return;
+    };
+    let cfg = std::fs::read_to_string(site.path("web.config")).expect("read");
+    site.write(
+        "web.config",
+        &cfg.replace(
+            r#"gracefulShutdownTimeout="10000""#,
+            r#"gracefulShutdownTimeout="10000" uncFileChangesPollingInterval="300""#,
+        ),
+    );
+    let server = site.serve();
+    assert_eq!(server.get("/app.js").status, 200);
+    site.write(
+        "sub/other.js",
+        "require('http').createServer((q, r) => r.end('other')).listen(process.env.PORT);\n",
+    );
+    site.write(
+        "sub/web.config",
+        r#"<configuration><system.webServer><handlers><add name="other" path="other.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+    );
+    // Until the new web.config is read, IIS's static handler serves the file's source.
+    let r = poll_until(&server, "/sub/other.js", |r| r.text() == "other");
+    assert_eq!(r.status, 200);
+    let e = server.wait_for_event(
+        |e| is_event(e, "note") && e["text"].as_str().is_some_and(|t| t.contains("appeared")),
+        TIMEOUT,
+    );
+    assert!(
+        e["text"].as_str().unwrap_or("").contains("sub/web.config"),
+        "{e}"
+    );
+}
