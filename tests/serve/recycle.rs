@@ -46,6 +46,20 @@ fn client_runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// Replaces `from` with `to` in a file of the site (the edit a developer saves).
+fn edit(site: &Site, rel: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(site.path(rel)).expect("read a site file");
+    assert!(text.contains(from), "{rel} does not contain {from:?}");
+    site.write(rel, &text.replace(from, to));
+}
+
+/// Serves the recycle fixture and waits until both workers listen.
+fn serve_ready(site: &Site) -> Server {
+    let server = site.serve();
+    server.wait_ready(2);
+    server
+}
+
 /// Requests `path` until `pred` holds (or fails the test after `TIMEOUT`).
 fn poll_until(server: &Server, path: &str, pred: impl Fn(&Resp) -> bool) -> Resp {
     let deadline = Instant::now() + TIMEOUT;
@@ -81,10 +95,11 @@ fn entry_script_change_recycles() {
     let before = server.get("/app.js");
     assert!(before.text().starts_with("v1 "), "{}", before.text());
     let old_pid = before.pid();
-    let text = std::fs::read_to_string(site.path("app.js")).expect("read");
-    site.write(
+    edit(
+        &site,
         "app.js",
-        &text.replace("var version = 'v1';", "var version = 'v2';"),
+        "var version = 'v1';",
+        "var version = 'v2';",
     );
     let after = poll_until(&server, "/app.js", |r| r.text().starts_with("v2 "));
     assert_ne!(after.pid(), old_pid);
@@ -111,8 +126,7 @@ fn unwatched_change_does_not_recycle() {
     let Some(site) = Site::new("recycle") else {
         return;
     };
-    let server = site.serve();
-    server.wait_ready(2);
+    let server = serve_ready(&site);
     let pid = server.get("/app.js").pid();
     let mark = server.mark();
     site.write("data.txt", "changed\n");
@@ -171,11 +185,7 @@ fn web_config_change_is_seen() {
     };
     let server = site.serve();
     assert!(server.get("/app.js").text().ends_with("setting=first"));
-    let cfg = std::fs::read_to_string(site.path("web.config")).expect("read");
-    site.write(
-        "web.config",
-        &cfg.replace(r#"value="first""#, r#"value="second""#),
-    );
+    edit(&site, "web.config", r#"value="first""#, r#"value="second""#);
     poll_until(&server, "/app.js", |r| r.text().ends_with("setting=second"));
 }
 
@@ -186,8 +196,7 @@ fn in_flight_request_survives_a_recycle() {
     let Some(site) = Site::new("recycle") else {
         return;
     };
-    let server = site.serve();
-    server.wait_ready(2);
+    let server = serve_ready(&site);
     let addr = server.addr();
     let slow = thread::spawn(move || client_runtime().block_on(try_fetch(addr, "/app.js?hold=go")));
     server.wait_for_event(|e| is_output(e, "stdout", "holding go"), TIMEOUT);
@@ -217,16 +226,13 @@ fn request_longer_than_the_graceful_timeout_is_cut() {
     let Some(site) = Site::new("recycle") else {
         return;
     };
-    let cfg = std::fs::read_to_string(site.path("web.config")).expect("read");
-    site.write(
+    edit(
+        &site,
         "web.config",
-        &cfg.replace(
-            r#"gracefulShutdownTimeout="10000""#,
-            r#"gracefulShutdownTimeout="500""#,
-        ),
+        r#"gracefulShutdownTimeout="10000""#,
+        r#"gracefulShutdownTimeout="500""#,
     );
-    let server = site.serve();
-    server.wait_ready(2);
+    let server = serve_ready(&site);
     let addr = server.addr();
     let started = Instant::now();
     let slow = thread::spawn(move || {
@@ -268,8 +274,7 @@ fn recycle_signal_works_twice() {
     let Some(site) = Site::new("recycle") else {
         return;
     };
-    let server = site.serve();
-    server.wait_ready(2);
+    let server = serve_ready(&site);
     let mut seen = vec![server.get("/app.js").pid()];
     for _ in 0..2 {
         let mark = server.mark();
@@ -314,8 +319,7 @@ fn ten_recycles_under_steady_traffic_fail_no_request() {
     let Some(site) = Site::new("recycle") else {
         return;
     };
-    let server = site.serve();
-    server.wait_ready(2);
+    let server = serve_ready(&site);
     let addr = server.addr();
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
@@ -385,13 +389,11 @@ fn web_config_in_a_new_folder_is_picked_up() {
     let Some(site) = Site::new("recycle") else {
         return;
     };
-    let cfg = std::fs::read_to_string(site.path("web.config")).expect("read");
-    site.write(
+    edit(
+        &site,
         "web.config",
-        &cfg.replace(
-            r#"gracefulShutdownTimeout="10000""#,
-            r#"gracefulShutdownTimeout="10000" uncFileChangesPollingInterval="300""#,
-        ),
+        r#"gracefulShutdownTimeout="10000""#,
+        r#"gracefulShutdownTimeout="10000" uncFileChangesPollingInterval="300""#,
     );
     let server = site.serve();
     assert_eq!(server.get("/app.js").status, 200);
