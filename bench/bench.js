@@ -628,6 +628,9 @@ async function main() {
   fs.writeFileSync(`${base}.md`, md + '\n');
   console.log(md);
   log(`written ${base}.json and ${base}.md`);
+  // The targets keep node's event loop alive: stop them and leave.
+  cleanup();
+  process.exit(0);
 }
 
 main().catch((e) => fail(e && e.stack ? e.stack : String(e)));
