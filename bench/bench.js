@@ -33,6 +33,8 @@ function usage() {
   --targets a,b         node,nginx,pm2,iisn,iisn-kudu (default: all)
   --scenarios a,b       hello,chunked,echo,download,c1000 (default: all)
   --iisn PATH           the iisn binary (default: target/release/iisn)
+  --baseline PATH       another iisn binary (an older build) run as two more targets,
+                        "iisn-base" and "iisn-kudu-base": before/after in one run
   --label TEXT          a name for this run in the output (e.g. "before")
   --out DIR             where the JSON and markdown go (default: bench/out)
   --keep                leave the temporary folder (configs, logs) in place`;
@@ -67,10 +69,17 @@ function parseArgs(argv) {
       case '--scenarios': o.scenarios = next().split(',').filter(Boolean); break;
       case '--iisn': o.iisn = path.resolve(next()); break;
       case '--label': o.label = next(); break;
+      case '--baseline': o.baseline = path.resolve(next()); break;
       case '--out': o.out = path.resolve(next()); break;
       case '--keep': o.keep = true; break;
       case '-h': case '--help': console.log(usage()); process.exit(0); break;
       default: fail(`unknown option ${a}\n${usage()}`);
+    }
+  }
+  if (o.baseline) {
+    if (!fs.existsSync(o.baseline)) fail(`no iisn binary at ${o.baseline}`);
+    for (const t of ['iisn', 'iisn-kudu']) {
+      if (o.targets.includes(t) && !o.targets.includes(`${t}-base`)) o.targets.push(`${t}-base`);
     }
   }
   for (const t of o.targets) if (!TARGETS[t]) fail(`unknown target ${t}`);
@@ -377,11 +386,32 @@ http {
   },
 };
 
-async function startIisn(o, site, name) {
+TARGETS['iisn-base'] = {
+  title: 'baseline iisn → 2 node (plain web.config)',
+  async start(o) {
+    const site = path.join(tmp, 'site-plain-base');
+    fs.mkdirSync(site, { recursive: true });
+    fs.copyFileSync(path.join(tmp, 'app/server.js'), path.join(site, 'server.js'));
+    fs.copyFileSync(path.join(HERE, 'app/web.config'), path.join(site, 'web.config'));
+    return startIisn(o, site, 'iisn-base', o.baseline);
+  },
+};
+TARGETS['iisn-kudu-base'] = {
+  title: 'baseline iisn → 2 node (Kudu web.config)',
+  async start(o) {
+    const site = path.join(tmp, 'site-kudu-base');
+    fs.mkdirSync(path.join(site, 'public'), { recursive: true });
+    fs.copyFileSync(path.join(tmp, 'app/server.js'), path.join(site, 'server.js'));
+    fs.copyFileSync(path.join(ROOT, 'examples/kudu/web.config'), path.join(site, 'web.config'));
+    return startIisn(o, site, 'iisn-kudu-base', o.baseline);
+  },
+};
+
+async function startIisn(o, site, name, binary) {
   const port = await freePort();
   const out = logFile(name);
   const child = track(
-    spawn(o.iisn, ['serve', site, '--port', String(port), '--processes', '2', '--no-watch'], {
+    spawn(binary || o.iisn, ['serve', site, '--port', String(port), '--processes', '2', '--no-watch'], {
       env: { ...process.env, NO_COLOR: '1' },
       stdio: ['ignore', out, out],
     }),
@@ -474,10 +504,14 @@ function versionOf(cmd, args) {
 }
 
 function pm2Version() {
-  // The first `pm2` run prints a banner before the version: take the last line.
-  const r = spawnSync('pm2', ['-v'], { encoding: 'utf8', timeout: 10000, env: { ...process.env, PM2_HOME: path.join(tmp || os.tmpdir(), 'pm2') } });
-  const lines = (r.stdout || '').trim().split('\n');
-  return lines[lines.length - 1].trim() || 'unknown';
+  // `pm2 -v` starts PM2's daemon: read the version from its package instead.
+  try {
+    const bin = spawnSync('sh', ['-c', 'command -v pm2'], { encoding: 'utf8' }).stdout.trim();
+    const pkg = path.join(path.dirname(fs.realpathSync(bin)), '..', 'package.json');
+    return JSON.parse(fs.readFileSync(pkg, 'utf8')).version || 'unknown';
+  } catch (_) {
+    return 'unknown';
+  }
 }
 
 function fmt(x, digits) {
@@ -516,6 +550,8 @@ function markdown(report) {
     if (rt.iisn_nginx_cpu !== undefined) parts.push(`iisn/nginx CPU/req ${fmt(rt.iisn_nginx_cpu, 2)}×`);
     if (rt.iisn_pm2_rps !== undefined) parts.push(`iisn/PM2 ${s.mib ? 'MiB/s' : 'req/s'} ${fmt(rt.iisn_pm2_rps, 2)}×`);
     if (rt.kudu_plain_cpu !== undefined) parts.push(`Kudu/plain CPU/req ${fmt(rt.kudu_plain_cpu, 2)}×`);
+    if (rt.iisn_base_cpu !== undefined) parts.push(`iisn/baseline CPU/req ${fmt(rt.iisn_base_cpu, 2)}×`);
+    if (rt.kudu_base_cpu !== undefined) parts.push(`Kudu iisn/baseline CPU/req ${fmt(rt.kudu_base_cpu, 2)}×`);
     if (parts.length) {
       lines.push('');
       lines.push(parts.join(' · '));
@@ -593,6 +629,8 @@ async function main() {
     }
     if (results.iisn && results.pm2) rt.iisn_pm2_rps = ratio(speed('iisn'), speed('pm2'));
     if (results.iisn && results['iisn-kudu']) rt.kudu_plain_cpu = ratio(cpu('iisn-kudu'), cpu('iisn'));
+    if (results.iisn && results['iisn-base']) rt.iisn_base_cpu = ratio(cpu('iisn'), cpu('iisn-base'));
+    if (results['iisn-kudu'] && results['iisn-kudu-base']) rt.kudu_base_cpu = ratio(cpu('iisn-kudu'), cpu('iisn-kudu-base'));
     ratios[sc] = rt;
   }
   const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
@@ -609,6 +647,7 @@ async function main() {
     },
     versions: {
       iisn: o.targets.some((t) => t.startsWith('iisn')) ? versionOf(o.iisn, ['--version']) : 'iisn (not run)',
+      baseline: o.baseline || null,
       node: process.version,
       nginx: has('nginx') ? versionOf('nginx', ['-v']) : 'nginx (not run)',
       pm2: has('pm2') ? pm2Version() : '(not run)',

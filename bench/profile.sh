@@ -42,6 +42,7 @@ sleep 1
 perf record -e cpu-clock -F 2000 -g -p "$pid" -o "$tmp/perf.data" -- sleep "$secs" 2>/dev/null
 wait "$wrk_pid" || true
 grep -E "Requests/sec|Latency" "$tmp/wrk.txt" || true
+[ -n "${PROFILE_KEEP:-}" ] && cp "$tmp/perf.data" "$PROFILE_KEEP"
 perf report -i "$tmp/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -30 | cut -c1-120
 echo "--- by DSO"
 perf report -i "$tmp/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -6 | cut -c1-60
