@@ -661,7 +661,7 @@ async fn app_request(
         match proxy::send(req, &worker, guard, &plan.proxy).await {
             Err(SendError::Unsent(_, back)) if !resent => {
                 resent = true;
-                req = back;
+                req = *back;
             }
             Err(SendError::Unsent(f, _)) | Err(SendError::Failed(f)) => break (worker, t0, Err(f)),
             Ok(ok) => break (worker, t0, Ok(ok)),

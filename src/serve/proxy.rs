@@ -383,7 +383,7 @@ pub enum SendError {
     /// The request never left iisn, because the worker exited before iisn could connect to
     /// it: it comes back, to go to the slot's next process (iisnode dispatches to a new
     /// process once the old one is gone).
-    Unsent(Failure, Request<ReqBody>),
+    Unsent(Failure, Box<Request<ReqBody>>),
 }
 
 impl From<Failure> for SendError {
@@ -517,7 +517,7 @@ pub async fn send(
             let c = match connect(worker, s.max_retry, s.retry_delay_ms, s.max_head).await {
                 Ok(c) => c,
                 Err(f) if may_resend && worker.has_exited() => {
-                    return Err(SendError::Unsent(f, req));
+                    return Err(SendError::Unsent(f, Box::new(req)));
                 }
                 Err(f) => return Err(f.into()),
             };
@@ -561,7 +561,7 @@ pub async fn send(
                             .map(copy_head)
                     });
                     return Err(match again {
-                        Some(again) if exited => SendError::Unsent(f, again),
+                        Some(again) if exited => SendError::Unsent(f, Box::new(again)),
                         _ => SendError::Failed(f),
                     });
                 }
