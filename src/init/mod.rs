@@ -1,0 +1,466 @@
+//! `iisn init`: a new site from an embedded template.
+//!
+//! Two steps, so that `--dry-run` and the refusal to overwrite are the same code path as a
+//! real run: [`plan`] looks at the destination and decides, for every file, whether it is
+//! created or replaced, or whether something is in the way; [`InitPlan::apply`] then writes.
+//! Nothing is written unless the whole plan is clear, so a refused `init` leaves the folder
+//! exactly as it was. This module does no printing (the command in `cli/init.rs` does) and
+//! never touches a path outside the destination folder: template paths are fixed at compile
+//! time, and a replaced symbolic link is removed, never followed.
+
+pub mod templates;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use templates::{DEFAULT_TEMPLATE, TEMPLATES, Template, TemplateFile};
+
+/// What happens to one file of the template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileAction {
+    Create,
+    /// The file exists and `--force` was given.
+    Replace,
+}
+
+/// One file the plan writes.
+#[derive(Debug)]
+pub struct PlannedFile {
+    /// The template path (`public/index.html`), also the path relative to the destination.
+    pub rel: &'static str,
+    pub target: PathBuf,
+    pub contents: String,
+    pub action: FileAction,
+}
+
+/// Why a file cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Obstacle {
+    /// A file (or link) exists there; `--force` replaces it.
+    Exists,
+    /// A folder exists where the template has a file; never removed, even with `--force`.
+    Folder,
+    /// A parent of the file (`public`) exists and is not a folder.
+    ParentNotFolder(String),
+}
+
+/// A file of the template that something on disk is in the way of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub rel: &'static str,
+    pub obstacle: Obstacle,
+}
+
+impl Blocked {
+    /// Whether `--force` would clear this one.
+    pub fn force_clears(&self) -> bool {
+        self.obstacle == Obstacle::Exists
+    }
+}
+
+/// Why `init` cannot go ahead.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{} is not a folder", .0.display())]
+    DestNotFolder(PathBuf),
+    #[error("files in the way in {}", .dest.display())]
+    Blocked {
+        dest: PathBuf,
+        blocked: Vec<Blocked>,
+    },
+    #[error("cannot read {}", .path.display())]
+    Inspect {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", .path.display())]
+    Write {
+        path: PathBuf,
+        /// Files already written before the failure (relative paths).
+        written: Vec<&'static str>,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything `init` will do, decided before anything is written.
+#[derive(Debug)]
+pub struct InitPlan {
+    pub template: &'static Template,
+    pub dest: PathBuf,
+    pub name: String,
+    pub files: Vec<PlannedFile>,
+}
+
+/// Fills the template's placeholders.
+pub fn render(text: &str, name: &str) -> String {
+    text.replace(templates::NAME_PLACEHOLDER, name)
+}
+
+/// Checks a `--name`. It ends up in package.json's `name`, a URL path (`--app-path /NAME`),
+/// an XML attribute and JavaScript strings, so it follows npm's package name rules
+/// (lowercase letters, digits, `-`, `_`, `.`, not starting with `.` or `_`, at most 214
+/// characters), which also makes it safe in all of those without escaping.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name.len() > 214 {
+        return Err(format!(
+            "the name is {} characters long; npm allows 214",
+            name.len()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!("`{}` is not allowed in a name", c.escape_default()));
+    }
+    if name.starts_with('.') || name.starts_with('_') {
+        return Err("a name cannot start with `.` or `_`".into());
+    }
+    if name == "node_modules" || name == "favicon.ico" {
+        return Err(format!("`{name}` is reserved by npm"));
+    }
+    Ok(())
+}
+
+/// The name to use when `--name` is not given: the destination folder's name, made valid
+/// (`My Site` becomes `my-site`), or `iisn-site` when nothing usable is left.
+pub fn default_name(dest: &Path) -> String {
+    let folder = fs::canonicalize(dest)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| dest.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let mut name = String::new();
+    for c in folder.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.') {
+            name.push(c);
+        } else if !name.ends_with('-') {
+            name.push('-');
+        }
+    }
+    let name = name
+        .trim_start_matches(['.', '_', '-'])
+        .trim_end_matches('-');
+    let name: String = name.chars().take(214).collect();
+    if validate_name(&name).is_ok() {
+        name
+    } else {
+        "iisn-site".to_string()
+    }
+}
+
+/// Decides what `init` does in `dest`. With `force`, existing files are replaced; folders in
+/// the way, or files where the template needs a folder, are never removed.
+pub fn plan(
+    template: &'static Template,
+    dest: &Path,
+    name: &str,
+    force: bool,
+) -> Result<InitPlan, InitError> {
+    match fs::metadata(dest) {
+        Ok(m) if !m.is_dir() => return Err(InitError::DestNotFolder(dest.to_path_buf())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(InitError::Inspect {
+                path: dest.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let mut files = Vec::new();
+    let mut blocked = Vec::new();
+    for f in template.files {
+        let target = dest.join(f.path);
+        if let Some(parent) = first_non_folder_parent(dest, f.path) {
+            blocked.push(Blocked {
+                rel: f.path,
+                obstacle: Obstacle::ParentNotFolder(parent),
+            });
+            continue;
+        }
+        let action = match fs::symlink_metadata(&target) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileAction::Create,
+            Err(source) => {
+                return Err(InitError::Inspect {
+                    path: target,
+                    source,
+                });
+            }
+            Ok(m) if m.is_dir() => {
+                blocked.push(Blocked {
+                    rel: f.path,
+                    obstacle: Obstacle::Folder,
+                });
+                continue;
+            }
+            Ok(_) if force => FileAction::Replace,
+            Ok(_) => {
+                blocked.push(Blocked {
+                    rel: f.path,
+                    obstacle: Obstacle::Exists,
+                });
+                continue;
+            }
+        };
+        files.push(PlannedFile {
+            rel: f.path,
+            target,
+            contents: render(f.contents, name),
+            action,
+        });
+    }
+    if !blocked.is_empty() {
+        return Err(InitError::Blocked {
+            dest: dest.to_path_buf(),
+            blocked,
+        });
+    }
+    Ok(InitPlan {
+        template,
+        dest: dest.to_path_buf(),
+        name: name.to_string(),
+        files,
+    })
+}
+
+/// The first folder on the way from `dest` to `rel` that exists but is not a folder
+/// (a symbolic link to a folder counts as a folder, as it would for `mkdir -p`).
+fn first_non_folder_parent(dest: &Path, rel: &str) -> Option<String> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut sofar = dest.to_path_buf();
+    for (i, part) in parts.iter().enumerate().take(parts.len().saturating_sub(1)) {
+        sofar.push(part);
+        if sofar.exists() && !sofar.is_dir() {
+            return Some(parts[..=i].join("/"));
+        }
+        if fs::symlink_metadata(&sofar).is_ok() && !sofar.exists() {
+            // A dangling link: create_dir_all would fail on it.
+            return Some(parts[..=i].join("/"));
+        }
+    }
+    None
+}
+
+impl InitPlan {
+    /// The `--app-path` the site is served under, filled (`/my-site`), if the template has one.
+    pub fn app_path(&self) -> Option<String> {
+        self.template.app_path.map(|p| render(p, &self.name))
+    }
+
+    /// The URL path to open once the site runs.
+    pub fn open_path(&self) -> String {
+        render(self.template.open, &self.name)
+    }
+
+    /// The files that already existed and are replaced.
+    pub fn replaced(&self) -> impl Iterator<Item = &PlannedFile> {
+        self.files
+            .iter()
+            .filter(|f| f.action == FileAction::Replace)
+    }
+
+    /// Writes the files. A replaced file (or symbolic link) is removed first and the new one
+    /// created in its place, so a link is never followed out of the folder; a file that
+    /// appeared since [`plan`] looked is not overwritten (`create_new`).
+    pub fn apply(&self) -> Result<(), InitError> {
+        let mut written = Vec::new();
+        for f in &self.files {
+            let fail = |source, written: &Vec<&'static str>| InitError::Write {
+                path: f.target.clone(),
+                written: written.clone(),
+                source,
+            };
+            if let Some(parent) = f.target.parent() {
+                fs::create_dir_all(parent).map_err(|e| fail(e, &written))?;
+            }
+            if f.action == FileAction::Replace {
+                match fs::remove_file(&f.target) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(fail(e, &written)),
+                }
+            }
+            let mut out = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&f.target)
+                .map_err(|e| fail(e, &written))?;
+            out.write_all(f.contents.as_bytes())
+                .map_err(|e| fail(e, &written))?;
+            written.push(f.rel);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hello() -> &'static Template {
+        templates::find("hello").expect("hello")
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("my-site").is_ok());
+        assert!(validate_name("a.b_c-1").is_ok());
+        assert!(validate_name("").is_err());
+        assert!(validate_name("My").is_err());
+        assert!(validate_name("a b").is_err());
+        assert!(validate_name("a/b").is_err());
+        assert!(validate_name("<x>").is_err());
+        assert!(validate_name(".x").is_err());
+        assert!(validate_name("_x").is_err());
+        assert!(validate_name("node_modules").is_err());
+        assert!(validate_name(&"a".repeat(215)).is_err());
+    }
+
+    #[test]
+    fn default_names() {
+        assert_eq!(default_name(Path::new("/no/such/My Site!")), "my-site");
+        assert_eq!(default_name(Path::new("/no/such/.hidden")), "hidden");
+        assert_eq!(default_name(Path::new("/no/such/日本")), "iisn-site");
+        assert_eq!(default_name(Path::new("/")), "iisn-site");
+    }
+
+    proptest! {
+        /// Whatever the folder is called, the derived name is valid.
+        #[test]
+        fn default_name_is_always_valid(folder in "\\PC{0,300}") {
+            let name = default_name(&Path::new("/no/such/parent").join(folder.replace('/', "")));
+            prop_assert!(validate_name(&name).is_ok(), "{name}");
+        }
+
+        /// validate_name never panics, and what it accepts needs no escaping anywhere.
+        #[test]
+        fn valid_names_need_no_escaping(name in "\\PC{0,40}") {
+            if validate_name(&name).is_ok() {
+                prop_assert!(!name.contains(['"', '\'', '<', '>', '&', '/', '\\', ' ']));
+            }
+        }
+    }
+
+    #[test]
+    fn plan_into_a_new_folder_creates_everything() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path().join("new");
+        let p = plan(hello(), &dest, "demo", false).expect("plan");
+        assert_eq!(p.files.len(), hello().files.len());
+        assert!(p.files.iter().all(|f| f.action == FileAction::Create));
+        assert!(!dest.exists(), "planning writes nothing");
+        p.apply().expect("apply");
+        let server = fs::read_to_string(dest.join("server.js")).expect("server.js");
+        assert!(server.contains("Hello from demo!"));
+        assert!(!server.contains("{{"));
+    }
+
+    #[test]
+    fn existing_files_block_unless_forced() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        fs::write(tmp.path().join("web.config"), "<configuration/>").expect("write");
+        fs::create_dir(tmp.path().join("server.js")).expect("mkdir");
+        let Err(InitError::Blocked { blocked, .. }) = plan(hello(), tmp.path(), "x", false) else {
+            panic!("expected Blocked");
+        };
+        assert_eq!(
+            blocked,
+            vec![
+                Blocked {
+                    rel: "server.js",
+                    obstacle: Obstacle::Folder
+                },
+                Blocked {
+                    rel: "web.config",
+                    obstacle: Obstacle::Exists
+                },
+            ]
+        );
+        // --force replaces files but never removes a folder.
+        let Err(InitError::Blocked { blocked, .. }) = plan(hello(), tmp.path(), "x", true) else {
+            panic!("expected Blocked");
+        };
+        assert_eq!(blocked.len(), 1);
+        assert!(!blocked[0].force_clears());
+        fs::remove_dir(tmp.path().join("server.js")).expect("rmdir");
+        let p = plan(hello(), tmp.path(), "x", true).expect("plan");
+        let replaced: Vec<&str> = p.replaced().map(|f| f.rel).collect();
+        assert_eq!(replaced, vec!["web.config"]);
+        p.apply().expect("apply");
+        let wc = fs::read_to_string(tmp.path().join("web.config")).expect("read");
+        assert!(wc.contains("iisnode"));
+    }
+
+    #[test]
+    fn a_file_where_a_folder_is_needed_blocks() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        fs::write(tmp.path().join("public"), "").expect("write");
+        let express = templates::find("express").expect("express");
+        let Err(InitError::Blocked { blocked, .. }) = plan(express, tmp.path(), "x", true) else {
+            panic!("expected Blocked");
+        };
+        assert!(
+            blocked
+                .iter()
+                .all(|b| b.obstacle == Obstacle::ParentNotFolder("public".into()))
+        );
+        assert_eq!(blocked.len(), 2);
+    }
+
+    #[test]
+    fn dest_that_is_a_file() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let f = tmp.path().join("f");
+        fs::write(&f, "").expect("write");
+        assert!(matches!(
+            plan(hello(), &f, "x", true),
+            Err(InitError::DestNotFolder(_))
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn force_replaces_a_link_instead_of_writing_through_it() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let outside = tmp.path().join("outside.txt");
+        fs::write(&outside, "keep me").expect("write");
+        let site = tmp.path().join("site");
+        fs::create_dir(&site).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, site.join("server.js")).expect("symlink");
+        plan(hello(), &site, "x", true)
+            .expect("plan")
+            .apply()
+            .expect("apply");
+        assert_eq!(fs::read_to_string(&outside).expect("read"), "keep me");
+        assert!(
+            !fs::symlink_metadata(site.join("server.js"))
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[test]
+    fn subdir_fills_its_app_path() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let subdir = templates::find("subdir").expect("subdir");
+        let p = plan(subdir, tmp.path(), "shop", false).expect("plan");
+        assert_eq!(p.app_path().as_deref(), Some("/shop"));
+        assert_eq!(p.open_path(), "/shop/");
+        let wc = p
+            .files
+            .iter()
+            .find(|f| f.rel == "web.config")
+            .expect("web.config");
+        assert!(wc.contents.contains(r#"value="/shop""#));
+    }
+}
