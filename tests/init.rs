@@ -23,7 +23,13 @@ use tempfile::TempDir;
 /// `iisn ARGS` with a clean environment (no NODE_ENV or IISNODE_*, which change what check
 /// reports), colours off.
 fn iisn(args: &[&str]) -> Output {
+    iisn_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// [`iisn`], run in the folder `cwd`.
+fn iisn_in(cwd: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_iisn"));
+    cmd.current_dir(cwd);
     cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null());
     for (k, _) in std::env::vars_os() {
         let name = k.to_string_lossy().to_ascii_uppercase();
@@ -189,6 +195,8 @@ fn prepared_site(template: &str) -> Option<(TempDir, Site, String)> {
     if needs_npm && !npm_available() {
         return None;
     }
+    // Site::new joins its argument onto tests/fixtures/sites; an absolute path replaces that
+    // (Path::join), so this copies the folder `iisn init` wrote into the harness's own.
     let site = Site::new(dir.to_str().expect("utf-8"))?;
     if needs_npm {
         npm_install(site.root());
@@ -488,4 +496,26 @@ fn invalid_names_and_templates_are_usage_errors() {
         assert!(stderr.contains(name), "possible values listed: {stderr}");
     }
     assert!(!tmp.path().join("x").exists());
+}
+
+/// The README's `iisn init` tour is the binary's real output, byte for byte.
+#[test]
+fn readme_shows_the_real_output() {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let tmp = TempDir::new().expect("tmp");
+    let list = text(&iisn_in(tmp.path(), &["init", "--list"]).stdout);
+    let written = iisn_in(tmp.path(), &["init", "shop", "--template", "express"]);
+    assert!(written.status.success());
+    let refused = iisn_in(tmp.path(), &["init", "shop"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let expected = format!(
+        "$ iisn init --list\n{list}\n$ iisn init shop --template express\n{}\n$ iisn init shop\n{}```",
+        text(&written.stdout),
+        text(&refused.stderr)
+    );
+    assert!(
+        readme.contains(&expected),
+        "README.md's `iisn init` example is stale; it should read:\n{expected}"
+    );
 }
