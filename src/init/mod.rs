@@ -5,8 +5,10 @@
 //! created or replaced, or whether something is in the way; [`InitPlan::apply`] then writes.
 //! Nothing is written unless the whole plan is clear, so a refused `init` leaves the folder
 //! exactly as it was. This module does no printing (the command in `cli/init.rs` does) and
-//! never touches a path outside the destination folder: template paths are fixed at compile
-//! time, and a replaced symbolic link is removed, never followed.
+//! writes only below the destination folder: template paths are fixed, relative and free of
+//! `..` (checked by a unit test), and a replaced symbolic link is removed, never written
+//! through. (A sub-folder that is a link to a folder is used as a folder, as `mkdir -p`
+//! would.)
 
 pub mod templates;
 

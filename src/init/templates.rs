@@ -202,6 +202,24 @@ mod tests {
         }
     }
 
+    /// Paths are relative, `/`-separated and never leave the destination folder.
+    #[test]
+    fn paths_stay_inside_the_destination() {
+        for t in TEMPLATES {
+            for f in t.files {
+                assert!(!f.path.starts_with('/'), "{}", f.path);
+                assert!(!f.path.contains('\\'), "{}", f.path);
+                assert!(
+                    f.path
+                        .split('/')
+                        .all(|seg| !seg.is_empty() && seg != "." && seg != ".."),
+                    "{}",
+                    f.path
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_template_has_the_required_files() {
         assert!(find(DEFAULT_TEMPLATE).is_some());
