@@ -345,33 +345,48 @@ fn websocket_serves_its_page_and_echoes_over_a_real_upgrade() {
     let Some((_tmp, site, open)) = prepared_site("websocket") else {
         return;
     };
-    let server = site.serve();
+    // Two processes, as the template's iisnode.yml anticipates: its sticky sessions make
+    // iisn (as iisnode) hand out the cookie that pins a client to one process.
+    let server = site.iisn().arg("--processes").arg("2").start();
     let page = server.get(&open);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("/echo"));
+    assert!(
+        page.headers.get_all("set-cookie").iter().any(|v| v
+            .to_str()
+            .is_ok_and(|v| v.starts_with("iisnode.session.cookie="))),
+        "nodeProcessStickySessions is on: {:?}",
+        page.headers
+    );
     let addr = server.addr();
-    server.block_on_for(Duration::from_secs(30), async move {
-        let mut c = Conn::connect(addr).await;
-        c.send(
-            format!(
-                "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-                 Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n\
-                 Sec-WebSocket-Version: 13\r\n\r\n"
-            )
-            .as_bytes(),
+    // One upgrade per process (round robin), each echoing.
+    for _ in 0..2 {
+        server.block_on_for(Duration::from_secs(30), echo_session(addr));
+    }
+}
+
+/// A real RFC 6455 session on /echo: the handshake, then two text messages echoed back.
+async fn echo_session(addr: std::net::SocketAddr) {
+    let mut c = Conn::connect(addr).await;
+    c.send(
+        format!(
+            "GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
         )
-        .await;
-        let head = c.read_head().await;
-        assert_eq!(head.status, 101, "{}", head.head);
-        assert_eq!(head.header("sec-websocket-accept"), Some(WS_ACCEPT));
-        for msg in ["hello", "second message"] {
-            c.send(&masked_text_frame(msg.as_bytes())).await;
-            let h = c.read_exact(2).await;
-            assert_eq!(h[0], 0x81, "a final text frame");
-            assert_eq!(h[1] as usize, msg.len(), "unmasked, short");
-            assert_eq!(c.read_exact(msg.len()).await, msg.as_bytes());
-        }
-    });
+        .as_bytes(),
+    )
+    .await;
+    let head = c.read_head().await;
+    assert_eq!(head.status, 101, "{}", head.head);
+    assert_eq!(head.header("sec-websocket-accept"), Some(WS_ACCEPT));
+    for msg in ["hello", "second message"] {
+        c.send(&masked_text_frame(msg.as_bytes())).await;
+        let h = c.read_exact(2).await;
+        assert_eq!(h[0], 0x81, "a final text frame");
+        assert_eq!(h[1] as usize, msg.len(), "unmasked, short");
+        assert_eq!(c.read_exact(msg.len()).await, msg.as_bytes());
+    }
 }
 
 #[test]
