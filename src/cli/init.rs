@@ -14,7 +14,9 @@ use clap::builder::PossibleValuesParser;
 
 use crate::Error;
 use crate::cli::Ui;
-use crate::init::{self, FileAction, InitError, InitPlan, Obstacle, TEMPLATES, templates};
+use crate::init::{
+    self, FileAction, InitError, InitPlan, Obstacle, PlannedFile, TEMPLATES, templates,
+};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -111,7 +113,7 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
             (FileAction::Replace, false) => st.warning.apply_to("replace").to_string(),
             (FileAction::Replace, true) => st.warning.apply_to("would replace").to_string(),
         };
-        let _ = writeln!(out, "  {verb}  {}", f.rel);
+        let _ = writeln!(out, "  {verb}  {}", shown_rel(f));
     }
 
     if args.dry_run {
@@ -125,7 +127,7 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
     plan.apply()
         .map_err(|e| init_error(e, &args.dir, template.name))?;
 
-    let replaced: Vec<&str> = plan.replaced().map(|f| f.rel).collect();
+    let replaced: Vec<String> = plan.replaced().map(shown_rel).collect();
     if !replaced.is_empty() {
         let _ = writeln!(
             out,
@@ -140,6 +142,20 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
         return Ok(());
     }
     print(&out)
+}
+
+/// The file's path, plus the name it replaces when that differs in case
+/// (`web.config (was Web.config)`).
+fn shown_rel(f: &PlannedFile) -> String {
+    let was = f
+        .existing
+        .as_deref()
+        .filter(|e| *e != f.target)
+        .and_then(Path::file_name);
+    match was {
+        Some(name) => format!("{} (was {})", f.rel, name.to_string_lossy()),
+        None => f.rel.to_string(),
+    }
 }
 
 /// `iisn init --list`: name, `(default)`, one line each.
@@ -209,6 +225,9 @@ fn init_error(e: InitError, dir: &Path, template: &str) -> Error {
             for b in &blocked {
                 let why = match &b.obstacle {
                     Obstacle::Exists => "exists".to_string(),
+                    Obstacle::ExistsAs(other) => {
+                        format!("exists as {other} (the same file on Windows)")
+                    }
                     Obstacle::Folder => {
                         "is a folder (never removed, even with --force)".to_string()
                     }

@@ -34,6 +34,9 @@ pub struct PlannedFile {
     pub target: PathBuf,
     pub contents: String,
     pub action: FileAction,
+    /// What is replaced: the target itself, or a file whose name differs only in case
+    /// (`Web.config`), which IIS on Windows would read as the same file.
+    pub existing: Option<PathBuf>,
 }
 
 /// Why a file cannot be written.
@@ -41,6 +44,9 @@ pub struct PlannedFile {
 pub enum Obstacle {
     /// A file (or link) exists there; `--force` replaces it.
     Exists,
+    /// A file whose name differs only in case exists (`Web.config` for `web.config`): the
+    /// same file on Windows, where the site is deployed; `--force` replaces it.
+    ExistsAs(String),
     /// A folder exists where the template has a file; never removed, even with `--force`.
     Folder,
     /// A parent of the file (`public`) exists and is not a folder.
@@ -57,7 +63,7 @@ pub struct Blocked {
 impl Blocked {
     /// Whether `--force` would clear this one.
     pub fn force_clears(&self) -> bool {
-        self.obstacle == Obstacle::Exists
+        matches!(self.obstacle, Obstacle::Exists | Obstacle::ExistsAs(_))
     }
 }
 
@@ -188,26 +194,35 @@ pub fn plan(
             });
             continue;
         }
-        let action = match fs::symlink_metadata(&target) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileAction::Create,
+        let existing = match find_existing(&target) {
+            Ok(e) => e,
             Err(source) => {
                 return Err(InitError::Inspect {
                     path: target,
                     source,
                 });
             }
-            Ok(m) if m.is_dir() => {
+        };
+        let (action, existing) = match existing {
+            None => (FileAction::Create, None),
+            Some((_, is_dir)) if is_dir => {
                 blocked.push(Blocked {
                     rel: f.path,
                     obstacle: Obstacle::Folder,
                 });
                 continue;
             }
-            Ok(_) if force => FileAction::Replace,
-            Ok(_) => {
+            Some((path, _)) if force => (FileAction::Replace, Some(path)),
+            Some((path, _)) => {
+                let obstacle = match path.file_name() {
+                    Some(n) if path != target => {
+                        Obstacle::ExistsAs(n.to_string_lossy().into_owned())
+                    }
+                    _ => Obstacle::Exists,
+                };
                 blocked.push(Blocked {
                     rel: f.path,
-                    obstacle: Obstacle::Exists,
+                    obstacle,
                 });
                 continue;
             }
@@ -217,6 +232,7 @@ pub fn plan(
             target,
             contents: render(f.contents, name),
             action,
+            existing,
         });
     }
     if !blocked.is_empty() {
@@ -231,6 +247,38 @@ pub fn plan(
         name: name.to_string(),
         files,
     })
+}
+
+/// What exists at `target`: the path itself or, failing that, an entry of its folder whose
+/// name differs only in ASCII case (IIS on Windows, like iisn's own loader, treats
+/// `Web.config` as `web.config`); with whether it is a folder. Links are not followed.
+fn find_existing(target: &Path) -> std::io::Result<Option<(PathBuf, bool)>> {
+    match fs::symlink_metadata(target) {
+        Ok(m) => return Ok(Some((target.to_path_buf(), m.is_dir()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return Ok(None);
+    };
+    let name = name.to_string_lossy();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .eq_ignore_ascii_case(&name)
+        {
+            let is_dir = entry.file_type()?.is_dir();
+            return Ok(Some((entry.path(), is_dir)));
+        }
+    }
+    Ok(None)
 }
 
 /// The first folder on the way from `dest` to `rel` that exists but is not a folder
@@ -283,8 +331,8 @@ impl InitPlan {
             if let Some(parent) = f.target.parent() {
                 fs::create_dir_all(parent).map_err(|e| fail(e, &written))?;
             }
-            if f.action == FileAction::Replace {
-                match fs::remove_file(&f.target) {
+            if let Some(existing) = &f.existing {
+                match fs::remove_file(existing) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => return Err(fail(e, &written)),
@@ -400,6 +448,36 @@ mod tests {
         p.apply().expect("apply");
         let wc = fs::read_to_string(tmp.path().join("web.config")).expect("read");
         assert!(wc.contains("iisnode"));
+    }
+
+    /// `Web.config` is the same file as `web.config` on Windows: it blocks, and `--force`
+    /// replaces it rather than leaving two configurations side by side.
+    #[test]
+    fn a_name_differing_in_case_counts_as_existing() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        fs::write(tmp.path().join("Web.config"), "<configuration/>").expect("write");
+        let Err(InitError::Blocked { blocked, .. }) = plan(hello(), tmp.path(), "x", false) else {
+            panic!("expected Blocked");
+        };
+        assert_eq!(
+            blocked,
+            vec![Blocked {
+                rel: "web.config",
+                obstacle: Obstacle::ExistsAs("Web.config".into())
+            }]
+        );
+        assert!(blocked[0].force_clears());
+        let p = plan(hello(), tmp.path(), "x", true).expect("plan");
+        assert_eq!(p.replaced().count(), 1);
+        p.apply().expect("apply");
+        let mut names: Vec<String> = fs::read_dir(tmp.path())
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.eq_ignore_ascii_case("web.config"))
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["web.config"]);
     }
 
     #[test]
