@@ -257,12 +257,19 @@ fn init_error(e: InitError, dir: &Path, template: &str) -> Error {
             written,
             source,
         } => {
-            let what = if written.is_empty() {
-                "cannot write (nothing was written)"
+            // Exit code 2, like any path iisn cannot read or write.
+            let hint = if written.is_empty() {
+                "nothing was written; check the folder's permissions and free space".to_string()
             } else {
-                "cannot write (the files before it were written)"
+                format!(
+                    "written before the failure: {}; run again with --force once the cause is fixed",
+                    written.join(", ")
+                )
             };
-            Error::Path { what, path, source }
+            Error::Usage {
+                message: format!("cannot write {}: {source}", path.display()),
+                hint: Some(hint),
+            }
         }
     }
 }
