@@ -400,6 +400,86 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever subset of a template's files already exists (some with their name in
+        /// other case), without --force exactly those block and nothing changes on disk;
+        /// with --force the result is the template, and unrelated files are untouched.
+        #[test]
+        fn refusal_and_force_over_any_existing_subset(
+            which in 0usize..5,
+            present in proptest::collection::vec(0u8..3, 8),
+        ) {
+            let t = &TEMPLATES[which];
+            let tmp = tempfile::tempdir().expect("tmp");
+            let dest = tmp.path();
+            fs::write(dest.join("unrelated.txt"), "mine").expect("write");
+            let mut expected_blocked = Vec::new();
+            for (f, how) in t.files.iter().zip(present.iter().chain(std::iter::repeat(&0))) {
+                let name = match how {
+                    0 => continue,
+                    1 => f.path.to_string(),
+                    _ => f.path.to_ascii_uppercase(),
+                };
+                if name.contains('/') {
+                    let parent = Path::new(f.path).parent().expect("parent");
+                    fs::create_dir_all(dest.join(parent)).expect("mkdir");
+                    let base = name.rsplit('/').next().expect("base");
+                    fs::write(dest.join(parent).join(base), "old").expect("write");
+                } else {
+                    fs::write(dest.join(&name), "old").expect("write");
+                }
+                expected_blocked.push(f.path);
+            }
+            let before = snapshot(dest);
+            match plan(t, dest, "demo", false) {
+                Ok(p) => prop_assert!(expected_blocked.is_empty() && p.replaced().count() == 0),
+                Err(InitError::Blocked { blocked, .. }) => {
+                    let got: Vec<&str> = blocked.iter().map(|b| b.rel).collect();
+                    prop_assert_eq!(got, expected_blocked.clone());
+                    prop_assert!(blocked.iter().all(Blocked::force_clears));
+                }
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+            prop_assert_eq!(snapshot(dest), before, "planning writes nothing");
+            let p = plan(t, dest, "demo", true).expect("force plan");
+            prop_assert_eq!(p.replaced().count(), expected_blocked.len());
+            p.apply().expect("apply");
+            for f in t.files {
+                let got = fs::read_to_string(dest.join(f.path)).expect("written");
+                prop_assert_eq!(got, render(f.contents, "demo"));
+            }
+            prop_assert_eq!(fs::read_to_string(dest.join("unrelated.txt")).expect("kept"), "mine");
+            // No case variant is left beside the template's file.
+            let after = snapshot(dest);
+            prop_assert_eq!(after.len(), t.files.len() + 1, "{:?}", after);
+        }
+    }
+
+    /// Every file under `dir` with its contents, sorted.
+    fn snapshot(dir: &Path) -> Vec<(String, String)> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+            for e in fs::read_dir(dir).expect("read").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(root, &p, out);
+                } else {
+                    let rel = p
+                        .strip_prefix(root)
+                        .expect("under")
+                        .to_string_lossy()
+                        .into_owned();
+                    out.push((rel, fs::read_to_string(&p).unwrap_or_default()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(dir, dir, &mut out);
+        out.sort();
+        out
+    }
+
     #[test]
     fn plan_into_a_new_folder_creates_everything() {
         let tmp = tempfile::tempdir().expect("tmp");
