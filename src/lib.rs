@@ -8,7 +8,9 @@
 //!  iisnode.yml ──────┘                              │
 //!                                                   ├─> `iisn config`  (effective settings + origins)
 //!                                                   ├─> `iisn check`   (check::run: lints over the same model)
-//!                                                   └─> `iisn serve`   (planned: engine built from the model)
+//!                                                   └─> `iisn serve`   (the engine built from the model)
+//!
+//!  templates/ ──(embedded)──> init::plan ──> `iisn init` (a new site that passes check and serves)
 //! ```
 //!
 //! * [`config`] reads and merges configuration. It is synchronous, does no networking and
