@@ -625,9 +625,108 @@ pub async fn send(
         inner: body,
         reuse,
         _guard: guard,
+    };
+    let streamed = hyper::body::Body::is_end_stream(&body)
+        || hyper::body::Body::size_hint(&body).exact().is_some();
+    if streamed {
+        return Ok((Response::from_parts(parts, body.boxed()), retries));
     }
-    .boxed();
+    let body = Prefetched::gather(body).await.boxed();
     Ok((Response::from_parts(parts, body), retries))
+}
+
+/// Frames gathered before the response is handed to hyper, at most this many bytes.
+const PREFETCH_BYTES: usize = 16 * 1024;
+/// ... and at most this many frames.
+const PREFETCH_FRAMES: usize = 8;
+
+/// A chunked response from node whose first frames were read before its head went out.
+///
+/// hyper writes what it has buffered each time the body it sends has nothing ready, so a
+/// small chunked answer (`res.write()` then `res.end()`) went to the client as three writes:
+/// the head with the first chunk, the second chunk, the last chunk. Gathering the frames that
+/// node has already sent (letting hyper's connection task decode them, one yield at a
+/// time) lets hyper write them with the head in one go. Nothing waits for node: as soon as
+/// no frame is ready after a yield, the response goes out with what there is, so streamed
+/// responses (server-sent events, progress output) are not delayed. The chunks keep their
+/// framing: the client still gets `Transfer-Encoding: chunked`.
+struct Prefetched {
+    frames: std::collections::VecDeque<Frame<Bytes>>,
+    ended: bool,
+    error: Option<BoxError>,
+    inner: ProxyBody,
+}
+
+impl Prefetched {
+    async fn gather(mut inner: ProxyBody) -> Prefetched {
+        let mut frames = std::collections::VecDeque::new();
+        let (mut ended, mut error) = (false, None);
+        let (mut bytes, mut yielded) = (0usize, false);
+        std::future::poll_fn(|cx| {
+            loop {
+                match hyper::body::Body::poll_frame(Pin::new(&mut inner), cx) {
+                    Poll::Ready(Some(Ok(f))) => {
+                        bytes += f.data_ref().map_or(0, Bytes::len);
+                        frames.push_back(f);
+                        yielded = false;
+                        if bytes >= PREFETCH_BYTES || frames.len() >= PREFETCH_FRAMES {
+                            return Poll::Ready(());
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        ended = true;
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        error = Some(e);
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending if !yielded => {
+                        // Let hyper's connection task (woken by this poll) run first.
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Poll::Pending => return Poll::Ready(()),
+                }
+            }
+        })
+        .await;
+        Prefetched {
+            frames,
+            ended,
+            error,
+            inner,
+        }
+    }
+}
+
+impl hyper::body::Body for Prefetched {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if let Some(f) = this.frames.pop_front() {
+            return Poll::Ready(Some(Ok(f)));
+        }
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        hyper::body::Body::poll_frame(Pin::new(&mut this.inner), cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frames.is_empty()
+            && self.error.is_none()
+            && (self.ended || hyper::body::Body::is_end_stream(&self.inner))
+    }
 }
 
 #[cfg(test)]
