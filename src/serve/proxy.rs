@@ -11,7 +11,8 @@
 //!   (DECISIONS.md §22);
 //! * the request and response header blocks are limited to `maxRequestBufferSize`;
 //! * node's `Connection` response header is dropped (it describes the socket), except on 101;
-//! * bodies stream both ways, never buffered whole;
+//! * bodies stream both ways, never buffered whole (the frames of a chunked response that
+//!   node has already sent are gathered so they go out with the head in one write);
 //! * connections are pooled per worker and per front thread (LIFO,
 //!   `maxNamedPipeConnectionPoolSize` per thread, idle age below
 //!   `maxNamedPipePooledConnectionAge`); a pooled connection the worker closed is retried
