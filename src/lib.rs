@@ -24,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod logging;
 pub mod node;
 pub mod rewrite;
 pub mod serve;

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod config;
+pub mod route;
 pub mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -19,6 +20,7 @@ Examples:
   iisn config examples/hello          show the effective iisnode settings and where each came from
   iisn config . --format json         the same as JSON, for scripts
   iisn check .                        validate web.config and iisnode.yml (exit 1 on errors)
+  iisn route examples/kudu / /x.html  what IIS does with each URL, step by step
 
 Exit codes:
   0  success
@@ -47,7 +49,8 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more: notes about sections iisn does not emulate, and other details.
+    /// Print more: notes about sections iisn does not emulate, and other details; -vv also
+    /// iisn's own debug log on stderr (IISN_LOG=<filter> picks what, e.g. iisn::serve=trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 }
@@ -63,6 +66,9 @@ pub enum Command {
     /// Run the site: node workers on Unix sockets, round robin, live logs.
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::ServeArgs),
+    /// Show what IIS would do with URLs, step by step (filtering, rewrite rules, handlers).
+    #[command(after_help = route::AFTER_HELP)]
+    Route(route::RouteArgs),
 }
 
 /// What every command needs to print.
@@ -87,9 +93,11 @@ impl Ui {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let ui = Ui::new(&cli.global);
+    crate::logging::init(cli.global.verbose, cli.global.color.enabled(Stream::Stderr));
     match cli.command {
         Command::Config(args) => config::run(&args, &ui),
         Command::Check(args) => check::run(&args, &ui),
         Command::Serve(args) => serve::run(&args, &ui, cli.global.color),
+        Command::Route(args) => route::run(&args, &ui),
     }
 }

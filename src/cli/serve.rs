@@ -85,6 +85,12 @@ pub struct ServeArgs {
     #[arg(long, help_heading = WORKERS)]
     pub no_watch: bool,
 
+    /// Print how IIS decided each request (request filtering, every rewrite rule, handler
+    /// mapping, default document), as `iisn route` does, with the worker and the final
+    /// status; --trace=PATTERN only for URLs containing PATTERN.
+    #[arg(long, value_name = "PATTERN", num_args = 0..=1, require_equals = true, default_missing_value = "", help_heading = LOGGING)]
+    pub trace: Option<String>,
+
     /// Output format of the live log.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = LOGGING)]
     pub log_format: LogFormat,
@@ -125,6 +131,9 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
         );
     }
     let json = args.log_format == LogFormat::Json;
+    if let Some(pattern) = &args.trace {
+        crate::serve::live_trace::enable(pattern);
+    }
     let opts = ServeOptions {
         host: args.host,
         port: args.port,
