@@ -56,7 +56,8 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct RouteArgs {
     /// The site folder (optional: the current folder when the first argument starts with
-    /// `/`), then one or more site-relative URLs with an optional query (`/api/x?y=1`).
+    /// `/` and is not a folder holding a web.config), then one or more site-relative URLs
+    /// with an optional query (`/api/x?y=1`).
     #[arg(value_name = "[SITE] URL", required = true, num_args = 1..)]
     pub args: Vec<String>,
     /// The request method.
@@ -84,10 +85,18 @@ fn usage(message: impl Into<String>, hint: Option<&str>) -> Error {
     }
 }
 
+/// Whether an absolute first argument names a site rather than a URL: a folder with a
+/// web.config (`/` itself is always a URL).
+fn is_site(arg: &str) -> bool {
+    arg != "/" && std::path::Path::new(arg).join("web.config").is_file()
+}
+
 /// Splits `[SITE] URL...` into the site and the URLs.
 fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
     let (site, urls) = match args.first() {
-        Some(first) if !first.starts_with('/') => (PathBuf::from(first), &args[1..]),
+        Some(first) if !first.starts_with('/') || is_site(first) => {
+            (PathBuf::from(first), &args[1..])
+        }
         _ => (PathBuf::from("."), args),
     };
     if urls.is_empty() {
