@@ -321,8 +321,9 @@ struct Rendered {
     json: Value,
 }
 
+/// Quotes a value for the text trace, as written (patterns keep their single backslashes).
 fn q(s: &str) -> String {
-    format!("{s:?}")
+    format!("\"{s}\"")
 }
 
 impl Report<'_> {
@@ -737,7 +738,14 @@ impl Report<'_> {
         };
         let mut text = format!("{site_path} → {kind}");
         if let Some((name, at)) = &entry {
-            let _ = write!(text, " (handler {} at {at})", q(name));
+            match at.strip_prefix('(').and_then(|a| a.strip_suffix(')')) {
+                Some(builtin) => {
+                    let _ = write!(text, " (handler {}, {builtin})", q(name));
+                }
+                None => {
+                    let _ = write!(text, " (handler {} at {at})", q(name));
+                }
+            }
         }
         if let Some(s) = &script {
             let _ = write!(text, ": script {s}");
