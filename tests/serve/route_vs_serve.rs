@@ -252,3 +252,52 @@ fn rule_actions() {
     );
     compare(&site, &urls);
 }
+
+#[test]
+fn trace_pattern_limits_what_is_traced() {
+    let Some(site) = Site::example("spa") else {
+        return;
+    };
+    let server = site.iisn().arg("--no-watch").arg("--trace=/api").start();
+    assert_eq!(server.raw_get("/assets/app.js").status, 200);
+    assert_eq!(server.raw_get("/api/todos").status, 200);
+    let t = server.wait_for_event(|e| is_event(e, "trace"), Duration::from_secs(20));
+    assert_eq!(t["url"], "/api/todos");
+    assert_eq!(t["response"]["status"], 200);
+    // Only URLs containing the pattern are traced.
+    let traced: Vec<Value> = server
+        .events()
+        .into_iter()
+        .filter(|e| is_event(e, "trace"))
+        .collect();
+    assert_eq!(traced.len(), 1, "{traced:?}");
+}
+
+#[test]
+fn iisn_log_shows_engine_internals() {
+    let Some(site) = Site::example("hello") else {
+        return;
+    };
+    let server = site
+        .iisn()
+        .arg("--no-watch")
+        .env("IISN_LOG", "iisn::serve=debug")
+        .start();
+    assert_eq!(server.raw_get("/hello.js").status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let err = server.stderr();
+        if err.contains("spawned worker") && err.contains("connected to worker") {
+            assert!(
+                err.contains("iisn-loader"),
+                "the command line is logged: {err}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no engine debug lines on stderr:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -897,3 +897,169 @@ fn caps(kind: &str, c: &[Option<String>]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use http::{HeaderMap, HeaderValue, Method};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::env::Environment;
+    use crate::config::{LoadOptions, load_site};
+    use crate::serve::pipeline::RequestHead;
+
+    fn pipeline(dir: &Path) -> Pipeline {
+        let opts = LoadOptions {
+            env: Environment::from_pairs(Vec::<(String, String)>::new()),
+            cpu_count: 1,
+        };
+        Pipeline::new(Arc::new(load_site(dir, &opts).expect("site loads")))
+    }
+
+    fn kudu() -> Pipeline {
+        pipeline(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kudu"))
+    }
+
+    fn head(target: &str) -> RequestHead {
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::HOST, HeaderValue::from_static("localhost"));
+        RequestHead {
+            method: Method::GET,
+            target: target.to_string(),
+            headers,
+            remote: SocketAddr::from(([127, 0, 0, 1], 50000)),
+            local_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            auth: None,
+        }
+    }
+
+    /// The decision with and without a recorder, as comparable text.
+    fn both(p: &Pipeline, target: &str) -> (String, String, Trace) {
+        let h = head(target);
+        let off = p.decide(&h, None);
+        let mut t = Trace::new();
+        let on = p.decide_traced(&h, None, Some(&mut t));
+        let show = |r: &Routed| {
+            format!(
+                "{:?} {} {} {:?} {:?}",
+                r.decision, r.url, r.rewritten, r.query, r.set_headers
+            )
+        };
+        (show(&off), show(&on), t)
+    }
+
+    #[test]
+    fn rec_without_a_trace_runs_nothing() {
+        rec(&mut None, |_| panic!("recorded without a trace"));
+        let mut t = Trace::new();
+        rec(&mut Some(&mut t), |t| {
+            t.ended_by = Some(ActionType::AbortRequest)
+        });
+        assert_eq!(t.ended_by, Some(ActionType::AbortRequest));
+    }
+
+    #[test]
+    fn kudu_steps_in_order() {
+        let p = kudu();
+        let (off, on, t) = both(&p, "/about.html");
+        assert_eq!(off, on);
+        let kinds: Vec<&str> = t
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Url { .. } => "url",
+                Step::Filter { .. } => "filter",
+                Step::Rule(_) => "rule",
+                Step::Handler { .. } => "handler",
+                Step::Static { .. } => "static",
+                Step::DefaultDocument { .. } => "default-document",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "filter", "rule", "rule", "rule", "filter", "handler", "static"
+            ]
+        );
+        let Step::Rule(dynamic) = &t.steps[3] else {
+            panic!("a rule step")
+        };
+        assert!(dynamic.matched);
+        assert_eq!(dynamic.input, "public/about.html");
+        assert_eq!(dynamic.conditions_passed, Some(false));
+        assert_eq!(dynamic.conditions.len(), 1);
+        assert!(
+            dynamic.conditions[0]
+                .expanded
+                .ends_with("public/about.html")
+        );
+        assert!(!dynamic.conditions[0].passed);
+        assert!(dynamic.action.is_none());
+    }
+
+    #[test]
+    fn report_outcomes_and_rule_locations() {
+        let p = kudu();
+        let h = head("/web.config");
+        let mut t = Trace::new();
+        let routed = p.decide_traced(&h, None, Some(&mut t));
+        let report = Report {
+            pipeline: &p,
+            method: "GET",
+            url: "/web.config",
+            routed: &routed,
+            trace: &t,
+            local: true,
+        };
+        assert_eq!(report.outcome(), ("error", Some(404), 8));
+        let j = report.to_json();
+        assert_eq!(j["steps"][0]["check"], "hiddenSegments");
+        assert_eq!(j["steps"][0]["config"], "(IIS defaults)");
+
+        let h = head("/x/y");
+        let mut t = Trace::new();
+        let routed = p.decide_traced(&h, None, Some(&mut t));
+        let report = Report {
+            pipeline: &p,
+            method: "GET",
+            url: "/x/y",
+            routed: &routed,
+            trace: &t,
+            local: true,
+        };
+        let j = report.to_json();
+        assert_eq!(j["outcome"], "app");
+        assert_eq!(j["rules"][2]["name"], "DynamicContent");
+        assert_eq!(j["rules"][2]["config"], "web.config:22:10");
+        assert_eq!(j["rules"][2]["action"]["url"], "/server.js");
+        let text = report.to_lines().join("\n");
+        assert!(text.contains("→ app 200: server.js"), "{text}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Recording never changes a decision, and rendering never panics, whatever the URL.
+        #[test]
+        fn recording_never_changes_the_decision(
+            path in "(/[a-zA-Z0-9._%~+-]{0,12}){0,4}/?",
+            query in proptest::option::of("[a-z0-9=&%]{0,10}"),
+        ) {
+            let p = kudu();
+            let target = match &query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.clone(),
+            };
+            let target = if target.starts_with('/') { target } else { format!("/{target}") };
+            let (off, on, t) = both(&p, &target);
+            prop_assert_eq!(off, on);
+            let h = head(&target);
+            let routed = p.decide(&h, None);
+            let report = Report { pipeline: &p, method: "GET", url: &target, routed: &routed, trace: &t, local: false };
+            let _ = report.to_json();
+            let _ = report.to_lines();
+        }
+    }
+}
