@@ -50,7 +50,7 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print more: notes about sections iisn does not emulate, and other details; -vv also
-    /// iisn's own debug log on stderr (IISN_LOG=<filter> picks what, e.g. iisn::serve=trace).
+    /// iisn's own debug log on stderr (IISN_LOG picks what, e.g. IISN_LOG=iisn::serve=trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 }
