@@ -872,10 +872,7 @@ impl Report<'_> {
             Some(s) => s.to_string(),
             None => "no response".into(),
         };
-        let target = match &self.routed.decision {
-            Decision::Error(_) => String::new(),
-            _ => format!(": {}", self.target()),
-        };
+        let target = format!(": {}", self.target());
         out.push(format!("  → {outcome} {code}{target}"));
         out
     }
