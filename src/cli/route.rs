@@ -223,9 +223,16 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
                 }
                 let lines = report.to_lines();
                 let last = lines.len().saturating_sub(1);
+                let end = match report.outcome().1 {
+                    Some(500..) | None => &ui.out.error,
+                    Some(400..=499) => &ui.out.warning,
+                    _ => &ui.out.good,
+                };
                 for (n, l) in lines.into_iter().enumerate() {
-                    if n == 0 || n == last {
+                    if n == 0 {
                         t.push_str(&ui.out.bold.apply_to(l).to_string());
+                    } else if n == last {
+                        t.push_str(&end.apply_to(l).to_string());
                     } else {
                         t.push_str(&l);
                     }
