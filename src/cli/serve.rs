@@ -20,6 +20,7 @@ Examples:
   iisn serve . --port 0                any free port (printed in the ready line)
   iisn serve . --auth-user 'CORP\\alice' develop code that reads x-iisnode-auth_user
   iisn serve . --log-format json | jq 'select(.stream == \"stderr\")'
+  iisn serve . --trace=/api            how IIS decided each request for /api... (as iisn route)
 
 Workers listen on a Unix socket given in process.env.PORT, as under iisnode (a named pipe
 on Windows): pass it to listen() as it is. Ctrl-C stops gracefully; press it twice to stop
