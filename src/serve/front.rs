@@ -92,8 +92,8 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let svc = service_fn(move |req| {
-                    let ctx = ctx.borrow().clone();
-                    async move { Ok::<_, Infallible>(handle(req, &ctx, remote).await) }
+                    let ctx = super::supervisor::settled(&ctx);
+                    async move { Ok::<_, Infallible>(handle(req, &*ctx.await, remote).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
                 let mut stop = shutdown.clone();

@@ -197,32 +197,9 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         hint: None,
     })?;
 
+    let mut notes = std::collections::HashSet::new();
     for p in &pools {
-        if let Some(note) = &p.plan.command_note {
-            events.emit(ServeEvent::Note {
-                text: format!("{}: {note}", p.plan.name),
-            });
-        }
-        match (&p.plan.config_error, &p.plan.spawn) {
-            (Some(_), _) => events.emit(ServeEvent::Warning {
-                text: format!(
-                    "{} has configuration errors (above): requests get iisnode's configuration error page until the file is fixed",
-                    p.plan.name
-                ),
-            }),
-            (None, Err(e)) => events.emit(ServeEvent::Warning {
-                text: format!("{} cannot start: {e}", p.plan.name),
-            }),
-            _ => {}
-        }
-        if !p.plan.script_exists {
-            events.emit(ServeEvent::Warning {
-                text: format!(
-                    "{}: the script does not exist; requests for it get 404",
-                    p.plan.name
-                ),
-            });
-        }
+        supervisor::announce(&events, p, &mut notes);
     }
 
     let offline = supervisor::initial_offline(&site.root);
@@ -261,7 +238,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         });
     } else if !opts.lazy {
         for p in &pools {
-            if p.can_start() {
+            if p.can_start() && !p.plan.on_demand {
                 let p = p.clone();
                 tokio::spawn(async move { p.start_all().await });
             }
