@@ -586,6 +586,13 @@ lints! {
          more than one process the handshake fails unless `nodeProcessStickySessions=\"true\"` \
          (Azure's iisnode) routes a client back to its process. Use one process, or enable \
          sticky sessions.";
+    SAME_NAME_SCRIPT = "IISN7009", "same-name-script", Warning,
+        "a handler path without a slash also maps same-named files in sub-folders",
+        "IIS matches a handler `path` without a slash (`app.js`) against the last segment of \
+         every URL below the web.config, so `public/js/app.js` is a node application too: a \
+         request for the browser script runs it on the server with node (iisnode issue 189), \
+         where it usually crashes at start. iisn reproduces this. Rename one of the files, or \
+         add `<remove name=\"...\"/>` under `<handlers>` in a web.config in the sub-folder.";
 }
 
 /// Looks a lint up by its code, case-insensitively (`iisn0001` finds `IISN0001`).

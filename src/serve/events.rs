@@ -124,6 +124,8 @@ pub enum ServeEvent {
 pub struct Events {
     tx: mpsc::Sender<ServeEvent>,
     pub gate: Arc<ChangeGate>,
+    /// Set once the first WebSocket upgrade was reported (it is said once per run).
+    pub upgrade_noted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Room for bursts of output before senders wait for the terminal.
@@ -136,6 +138,7 @@ impl Events {
             Events {
                 tx,
                 gate: Arc::new(ChangeGate::default()),
+                upgrade_noted: Arc::default(),
             },
             rx,
         )

@@ -240,6 +240,7 @@ async fn pipeline(
             script_url,
             path_info,
         }) => {
+            super::supervisor::note_upgrade(ctx, &config, &parts.headers, &pool.plan.name);
             let req = Request::from_parts(parts, body);
             let target = AppTarget {
                 pool,

@@ -911,3 +911,42 @@ pub fn read_stdin_commands(tx: mpsc::Sender<Control>) {
 pub fn initial_offline(root: &Path) -> Option<Bytes> {
     read_offline(root)
 }
+
+/// The first WebSocket upgrade request for an iisnode application while IIS's own WebSocket
+/// module is on (no `<webSocket enabled="false"/>`): on IIS that module takes the upgrade and
+/// the request never reaches node, although iisn tunnels it. The terminal says so once, with
+/// the same advice as `iisn check` (IISN7006), so what breaks on IIS shows up locally.
+pub fn note_upgrade(
+    ctx: &ServerCtx,
+    config: &super::pipeline::FolderConfig,
+    headers: &http::HeaderMap,
+    app: &str,
+) {
+    if !config.eff.web_socket_enabled || !headers.contains_key(http::header::UPGRADE) {
+        return;
+    }
+    let events = ctx.router.shared_events();
+    if events
+        .upgrade_noted
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
+    let site = ctx.router.site();
+    let file = match config.eff.web_socket_span {
+        Some(span) => render::location(&site.sources, span, &site.root),
+        None => site
+            .levels
+            .iter()
+            .filter(|l| l.config.is_some())
+            .filter(|l| crate::config::site::is_ancestor(&l.dir_rel, &config.key))
+            .next_back()
+            .map(|l| render::display_path(&l.file, &site.root))
+            .unwrap_or_else(|| "web.config".into()),
+    };
+    events.emit(ServeEvent::Warning {
+        text: format!(
+            "a WebSocket upgrade for {app} reached node here, but on IIS it would not: IIS's WebSocket module is on ({file} does not disable it) and takes WebSocket requests before iisnode. Add <webSocket enabled=\"false\"/> under <system.webServer> in {file}."
+        ),
+    });
+}
