@@ -396,6 +396,51 @@ pub async fn run(mut rx: mpsc::Receiver<ServeEvent>, opts: TermOptions) {
 mod tests {
     use super::*;
 
+    fn printer(width: usize) -> Printer {
+        let opts = TermOptions {
+            color: false,
+            json: false,
+            quiet: false,
+            verbose: 0,
+            spinner: false,
+            label_width: width,
+        };
+        Printer {
+            st: Styles::new(false),
+            label_width: opts.label_width.max(8),
+            opts,
+            spinner: None,
+            starting: 0,
+        }
+    }
+
+    #[test]
+    fn the_name_column_widens_for_long_names_and_stays_aligned() {
+        let mut p = printer(8);
+        let short = WorkerId {
+            app: "app.js".into(),
+            slot: 0,
+            pid: 1,
+        };
+        let long = WorkerId {
+            app: "api/v2/very-long-server-name.js".into(),
+            slot: 11,
+            pid: 2,
+        };
+        assert_eq!(p.label(&short), "app.js#1");
+        let l = p.label(&long);
+        assert_eq!(l, "api/v2/very-long-server-name.js#12");
+        // Every later label (and iisn's own prefix) uses the wider column.
+        assert_eq!(p.label(&short).len(), l.len());
+        // Starting an application with 10+ workers reserves room for two digits.
+        let mut p = printer(8);
+        p.handle(ServeEvent::Starting {
+            app: "server-with-a-long-name.js".into(),
+            count: 12,
+        });
+        assert_eq!(p.label_width, "server-with-a-long-name.js#12".len());
+    }
+
     #[test]
     fn rfc3339_formats_utc() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
