@@ -938,9 +938,9 @@ pub fn note_upgrade(
         None => site
             .levels
             .iter()
-            .filter(|l| l.config.is_some())
-            .filter(|l| crate::config::site::is_ancestor(&l.dir_rel, &config.key))
-            .next_back()
+            .rfind(|l| {
+                l.config.is_some() && crate::config::site::is_ancestor(&l.dir_rel, &config.key)
+            })
             .map(|l| render::display_path(&l.file, &site.root))
             .unwrap_or_else(|| "web.config".into()),
     };
