@@ -453,6 +453,7 @@ impl Supervisor {
     }
 
     fn stop_watchers(&mut self) {
+        self.events().gate.set_sentinel(None);
         for (_, w) in self.app_watchers.drain() {
             w.task.abort();
         }
@@ -521,6 +522,24 @@ impl Supervisor {
         for (_, w) in self.app_watchers.drain() {
             w.task.abort();
         }
+        // The dispatch-time check over the configuration files' folders.
+        let mut names: HashSet<String> = ["web.config".to_string(), APP_OFFLINE.to_string()]
+            .into_iter()
+            .collect();
+        let mut dirs: BTreeSet<PathBuf> = config_files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
+        for w in keep.values() {
+            for e in w.entries.iter().filter(|e| e.config_overrides) {
+                names.insert(e.name.clone());
+                dirs.insert(e.dir.clone());
+            }
+        }
+        self.events().gate.set_sentinel(watcher::Sentinel::new(
+            dirs.iter().map(PathBuf::as_path),
+            names,
+        ));
         self.app_watchers = keep;
         if let Some(h) = self.config_watcher.take() {
             h.abort();
@@ -695,13 +714,18 @@ pub fn settled(
     rx: &watch::Receiver<Arc<ServerCtx>>,
 ) -> impl std::future::Future<Output = Arc<ServerCtx>> + Send + use<> {
     let now = rx.borrow().clone();
-    let later = (!now.router.shared_events().gate.is_open()).then(|| rx.clone());
+    let gate = &now.router.shared_events().gate;
+    let fired = gate.sentinel_fired();
+    let later = (fired || !gate.is_open()).then(|| rx.clone());
     async move {
         match later {
             None => now,
             Some(rx) => {
                 let gate = now.router.shared_events().gate.clone();
                 drop(now);
+                if fired {
+                    gate.wait_taken(Duration::from_millis(100)).await;
+                }
                 gate.wait_open(watcher::GATE_LIMIT).await;
                 rx.borrow().clone()
             }

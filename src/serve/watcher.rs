@@ -184,6 +184,80 @@ pub const GATE_LIMIT: Duration = Duration::from_secs(10);
 pub struct ChangeGate {
     pending: AtomicUsize,
     opened: Notify,
+    /// Linux: the dispatch-time check for a configuration write (see [`Sentinel`]).
+    sentinel: std::sync::Mutex<Option<Sentinel>>,
+}
+
+/// A second, non-blocking inotify instance over the folders that hold configuration files
+/// (iisnode.yml, web.config, app_offline.htm), read with one system call when a request is
+/// dispatched. The watchers' own events travel through notify's thread, which a busy machine
+/// may schedule after the client's next request has already arrived; the kernel queues an
+/// event on this instance during the write itself, so the request after one whose
+/// application wrote iisnode.yml always sees it and waits for the change to be applied.
+/// Off Linux the watchers' callback is all there is.
+#[derive(Debug)]
+pub struct Sentinel {
+    #[cfg(target_os = "linux")]
+    fd: nix::sys::inotify::Inotify,
+    /// File names that matter, lower case.
+    names: std::collections::HashSet<String>,
+}
+
+impl Sentinel {
+    /// Watches `dirs` for writes to files named in `names` (any case). `None` when inotify is
+    /// not available.
+    pub fn new<'a>(
+        dirs: impl IntoIterator<Item = &'a Path>,
+        names: impl IntoIterator<Item = String>,
+    ) -> Option<Sentinel> {
+        let names = names.into_iter().map(|n| n.to_ascii_lowercase()).collect();
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+            let fd = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+            let mask = AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_MODIFY
+                | AddWatchFlags::IN_CREATE
+                | AddWatchFlags::IN_DELETE
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_MOVED_FROM;
+            for d in dirs {
+                let _ = fd.add_watch(d, mask);
+            }
+            Some(Sentinel { fd, names })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = dirs.into_iter().count();
+            let _ = names;
+            None
+        }
+    }
+
+    /// Whether a file that matters was written since the last call (reads what is queued).
+    fn fired(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let mut fired = false;
+            while let Ok(events) = self.fd.read_events() {
+                fired |= events.iter().any(|e| {
+                    e.name.as_ref().is_some_and(|n| {
+                        self.names
+                            .contains(&n.to_string_lossy().to_ascii_lowercase())
+                    })
+                });
+                if events.is_empty() {
+                    break;
+                }
+            }
+            fired
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = &self.names;
+            false
+        }
+    }
 }
 
 /// One change being looked at or applied; the gate opens when the last one is dropped.
@@ -209,6 +283,31 @@ impl ChangeGate {
 
     pub fn is_open(&self) -> bool {
         self.pending.load(Ordering::Acquire) == 0
+    }
+
+    /// Replaces the dispatch-time check (the watchers were set up again).
+    pub fn set_sentinel(&self, s: Option<Sentinel>) {
+        if let Ok(mut g) = self.sentinel.lock() {
+            *g = s;
+        }
+    }
+
+    /// Whether a configuration file was written since the last request looked (one
+    /// non-blocking read; a request finding the check busy skips it).
+    pub fn sentinel_fired(&self) -> bool {
+        match self.sentinel.try_lock() {
+            Ok(g) => g.as_ref().is_some_and(Sentinel::fired),
+            Err(_) => false,
+        }
+    }
+
+    /// After the sentinel fired: waits (at most `limit`) for the watcher to take hold of the
+    /// change, so that the wait for the gate that follows covers it.
+    pub async fn wait_taken(&self, limit: Duration) {
+        let start = tokio::time::Instant::now();
+        while self.is_open() && start.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Waits until no change is pending, at most `limit`.
