@@ -249,7 +249,6 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     let (drain_tx, drain_rx) = watch::channel(false);
     let (ctx_tx, ctx_rx) = watch::channel(server_ctx);
     let server = tokio::spawn(front::serve(listener, ctx_rx, shutdown_rx, drain_rx));
-    events.emit(ServeEvent::Listening { url });
 
     // The supervisor: watchers, the recycle signal, `rs`, reloads.
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(64);
@@ -279,6 +278,8 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         control_tx,
     );
     let sup_task = tokio::spawn(sup.run(control_rx));
+    // After the watchers are set up, so that the site is watched once it says it listens.
+    events.emit(ServeEvent::Listening { url });
 
     let mut signals = Signals::new()?;
     signals.next().await;

@@ -152,7 +152,7 @@ impl Supervisor {
             .flat_map(|p| p.plan.command_note.iter().chain(p.plan.notes.iter()))
             .cloned()
             .collect();
-        Supervisor {
+        let mut sup = Supervisor {
             s,
             ctx_tx,
             control_tx,
@@ -163,7 +163,10 @@ impl Supervisor {
             watched: 0,
             announced,
             notes,
-        }
+        };
+        // Watch from now on: a file written as soon as the site listens is noticed.
+        sup.restart_watchers();
+        sup
     }
 
     fn events(&self) -> &Events {
@@ -199,7 +202,6 @@ impl Supervisor {
 
     /// Starts the watchers and handles control messages until the channel closes.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
-        self.restart_watchers();
         tokio::spawn(notice_new_apps(
             self.ctx_tx.subscribe(),
             self.control_tx.clone(),
@@ -658,7 +660,8 @@ fn app_change(
 /// Asks the supervisor to look again when the number of applications changes (a wildcard
 /// handler created one on its first request).
 async fn notice_new_apps(ctx_rx: watch::Receiver<Arc<ServerCtx>>, tx: mpsc::Sender<Control>) {
-    let mut seen = ctx_rx.borrow().router.pools().len();
+    // The first look always asks: applications may have appeared before this task ran.
+    let mut seen = usize::MAX;
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let now = ctx_rx.borrow().router.pools().len();

@@ -251,3 +251,32 @@ fn static_405_has_an_allow_header() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD"));
 }
+
+/// A script created after launch becomes an application on its first request (as on IIS)
+/// and is watched from then on: editing it recycles it.
+#[test]
+fn wildcard_application_created_by_a_request_is_watched() {
+    let Some(site) = Site::new("multi_server") else {
+        return;
+    };
+    let server = site.serve();
+    let v1 = "require('http').createServer(function (q, s) { s.end('three-v1'); }).listen(process.env.PORT);\n";
+    site.write("server3.js", v1);
+    assert_eq!(server.get("/server3.js").text(), "three-v1");
+    // The supervisor notices the new application within a moment and watches it.
+    std::thread::sleep(Duration::from_millis(800));
+    site.write("server3.js", &v1.replace("three-v1", "three-v2"));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while server.get("/server3.js").text() != "three-v2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit never took effect\n{}",
+            server.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.wait_for_event(
+        |e| is_event(e, "recycle") && e["app"] == "server3.js",
+        TIMEOUT,
+    );
+}

@@ -57,6 +57,15 @@ pub fn run(ctx: &mut Ctx<'_>) {
         if !app.script_exists {
             continue;
         }
+        // A script a wildcard handler maps (`*.js`) may be a browser script or a helper
+        // module that no one requests as a page: judge its code only when it looks like a
+        // server, rather than guess.
+        if app.from_wildcard
+            && !read_script(&app.script)
+                .is_some_and(|t| t.contains(".listen(") || t.contains("createServer("))
+        {
+            continue;
+        }
         let esm = esm(ctx, app, pkg.as_ref());
         if !esm {
             port(ctx, app);
