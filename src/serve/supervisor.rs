@@ -14,6 +14,15 @@
 //!
 //! A broken configuration never stops the site: the affected applications answer with
 //! iisnode's configuration error page until the file is fixed (DECISIONS.md §5).
+//!
+//! A change takes effect for the next request (DECISIONS.md §8): the watchers close the
+//! [`ChangeGate`](super::watcher::ChangeGate) as a relevant file event happens, requests
+//! wait at it ([`settled`], called by the front before it routes), and the supervisor opens
+//! it right after the new configuration or generation takes new requests. A recycle or
+//! reload therefore switches first and starts the new workers after (requests wait for them
+//! to listen, within the connect-retry budget), and the old generation drains meanwhile.
+//! The applications a wildcard handler creates on their first request are noticed within a
+//! moment, watched, and their start problems printed ([`announce`]).
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};

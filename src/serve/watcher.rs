@@ -402,9 +402,9 @@ pub enum Wake {
 /// How long the first burst of events may stay quiet before the change is read: long
 /// enough for `writeFileSync`'s create, write and close, short enough to be unnoticed by the
 /// requests the gate holds.
-const FIRST_QUIET: Duration = Duration::from_millis(25);
+pub const FIRST_QUIET: Duration = Duration::from_millis(25);
 /// The most the first check waits for a writer to finish.
-const FIRST_LIMIT: Duration = Duration::from_millis(250);
+pub const FIRST_LIMIT: Duration = Duration::from_millis(250);
 
 /// Waits for the next change, or for `poll` to pass: whichever comes first.
 ///
