@@ -951,7 +951,7 @@ pub fn initial_offline(root: &Path) -> Option<Bytes> {
 /// The first WebSocket upgrade request for an iisnode application while IIS's own WebSocket
 /// module is on (no `<webSocket enabled="false"/>`): on IIS that module takes the upgrade and
 /// the request never reaches node, although iisn tunnels it. The terminal says so once, with
-/// the same advice as `iisn check` (IISN7006), so what breaks on IIS shows up locally.
+/// the same advice as `iisn check` (IISN7007), so what breaks on IIS shows up locally.
 pub fn note_upgrade(
     ctx: &ServerCtx,
     config: &super::pipeline::FolderConfig,
