@@ -729,6 +729,52 @@ mod tests {
     }
 
     #[test]
+    fn wildcard_handlers_list_the_scripts_on_disk() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration><system.webServer><handlers><add name="iisnode" path="server*.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+        );
+        for f in [
+            "server1.js",
+            "Server2.JS",
+            "other.js",
+            "node_modules/x/server3.js",
+            "api/server4.js",
+            "static/server5.js",
+        ] {
+            w(f, "");
+        }
+        // A child web.config that removes the mapping: IIS serves the file as static there.
+        w(
+            "static/web.config",
+            r#"<configuration><system.webServer><handlers><remove name="iisnode"/></handlers></system.webServer></configuration>"#,
+        );
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let mut apps: Vec<(&str, bool)> = site
+            .apps
+            .iter()
+            .map(|a| (a.script_rel.as_str(), a.from_wildcard))
+            .collect();
+        apps.sort();
+        assert_eq!(
+            apps,
+            [
+                ("Server2.JS", true),
+                ("api/server4.js", true),
+                ("server1.js", true)
+            ]
+        );
+        assert!(name_matches("server*.js", "SERVER-a.js") && !name_matches("server*.js", "a.js"));
+        assert!(name_matches("a?c.js", "abc.js") && !name_matches("a?c.js", "ac.js"));
+    }
+
+    #[test]
     fn script_paths() {
         assert_eq!(script_rel("", "hello.js").as_deref(), Some("hello.js"));
         assert_eq!(

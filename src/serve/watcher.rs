@@ -462,6 +462,48 @@ pub async fn settle(rx: &mut mpsc::UnboundedReceiver<FileEvent>) -> Option<Pendi
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_gate_holds_requests_until_every_change_is_applied() {
+        let gate = Arc::new(ChangeGate::default());
+        assert!(gate.is_open());
+        let a = gate.hold();
+        let b = gate.hold();
+        assert!(!gate.is_open());
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.wait_open(Duration::from_secs(5)).await })
+        };
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "one change is still pending");
+        drop(b);
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("opened")
+            .expect("task");
+        assert!(gate.is_open());
+        // A change that never completes holds a request at most the limit.
+        let _stuck = gate.hold();
+        let t = std::time::Instant::now();
+        gate.wait_open(Duration::from_millis(50)).await;
+        assert!(t.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_sentinel_fires_once_per_configuration_write() {
+        let d = tempfile::tempdir().expect("tmp");
+        let s = Sentinel::new([d.path()], ["iisnode.yml".to_string()]).expect("inotify");
+        assert!(!s.fired());
+        std::fs::write(d.path().join("data.txt"), "x").expect("write");
+        assert!(!s.fired(), "a file that does not matter");
+        std::fs::write(d.path().join("IISNODE.yml"), "a: 1").expect("write");
+        assert!(s.fired(), "names ignore case");
+        assert!(!s.fired(), "read once");
+        std::fs::remove_file(d.path().join("IISNODE.yml")).expect("rm");
+        assert!(s.fired(), "a deletion");
+    }
+
     #[test]
     fn parses_like_iisnode() {
         let (e, s) = parse_watched_files(
