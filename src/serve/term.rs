@@ -189,6 +189,7 @@ impl Printer {
                 ServeEvent::Warning { text } => {
                     json!({"time": now, "stream": "iisn", "event": "warning", "text": text})
                 }
+                ServeEvent::Trace { json, .. } => json,
             };
             self.json(v);
             return;
@@ -373,6 +374,7 @@ impl Printer {
                 let text = format!("{} {text}", self.st.warning.apply_to("warning:"));
                 self.iisn(&text);
             }
+            ServeEvent::Trace { lines, .. } => lines.iter().for_each(|l| self.iisn(l)),
         }
     }
 }

@@ -343,6 +343,7 @@ pub fn watch_dirs(
     let (tx, rx) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let Ok(ev) = res else { return };
+        tracing::trace!(kind = ?ev.kind, paths = ?ev.paths, "watcher: file system event");
         // Reads change nothing, and the watchers' own directory listings would wake them
         // again and again; a writer closing its file says the write is complete.
         use notify::event::{AccessKind, AccessMode};
@@ -441,6 +442,7 @@ pub async fn next_event(rx: &mut mpsc::UnboundedReceiver<FileEvent>, poll: Durat
             }
         }
     }
+    tracing::debug!("watcher: the write is complete, checking for changes");
     Wake::Event(hold)
 }
 

@@ -22,5 +22,6 @@ mod memory;
 mod pipeline;
 mod realsites;
 mod recycle;
+mod route_vs_serve;
 mod shutdown;
 mod websocket;
