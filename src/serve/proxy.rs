@@ -13,8 +13,8 @@
 //! * node's `Connection` response header is dropped (it describes the socket), except on 101;
 //! * bodies stream both ways, never buffered whole (the frames of a chunked response that
 //!   node has already sent are gathered so they go out with the head in one write);
-//! * connections are pooled per worker and per front thread (LIFO,
-//!   `maxNamedPipeConnectionPoolSize` per thread, idle age below
+//! * connections are pooled per worker and per front thread (LIFO, each thread keeping its
+//!   share of `maxNamedPipeConnectionPoolSize`, idle age below
 //!   `maxNamedPipePooledConnectionAge`); a pooled connection the worker closed is retried
 //!   once on a fresh one;
 //! * a request that never reached node because its worker had exited (killed, crashed)
@@ -209,8 +209,13 @@ fn give_back(worker: &Arc<Worker>, sender: SendRequest<ReqBody>, max: usize) {
     if max == 0 || sender.is_closed() || worker.has_exited() {
         return;
     }
+    // maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process): each
+    // front thread keeps its share, so that all threads together stay within it. Pooling
+    // the full size on every thread kept up to twice the connections (and their buffers)
+    // open under 1,000 concurrent clients.
+    let share = max.div_ceil(super::front::front_threads());
     with_idle(worker, |idle| {
-        if idle.len() < max {
+        if idle.len() < share {
             idle.push(Pooled {
                 sender,
                 since: Instant::now(),
