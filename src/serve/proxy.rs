@@ -1,7 +1,10 @@
 //! Forwarding one request to a worker and streaming the response back.
 //!
 //! iisnode speaks plain HTTP/1.1 to node over the pipe. iisn does the same over the worker's
-//! Unix socket with hyper's client connection, keeping iisnode's rules:
+//! Unix socket with hyper's client connection, which it polls from the request's own task
+//! (while the response head is awaited, then from the response body as hyper's server
+//! sends it) rather than spawning it: one task per client connection does all the work, with
+//! no wake-up of a second task per exchange. It keeps iisnode's rules:
 //!
 //! * the original request target is sent as the client wrote it (DECISIONS.md §16);
 //! * `Connection` is forced to `keep-alive` unless the client asks for an upgrade, and
