@@ -764,7 +764,7 @@ const PREFETCH_FRAMES: usize = 8;
 /// hyper writes what it has buffered each time the body it sends has nothing ready, so a
 /// small chunked answer (`res.write()` then `res.end()`) went to the client as three writes:
 /// the head with the first chunk, the second chunk, the last chunk. Gathering the frames that
-/// node has already sent (letting hyper's connection task decode them, one yield at a
+/// node has already sent (the connection, polled from this body, decodes them; one yield at a
 /// time) lets hyper write them with the head in one go. Nothing waits for node: as soon as
 /// no frame is ready after a yield, the response goes out with what there is, so streamed
 /// responses (server-sent events, progress output) are not delayed. The chunks keep their
@@ -801,7 +801,7 @@ impl Prefetched {
                         return Poll::Ready(());
                     }
                     Poll::Pending if !yielded => {
-                        // Let hyper's connection task (woken by this poll) run first.
+                        // Give node's next bytes one turn of the runtime to arrive.
                         yielded = true;
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
