@@ -61,10 +61,13 @@ const MAX_CLIENT_HEAD: usize = 128 * 1024;
 
 /// How many front threads serve connections: one per core (at most 16), each with its own
 /// single-threaded runtime and its own listening socket.
-fn front_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(1, 16)
+pub(crate) fn front_threads() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 16)
+    })
 }
 
 /// Binds the listening sockets: one per front thread, all on `addr` (`SO_REUSEPORT`, so the

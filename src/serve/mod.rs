@@ -33,8 +33,10 @@
 //!
 //! Threads: the front runs one thread per core, each with a single-threaded tokio runtime
 //! and its own listening socket (`SO_REUSEPORT`), so that a request, its worker connection
-//! (pooled per thread) and the task driving that connection never leave one thread; the
-//! hot path crosses threads only for the shared counters of the pool. Everything else
+//! (pooled per thread) never leave one thread, and that connection is driven by the
+//! request's own task (the client connection's task, which also polls node's response body;
+//! only an upgrade request's connection gets a task of its own, since it may become a
+//! tunnel); the hot path crosses threads only for the shared counters of the pool. Everything else
 //! (supervisor, watchers, terminal, process spawning) runs on a small multi-threaded
 //! runtime of its own. See `bench/` for how this is measured against nginx and PM2.
 //! * [`debugger`] answers iisnode's `<script>/debug/` URLs with node's inspector (one

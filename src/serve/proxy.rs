@@ -1,7 +1,10 @@
 //! Forwarding one request to a worker and streaming the response back.
 //!
 //! iisnode speaks plain HTTP/1.1 to node over the pipe. iisn does the same over the worker's
-//! Unix socket with hyper's client connection, keeping iisnode's rules:
+//! Unix socket with hyper's client connection, which it polls from the request's own task
+//! (while the response head is awaited, then from the response body as hyper's server
+//! sends it) rather than spawning it: one task per client connection does all the work, with
+//! no wake-up of a second task per exchange. It keeps iisnode's rules:
 //!
 //! * the original request target is sent as the client wrote it (DECISIONS.md §16);
 //! * `Connection` is forced to `keep-alive` unless the client asks for an upgrade, and
@@ -13,8 +16,8 @@
 //! * node's `Connection` response header is dropped (it describes the socket), except on 101;
 //! * bodies stream both ways, never buffered whole (the frames of a chunked response that
 //!   node has already sent are gathered so they go out with the head in one write);
-//! * connections are pooled per worker and per front thread (LIFO,
-//!   `maxNamedPipeConnectionPoolSize` per thread, idle age below
+//! * connections are pooled per worker and per front thread (LIFO, each thread keeping its
+//!   share of `maxNamedPipeConnectionPoolSize`, idle age below
 //!   `maxNamedPipePooledConnectionAge`); a pooled connection the worker closed is retried
 //!   once on a fresh one;
 //! * a request that never reached node because its worker had exited (killed, crashed)
@@ -67,9 +70,14 @@ pub fn empty() -> Body {
 /// sent again on a fresh connection.
 pub type ReqBody = Either<Incoming, http_body_util::Empty<Bytes>>;
 
-/// An idle connection to a worker.
+/// hyper's client connection to a worker: the state machine that reads and writes the
+/// socket. iisn polls it from the request's own task (see [`drive`]) instead of spawning it.
+type ClientConn = hyper::client::conn::http1::Connection<TokioIo<transport::Stream>, ReqBody>;
+
+/// An idle connection to a worker: the handle to send on and the connection itself.
 pub struct Pooled {
     pub sender: SendRequest<ReqBody>,
+    conn: Pin<Box<ClientConn>>,
     pub since: Instant,
 }
 
@@ -112,10 +120,48 @@ impl Drop for ActiveGuard {
 
 /// The response body from a worker: streams node's body, returns the connection to the
 /// pool when it ends cleanly, and releases the request's concurrency slot when done.
+///
+/// It also drives the connection (`conn`): hyper's client connection is not a task of its
+/// own but is polled here, from the task of the client connection that sends this body, so
+/// node's bytes are read, decoded and handed over without waking another task.
 struct ProxyBody {
     inner: Incoming,
-    reuse: Option<(Arc<Worker>, SendRequest<ReqBody>, usize)>,
+    conn: Option<Pin<Box<ClientConn>>>,
+    reuse: Option<(Arc<Worker>, SendRequest<ReqBody>, usize, Duration)>,
     _guard: ActiveGuard,
+}
+
+/// Polls the connection once; `false` when it has finished (closed or failed), after which
+/// it is dropped.
+fn poll_conn(conn: &mut Option<Pin<Box<ClientConn>>>, cx: &mut Context<'_>) -> bool {
+    match conn.as_mut() {
+        Some(c) => match c.as_mut().poll(cx) {
+            Poll::Ready(_) => {
+                *conn = None;
+                false
+            }
+            Poll::Pending => true,
+        },
+        None => false,
+    }
+}
+
+/// Runs `fut` (a request being sent on `conn`) while driving the connection in the same
+/// task: hyper's client connection does the reading and writing, `fut` resolves when node's
+/// response head has arrived (or with the error that ended the connection).
+async fn drive<F: std::future::Future>(
+    conn: &mut Option<Pin<Box<ClientConn>>>,
+    fut: F,
+) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(out);
+        }
+        poll_conn(conn, cx);
+        fut.as_mut().poll(cx)
+    })
+    .await
 }
 
 impl hyper::body::Body for ProxyBody {
@@ -127,7 +173,13 @@ impl hyper::body::Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let mut polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if polled.is_pending() && this.conn.is_some() {
+            // Let the connection read what node sent, then look again.
+            poll_conn(&mut this.conn, cx);
+            polled = Pin::new(&mut this.inner).poll_frame(cx);
+        }
+        match polled {
             Poll::Ready(None) => {
                 this.release();
                 Poll::Ready(None)
@@ -160,8 +212,10 @@ impl hyper::body::Body for ProxyBody {
 impl ProxyBody {
     /// Returns the connection to the worker's pool (once).
     fn release(&mut self) {
-        if let Some((worker, sender, max)) = self.reuse.take() {
-            give_back(&worker, sender, max);
+        if let (Some((worker, sender, max, age)), Some(conn)) =
+            (self.reuse.take(), self.conn.take())
+        {
+            give_back(&worker, sender, conn, max, age);
         }
     }
 }
@@ -205,14 +259,40 @@ fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Pooled>) -> R) -> 
     })
 }
 
-fn give_back(worker: &Arc<Worker>, sender: SendRequest<ReqBody>, max: usize) {
-    if max == 0 || sender.is_closed() || worker.has_exited() {
+fn give_back(
+    worker: &Arc<Worker>,
+    sender: SendRequest<ReqBody>,
+    mut conn: Pin<Box<ClientConn>>,
+    max: usize,
+    max_age: Duration,
+) {
+    if max == 0 || worker.has_exited() {
         return;
     }
+    // Let the connection finish the exchange (it then waits for the next request). Nothing
+    // needs to wake for an idle connection: it is polled again when taken from the pool.
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    if conn.as_mut().poll(&mut cx).is_ready() || sender.is_closed() {
+        return;
+    }
+    // maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process): each
+    // front thread keeps its share, so that all threads together stay within it. Pooling
+    // the full size on every thread kept up to twice the connections (and their buffers)
+    // open under 1,000 concurrent clients.
+    let share = max.div_ceil(super::front::front_threads());
     with_idle(worker, |idle| {
-        if idle.len() < max {
+        // Idle connections are not polled while they wait, so one that node closed (its
+        // keep-alive timeout) would hold its socket until taken: look at the oldest each
+        // time one comes back, and drop it when node closed it or it is too old.
+        if let Some(oldest) = idle.first_mut()
+            && (oldest.since.elapsed() >= max_age || oldest.conn.as_mut().poll(&mut cx).is_ready())
+        {
+            idle.remove(0);
+        }
+        if idle.len() < share {
             idle.push(Pooled {
                 sender,
+                conn,
                 since: Instant::now(),
             });
         }
@@ -220,16 +300,25 @@ fn give_back(worker: &Arc<Worker>, sender: SendRequest<ReqBody>, max: usize) {
 }
 
 /// Takes the newest idle connection younger than `max_age`, closing stale ones.
-fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<SendRequest<ReqBody>> {
+fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<Pooled> {
     if worker.has_exited() {
         with_idle(worker, Vec::clear);
         return None;
     }
     with_idle(worker, |idle| {
-        while let Some(p) = idle.pop() {
-            if p.since.elapsed() < max_age && !p.sender.is_closed() && p.sender.is_ready() {
+        while let Some(mut p) = idle.pop() {
+            if p.since.elapsed() >= max_age {
+                continue;
+            }
+            // An idle connection is not polled while it waits: poll it now, so that one
+            // node closed meanwhile is seen as closed (its EOF is read) and dropped.
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            if p.conn.as_mut().poll(&mut cx).is_pending()
+                && !p.sender.is_closed()
+                && p.sender.is_ready()
+            {
                 tracing::trace!(pid = worker.id.pid, idle = ?p.since.elapsed(), "reusing a pooled connection");
-                return Some(p.sender);
+                return Some(p);
             }
         }
         None
@@ -256,22 +345,29 @@ pub fn failure(status: u16, substatus: u32, hresult: u32, detail: impl Into<Stri
 /// What a connect attempt series ended with.
 struct Connected {
     sender: SendRequest<ReqBody>,
+    /// The connection, to drive from the request's task; `None` for an upgrade request,
+    /// whose connection runs as a task of its own (it may become a tunnel).
+    conn: Option<Pin<Box<ClientConn>>>,
     retries: u32,
 }
 
 async fn handshake(
     stream: transport::Stream,
     max_head: usize,
-) -> Result<SendRequest<ReqBody>, hyper::Error> {
+    upgrade: bool,
+) -> Result<(SendRequest<ReqBody>, Option<Pin<Box<ClientConn>>>), hyper::Error> {
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
         .max_buf_size(max_head.max(8192))
         .handshake(TokioIo::new(stream))
         .await?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    Ok(sender)
+    if upgrade {
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        return Ok((sender, None));
+    }
+    Ok((sender, Some(Box::pin(conn))))
 }
 
 /// Connects to `worker` within iisnode's retry budget.
@@ -280,6 +376,7 @@ async fn connect(
     retry: u32,
     delay_ms: u32,
     max_head: usize,
+    upgrade: bool,
 ) -> Result<Connected, Failure> {
     let delay = Duration::from_millis(u64::from(delay_ms));
     let budget = delay * retry;
@@ -288,15 +385,19 @@ async fn connect(
     let start = Instant::now();
     loop {
         let err = match transport::connect(&worker.socket).await {
-            Ok(stream) => match handshake(stream, max_head).await {
-                Ok(sender) => {
+            Ok(stream) => match handshake(stream, max_head, upgrade).await {
+                Ok((sender, conn)) => {
                     let retries = if delay.is_zero() {
                         0
                     } else {
                         (start.elapsed().as_millis() / delay.as_millis().max(1)) as u32
                     };
                     tracing::debug!(pid = worker.id.pid, retries, after = ?start.elapsed(), "connected to worker");
-                    return Ok(Connected { sender, retries });
+                    return Ok(Connected {
+                        sender,
+                        conn,
+                        retries,
+                    });
                 }
                 Err(e) => std::io::Error::other(e),
             },
@@ -481,12 +582,18 @@ pub async fn send(
     // exited: not once node may have worked on it for a while (see `resendable`).
     let mut may_resend = true;
     if !upgrade
-        && let Some(mut pooled) = take_pooled(worker, s.pool_age)
+        && let Some(pooled) = take_pooled(worker, s.pool_age)
         && let Some(r) = pending.take()
     {
         let at = Instant::now();
-        match pooled.try_send_request(r).await {
-            Ok(resp) => sent = Some((pooled, resp)),
+        let Pooled {
+            sender: mut pooled,
+            conn,
+            ..
+        } = pooled;
+        let mut conn = Some(conn);
+        match drive(&mut conn, pooled.try_send_request(r)).await {
+            Ok(resp) => sent = Some((pooled, conn, resp)),
             Err(mut e) => match (e.take_message(), &replay) {
                 (Some(back), _) => {
                     retries = 1;
@@ -515,10 +622,11 @@ pub async fn send(
             },
         }
     }
-    let (sender, resp) = match (sent, pending) {
+    let (sender, conn, resp) = match (sent, pending) {
         (Some(x), _) => x,
         (None, Some(req)) => {
-            let c = match connect(worker, s.max_retry, s.retry_delay_ms, s.max_head).await {
+            let c = match connect(worker, s.max_retry, s.retry_delay_ms, s.max_head, upgrade).await
+            {
                 Ok(c) => c,
                 Err(f) if may_resend && worker.has_exited() => {
                     return Err(SendError::Unsent(f, Box::new(req)));
@@ -527,9 +635,15 @@ pub async fn send(
             };
             retries += c.retries;
             let mut fresh = c.sender;
+            let mut conn = c.conn;
             let at = Instant::now();
-            match fresh.try_send_request(req).await {
-                Ok(resp) => (fresh, resp),
+            let result = if conn.is_some() {
+                drive(&mut conn, fresh.try_send_request(req)).await
+            } else {
+                fresh.try_send_request(req).await
+            };
+            match result {
+                Ok(resp) => (fresh, conn, resp),
                 Err(mut e) => {
                     if let Some(detail) = client_body_error(e.error()) {
                         return Err(bad_request(&detail).into());
@@ -624,9 +738,10 @@ pub async fn send(
 
     parts.headers.remove(header::CONNECTION);
     parts.headers.remove(HeaderName::from_static("keep-alive"));
-    let reuse = keep_alive.then(|| (worker.clone(), sender, s.pool_size));
+    let reuse = keep_alive.then(|| (worker.clone(), sender, s.pool_size, s.pool_age));
     let body = ProxyBody {
         inner: body,
+        conn,
         reuse,
         _guard: guard,
     };
@@ -649,7 +764,7 @@ const PREFETCH_FRAMES: usize = 8;
 /// hyper writes what it has buffered each time the body it sends has nothing ready, so a
 /// small chunked answer (`res.write()` then `res.end()`) went to the client as three writes:
 /// the head with the first chunk, the second chunk, the last chunk. Gathering the frames that
-/// node has already sent (letting hyper's connection task decode them, one yield at a
+/// node has already sent (the connection, polled from this body, decodes them; one yield at a
 /// time) lets hyper write them with the head in one go. Nothing waits for node: as soon as
 /// no frame is ready after a yield, the response goes out with what there is, so streamed
 /// responses (server-sent events, progress output) are not delayed. The chunks keep their
@@ -686,7 +801,7 @@ impl Prefetched {
                         return Poll::Ready(());
                     }
                     Poll::Pending if !yielded => {
-                        // Let hyper's connection task (woken by this poll) run first.
+                        // Give node's next bytes one turn of the runtime to arrive.
                         yielded = true;
                         cx.waker().wake_by_ref();
                         return Poll::Pending;

@@ -412,8 +412,18 @@ impl Router {
 
     /// The pool for `script_rel`, creating the application on first use.
     fn pool_for(&self, script_rel: &str, handler: &HandlerEntry) -> Arc<AppPool> {
-        let key = script_rel.to_ascii_lowercase();
-        if let Some(p) = self.apps.read().ok().and_then(|a| a.get(&key).cloned()) {
+        // Looked up on every request: lower-case (allocate) only when the name needs it.
+        let key: std::borrow::Cow<'_, str> = if script_rel.bytes().any(|b| b.is_ascii_uppercase()) {
+            script_rel.to_ascii_lowercase().into()
+        } else {
+            script_rel.into()
+        };
+        if let Some(p) = self
+            .apps
+            .read()
+            .ok()
+            .and_then(|a| a.get(key.as_ref()).cloned())
+        {
             return p;
         }
         let mut diags: Vec<Diagnostic> = Vec::new();
@@ -447,7 +457,7 @@ impl Router {
             Ok(a) => a,
             Err(p) => p.into_inner(),
         };
-        apps.entry(key).or_insert(pool).clone()
+        apps.entry(key.into_owned()).or_insert(pool).clone()
     }
 }
 

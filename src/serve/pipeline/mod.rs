@@ -201,8 +201,9 @@ pub struct Pipeline {
     app_path: String,
     /// Folder configurations by lower-cased key; every key a request can resolve to.
     configs: HashMap<String, Arc<FolderConfig>>,
-    /// The keys, deepest first (so the first ancestor found is the closest).
-    keys: Vec<String>,
+    /// The keys with their configurations, deepest first (so the first ancestor found is
+    /// the closest): looked up on every request without lower-casing or hashing the key.
+    keys: Vec<(String, Arc<FolderConfig>)>,
     /// Some folder has an enabled rewrite rule (else no request needs the rewrite thread).
     any_rules: bool,
 }
@@ -332,10 +333,11 @@ impl Pipeline {
                 continue;
             }
             let eff = site.effective_for(&k);
-            configs.insert(lower, Arc::new(FolderConfig::build(k.clone(), eff)));
-            unique.push(k);
+            let cfg = Arc::new(FolderConfig::build(k.clone(), eff));
+            configs.insert(lower, cfg.clone());
+            unique.push((k, cfg));
         }
-        unique.sort_by_key(|k| std::cmp::Reverse(depth(k)));
+        unique.sort_by_key(|(k, _)| std::cmp::Reverse(depth(k)));
         let any_rules = configs.values().any(|c| !c.rules.is_empty());
         Pipeline {
             site,
@@ -368,10 +370,8 @@ impl Pipeline {
     /// trailing slashes ignored): the deepest folder or `<location>` above it.
     pub fn config_for(&self, site_rel: &str) -> Arc<FolderConfig> {
         let p = site_rel.trim_matches('/');
-        for k in &self.keys {
-            if is_ancestor(k, p)
-                && let Some(c) = self.configs.get(&k.to_ascii_lowercase())
-            {
+        for (k, c) in &self.keys {
+            if is_ancestor(k, p) {
                 return c.clone();
             }
         }
