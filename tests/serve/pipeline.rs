@@ -9,6 +9,7 @@
 
 use crate::harness::{Server, Site};
 
+mod broken_config;
 mod iisnode_tests;
 mod kudu;
 mod sites;

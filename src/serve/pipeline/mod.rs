@@ -203,6 +203,49 @@ pub struct Pipeline {
     keys: Vec<String>,
     /// Some folder has an enabled rewrite rule (else no request needs the rewrite thread).
     any_rules: bool,
+    /// Folders whose web.config IIS could not load, parents first, with their 500.19.
+    broken: Vec<(String, IisError)>,
+    /// IIS's built-in configuration: what a 500.19 is rendered with (the broken file's own
+    /// httpErrors, custom headers and rules cannot apply).
+    defaults: Arc<FolderConfig>,
+}
+
+/// The 500.19 IIS answers for a web.config it cannot load: the first problem, with the
+/// lines around it (IIS's "Config Source").
+fn load_failure_error(site: &LoadedSite, f: &crate::config::site::LoadFailure) -> IisError {
+    let d = &f.diagnostic;
+    let (file, line, column, lines) = match d.primary.filter(|s| site.sources.contains(s.source)) {
+        Some(span) => {
+            let src = site.sources.get(span.source);
+            let lc = src.line_col(span.start);
+            let first = lc.line.saturating_sub(1).max(1);
+            let last = (lc.line + 1).min(u32::try_from(src.line_count()).unwrap_or(u32::MAX));
+            let lines = (first..=last)
+                .map(|n| (n, src.line_text(n).to_string()))
+                .collect();
+            (src.path().to_path_buf(), lc.line, lc.column, lines)
+        }
+        None => (f.file.clone(), 0, 0, Vec::new()),
+    };
+    let mut message = format!("{} [{}]", d.message, d.lint.code);
+    if let Some(help) = &d.help {
+        message.push_str(". ");
+        message.push_str(help);
+    }
+    IisError::config_invalid(
+        errors::ConfigFault {
+            hresult: f.hresult,
+            message,
+            file,
+            line,
+            column,
+            source_lines: lines,
+        },
+        f.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| site.root.clone()),
+    )
 }
 
 fn join_rel(a: &str, b: &str) -> String {
@@ -335,12 +378,23 @@ impl Pipeline {
         }
         unique.sort_by_key(|k| std::cmp::Reverse(depth(k)));
         let any_rules = configs.values().any(|c| !c.rules.is_empty());
+        let broken = site
+            .load_failures()
+            .iter()
+            .map(|f| (f.dir_rel.clone(), load_failure_error(&site, f)))
+            .collect();
+        let defaults = Arc::new(FolderConfig::build(
+            String::new(),
+            crate::config::merge::iis_defaults(),
+        ));
         Pipeline {
             site,
             app_path: String::new(),
             configs,
             keys: unique,
             any_rules,
+            broken,
+            defaults,
         }
     }
 
@@ -442,6 +496,25 @@ impl Pipeline {
         Ok((decoded, norm))
     }
 
+    /// IIS's 500.19 when the web.config of `site_path`'s folder, or of a folder above it,
+    /// cannot be loaded: static files included, so a script whose handler mapping is in the
+    /// broken file is never served as text (DECISIONS.md §5).
+    pub fn config_failure(&self, site_path: &str) -> Option<Routed> {
+        if self.broken.is_empty() {
+            return None;
+        }
+        let p = site_path.trim_matches('/');
+        let (_, err) = self.broken.iter().find(|(dir, _)| is_ancestor(dir, p))?;
+        Some(Routed {
+            decision: Decision::Error(err.clone()),
+            config: self.defaults.clone(),
+            url: self.public_url(site_path),
+            rewritten: false,
+            set_headers: Vec::new(),
+            query: None,
+        })
+    }
+
     fn error_routed(&self, err: IisError, site_path: &str) -> Routed {
         Routed {
             decision: Decision::Error(err),
@@ -462,6 +535,10 @@ impl Pipeline {
             Ok(p) => p,
             Err(r) => return r,
         };
+        // IIS reads the URL's configuration before any module runs (iis-webconfig.md §6 step 2).
+        if let Some(r) = self.config_failure(&path) {
+            return r;
+        }
         let orig_cfg = self.config_for(&path);
 
         // Request filtering, on the URL as requested.
@@ -532,6 +609,9 @@ impl Pipeline {
             // A rewrite cannot reach what request filtering hides (inferred IIS behaviour,
             // iis-webconfig.md §3.5: Kudu removes `bin` so that its rewrite to bin/www works).
             return self.error_routed(e, &final_path);
+        }
+        if rewritten && let Some(r) = self.config_failure(&final_path) {
+            return r;
         }
 
         let mut routed = self.dispatch(head.method.as_str(), &final_path);
