@@ -422,12 +422,15 @@ lints! {
          never reach `process.env`. Move them into web.config, or read the file from the \
          application.";
 
-    NO_IISNODE_HANDLER = "IISN6001", "no-iisnode-handler", Error,
+    NO_IISNODE_HANDLER = "IISN6001", "no-iisnode-handler", Warning,
         "no handler sends requests to iisnode",
         "iisnode runs only for requests that a `<handlers>` entry with `modules=\"iisnode\"` maps \
-         to it; without one, IIS serves files statically and node never starts. Add \
-         `<add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/>` under \
-         `<system.webServer><handlers>`.";
+         to it; without one, IIS serves files statically and node never starts. A warning when \
+         something suggests node (a package.json or iisnode.yml, a rewrite rule or default \
+         document naming a `.js` file); otherwise only a note, since a valid IIS site without \
+         iisnode (a SPA fallback, a static site, PHP, ASP.NET Core, a reverse proxy) is normal. \
+         For a node site, add `<add name=\"iisnode\" path=\"server.js\" verb=\"*\" \
+         modules=\"iisnode\"/>` under `<system.webServer><handlers>`.";
     WILDCARD_HANDLER = "IISN6002", "wildcard-handler", Warning,
         "an iisnode handler with a wildcard path such as *.js",
         "iisnode creates one application (with its own processes) per script path a handler \
@@ -550,6 +553,13 @@ lints! {
         "iisnode looks for iisnode.yml (the file `configOverrides` names) in the folder of the \
          entry script, not of web.config. With `path=\"bin/www\"` or `dist/server.js`, a file \
          beside web.config is ignored. Move it next to the script.";
+    HANDLER_NOT_EMULATED = "IISN6024", "handler-not-emulated", Info,
+        "a handler whose module iisn does not emulate",
+        "iisn plays IIS's static file handler and iisnode. A handler that runs another module \
+         (PHP or another program through FastCGI, ASP.NET Core's `aspNetCore`, \
+         `httpPlatformHandler`, ASP.NET, CGI, ISAPI, WebDAV) is kept in the handler list, so \
+         URL mapping works as on IIS, but `iisn serve` answers the URLs it maps with 500.21 \
+         \"not emulated by iisn\" instead of running the module (never the file as text).";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

@@ -74,6 +74,9 @@ const SERVER_VARIABLES: &[&str] = &[
     "URL_PATH_INFO",
     "IIS_URLREWRITEMODULE",
     "IIS_WASURLREWRITTEN",
+    // Application Initialization's flag, `1` on its warm-up requests (Azure's HTTPS-redirect
+    // rules skip those); empty on every request iisn serves.
+    "WARMUP_REQUEST",
 ];
 
 /// Prefixes of server variable families (`HTTP_X_FORWARDED_PROTO`, `CERT_SUBJECT`, ...).
