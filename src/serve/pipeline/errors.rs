@@ -167,6 +167,30 @@ fn advice(status: u16, substatus: u32) -> (&'static str, &'static [&'static str]
                 "The file extension for the requested URL does not have a handler configured to process the request on the Web server.",
             ],
         ),
+        (404, 5) => (
+            "The request filtering module is configured to deny a request that contains a sequence listed in denyUrlSequences.",
+            &[
+                "Request filtering is configured for the Web server and the request URL contains a denied sequence.",
+            ],
+        ),
+        (404, 6) => (
+            "The request filtering module is configured to deny the HTTP verb of this request.",
+            &[
+                "Request filtering is configured for the Web server and the verb for this request is denied, or not listed while allowUnlisted is false.",
+            ],
+        ),
+        (404, 10) => (
+            "The request filtering module is configured to deny a request where a request header is too long.",
+            &[
+                "Request filtering is configured on the Web server to deny the request because a header is longer than its headerLimits sizeLimit.",
+            ],
+        ),
+        (404, 18) => (
+            "The request filtering module is configured to deny a request that contains a query string sequence that is denied.",
+            &[
+                "Request filtering is configured for the Web server and the query string contains a sequence listed in denyQueryStringSequences.",
+            ],
+        ),
         (404, 7) => (
             "The request filtering module is configured to deny the file extension.",
             &[
@@ -424,6 +448,10 @@ mod tests {
             (404, 3),
             (404, 7),
             (404, 8),
+            (404, 5),
+            (404, 6),
+            (404, 10),
+            (404, 18),
             (404, 14),
             (404, 15),
             (413, 1),

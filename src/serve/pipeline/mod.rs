@@ -553,6 +553,8 @@ impl Pipeline {
             decoded: &decoded,
             site_path: &path,
             content_length,
+            method: head.method.as_str(),
+            headers: Some(&head.headers),
         }) {
             return self.error_routed(e, &path);
         }

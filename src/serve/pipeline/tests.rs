@@ -1483,3 +1483,46 @@ fn config_source_sections_are_read_from_their_file() {
     let p = site.pipeline();
     assert!(p.site().diagnostics.iter().any(|d| d.code() == "IISN1009"));
 }
+
+#[test]
+fn request_filtering_verbs_sequences_headers_and_escapes() {
+    let site = Site::new(&[
+        ("svc.js", "x"),
+        ("a.txt", "x"),
+        ("b.bak", "x"),
+        ("c.md", "x"),
+        ("caf\u{e9}.txt", "x"),
+        (
+            "web.config",
+            &wrap(&format!(
+                r#"{NODE_SVC}<security><requestFiltering allowHighBitCharacters="false">
+<verbs allowUnlisted="true"><add verb="TRACE" allowed="false"/><add verb="PUT" allowed="false"/></verbs>
+<denyUrlSequences><add sequence="~"/><add sequence="./"/></denyUrlSequences>
+<denyQueryStringSequences><add sequence="&lt;script"/></denyQueryStringSequences>
+<fileExtensions allowUnlisted="false"><add fileExtension=".txt" allowed="true"/><add fileExtension=".js" allowed="true"/><add fileExtension=".bak" allowed="false"/></fileExtensions>
+<requestLimits><headerLimits><add header="X-Token" sizeLimit="8"/></headerLimits></requestLimits>
+</requestFiltering></security>"#
+            )),
+        ),
+    ]);
+    let p = site.pipeline();
+    let d = |m: &str, t: &str, h: &[(&str, &str)]| describe(&site.root, &routed(&p, m, t, h));
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    assert_eq!(d("GET", "/a.txt", &[]), "file a.txt");
+    assert_eq!(d("TRACE", "/a.txt", &[]), "error 404.6");
+    assert_eq!(d("put", "/svc.js", &[]), "error 404.6");
+    assert_eq!(d("POST", "/svc.js", &[]), "app svc.js");
+    assert_eq!(d("GET", "/~user/a.txt", &[]), "error 404.5");
+    assert_eq!(d("GET", "/%7Euser/a.txt", &[]), "error 404.5");
+    assert_eq!(d("GET", "/svc.js?q=%3CSCRIPT%3E", &[]), "error 404.18");
+    assert_eq!(d("GET", "/svc.js?q=ok", &[]), "app svc.js");
+    assert_eq!(d("GET", "/b.bak", &[]), "error 404.7");
+    assert_eq!(d("GET", "/c.md", &[]), "error 404.7");
+    assert_eq!(d("GET", "/caf%C3%A9.txt", &[]), "error 404.12");
+    assert_eq!(d("GET", "/a%252e.txt", &[]), "error 404.11");
+    assert_eq!(d("GET", "/a.txt", &[("x-token", "12345678")]), "file a.txt");
+    assert_eq!(
+        d("GET", "/a.txt", &[("x-token", "123456789")]),
+        "error 404.10"
+    );
+}
