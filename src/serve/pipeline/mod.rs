@@ -19,7 +19,11 @@
 //!                 │                 (static_files.rs)
 //!                 └─ another module ──> "not emulated by iisn" (500.21)
 //!  errors ──> httpErrors: detailed page for local clients, custom pages (errors.rs)
+//!  response ──> outbound rules on response headers (outbound.rs), on every response
 //! ```
+//!
+//! Before any of it, a URL at or below a web.config IIS cannot load (malformed XML, unknown
+//! element or attribute, duplicate key or section) answers 500.19 ([`Pipeline::config_failure`]).
 //!
 //! Each step is a plain function over a [`RequestHead`] and the folder's [`FolderConfig`], so
 //! the whole decision ([`Pipeline::decide`]) can be tested without sockets. Serving the
@@ -36,6 +40,7 @@ pub mod budget;
 pub mod default_document;
 pub mod errors;
 pub mod filtering;
+pub mod outbound;
 pub mod rewrite;
 pub mod static_files;
 
@@ -84,6 +89,8 @@ pub struct FolderConfig {
     pub eff: EffectiveConfig,
     pub filter: filtering::Filter,
     pub rules: rewrite::RuleSet,
+    /// URL Rewrite outbound rules on response headers.
+    pub outbound: outbound::OutboundRules,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -92,6 +99,7 @@ impl FolderConfig {
     pub fn build(key: String, eff: EffectiveConfig) -> FolderConfig {
         let filter = filtering::Filter::new(&eff);
         let rules = rewrite::RuleSet::compile(&eff);
+        let outbound = outbound::OutboundRules::compile(&eff);
         let mime = eff
             .mime_maps
             .iter()
@@ -107,6 +115,7 @@ impl FolderConfig {
             eff,
             filter,
             rules,
+            outbound,
             mime,
         }
     }

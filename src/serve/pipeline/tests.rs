@@ -1526,3 +1526,109 @@ fn request_filtering_verbs_sequences_headers_and_escapes() {
         "error 404.10"
     );
 }
+
+fn run_outbound(
+    p: &Pipeline,
+    target: &str,
+    req: &[(&str, &str)],
+    status: u16,
+    resp: &[(&str, &str)],
+) -> HeaderMap {
+    let routed = routed(p, "GET", target, req);
+    let h = head("GET", target, req);
+    let pending = outbound::prepare(
+        &routed.config,
+        &outbound::OutboundRequest {
+            method: &h.method,
+            target: &h.target,
+            url: &routed.url,
+            headers: &h.headers,
+            remote: h.remote,
+            local: h.local_addr,
+            site_root: p.root(),
+        },
+    );
+    let mut out = HeaderMap::new();
+    for (k, v) in resp {
+        out.append(
+            HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            HeaderValue::from_str(v).expect("value"),
+        );
+    }
+    if let Some(o) = pending {
+        o.apply(status, &mut out);
+    }
+    out
+}
+
+#[test]
+fn outbound_rules_rewrite_response_headers() {
+    let site = Site::new(&[
+        ("a.css", "x"),
+        ("plain/b.txt", "x"),
+        (
+            "web.config",
+            &wrap(
+                r#"<rewrite><outboundRules>
+<rule name="Remove X-Powered-By"><match serverVariable="RESPONSE_X_Powered_By" pattern=".+"/><action type="Rewrite" value=""/></rule>
+<rule name="HSTS"><match serverVariable="RESPONSE_Strict_Transport_Security" pattern=".*"/><conditions><add input="{HTTP_X_FORWARDED_PROTO}" pattern="^https$"/></conditions><action type="Rewrite" value="max-age=31536000"/></rule>
+<rule name="Cache assets" preCondition="IsCss"><match serverVariable="RESPONSE_Cache_Control" pattern=".*"/><action type="Rewrite" value="public, max-age=60"/></rule>
+<rule name="Rename" stopProcessing="true"><match serverVariable="RESPONSE_X_App" pattern="^v(\d+)$"/><action type="Rewrite" value="version {R:1} for {HTTP_HOST}"/></rule>
+<rule name="After stop"><match serverVariable="RESPONSE_X_App" pattern=".*"/><action type="Rewrite" value="never"/></rule>
+<rule name="Undefined precondition" preCondition="Nope"><match serverVariable="RESPONSE_X_Other" pattern=".*"/><action type="Rewrite" value="never"/></rule>
+<rule name="Body" preCondition="IsCss"><match filterByTags="A" pattern="x"/><action type="Rewrite" value="y"/></rule>
+<preConditions><preCondition name="IsCss"><add input="{RESPONSE_CONTENT_TYPE}" pattern="^text/css"/></preCondition></preConditions>
+</outboundRules></rewrite>"#,
+            ),
+        ),
+        (
+            "plain/web.config",
+            &wrap(r#"<rewrite><outboundRules><clear/></outboundRules></rewrite>"#),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    let h = run_outbound(
+        &p,
+        "/a.css",
+        &[("x-forwarded-proto", "https")],
+        200,
+        &[
+            ("x-powered-by", "Express"),
+            ("content-type", "text/css"),
+            ("x-app", "v12"),
+        ],
+    );
+    assert!(h.get("x-powered-by").is_none(), "{h:?}");
+    assert_eq!(
+        h.get("strict-transport-security")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("max-age=31536000")
+    );
+    assert_eq!(
+        h.get("cache-control").map(|v| v.to_str().unwrap_or("")),
+        Some("public, max-age=60")
+    );
+    assert_eq!(
+        h.get("x-app").map(|v| v.to_str().unwrap_or("")),
+        Some("version 12 for localhost:8080")
+    );
+    assert!(h.get("x-other").is_none());
+    // No HTTPS, not CSS, no X-App: only the removal applies.
+    let h = run_outbound(
+        &p,
+        "/a.css",
+        &[],
+        200,
+        &[("x-powered-by", "Express"), ("content-type", "text/html")],
+    );
+    assert!(h.get("x-powered-by").is_none());
+    assert!(h.get("strict-transport-security").is_none());
+    assert!(h.get("cache-control").is_none());
+    // A child folder that clears the inherited rules.
+    let h = run_outbound(&p, "/plain/b.txt", &[], 200, &[("x-powered-by", "Express")]);
+    assert_eq!(
+        h.get("x-powered-by").map(|v| v.to_str().unwrap_or("")),
+        Some("Express")
+    );
+}
