@@ -618,6 +618,24 @@ pub fn find(code: &str) -> Option<&'static Lint> {
         .find(|l| l.code.eq_ignore_ascii_case(code))
 }
 
+/// Whether IIS itself refuses to load a web.config that has this diagnostic, and with which
+/// HRESULT: such a file makes every URL at or below its folder answer HTTP 500.19
+/// (iis-webconfig.md §8, DECISIONS.md §5). iisnode's own `<iisnode>` errors (IISN2xxx) are
+/// not in this list: IIS loads the file and iisnode answers with its own page.
+pub fn iis_load_hresult(lint: &Lint) -> Option<u32> {
+    match lint.code {
+        // Malformed XML, wrong encoding, unknown or misplaced elements and attributes,
+        // missing required attributes and values the schema does not accept.
+        "IISN0001" | "IISN0002" | "IISN0004" | "IISN1002" | "IISN1005" | "IISN1006"
+        | "IISN1008" | "IISN1009" => Some(0x8007_000d),
+        // "Cannot add duplicate collection entry" and a section defined twice.
+        "IISN1003" | "IISN1004" => Some(0x8007_00b7),
+        // The file exists but cannot be read.
+        "IISN0003" => Some(0x8007_0005),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,23 +664,5 @@ mod tests {
     fn find_is_case_insensitive() {
         assert_eq!(find("iisn3001").map(|l| l.name), Some("yml-syntax"));
         assert!(find("IISN9999").is_none());
-    }
-}
-
-/// Whether IIS itself refuses to load a web.config that has this diagnostic, and with which
-/// HRESULT: such a file makes every URL at or below its folder answer HTTP 500.19
-/// (iis-webconfig.md §8, DECISIONS.md §5). iisnode's own `<iisnode>` errors (IISN2xxx) are
-/// not in this list: IIS loads the file and iisnode answers with its own page.
-pub fn iis_load_hresult(lint: &Lint) -> Option<u32> {
-    match lint.code {
-        // Malformed XML, wrong encoding, unknown or misplaced elements and attributes,
-        // missing required attributes and values the schema does not accept.
-        "IISN0001" | "IISN0002" | "IISN0004" | "IISN1002" | "IISN1005" | "IISN1006"
-        | "IISN1008" | "IISN1009" => Some(0x8007_000d),
-        // "Cannot add duplicate collection entry" and a section defined twice.
-        "IISN1003" | "IISN1004" => Some(0x8007_00b7),
-        // The file exists but cannot be read.
-        "IISN0003" => Some(0x8007_0005),
-        _ => None,
     }
 }
