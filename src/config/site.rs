@@ -875,4 +875,31 @@ mod tests {
         assert_eq!(script_rel("", "../x.js"), None);
         assert!(!is_concrete("*.js") && !is_concrete("server*.js") && is_concrete("bin/www"));
     }
+
+    #[test]
+    fn utf16_is_decoded_both_ways() {
+        let text = "<configuration>é💥</configuration>";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(decode_utf16(&le, false).as_deref(), Ok(text));
+        assert_eq!(decode_utf16(&be, true).as_deref(), Ok(text));
+        // A lone high surrogate at the third unit (byte 4 of the body, 6 with the BOM).
+        assert_eq!(
+            decode_utf16(&[0x41, 0, 0x42, 0, 0x00, 0xD8, 0x43, 0], false),
+            Err(6)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn utf16_decoding_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64), be: bool) {
+            let _ = decode_utf16(&bytes, be);
+        }
+
+        #[test]
+        fn utf16_round_trips(text in "\\PC{0,40}") {
+            let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            proptest::prop_assert_eq!(decode_utf16(&le, false), Ok(text));
+        }
+    }
 }

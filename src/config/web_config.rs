@@ -1967,7 +1967,10 @@ fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSect
         a.string("defaultPath"),
         a.choice("defaultResponseMode", &response_modes, diags),
     );
-    a.ignore(&["detailedMoreInformationLink"]);
+    a.ignore(&[
+        "detailedMoreInformationLink",
+        "allowAbsolutePathsWhenDelegated",
+    ]);
     a.finish(diags);
     let mut errors = Collection::new(el.name_span);
     for child in &el.children {

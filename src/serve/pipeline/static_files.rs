@@ -747,4 +747,20 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn ranges_stay_inside_the_file(value in "(bytes=)?[0-9, -]{0,40}", len in 0u64..1000) {
+            match parse_range(&value, len) {
+                RangeSpec::Partial(a, b) => proptest::prop_assert!(a <= b && b < len),
+                RangeSpec::Multi(r) => {
+                    proptest::prop_assert!(r.len() >= 2 && r.len() <= MAX_RANGES);
+                    for (a, b) in r {
+                        proptest::prop_assert!(a <= b && b < len);
+                    }
+                }
+                RangeSpec::Full | RangeSpec::Unsatisfiable => {}
+            }
+        }
+    }
 }
