@@ -197,13 +197,28 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         hint: None,
     })?;
 
+    // Folders whose web.config IIS itself would refuse: 500.19 below them (DECISIONS.md §5).
+    let load_failures = site.load_failures();
+    for f in &load_failures {
+        events.emit(ServeEvent::Warning {
+            text: format!(
+                "{} cannot be loaded (above): every URL under /{} answers IIS's 500.19 until it is fixed",
+                f.file.strip_prefix(&site.root).unwrap_or(&f.file).display(),
+                if f.dir_rel.is_empty() { String::new() } else { format!("{}/", f.dir_rel) }
+            ),
+        });
+    }
     for p in &pools {
+        let in_broken_folder = load_failures
+            .iter()
+            .any(|f| crate::config::site::is_ancestor(&f.dir_rel, &p.plan.name));
         if let Some(note) = &p.plan.command_note {
             events.emit(ServeEvent::Note {
                 text: format!("{}: {note}", p.plan.name),
             });
         }
         match (&p.plan.config_error, &p.plan.spawn) {
+            (Some(_), _) if in_broken_folder => {}
             (Some(_), _) => events.emit(ServeEvent::Warning {
                 text: format!(
                     "{} has configuration errors (above): requests get iisnode's configuration error page until the file is fixed",

@@ -154,6 +154,26 @@ fn a_web_config_iis_cannot_load_answers_500_19_below_its_folder() {
         (200, "body { color: red }\n")
     );
 
+    // The terminal says which folders answer 500.19 (and not that svc.js gets iisnode's page).
+    let texts: Vec<String> = s
+        .events()
+        .iter()
+        .filter_map(|e| e["text"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("broken/web.config cannot be loaded")
+                && t.contains("/broken/ answers IIS's 500.19")),
+        "{texts:#?}"
+    );
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.starts_with("broken/svc.js has configuration errors")),
+        "{texts:#?}"
+    );
+
     // The rest of the site is unaffected.
     let r = s.raw_get("/hello.js");
     assert_eq!((r.status, r.text().as_str()), (200, "Hello, world!"));
