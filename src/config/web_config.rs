@@ -1275,9 +1275,20 @@ fn read_rewrite(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) -> 
                     diags,
                 );
             }
-            // Sections only applicationHost.config may hold (IISN6017 says so), and the
-            // providers of URL Rewrite's extensibility: known, not emulated.
-            "globalRules" | "allowedServerVariables" | "providers" => not_emulated(
+            // Sections only applicationHost.config may hold: IIS refuses the file (500.19).
+            "globalRules" | "allowedServerVariables" => diags.push(
+                Diagnostic::new(
+                    &codes::APPHOST_ONLY_SECTION,
+                    format!(
+                        "<{}> is allowed only in applicationHost.config: IIS answers 500.19 for this web.config",
+                        child.name
+                    ),
+                )
+                .at(child.name_span)
+                .help("Remove it from web.config; on the server, put it in applicationHost.config (on Azure App Service, in an applicationHost.xdt transform)."),
+            ),
+            // The providers of URL Rewrite's extensibility: known, not emulated.
+            "providers" => not_emulated(
                 s,
                 format!("system.webServer/rewrite/{}", child.name),
                 child.name_span,

@@ -520,7 +520,8 @@ lints! {
         "a section that IIS allows only in applicationHost.config",
         "`<rewrite><globalRules>` may only be defined at server level, and \
          `<rewrite><allowedServerVariables>` is locked at server level by default. In a \
-         web.config both make IIS answer HTTP 500.19. Move them to applicationHost.config (on \
+         web.config both make IIS answer HTTP 500.19 (HRESULT 0x80070021) for every URL at or \
+         below the folder, and `iisn serve` does the same. Move them to applicationHost.config (on \
          Azure App Service, an applicationHost.xdt transform).";
     SERVER_VARIABLE_NOT_ALLOWED = "IISN6018", "server-variable-not-allowed", Warning,
         "a rule sets a server variable, which IIS allows only when the server lists it",
@@ -630,6 +631,8 @@ pub fn iis_load_hresult(lint: &Lint) -> Option<u32> {
         | "IISN1008" | "IISN1009" => Some(0x8007_000d),
         // "Cannot add duplicate collection entry" and a section defined twice.
         "IISN1003" | "IISN1004" => Some(0x8007_00b7),
+        // A section locked at server level (applicationHost.config only).
+        "IISN6017" => Some(0x8007_0021),
         // The file exists but cannot be read.
         "IISN0003" => Some(0x8007_0005),
         _ => None,

@@ -301,22 +301,6 @@ fn check_outbound(ctx: &mut Ctx<'_>, ob: &OutboundSection) {
 }
 
 fn not_emulated(ctx: &mut Ctx<'_>, path: &str, span: Span) {
-    let apphost_only = [
-        "system.webServer/rewrite/globalRules",
-        "system.webServer/rewrite/allowedServerVariables",
-    ];
-    if apphost_only.iter().any(|p| p.eq_ignore_ascii_case(path)) {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        ctx.push(
-            Diagnostic::new(
-                &codes::APPHOST_ONLY_SECTION,
-                format!("<{name}> is allowed only in applicationHost.config: IIS answers 500.19 for this web.config"),
-            )
-            .at(span)
-            .help("Remove it from web.config; on the server, put it in applicationHost.config (on Azure App Service, in an applicationHost.xdt transform)."),
-        );
-        return;
-    }
     if path.ends_with("(response body rules)") {
         ctx.push(
             Diagnostic::new(

@@ -1632,3 +1632,24 @@ fn outbound_rules_rewrite_response_headers() {
         Some("Express")
     );
 }
+
+#[test]
+fn an_apphost_only_section_is_500_19_as_check_says() {
+    let site = Site::new(&[
+        ("a.txt", "x"),
+        (
+            "web.config",
+            &wrap(
+                r#"<rewrite><globalRules><rule name="g"><match url=".*"/></rule></globalRules></rewrite>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert!(p.site().diagnostics.iter().any(|d| d.code() == "IISN6017"));
+    let r = p.decide(&head("GET", "/a.txt", &[]), None);
+    let Decision::Error(e) = &r.decision else {
+        panic!("error expected")
+    };
+    assert_eq!((e.status, e.substatus), (500, 19));
+    assert_eq!(e.config.as_deref().map(|c| c.hresult), Some(0x8007_0021));
+}
