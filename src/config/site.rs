@@ -416,6 +416,10 @@ impl ConfigSources {
     /// as IIS does: the file lies in the web.config's folder (or below it), its root element
     /// is the section itself, and the section in web.config has no other content. Spans in
     /// the replaced section point into the other file.
+    ///
+    /// Only sections iisn reads are resolved (those under `<system.webServer>`, and
+    /// `<appSettings>`, which iisnode promotes): .NET sections such as `<connectionStrings>`
+    /// often name a file kept out of the repository, and iisn does not emulate them.
     fn resolve(
         &mut self,
         el: &mut Element,
@@ -423,9 +427,24 @@ impl ConfigSources {
         sources: &mut SourceMap,
         diags: &mut Vec<Diagnostic>,
     ) {
+        self.resolve_in(el, false, dir, sources, diags);
+    }
+
+    fn resolve_in(
+        &mut self,
+        el: &mut Element,
+        in_web_server: bool,
+        dir: &Path,
+        sources: &mut SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         for child in &mut el.children {
-            let Some(attr) = child.attr("configSource").cloned() else {
-                self.resolve(child, dir, sources, diags);
+            let read_here = in_web_server || child.name == "appSettings";
+            let Some(attr) = child.attr("configSource").cloned().filter(|_| read_here) else {
+                let inside = in_web_server || child.name == "system.webServer";
+                if inside || child.name == "location" {
+                    self.resolve_in(child, inside, dir, sources, diags);
+                }
                 continue;
             };
             let bad = |msg: String, help: &str| {

@@ -1653,3 +1653,30 @@ fn an_apphost_only_section_is_500_19_as_check_says() {
     assert_eq!((e.status, e.substatus), (500, 19));
     assert_eq!(e.config.as_deref().map(|c| c.hresult), Some(0x8007_0021));
 }
+
+#[test]
+fn config_source_is_read_for_the_sections_iisn_reads_only() {
+    let site = Site::new(&[
+        ("svc.js", "x"),
+        (
+            "web.config",
+            &format!(
+                r#"<configuration><connectionStrings configSource="connections.config"/><appSettings configSource="settings.config"/><system.webServer>{NODE_SVC}</system.webServer></configuration>"#
+            ),
+        ),
+        (
+            "settings.config",
+            r#"<appSettings><add key="FROM_FILE" value="yes"/></appSettings>"#,
+        ),
+    ]);
+    let p = site.pipeline();
+    // connections.config is missing (kept out of the repository, as is common): .NET's
+    // business, not a reason for a 500.19 under iisn.
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    assert_eq!(get(&site, &p, "/svc.js"), "app svc.js");
+    let app = &p.site().apps[0];
+    assert_eq!(
+        app.app_settings,
+        vec![("FROM_FILE".to_string(), "yes".to_string())]
+    );
+}
