@@ -8,7 +8,9 @@
 //!  iisnode.yml ──────┘                              │
 //!                                                   ├─> `iisn config`  (effective settings + origins)
 //!                                                   ├─> `iisn check`   (check::run: lints over the same model)
-//!                                                   └─> `iisn serve`   (planned: engine built from the model)
+//!                                                   └─> `iisn serve`   (the engine built from the model)
+//!
+//!  templates/ ──(embedded)──> init::plan ──> `iisn init` (a new site that passes check and serves)
 //! ```
 //!
 //! * [`config`] reads and merges configuration. It is synchronous, does no networking and
@@ -17,6 +19,7 @@
 //! * [`check`] is the semantic stage of linting, shared by `iisn check` and `iisn serve`.
 //! * [`node`] finds the programs a site runs (node on `PATH`), for `check` and `serve` alike.
 //! * [`rewrite`] compiles and matches URL Rewrite patterns (ECMAScript, Wildcard, ExactMatch).
+//! * [`init`] writes a new site from the templates embedded from `templates/`.
 //! * [`cli`] holds the clap definitions and one `run` per command.
 
 pub mod check;
@@ -24,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod error;
+pub mod init;
 pub mod node;
 pub mod rewrite;
 pub mod serve;

@@ -1,11 +1,12 @@
 //! The command line: clap definitions and one `run` per command.
 //!
 //! `main.rs` parses [`Cli`] and calls [`run`]; each command module turns its `*Args` into
-//! work and returns an [`Error`] for the exit code. Commands that are planned but not built
-//! (`init`) are not listed until they exist.
+//! work and returns an [`Error`] for the exit code.
 
 pub mod check;
+pub mod completions;
 pub mod config;
+pub mod init;
 pub mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -19,6 +20,7 @@ Examples:
   iisn config examples/hello          show the effective iisnode settings and where each came from
   iisn config . --format json         the same as JSON, for scripts
   iisn check .                        validate web.config and iisnode.yml (exit 1 on errors)
+  iisn init my-site                   a new site from a template (iisn init --list shows them)
 
 Exit codes:
   0  success
@@ -63,6 +65,15 @@ pub enum Command {
     /// Run the site: node workers on Unix sockets, round robin, live logs.
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::ServeArgs),
+    /// Create a new site from a template: web.config, iisnode.yml, node code, README.
+    #[command(after_help = init::AFTER_HELP)]
+    Init(init::InitArgs),
+    /// Print a completion script for bash, zsh, fish, PowerShell or Elvish.
+    #[command(after_help = completions::COMPLETIONS_AFTER_HELP)]
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), or write one per command with --out-dir.
+    #[command(after_help = completions::MAN_AFTER_HELP)]
+    Man(completions::ManArgs),
 }
 
 /// What every command needs to print.
@@ -91,5 +102,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Config(args) => config::run(&args, &ui),
         Command::Check(args) => check::run(&args, &ui),
         Command::Serve(args) => serve::run(&args, &ui, cli.global.color),
+        Command::Init(args) => init::run(&args, &ui),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
     }
 }
