@@ -32,7 +32,7 @@ use super::pipeline::errors::{self, ErrorContext};
 use super::pipeline::static_files::{self, FileRequest};
 use super::pipeline::{RequestHead, strip_prefix_ci};
 use super::pool::{AppPool, sticky_slot};
-use super::proxy::{self, ActiveGuard, Body};
+use super::proxy::{self, ActiveGuard, Body, SendError};
 use super::router::{AppRoute, Route, Router, Routing};
 use super::server_vars::{AuthEmulation, RequestInfo};
 use crate::config::ConfigErrorKind;
@@ -59,21 +59,127 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest request head accepted from a client (hyper answers 431 above it).
 const MAX_CLIENT_HEAD: usize = 128 * 1024;
 
+/// How many front threads serve connections: one per core (at most 16), each with its own
+/// single-threaded runtime and its own listening socket.
+fn front_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 16)
+}
+
+/// Binds the listening sockets: one per front thread, all on `addr` (`SO_REUSEPORT`, so the
+/// kernel spreads connections over the threads).
+///
+/// A plain bind comes first, so that a port another program (or another iisn) holds is
+/// reported as taken rather than silently shared; with port 0 it also picks the port the
+/// others join. Must run inside a tokio runtime (the sockets are registered, then handed
+/// over as std sockets).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let first = TcpListener::bind(addr).await?;
+    let addr = first.local_addr()?;
+    let n = front_threads();
+    if n == 1 {
+        return Ok(vec![first.into_std()?]);
+    }
+    #[cfg(unix)]
+    {
+        drop(first);
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(addr)?;
+            out.push(socket.listen(4096)?.into_std()?);
+        }
+        Ok(out)
+    }
+    #[cfg(not(unix))]
+    {
+        let std = first.into_std()?;
+        (0..n).map(|_| std.try_clone()).collect()
+    }
+}
+
 /// Accepts connections until `shutdown` flips, then waits for open connections to finish
 /// (bounded by `drain`; whatever is still open after that is dropped).
+///
+/// Each listener gets a front thread running a current-thread runtime: a connection, its
+/// requests and the worker connections they use all stay on that thread (no cross-thread
+/// wake-ups on the hot path; the worker connection pools are per thread, see
+/// [`super::proxy`]). The threads keep running their runtime after shutdown, so tasks a
+/// request started there (a WebSocket tunnel, the output capture of a worker it spawned)
+/// live as long as the process.
 ///
 /// `ctx` always holds the current configuration: a reload (web.config or iisnode.yml
 /// changed) swaps in a new one, and every request, on new and kept-alive connections alike,
 /// uses the newest.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     ctx: watch::Receiver<Arc<ServerCtx>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     drain: watch::Receiver<bool>,
 ) {
     // Open connections, and a signal each time one closes (for the drain).
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let closed = Arc::new(tokio::sync::Notify::new());
+    let mut stopped = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+        let (open, closed) = (open.clone(), closed.clone());
+        let run = move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let Ok(rt) = rt else { return };
+            rt.block_on(async move {
+                if let Ok(listener) = TcpListener::from_std(listener) {
+                    accept_loop(listener, ctx, shutdown, open, closed).await;
+                }
+                let _ = tx.send(());
+                std::future::pending::<()>().await;
+            });
+        };
+        if std::thread::Builder::new()
+            .name(format!("iisn-http-{}", i + 1))
+            .spawn(run)
+            .is_ok()
+        {
+            stopped.push(rx);
+        }
+    }
+    for rx in stopped {
+        let _ = rx.await;
+    }
+    let mut drain = drain;
+    let all_closed = async {
+        loop {
+            let notified = closed.notified();
+            if open.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    };
+    tokio::select! {
+        _ = all_closed => {}
+        _ = drain.changed() => {}
+    }
+}
+
+/// One front thread's accept loop; returns (dropping the listener) when `shutdown` flips.
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: watch::Receiver<Arc<ServerCtx>>,
+    mut shutdown: watch::Receiver<bool>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    closed: Arc<tokio::sync::Notify>,
+) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -81,6 +187,9 @@ pub async fn serve(
         .preserve_header_case(true)
         .keep_alive(true)
         .max_buf_size(MAX_CLIENT_HEAD);
+    if *shutdown.borrow() {
+        return;
+    }
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -115,21 +224,6 @@ pub async fn serve(
             }
             _ = shutdown.changed() => break,
         }
-    }
-    drop(listener);
-    let mut drain = drain;
-    let all_closed = async {
-        loop {
-            let notified = closed.notified();
-            if open.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    };
-    tokio::select! {
-        _ = all_closed => {}
-        _ = drain.changed() => {}
     }
 }
 
@@ -553,28 +647,43 @@ async fn app_request(
     };
     let slot = pool.choose_slot(cookie_slot);
     pool.shared().total_requests.fetch_add(1, Ordering::Relaxed);
-    let worker = match pool.worker(slot).await {
-        Ok(w) => w,
-        Err(f) => return (failure_response(pool, &f, None, local), f.substatus, None),
+    let mut req = req.map(http_body_util::Either::Left);
+    // A request that never reached its worker because the process had exited (killed,
+    // crashed) goes once more to the slot, which then starts a new process: only the
+    // requests in flight on a dying worker fail.
+    let mut resent = false;
+    let (worker, t0, sent) = loop {
+        let worker = match pool.worker(slot).await {
+            Ok(w) => w,
+            Err(f) => return (failure_response(pool, &f, None, local), f.substatus, None),
+        };
+        let Some(guard) = ActiveGuard::acquire(&worker, pool, plan.max_concurrent) else {
+            let f = proxy::failure(
+                503,
+                1002,
+                0x8007_0718,
+                format!(
+                    "the node process already has {} requests in flight (maxConcurrentRequestsPerProcess)",
+                    plan.max_concurrent
+                ),
+            );
+            return (
+                pages::bare_failure(&f, local),
+                1002,
+                Some(worker.id.clone()),
+            );
+        };
+        let t0 = Instant::now();
+        match proxy::send(req, &worker, guard, &plan.proxy).await {
+            Err(SendError::Unsent(_, back)) if !resent => {
+                resent = true;
+                req = *back;
+            }
+            Err(SendError::Unsent(f, _)) | Err(SendError::Failed(f)) => break (worker, t0, Err(f)),
+            Ok(ok) => break (worker, t0, Ok(ok)),
+        }
     };
-    let Some(guard) = ActiveGuard::acquire(&worker, pool, plan.max_concurrent) else {
-        let f = proxy::failure(
-            503,
-            1002,
-            0x8007_0718,
-            format!(
-                "the node process already has {} requests in flight (maxConcurrentRequestsPerProcess)",
-                plan.max_concurrent
-            ),
-        );
-        return (
-            pages::bare_failure(&f, local),
-            1002,
-            Some(worker.id.clone()),
-        );
-    };
-    let t0 = Instant::now();
-    match proxy::send(req, &worker, guard, &plan.proxy).await {
+    match sent {
         Ok((mut resp, retries)) => {
             if plan.sticky && cookie_slot.is_none() {
                 // iisnode sets its cookie before node's own headers.
@@ -595,6 +704,14 @@ async fn app_request(
                 }
             }
             (resp, 0, Some(worker.id.clone()))
+        }
+        Err(f) if f.status == 400 => {
+            // The client's fault (http.sys answers a malformed body with 400): say so,
+            // and do not blame node.
+            ctx.router.shared_events().emit(ServeEvent::Note {
+                text: format!("400 to {remote}: {}", f.detail),
+            });
+            (pages::bare_failure(&f, local), 0, Some(worker.id.clone()))
         }
         Err(f) => {
             ctx.router.shared_events().emit(ServeEvent::Warning {

@@ -30,6 +30,13 @@
 //!   bodies both ways and tunnels upgrades.
 //! * [`front`] is the hyper server and the request pipeline; [`router`] maps URLs to
 //!   applications; [`pages`] renders IIS's and iisnode's own responses.
+//!
+//! Threads: the front runs one thread per core, each with a single-threaded tokio runtime
+//! and its own listening socket (`SO_REUSEPORT`), so that a request, its worker connection
+//! (pooled per thread) and the task driving that connection never leave one thread; the
+//! hot path crosses threads only for the shared counters of the pool. Everything else
+//! (supervisor, watchers, terminal, process spawning) runs on a small multi-threaded
+//! runtime of its own. See `bench/` for how this is measured against nginx and PM2.
 //! * [`debugger`] answers iisnode's `<script>/debug/` URLs with node's inspector (one
 //!   worker in debug mode) and picks inspector ports for `--inspect`.
 //! * [`events`] is the only bridge to the terminal ([`term`]).
@@ -64,7 +71,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::Error;
@@ -179,23 +185,25 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
 
     let pools = supervisor::new_pools(&site, &ctx, &shared);
     let addr = SocketAddr::new(opts.host, opts.port);
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::ServeStart {
-            message: format!("cannot listen on {addr}: {e}"),
-            hint: Some(if e.kind() == std::io::ErrorKind::AddrInUse {
-                format!(
-                    "port {} is taken; pass --port with another port, or --port 0 for any free one",
-                    opts.port
-                )
-            } else {
-                "check --host and --port".into()
-            }),
-        })?;
-    let local_addr = listener.local_addr().map_err(|e| Error::ServeStart {
-        message: format!("cannot read the listening address: {e}"),
-        hint: None,
+    let listeners = front::bind(addr).await.map_err(|e| Error::ServeStart {
+        message: format!("cannot listen on {addr}: {e}"),
+        hint: Some(if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "port {} is taken; pass --port with another port, or --port 0 for any free one",
+                opts.port
+            )
+        } else {
+            "check --host and --port".into()
+        }),
     })?;
+    let local_addr = listeners
+        .first()
+        .ok_or_else(|| std::io::Error::other("no listening socket"))
+        .and_then(std::net::TcpListener::local_addr)
+        .map_err(|e| Error::ServeStart {
+            message: format!("cannot read the listening address: {e}"),
+            hint: None,
+        })?;
 
     // Folders whose web.config IIS itself would refuse: 500.19 below them (DECISIONS.md §5).
     let load_failures = site.load_failures();
@@ -286,7 +294,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (drain_tx, drain_rx) = watch::channel(false);
     let (ctx_tx, ctx_rx) = watch::channel(server_ctx);
-    let server = tokio::spawn(front::serve(listener, ctx_rx, shutdown_rx, drain_rx));
+    let server = tokio::spawn(front::serve(listeners, ctx_rx, shutdown_rx, drain_rx));
     events.emit(ServeEvent::Listening { url });
 
     // The supervisor: watchers, the recycle signal, `rs`, reloads.

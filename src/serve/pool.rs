@@ -47,6 +47,11 @@ const CRASH_WINDOW: Duration = Duration::from_secs(10);
 pub struct AppPool {
     pub plan: Arc<AppPlan>,
     slots: tokio::sync::Mutex<Vec<Option<Arc<Worker>>>>,
+    /// A copy of `slots` for the hot path, published under the `slots` lock each time they
+    /// change: a request whose slot holds a live worker takes it without the async lock
+    /// (which, contended by two front threads, would park tasks and wake them across
+    /// threads).
+    live: std::sync::RwLock<Vec<Option<Arc<Worker>>>>,
     counter: AtomicUsize,
     /// Requests in flight across the application.
     pub active: AtomicUsize,
@@ -88,6 +93,7 @@ impl AppPool {
         Arc::new(AppPool {
             plan,
             slots: tokio::sync::Mutex::new(vec![None; n]),
+            live: std::sync::RwLock::new(vec![None; n]),
             counter: AtomicUsize::new(0),
             active: AtomicUsize::new(0),
             shared,
@@ -130,12 +136,37 @@ impl AppPool {
         (prev + 1) % n
     }
 
+    /// Publishes `slots` for the hot path (call with the `slots` lock held).
+    fn publish(&self, slots: &[Option<Arc<Worker>>]) {
+        match self.live.write() {
+            Ok(mut live) => *live = slots.to_vec(),
+            Err(p) => *p.into_inner() = slots.to_vec(),
+        }
+    }
+
     /// The worker in `slot`, starting one if the slot is empty or its process exited.
     pub async fn worker(self: &Arc<Self>, slot: usize) -> Result<Arc<Worker>, Failure> {
+        if self.started.load(Ordering::Acquire)
+            && let Ok(live) = self.live.read()
+            && let Some(Some(w)) = live.get(slot)
+            && !w.has_exited()
+        {
+            return Ok(w.clone());
+        }
         let mut slots = self.slots.lock().await;
+        let w = self.worker_locked(&mut slots, slot).await;
+        self.publish(&slots);
+        w
+    }
+
+    async fn worker_locked(
+        self: &Arc<Self>,
+        slots: &mut [Option<Arc<Worker>>],
+        slot: usize,
+    ) -> Result<Arc<Worker>, Failure> {
         // Debug mode began or ended after the slot was chosen.
         let slot = if slot < slots.len() { slot } else { 0 };
-        if !self.started.swap(true, Ordering::AcqRel) {
+        if !self.started.load(Ordering::Acquire) && !self.started.swap(true, Ordering::AcqRel) {
             // iisnode creates an application with all its processes at once (engine §1.1),
             // whether it starts lazily or on a wildcard handler's first request.
             for other in (0..slots.len()).filter(|s| *s != slot) {
@@ -328,10 +359,9 @@ impl AppPool {
         }
         let old: Vec<Arc<Worker>> = {
             let mut slots = self.slots.lock().await;
-            std::mem::replace(&mut *slots, fresh)
-                .into_iter()
-                .flatten()
-                .collect()
+            let old = std::mem::replace(&mut *slots, fresh);
+            self.publish(&slots);
+            old.into_iter().flatten().collect()
         };
         let in_flight: usize = old.iter().map(|w| w.active.load(Ordering::Acquire)).sum();
         events.emit(ServeEvent::RecycleSwitched {
@@ -367,10 +397,9 @@ impl AppPool {
             let mut slots = self.slots.lock().await;
             let n = slots.len();
             self.set_debug_mode(None);
-            std::mem::replace(&mut *slots, vec![None; n])
-                .into_iter()
-                .flatten()
-                .collect()
+            let old = std::mem::replace(&mut *slots, vec![None; n]);
+            self.publish(&slots);
+            old.into_iter().flatten().collect()
         };
         self.retire_workers(old);
     }
@@ -395,16 +424,19 @@ impl AppPool {
             .into_iter()
             .flatten()
             .collect();
+        self.publish(&slots);
         self.started.store(true, Ordering::Release);
         self.retire_workers(old);
         match self.spawn(0).await {
             Ok(w) => {
                 slots[0] = Some(w.clone());
+                self.publish(&slots);
                 Ok((w, mode, false))
             }
             Err(f) => {
                 self.set_debug_mode(None);
                 *slots = vec![None; self.plan.process_count];
+                self.publish(&slots);
                 self.started.store(false, Ordering::Release);
                 Err(f.detail)
             }
@@ -421,10 +453,9 @@ impl AppPool {
                 return false;
             }
             self.started.store(false, Ordering::Release);
-            std::mem::replace(&mut *slots, vec![None; self.plan.process_count])
-                .into_iter()
-                .flatten()
-                .collect()
+            let old = std::mem::replace(&mut *slots, vec![None; self.plan.process_count]);
+            self.publish(&slots);
+            old.into_iter().flatten().collect()
         };
         futures_join_all(old.iter().map(|w| w.stop(Duration::from_millis(500)))).await;
         true

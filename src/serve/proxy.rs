@@ -11,10 +11,19 @@
 //!   (DECISIONS.md §22);
 //! * the request and response header blocks are limited to `maxRequestBufferSize`;
 //! * node's `Connection` response header is dropped (it describes the socket), except on 101;
-//! * bodies stream both ways, never buffered whole;
-//! * connections are pooled per worker (LIFO, `maxNamedPipeConnectionPoolSize`, idle age below
+//! * bodies stream both ways, never buffered whole (the frames of a chunked response that
+//!   node has already sent are gathered so they go out with the head in one write);
+//! * connections are pooled per worker and per front thread (LIFO,
+//!   `maxNamedPipeConnectionPoolSize` per thread, idle age below
 //!   `maxNamedPipePooledConnectionAge`); a pooled connection the worker closed is retried
 //!   once on a fresh one;
+//! * a request that never reached node because its worker had exited (killed, crashed)
+//!   comes back to the caller ([`SendError::Unsent`]) to go to the slot's next process; a
+//!   body-less request that failed at once on a dying worker counts as never sent, one that
+//!   node held for a while fails (iisnode fails the requests in flight on a process that
+//!   dies);
+//! * a client whose request body cannot be read (malformed chunked encoding) gets 400, as
+//!   from http.sys, and node is not blamed;
 //! * connecting retries within the budget `maxNamedPipeConnectionRetry` ×
 //!   `namedPipeConnectionRetryDelay`, polling often so a worker that becomes ready early is
 //!   used at once, and stops early with 500.1002 when the worker has exited.
@@ -167,34 +176,69 @@ impl Drop for ProxyBody {
     }
 }
 
-fn give_back(worker: &Worker, sender: SendRequest<ReqBody>, max: usize) {
+// Idle connections to workers, per thread. A front thread runs a current-thread runtime
+// (see `super::front`), so a connection made by one of its requests is driven by a task on
+// that thread; pooling it per thread keeps the request, the connection and its task on one
+// thread, with no lock and no cross-thread wake-up. A worker is known by its address, with
+// a `Weak` to it so that the address cannot be reused by another worker while its entry
+// lives; entries of exited or dropped workers are pruned as they are met.
+thread_local! {
+    static IDLE: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, Vec<Pooled>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's idle list for `worker`.
+fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Pooled>) -> R) -> R {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        if let Some(i) = idle
+            .iter()
+            .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(worker)))
+        {
+            return f(&mut idle[i].1);
+        }
+        // A worker not seen on this thread yet: drop the lists of workers that are gone.
+        idle.retain(|(w, _)| w.upgrade().is_some_and(|w| !w.has_exited()));
+        idle.push((Arc::downgrade(worker), Vec::new()));
+        let last = idle.len() - 1;
+        f(&mut idle[last].1)
+    })
+}
+
+fn give_back(worker: &Arc<Worker>, sender: SendRequest<ReqBody>, max: usize) {
     if max == 0 || sender.is_closed() || worker.has_exited() {
         return;
     }
-    if let Ok(mut idle) = worker.idle.lock()
-        && idle.len() < max
-    {
-        idle.push(Pooled {
-            sender,
-            since: Instant::now(),
-        });
-    }
+    with_idle(worker, |idle| {
+        if idle.len() < max {
+            idle.push(Pooled {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    });
 }
 
 /// Takes the newest idle connection younger than `max_age`, closing stale ones.
-fn take_pooled(worker: &Worker, max_age: Duration) -> Option<SendRequest<ReqBody>> {
-    let mut idle = worker.idle.lock().ok()?;
-    while let Some(p) = idle.pop() {
-        if p.since.elapsed() < max_age && !p.sender.is_closed() && p.sender.is_ready() {
-            return Some(p.sender);
-        }
+fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<SendRequest<ReqBody>> {
+    if worker.has_exited() {
+        with_idle(worker, Vec::clear);
+        return None;
     }
-    None
+    with_idle(worker, |idle| {
+        while let Some(p) = idle.pop() {
+            if p.since.elapsed() < max_age && !p.sender.is_closed() && p.sender.is_ready() {
+                return Some(p.sender);
+            }
+        }
+        None
+    })
 }
 
 /// Failures with iisnode's status and sub-status.
 pub fn failure(status: u16, substatus: u32, hresult: u32, detail: impl Into<String>) -> Failure {
     let reason = match status {
+        400 => "Bad Request",
         503 => "Service Unavailable",
         404 => "Not Found",
         _ => "Internal Server Error",
@@ -333,17 +377,83 @@ pub fn prepare_request_headers(headers: &mut HeaderMap) -> bool {
     upgrade
 }
 
+/// Why [`send`] failed.
+pub enum SendError {
+    /// The request reached node (or cannot be sent anywhere): it fails.
+    Failed(Failure),
+    /// The request never left iisn, because the worker exited before iisn could connect to
+    /// it: it comes back, to go to the slot's next process (iisnode dispatches to a new
+    /// process once the old one is gone).
+    Unsent(Failure, Box<Request<ReqBody>>),
+}
+
+impl From<Failure> for SendError {
+    fn from(f: Failure) -> Self {
+        SendError::Failed(f)
+    }
+}
+
+/// Whether a failed exchange with node was the client's fault: its request body could not
+/// be read (a malformed chunked encoding, a body cut short). hyper reports an error of the
+/// body it was sending as a "user" error whose cause is the client side's body error.
+fn client_body_error(e: &hyper::Error) -> Option<String> {
+    use std::error::Error as _;
+    if !e.is_user() {
+        return None;
+    }
+    let cause = e.source()?;
+    let client = cause.downcast_ref::<hyper::Error>()?;
+    Some(match client.source() {
+        Some(inner) => inner.to_string(),
+        None => client.to_string(),
+    })
+}
+
+/// The failure for a request whose body the client sent malformed: 400, as http.sys answers.
+fn bad_request(detail: &str) -> Failure {
+    failure(
+        400,
+        0,
+        0x8007_000d,
+        format!("the client sent a malformed request body ({detail}); node was not at fault"),
+    )
+}
+
+/// How long a failed exchange waits to learn whether the worker is exiting.
+const EXIT_GRACE: Duration = Duration::from_millis(250);
+
+/// Whether a body-less request that failed on a worker that then exited may go to the
+/// slot's next process: only when it failed at once (the process was already dying: a kill,
+/// a crash), never once node has held it for a while (a request in flight on a worker that
+/// a recycle stopped fails, as on iisnode).
+fn resendable(sent_at: Instant) -> bool {
+    sent_at.elapsed() < RESEND_WINDOW
+}
+
+/// See [`resendable`].
+const RESEND_WINDOW: Duration = Duration::from_millis(100);
+
+/// A body-less copy of a request's head, to send again.
+fn copy_head<B>(r: &Request<B>) -> Request<ReqBody> {
+    let mut c = Request::new(Either::Right(http_body_util::Empty::<Bytes>::new()));
+    *c.method_mut() = r.method().clone();
+    *c.uri_mut() = r.uri().clone();
+    *c.version_mut() = r.version();
+    *c.headers_mut() = r.headers().clone();
+    c
+}
+
 /// Sends `req` to `worker` and returns node's response (body streaming).
 pub async fn send(
-    mut req: Request<Incoming>,
+    mut req: Request<ReqBody>,
     worker: &Arc<Worker>,
     guard: ActiveGuard,
     s: &ProxySettings,
-) -> Result<(Response<Body>, u32), Failure> {
+) -> Result<(Response<Body>, u32), SendError> {
     let upgrade = prepare_request_headers(req.headers_mut());
     let target_len = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
     if head_size(req.headers()) + req.method().as_str().len() + target_len + 12 > s.max_head {
-        return Err(failure(
+        return Err(SendError::Failed(failure(
             500,
             1005,
             0x8007_0718,
@@ -351,7 +461,7 @@ pub async fn send(
                 "the request headers are larger than maxRequestBufferSize ({} bytes)",
                 s.max_head
             ),
-        ));
+        )));
     }
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
@@ -360,33 +470,34 @@ pub async fn send(
     // A body-less request can be sent again if a pooled connection turns out dead: on Unix
     // a write to a socket node already closed (its keep-alive timeout) succeeds, and the
     // failure only shows when the response is read (engine spec §7.1, "fix").
-    let replay = hyper::body::Body::is_end_stream(req.body()).then(|| {
-        let mut r = Request::new(http_body_util::Empty::<Bytes>::new());
-        *r.method_mut() = req.method().clone();
-        *r.uri_mut() = req.uri().clone();
-        *r.version_mut() = req.version();
-        *r.headers_mut() = req.headers().clone();
-        r
-    });
+    let replay = hyper::body::Body::is_end_stream(req.body()).then(|| copy_head(&req));
     let mut retries = 0;
-    let mut pending = Some(req.map(Either::Left));
+    let mut pending = Some(req);
     let mut sent = None;
+    // Whether the request may go to another process if this worker turns out to have
+    // exited: not once node may have worked on it for a while (see `resendable`).
+    let mut may_resend = true;
     if !upgrade
         && let Some(mut pooled) = take_pooled(worker, s.pool_age)
         && let Some(r) = pending.take()
     {
+        let at = Instant::now();
         match pooled.try_send_request(r).await {
             Ok(resp) => sent = Some((pooled, resp)),
-            Err(mut e) => match (e.take_message(), replay) {
+            Err(mut e) => match (e.take_message(), &replay) {
                 (Some(back), _) => {
                     retries = 1;
                     pending = Some(back);
                 }
                 (None, Some(again)) => {
                     retries = 1;
-                    pending = Some(again.map(Either::Right));
+                    may_resend = resendable(at);
+                    pending = Some(copy_head(again));
                 }
                 (None, None) => {
+                    if let Some(detail) = client_body_error(e.error()) {
+                        return Err(bad_request(&detail).into());
+                    }
                     return Err(failure(
                         500,
                         1011,
@@ -395,7 +506,8 @@ pub async fn send(
                             "the node process closed a kept-alive connection while the request body was being sent: {}",
                             e.error()
                         ),
-                    ));
+                    )
+                    .into());
                 }
             },
         }
@@ -403,23 +515,58 @@ pub async fn send(
     let (sender, resp) = match (sent, pending) {
         (Some(x), _) => x,
         (None, Some(req)) => {
-            let c = connect(worker, s.max_retry, s.retry_delay_ms, s.max_head).await?;
+            let c = match connect(worker, s.max_retry, s.retry_delay_ms, s.max_head).await {
+                Ok(c) => c,
+                Err(f) if may_resend && worker.has_exited() => {
+                    return Err(SendError::Unsent(f, Box::new(req)));
+                }
+                Err(f) => return Err(f.into()),
+            };
             retries += c.retries;
             let mut fresh = c.sender;
-            let resp = fresh.send_request(req).await.map_err(|e| {
-                let exited = worker.has_exited();
-                failure(
-                    500,
-                    if exited { 1013 } else { 1011 },
-                    0x6d,
-                    if exited {
-                        format!("the node process exited while handling the request: {e}")
-                    } else {
-                        format!("the node process did not answer with a valid HTTP response: {e}")
-                    },
-                )
-            })?;
-            (fresh, resp)
+            let at = Instant::now();
+            match fresh.try_send_request(req).await {
+                Ok(resp) => (fresh, resp),
+                Err(mut e) => {
+                    if let Some(detail) = client_body_error(e.error()) {
+                        return Err(bad_request(&detail).into());
+                    }
+                    let quick = resendable(at);
+                    // A worker killed a moment ago may still accept a connection and then
+                    // reset it: if it turns out to have exited, a request node never
+                    // answered (and which can be sent again) goes to the slot's next process.
+                    let exited = worker.has_exited()
+                        || tokio::time::timeout(EXIT_GRACE, worker.wait_exit())
+                            .await
+                            .is_ok();
+                    let f = failure(
+                        500,
+                        if exited { 1013 } else { 1011 },
+                        0x6d,
+                        if exited {
+                            format!(
+                                "the node process exited while handling the request: {}",
+                                e.error()
+                            )
+                        } else {
+                            format!(
+                                "the node process did not answer with a valid HTTP response: {}",
+                                e.error()
+                            )
+                        },
+                    );
+                    let again = e.take_message().or_else(|| {
+                        replay
+                            .as_ref()
+                            .filter(|_| may_resend && quick)
+                            .map(copy_head)
+                    });
+                    return Err(match again {
+                        Some(again) if exited => SendError::Unsent(f, Box::new(again)),
+                        _ => SendError::Failed(f),
+                    });
+                }
+            }
         }
         (None, None) => {
             return Err(failure(
@@ -427,12 +574,13 @@ pub async fn send(
                 1011,
                 0x6d,
                 "the request was lost before it could be sent",
-            ));
+            )
+            .into());
         }
     };
 
     if head_size(resp.headers()) > s.max_head {
-        return Err(failure(
+        return Err(SendError::Failed(failure(
             500,
             1012,
             0x8007_0718,
@@ -440,7 +588,7 @@ pub async fn send(
                 "the response headers from node are larger than maxRequestBufferSize ({} bytes)",
                 s.max_head
             ),
-        ));
+        )));
     }
     let (mut parts, body) = resp.into_parts();
     let keep_alive = !parts
@@ -478,9 +626,108 @@ pub async fn send(
         inner: body,
         reuse,
         _guard: guard,
+    };
+    let streamed = hyper::body::Body::is_end_stream(&body)
+        || hyper::body::Body::size_hint(&body).exact().is_some();
+    if streamed {
+        return Ok((Response::from_parts(parts, body.boxed()), retries));
     }
-    .boxed();
+    let body = Prefetched::gather(body).await.boxed();
     Ok((Response::from_parts(parts, body), retries))
+}
+
+/// Frames gathered before the response is handed to hyper, at most this many bytes.
+const PREFETCH_BYTES: usize = 16 * 1024;
+/// ... and at most this many frames.
+const PREFETCH_FRAMES: usize = 8;
+
+/// A chunked response from node whose first frames were read before its head went out.
+///
+/// hyper writes what it has buffered each time the body it sends has nothing ready, so a
+/// small chunked answer (`res.write()` then `res.end()`) went to the client as three writes:
+/// the head with the first chunk, the second chunk, the last chunk. Gathering the frames that
+/// node has already sent (letting hyper's connection task decode them, one yield at a
+/// time) lets hyper write them with the head in one go. Nothing waits for node: as soon as
+/// no frame is ready after a yield, the response goes out with what there is, so streamed
+/// responses (server-sent events, progress output) are not delayed. The chunks keep their
+/// framing: the client still gets `Transfer-Encoding: chunked`.
+struct Prefetched {
+    frames: std::collections::VecDeque<Frame<Bytes>>,
+    ended: bool,
+    error: Option<BoxError>,
+    inner: ProxyBody,
+}
+
+impl Prefetched {
+    async fn gather(mut inner: ProxyBody) -> Prefetched {
+        let mut frames = std::collections::VecDeque::new();
+        let (mut ended, mut error) = (false, None);
+        let (mut bytes, mut yielded) = (0usize, false);
+        std::future::poll_fn(|cx| {
+            loop {
+                match hyper::body::Body::poll_frame(Pin::new(&mut inner), cx) {
+                    Poll::Ready(Some(Ok(f))) => {
+                        bytes += f.data_ref().map_or(0, Bytes::len);
+                        frames.push_back(f);
+                        yielded = false;
+                        if bytes >= PREFETCH_BYTES || frames.len() >= PREFETCH_FRAMES {
+                            return Poll::Ready(());
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        ended = true;
+                        return Poll::Ready(());
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        error = Some(e);
+                        return Poll::Ready(());
+                    }
+                    Poll::Pending if !yielded => {
+                        // Let hyper's connection task (woken by this poll) run first.
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Poll::Pending => return Poll::Ready(()),
+                }
+            }
+        })
+        .await;
+        Prefetched {
+            frames,
+            ended,
+            error,
+            inner,
+        }
+    }
+}
+
+impl hyper::body::Body for Prefetched {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if let Some(f) = this.frames.pop_front() {
+            return Poll::Ready(Some(Ok(f)));
+        }
+        if let Some(e) = this.error.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        hyper::body::Body::poll_frame(Pin::new(&mut this.inner), cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frames.is_empty()
+            && self.error.is_none()
+            && (self.ended || hyper::body::Body::is_end_stream(&self.inner))
+    }
 }
 
 #[cfg(test)]

@@ -249,3 +249,76 @@ fn wildcard_application_spawns_every_worker_on_first_use() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Issue 10 §3: `kill -9` of one of two workers fails at most the requests in flight on it.
+/// Requests that were not sent yet (including those that would have used a kept-alive
+/// connection to the dead process) go to the slot's new process, as iisnode dispatches to a
+/// new process once the old one is gone.
+#[test]
+fn a_killed_worker_fails_only_the_requests_in_flight_on_it() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"nodeProcessCountPerApplication="2" devErrorsEnabled="false""#,
+    );
+    let server = site.serve();
+    let pids = server.wait_ready(2);
+    // Both workers have pooled connections.
+    for _ in 0..4 {
+        assert_eq!(server.get("/hello.js").status, 200);
+    }
+    let kill = |pid: u32| {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    };
+    // Nothing is in flight: no request may fail.
+    kill(pids[0]);
+    for i in 0..6 {
+        let r = server.get("/hello.js");
+        assert_eq!(r.status, 200, "request {i} after the kill: {}", r.text());
+    }
+    // Under load: 8 clients in a loop; at most 8 requests are in flight on the victim.
+    let victim = server.get("/hello.js").pid();
+    let addr = server.addr();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            server.rt().spawn(async move {
+                let (mut ok, mut failed) = (0u32, 0u32);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let req = Request::get("/hello.js")
+                        .body(full(Bytes::new()))
+                        .expect("request");
+                    if fetch(addr, req).await.status == 200 {
+                        ok += 1;
+                    } else {
+                        failed += 1;
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    kill(victim);
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        let (o, f) = server.block_on_for(TIMEOUT, t).expect("client task");
+        ok += o;
+        failed += f;
+    }
+    assert!(ok > 0, "the load was served");
+    assert!(
+        failed <= 8,
+        "{failed} requests failed; only the 8 in flight on the killed worker may\n{}",
+        server.transcript()
+    );
+    assert_eq!(server.get("/hello.js").status, 200);
+}

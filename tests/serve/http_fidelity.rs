@@ -585,25 +585,34 @@ fn pooled_connections_to_node_and_stale_ones() {
         return;
     };
     let server = site.serve();
+    // One client connection: it stays on one front thread, and the pools of connections to
+    // node are per front thread.
+    let mut client = server.conn();
     // "request <n> connection <count>"
-    let answer = |r: &crate::harness::Resp| -> (u32, u32) {
-        assert_eq!(r.status, 200, "{}", r.text());
-        let text = r.text();
+    let mut answer = |target: &str| -> (u32, u32) {
+        let r = server.block_on(async {
+            client
+                .send(format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+                .await;
+            client.read_response().await
+        });
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        assert_eq!(r.status, 200, "{text}");
         let words: Vec<&str> = text.split(' ').collect();
         match (words[1].parse(), words[3].parse()) {
             (Ok(n), Ok(c)) => (n, c),
             _ => panic!("unexpected answer {text:?}"),
         }
     };
-    let (_, first) = answer(&server.get("/hello.js"));
-    let (_, second) = answer(&server.get("/hello.js"));
+    let (_, first) = answer("/hello.js");
+    let (_, second) = answer("/hello.js");
     assert_eq!(
         first, second,
         "the second request reuses the pooled connection"
     );
     let mut last = second;
     for _ in 0..5 {
-        let (n, c) = answer(&server.get("/hello.js?drop"));
+        let (n, c) = answer("/hello.js?drop");
         assert_eq!(c, last);
         // node has closed the connection iisn pooled.
         let dropped = format!("dropped {n}");
@@ -611,7 +620,7 @@ fn pooled_connections_to_node_and_stale_ones() {
             |e| crate::harness::is_output(e, "stdout", &dropped),
             TIMEOUT,
         );
-        let (_, now) = answer(&server.get("/hello.js"));
+        let (_, now) = answer("/hello.js");
         assert!(
             now > last,
             "a fresh connection after node closed the idle one: {last} then {now}"
@@ -783,4 +792,41 @@ fn enable_xff_keeps_every_client_supplied_hop() {
         joined.contains("1.1.1.1") && joined.contains("2.2.2.2") && joined.ends_with("127.0.0.1"),
         "node saw X-Forwarded-For {xff:?}"
     );
+}
+
+/// Issue 10 §3: a request body with a malformed chunked encoding is the client's fault:
+/// 400 (as http.sys answers), and the terminal says so instead of blaming node (500.1011).
+#[test]
+fn a_malformed_chunked_body_gets_400_and_the_client_is_blamed() {
+    let Some(site) = Site::new("echo") else {
+        return;
+    };
+    let server = site.serve();
+    assert_eq!(server.get("/echo.js").status, 200);
+    let from = server.mark();
+    let r = server.raw_send(
+        "POST /echo.js HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain",
+        b"5\r\nhello\r\nzz\r\nnot a chunk\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 400, "{}", r.head);
+    let note = server.wait_for_event_after(
+        from,
+        |e| {
+            crate::harness::is_event(e, "note")
+                && e["text"].as_str().is_some_and(|t| t.contains("400"))
+        },
+        TIMEOUT,
+    );
+    let text = note["text"].as_str().unwrap_or_default();
+    assert!(text.contains("client"), "{text}");
+    assert!(
+        !server.events().iter().skip(from).any(|e| {
+            crate::harness::is_event(e, "warning")
+                && e["text"].as_str().is_some_and(|t| t.contains("500"))
+        }),
+        "node must not be blamed:\n{}",
+        server.transcript()
+    );
+    // The workers are fine: the next request is served.
+    assert_eq!(server.get("/echo.js").status, 200);
 }

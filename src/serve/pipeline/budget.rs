@@ -17,6 +17,11 @@
 //!   rule fails fast. So a bad rule costs a few busy threads at most, ordinary URLs keep
 //!   working, and requests that do not reach the rule are not affected at all.
 //!
+//! Most real rule sets cannot backtrack for long (`^api/(.*)`, the Kudu and SPA templates,
+//! `{HTTPS}` conditions): [`can_run_inline`] decides it once per rule set when the rules are
+//! compiled, and such rules run on the request's own thread, which saves two thread hops
+//! per request. Only rule sets with a pattern that could run away use the threads.
+//!
 //! The threads are plain detached threads (not tokio's blocking pool), so an abandoned match
 //! never delays shutdown: a runtime waits for its blocking tasks when it is dropped, the
 //! process does not wait for detached threads. Idle threads beyond `MIN_THREADS` exit
@@ -30,6 +35,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::FolderConfig;
+use crate::rewrite::pattern::Pattern;
 
 /// How long a request waits for its rewrite rules.
 pub const REWRITE_BUDGET: Duration = Duration::from_secs(1);
@@ -97,6 +103,82 @@ impl Overrun {
             None => "the rewrite step did not finish in time".to_string(),
         }
     }
+}
+
+/// The largest `{n,m}` repetition treated as bounded (cheap to backtrack over).
+const SMALL_REPEAT: u32 = 16;
+
+/// Whether `p` can be matched on the request's thread without a time budget.
+///
+/// Wildcard and ExactMatch patterns are matched without backtracking. An ECMAScript pattern
+/// qualifies when a backtracking engine needs at most quadratic time on it (inputs are
+/// limited to 4096 bytes by [`Pattern::find`]): no back-reference, no repeated group (the
+/// shapes of `(a+)+` and `(a|aa)*`), and at most one unbounded repetition (`*`, `+`,
+/// `{n,}` or `{n,m}` with a large `m`) in the whole pattern, so that `.*a.*b.*c`, polynomial
+/// of high degree, still gets the budget. Anything the scan does not understand gets the
+/// budget too.
+pub fn can_run_inline(p: &Pattern) -> bool {
+    use crate::config::web_config::PatternSyntax;
+    if p.syntax() != PatternSyntax::EcmaScript {
+        return true;
+    }
+    if p.nested_quantifier().is_some() {
+        return false;
+    }
+    let b = p.as_str().as_bytes();
+    let mut unbounded = 0;
+    let (mut i, mut in_class) = (0, false);
+    while i < b.len() {
+        let c = b[i];
+        // What the quantifier at `i` (if any) applies to ended at `i - 1`.
+        let after_group = i > 0 && b[i - 1] == b')' && !in_class;
+        match c {
+            b'\\' => {
+                match b.get(i + 1) {
+                    Some(b'1'..=b'9') | Some(b'k') if !in_class => return false,
+                    _ => {}
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'*' | b'+' if !in_class => {
+                if after_group {
+                    return false;
+                }
+                unbounded += 1;
+            }
+            b'{' if !in_class => {
+                let rest = &p.as_str()[i + 1..];
+                if let Some(end) = rest.find('}') {
+                    let inner = &rest[..end];
+                    let mut parts = inner.splitn(2, ',');
+                    let lo = parts.next().map(str::trim);
+                    let hi = parts.next().map(str::trim);
+                    let digits = |s: &str| !s.is_empty() && s.bytes().all(|d| d.is_ascii_digit());
+                    if lo.is_some_and(digits) {
+                        let large = match hi {
+                            None => false,
+                            Some("") => true,
+                            Some(h) => {
+                                !digits(h) || h.parse::<u32>().map_or(true, |m| m > SMALL_REPEAT)
+                            }
+                        };
+                        if after_group && large {
+                            return false;
+                        }
+                        if large {
+                            unbounded += 1;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    unbounded <= 1
 }
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -174,6 +256,9 @@ where
     T: Send + 'static,
     F: FnOnce(&Progress) -> T + Send + 'static,
 {
+    if config.rules.inline() {
+        return Ok(f(&Progress::default()));
+    }
     let progress = Arc::new(Progress::default());
     let (tx, mut rx) = oneshot::channel();
     let (p, cfg) = (progress.clone(), config.clone());
@@ -209,6 +294,52 @@ where
             Err(Overrun {
                 rule: rule.and_then(|(i, _)| config.rules.rule_name(i).map(str::to_string)),
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::can_run_inline;
+    use crate::config::web_config::PatternSyntax;
+    use crate::rewrite::pattern::compile;
+
+    fn inline(p: &str) -> bool {
+        can_run_inline(&compile(PatternSyntax::EcmaScript, p, true).expect("compiles"))
+    }
+
+    #[test]
+    fn real_patterns_run_inline() {
+        for p in [
+            "^server.js\\/debug[\\/]?",
+            "^api/(.*)",
+            "(.*)",
+            "^OFF$",
+            "^(?!api/).*$",
+            "^[a-z]{2,5}/page-(\\d{1,4})$",
+            "\\.(js|css|png)$",
+        ] {
+            assert!(inline(p), "{p} should run inline");
+        }
+    }
+
+    #[test]
+    fn patterns_that_can_run_away_keep_the_budget() {
+        for p in [
+            "^(a+)+$",
+            "(a|aa)*b",
+            "(\\w+\\s?)*$",
+            ".*a.*b.*c",
+            "^(.*)/(.*)$",
+            "(x)\\1",
+            "(ab){2,}",
+            "a{1,1000}b{1,1000}",
+        ] {
+            assert!(!inline(p), "{p} should keep the budget");
+        }
+        for syntax in [PatternSyntax::Wildcard, PatternSyntax::ExactMatch] {
+            let p = compile(syntax, "*a*b*c*", true).expect("compiles");
+            assert!(can_run_inline(&p));
         }
     }
 }

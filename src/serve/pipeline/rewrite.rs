@@ -337,6 +337,9 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     maps: Vec<CompiledMap>,
     any_enabled: bool,
+    /// No pattern can backtrack for long: the rules run on the request's own thread
+    /// ([`super::budget::can_run_inline`]).
+    inline: bool,
 }
 
 fn compile_opt(
@@ -497,10 +500,19 @@ impl RuleSet {
             })
             .collect();
         let any_enabled = rules.iter().any(|r| r.enabled);
+        let inline = rules.iter().all(|r| {
+            let cond = r.conditions.iter().map(|c| &c.pattern);
+            std::iter::once(&r.pattern).chain(cond).all(|p| {
+                p.as_ref().map_or(true, |p| {
+                    p.as_ref().is_none_or(super::budget::can_run_inline)
+                })
+            })
+        });
         RuleSet {
             rules,
             maps,
             any_enabled,
+            inline,
         }
     }
 
@@ -511,6 +523,11 @@ impl RuleSet {
 
     pub fn len(&self) -> usize {
         self.rules.len()
+    }
+
+    /// Whether every pattern can run on the request's own thread (no time budget needed).
+    pub fn inline(&self) -> bool {
+        self.inline
     }
 
     pub fn rule_name(&self, index: usize) -> Option<&str> {
