@@ -28,6 +28,7 @@ pub mod config;
 pub mod diag;
 pub mod error;
 pub mod init;
+pub mod logging;
 pub mod node;
 pub mod rewrite;
 pub mod serve;

@@ -7,6 +7,7 @@ pub mod check;
 pub mod completions;
 pub mod config;
 pub mod init;
+pub mod route;
 pub mod serve;
 
 use clap::{Args, Parser, Subcommand};
@@ -21,6 +22,7 @@ Examples:
   iisn config . --format json         the same as JSON, for scripts
   iisn check .                        validate web.config and iisnode.yml (exit 1 on errors)
   iisn init my-site                   a new site from a template (iisn init --list shows them)
+  iisn route examples/kudu / /x.html  what IIS does with each URL, step by step
 
 Exit codes:
   0  success
@@ -49,7 +51,8 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more: notes about sections iisn does not emulate, and other details.
+    /// Print more: notes about sections iisn does not emulate, and other details; -vv also
+    /// iisn's own debug log on stderr (IISN_LOG picks what, e.g. IISN_LOG=iisn::serve=trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 }
@@ -68,6 +71,9 @@ pub enum Command {
     /// Create a new site from a template: web.config, iisnode.yml, node code, README.
     #[command(after_help = init::AFTER_HELP)]
     Init(init::InitArgs),
+    /// Show what IIS would do with URLs, step by step (filtering, rewrite rules, handlers).
+    #[command(after_help = route::AFTER_HELP)]
+    Route(route::RouteArgs),
     /// Print a completion script for bash, zsh, fish, PowerShell or Elvish.
     #[command(after_help = completions::COMPLETIONS_AFTER_HELP)]
     Completions(completions::CompletionsArgs),
@@ -98,11 +104,13 @@ impl Ui {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let ui = Ui::new(&cli.global);
+    crate::logging::init(cli.global.verbose, cli.global.color.enabled(Stream::Stderr));
     match cli.command {
         Command::Config(args) => config::run(&args, &ui),
         Command::Check(args) => check::run(&args, &ui),
         Command::Serve(args) => serve::run(&args, &ui, cli.global.color),
         Command::Init(args) => init::run(&args, &ui),
+        Command::Route(args) => route::run(&args, &ui),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
     }

@@ -20,6 +20,7 @@ Examples:
   iisn serve . --port 0                any free port (printed in the ready line)
   iisn serve . --auth-user 'CORP\\alice' develop code that reads x-iisnode-auth_user
   iisn serve . --log-format json | jq 'select(.stream == \"stderr\")'
+  iisn serve . --trace=/api            how IIS decided each request for /api... (as iisn route)
 
 Workers listen on a Unix socket given in process.env.PORT, as under iisnode (a named pipe
 on Windows): pass it to listen() as it is. Ctrl-C stops gracefully; press it twice to stop
@@ -85,6 +86,12 @@ pub struct ServeArgs {
     #[arg(long, help_heading = WORKERS)]
     pub no_watch: bool,
 
+    /// Print how IIS decided each request (request filtering, every rewrite rule, handler
+    /// mapping, default document), as `iisn route` does, with the worker and the final
+    /// status; --trace=PATTERN only for URLs containing PATTERN.
+    #[arg(long, value_name = "PATTERN", num_args = 0..=1, require_equals = true, default_missing_value = "", help_heading = LOGGING)]
+    pub trace: Option<String>,
+
     /// Output format of the live log.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, help_heading = LOGGING)]
     pub log_format: LogFormat,
@@ -125,6 +132,9 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
         );
     }
     let json = args.log_format == LogFormat::Json;
+    if let Some(pattern) = &args.trace {
+        crate::serve::live_trace::enable(pattern);
+    }
     let opts = ServeOptions {
         host: args.host,
         port: args.port,

@@ -109,6 +109,12 @@ pub enum ServeEvent {
     Warning {
         text: String,
     },
+    /// `serve --trace`: how the pipeline decided a request (rendered by
+    /// [`super::live_trace`]: text lines, and the JSON object of docs/route-json.md).
+    Trace {
+        lines: Vec<String>,
+        json: serde_json::Value,
+    },
 }
 
 /// The sending half, cheap to clone.

@@ -244,6 +244,7 @@ fn is_local(remote: SocketAddr, local: SocketAddr) -> bool {
 /// One request through the pipeline, with its access-log event.
 pub async fn handle(req: Request<Incoming>, ctx: &ServerCtx, remote: SocketAddr) -> Response<Body> {
     let start = Instant::now();
+    let traced = super::live_trace::begin(ctx, &req, remote).await;
     let logged = ctx.access_log.then(|| {
         let target = req
             .uri()
@@ -255,6 +256,9 @@ pub async fn handle(req: Request<Incoming>, ctx: &ServerCtx, remote: SocketAddr)
         Some(page) => (offline_response(page.clone()), 0, None),
         None => pipeline(req, ctx, remote).await,
     };
+    if let Some(t) = traced {
+        t.finish(ctx, resp.status().as_u16(), substatus, worker.as_ref());
+    }
     if let Some((method, target)) = logged {
         ctx.router.shared_events().emit(ServeEvent::Request {
             method,

@@ -51,6 +51,7 @@ pub mod cmdline;
 pub mod debugger;
 pub mod events;
 pub mod front;
+pub mod live_trace;
 pub mod loader;
 pub mod logs;
 pub mod pages;

@@ -344,6 +344,7 @@ impl AppPool {
             });
         }
         let n = self.plan.process_count;
+        tracing::debug!(app = %self.plan.name, trigger, processes = n, lazy, "recycle: starting a new generation");
         let start = Instant::now();
         let mut fresh: Vec<Option<Arc<Worker>>> = vec![None; n];
         let eager = !lazy && self.can_start();

@@ -182,6 +182,7 @@ pub async fn spawn_worker(
     let mut child = spawner.spawn(cmd).await?;
     let pid = child.id().unwrap_or(0);
     let id = WorkerId { app, slot, pid };
+    tracing::debug!(app = %id.app, slot = slot + 1, pid, program = ?spec.program, args = ?spec.args, cwd = ?spec.cwd, env = ?spec.env, socket = ?socket, "spawned worker");
     let worker = Arc::new(Worker {
         id: id.clone(),
         socket,

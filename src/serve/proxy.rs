@@ -228,6 +228,7 @@ fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<SendRequest<Re
     with_idle(worker, |idle| {
         while let Some(p) = idle.pop() {
             if p.since.elapsed() < max_age && !p.sender.is_closed() && p.sender.is_ready() {
+                tracing::trace!(pid = worker.id.pid, idle = ?p.since.elapsed(), "reusing a pooled connection");
                 return Some(p.sender);
             }
         }
@@ -294,12 +295,14 @@ async fn connect(
                     } else {
                         (start.elapsed().as_millis() / delay.as_millis().max(1)) as u32
                     };
+                    tracing::debug!(pid = worker.id.pid, retries, after = ?start.elapsed(), "connected to worker");
                     return Ok(Connected { sender, retries });
                 }
                 Err(e) => std::io::Error::other(e),
             },
             Err(e) => e,
         };
+        tracing::trace!(pid = worker.id.pid, error = %err, "connect attempt failed");
         if worker.has_exited() {
             let status = worker.exit_info().map(|e| e.status).unwrap_or_default();
             return Err(failure(

@@ -247,6 +247,7 @@ impl Supervisor {
             let same = old_pools.iter().find(|o| {
                 !forced && o.plan.name == p.plan.name && o.plan.signature == p.plan.signature
             });
+            tracing::debug!(trigger, app = %p.plan.name, unchanged = same.is_some(), forced, "reload: application compared with the running one");
             match same {
                 Some(o) if !was_offline => pools.push(o.clone()),
                 _ => {

@@ -177,6 +177,7 @@ impl Printer {
                 ServeEvent::Warning { text } => {
                     json!({"time": now, "stream": "iisn", "event": "warning", "text": text})
                 }
+                ServeEvent::Trace { json, .. } => json,
             };
             self.json(v);
             return;
@@ -354,6 +355,7 @@ impl Printer {
                 let text = format!("{} {text}", self.st.warning.apply_to("warning:"));
                 self.iisn(&text);
             }
+            ServeEvent::Trace { lines, .. } => lines.iter().for_each(|l| self.iisn(l)),
         }
     }
 }

@@ -165,7 +165,8 @@ pub fn watch_dirs(
 ) -> (Option<RecommendedWatcher>, mpsc::UnboundedReceiver<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok() {
+        if let Ok(ev) = &res {
+            tracing::trace!(kind = ?ev.kind, paths = ?ev.paths, "watcher: file system event");
             let _ = tx.send(());
         }
     });
@@ -191,6 +192,7 @@ pub async fn next_batch(rx: &mut mpsc::UnboundedReceiver<()>, poll: Duration) ->
             }
             // Debounce: wait until events stop for a moment.
             while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
+            tracing::debug!(debounce = ?DEBOUNCE, "watcher: events settled, checking for changes");
             true
         }
         _ = tokio::time::sleep(poll) => true,

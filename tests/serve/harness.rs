@@ -105,6 +105,15 @@ impl Site {
         Site::copy_of(&fixtures("pipeline").join(fixture))
     }
 
+    /// Copies `examples/<name>` (the sites the README documents); `None` without node.
+    pub fn example(name: &str) -> Option<Site> {
+        Site::copy_of(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples")
+                .join(name),
+        )
+    }
+
     fn copy_of(fixture: &Path) -> Option<Site> {
         if !node_available() {
             return None;

@@ -21,5 +21,6 @@ mod logs;
 mod memory;
 mod pipeline;
 mod recycle;
+mod route_vs_serve;
 mod shutdown;
 mod websocket;

@@ -276,7 +276,11 @@ fn advice(status: u16, substatus: u32) -> (&'static str, &'static [&'static str]
 }
 
 /// The matching `<error>` entry: exact sub-status first, then `-1`.
-fn find_entry(cfg: &FolderConfig, status: u16, substatus: u32) -> Option<&Entry<ErrorPage>> {
+pub(crate) fn find_entry(
+    cfg: &FolderConfig,
+    status: u16,
+    substatus: u32,
+) -> Option<&Entry<ErrorPage>> {
     let errors = &cfg.eff.http_errors.errors;
     errors
         .iter()

@@ -43,6 +43,7 @@ pub mod filtering;
 pub mod outbound;
 pub mod rewrite;
 pub mod static_files;
+pub mod trace;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ use crate::config::site::is_ancestor;
 use super::router::{self, HandlerChoice};
 use super::server_vars::AuthEmulation;
 use errors::IisError;
+use trace::{HandlerTrace, Trace, rec};
 
 /// What the pipeline needs to know about a request (no body).
 #[derive(Debug)]
@@ -539,13 +541,32 @@ impl Pipeline {
     /// (rewrite conditions, default documents, static files), so the front calls it through
     /// [`Pipeline::route`].
     pub fn decide(&self, head: &RequestHead, progress: Option<&budget::Progress>) -> Routed {
+        self.decide_traced(head, progress, None)
+    }
+
+    /// [`Pipeline::decide`], recording each step into `trace` when one is given (`iisn
+    /// route`, `iisn serve --trace`); with `None` it is `decide` itself (see [`trace`]).
+    pub fn decide_traced(
+        &self,
+        head: &RequestHead,
+        progress: Option<&budget::Progress>,
+        mut trace: Option<&mut Trace>,
+    ) -> Routed {
         let (raw_path, raw_query) = head.split_target();
         let (decoded, path) = match self.site_path(raw_path) {
             Ok(p) => p,
-            Err(r) => return r,
+            Err(r) => {
+                if let Decision::Error(e) = &r.decision {
+                    rec(&mut trace, |t| t.url_error(e));
+                }
+                return r;
+            }
         };
         // IIS reads the URL's configuration before any module runs (iis-webconfig.md §6 step 2).
         if let Some(r) = self.config_failure(&path) {
+            if let Decision::Error(e) = &r.decision {
+                rec(&mut trace, |t| t.url_error(e));
+            }
             return r;
         }
         let orig_cfg = self.config_for(&path);
@@ -556,7 +577,7 @@ impl Pipeline {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        if let Err(e) = orig_cfg.filter.check_request(&filtering::RequestFacts {
+        let filtered = orig_cfg.filter.check_request(&filtering::RequestFacts {
             raw_path,
             raw_query,
             decoded: &decoded,
@@ -564,13 +585,17 @@ impl Pipeline {
             content_length,
             method: head.method.as_str(),
             headers: Some(&head.headers),
-        }) {
+        });
+        rec(&mut trace, |t| {
+            t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()))
+        });
+        if let Err(e) = filtered {
             return self.error_routed(e, &path);
         }
 
         if orig_cfg.rules.is_empty() {
             // No rewrite rules here: straight to handler mapping, without copying the URL.
-            let mut routed = self.dispatch(head.method.as_str(), &path);
+            let mut routed = self.dispatch_traced(head.method.as_str(), &path, &mut trace);
             Self::keep_query_on_folder_redirect(&mut routed, raw_query);
             routed.query = raw_query.map(str::to_string);
             return routed;
@@ -584,7 +609,11 @@ impl Pipeline {
                 site_root: self.root(),
                 app_path: &self.app_path,
             };
-            match orig_cfg.rules.evaluate(&env, &mut state, progress) {
+            rec(&mut trace, |t| t.rules_config = Some(orig_cfg.clone()));
+            match orig_cfg
+                .rules
+                .evaluate_traced(&env, &mut state, progress, &mut trace)
+            {
                 rewrite::Outcome::Continue => {}
                 rewrite::Outcome::Redirect { status, location } => {
                     return Routed {
@@ -613,19 +642,26 @@ impl Pipeline {
         let set_headers = std::mem::take(&mut state.set_headers);
         let final_path = state.path;
         let final_query = state.query;
-        if rewritten
-            && final_path != path
-            && let Err(e) = self.config_for(&final_path).filter.check_url(&final_path)
-        {
-            // A rewrite cannot reach what request filtering hides (inferred IIS behaviour,
-            // iis-webconfig.md §3.5: Kudu removes `bin` so that its rewrite to bin/www works).
-            return self.error_routed(e, &final_path);
+        if rewritten && final_path != path {
+            let cfg = self.config_for(&final_path);
+            let checked = cfg.filter.check_url(&final_path);
+            rec(&mut trace, |t| {
+                t.filter(&final_path, true, &cfg, checked.as_ref().map(|_| ()))
+            });
+            if let Err(e) = checked {
+                // A rewrite cannot reach what request filtering hides (inferred IIS behaviour,
+                // iis-webconfig.md §3.5: Kudu removes `bin` so that its rewrite to bin/www works).
+                return self.error_routed(e, &final_path);
+            }
         }
         if rewritten && let Some(r) = self.config_failure(&final_path) {
+            if let Decision::Error(e) = &r.decision {
+                rec(&mut trace, |t| t.url_error(e));
+            }
             return r;
         }
 
-        let mut routed = self.dispatch(head.method.as_str(), &final_path);
+        let mut routed = self.dispatch_traced(head.method.as_str(), &final_path, &mut trace);
         Self::keep_query_on_folder_redirect(&mut routed, raw_query);
         routed.rewritten = rewritten;
         routed.set_headers = set_headers;
@@ -645,6 +681,16 @@ impl Pipeline {
 
     /// Handler mapping and what follows it, for a site path after URL Rewrite.
     pub fn dispatch(&self, method: &str, site_path: &str) -> Routed {
+        self.dispatch_traced(method, site_path, &mut None)
+    }
+
+    /// [`Pipeline::dispatch`], recording into `trace` when there is one.
+    fn dispatch_traced(
+        &self,
+        method: &str,
+        site_path: &str,
+        trace: &mut Option<&mut Trace>,
+    ) -> Routed {
         let mut path = site_path.to_string();
         // At most one default-document hop (IIS's DefaultDocumentModule re-maps once).
         for _ in 0..2 {
@@ -658,7 +704,11 @@ impl Pipeline {
                 set_headers: Vec::new(),
                 query: None,
             };
-            match router::select_handler(self, method, &path) {
+            let choice = router::select_handler(self, method, &path);
+            rec(trace, |t| {
+                t.handler(&path, &config, HandlerTrace::of(&choice))
+            });
+            match choice {
                 HandlerChoice::Iisnode {
                     config: hc,
                     index,
@@ -702,7 +752,9 @@ impl Pipeline {
                 e.module = "StaticFileModule";
                 return routed(Decision::Error(e));
             }
-            match static_files::resolve(self.root(), &path, &config.filter) {
+            let resolved = static_files::resolve(self.root(), &path, &config.filter);
+            rec(trace, |t| t.resolved(&path, &resolved));
+            match resolved {
                 static_files::Resolved::File(file) => {
                     if path.ends_with('/') {
                         return routed(Decision::Error(IisError::not_found(
@@ -738,9 +790,17 @@ impl Pipeline {
                             location: location_safe(&format!("{}/", self.public_url(&path))),
                         });
                     }
-                    if config.eff.default_document_enabled
-                        && let Some(name) = default_document::find(&dir, &config.eff)
-                    {
+                    let doc = config
+                        .eff
+                        .default_document_enabled
+                        .then(|| default_document::find(&dir, &config.eff))
+                        .flatten();
+                    if config.eff.default_document_enabled {
+                        rec(trace, |t| {
+                            t.default_document(&path, &config, doc.as_deref())
+                        });
+                    }
+                    if let Some(name) = doc {
                         path = format!("{path}{name}");
                         continue;
                     }

@@ -54,6 +54,7 @@ use crate::serve::server_vars::RequestInfo;
 
 use super::budget::{Progress, RUNAWAY_LIMIT};
 use super::errors::IisError;
+use super::trace::{ActionTrace, Trace, rec};
 use super::{RequestHead, location_safe, normalize_path, strip_prefix_ci};
 
 // ---------------------------------------------------------------------------------------
@@ -802,7 +803,18 @@ impl RuleSet {
         state: &mut UrlState,
         progress: Option<&Progress>,
     ) -> Outcome {
-        let outcome = self.evaluate_inner(env, state, progress);
+        self.evaluate_traced(env, state, progress, &mut None)
+    }
+
+    /// [`RuleSet::evaluate`], recording each rule into `trace` when there is one.
+    pub fn evaluate_traced(
+        &self,
+        env: &Env<'_>,
+        state: &mut UrlState,
+        progress: Option<&Progress>,
+        trace: &mut Option<&mut Trace>,
+    ) -> Outcome {
+        let outcome = self.evaluate_inner(env, state, progress, trace);
         if let Some(p) = progress {
             p.leave_rules();
         }
@@ -814,6 +826,7 @@ impl RuleSet {
         env: &Env<'_>,
         state: &mut UrlState,
         progress: Option<&Progress>,
+        trace: &mut Option<&mut Trace>,
     ) -> Outcome {
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.enabled {
@@ -844,19 +857,32 @@ impl RuleSet {
                     )));
                 }
             };
-            let r_caps: Vec<Option<String>> = match (pattern, rule.negate) {
-                (None, false) => vec![Some(input.clone())],
-                (None, true) => continue,
+            let r_caps: Option<Vec<Option<String>>> = match (pattern, rule.negate) {
+                (None, false) => Some(vec![Some(input.clone())]),
+                (None, true) => None,
                 (Some(p), negate) => match (captures_of(p, &input), negate) {
-                    (Some(c), false) => c,
-                    (None, true) => Vec::new(),
-                    _ => continue,
+                    (Some(c), false) => Some(c),
+                    (None, true) => Some(Vec::new()),
+                    _ => None,
                 },
             };
-            let c_caps = match self.conditions(rule, env, state, &r_caps) {
+            rec(trace, |t| t.rule(i, &input, r_caps.as_deref()));
+            let Some(r_caps) = r_caps else { continue };
+            let c_caps = self.conditions(rule, env, state, &r_caps, trace);
+            rec(trace, |t| {
+                t.conditions_result(c_caps.as_ref().ok().and_then(|c| c.as_deref()))
+            });
+            let c_caps = match c_caps {
                 Ok(Some(c)) => c,
                 Ok(None) => continue,
-                Err(e) => return Outcome::Respond(e),
+                Err(e) => {
+                    rec(trace, |t| {
+                        t.action(ActionTrace::Error {
+                            why: e.detail.clone(),
+                        })
+                    });
+                    return Outcome::Respond(e);
+                }
             };
             let scope = Scope {
                 env,
@@ -881,18 +907,25 @@ impl RuleSet {
                     status,
                 } => {
                     let target = scope.expand(url);
+                    let location = redirect_location(
+                        &target,
+                        &rule.level,
+                        env.app_path,
+                        if *append_query {
+                            state.original_query.as_deref()
+                        } else {
+                            None
+                        },
+                    );
+                    rec(trace, |t| {
+                        t.action(ActionTrace::Redirect {
+                            status: *status,
+                            location: location.clone(),
+                        })
+                    });
                     return Outcome::Redirect {
                         status: *status,
-                        location: redirect_location(
-                            &target,
-                            &rule.level,
-                            env.app_path,
-                            if *append_query {
-                                state.original_query.as_deref()
-                            } else {
-                                None
-                            },
-                        ),
+                        location,
                     };
                 }
                 Action::Custom {
@@ -919,17 +952,27 @@ impl RuleSet {
                     e.reason = reason.as_ref().map(|r| scope.expand(r));
                     e.module = "RewriteModule";
                     e.notification = "BeginRequest";
+                    rec(trace, |t| {
+                        t.action(ActionTrace::CustomResponse {
+                            status: e.status,
+                            substatus: e.substatus,
+                        })
+                    });
                     return Outcome::Respond(e);
                 }
-                Action::Abort => return Outcome::Abort,
+                Action::Abort => {
+                    rec(trace, |t| t.action(ActionTrace::Abort));
+                    return Outcome::Abort;
+                }
                 Action::Broken(why) => Some(Err(why.clone())),
             };
             for (name, value, replace) in sets {
                 set_var(env, state, name, value, replace);
             }
             match action {
-                None => {}
+                None => rec(trace, |t| t.action(ActionTrace::None)),
                 Some(Err(why)) => {
+                    rec(trace, |t| t.action(ActionTrace::Error { why: why.clone() }));
                     return Outcome::Respond(rewrite_error(format!(
                         "rule \"{}\": {why}",
                         rule.name
@@ -938,8 +981,21 @@ impl RuleSet {
                 Some(Ok((target, append))) => {
                     if let Err(e) = apply_rewrite(&target, &rule.level, env.app_path, append, state)
                     {
+                        rec(trace, |t| {
+                            t.action(ActionTrace::Error {
+                                why: e.detail.clone(),
+                            })
+                        });
                         return Outcome::Respond(e);
                     }
+                    rec(trace, |t| {
+                        let mut url = state.path.clone();
+                        if let Some(q) = state.query.as_deref().filter(|q| !q.is_empty()) {
+                            url.push('?');
+                            url.push_str(q);
+                        }
+                        t.action(ActionTrace::Rewrite { url })
+                    });
                 }
             }
             if rule.stop {
@@ -956,13 +1012,14 @@ impl RuleSet {
         env: &Env<'_>,
         state: &UrlState,
         r_caps: &[Option<String>],
+        trace: &mut Option<&mut Trace>,
     ) -> Result<Option<Vec<Option<String>>>, IisError> {
         let mut c_caps: Vec<Option<String>> = Vec::new();
         if rule.conditions.is_empty() {
             return Ok(Some(c_caps));
         }
         let any = rule.grouping == LogicalGrouping::MatchAny;
-        for cond in &rule.conditions {
+        for (j, cond) in rule.conditions.iter().enumerate() {
             let scope = Scope {
                 env,
                 state,
@@ -971,6 +1028,7 @@ impl RuleSet {
                 c: &c_caps,
             };
             let input = scope.expand(&cond.input);
+            rec(trace, |t| t.condition(j, &input));
             let (matched, caps) = match cond.match_type {
                 MatchType::Pattern => match &cond.pattern {
                     Err(e) => {
@@ -1004,6 +1062,7 @@ impl RuleSet {
                 }
             };
             let passed = matched != cond.negate;
+            rec(trace, |t| t.condition_result(passed));
             if passed
                 && !cond.negate
                 && let Some(caps) = caps

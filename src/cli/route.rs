@@ -1,0 +1,302 @@
+//! `iisn route`: what IIS would do with a URL, step by step, without starting node.
+//!
+//! On IIS the layer in front of node (request filtering, URL Rewrite, handler mapping,
+//! default documents) can only be watched with Failed Request Tracing on a server. iisn
+//! decides all of it with [`crate::serve::pipeline::Pipeline::decide_traced`], the very
+//! function `iisn serve` routes requests with, so this command shows the same reasoning
+//! before deploying, and `--format json` lets CI pin it (docs/route-json.md).
+//!
+//! Exit codes: 0 every URL was routed (whatever the outcome), 1 the configuration has errors
+//! (printed as `iisn check` prints them), 2 a usage error.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::Error;
+use crate::cli::Ui;
+use crate::config::{LoadOptions, load_site};
+use crate::diag::{Severity, Summary, render};
+use crate::serve::pipeline::trace::{Report, Trace};
+use crate::serve::pipeline::{Pipeline, RequestHead};
+use crate::serve::server_vars::AuthEmulation;
+
+pub const AFTER_HELP: &str = "\
+Examples:
+  iisn route examples/kudu / /about.html /web.config
+                                          why each URL ends where it does
+  iisn route /api/users?id=1              the site in the current folder
+  iisn route . /upload --method POST --header 'Content-Length: 40000000'
+  iisn route . / /old --format json | jq -c '{url, outcome, status}'
+
+The request is taken as coming from 127.0.0.1 to localhost:8080 (set Host with --header);
+conditions that test files (IsFile, IsDirectory) look at the site on disk, as serve does.
+
+Output: human (default) or json (one object per URL per line, docs/route-json.md).
+
+Exit codes:
+  0  every URL was routed, whatever the outcome (a 404 is an answer)
+  1  the configuration has errors (printed as iisn check prints them)
+  2  usage error, or a missing or unreadable path";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The trace in words: one block per URL.
+    #[default]
+    Human,
+    /// One JSON object per URL per line (docs/route-json.md).
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// The site folder (optional: the current folder when the first argument starts with
+    /// `/` and is not a folder holding a web.config), then one or more site-relative URLs
+    /// with an optional query (`/api/x?y=1`).
+    #[arg(value_name = "[SITE] URL", required = true, num_args = 1..)]
+    pub args: Vec<String>,
+    /// The request method.
+    #[arg(long, short = 'X', default_value = "GET", value_name = "METHOD")]
+    pub method: String,
+    /// A request header (repeatable), e.g. --header 'Host: example.com'.
+    #[arg(long = "header", short = 'H', value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Mount the site at a virtual path, as `iisn serve --app-path` does: URLs then start
+    /// with the prefix.
+    #[arg(long, value_name = "/PREFIX")]
+    pub app_path: Option<String>,
+    /// Emulate Windows authentication for the request (AUTH_USER etc.), as serve does.
+    #[arg(long, value_name = "DOMAIN\\NAME")]
+    pub auth_user: Option<String>,
+}
+
+fn usage(message: impl Into<String>, hint: Option<&str>) -> Error {
+    Error::Usage {
+        message: message.into(),
+        hint: hint.map(str::to_string),
+    }
+}
+
+/// Whether an absolute first argument names a site rather than a URL: a folder with a
+/// web.config (`/` itself is always a URL).
+fn is_site(arg: &str) -> bool {
+    arg != "/" && std::path::Path::new(arg).join("web.config").is_file()
+}
+
+/// Splits `[SITE] URL...` into the site and the URLs.
+fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
+    let (site, urls) = match args.first() {
+        Some(first) if !first.starts_with('/') || is_site(first) => {
+            (PathBuf::from(first), &args[1..])
+        }
+        _ => (PathBuf::from("."), args),
+    };
+    if urls.is_empty() {
+        return Err(usage(
+            "no URL to route",
+            Some("give site-relative URLs after the site: iisn route SITE / /about.html"),
+        ));
+    }
+    for u in urls {
+        if !u.starts_with('/') {
+            return Err(usage(
+                format!("`{u}` is not a site-relative URL"),
+                Some("URLs start with `/`, e.g. /api/users?id=1 (the site folder comes first)"),
+            ));
+        }
+        if u.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(usage(
+                format!("{u:?} contains a space or a control character"),
+                Some("percent-encode it as a browser would (%20)"),
+            ));
+        }
+    }
+    Ok((site, urls.to_vec()))
+}
+
+fn parse_headers(raw: &[String]) -> Result<HeaderMap, Error> {
+    let mut h = HeaderMap::new();
+    for line in raw {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(usage(
+                format!("`{line}` is not a header"),
+                Some("write headers as 'Name: value'"),
+            ));
+        };
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| usage(format!("`{}` is not a header name", name.trim()), None))?;
+        let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+            usage(
+                format!("the value of {name} is not a valid header value"),
+                None,
+            )
+        })?;
+        h.append(name, value);
+    }
+    if !h.contains_key(http::header::HOST) {
+        h.insert(
+            http::header::HOST,
+            HeaderValue::from_static("localhost:8080"),
+        );
+    }
+    Ok(h)
+}
+
+pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
+    let (site_path, urls) = split_args(&args.args)?;
+    let method = Method::from_bytes(args.method.trim().to_ascii_uppercase().as_bytes())
+        .map_err(|_| usage(format!("`{}` is not an HTTP method", args.method), None))?;
+    let headers = parse_headers(&args.headers)?;
+
+    let site = load_site(&site_path, &LoadOptions::from_process())?;
+    let base = std::env::current_dir().unwrap_or_default();
+    // The same lints as `iisn check` and `iisn serve`: errors stop routing.
+    let diagnostics = crate::check::all(&site);
+    if crate::check::fails(diagnostics.iter(), false) {
+        for d in diagnostics.iter().filter(|d| d.severity != Severity::Info) {
+            eprintln!("{}", render::human(d, &site.sources, &base, &ui.err));
+        }
+        eprintln!(
+            "{}",
+            render::summary_line(&Summary::of(&diagnostics), &ui.err)
+        );
+        return Err(Error::ConfigErrors);
+    }
+    if ui.verbose > 0 {
+        for d in diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+        {
+            eprintln!("{}", render::human(d, &site.sources, &base, &ui.err));
+        }
+    }
+
+    let mut pipeline = Pipeline::new(Arc::new(site));
+    pipeline.set_app_path(args.app_path.as_deref());
+    let pipeline = Arc::new(pipeline);
+    let auth = args.auth_user.as_ref().map(|u| AuthEmulation {
+        user: u.clone(),
+        auth_type: "Negotiate".into(),
+    });
+
+    let mut stdout = std::io::stdout().lock();
+    for (i, url) in urls.iter().enumerate() {
+        let head = RequestHead {
+            method: method.clone(),
+            target: url.clone(),
+            headers: headers.clone(),
+            remote: SocketAddr::from(([127, 0, 0, 1], 50000)),
+            local_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            auth: auth.clone(),
+        };
+        let Some((routed, trace)) = decide_bounded(&pipeline, head) else {
+            return Err(usage(
+                format!(
+                    "routing {url} did not finish within {} s: a rewrite pattern backtracks without end (serve answers 500.50)",
+                    LIMIT.as_secs()
+                ),
+                Some("`iisn check` points at patterns with nested quantifiers such as (a+)+"),
+            ));
+        };
+        let report = Report {
+            pipeline: &pipeline,
+            method: method.as_str(),
+            url,
+            routed: &routed,
+            trace: &trace,
+            local: true,
+        };
+        let text = match args.format {
+            Format::Json => format!("{}\n", report.to_json()),
+            Format::Human => {
+                let mut t = String::new();
+                if i > 0 {
+                    t.push('\n');
+                }
+                let lines = report.to_lines();
+                let last = lines.len().saturating_sub(1);
+                let end = match report.outcome().1 {
+                    Some(500..) | None => &ui.out.error,
+                    Some(400..=499) => &ui.out.warning,
+                    _ => &ui.out.good,
+                };
+                for (n, l) in lines.into_iter().enumerate() {
+                    if n == 0 {
+                        t.push_str(&ui.out.bold.apply_to(l).to_string());
+                    } else if n == last {
+                        t.push_str(&end.apply_to(l).to_string());
+                    } else {
+                        t.push_str(&l);
+                    }
+                    t.push('\n');
+                }
+                t
+            }
+        };
+        stdout.write_all(text.as_bytes()).map_err(Error::Output)?;
+    }
+    stdout.flush().map_err(Error::Output)?;
+    Ok(())
+}
+
+/// How long one URL may take (rules included) before `route` gives up: well above serve's
+/// per-request rewrite budget, since a CLI run has no other requests to protect.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the pipeline on a thread of its own, so that a runaway rewrite pattern ends the
+/// command with an error instead of hanging it.
+fn decide_bounded(
+    pipeline: &Arc<Pipeline>,
+    head: RequestHead,
+) -> Option<(crate::serve::pipeline::Routed, Trace)> {
+    let p = pipeline.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("iisn-route".into())
+        .spawn(move || {
+            let mut trace = Trace::new();
+            let routed = p.decide_traced(&head, None, Some(&mut trace));
+            let _ = tx.send((routed, trace));
+        })
+        .ok()?;
+    rx.recv_timeout(LIMIT).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn site_is_optional() {
+        let (site, urls) = split_args(&s(&["/a", "/b?x=1"])).expect("urls");
+        assert_eq!(site, PathBuf::from("."));
+        assert_eq!(urls, s(&["/a", "/b?x=1"]));
+        let (site, urls) = split_args(&s(&["examples/kudu", "/"])).expect("site and url");
+        assert_eq!(site, PathBuf::from("examples/kudu"));
+        assert_eq!(urls, s(&["/"]));
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(split_args(&s(&["site"])).is_err());
+        assert!(split_args(&s(&["site", "about.html"])).is_err());
+        assert!(split_args(&s(&["site", "/a b"])).is_err());
+        assert!(parse_headers(&s(&["NoColon"])).is_err());
+        assert!(parse_headers(&s(&["Bad Name: x"])).is_err());
+        let h = parse_headers(&s(&["X-A: 1"])).expect("headers");
+        assert_eq!(h.get("x-a").and_then(|v| v.to_str().ok()), Some("1"));
+        assert!(h.contains_key("host"));
+    }
+}
