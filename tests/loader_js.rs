@@ -24,6 +24,10 @@ fn node_available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`node` is not on PATH, and CI must run these tests"
+        );
         println!("skipped: `node` is not on PATH");
     }
     ok
@@ -485,4 +489,46 @@ fn the_loader_file_is_readable_javascript() {
         .output()
         .expect("node --check");
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// Environment names ignore case, as on Windows (issue 14): `process.env.port` is PORT,
+/// writes and deletes through another spelling change the existing variable, and each
+/// variable is still listed (and passed to child processes) once under its own spelling.
+#[test]
+fn environment_names_ignore_case_as_on_windows() {
+    if !node_available() {
+        return;
+    }
+    let fx = Fixture::new();
+    let app = fx.file(
+        "server.js",
+        r#"
+var out = {};
+out.port = process.env.port;
+out.Port = process.env.Port;
+out.has = 'port' in process.env;
+out.missing = process.env.NO_SUCH_VARIABLE_HERE;
+process.env.greeting = 'hi';
+out.greeting = process.env.GREETING;
+out.spellings = Object.keys(process.env).filter(function (k) { return /^port$/i.test(k); });
+process.env.Port = 'changed';
+out.changed = process.env.PORT;
+delete process.env.pOrT;
+out.deleted = process.env.PORT === undefined;
+out.child = require('child_process').execSync('echo "$greeting"').toString().trim();
+console.log(JSON.stringify(out));
+"#,
+    );
+    let out = fx.run(&app, &[], &[("PORT", "/tmp/iisn-test.sock")]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json line");
+    assert_eq!(v["port"], "/tmp/iisn-test.sock");
+    assert_eq!(v["Port"], "/tmp/iisn-test.sock");
+    assert_eq!(v["has"], true);
+    assert!(v["missing"].is_null());
+    assert_eq!(v["greeting"], "hi");
+    assert_eq!(v["spellings"], serde_json::json!(["PORT"]));
+    assert_eq!(v["changed"], "changed");
+    assert_eq!(v["deleted"], true);
+    assert_eq!(v["child"], "hi");
 }

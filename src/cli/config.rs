@@ -183,6 +183,15 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
             st.dim
                 .apply_to(render::location(&site.sources, app.handler.name.span, base))
         );
+        if app.from_wildcard {
+            let _ = writeln!(
+                out,
+                "  {}",
+                st.dim.apply_to(
+                    "found on disk through a wildcard handler: IIS creates it on the first request for the script"
+                )
+            );
+        }
         let yml = match &app.yml.path {
             None => "none (configOverrides is empty or invalid)".to_string(),
             Some(p) => format!(
@@ -251,7 +260,7 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
     for w in &site.wildcard_handlers {
         let _ = writeln!(
             out,
-            "\n{} iisnode handler `{}` maps path=\"{}\": each requested script becomes its own application (created on its first request)",
+            "\n{} iisnode handler `{}` maps path=\"{}\": each requested script becomes its own application (created on its first request; the matching scripts on disk are listed above)",
             st.bold.apply_to("note:"),
             w.item.name.value,
             w.item.path.value
@@ -283,6 +292,8 @@ pub struct JsonApplication {
     pub path: String,
     pub script_exists: bool,
     pub config_error: Option<ConfigErrorKind>,
+    /// Found on disk through a wildcard handler (`*.js`): created on its first request.
+    pub from_wildcard: bool,
     pub handler: JsonHandler,
     pub iisnode_yml: JsonYml,
     pub app_settings: Vec<JsonKeyValue>,
@@ -351,6 +362,7 @@ pub fn json_document(site: &LoadedSite, apps: &[&Application], base: &Path) -> J
                 path: a.script.display().to_string(),
                 script_exists: a.script_exists,
                 config_error: a.config_error,
+                from_wildcard: a.from_wildcard,
                 handler: handler(&a.handler),
                 iisnode_yml: JsonYml {
                     path: a.yml.path.as_ref().map(|p| display_path(p, base)),

@@ -154,6 +154,7 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
             label_width: site
                 .apps
                 .iter()
+                .filter(|a| !a.from_wildcard)
                 .map(|a| a.script_rel.len() + 3)
                 .max()
                 .unwrap_or(8),

@@ -3,8 +3,10 @@
 //! An *application* is one handler-mapped script (iisnode's unit: one process pool per
 //! script path). [`load_site`] finds the applications iisn can know without a request:
 //! every iisnode handler whose `path` names a concrete file, in every folder that has a
-//! web.config. Wildcard mappings (`*.js`) create applications on demand and are listed
-//! separately. Loading never fails on a bad value: problems become diagnostics, and an
+//! web.config, and every script on disk that a wildcard mapping (`*.js`, `server*.js`)
+//! maps (marked [`Application::from_wildcard`]: IIS creates those on their first request,
+//! but `iisn check`, `iisn config` and the watchers treat them as applications like any
+//! other). A script created later is still created on its first request. Loading never fails on a bad value: problems become diagnostics, and an
 //! application whose configuration iisnode would reject carries a [`ConfigErrorKind`].
 
 use std::collections::HashSet;
@@ -129,6 +131,9 @@ pub struct Application {
     pub config_error: Option<ConfigErrorKind>,
     /// The environment iisnode adds from `<appSettings>`: non-empty keys, in order.
     pub app_settings: Vec<(String, String)>,
+    /// Found on disk through a wildcard handler (`*.js`, `server*.js`): IIS creates it on
+    /// the first request for the script, so `iisn serve` starts it then, not at launch.
+    pub from_wildcard: bool,
 }
 
 /// Everything read from a site.
@@ -699,6 +704,14 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
         failed: env_failed,
     };
     let mut applications = Vec::new();
+    if !wildcard_handlers.is_empty() {
+        let concrete: HashSet<String> = apps.iter().map(|a| a.0.to_ascii_lowercase()).collect();
+        for w in wildcard_scripts(&root, &levels) {
+            if !concrete.contains(&w.rel.to_ascii_lowercase()) {
+                apps.push((w.rel, w.script, true, w.dir_rel, w.handler));
+            }
+        }
+    }
     for (rel, script, script_exists, dir_rel, handler) in apps {
         let (app, app_diags) = build_application(
             &AppInputs {
@@ -713,6 +726,7 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
                 script,
                 script_exists,
                 dir_rel,
+                from_wildcard: !is_concrete(&handler.path.value),
                 handler,
             },
             &mut sources,
@@ -757,6 +771,7 @@ struct Candidate {
     script_exists: bool,
     dir_rel: String,
     handler: HandlerEntry,
+    from_wildcard: bool,
 }
 
 /// Resolves one application's settings (reading its iisnode.yml into `sources`).
@@ -816,6 +831,7 @@ fn build_application(
         yml,
         config_error,
         app_settings,
+        from_wildcard: c.from_wildcard,
     };
     (app, app_diags)
 }
@@ -849,10 +865,111 @@ impl LoadedSite {
                 script,
                 dir_rel,
                 handler: handler.clone(),
+                from_wildcard: true,
             },
             sources,
         )
     }
+}
+
+/// Most scripts listed through wildcard handlers (a site with thousands of `.js` files
+/// under `*.js` gets the first ones; the others are still created on their first request).
+const MAX_WILDCARD_SCRIPTS: usize = 200;
+/// Most files looked at while listing them.
+const MAX_WILDCARD_WALK: usize = 20_000;
+
+/// A script a wildcard handler maps, found on disk.
+struct WildcardScript {
+    rel: String,
+    script: PathBuf,
+    dir_rel: String,
+    handler: HandlerEntry,
+}
+
+/// IIS's handler `path` match for one name (`*` any run, `?` one character), ignoring ASCII
+/// case as IIS does.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let t: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The scripts that wildcard iisnode handlers (`*.js`, `server*.js`) map, as IIS would on a
+/// request for each: every file below the handler's folder whose name the mapping matches,
+/// when that mapping is the first one matching the name in the file's folder (a child
+/// web.config can remove it or map the name to something else first). Skips dependencies
+/// and hidden folders, as the web.config search does.
+fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
+    let mut out = Vec::new();
+    let mut walked = 0usize;
+    let mut stack = vec![(String::new(), root.to_path_buf(), 0usize)];
+    let mut cache: std::collections::HashMap<String, Vec<Entry<HandlerEntry>>> =
+        std::collections::HashMap::new();
+    while let Some((rel, dir, depth)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<(String, bool)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let ft = e.file_type().ok()?;
+                Some((e.file_name().to_string_lossy().into_owned(), ft.is_dir()))
+            })
+            .collect();
+        names.sort();
+        for (name, is_dir) in names.into_iter().rev() {
+            walked += 1;
+            if walked > MAX_WILDCARD_WALK || out.len() >= MAX_WILDCARD_SCRIPTS {
+                return out;
+            }
+            if is_dir {
+                if depth < MAX_DEPTH && !skip_dir(&name) {
+                    stack.push((join_rel(&rel, &name), dir.join(&name), depth + 1));
+                }
+                continue;
+            }
+            if name.eq_ignore_ascii_case("web.config") || name.eq_ignore_ascii_case("iisnode.yml") {
+                continue;
+            }
+            let handlers = cache
+                .entry(rel.clone())
+                .or_insert_with(|| effective_for(levels, &rel, &mut Vec::new()).handlers);
+            let first = handlers.iter().find(|h| {
+                let p = h.item.path.value.trim();
+                !p.contains(['/', '\\']) && name_matches(p, &name)
+            });
+            let Some(h) = first else { continue };
+            if !h.item.is_iisnode() || is_concrete(&h.item.path.value) {
+                continue;
+            }
+            let script_rel = join_rel(&rel, &name);
+            out.push(WildcardScript {
+                script: dir.join(&name),
+                dir_rel: rel.clone(),
+                rel: script_rel,
+                handler: h.item.clone(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    out
 }
 
 fn dedup(diags: &mut Vec<Diagnostic>) {
@@ -882,6 +999,52 @@ mod tests {
         assert!(is_ancestor("a/b", "a/b"));
         assert!(!is_ancestor("a/b", "a/bc"));
         assert!(!is_ancestor("a/b", "a"));
+    }
+
+    #[test]
+    fn wildcard_handlers_list_the_scripts_on_disk() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration><system.webServer><handlers><add name="iisnode" path="server*.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+        );
+        for f in [
+            "server1.js",
+            "Server2.JS",
+            "other.js",
+            "node_modules/x/server3.js",
+            "api/server4.js",
+            "static/server5.js",
+        ] {
+            w(f, "");
+        }
+        // A child web.config that removes the mapping: IIS serves the file as static there.
+        w(
+            "static/web.config",
+            r#"<configuration><system.webServer><handlers><remove name="iisnode"/></handlers></system.webServer></configuration>"#,
+        );
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let mut apps: Vec<(&str, bool)> = site
+            .apps
+            .iter()
+            .map(|a| (a.script_rel.as_str(), a.from_wildcard))
+            .collect();
+        apps.sort();
+        assert_eq!(
+            apps,
+            [
+                ("Server2.JS", true),
+                ("api/server4.js", true),
+                ("server1.js", true)
+            ]
+        );
+        assert!(name_matches("server*.js", "SERVER-a.js") && !name_matches("server*.js", "a.js"));
+        assert!(name_matches("a?c.js", "abc.js") && !name_matches("a?c.js", "ac.js"));
     }
 
     #[test]

@@ -579,7 +579,9 @@ lints! {
         "iisnode gives each node process a named pipe (iisn: a Unix socket) in `PORT` and \
          connects to it; an application that listens on a fixed port is never reached and \
          requests fail with 500.1001. Listen on `process.env.PORT`. iisn looks for `PORT` in \
-         the entry script and the local files it requires.";
+         the entry script and the local files it requires; `process.env.port` (any case) \
+         counts, since environment names ignore case on Windows and in iisn's loader. For a \
+         script a wildcard handler maps, only one that looks like a server is judged.";
     PORT_PARSED_AS_NUMBER = "IISN7004", "port-parsed-as-number", Warning,
         "the application parses process.env.PORT as a number",
         "Under iisnode `PORT` is a pipe or socket path, not a number: `parseInt(process.env.PORT)` \
@@ -588,9 +590,11 @@ lints! {
     NODE_NOT_FOUND = "IISN7005", "node-not-found", Warning,
         "the program nodeProcessCommandLine names cannot be found on this machine",
         "iisnode starts node with `nodeProcessCommandLine` (default `node.exe`, which iisn reads \
-         as `node` from PATH). A Windows path cannot run here: for node.exe iisn runs `node` \
-         from PATH instead, which may be another version than the server's. The note shows \
-         which node runs and its version.";
+         as `node` from PATH). A Windows path cannot run here: for node.exe (quoted or not, \
+         before or after `%VAR%` expansion; an unquoted path with spaces is resolved as \
+         `CreateProcess` does) iisn runs `node` from PATH instead, with the arguments after it, \
+         which may be another version than the server's. The note shows which node runs and \
+         its version.";
     INTERCEPTOR_MISSING = "IISN7006", "interceptor-missing", Error,
         "the interceptor script does not exist",
         "iisnode runs `interceptor` with node, which then loads the application. A custom \
@@ -610,6 +614,13 @@ lints! {
          more than one process the handshake fails unless `nodeProcessStickySessions=\"true\"` \
          (Azure's iisnode) routes a client back to its process. Use one process, or enable \
          sticky sessions.";
+    SAME_NAME_SCRIPT = "IISN7009", "same-name-script", Warning,
+        "a handler path without a slash also maps same-named files in sub-folders",
+        "IIS matches a handler `path` without a slash (`app.js`) against the last segment of \
+         every URL below the web.config, so `public/js/app.js` is a node application too: a \
+         request for the browser script runs it on the server with node (iisnode issue 189), \
+         where it usually crashes at start. iisn reproduces this. Rename one of the files, or \
+         add `<remove name=\"...\"/>` under `<handlers>` in a web.config in the sub-folder.";
 }
 
 /// Looks a lint up by its code, case-insensitively (`iisn0001` finds `IISN0001`).

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::watcher::ChangeGate;
+
 /// Which of a worker's streams a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stream {
@@ -61,6 +63,8 @@ pub enum ServeEvent {
         stderr_tail: Vec<String>,
         /// Whether this exit was expected (iisn stopped the worker).
         expected: bool,
+        /// A hint about why it may have crashed at start (it never listened).
+        hint: Option<String>,
     },
     SpawnFailed {
         app: Arc<str>,
@@ -118,9 +122,16 @@ pub enum ServeEvent {
 }
 
 /// The sending half, cheap to clone.
+///
+/// It also carries the site's [`ChangeGate`]: the one piece of state the watchers, the
+/// supervisor and the front all reach, so that a request arriving while a file change is
+/// being applied waits for the new configuration (DECISIONS.md §8).
 #[derive(Clone, Debug)]
 pub struct Events {
     tx: mpsc::Sender<ServeEvent>,
+    pub gate: Arc<ChangeGate>,
+    /// Set once the first WebSocket upgrade was reported (it is said once per run).
+    pub upgrade_noted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Room for bursts of output before senders wait for the terminal.
@@ -129,7 +140,14 @@ const CAPACITY: usize = 4096;
 impl Events {
     pub fn channel() -> (Events, mpsc::Receiver<ServeEvent>) {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        (Events { tx }, rx)
+        (
+            Events {
+                tx,
+                gate: Arc::new(ChangeGate::default()),
+                upgrade_noted: Arc::default(),
+            },
+            rx,
+        )
     }
 
     /// Sends and waits for room (worker output: backpressure on the child).

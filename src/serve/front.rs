@@ -201,8 +201,8 @@ async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let svc = service_fn(move |req| {
-                    let ctx = ctx.borrow().clone();
-                    async move { Ok::<_, Infallible>(handle(req, &ctx, remote).await) }
+                    let ctx = super::supervisor::settled(&ctx);
+                    async move { Ok::<_, Infallible>(handle(req, &*ctx.await, remote).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
                 let mut stop = shutdown.clone();
@@ -351,6 +351,7 @@ async fn pipeline(
             script_url,
             path_info,
         }) => {
+            super::supervisor::note_upgrade(ctx, &config, &parts.headers, &pool.plan.name);
             let req = Request::from_parts(parts, body);
             let target = AppTarget {
                 pool,

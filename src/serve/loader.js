@@ -8,7 +8,8 @@
 //   * the application is loaded with require(), so require.main is this loader, not the app
 //     (an app that starts only when `require.main === module` does not start under iisnode);
 //   * an uncaught exception, when the app has no 'uncaughtException' handler of its own,
-//     prints iisnode's lead-in and the stack to stderr and exits with code 1.
+//     prints iisnode's lead-in and the stack to stderr and exits with code 1;
+//   * environment names ignore case, as on Windows (process.env.port is PORT).
 //
 // It must not write log files or touch stdout/stderr otherwise: iisn reads both through pipes
 // and keeps iisnode-style logs itself. It has no dependencies and stays ES2018 (import() is
@@ -33,6 +34,66 @@ var script = path.resolve(process.argv[1] || '');
 var esmOptIn = process.env.IISN_ESM === '1';
 // The app sees the environment iisnode would give it.
 delete process.env.IISN_ESM;
+
+// Environment names ignore case on Windows, and node there gives process.env the same
+// semantics: an app written for IIS may read process.env.port, process.env.Path or
+// process.env.NODE_env and get the value. Off Windows, names are case-sensitive, so such an
+// app would never listen. iisn gives the application Windows' rule for the whole environment:
+// a name that is not found as written is looked up ignoring case; assigning or deleting
+// through another spelling changes the existing variable. Enumeration (Object.keys, child
+// processes) still shows each variable once, under its own spelling.
+(function caseInsensitiveEnvironment() {
+  var env = process.env;
+  var hasOwn = Object.prototype.hasOwnProperty;
+  function actual(name) {
+    if (typeof name !== 'string' || hasOwn.call(env, name)) {
+      return name;
+    }
+    var lower = name.toLowerCase();
+    var keys = Object.keys(env);
+    for (var i = 0; i < keys.length; i++) {
+      if (keys[i].toLowerCase() === lower) {
+        return keys[i];
+      }
+    }
+    return name;
+  }
+  var proxy = new Proxy(env, {
+    get: function (target, name) {
+      return target[actual(name)];
+    },
+    set: function (target, name, value) {
+      target[actual(name)] = value;
+      return true;
+    },
+    has: function (target, name) {
+      return actual(name) in target;
+    },
+    deleteProperty: function (target, name) {
+      return delete target[actual(name)];
+    },
+    getOwnPropertyDescriptor: function (target, name) {
+      var d = Object.getOwnPropertyDescriptor(target, actual(name));
+      if (d) {
+        d.configurable = true;
+      }
+      return d;
+    },
+    defineProperty: function (target, name, descriptor) {
+      return Reflect.defineProperty(target, actual(name), descriptor);
+    }
+  });
+  try {
+    Object.defineProperty(process, 'env', {
+      value: proxy,
+      writable: true,
+      enumerable: true,
+      configurable: true
+    });
+  } catch (e) {
+    // Leave node's own process.env.
+  }
+})();
 
 var exiting = false;
 // The error thrown while require()ing the entry point, if any (to tailor the advice).

@@ -217,36 +217,16 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             ),
         });
     }
+    let mut notes = std::collections::HashSet::new();
     for p in &pools {
-        let in_broken_folder = load_failures
+        // An application in such a folder is never reached: the 500.19 warning covers it.
+        if load_failures
             .iter()
-            .any(|f| crate::config::site::is_ancestor(&f.dir_rel, &p.plan.name));
-        if let Some(note) = &p.plan.command_note {
-            events.emit(ServeEvent::Note {
-                text: format!("{}: {note}", p.plan.name),
-            });
+            .any(|f| crate::config::site::is_ancestor(&f.dir_rel, &p.plan.name))
+        {
+            continue;
         }
-        match (&p.plan.config_error, &p.plan.spawn) {
-            (Some(_), _) if in_broken_folder => {}
-            (Some(_), _) => events.emit(ServeEvent::Warning {
-                text: format!(
-                    "{} has configuration errors (above): requests get iisnode's configuration error page until the file is fixed",
-                    p.plan.name
-                ),
-            }),
-            (None, Err(e)) => events.emit(ServeEvent::Warning {
-                text: format!("{} cannot start: {e}", p.plan.name),
-            }),
-            _ => {}
-        }
-        if !p.plan.script_exists {
-            events.emit(ServeEvent::Warning {
-                text: format!(
-                    "{}: the script does not exist; requests for it get 404",
-                    p.plan.name
-                ),
-            });
-        }
+        supervisor::announce(&events, p, &mut notes);
     }
 
     let offline = supervisor::initial_offline(&site.root);
@@ -285,7 +265,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         });
     } else if !opts.lazy {
         for p in &pools {
-            if p.can_start() {
+            if p.can_start() && !p.plan.on_demand {
                 let p = p.clone();
                 tokio::spawn(async move { p.start_all().await });
             }
@@ -296,7 +276,6 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     let (drain_tx, drain_rx) = watch::channel(false);
     let (ctx_tx, ctx_rx) = watch::channel(server_ctx);
     let server = tokio::spawn(front::serve(listeners, ctx_rx, shutdown_rx, drain_rx));
-    events.emit(ServeEvent::Listening { url });
 
     // The supervisor: watchers, the recycle signal, `rs`, reloads.
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(64);
@@ -326,6 +305,8 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         control_tx,
     );
     let sup_task = tokio::spawn(sup.run(control_rx));
+    // After the watchers are set up, so that the site is watched once it says it listens.
+    events.emit(ServeEvent::Listening { url });
 
     let mut signals = Signals::new()?;
     signals.next().await;

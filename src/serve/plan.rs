@@ -11,9 +11,8 @@ use std::time::Duration;
 use crate::config::schema::Attr;
 use crate::config::settings::IisnodeSettings;
 use crate::config::{Application, ConfigErrorKind};
-use crate::node::{find_on_path, is_windows_path};
+use crate::node::{find_on_path, is_windows_path, node_command};
 
-use super::cmdline;
 use super::logs::LogSettings;
 use super::process::SpawnSpec;
 use super::proxy::ProxySettings;
@@ -53,8 +52,12 @@ pub struct AppPlan {
     pub process_count: usize,
     /// How to start a worker (without `PORT`), or why it cannot start.
     pub spawn: Result<SpawnSpec, String>,
-    /// A note about the command line (e.g. a Windows path mapped to `node`).
+    /// A note about the command line (e.g. a Windows path mapped to `node`), said once.
     pub command_note: Option<String>,
+    /// Other notes said once when the application is first known (a mapped logDirectory).
+    pub notes: Vec<String>,
+    /// Created by a wildcard handler: starts on its first request (DECISIONS.md §7).
+    pub on_demand: bool,
     pub log: Arc<LogSettings>,
     pub config_error: Option<ConfigErrorKind>,
     /// The diagnostics behind `config_error`, rendered without colour, for the error page.
@@ -102,7 +105,9 @@ pub fn find_program(program: &str, cwd: &Path, env: &[(String, String)]) -> Opti
 pub type ResolvedCommand = Result<(PathBuf, Vec<String>), String>;
 
 /// Builds the command line as iisnode does (`<nodeProcessCommandLine> <interceptor>
-/// "<script>"`), splits it with Windows rules and maps node.exe to a program here.
+/// "<script>"`), splits it with Windows rules and maps node.exe (and any Windows path to
+/// it, quoted or not) to `node` here ([`crate::node::node_command`]). The note says what
+/// was substituted.
 pub fn resolve_command(
     settings: &IisnodeSettings,
     script: &Path,
@@ -115,45 +120,34 @@ pub fn resolve_command(
         settings.str(Attr::Interceptor).to_string()
     };
     let line = format!("{ncl} {interceptor} \"{}\"", script.display());
-    let tokens = match cmdline::split(&line) {
-        Ok(t) if !t.is_empty() && !t[0].is_empty() => t,
-        Ok(_) => return (Err("nodeProcessCommandLine is empty".into()), None),
-        Err(e) => {
-            return (
-                Err(format!("nodeProcessCommandLine cannot be parsed: {e}")),
-                None,
-            );
-        }
+    let cmd = match node_command(&line) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), None),
     };
     let cwd = script.parent().unwrap_or(Path::new("."));
-    let first = tokens[0].as_str();
-    let file_name = first.rsplit(['\\', '/']).next().unwrap_or(first);
-    let mut note = None;
-    let program = if first.eq_ignore_ascii_case("node.exe") || first.eq_ignore_ascii_case("node") {
-        "node".to_string()
-    } else if is_windows_path(first) {
-        if file_name.eq_ignore_ascii_case("node.exe") {
-            note = Some(format!(
-                "nodeProcessCommandLine names the Windows path `{first}`; iisn runs `node` from PATH instead"
-            ));
-            "node".to_string()
-        } else {
-            return (
-                Err(format!(
-                    "nodeProcessCommandLine starts with the Windows path `{first}`, which does not exist on this machine"
-                )),
-                None,
-            );
-        }
-    } else {
-        first.to_string()
-    };
-    match find_program(&program, cwd, &ctx.env) {
-        Some(p) => (Ok((p, tokens[1..].to_vec())), note),
+    let found = find_program(&cmd.program, cwd, &ctx.env);
+    let note = cmd.substituted.as_ref().map(|w| {
+        let own = node_command(ncl).map(|c| c.args).unwrap_or_default();
+        format!(
+            "nodeProcessCommandLine names the Windows path `{w}`; iisn runs `node` from PATH{} instead{}",
+            found
+                .as_ref()
+                .map(|p| format!(" ({})", p.display()))
+                .unwrap_or_default(),
+            if own.is_empty() {
+                String::new()
+            } else {
+                format!(", with `{}`", own.join(" "))
+            }
+        )
+    });
+    match found {
+        Some(p) => (Ok((p, cmd.args)), note),
         None => (
             Err(format!(
-                "`{program}` (from nodeProcessCommandLine `{ncl}`) was not found{}",
-                if program.contains('/') {
+                "`{}` (from nodeProcessCommandLine `{ncl}`) was not found{}",
+                cmd.program,
+                if cmd.program.contains('/') {
                     ""
                 } else {
                     " on PATH"
@@ -162,6 +156,56 @@ pub fn resolve_command(
             note,
         ),
     }
+}
+
+/// The folder iisnode's log files go to, and a note when the setting was mapped.
+///
+/// `logDirectory` is relative to the script's folder. An absolute Windows path (`D:\logs\`,
+/// `\\server\share`) names a place that does not exist here; taken literally it would create
+/// a folder named `D:` inside the site, so iisn uses the default `iisnode` folder instead
+/// and says so. `..` segments are kept (iisnode allows a folder beside the site).
+pub fn log_dir(script_dir: &Path, setting: &str) -> (PathBuf, Option<String>) {
+    if setting.is_empty() {
+        return (script_dir.join("iisnode"), None);
+    }
+    if is_windows_path(setting) || setting.starts_with('\\') || setting.contains('%') {
+        return (
+            script_dir.join("iisnode"),
+            Some(format!(
+                "logDirectory `{setting}` is an absolute Windows path; iisn writes the logs to the default `iisnode` folder beside the script instead"
+            )),
+        );
+    }
+    let rel = setting.replace('\\', "/");
+    if rel.starts_with('/') {
+        return (PathBuf::from(rel), None);
+    }
+    (script_dir.join(rel), None)
+}
+
+/// When an application's handler `path` has no slash (`app.js`), IIS maps every file of
+/// that name below the web.config, so a browser script `public/js/app.js` runs as a node
+/// application too (iisnode issue 189). For such an application in a sub-folder, with a
+/// file of the same name in a folder above it, the hint printed when it crashes at start.
+pub fn same_name_hint(app: &Application) -> Option<String> {
+    let path = app.handler.path.value.trim();
+    if path.contains(['/', '\\', '*', '?']) || app.dir_rel.is_empty() {
+        return None;
+    }
+    let name = app.script_rel.rsplit('/').next().unwrap_or(&app.script_rel);
+    let mut dir = app.script.parent()?;
+    let mut parents = app.dir_rel.split('/').count();
+    while parents > 0 {
+        dir = dir.parent()?;
+        parents -= 1;
+        if dir.join(name).is_file() {
+            return Some(format!(
+                "{} is a node application only because the handler path `{path}` has no slash: IIS maps every file named {name} in the site (iisnode issue 189). If it is not a server, rename it, or add <remove name=\"{}\"/> under <handlers> in a web.config in its folder.",
+                app.script_rel, app.handler.name.value
+            ));
+        }
+    }
+    None
 }
 
 impl AppPlan {
@@ -175,11 +219,13 @@ impl AppPlan {
         let (command, command_note) = resolve_command(s, &app.script, ctx);
         let logging = s.bool(Attr::LoggingEnabled);
         let log_dir_setting = s.str(Attr::LogDirectory);
-        let log_dir = script_dir.join(if log_dir_setting.is_empty() {
-            "iisnode".to_string()
-        } else {
-            log_dir_setting.replace('\\', "/")
-        });
+        let (log_dir, log_note) = log_dir(&script_dir, log_dir_setting);
+        let mut notes: Vec<String> = log_note
+            .filter(|_| logging)
+            .map(|n| format!("{}: {n}", app.script_rel))
+            .into_iter()
+            .collect();
+        notes.retain(|n| !n.is_empty());
         let log = Arc::new(LogSettings {
             enabled: logging,
             dir: log_dir,
@@ -228,11 +274,13 @@ impl AppPlan {
         {
             env.push(("IISNODE_CONTROL_PIPE".into(), sock.display().to_string()));
         }
+        let start_hint = same_name_hint(app);
         let spawn = command.map(|(program, args)| SpawnSpec {
             program,
             args,
             cwd: script_dir.clone(),
             env,
+            start_hint,
         });
 
         let process_count = ctx
@@ -246,9 +294,18 @@ impl AppPlan {
             .map(str::to_string)
             .collect();
         let values: Vec<String> = s.iter().map(|x| x.value.to_string()).collect();
+        // The error text is site-wide: it matters only to an application that shows it.
         let signature = format!(
             "{:?}|{process_count}|{:?}|{:?}|{}|{}",
-            spawn, app.config_error, values, app.script_exists, config_error_text
+            spawn,
+            app.config_error,
+            values,
+            app.script_exists,
+            if app.config_error.is_some() {
+                config_error_text.as_str()
+            } else {
+                ""
+            }
         );
         AppPlan {
             signature,
@@ -259,6 +316,8 @@ impl AppPlan {
             process_count,
             spawn,
             command_note,
+            notes,
+            on_demand: app.from_wildcard,
             log,
             config_error: app.config_error,
             config_error_text,
@@ -361,6 +420,35 @@ mod tests {
         assert!(env.contains(&"COMPUTERNAME=devbox".to_string()));
         assert_eq!(p.process_count, 2, "0 means one per CPU");
         assert_eq!(p.promote, ["REQUEST_METHOD", " AUTH_USER", "X"]);
+    }
+
+    #[test]
+    fn visual_studio_unquoted_node_path_runs_node_with_its_arguments() {
+        let (_d, s) = site(
+            r#"<configuration><system.webServer><handlers><add name="n" path="app.js" verb="*" modules="iisnode"/></handlers><iisnode nodeProcessCommandLine="C:\Program Files\nodejs\node.exe --harmony"/></system.webServer></configuration>"#,
+        );
+        let (_bins, path) = bin_dir();
+        let p = AppPlan::resolve(&s.apps[0], &ctx(&path), String::new());
+        let spec = p.spawn.as_ref().expect("resolves like CreateProcess");
+        assert!(spec.program.ends_with("node"));
+        assert_eq!(spec.args[0], "--harmony");
+        let note = p.command_note.unwrap_or_default();
+        assert!(
+            note.contains(r"C:\Program Files\nodejs\node.exe") && note.contains("--harmony"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn absolute_windows_log_directory_maps_to_the_default() {
+        let dir = Path::new("/site/api");
+        assert_eq!(log_dir(dir, ""), (dir.join("iisnode"), None));
+        let (d, note) = log_dir(dir, r"D:\logs\");
+        assert_eq!(d, dir.join("iisnode"));
+        assert!(note.unwrap_or_default().contains(r"D:\logs\"));
+        assert!(log_dir(dir, r"\\server\share\logs").1.is_some());
+        assert_eq!(log_dir(dir, r"..\logs").0, dir.join("../logs"));
+        assert_eq!(log_dir(dir, "mylogs").0, dir.join("mylogs"));
     }
 
     #[test]

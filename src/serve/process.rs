@@ -29,6 +29,8 @@ pub struct SpawnSpec {
     pub cwd: PathBuf,
     /// Variables added to (or replacing in) iisn's own environment.
     pub env: Vec<(String, String)>,
+    /// Printed when the worker exits before it ever listened (a crash at start).
+    pub start_hint: Option<String>,
 }
 
 struct SpawnJob {
@@ -153,6 +155,9 @@ impl Worker {
     }
 }
 
+/// How long a worker may run without listening before the terminal says so.
+pub const LISTEN_NOTICE: Duration = Duration::from_secs(5);
+
 /// Lines kept from stderr for the exit message.
 const TAIL_LINES: usize = 12;
 
@@ -221,8 +226,33 @@ pub async fn spawn_worker(
         ))
     });
 
+    // A worker that has not listened after a few seconds gets a line in the terminal, so a
+    // missing listen(process.env.PORT) is not a silent wait of the whole retry budget. A
+    // debuggee paused on its first line (--inspect-brk) is expected not to listen yet.
+    if !spec.args.iter().any(|a| a.starts_with("--inspect-brk")) {
+        let w = worker.clone();
+        let events = events.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(LISTEN_NOTICE) => {}
+                _ = w.wait_exit() => return,
+            }
+            if !w.has_exited() && !w.stopping.load(Ordering::Acquire) && !w.socket.exists() {
+                events.emit(ServeEvent::Warning {
+                    text: format!(
+                        "{}#{} has not listened on PORT for {} s; does it call listen(process.env.PORT)?",
+                        w.id.app,
+                        w.id.slot + 1,
+                        LISTEN_NOTICE.as_secs()
+                    ),
+                });
+            }
+        });
+    }
+
     let w = worker.clone();
     let events = events.clone();
+    let start_hint = spec.start_hint.clone();
     tokio::spawn(async move {
         let status = match child.wait().await {
             Ok(s) => describe_status(s),
@@ -232,6 +262,8 @@ pub async fn spawn_worker(
         for t in [out, err].into_iter().flatten() {
             let _ = tokio::time::timeout(Duration::from_millis(500), t).await;
         }
+        // node removes its socket only on a clean close: one left behind means it listened.
+        let listened = w.socket.exists();
         let _ = std::fs::remove_file(&w.socket);
         if let Ok(mut g) = w.exit_info.lock() {
             *g = Some(ExitInfo {
@@ -248,12 +280,14 @@ pub async fn spawn_worker(
             .lock()
             .map(|t| t.iter().cloned().collect())
             .unwrap_or_default();
+        let expected = w.stopping.load(Ordering::Acquire);
         events
             .send(ServeEvent::WorkerExited {
                 id: w.id.clone(),
                 status,
                 stderr_tail,
-                expected: w.stopping.load(Ordering::Acquire),
+                expected,
+                hint: start_hint.filter(|_| !listened && !expected),
             })
             .await;
     });

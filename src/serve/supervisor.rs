@@ -14,8 +14,17 @@
 //!
 //! A broken configuration never stops the site: the affected applications answer with
 //! iisnode's configuration error page until the file is fixed (DECISIONS.md §5).
+//!
+//! A change takes effect for the next request (DECISIONS.md §8): the watchers close the
+//! [`ChangeGate`](super::watcher::ChangeGate) as a relevant file event happens, requests
+//! wait at it ([`settled`], called by the front before it routes), and the supervisor opens
+//! it right after the new configuration or generation takes new requests. A recycle or
+//! reload therefore switches first and starts the new workers after (requests wait for them
+//! to listen, within the connect-retry budget), and the old generation drains meanwhile.
+//! The applications a wildcard handler creates on their first request are noticed within a
+//! moment, watched, and their start problems printed ([`announce`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,22 +44,34 @@ use super::plan::{AppPlan, PlanContext};
 use super::pool::{AppPool, Shared};
 use super::router::Router;
 use super::server_vars::AuthEmulation;
-use super::watcher::{self, Fingerprints, WatchEntry};
+use super::watcher::{self, Fingerprints, Pending, Wake, WatchEntry};
 
 /// What the supervisor is asked to do.
+///
+/// `pending` holds the [`ChangeGate`](super::watcher::ChangeGate) closed while the message
+/// waits and is handled: requests wait until new ones route to the new configuration or
+/// generation, and it is dropped right after that switch.
 #[derive(Debug)]
 pub enum Control {
     /// Recycle one application (by name) or all.
     Recycle {
         app: Option<Arc<str>>,
         trigger: String,
+        pending: Option<Pending>,
     },
     /// Re-read the configuration; `force` names an application to recycle even if its
     /// effective configuration did not change (iisnode recycles on every iisnode.yml write).
+    /// `fold` marks the one more check after a burst of events: it stays quiet when
+    /// nothing changed.
     Reload {
         trigger: String,
         force: Option<Arc<str>>,
+        pending: Option<Pending>,
+        fold: bool,
     },
+    /// Applications appeared since the watchers started (a wildcard handler's first
+    /// request for a script): watch them and say what is wrong with them.
+    Rewatch,
 }
 
 /// The name of the maintenance file (ASP.NET Core Module's convention).
@@ -80,12 +101,20 @@ pub struct Supervisor {
     s: Settings,
     ctx_tx: watch::Sender<Arc<ServerCtx>>,
     control_tx: mpsc::Sender<Control>,
-    app_watchers: Vec<JoinHandle<()>>,
+    /// One watcher per application, kept across reloads while its entries are the same (so
+    /// a change right after a reload is not lost between two watchers).
+    app_watchers: std::collections::HashMap<Arc<str>, AppWatcher>,
     config_watcher: Option<JoinHandle<()>>,
     offline: Option<Bytes>,
     /// Fingerprints of the configuration files as they were when the current configuration
     /// was read: a change that lands while a reload runs is still noticed afterwards.
     config_baseline: std::collections::HashMap<PathBuf, u64>,
+    /// How many applications the current watchers cover.
+    watched: usize,
+    /// Applications whose problems were already printed ([`announce`]).
+    announced: HashSet<Arc<str>>,
+    /// Command-line notes already printed (each is said once).
+    notes: HashSet<String>,
 }
 
 /// Rendered error diagnostics, for the configuration error page.
@@ -125,15 +154,28 @@ impl Supervisor {
         let offline = ctx_tx.borrow().offline.clone();
         let site = ctx_tx.borrow().router.site().clone();
         let config_baseline = config_fingerprints(&config_files(&site));
-        Supervisor {
+        let pools = ctx_tx.borrow().router.pools();
+        let announced = pools.iter().map(|p| p.plan.name.clone()).collect();
+        let notes = pools
+            .iter()
+            .flat_map(|p| p.plan.command_note.iter().chain(p.plan.notes.iter()))
+            .cloned()
+            .collect();
+        let mut sup = Supervisor {
             s,
             ctx_tx,
             control_tx,
-            app_watchers: Vec::new(),
+            app_watchers: std::collections::HashMap::new(),
             config_watcher: None,
             offline,
             config_baseline,
-        }
+            watched: 0,
+            announced,
+            notes,
+        };
+        // Watch from now on: a file written as soon as the site listens is noticed.
+        sup.restart_watchers();
+        sup
     }
 
     fn events(&self) -> &Events {
@@ -169,31 +211,130 @@ impl Supervisor {
 
     /// Starts the watchers and handles control messages until the channel closes.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
-        self.restart_watchers();
+        tokio::spawn(notice_new_apps(
+            self.ctx_tx.subscribe(),
+            self.control_tx.clone(),
+        ));
         while let Some(c) = rx.recv().await {
             match c {
-                Control::Recycle { app, trigger } => self.recycle(app.as_deref(), &trigger).await,
-                Control::Reload { trigger, force } => self.reload(&trigger, force.as_deref()).await,
+                Control::Recycle {
+                    app,
+                    trigger,
+                    pending,
+                } => self.recycle(app.as_deref(), &trigger, pending).await,
+                Control::Reload {
+                    trigger,
+                    force,
+                    pending,
+                    fold,
+                } => self.reload(&trigger, force.as_deref(), pending, fold).await,
+                Control::Rewatch => {
+                    let ctx = self.current();
+                    let pools = ctx.router.pools();
+                    if pools.len() != self.watched {
+                        for p in &pools {
+                            if self.announced.insert(p.plan.name.clone()) {
+                                let events = self.s.shared.events.clone();
+                                announce(&events, p, &mut self.notes);
+                            }
+                        }
+                        self.restart_watchers();
+                    }
+                }
             }
         }
         self.stop_watchers();
     }
 
-    async fn recycle(&mut self, app: Option<&str>, trigger: &str) {
+    /// Recycles `app` (or every application): a new generation takes new requests at once
+    /// (they wait for it to listen, within the connect-retry budget, as after a lazy start),
+    /// and the old one drains in the background (DECISIONS.md §8).
+    async fn recycle(&mut self, app: Option<&str>, trigger: &str, pending: Option<Pending>) {
         if self.offline.is_some() {
             return;
         }
-        let pools = self.current().router.pools();
-        let targets: Vec<_> = pools
-            .into_iter()
-            .filter(|p| app.is_none_or(|a| *p.plan.name == *a))
-            .collect();
-        super::pool::futures_join_all(targets.iter().map(|p| p.recycle(self.s.lazy, trigger)))
-            .await;
+        let cur = self.current();
+        let pools = cur.router.pools();
+        if self.s.lazy {
+            // iisnode's own recycle: the slots empty now, new workers start on demand.
+            let targets: Vec<_> = pools
+                .into_iter()
+                .filter(|p| app.is_none_or(|a| *p.plan.name == *a))
+                .collect();
+            super::pool::futures_join_all(targets.iter().map(|p| p.recycle(true, trigger))).await;
+            return;
+        }
+        let mut next = Vec::with_capacity(pools.len());
+        let mut replaced = Vec::new();
+        for p in pools {
+            if app.is_none_or(|a| *p.plan.name == *a) {
+                self.events().emit(ServeEvent::RecycleStarted {
+                    app: p.plan.name.clone(),
+                    trigger: trigger.to_string(),
+                });
+                if p.debug_mode().is_some() {
+                    self.events().emit(ServeEvent::Note {
+                        text: format!("{}: the recycle ends debug mode", p.plan.name),
+                    });
+                }
+                let fresh = AppPool::new(p.plan.clone(), self.s.shared.clone());
+                replaced.push((p, fresh.clone()));
+                next.push(fresh);
+            } else {
+                next.push(p);
+            }
+        }
+        if replaced.is_empty() {
+            return;
+        }
+        let ctx = self.make_ctx(cur.router.site().clone(), next, cur.offline.clone());
+        let _ = self.ctx_tx.send(ctx);
+        drop(pending);
+        for (old, fresh) in replaced {
+            self.switch(old, fresh);
+        }
     }
 
-    /// Re-reads the site from scratch and swaps in the new configuration.
-    async fn reload(&mut self, trigger: &str, force: Option<&str>) {
+    /// After `fresh` replaced `old` in the routing table: starts `fresh` (unless it starts
+    /// on demand), reports when it is ready, and retires `old`.
+    fn switch(&self, old: Arc<AppPool>, fresh: Arc<AppPool>) {
+        let events = self.events().clone();
+        let in_flight = old.active.load(std::sync::atomic::Ordering::Acquire);
+        let eager = !self.s.lazy && !fresh.plan.on_demand && fresh.can_start();
+        let started = std::time::Instant::now();
+        tokio::spawn(async move {
+            let retire = old.retire();
+            if eager {
+                let ready = async {
+                    fresh.start_ready().await;
+                    events.emit(ServeEvent::RecycleSwitched {
+                        app: fresh.plan.name.clone(),
+                        ready_after: Some(started.elapsed()),
+                        in_flight,
+                    });
+                };
+                tokio::join!(retire, ready);
+            } else {
+                events.emit(ServeEvent::RecycleSwitched {
+                    app: fresh.plan.name.clone(),
+                    ready_after: None,
+                    in_flight,
+                });
+                retire.await;
+            }
+        });
+    }
+
+    /// Re-reads the site from scratch and swaps in the new configuration. New requests
+    /// route to it at once (the gate held by `pending` opens right after the swap); the
+    /// applications whose configuration changed start their new generation after that.
+    async fn reload(
+        &mut self,
+        trigger: &str,
+        force: Option<&str>,
+        pending: Option<Pending>,
+        fold: bool,
+    ) {
         let before = config_files(&self.current().router.site().clone());
         self.config_baseline = config_fingerprints(&before);
         let site = match load_site(&self.s.site_path, &self.s.load) {
@@ -205,17 +346,15 @@ impl Supervisor {
                 return;
             }
         };
-        self.print_diagnostics(&site);
-        if !self.s.quiet {
-            self.events().emit(ServeEvent::Note {
-                text: format!("{trigger}: configuration re-read"),
-            });
-        }
         let offline = read_offline(&site.root);
         let old = self.current();
         let old_pools = old.router.pools();
 
         if offline.is_some() {
+            let ctx = self.make_ctx(Arc::new(site), Vec::new(), offline.clone());
+            let _ = self.ctx_tx.send(ctx);
+            self.restart_watchers();
+            drop(pending);
             if self.offline.is_none() {
                 self.events().emit(ServeEvent::Warning {
                     text: format!(
@@ -223,21 +362,13 @@ impl Supervisor {
                     ),
                 });
             }
-            self.offline = offline.clone();
-            let ctx = self.make_ctx(Arc::new(site), Vec::new(), offline);
-            let _ = self.ctx_tx.send(ctx);
+            self.offline = offline;
             for p in old_pools {
                 p.retire().await;
             }
-            self.restart_watchers();
             return;
         }
         let was_offline = self.offline.take().is_some();
-        if was_offline {
-            self.events().emit(ServeEvent::Note {
-                text: format!("{APP_OFFLINE} removed: the site is back online"),
-            });
-        }
 
         let fresh = new_pools(&site, &self.s.plan_ctx, &self.s.shared);
         let mut pools = Vec::new();
@@ -251,36 +382,63 @@ impl Supervisor {
             match same {
                 Some(o) if !was_offline => pools.push(o.clone()),
                 _ => {
-                    if old_pools.iter().any(|o| o.plan.name == p.plan.name) {
-                        self.events().emit(ServeEvent::RecycleStarted {
-                            app: p.plan.name.clone(),
-                            trigger: trigger.to_string(),
-                        });
-                    }
                     started.push(p.clone());
                     pools.push(p);
                 }
             }
         }
-        if !self.s.lazy {
-            let starts = started
-                .iter()
-                .filter(|p| p.can_start())
-                .map(|p| p.start_ready());
-            super::pool::futures_join_all(starts).await;
-        }
-        let ctx = self.make_ctx(Arc::new(site), pools.clone(), None);
+        let site = Arc::new(site);
+        let ctx = self.make_ctx(site.clone(), pools.clone(), None);
         let _ = self.ctx_tx.send(ctx);
+        self.restart_watchers();
+        drop(pending);
+
+        if fold && started.is_empty() && !was_offline {
+            // The one more check after a burst: nothing changed since the first reload.
+            return;
+        }
+        self.print_diagnostics(&site);
+        if !self.s.quiet {
+            self.events().emit(ServeEvent::Note {
+                text: format!("{trigger}: configuration re-read"),
+            });
+        }
+        if was_offline {
+            self.events().emit(ServeEvent::Note {
+                text: format!("{APP_OFFLINE} removed: the site is back online"),
+            });
+        }
+        let events = self.s.shared.events.clone();
+        for p in &started {
+            if self.announced.insert(p.plan.name.clone()) {
+                announce(&events, p, &mut self.notes);
+            }
+        }
+        let mut switched = Vec::new();
         for o in old_pools {
-            if !pools.iter().any(|p| Arc::ptr_eq(p, &o)) {
-                if let Some(p) = pools.iter().find(|p| p.plan.name == o.plan.name) {
-                    self.events().emit(ServeEvent::RecycleSwitched {
+            if pools.iter().any(|p| Arc::ptr_eq(p, &o)) {
+                continue;
+            }
+            match pools.iter().find(|p| p.plan.name == o.plan.name) {
+                Some(p) => {
+                    self.events().emit(ServeEvent::RecycleStarted {
                         app: p.plan.name.clone(),
-                        ready_after: None,
-                        in_flight: o.active.load(std::sync::atomic::Ordering::Acquire),
+                        trigger: trigger.to_string(),
                     });
+                    switched.push(p.plan.name.clone());
+                    self.switch(o, p.clone());
                 }
-                o.retire().await;
+                None => o.retire().await,
+            }
+        }
+        // Applications that are new in this configuration start as at launch.
+        if !self.s.lazy {
+            for p in started
+                .iter()
+                .filter(|p| !switched.contains(&p.plan.name) && !p.plan.on_demand && p.can_start())
+            {
+                let p = p.clone();
+                tokio::spawn(async move { p.start_all().await });
             }
         }
         if started.is_empty() && !was_offline {
@@ -288,7 +446,6 @@ impl Supervisor {
                 text: "no application changed".into(),
             });
         }
-        self.restart_watchers();
     }
 
     fn print_diagnostics(&self, site: &LoadedSite) {
@@ -308,33 +465,48 @@ impl Supervisor {
     }
 
     fn stop_watchers(&mut self) {
-        for h in self.app_watchers.drain(..) {
-            h.abort();
+        self.events().gate.set_sentinel(None);
+        for (_, w) in self.app_watchers.drain() {
+            w.task.abort();
         }
         if let Some(h) = self.config_watcher.take() {
             h.abort();
         }
     }
 
+    /// Brings the watchers in line with the current applications. Everything is set up
+    /// before this returns (the file watches and the fingerprints they compare with), so a
+    /// change made right after a reload, once the gate opens, is noticed.
     fn restart_watchers(&mut self) {
-        self.stop_watchers();
         if !self.s.watch {
+            self.stop_watchers();
             return;
         }
         let ctx = self.current();
         let site = ctx.router.site().clone();
         let config_files = config_files(&site);
-        let mut poll = Duration::from_millis(5000);
-        for p in ctx.router.pools() {
+        let mut min_poll = Duration::from_millis(5000);
+        let pools = ctx.router.pools();
+        self.watched = pools.len();
+        let mut keep = std::collections::HashMap::new();
+        for p in pools {
             let s = &p.plan.settings;
-            poll = poll.min(Duration::from_millis(u64::from(
+            let poll = Duration::from_millis(u64::from(
                 s.uint(Attr::UncFileChangesPollingInterval).max(100),
-            )));
+            ));
+            min_poll = min_poll.min(poll);
             let (entries, skipped) = watcher::parse_watched_files(
                 s.str(Attr::WatchedFiles),
                 &p.plan.script_dir,
                 s.str(Attr::ConfigOverrides),
             );
+            if let Some(w) = self.app_watchers.remove(&p.plan.name) {
+                if w.entries == entries && w.poll == poll && !w.task.is_finished() {
+                    keep.insert(p.plan.name.clone(), w);
+                    continue;
+                }
+                w.task.abort();
+            }
             for sk in skipped.iter().filter(|k| !k.why.starts_with("web.config")) {
                 self.events().emit(ServeEvent::Warning {
                     text: format!(
@@ -343,67 +515,233 @@ impl Supervisor {
                     ),
                 });
             }
-            let handle = tokio::spawn(watch_app(
+            let task = watch_app(
                 p.plan.name.clone(),
-                entries,
+                entries.clone(),
                 poll,
                 self.control_tx.clone(),
-            ));
-            self.app_watchers.push(handle);
+                self.events().gate.clone(),
+            );
+            keep.insert(
+                p.plan.name.clone(),
+                AppWatcher {
+                    entries,
+                    poll,
+                    task,
+                },
+            );
+        }
+        for (_, w) in self.app_watchers.drain() {
+            w.task.abort();
+        }
+        // The dispatch-time check over the configuration files' folders.
+        let mut names: HashSet<String> = ["web.config".to_string(), APP_OFFLINE.to_string()]
+            .into_iter()
+            .collect();
+        let mut dirs: BTreeSet<PathBuf> = config_files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
+        for w in keep.values() {
+            for e in w.entries.iter().filter(|e| e.config_overrides) {
+                names.insert(e.name.clone());
+                dirs.insert(e.dir.clone());
+            }
+        }
+        self.events().gate.set_sentinel(watcher::Sentinel::new(
+            dirs.iter().map(PathBuf::as_path),
+            names,
+        ));
+        self.app_watchers = keep;
+        if let Some(h) = self.config_watcher.take() {
+            h.abort();
         }
         let known = site.levels.iter().map(|l| l.file.clone()).collect();
-        self.config_watcher = Some(tokio::spawn(watch_config(
+        self.config_watcher = Some(watch_config(
             site.root.clone(),
             config_files,
             known,
             self.config_baseline.clone(),
-            poll,
+            min_poll,
             self.control_tx.clone(),
-        )));
+            self.events().gate.clone(),
+        ));
     }
 }
 
-async fn watch_app(
+/// A running `watchedFiles` watcher.
+struct AppWatcher {
+    entries: Vec<WatchEntry>,
+    poll: Duration,
+    task: JoinHandle<()>,
+}
+
+/// Watches one application's `watchedFiles`: the watch and the fingerprints are set up
+/// now, the loop runs in a task.
+fn watch_app(
     app: Arc<str>,
     entries: Vec<WatchEntry>,
     poll: Duration,
     tx: mpsc::Sender<Control>,
-) {
+    gate: Arc<watcher::ChangeGate>,
+) -> JoinHandle<()> {
     let dirs: BTreeSet<PathBuf> = entries.iter().map(|e| e.dir.clone()).collect();
-    let (_watcher, mut rx) = watcher::watch_dirs(&dirs);
-    let mut fps = Fingerprints::new(entries, watcher::fingerprint);
+    let relevant_entries = entries.clone();
+    let relevant: watcher::Relevant =
+        Box::new(move |p: &Path| watcher::matches_entries(&relevant_entries, p));
+    let (notify_watcher, rx) = watcher::watch_dirs(&dirs, Some((gate, relevant)));
+    let fps = Fingerprints::new(entries, watcher::fingerprint);
+    tokio::spawn(app_loop(app, notify_watcher, rx, fps, poll, tx))
+}
+
+async fn app_loop(
+    app: Arc<str>,
+    _watcher: Option<notify::RecommendedWatcher>,
+    mut rx: mpsc::UnboundedReceiver<watcher::FileEvent>,
+    mut fps: Fingerprints<WatchEntry>,
+    poll: Duration,
+    tx: mpsc::Sender<Control>,
+) {
     loop {
-        watcher::next_batch(&mut rx, poll).await;
-        let changed = fps.changed(watcher::fingerprint);
-        let Some(first) = changed.first() else {
-            continue;
+        let wake = watcher::next_event(&mut rx, poll).await;
+        let (event, pending) = match wake {
+            Wake::Event(p) => (true, p),
+            Wake::Poll => (false, None),
         };
-        let path = first.dir.join(&first.name);
-        let msg = if let Some(yml) = changed.iter().find(|e| e.config_overrides) {
-            Control::Reload {
-                trigger: format!("{} changed", yml.dir.join(&yml.name).display()),
-                force: Some(app.clone()),
+        let changed = fps.changed(watcher::fingerprint);
+        if !changed.is_empty() {
+            let msg = app_change(&app, &changed, pending, false);
+            if tx.send(msg).await.is_err() {
+                return;
             }
         } else {
-            Control::Recycle {
-                app: Some(app.clone()),
-                trigger: if first.wildcard {
-                    format!(
-                        "a file matching {} changed (watchedFiles entry `{}`)",
-                        path.display(),
-                        first.raw
-                    )
-                } else {
-                    format!(
-                        "{} changed (watchedFiles entry `{}`)",
-                        path.display(),
-                        first.raw
-                    )
-                },
+            drop(pending);
+        }
+        if event {
+            // Fold what follows into at most one more change, and only when the files
+            // now differ from what the check above read.
+            let hold = watcher::settle(&mut rx).await;
+            let again = fps.changed(watcher::fingerprint);
+            if !again.is_empty() && tx.send(app_change(&app, &again, hold, true)).await.is_err() {
+                return;
             }
+        }
+    }
+}
+
+/// The message for changed `watchedFiles` entries of `app`.
+fn app_change(
+    app: &Arc<str>,
+    changed: &[WatchEntry],
+    pending: Option<Pending>,
+    fold: bool,
+) -> Control {
+    let first = &changed[0];
+    let path = first.dir.join(&first.name);
+    if let Some(yml) = changed.iter().find(|e| e.config_overrides) {
+        return Control::Reload {
+            trigger: format!("{} changed", yml.dir.join(&yml.name).display()),
+            // iisnode recycles on every iisnode.yml write (the fold's check runs only when
+            // the file differs from what the first check read).
+            force: Some(app.clone()),
+            pending,
+            fold,
         };
-        if tx.send(msg).await.is_err() {
-            return;
+    }
+    Control::Recycle {
+        app: Some(app.clone()),
+        trigger: if first.wildcard {
+            format!(
+                "a file matching {} changed (watchedFiles entry `{}`)",
+                path.display(),
+                first.raw
+            )
+        } else {
+            format!(
+                "{} changed (watchedFiles entry `{}`)",
+                path.display(),
+                first.raw
+            )
+        },
+        pending,
+    }
+}
+
+/// Asks the supervisor to look again when the number of applications changes (a wildcard
+/// handler created one on its first request).
+async fn notice_new_apps(ctx_rx: watch::Receiver<Arc<ServerCtx>>, tx: mpsc::Sender<Control>) {
+    // The first look always asks: applications may have appeared before this task ran.
+    let mut seen = usize::MAX;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = ctx_rx.borrow().router.pools().len();
+        if now != seen {
+            seen = now;
+            if tx.send(Control::Rewatch).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Says once, in the terminal, what is wrong with an application before any request
+/// reaches it: the command line's substitution, a configuration error, a command that
+/// cannot start, a missing script. Each distinct command-line note is printed once.
+pub fn announce(events: &Events, p: &AppPool, notes: &mut HashSet<String>) {
+    if let Some(note) = &p.plan.command_note
+        && notes.insert(note.clone())
+    {
+        events.emit(ServeEvent::Note { text: note.clone() });
+    }
+    for note in &p.plan.notes {
+        if notes.insert(note.clone()) {
+            events.emit(ServeEvent::Note { text: note.clone() });
+        }
+    }
+    match (&p.plan.config_error, &p.plan.spawn) {
+        (Some(_), _) => events.emit(ServeEvent::Warning {
+            text: format!(
+                "{} has configuration errors (above): requests get iisnode's configuration error page until the file is fixed",
+                p.plan.name
+            ),
+        }),
+        (None, Err(e)) => events.emit(ServeEvent::Warning {
+            text: format!("{} cannot start: {e}", p.plan.name),
+        }),
+        _ => {}
+    }
+    if !p.plan.script_exists {
+        events.emit(ServeEvent::Warning {
+            text: format!(
+                "{}: the script does not exist; requests for it get 404",
+                p.plan.name
+            ),
+        });
+    }
+}
+
+/// The current configuration for a request: when a file change is being applied, waits
+/// (at most [`watcher::GATE_LIMIT`]) until new requests route to it. One atomic load when
+/// nothing changes.
+pub fn settled(
+    rx: &watch::Receiver<Arc<ServerCtx>>,
+) -> impl std::future::Future<Output = Arc<ServerCtx>> + Send + use<> {
+    let now = rx.borrow().clone();
+    let gate = &now.router.shared_events().gate;
+    let fired = gate.sentinel_fired();
+    let later = (fired || !gate.is_open()).then(|| rx.clone());
+    async move {
+        match later {
+            None => now,
+            Some(rx) => {
+                let gate = now.router.shared_events().gate.clone();
+                drop(now);
+                if fired {
+                    gate.wait_taken(Duration::from_millis(100)).await;
+                }
+                gate.wait_open(watcher::GATE_LIMIT).await;
+                rx.borrow().clone()
+            }
         }
     }
 }
@@ -439,32 +777,62 @@ fn config_fingerprints(files: &[PathBuf]) -> std::collections::HashMap<PathBuf, 
         .collect()
 }
 
-async fn watch_config(
+/// Watches the configuration files: set up now, the loop runs in a task.
+fn watch_config(
     root: PathBuf,
     files: Vec<PathBuf>,
     known: BTreeSet<PathBuf>,
     baseline: std::collections::HashMap<PathBuf, u64>,
     poll: Duration,
     tx: mpsc::Sender<Control>,
-) {
+    gate: Arc<watcher::ChangeGate>,
+) -> JoinHandle<()> {
     let dirs: BTreeSet<PathBuf> = files
         .iter()
         .filter_map(|f| f.parent().map(Path::to_path_buf))
         .chain(std::iter::once(root.clone()))
         .collect();
-    let (_watcher, mut rx) = watcher::watch_dirs(&dirs);
-    let fp = |p: &PathBuf| file_fingerprint(p);
+    let relevant: watcher::Relevant = Box::new(|p: &Path| {
+        p.file_name().is_some_and(|n| {
+            let n = n.to_string_lossy();
+            n.eq_ignore_ascii_case("web.config") || n.eq_ignore_ascii_case(APP_OFFLINE)
+        })
+    });
+    let (notify_watcher, rx) = watcher::watch_dirs(&dirs, Some((gate, relevant)));
     // Start from the fingerprints the configuration was read with, so a change made while
     // it was being (re)loaded is caught by the first check below.
-    let mut fps = Fingerprints::new(files, |p| baseline.get(p).copied().unwrap_or_else(|| fp(p)));
+    let fps = Fingerprints::new(files, |p| {
+        baseline
+            .get(p)
+            .copied()
+            .unwrap_or_else(|| file_fingerprint(p))
+    });
+    tokio::spawn(config_loop(root, known, notify_watcher, rx, fps, poll, tx))
+}
+
+async fn config_loop(
+    root: PathBuf,
+    known: BTreeSet<PathBuf>,
+    _watcher: Option<notify::RecommendedWatcher>,
+    mut rx: mpsc::UnboundedReceiver<watcher::FileEvent>,
+    mut fps: Fingerprints<PathBuf>,
+    poll: Duration,
+    tx: mpsc::Sender<Control>,
+) {
+    let fp = |p: &PathBuf| file_fingerprint(p);
     let mut first = true;
     loop {
-        if !std::mem::take(&mut first) {
-            watcher::next_batch(&mut rx, poll).await;
-        }
+        let (event, pending) = if std::mem::take(&mut first) {
+            (false, None)
+        } else {
+            match watcher::next_event(&mut rx, poll).await {
+                Wake::Event(p) => (true, p),
+                Wake::Poll => (false, None),
+            }
+        };
         let changed = fps.changed(fp);
         let trigger = match changed.first() {
-            Some(first) => format!("{} changed", first.display()),
+            Some(first) => Some(format!("{} changed", first.display())),
             None => {
                 // A web.config that appeared in (or vanished from) a folder nobody watches:
                 // compare the set of files with the one the configuration was read from.
@@ -477,18 +845,37 @@ async fn watch_config(
                 .await
                 .unwrap_or_else(|_| known.clone());
                 match found.symmetric_difference(&known).next() {
-                    Some(p) if found.contains(p) => format!("{} appeared", p.display()),
-                    Some(p) => format!("{} was removed", p.display()),
-                    None => continue,
+                    Some(p) if found.contains(p) => Some(format!("{} appeared", p.display())),
+                    Some(p) => Some(format!("{} was removed", p.display())),
+                    None => None,
                 }
             }
         };
-        let msg = Control::Reload {
-            trigger,
-            force: None,
-        };
-        if tx.send(msg).await.is_err() {
-            return;
+        if let Some(trigger) = trigger {
+            let msg = Control::Reload {
+                trigger,
+                force: None,
+                pending,
+                fold: false,
+            };
+            if tx.send(msg).await.is_err() {
+                return;
+            }
+            if event {
+                let hold = watcher::settle(&mut rx).await;
+                let again = fps.changed(fp);
+                if let Some(p) = again.first() {
+                    let msg = Control::Reload {
+                        trigger: format!("{} changed", p.display()),
+                        force: None,
+                        pending: hold,
+                        fold: true,
+                    };
+                    if tx.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -522,6 +909,7 @@ pub async fn control_socket(listener: tokio::net::UnixListener, tx: mpsc::Sender
                     .send(Control::Recycle {
                         app: None,
                         trigger: "recycle signal from node (IISNODE_CONTROL_PIPE)".into(),
+                        pending: None,
                     })
                     .await;
             }
@@ -546,6 +934,7 @@ pub fn read_stdin_commands(tx: mpsc::Sender<Control>) {
                     let msg = Control::Recycle {
                         app: None,
                         trigger: "rs typed in the terminal".into(),
+                        pending: None,
                     };
                     if tx.blocking_send(msg).is_err() {
                         return;
@@ -558,4 +947,43 @@ pub fn read_stdin_commands(tx: mpsc::Sender<Control>) {
 /// Whether the site starts offline.
 pub fn initial_offline(root: &Path) -> Option<Bytes> {
     read_offline(root)
+}
+
+/// The first WebSocket upgrade request for an iisnode application while IIS's own WebSocket
+/// module is on (no `<webSocket enabled="false"/>`): on IIS that module takes the upgrade and
+/// the request never reaches node, although iisn tunnels it. The terminal says so once, with
+/// the same advice as `iisn check` (IISN7007), so what breaks on IIS shows up locally.
+pub fn note_upgrade(
+    ctx: &ServerCtx,
+    config: &super::pipeline::FolderConfig,
+    headers: &http::HeaderMap,
+    app: &str,
+) {
+    if !config.eff.web_socket_enabled || !headers.contains_key(http::header::UPGRADE) {
+        return;
+    }
+    let events = ctx.router.shared_events();
+    if events
+        .upgrade_noted
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
+    let site = ctx.router.site();
+    let file = match config.eff.web_socket_span {
+        Some(span) => render::location(&site.sources, span, &site.root),
+        None => site
+            .levels
+            .iter()
+            .rfind(|l| {
+                l.config.is_some() && crate::config::site::is_ancestor(&l.dir_rel, &config.key)
+            })
+            .map(|l| render::display_path(&l.file, &site.root))
+            .unwrap_or_else(|| "web.config".into()),
+    };
+    events.emit(ServeEvent::Warning {
+        text: format!(
+            "a WebSocket upgrade for {app} reached node here, but on IIS it would not: IIS's WebSocket module is on ({file} does not disable it) and takes WebSocket requests before iisnode. Add <webSocket enabled=\"false\"/> under <system.webServer> in {file}."
+        ),
+    });
 }

@@ -72,9 +72,20 @@ struct Printer {
 }
 
 impl Printer {
-    fn label(&self, id: &WorkerId) -> String {
+    /// Pads `text` to the name column, widening the column for good when a name is longer
+    /// (an application created on its first request, slot 10 and above), so that every
+    /// later line stays aligned.
+    fn pad(&mut self, text: &str) -> String {
+        let len = console::measure_text_width(text);
+        if len > self.label_width {
+            self.label_width = len;
+        }
+        format!("{text:<w$}", w = self.label_width)
+    }
+
+    fn label(&mut self, id: &WorkerId) -> String {
         let text = format!("{}#{}", id.app, id.slot + 1);
-        let padded = format!("{text:<w$}", w = self.label_width);
+        let padded = self.pad(&text);
         let color = WORKER_COLORS[id.slot % WORKER_COLORS.len()];
         Style::new()
             .fg(color)
@@ -136,8 +147,9 @@ impl Printer {
                     status,
                     stderr_tail,
                     expected,
+                    hint,
                 } => {
-                    json!({"time": now, "stream": "iisn", "event": "exited", "app": &*id.app, "worker": id.slot + 1, "pid": id.pid, "status": status, "expected": expected, "stderrTail": stderr_tail})
+                    json!({"time": now, "stream": "iisn", "event": "exited", "app": &*id.app, "worker": id.slot + 1, "pid": id.pid, "status": status, "expected": expected, "stderrTail": stderr_tail, "hint": hint})
                 }
                 ServeEvent::SpawnFailed { app, slot, error } => {
                     json!({"time": now, "stream": "iisn", "event": "spawnFailed", "app": &*app, "worker": slot + 1, "text": error})
@@ -193,7 +205,10 @@ impl Printer {
                 self.iisn(&text);
             }
             ServeEvent::Starting { app, count } => {
-                self.label_width = self.label_width.max(app.len() + 3);
+                let digits = count.max(1).to_string().len();
+                self.label_width = self
+                    .label_width
+                    .max(console::measure_text_width(&app) + 1 + digits);
                 if self.opts.spinner && !self.opts.quiet {
                     self.starting += count;
                     let pb = self.spinner.get_or_insert_with(|| {
@@ -237,6 +252,7 @@ impl Printer {
                 status,
                 stderr_tail,
                 expected,
+                hint,
             } => {
                 if expected {
                     if self.opts.verbose > 0 {
@@ -262,13 +278,16 @@ impl Printer {
                     );
                     self.line(line);
                 }
+                if let Some(h) = hint {
+                    let text = format!("{} {h}", self.st.accent.apply_to("hint:"));
+                    self.iisn(&text);
+                }
             }
             ServeEvent::SpawnFailed { app, slot, error } => {
                 self.starting = self.starting.saturating_sub(1);
+                let label = self.pad(&format!("{app}#{}", slot + 1));
                 let text = format!(
-                    "{}#{} {} {error}",
-                    app,
-                    slot + 1,
+                    "{label} {} {error}",
                     self.st.error.apply_to("could not start:")
                 );
                 self.iisn(&text);
@@ -378,6 +397,51 @@ pub async fn run(mut rx: mpsc::Receiver<ServeEvent>, opts: TermOptions) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn printer(width: usize) -> Printer {
+        let opts = TermOptions {
+            color: false,
+            json: false,
+            quiet: false,
+            verbose: 0,
+            spinner: false,
+            label_width: width,
+        };
+        Printer {
+            st: Styles::new(false),
+            label_width: opts.label_width.max(8),
+            opts,
+            spinner: None,
+            starting: 0,
+        }
+    }
+
+    #[test]
+    fn the_name_column_widens_for_long_names_and_stays_aligned() {
+        let mut p = printer(8);
+        let short = WorkerId {
+            app: "app.js".into(),
+            slot: 0,
+            pid: 1,
+        };
+        let long = WorkerId {
+            app: "api/v2/very-long-server-name.js".into(),
+            slot: 11,
+            pid: 2,
+        };
+        assert_eq!(p.label(&short), "app.js#1");
+        let l = p.label(&long);
+        assert_eq!(l, "api/v2/very-long-server-name.js#12");
+        // Every later label (and iisn's own prefix) uses the wider column.
+        assert_eq!(p.label(&short).len(), l.len());
+        // Starting an application with 10+ workers reserves room for two digits.
+        let mut p = printer(8);
+        p.handle(ServeEvent::Starting {
+            app: "server-with-a-long-name.js".into(),
+            count: 12,
+        });
+        assert_eq!(p.label_width, "server-with-a-long-name.js#12".len());
+    }
 
     #[test]
     fn rfc3339_formats_utc() {

@@ -5,18 +5,27 @@
 //! write in a watched folder, re-checks every entry of that folder: a plain file by its
 //! modification time, a wildcard entry by a fingerprint over the matching files' names,
 //! sizes and times, so adding or removing a match counts too. iisn does the same with
-//! `notify` events (debounced, so one save is one change however the editor writes) and a
+//! `notify` events and a
 //! polling fallback every `uncFileChangesPollingInterval` for file systems where events do
 //! not arrive (network mounts, some containers). The fingerprints decide, so an event that
 //! changed nothing recycles nothing.
+//!
+//! Timing (DECISIONS.md §8): the first event is acted on at once, so the request after the
+//! one that wrote a file already sees the change (iisnode's tests 125 and 126); a
+//! [`ChangeGate`] closed in the watcher's callback holds requests until then. The events that
+//! follow within [`DEBOUNCE`] fold into one more check, which acts only when the files now
+//! differ from what the first check read (an editor's truncate-then-write ends in the file's
+//! final state, without a second recycle when nothing changed in between).
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// One entry of `watchedFiles`, resolved against the script's folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,20 +164,201 @@ impl<K: Clone> Fingerprints<K> {
     }
 }
 
-/// Quiet time after the last event before checking (one save is one change).
+/// How long events keep folding into one more check after the first one acted: an
+/// editor's truncate-then-write, or a rename over the file, ends well within it.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// Watches `dirs` (non-recursively; missing ones are skipped) and sends `()` on
-/// every event. The watcher lives as long as the returned value.
+/// The longest a request waits at the gate (a change that takes longer is served anyway).
+pub const GATE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Makes requests wait while a file change is being applied (DECISIONS.md §8).
+///
+/// iisnode notices a change to a watched file synchronously enough that the request after
+/// the one that wrote iisnode.yml already runs on the new configuration (its functional
+/// tests 125 and 126). iisn closes this gate in the file watcher's own callback, on the
+/// notify thread, microseconds after the write and well before the client's next request
+/// can arrive; the watcher task then checks whether anything really changed (and opens the
+/// gate at once if not), and the supervisor opens it once new requests route to the new
+/// configuration or generation. Requests check it with one atomic load.
+#[derive(Debug, Default)]
+pub struct ChangeGate {
+    pending: AtomicUsize,
+    opened: Notify,
+    /// Linux: the dispatch-time check for a configuration write (see [`Sentinel`]).
+    sentinel: std::sync::Mutex<Option<Sentinel>>,
+}
+
+/// A second, non-blocking inotify instance over the folders that hold configuration files
+/// (iisnode.yml, web.config, app_offline.htm), read with one system call when a request is
+/// dispatched. The watchers' own events travel through notify's thread, which a busy machine
+/// may schedule after the client's next request has already arrived; the kernel queues an
+/// event on this instance during the write itself, so the request after one whose
+/// application wrote iisnode.yml always sees it and waits for the change to be applied.
+/// Off Linux the watchers' callback is all there is.
+#[derive(Debug)]
+pub struct Sentinel {
+    #[cfg(target_os = "linux")]
+    fd: nix::sys::inotify::Inotify,
+    /// File names that matter, lower case.
+    names: std::collections::HashSet<String>,
+}
+
+impl Sentinel {
+    /// Watches `dirs` for writes to files named in `names` (any case). `None` when inotify is
+    /// not available.
+    pub fn new<'a>(
+        dirs: impl IntoIterator<Item = &'a Path>,
+        names: impl IntoIterator<Item = String>,
+    ) -> Option<Sentinel> {
+        let names = names.into_iter().map(|n| n.to_ascii_lowercase()).collect();
+        #[cfg(target_os = "linux")]
+        {
+            use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+            let fd = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+            let mask = AddWatchFlags::IN_CLOSE_WRITE
+                | AddWatchFlags::IN_MODIFY
+                | AddWatchFlags::IN_CREATE
+                | AddWatchFlags::IN_DELETE
+                | AddWatchFlags::IN_MOVED_TO
+                | AddWatchFlags::IN_MOVED_FROM;
+            for d in dirs {
+                let _ = fd.add_watch(d, mask);
+            }
+            Some(Sentinel { fd, names })
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = dirs.into_iter().count();
+            let _ = names;
+            None
+        }
+    }
+
+    /// Whether a file that matters was written since the last call (reads what is queued).
+    fn fired(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let mut fired = false;
+            while let Ok(events) = self.fd.read_events() {
+                fired |= events.iter().any(|e| {
+                    e.name.as_ref().is_some_and(|n| {
+                        self.names
+                            .contains(&n.to_string_lossy().to_ascii_lowercase())
+                    })
+                });
+                if events.is_empty() {
+                    break;
+                }
+            }
+            fired
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = &self.names;
+            false
+        }
+    }
+}
+
+/// One change being looked at or applied; the gate opens when the last one is dropped.
+#[derive(Debug)]
+pub struct Pending(Option<Arc<ChangeGate>>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(g) = self.0.take()
+            && g.pending.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            g.opened.notify_waiters();
+        }
+    }
+}
+
+impl ChangeGate {
+    /// Closes the gate until the returned value is dropped.
+    pub fn hold(self: &Arc<Self>) -> Pending {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        Pending(Some(self.clone()))
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+
+    /// Replaces the dispatch-time check (the watchers were set up again).
+    pub fn set_sentinel(&self, s: Option<Sentinel>) {
+        if let Ok(mut g) = self.sentinel.lock() {
+            *g = s;
+        }
+    }
+
+    /// Whether a configuration file was written since the last request looked (one
+    /// non-blocking read; a request finding the check busy skips it).
+    pub fn sentinel_fired(&self) -> bool {
+        match self.sentinel.try_lock() {
+            Ok(g) => g.as_ref().is_some_and(Sentinel::fired),
+            Err(_) => false,
+        }
+    }
+
+    /// After the sentinel fired: waits (at most `limit`) for the watcher to take hold of the
+    /// change, so that the wait for the gate that follows covers it.
+    pub async fn wait_taken(&self, limit: Duration) {
+        let start = tokio::time::Instant::now();
+        while self.is_open() && start.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// Waits until no change is pending, at most `limit`.
+    pub async fn wait_open(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.opened.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_open() {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Which paths matter to a watcher: an event on one of them closes the gate.
+pub type Relevant = Box<dyn Fn(&Path) -> bool + Send + Sync>;
+
+/// Watches `dirs` (non-recursively; missing ones are skipped) and sends one message per
+/// event that may change something (reads are ignored), carrying a [`Pending`] hold on
+/// `gate` when the event touches a relevant path. The watcher lives as long as the returned value.
 pub fn watch_dirs(
     dirs: &BTreeSet<PathBuf>,
-) -> (Option<RecommendedWatcher>, mpsc::UnboundedReceiver<()>) {
+    gate: Option<(Arc<ChangeGate>, Relevant)>,
+) -> (
+    Option<RecommendedWatcher>,
+    mpsc::UnboundedReceiver<FileEvent>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = &res {
-            tracing::trace!(kind = ?ev.kind, paths = ?ev.paths, "watcher: file system event");
-            let _ = tx.send(());
+        let Ok(ev) = res else { return };
+        tracing::trace!(kind = ?ev.kind, paths = ?ev.paths, "watcher: file system event");
+        // Reads change nothing, and the watchers' own directory listings would wake them
+        // again and again; a writer closing its file says the write is complete.
+        use notify::event::{AccessKind, AccessMode};
+        let closed = matches!(
+            ev.kind,
+            notify::EventKind::Access(AccessKind::Close(AccessMode::Write))
+        );
+        if matches!(ev.kind, notify::EventKind::Access(_)) && !closed {
+            return;
         }
+        let hold = match &gate {
+            Some((g, relevant)) if ev.paths.iter().any(|p| relevant(p)) => Some(g.hold()),
+            _ => None,
+        };
+        let _ = tx.send(FileEvent { hold, closed });
     });
     let Ok(mut watcher) = watcher else {
         return (None, rx);
@@ -181,27 +371,140 @@ pub fn watch_dirs(
     (Some(watcher), rx)
 }
 
-/// Waits for the next batch of events, or for `poll` to pass: whichever comes first.
-/// Returns `false` when the event source is gone and polling is all that is left.
-pub async fn next_batch(rx: &mut mpsc::UnboundedReceiver<()>, poll: Duration) -> bool {
-    tokio::select! {
-        got = rx.recv() => {
-            if got.is_none() {
+/// Whether `path` is one a set of `watchedFiles` entries names (its folder and file name).
+pub fn matches_entries(entries: &[WatchEntry], path: &Path) -> bool {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return false;
+    };
+    let name = name.to_string_lossy();
+    entries
+        .iter()
+        .any(|e| e.dir == dir && super::router::wildcard_match(&e.name, &name))
+}
+
+/// One file event as the watchers see it.
+#[derive(Debug)]
+pub struct FileEvent {
+    /// The gate hold, when the event touched a relevant path.
+    pub hold: Option<Pending>,
+    /// A writer closed a file (the write is complete).
+    pub closed: bool,
+}
+
+/// What woke a watcher.
+#[derive(Debug)]
+pub enum Wake {
+    /// File events, with the gate hold when one touched a relevant path.
+    Event(Option<Pending>),
+    /// `poll` passed without events (the polling fallback).
+    Poll,
+}
+
+/// How long the first burst of events may stay quiet before the change is read: long
+/// enough for `writeFileSync`'s create, write and close, short enough to be unnoticed by the
+/// requests the gate holds.
+pub const FIRST_QUIET: Duration = Duration::from_millis(25);
+/// The most the first check waits for a writer to finish.
+pub const FIRST_LIMIT: Duration = Duration::from_millis(250);
+
+/// Waits for the next change, or for `poll` to pass: whichever comes first.
+///
+/// The change is acted on at once (DECISIONS.md §8), once the write that caused it is
+/// complete: a writer closing the file, or [`FIRST_QUIET`] without events (at most
+/// [`FIRST_LIMIT`]). Reading earlier could catch a file created or truncated but not yet
+/// written. The gate holds requests meanwhile, so the next request still sees the change.
+pub async fn next_event(rx: &mut mpsc::UnboundedReceiver<FileEvent>, poll: Duration) -> Wake {
+    let first = tokio::select! {
+        got = rx.recv() => match got {
+            Some(ev) => ev,
+            None => {
                 tokio::time::sleep(poll).await;
-                return false;
+                return Wake::Poll;
             }
-            // Debounce: wait until events stop for a moment.
-            while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {}
-            tracing::debug!(debounce = ?DEBOUNCE, "watcher: events settled, checking for changes");
-            true
+        },
+        _ = tokio::time::sleep(poll) => return Wake::Poll,
+    };
+    let mut hold = first.hold;
+    if !first.closed {
+        let deadline = tokio::time::Instant::now() + FIRST_LIMIT;
+        loop {
+            let quiet = (tokio::time::Instant::now() + FIRST_QUIET).min(deadline);
+            match tokio::time::timeout_at(quiet, rx.recv()).await {
+                Ok(Some(ev)) => {
+                    if hold.is_none() {
+                        hold = ev.hold;
+                    }
+                    if ev.closed {
+                        break;
+                    }
+                }
+                _ => break,
+            }
         }
-        _ = tokio::time::sleep(poll) => true,
     }
+    tracing::debug!("watcher: the write is complete, checking for changes");
+    Wake::Event(hold)
+}
+
+/// After acting on a first event: lets the events that follow fold until they stop for
+/// [`DEBOUNCE`], so the caller checks once more (at most one more reload). The first gate
+/// hold among them is kept for that check: a request arriving meanwhile waits for its
+/// outcome (a file deleted right after it was written is gone for the next request).
+pub async fn settle(rx: &mut mpsc::UnboundedReceiver<FileEvent>) -> Option<Pending> {
+    let mut hold = None;
+    while let Ok(Some(ev)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+        if hold.is_none() {
+            hold = ev.hold;
+        }
+    }
+    hold
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_gate_holds_requests_until_every_change_is_applied() {
+        let gate = Arc::new(ChangeGate::default());
+        assert!(gate.is_open());
+        let a = gate.hold();
+        let b = gate.hold();
+        assert!(!gate.is_open());
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.wait_open(Duration::from_secs(5)).await })
+        };
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "one change is still pending");
+        drop(b);
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("opened")
+            .expect("task");
+        assert!(gate.is_open());
+        // A change that never completes holds a request at most the limit.
+        let _stuck = gate.hold();
+        let t = std::time::Instant::now();
+        gate.wait_open(Duration::from_millis(50)).await;
+        assert!(t.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_sentinel_fires_once_per_configuration_write() {
+        let d = tempfile::tempdir().expect("tmp");
+        let s = Sentinel::new([d.path()], ["iisnode.yml".to_string()]).expect("inotify");
+        assert!(!s.fired());
+        std::fs::write(d.path().join("data.txt"), "x").expect("write");
+        assert!(!s.fired(), "a file that does not matter");
+        std::fs::write(d.path().join("IISNODE.yml"), "a: 1").expect("write");
+        assert!(s.fired(), "names ignore case");
+        assert!(!s.fired(), "read once");
+        std::fs::remove_file(d.path().join("IISNODE.yml")).expect("rm");
+        assert!(s.fired(), "a deletion");
+    }
 
     #[test]
     fn parses_like_iisnode() {

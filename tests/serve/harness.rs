@@ -63,6 +63,11 @@ pub fn node_available() -> bool {
             .is_ok_and(|s| s.success())
     });
     if !ok {
+        // .ci/run installs node: under CI a missing node is a failure, never a skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`node` is not on PATH, and CI must run the serve tests"
+        );
         eprintln!("skipped: `node` is not on PATH (install Node.js to run the serve tests)");
     }
     ok

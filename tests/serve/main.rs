@@ -20,6 +20,7 @@ mod http_fidelity;
 mod logs;
 mod memory;
 mod pipeline;
+mod realsites;
 mod recycle;
 mod route_vs_serve;
 mod shutdown;

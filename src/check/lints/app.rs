@@ -57,6 +57,15 @@ pub fn run(ctx: &mut Ctx<'_>) {
         if !app.script_exists {
             continue;
         }
+        // A script a wildcard handler maps (`*.js`) may be a browser script or a helper
+        // module that no one requests as a page: judge its code only when it looks like a
+        // server, rather than guess.
+        if app.from_wildcard
+            && !read_script(&app.script)
+                .is_some_and(|t| t.contains(".listen(") || t.contains("createServer("))
+        {
+            continue;
+        }
         let esm = esm(ctx, app, pkg.as_ref());
         if !esm {
             port(ctx, app);
@@ -191,8 +200,10 @@ fn node_note(path: Option<&str>) -> String {
     }
 }
 
-/// nodeProcessCommandLine must name a program this machine can run (as `iisn serve` resolves
-/// it: `node.exe` and a Windows path to node.exe mean `node` from PATH).
+/// nodeProcessCommandLine must name a program this machine can run, resolved as
+/// `iisn serve` resolves it ([`crate::node::node_command`]): `node.exe`, and any Windows
+/// path to node.exe (quoted or not, before or after `%VAR%` expansion), mean `node` from
+/// PATH with the arguments kept; the diagnostic says once what is substituted.
 fn command_line(ctx: &mut Ctx<'_>, app: &Application) {
     let path_var = ctx.path_var.clone();
     let path = path_var.as_deref();
@@ -200,59 +211,53 @@ fn command_line(ctx: &mut Ctx<'_>, app: &Application) {
     if line.matches('"').count() % 2 == 1 {
         return; // IISN5020 reports it.
     }
-    let Some(program) = program_of(line) else {
-        return;
-    };
-    let file_name = program
-        .rsplit(['\\', '/'])
-        .next()
-        .unwrap_or(&program)
-        .to_string();
-    let is_node_exe =
-        file_name.eq_ignore_ascii_case("node.exe") || file_name.eq_ignore_ascii_case("node");
     let span = setting_span(app, Attr::NodeProcessCommandLine);
     let script_dir = app.script.parent().unwrap_or(&ctx.site.root).to_path_buf();
-    let (problem, severity) = if program.eq_ignore_ascii_case("node.exe")
-        || program.eq_ignore_ascii_case("node")
-    {
-        if path_node(path).is_some() {
-            return;
-        }
-        (
-            format!("nodeProcessCommandLine runs `{program}`, but there is no `node` on PATH"),
-            Severity::Warning,
-        )
-    } else if is_windows_path(&program) {
-        if is_node_exe {
-            let note_first = format!(
-                "nodeProcessCommandLine names the Windows path `{program}`, which does not exist here; iisn runs `node` from PATH instead"
-            );
-            (note_first, Severity::Warning)
-        } else {
-            (
+    let problem = match crate::node::node_command(line) {
+        Err(e) if e.contains("is empty") => return,
+        Err(e) => e,
+        Ok(cmd) => match cmd.substituted {
+            Some(w) => {
+                let kept = if cmd.args.is_empty() {
+                    String::new()
+                } else {
+                    format!(", with `{}`", cmd.args.join(" "))
+                };
+                if path_node(path).is_some() {
+                    format!(
+                        "nodeProcessCommandLine names the Windows path `{w}`, which does not exist here; iisn runs `node` from PATH instead{kept}"
+                    )
+                } else {
+                    format!(
+                        "nodeProcessCommandLine names the Windows path `{w}`, and there is no `node` on PATH to run instead"
+                    )
+                }
+            }
+            None if cmd.program == "node" => {
+                if path_node(path).is_some() {
+                    return;
+                }
+                let written = program_of(line).unwrap_or_else(|| "node".into());
+                format!("nodeProcessCommandLine runs `{written}`, but there is no `node` on PATH")
+            }
+            None => {
+                let program = cmd.program;
+                let found = if program.contains(['/', '\\']) {
+                    is_executable(&script_dir.join(program.replace('\\', "/")))
+                } else {
+                    find_on_path(path, &program).is_some()
+                };
+                if found {
+                    return;
+                }
                 format!(
-                    "nodeProcessCommandLine starts with the Windows path `{program}`, which cannot run on this machine"
-                ),
-                Severity::Warning,
-            )
-        }
-    } else {
-        let found = if program.contains(['/', '\\']) {
-            let p = script_dir.join(program.replace('\\', "/"));
-            is_executable(&p)
-        } else {
-            find_on_path(path, &program).is_some()
-        };
-        if found {
-            return;
-        }
-        (
-            format!("nodeProcessCommandLine runs `{program}`, which is not found on this machine"),
-            Severity::Warning,
-        )
+                    "nodeProcessCommandLine runs `{program}`, which is not found on this machine"
+                )
+            }
+        },
     };
     let d = Diagnostic::new(&codes::NODE_NOT_FOUND, problem)
-        .severity(severity)
+        .severity(Severity::Warning)
         .at(span)
         .note(node_note(path))
         .help("Use node.exe (node from PATH), or a path that exists on every machine that runs the site.");
@@ -496,32 +501,21 @@ fn port(ctx: &mut Ctx<'_>, app: &Application) {
             !word(before) && !word(after)
         })
     };
-    if !files.iter().any(|(_, t)| mentions(t)) {
-        // `process.env.port` works on Windows, whose environment names ignore case.
-        let lower = files.iter().find_map(|(p, t)| {
-            let i = t.to_ascii_lowercase().find("process.env.port")?;
-            let after = t[i + 16..].chars().next();
-            (!after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')).then(|| {
-                (
-                    p.clone(),
-                    t[i..i + 16].to_string(),
-                    t[..i].lines().count().max(1),
-                )
-            })
-        });
-        if let Some((path, written, line)) = lower {
-            ctx.push(
-                Diagnostic::new(
-                    &codes::PORT_NOT_READ,
-                    format!(
-                        "`{}` reads `{written}`, not process.env.PORT: that works on Windows, whose environment names ignore case, but not on Linux or macOS",
-                        app.script_rel
-                    ),
-                )
-                .at(app.handler.path.span)
-                .note(format!("at {}:{line}", rel_display(ctx, &path)))
-                .help("Write process.env.PORT in capitals."),
-            );
+    // `process.env.port` (any spelling) reads PORT: environment names ignore case on
+    // Windows, and iisn's loader gives the application the same rule.
+    let any_case = |t: &str| {
+        let lower = t.to_ascii_lowercase();
+        lower.match_indices("process.env.port").any(|(i, _)| {
+            !lower[i + 16..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    if !files.iter().any(|(_, t)| mentions(t) || any_case(t)) {
+        if app.from_wildcard && !files.iter().any(|(_, t)| t.contains(".listen(")) {
+            // A script a wildcard handler maps that does not look like a server (a helper
+            // module, a browser script): stay silent rather than guess.
             return;
         }
         ctx.push(

@@ -29,6 +29,7 @@ pub mod app;
 pub mod app_settings;
 pub mod handlers;
 pub mod rewrite;
+pub mod same_name;
 pub mod settings;
 pub mod static_files;
 
@@ -53,6 +54,7 @@ pub fn run_all(site: &LoadedSite, path_var: Option<&str>) -> Vec<Diagnostic> {
     rewrite::run(&mut ctx);
     static_files::run(&mut ctx);
     app::run(&mut ctx);
+    same_name::run(&mut ctx);
     ctx.out
 }
 

@@ -174,7 +174,7 @@ fn scan_tokens<'s>(s: &'s str, base: usize, out: &mut Vec<Token<'s>>, depth: usi
 }
 
 /// Patterns that match every URL.
-fn is_catch_all(rule: &RewriteRule) -> bool {
+pub(crate) fn is_catch_all(rule: &RewriteRule) -> bool {
     let Some(m) = &rule.match_ else { return true };
     if m.negate {
         return false;

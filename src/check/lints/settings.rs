@@ -656,9 +656,14 @@ impl Lints<'_, '_, '_> {
         if named {
             return;
         }
-        let wildcard = value
-            .split(';')
-            .any(|e| e.contains('*') && co.to_ascii_lowercase().ends_with(".yml"));
+        // An entry in the script's own folder whose wildcard really matches the file name
+        // (`*.yml`, `iisnode.*`); `*.js` does not match iisnode.yml.
+        let wildcard = value.split(';').any(|e| {
+            let e = e.replace('\\', "/");
+            !e.contains('/')
+                && e.contains(['*', '?'])
+                && super::handlers::glob_match(&e, &co.replace('\\', "/"))
+        });
         let msg = if wildcard {
             format!(
                 "watchedFiles matches `{co}` only through a wildcard: editing it recycles the application without re-reading it"

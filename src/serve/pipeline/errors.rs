@@ -353,6 +353,7 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     *resp.status_mut() = status;
     set_reason(&mut resp, err.reason.as_deref());
     substatus_header(&mut resp, err.substatus);
+    super::static_files::allow_header(&mut resp, err.status, err.module);
     // For HEAD, hyper sends the headers (with the page's length) and drops the body.
     resp
 }

@@ -692,6 +692,17 @@ pub fn percent_encode_segment(s: &str) -> String {
     out
 }
 
+/// The StaticFile handler's 405 says which methods it takes, as HTTP requires of a 405
+/// (RFC 9110 §15.5.6) and as IIS's static file handler answers: `Allow: GET, HEAD`.
+pub fn allow_header<B>(resp: &mut http::Response<B>, status: u16, module: &str) {
+    if status == 405 && module == "StaticFileModule" {
+        resp.headers_mut().insert(
+            http::header::ALLOW,
+            http::HeaderValue::from_static("GET, HEAD"),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,282 @@
+//! Issue 14: the shapes of real iisnode repositories that ran on IIS but not under iisn.
+//!
+//! Each test serves a small site written after one of them (iisnode's own sample, Visual
+//! Studio's Node.js Tools template, the multi-process demos, iisnode issue 189, a WebSocket
+//! app) with real node, and checks both what the client gets and what the terminal says.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Server, Site, TIMEOUT, is_event};
+
+/// An iisn line (`note` or `warning`) whose text contains `needle`.
+fn said(e: &Value, kind: &str, needle: &str) -> bool {
+    is_event(e, kind) && e["text"].as_str().is_some_and(|t| t.contains(needle))
+}
+
+fn count(server: &Server, kind: &str, needle: &str) -> usize {
+    server
+        .events()
+        .iter()
+        .filter(|e| said(e, kind, needle))
+        .count()
+}
+
+/// iisnode's sample: `"%programfiles%\nodejs\node.exe" --max-old-space-size=96` runs node
+/// from PATH with the option kept, and the terminal says once what was substituted.
+#[test]
+fn quoted_windows_node_path_runs_node_with_its_arguments() {
+    let Some(site) = Site::new("win_node_path") else {
+        return;
+    };
+    let server = site.serve();
+    let r = server.get("/hello.js");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "hello --max-old-space-size=96"),
+        "{}",
+        server.transcript()
+    );
+    server.wait_for_event(
+        |e| said(e, "note", r"%programfiles%\nodejs\node.exe"),
+        TIMEOUT,
+    );
+    assert_eq!(count(&server, "note", "Windows path"), 1, "said once");
+}
+
+/// Visual Studio's template: an unquoted `C:\Program Files\nodejs\node.exe` (resolved as
+/// CreateProcess does) and a server listening on `process.env.port` (lower case).
+#[test]
+fn unquoted_node_path_with_spaces_and_lower_case_port() {
+    let Some(site) = Site::new("ntvs_template") else {
+        return;
+    };
+    let server = site.serve();
+    let r = server.get("/");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "Hello World --max-old-space-size=80 path=string"),
+        "{}",
+        server.transcript()
+    );
+    server.wait_for_event(
+        |e| said(e, "note", r"C:\Program Files\nodejs\node.exe"),
+        TIMEOUT,
+    );
+}
+
+/// The multi-process demos: `path="server*.js"`. The scripts on disk are applications that
+/// start on their first request, and editing one recycles it.
+#[test]
+fn wildcard_applications_recycle_when_edited() {
+    let Some(site) = Site::new("multi_server") else {
+        return;
+    };
+    let server = site.serve();
+    let one = server.get("/server1.js");
+    assert!(one.text().starts_with("one-v1 "), "{}", one.text());
+    assert!(server.get("/server2.js").text().starts_with("two-v1 "));
+    let text = std::fs::read_to_string(site.path("server1.js")).expect("read");
+    site.write("server1.js", &text.replace("one-v1", "one-v2"));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let t = server.get("/server1.js").text();
+        if t.starts_with("one-v2 ") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit never took effect: {t}\n{}",
+            server.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Both applications watch `*.js` in their folder (the default watchedFiles), so both
+    // recycle, as under iisnode.
+    server.wait_for_event(
+        |e| is_event(e, "recycle") && e["app"] == "server1.js",
+        TIMEOUT,
+    );
+    assert!(server.get("/server2.js").text().starts_with("two-v1 "));
+}
+
+/// A wildcard application that cannot start says so in the terminal, whether it was on disk
+/// at launch or created by its first request afterwards.
+#[test]
+fn wildcard_application_start_failures_are_printed() {
+    let Some(site) = Site::new("multi_server") else {
+        return;
+    };
+    let web = std::fs::read_to_string(site.path("web.config")).expect("read");
+    site.write(
+        "web.config",
+        &web.replace(
+            r#"nodeProcessCountPerApplication="1""#,
+            r#"nodeProcessCountPerApplication="1" nodeProcessCommandLine="no-such-node-here""#,
+        ),
+    );
+    let server = site.iisn().arg("--no-watch").start();
+    server.wait_for_event(|e| said(e, "warning", "server1.js cannot start"), TIMEOUT);
+    // iisnode's 500.1000 (its developer page answers loopback clients with 200).
+    let failed = |r: &crate::harness::Resp| r.text().contains("no-such-node-here");
+    assert!(failed(&server.get("/server1.js")));
+    site.write(
+        "server3.js",
+        "require('http').createServer().listen(process.env.PORT);\n",
+    );
+    assert!(failed(&server.get("/server3.js")));
+    server.wait_for_event(|e| said(e, "warning", "server3.js cannot start"), TIMEOUT);
+}
+
+/// `iisn config --app` shows an application of a wildcard handler.
+#[test]
+fn config_shows_wildcard_applications() {
+    let Some(site) = Site::new("multi_server") else {
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iisn"))
+        .arg("config")
+        .arg(site.root())
+        .args(["--app", "server2.js", "--format", "json"])
+        .output()
+        .expect("run iisn config");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["applications"][0]["script"], "server2.js");
+    assert_eq!(doc["applications"][0]["fromWildcard"], true);
+}
+
+/// An absolute Windows logDirectory never creates a `D:` folder: the logs go to `iisnode/`.
+#[test]
+fn absolute_windows_log_directory_uses_the_default_folder() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.web_config("hello.js", r#"logDirectory="D:\logs\""#);
+    let server = site.serve();
+    assert_eq!(server.get("/hello.js").status, 200);
+    server.wait_for_event(|e| said(e, "note", r"logDirectory `D:\logs\`"), TIMEOUT);
+    assert!(
+        !site.files_in("").iter().any(|f| f.contains(':')),
+        "{:?}",
+        site.files_in("")
+    );
+}
+
+/// A worker that does not listen on PORT gets a line after 5 s instead of a silent wait.
+#[test]
+fn a_worker_that_never_listens_is_named_after_5_s() {
+    let Some(site) = Site::new("never_listens") else {
+        return;
+    };
+    let server = site.serve();
+    let e = server.wait_for_event(
+        |e| said(e, "warning", "has not listened on PORT for 5 s"),
+        Duration::from_secs(20),
+    );
+    assert!(
+        e["text"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("server.js#1 has not listened"),
+        "{e}"
+    );
+}
+
+/// The first WebSocket upgrade on a site whose <webSocket> is not disabled prints the
+/// warning `iisn check` gives (once), naming the web.config and the fix.
+#[test]
+fn first_websocket_upgrade_warns_when_iis_would_take_it() {
+    let Some(site) = Site::new("ws_not_disabled") else {
+        return;
+    };
+    let server = site.serve();
+    for _ in 0..2 {
+        let mut c = server.conn();
+        let head = server.block_on(async {
+            c.send(b"GET /server.js HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").await;
+            c.read_head().await
+        });
+        assert_eq!(head.status, 101, "{}", server.transcript());
+    }
+    let e = server.wait_for_event(|e| said(e, "warning", "WebSocket upgrade"), TIMEOUT);
+    let text = e["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("web.config") && text.contains(r#"<webSocket enabled="false"/>"#),
+        "{text}"
+    );
+    assert_eq!(count(&server, "warning", "WebSocket upgrade"), 1);
+}
+
+/// iisnode issue 189: `path="app.js"` also maps `public/js/app.js`; requesting the browser
+/// script runs it with node, it crashes, and the terminal explains why.
+#[test]
+fn same_named_browser_script_crash_gets_a_hint() {
+    let Some(site) = Site::new("same_name") else {
+        return;
+    };
+    let server = site.serve();
+    assert_eq!(server.get("/app.js").text(), "server app.js");
+    let r = server.get("/public/js/app.js");
+    assert!(
+        r.text().contains("document is not defined"),
+        "the browser script ran with node: {}",
+        r.text()
+    );
+    let e = server.wait_for_event(
+        |e| is_event(e, "exited") && e["app"] == "public/js/app.js",
+        TIMEOUT,
+    );
+    let hint = e["hint"].as_str().unwrap_or("");
+    assert!(
+        hint.contains("has no slash") && hint.contains("issue 189"),
+        "{e}"
+    );
+}
+
+/// The static file handler's 405 says which methods it takes.
+#[test]
+fn static_405_has_an_allow_header() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("readme.txt", "static\n");
+    let server = site.serve();
+    let r = server.post("/readme.txt", &[], "x");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+}
+
+/// A script created after launch becomes an application on its first request (as on IIS)
+/// and is watched from then on: editing it recycles it.
+#[test]
+fn wildcard_application_created_by_a_request_is_watched() {
+    let Some(site) = Site::new("multi_server") else {
+        return;
+    };
+    let server = site.serve();
+    let v1 = "require('http').createServer(function (q, s) { s.end('three-v1'); }).listen(process.env.PORT);\n";
+    site.write("server3.js", v1);
+    assert_eq!(server.get("/server3.js").text(), "three-v1");
+    // The supervisor notices the new application within a moment and watches it.
+    std::thread::sleep(Duration::from_millis(800));
+    site.write("server3.js", &v1.replace("three-v1", "three-v2"));
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while server.get("/server3.js").text() != "three-v2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit never took effect\n{}",
+            server.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.wait_for_event(
+        |e| is_event(e, "recycle") && e["app"] == "server3.js",
+        TIMEOUT,
+    );
+}
