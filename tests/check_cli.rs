@@ -370,3 +370,76 @@ fn real_world_web_configs_give_no_errors() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(doc["summary"]["files"], files.len());
 }
+
+/// Valid IIS sites that do not use iisnode (`tests/fixtures/webconfigs/iis-sites/`: SPA
+/// fallbacks, a static site, PHP, ASP.NET Core, HttpPlatformHandler, a reverse proxy,
+/// outbound header rules, configSource), written in the shape of public examples (see the
+/// README): `iisn check` exits 0 with no error on each, says at most in a note that no
+/// handler runs iisnode, and notes the handlers `iisn serve` does not emulate.
+#[test]
+fn valid_iis_sites_without_iisnode_pass_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webconfigs/iis-sites");
+    let mut sites: Vec<_> = fs::read_dir(&dir)
+        .expect("iis-sites")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    sites.sort();
+    assert!(sites.len() >= 8, "{sites:?}");
+    for site in &sites {
+        let name = site.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let out = iisn()
+            .args(["check", "--format", "json"])
+            .arg(site)
+            .output()
+            .expect("runs");
+        let doc = json_of(&out);
+        let diags = doc["diagnostics"].as_array().expect("array");
+        let errors: Vec<&Value> = diags.iter().filter(|d| d["severity"] == "error").collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        assert!(out.status.success(), "{name}: exit {:?}", out.status.code());
+        let no_handler: Vec<&Value> = diags.iter().filter(|d| d["code"] == "IISN6001").collect();
+        assert_eq!(no_handler.len(), 1, "{name}");
+        assert_eq!(no_handler[0]["severity"], "info", "{name}");
+        let gaps = diags.iter().filter(|d| d["code"] == "IISN6024").count();
+        let expected_gaps = match name {
+            "aspnetcore" | "httpplatform-python" | "php-wordpress" => 1,
+            _ => 0,
+        };
+        assert_eq!(gaps, expected_gaps, "{name}: {diags:#?}");
+        let unknown_var = diags.iter().any(|d| {
+            d["code"] == "IISN6011" && d["message"].as_str().unwrap_or("").contains("WARMUP")
+        });
+        assert!(
+            !unknown_var,
+            "{name}: WARMUP_REQUEST is a known server variable"
+        );
+    }
+}
+
+/// The same site with a package.json is a node repository without an iisnode handler: a
+/// warning (exit 0), not an error.
+#[test]
+fn a_missing_iisnode_handler_in_a_node_repository_is_a_warning() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webconfigs/iis-sites/spa-angular/web.config");
+    fs::copy(&src, tmp.path().join("web.config")).expect("copy");
+    fs::write(tmp.path().join("package.json"), "{\"name\":\"x\"}\n").expect("write");
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(tmp.path())
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    let d = doc["diagnostics"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["code"] == "IISN6001")
+        .cloned()
+        .expect("IISN6001");
+    assert_eq!(d["severity"], "warning");
+    assert!(out.status.success());
+}

@@ -80,6 +80,12 @@ const PIECES: &[&str] = &[
     "<remove name=\"iisnode\"/>",
     "<clear/>",
     "<location path=\"a\"><system.webServer><iisnode/></system.webServer></location>",
+    " configSource=\"rules.config\"",
+    " configSource=\"../x.config\"",
+    "<rewrite><rules configSource=\"rules.config\"/></rewrite>",
+    "<outboundRules><rule name=\"o\" preCondition=\"p\"><match serverVariable=\"RESPONSE_X\" pattern=\"(\"/><action type=\"Rewrite\" value=\"{R:1}\"/></rule><preConditions><preCondition name=\"p\"><add input=\"{RESPONSE_CONTENT_TYPE}\" pattern=\"x\"/></preCondition></preConditions></outboundRules>",
+    "<verbs allowUnlisted=\"false\"><add verb=\"GET\" allowed=\"true\"/></verbs>",
+    "<denyUrlSequences><add sequence=\"..\"/></denyUrlSequences>",
 ];
 
 #[derive(Debug, Clone)]
@@ -146,6 +152,11 @@ fn check_site(
     fs::write(dir.path().join("server.js"), script).expect("write");
     fs::write(dir.path().join("iisnode.yml"), yml).expect("write");
     fs::write(
+        dir.path().join("rules.config"),
+        "<rules><rule name=\"x\"><match url=\".*\"/><action type=\"Rewrite\" url=\"server.js\"/></rule></rules>",
+    )
+    .expect("write");
+    fs::write(
         dir.path().join("package.json"),
         "{\"type\":\"module\",\"dependencies\":{\"socket.io\":\"4\"}}",
     )
@@ -160,6 +171,10 @@ fn check_site(
         cpu_count: 2,
     };
     let site = load_site(dir.path(), &opts).expect("a folder always loads");
+    // What `iisn serve` answers 500.19 for is computed from any input.
+    for f in site.load_failures() {
+        assert!(f.diagnostic.is_error(), "{f:?}");
+    }
     let diags = check::all(&site);
     // Every diagnostic renders in every format without panicking.
     for d in &diags {

@@ -112,6 +112,13 @@ pub fn iis_defaults() -> EffectiveConfig {
         },
         allow_double_escaping: false,
         allow_high_bit_characters: true,
+        verbs_allow_unlisted: true,
+        verbs: Vec::new(),
+        deny_url_sequences: Vec::new(),
+        deny_query_string_sequences: Vec::new(),
+        header_limits: Vec::new(),
+        outbound_rules: Vec::new(),
+        pre_conditions: Vec::new(),
         http_errors: HttpErrors {
             error_mode: ErrorMode::DetailedLocalOnly,
             existing_response: ExistingResponse::Auto,
@@ -238,6 +245,26 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
                 diags,
             );
         }
+        if let Some(ob) = &rw.outbound {
+            apply_collection(
+                &mut cfg.outbound_rules,
+                &ob.rules,
+                level,
+                false,
+                "outbound rule",
+                diags,
+            );
+            if let Some(pc) = &ob.pre_conditions {
+                apply_collection(
+                    &mut cfg.pre_conditions,
+                    pc,
+                    level,
+                    false,
+                    "precondition",
+                    diags,
+                );
+            }
+        }
     }
     if let Some(dd) = &s.default_document {
         if let Some(e) = &dd.enabled {
@@ -315,6 +342,44 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
             if let Some(v) = &rl.max_query_string {
                 l.max_query_string = v.value;
             }
+        }
+        if let Some(rl) = &rf.request_limits
+            && let Some(hl) = &rl.header_limits
+        {
+            apply_collection(
+                &mut cfg.header_limits,
+                hl,
+                level,
+                false,
+                "header limit",
+                diags,
+            );
+        }
+        if let Some(v) = &rf.verbs {
+            if let Some(a) = &v.allow_unlisted {
+                cfg.verbs_allow_unlisted = a.value;
+            }
+            apply_collection(&mut cfg.verbs, &v.entries, level, false, "verb", diags);
+        }
+        if let Some(c) = &rf.deny_url_sequences {
+            apply_collection(
+                &mut cfg.deny_url_sequences,
+                c,
+                level,
+                false,
+                "denied URL sequence",
+                diags,
+            );
+        }
+        if let Some(c) = &rf.deny_query_string_sequences {
+            apply_collection(
+                &mut cfg.deny_query_string_sequences,
+                c,
+                level,
+                false,
+                "denied query string sequence",
+                diags,
+            );
         }
         if let Some(v) = &rf.allow_double_escaping {
             cfg.allow_double_escaping = v.value;

@@ -7,9 +7,10 @@
 use crate::config::schema::Attr;
 use crate::config::source::{Span, Spanned};
 use crate::config::web_config::{
-    AppSetting, CacheControlMode, CustomHeader, DefaultDocumentFile, ErrorMode, ErrorPage,
-    ExistingResponse, FileExtensionRule, HandlerEntry, HiddenSegment, IisnodeValue, MimeMapEntry,
-    ResponseMode, RewriteMap, RewriteRule,
+    AppSetting, CacheControlMode, CustomHeader, DefaultDocumentFile, DenySequence, ErrorMode,
+    ErrorPage, ExistingResponse, FileExtensionRule, HandlerEntry, HeaderLimit, HiddenSegment,
+    IisnodeValue, MimeMapEntry, OutboundRule, PreCondition, ResponseMode, RewriteMap, RewriteRule,
+    VerbRule,
 };
 
 /// An entry of an effective collection, with the URL folder whose configuration added it
@@ -83,6 +84,16 @@ pub struct EffectiveConfig {
     pub request_limits: RequestLimits,
     pub allow_double_escaping: bool,
     pub allow_high_bit_characters: bool,
+    /// `requestFiltering/verbs`: unlisted verbs pass unless `allowUnlisted="false"`.
+    pub verbs_allow_unlisted: bool,
+    pub verbs: Vec<Entry<VerbRule>>,
+    pub deny_url_sequences: Vec<Entry<DenySequence>>,
+    pub deny_query_string_sequences: Vec<Entry<DenySequence>>,
+    pub header_limits: Vec<Entry<HeaderLimit>>,
+    /// URL Rewrite outbound rules in evaluation order (parent levels first), and the
+    /// preconditions they name.
+    pub outbound_rules: Vec<Entry<OutboundRule>>,
+    pub pre_conditions: Vec<Entry<PreCondition>>,
     pub http_errors: HttpErrors,
     /// `<webSocket enabled>`: IIS's own WebSocket module is on unless a level turns it off.
     pub web_socket_enabled: bool,

@@ -20,6 +20,7 @@ use crate::config::model::{EffectiveConfig, Entry};
 use crate::config::settings::{self, IisnodeSettings, YmlOutcome, YmlSource};
 use crate::config::source::{SourceId, SourceMap, Span, Spanned};
 use crate::config::web_config::{self, HandlerEntry, RawWebConfig};
+use crate::config::xml::{self, Element};
 use crate::diag::{Diagnostic, codes};
 
 /// Folders never searched for web.config files: dependencies and hidden folders (`.git`).
@@ -73,6 +74,34 @@ pub struct Level {
     pub source: Option<SourceId>,
     /// `None` when the file could not be read or is not well-formed XML.
     pub config: Option<RawWebConfig>,
+    /// Files that sections of this web.config keep their content in (`configSource`), in
+    /// the order named, whether they exist or not: a change to one is a change to this
+    /// level's configuration.
+    pub config_sources: Vec<PathBuf>,
+    /// The sources of the `configSource` files that could be read.
+    pub extra_sources: Vec<SourceId>,
+}
+
+impl Level {
+    /// Whether a diagnostic points into this level's files (web.config or a
+    /// `configSource` file).
+    fn owns(&self, source: SourceId) -> bool {
+        self.source == Some(source) || self.extra_sources.contains(&source)
+    }
+}
+
+/// A web.config IIS itself would refuse to load: every URL at or below its folder answers
+/// HTTP 500.19 until it is fixed (DECISIONS.md §5).
+#[derive(Clone, Debug)]
+pub struct LoadFailure {
+    /// The folder, as a URL path relative to the site root.
+    pub dir_rel: String,
+    /// The web.config.
+    pub file: PathBuf,
+    /// The HRESULT IIS shows (`0x8007000d` malformed, `0x800700b7` duplicate, ...).
+    pub hresult: u32,
+    /// The first problem IIS would stop at.
+    pub diagnostic: Diagnostic,
 }
 
 /// Why iisnode would refuse to run an application until its configuration is fixed.
@@ -131,6 +160,52 @@ impl LoadedSite {
 
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// The web.config files IIS would refuse to load (malformed XML, unknown elements or
+    /// attributes, duplicate keys or sections...), parents first. `<iisnode>` settings
+    /// errors are not among them: IIS loads those files and iisnode shows its own page.
+    pub fn load_failures(&self) -> Vec<LoadFailure> {
+        let mut out = Vec::new();
+        for level in &self.levels {
+            // Diagnostics are sorted by file and position: the first is where IIS stops.
+            let found = self.diagnostics.iter().find_map(|d| {
+                let span = d.primary?;
+                let hresult = codes::iis_load_hresult(d.lint)?;
+                level.owns(span.source).then_some((hresult, d))
+            });
+            let failure = match found {
+                Some((hresult, d)) => Some((hresult, d.clone())),
+                None if level.config.is_none() => Some((
+                    0x8007_000d,
+                    Diagnostic::new(
+                        &codes::XML_SYNTAX,
+                        format!("{} could not be read", level.file.display()),
+                    ),
+                )),
+                None => None,
+            };
+            if let Some((hresult, diagnostic)) = failure {
+                out.push(LoadFailure {
+                    dir_rel: level.dir_rel.clone(),
+                    file: level.file.clone(),
+                    hresult,
+                    diagnostic,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every configuration file the site's web.config files consist of: each web.config
+    /// and the `configSource` files they name (for watching).
+    pub fn config_files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for level in &self.levels {
+            files.push(level.file.clone());
+            files.extend(level.config_sources.iter().cloned());
+        }
+        files
     }
 }
 
@@ -195,12 +270,32 @@ fn read_text(path: &Path, what: &str) -> Result<Option<String>, Diagnostic> {
             )));
         }
     };
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err(Diagnostic::new(
-            &codes::FILE_ENCODING,
-            format!("{} is UTF-16; iisn reads UTF-8 only", path.display()),
-        )
-        .help("Save the file as UTF-8 (with or without a byte order mark)."));
+    if let Some(big_endian) = utf16_bom(&bytes) {
+        if what == "iisnode.yml" {
+            // iisnode reads iisnode.yml as bytes in the ANSI code page: UTF-16 is not text to it.
+            return Err(Diagnostic::new(
+                &codes::FILE_ENCODING,
+                format!(
+                    "{} is UTF-16; iisnode reads iisnode.yml as 8-bit text",
+                    path.display()
+                ),
+            )
+            .help("Save iisnode.yml as UTF-8 or ASCII."));
+        }
+        // IIS's configuration system reads web.config files saved as UTF-16 with a byte order
+        // mark (Notepad's "Unicode"); so does iisn. Spans point into the decoded text.
+        return decode_utf16(&bytes[2..], big_endian)
+            .map(Some)
+            .map_err(|offset| {
+                Diagnostic::new(
+                    &codes::FILE_ENCODING,
+                    format!(
+                        "{} is UTF-16 but holds an unpaired surrogate at byte {offset}",
+                        path.display()
+                    ),
+                )
+                .help("Save the file again as UTF-8 or UTF-16 from a text editor.")
+            });
     }
     match String::from_utf8(bytes) {
         Ok(s) => Ok(Some(s)),
@@ -222,6 +317,39 @@ fn read_text(path: &Path, what: &str) -> Result<Option<String>, Diagnostic> {
             }
         }
     }
+}
+
+/// `Some(big_endian)` when the bytes start with a UTF-16 byte order mark.
+fn utf16_bom(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        [0xFF, 0xFE, ..] => Some(false),
+        [0xFE, 0xFF, ..] => Some(true),
+        _ => None,
+    }
+}
+
+/// UTF-16 (after the byte order mark) to a string; `Err(byte offset)` on an unpaired
+/// surrogate. An odd trailing byte is dropped, as a truncated file would be read.
+pub fn decode_utf16(bytes: &[u8], big_endian: bool) -> Result<String, usize> {
+    let units = bytes.chunks_exact(2).map(|c| {
+        if big_endian {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_le_bytes([c[0], c[1]])
+        }
+    });
+    let mut out = String::with_capacity(bytes.len() / 2);
+    let mut unit = 0usize;
+    for r in char::decode_utf16(units) {
+        match r {
+            Ok(c) => {
+                out.push(c);
+                unit += c.len_utf16();
+            }
+            Err(_) => return Err(2 + 2 * unit),
+        }
+    }
+    Ok(out)
 }
 
 /// Finds the folders holding a web.config (any case: `Web.config` is common), parents
@@ -279,6 +407,139 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         depth(&a.0).cmp(&depth(&b.0)).then_with(|| a.0.cmp(&b.0))
     });
     Ok(found)
+}
+
+/// `configSource` files read for one web.config.
+#[derive(Default)]
+struct ConfigSources {
+    files: Vec<PathBuf>,
+    sources: Vec<SourceId>,
+}
+
+impl ConfigSources {
+    /// Replaces every section that names a `configSource` with the root element of that file,
+    /// as IIS does: the file lies in the web.config's folder (or below it), its root element
+    /// is the section itself, and the section in web.config has no other content. Spans in
+    /// the replaced section point into the other file.
+    ///
+    /// Only sections iisn reads are resolved (those under `<system.webServer>`, and
+    /// `<appSettings>`, which iisnode promotes): .NET sections such as `<connectionStrings>`
+    /// often name a file kept out of the repository, and iisn does not emulate them.
+    fn resolve(
+        &mut self,
+        el: &mut Element,
+        dir: &Path,
+        sources: &mut SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        self.resolve_in(el, false, dir, sources, diags);
+    }
+
+    fn resolve_in(
+        &mut self,
+        el: &mut Element,
+        in_web_server: bool,
+        dir: &Path,
+        sources: &mut SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for child in &mut el.children {
+            let read_here = in_web_server || child.name == "appSettings";
+            let Some(attr) = child.attr("configSource").cloned().filter(|_| read_here) else {
+                let inside = in_web_server || child.name == "system.webServer";
+                if inside || child.name == "location" {
+                    self.resolve_in(child, inside, dir, sources, diags);
+                }
+                continue;
+            };
+            let bad = |msg: String, help: &str| {
+                Diagnostic::new(&codes::CONFIG_SOURCE, msg)
+                    .at(attr.value_span)
+                    .help(help.to_string())
+            };
+            let rel = attr.value.trim().replace('\\', "/");
+            if rel.is_empty()
+                || rel.starts_with('/')
+                || rel.contains(':')
+                || rel.split('/').any(|s| s == "..")
+            {
+                diags.push(bad(
+                    format!("configSource=\"{}\" is not a file in this folder", attr.value),
+                    "IIS only reads a configSource file by a relative path in the web.config's folder or below it (no `..`, no drive or absolute path).",
+                ));
+                continue;
+            }
+            let path = rel_to_path(dir, &rel);
+            self.files.push(path.clone());
+            if !child.children.is_empty()
+                || child.attributes.iter().any(|a| {
+                    a.name != "configSource"
+                        && !a.name.starts_with("xmlns")
+                        && !a.name.starts_with("xdt:")
+                })
+            {
+                diags.push(bad(
+                    format!("<{}> names a configSource and also has content of its own", child.name),
+                    "A section kept in another file must be empty in web.config (IIS answers 500.19 otherwise): move its attributes and elements into the configSource file.",
+                ));
+                continue;
+            }
+            let text = match read_text(&path, "web.config") {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    diags.push(bad(
+                        format!("configSource file {} does not exist", path.display()),
+                        "Create the file (its root element is the section, e.g. <rules>...</rules>) or remove the configSource attribute. IIS answers 500.19 (\"Unable to open configSource file\") until then.",
+                    ));
+                    continue;
+                }
+                Err(d) => {
+                    let id = sources.add(path.clone(), String::new());
+                    self.sources.push(id);
+                    diags.push(d.at(Span::point(id, 0)));
+                    continue;
+                }
+            };
+            let id = sources.add(path.clone(), text);
+            self.sources.push(id);
+            let text = sources.get(id).text().to_string();
+            let root = match xml::parse(id, &text) {
+                Ok(r) => r,
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            };
+            if root.name != child.name {
+                diags.push(
+                    Diagnostic::new(
+                        &codes::CONFIG_SOURCE,
+                        format!(
+                            "the root element of {} is <{}>, but it is the configSource of <{}>",
+                            path.display(),
+                            root.name,
+                            child.name
+                        ),
+                    )
+                    .at(root.name_span)
+                    .help(format!(
+                        "A configSource file holds exactly the section it replaces: make <{}> its root element.",
+                        child.name
+                    )),
+                );
+                continue;
+            }
+            let mut attributes: Vec<_> = child
+                .attributes
+                .iter()
+                .filter(|a| a.name != "configSource")
+                .cloned()
+                .collect();
+            attributes.extend(root.attributes);
+            child.attributes = attributes;
+            child.children = root.children;
+        }
+    }
 }
 
 struct FsYml<'a> {
@@ -366,11 +627,21 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| root.clone());
+        let mut extra = ConfigSources::default();
         let (source, config) = match read_text(&file, "web.config") {
             Ok(Some(text)) => {
                 let id = sources.add(file.clone(), text);
                 let text = sources.get(id).text().to_string();
-                (Some(id), web_config::parse(id, &text, &mut diags))
+                match xml::parse(id, &text) {
+                    Ok(mut root) => {
+                        extra.resolve(&mut root, &dir, &mut sources, &mut diags);
+                        (Some(id), Some(web_config::read(&root, &mut diags)))
+                    }
+                    Err(d) => {
+                        diags.push(d);
+                        (Some(id), None)
+                    }
+                }
             }
             Ok(None) => (None, None),
             Err(d) => {
@@ -386,6 +657,8 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
             file,
             source,
             config,
+            config_sources: extra.files,
+            extra_sources: extra.sources,
         });
     }
 
@@ -783,5 +1056,32 @@ mod tests {
         );
         assert_eq!(script_rel("", "../x.js"), None);
         assert!(!is_concrete("*.js") && !is_concrete("server*.js") && is_concrete("bin/www"));
+    }
+
+    #[test]
+    fn utf16_is_decoded_both_ways() {
+        let text = "<configuration>é💥</configuration>";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(decode_utf16(&le, false).as_deref(), Ok(text));
+        assert_eq!(decode_utf16(&be, true).as_deref(), Ok(text));
+        // A lone high surrogate at the third unit (byte 4 of the body, 6 with the BOM).
+        assert_eq!(
+            decode_utf16(&[0x41, 0, 0x42, 0, 0x00, 0xD8, 0x43, 0], false),
+            Err(6)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn utf16_decoding_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64), be: bool) {
+            let _ = decode_utf16(&bytes, be);
+        }
+
+        #[test]
+        fn utf16_round_trips(text in "\\PC{0,40}") {
+            let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            proptest::prop_assert_eq!(decode_utf16(&le, false), Ok(text));
+        }
     }
 }

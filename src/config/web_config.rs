@@ -222,8 +222,56 @@ impl RedirectType {
 pub struct RewriteSection {
     pub rules: Option<Collection<RewriteRule>>,
     pub maps: Option<Collection<RewriteMap>>,
+    pub outbound: Option<OutboundSection>,
     pub span: Option<Span>,
 }
+
+/// `<rewrite><outboundRules>`: rules run on the response (URL Rewrite 2.0).
+#[derive(Clone, Debug)]
+pub struct OutboundSection {
+    pub rules: Collection<OutboundRule>,
+    pub pre_conditions: Option<Collection<PreCondition>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct OutboundRule {
+    pub name: Spanned<String>,
+    pub enabled: bool,
+    pub pattern_syntax: PatternSyntax,
+    pub stop_processing: bool,
+    pub pre_condition: Option<Spanned<String>>,
+    pub match_: Option<OutboundMatch>,
+    pub conditions: Conditions,
+    /// `Rewrite` (true) or `None` (false).
+    pub rewrite: bool,
+    /// The action's `value`: the new content.
+    pub value: Option<Spanned<String>>,
+    pub span: Span,
+}
+keyed!(OutboundRule, name);
+
+/// An outbound `<match>`: a response header (`serverVariable="RESPONSE_X"`) or response
+/// body content (`filterByTags`, not emulated).
+#[derive(Clone, Debug)]
+pub struct OutboundMatch {
+    pub server_variable: Option<Spanned<String>>,
+    pub filter_by_tags: Option<Spanned<String>>,
+    pub pattern: Option<Spanned<String>>,
+    pub ignore_case: bool,
+    pub negate: bool,
+    pub span: Span,
+}
+
+/// A named `<preCondition>`: conditions an outbound rule needs before it runs.
+#[derive(Clone, Debug)]
+pub struct PreCondition {
+    pub name: Spanned<String>,
+    pub pattern_syntax: PatternSyntax,
+    pub conditions: Conditions,
+    pub span: Span,
+}
+keyed!(PreCondition, name);
 
 #[derive(Clone, Debug)]
 pub struct RewriteRule {
@@ -372,6 +420,9 @@ pub struct RequestFilteringSection {
     pub request_limits: Option<RequestLimitsRaw>,
     pub allow_double_escaping: Option<Spanned<bool>>,
     pub allow_high_bit_characters: Option<Spanned<bool>>,
+    pub verbs: Option<VerbsRaw>,
+    pub deny_url_sequences: Option<Collection<DenySequence>>,
+    pub deny_query_string_sequences: Option<Collection<DenySequence>>,
     pub span: Option<Span>,
 }
 
@@ -401,7 +452,40 @@ pub struct RequestLimitsRaw {
     pub max_allowed_content_length: Option<Spanned<u64>>,
     pub max_url: Option<Spanned<u64>>,
     pub max_query_string: Option<Spanned<u64>>,
+    /// `<headerLimits>`: the longest value each named request header may have.
+    pub header_limits: Option<Collection<HeaderLimit>>,
 }
+
+#[derive(Clone, Debug)]
+pub struct HeaderLimit {
+    pub header: Spanned<String>,
+    pub size_limit: u64,
+    pub span: Span,
+}
+keyed!(HeaderLimit, header);
+
+/// `<verbs allowUnlisted>` and its `<add verb allowed>` entries.
+#[derive(Clone, Debug)]
+pub struct VerbsRaw {
+    pub allow_unlisted: Option<Spanned<bool>>,
+    pub entries: Collection<VerbRule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VerbRule {
+    pub verb: Spanned<String>,
+    pub allowed: bool,
+    pub span: Span,
+}
+keyed!(VerbRule, verb);
+
+/// A `denyUrlSequences` / `denyQueryStringSequences` entry.
+#[derive(Clone, Debug)]
+pub struct DenySequence {
+    pub sequence: Spanned<String>,
+    pub span: Span,
+}
+keyed!(DenySequence, sequence);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorMode {
@@ -1181,14 +1265,237 @@ fn read_rewrite(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) -> 
                 });
                 once(&mut sec.maps, c, "rewriteMaps", child.name_span, diags);
             }
-            other => not_emulated(
+            "outboundRules" => {
+                let ob = read_outbound(child, s, diags);
+                once(
+                    &mut sec.outbound,
+                    ob,
+                    "outboundRules",
+                    child.name_span,
+                    diags,
+                );
+            }
+            // Sections only applicationHost.config may hold: IIS refuses the file (500.19).
+            "globalRules" | "allowedServerVariables" => diags.push(
+                Diagnostic::new(
+                    &codes::APPHOST_ONLY_SECTION,
+                    format!(
+                        "<{}> is allowed only in applicationHost.config: IIS answers 500.19 for this web.config",
+                        child.name
+                    ),
+                )
+                .at(child.name_span)
+                .help("Remove it from web.config; on the server, put it in applicationHost.config (on Azure App Service, in an applicationHost.xdt transform)."),
+            ),
+            // The providers of URL Rewrite's extensibility: known, not emulated.
+            "providers" => not_emulated(
                 s,
-                format!("system.webServer/rewrite/{other}"),
+                format!("system.webServer/rewrite/{}", child.name),
                 child.name_span,
             ),
+            _ => unexpected_child(el, child, diags),
         }
     }
     sec
+}
+
+fn pattern_syntax_attr(a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> PatternSyntax {
+    a.choice(
+        "patternSyntax",
+        &[
+            ("ECMAScript", PatternSyntax::EcmaScript),
+            ("Wildcard", PatternSyntax::Wildcard),
+            ("ExactMatch", PatternSyntax::ExactMatch),
+        ],
+        d,
+    )
+    .map_or(PatternSyntax::EcmaScript, |s| s.value)
+}
+
+/// `<outboundRules>`: header rules are emulated; body rules (`filterByTags`, or a
+/// `<match>` without `serverVariable`) are read and validated, and noted as not emulated.
+fn read_outbound(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) -> OutboundSection {
+    let mut a = Attrs::new(el);
+    a.ignore(&["rewriteBeforeCache"]);
+    a.finish(diags);
+    let mut rules = Collection::new(el.name_span);
+    let mut pre_conditions = None;
+    let mut body_rule = None;
+    for child in &el.children {
+        match child.name.as_str() {
+            "rule" => {
+                let mut a = Attrs::new(child);
+                if let Some(rule) = read_outbound_rule(child, &mut a, diags) {
+                    a.finish(diags);
+                    if rule
+                        .match_
+                        .as_ref()
+                        .is_none_or(|m| m.server_variable.is_none())
+                    {
+                        body_rule.get_or_insert(child.name_span);
+                    }
+                    rules.ops.push(CollectionOp::Add(rule));
+                }
+            }
+            "remove" => {
+                let mut a = Attrs::new(child);
+                let k = a.required("name", diags);
+                a.finish(diags);
+                if let Some(k) = k {
+                    rules.ops.push(CollectionOp::Remove(k));
+                }
+            }
+            "clear" => {
+                Attrs::new(child).finish(diags);
+                rules.ops.push(CollectionOp::Clear(child.name_span));
+            }
+            "preConditions" => {
+                Attrs::new(child).finish(diags);
+                let c = collection(child, "preCondition", diags, "name", |el, a, d| {
+                    let name = a.required("name", d)?;
+                    let pattern_syntax = pattern_syntax_attr(a, d);
+                    let mut conditions = Conditions {
+                        logical_grouping: a
+                            .choice(
+                                "logicalGrouping",
+                                &[
+                                    ("MatchAll", LogicalGrouping::MatchAll),
+                                    ("MatchAny", LogicalGrouping::MatchAny),
+                                ],
+                                d,
+                            )
+                            .map_or(LogicalGrouping::MatchAll, |s| s.value),
+                        ..Conditions::default()
+                    };
+                    for item in &el.children {
+                        if item.name == "add" {
+                            if let Some(c) = read_condition(item, d) {
+                                conditions.items.push(c);
+                            }
+                        } else {
+                            unexpected_child(el, item, d);
+                        }
+                    }
+                    Some(PreCondition {
+                        name,
+                        pattern_syntax,
+                        conditions,
+                        span: el.name_span,
+                    })
+                });
+                once(
+                    &mut pre_conditions,
+                    c,
+                    "preConditions",
+                    child.name_span,
+                    diags,
+                );
+            }
+            "customTags" => not_emulated(
+                s,
+                "system.webServer/rewrite/outboundRules/customTags".into(),
+                child.name_span,
+            ),
+            _ => unexpected_child(el, child, diags),
+        }
+    }
+    if let Some(span) = body_rule {
+        not_emulated(
+            s,
+            "system.webServer/rewrite/outboundRules (response body rules)".into(),
+            span,
+        );
+    }
+    OutboundSection {
+        rules,
+        pre_conditions,
+        span: el.name_span,
+    }
+}
+
+fn read_outbound_rule(
+    el: &Element,
+    a: &mut Attrs<'_>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<OutboundRule> {
+    let name = a.required("name", d);
+    let enabled = a.bool("enabled", d).is_none_or(|b| b.value);
+    let pattern_syntax = pattern_syntax_attr(a, d);
+    let stop_processing = a.bool("stopProcessing", d).is_some_and(|b| b.value);
+    let pre_condition = a
+        .string("preCondition")
+        .filter(|p| !p.value.trim().is_empty());
+    let mut rule = OutboundRule {
+        name: name?,
+        enabled,
+        pattern_syntax,
+        stop_processing,
+        pre_condition,
+        match_: None,
+        conditions: Conditions {
+            // Outbound conditions track all captures by default (URL Rewrite's schema).
+            track_all_captures: true,
+            ..Conditions::default()
+        },
+        rewrite: true,
+        value: None,
+        span: el.name_span,
+    };
+    for child in &el.children {
+        match child.name.as_str() {
+            "match" => {
+                let mut m = Attrs::new(child);
+                let om = OutboundMatch {
+                    server_variable: m.string("serverVariable"),
+                    filter_by_tags: m.string("filterByTags"),
+                    pattern: m.string("pattern"),
+                    ignore_case: m.bool("ignoreCase", d).is_none_or(|b| b.value),
+                    negate: m.bool("negate", d).is_some_and(|b| b.value),
+                    span: child.name_span,
+                };
+                m.ignore(&["customTags"]);
+                m.finish(d);
+                once(&mut rule.match_, om, "match", child.name_span, d);
+            }
+            "conditions" => {
+                let mut c = Attrs::new(child);
+                if let Some(g) = c.choice(
+                    "logicalGrouping",
+                    &[
+                        ("MatchAll", LogicalGrouping::MatchAll),
+                        ("MatchAny", LogicalGrouping::MatchAny),
+                    ],
+                    d,
+                ) {
+                    rule.conditions.logical_grouping = g.value;
+                }
+                if let Some(t) = c.bool("trackAllCaptures", d) {
+                    rule.conditions.track_all_captures = t.value;
+                }
+                c.finish(d);
+                for item in &child.children {
+                    if item.name == "add" {
+                        if let Some(cond) = read_condition(item, d) {
+                            rule.conditions.items.push(cond);
+                        }
+                    } else {
+                        unexpected_child(child, item, d);
+                    }
+                }
+            }
+            "action" => {
+                let mut act = Attrs::new(child);
+                if let Some(k) = act.choice("type", &[("Rewrite", true), ("None", false)], d) {
+                    rule.rewrite = k.value;
+                }
+                rule.value = act.string("value");
+                act.ignore(&["replace"]);
+                act.finish(d);
+            }
+            _ => unexpected_child(el, child, d),
+        }
+    }
+    Some(rule)
 }
 
 fn read_rule(el: &Element, a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> Option<RewriteRule> {
@@ -1249,32 +1556,8 @@ fn read_rule(el: &Element, a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> Option
                 for item in &child.children {
                     match item.name.as_str() {
                         "add" => {
-                            let mut ca = Attrs::new(item);
-                            let input = ca.required("input", d);
-                            let match_type = ca
-                                .choice(
-                                    "matchType",
-                                    &[
-                                        ("Pattern", MatchType::Pattern),
-                                        ("IsFile", MatchType::IsFile),
-                                        ("IsDirectory", MatchType::IsDirectory),
-                                    ],
-                                    d,
-                                )
-                                .map_or(MatchType::Pattern, |s| s.value);
-                            let pattern = ca.string("pattern");
-                            let ignore_case = ca.bool("ignoreCase", d).is_none_or(|b| b.value);
-                            let negate = ca.bool("negate", d).is_some_and(|b| b.value);
-                            ca.finish(d);
-                            if let Some(input) = input {
-                                rule.conditions.items.push(Condition {
-                                    input,
-                                    match_type,
-                                    pattern,
-                                    ignore_case,
-                                    negate,
-                                    span: item.name_span,
-                                });
+                            if let Some(c) = read_condition(item, d) {
+                                rule.conditions.items.push(c);
                             }
                         }
                         "clear" => rule.conditions.items.clear(),
@@ -1311,6 +1594,35 @@ fn read_rule(el: &Element, a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> Option
         }
     }
     Some(rule)
+}
+
+/// A condition's `<add input matchType pattern ignoreCase negate>`.
+fn read_condition(item: &Element, d: &mut Vec<Diagnostic>) -> Option<Condition> {
+    let mut ca = Attrs::new(item);
+    let input = ca.required("input", d);
+    let match_type = ca
+        .choice(
+            "matchType",
+            &[
+                ("Pattern", MatchType::Pattern),
+                ("IsFile", MatchType::IsFile),
+                ("IsDirectory", MatchType::IsDirectory),
+            ],
+            d,
+        )
+        .map_or(MatchType::Pattern, |s| s.value);
+    let pattern = ca.string("pattern");
+    let ignore_case = ca.bool("ignoreCase", d).is_none_or(|b| b.value);
+    let negate = ca.bool("negate", d).is_some_and(|b| b.value);
+    ca.finish(d);
+    Some(Condition {
+        input: input?,
+        match_type,
+        pattern,
+        ignore_case,
+        negate,
+        span: item.name_span,
+    })
 }
 
 fn read_action(el: &Element, d: &mut Vec<Diagnostic>) -> RuleAction {
@@ -1554,12 +1866,32 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
                     max_allowed_content_length: a.uint("maxAllowedContentLength", U32, diags),
                     max_url: a.uint("maxUrl", U32, diags),
                     max_query_string: a.uint("maxQueryString", U32, diags),
+                    header_limits: None,
                 };
                 a.finish(diags);
+                let mut limits = limits;
                 for grandchild in &child.children {
                     if grandchild.name != "headerLimits" {
                         unexpected_child(child, grandchild, diags);
+                        continue;
                     }
+                    Attrs::new(grandchild).finish(diags);
+                    let c = collection(grandchild, "add", diags, "header", |el, a, d| {
+                        let header = a.required("header", d)?;
+                        let size_limit = a.uint("sizeLimit", U32, d).map_or(0, |v| v.value);
+                        Some(HeaderLimit {
+                            header,
+                            size_limit,
+                            span: el.name_span,
+                        })
+                    });
+                    once(
+                        &mut limits.header_limits,
+                        c,
+                        "headerLimits",
+                        grandchild.name_span,
+                        diags,
+                    );
                 }
                 once(
                     &mut rf.request_limits,
@@ -1569,13 +1901,48 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
                     diags,
                 );
             }
+            "verbs" => {
+                let mut a = Attrs::new(child);
+                let allow_unlisted = a.bool("allowUnlisted", diags);
+                a.ignore(&["applyToWebDAV"]);
+                a.finish(diags);
+                let entries = collection(child, "add", diags, "verb", |el, a, d| {
+                    let verb = a.required("verb", d)?;
+                    let allowed = a.bool("allowed", d).is_none_or(|b| b.value);
+                    Some(VerbRule {
+                        verb,
+                        allowed,
+                        span: el.name_span,
+                    })
+                });
+                once(
+                    &mut rf.verbs,
+                    VerbsRaw {
+                        allow_unlisted,
+                        entries,
+                    },
+                    "verbs",
+                    child.name_span,
+                    diags,
+                );
+            }
+            "denyUrlSequences" | "denyQueryStringSequences" => {
+                Attrs::new(child).finish(diags);
+                let c = collection(child, "add", diags, "sequence", |el, a, d| {
+                    Some(DenySequence {
+                        sequence: a.required("sequence", d)?,
+                        span: el.name_span,
+                    })
+                });
+                let slot = if child.name == "denyUrlSequences" {
+                    &mut rf.deny_url_sequences
+                } else {
+                    &mut rf.deny_query_string_sequences
+                };
+                once(slot, c, &child.name, child.name_span, diags);
+            }
             // Known parts of requestFiltering that iisn does not emulate yet.
-            "verbs"
-            | "denyUrlSequences"
-            | "denyQueryStringSequences"
-            | "filteringRules"
-            | "alwaysAllowedUrls"
-            | "alwaysAllowedQueryStrings" => {}
+            "filteringRules" | "alwaysAllowedUrls" | "alwaysAllowedQueryStrings" => {}
             _ => unexpected_child(el, child, diags),
         }
     }
@@ -1611,7 +1978,10 @@ fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSect
         a.string("defaultPath"),
         a.choice("defaultResponseMode", &response_modes, diags),
     );
-    a.ignore(&["detailedMoreInformationLink"]);
+    a.ignore(&[
+        "detailedMoreInformationLink",
+        "allowAbsolutePathsWhenDelegated",
+    ]);
     a.finish(diags);
     let mut errors = Collection::new(el.name_span);
     for child in &el.children {

@@ -55,9 +55,11 @@ lints! {
          unclosed tag, a mismatched end tag, an unescaped `&` or `<` in an attribute value (write \
          `&amp;` and `&lt;`), or a duplicated attribute.";
     FILE_ENCODING = "IISN0002", "file-encoding", Error,
-        "the file is not UTF-8",
-        "iisn reads web.config and iisnode.yml as UTF-8 (a UTF-8 byte order mark is fine). A \
-         UTF-16 file, which some Windows editors write, cannot be read. Save the file as UTF-8.";
+        "the file is not in an encoding IIS or iisnode reads",
+        "web.config is read as IIS reads it: UTF-8 (with or without a byte order mark), or \
+         UTF-16 with a byte order mark (Notepad's \"Unicode\"). Other bytes, or UTF-16 with an \
+         unpaired surrogate, cannot be read (IIS answers 500.19). iisnode.yml must be 8-bit \
+         text: a UTF-16 iisnode.yml is refused. Save the file as UTF-8.";
     FILE_UNREADABLE = "IISN0003", "file-unreadable", Error,
         "a configuration file exists but cannot be read",
         "The file is there but reading it failed (permissions, or it is a directory). IIS would \
@@ -72,11 +74,12 @@ lints! {
         "The section is valid IIS configuration, but iisn does not reproduce its effect (for \
          example ASP.NET's `system.web`, `modules`, authentication, compression). It is kept, \
          not rejected; behaviour that depends on it will differ from IIS.";
-    UNKNOWN_ATTRIBUTE = "IISN1002", "unknown-attribute", Warning,
+    UNKNOWN_ATTRIBUTE = "IISN1002", "unknown-attribute", Error,
         "an attribute that the IIS schema does not define for this element",
         "IIS validates every attribute against its schema and rejects unknown ones with HTTP \
-         500.19. Usually this is a typo or a different case (IIS attribute names are \
-         case-sensitive). Check the spelling against the IIS documentation.";
+         500.19 (HRESULT 0x8007000d) for every URL at or below the file's folder, static files \
+         included; `iisn serve` does the same. Usually this is a typo or a different case (IIS \
+         attribute names are case-sensitive). Check the spelling against the IIS documentation.";
     DUPLICATE_SECTION = "IISN1003", "duplicate-section", Error,
         "the same configuration section appears twice in one file",
         "A section such as `<iisnode>` or `<handlers>` may appear once per `<system.webServer>` \
@@ -102,11 +105,21 @@ lints! {
         "`<location path=\"...\">` applies its sections to a sub-path of the folder that holds \
          the web.config. Paths are URL paths relative to that folder, without `..` or a drive \
          letter. iisn ignores a location it cannot map.";
-    MISPLACED_ELEMENT = "IISN1008", "misplaced-element", Warning,
+    MISPLACED_ELEMENT = "IISN1008", "misplaced-element", Error,
         "an element in a place where IIS does not expect it",
-        "The element is known, but not under this parent (for example `<iisnode>` directly \
-         under `<configuration>` instead of under `<system.webServer>`). IIS ignores or rejects \
-         it; iisn ignores it. Move it to the right parent.";
+        "The element is not in the IIS schema under this parent: a misspelt child of a section \
+         IIS knows (`<rule>` inside `<handlers>`), or a known section under the wrong parent \
+         (`<iisnode>` directly under `<configuration>`, which has no section declaration \
+         there). IIS refuses the file with HTTP 500.19 (HRESULT 0x8007000d) for every URL at or \
+         below its folder, and `iisn serve` does the same. Move or rename the element.";
+    CONFIG_SOURCE = "IISN1009", "config-source", Error,
+        "a `configSource` file that IIS cannot use",
+        "A section can keep its content in another file (`<rules configSource=\"rewrite.config\"/>`). \
+         IIS reads that file from the web.config's folder (or below it, never with `..`), expects \
+         the section itself as its root element, and requires the section in web.config to be \
+         otherwise empty. A missing or mismatched file is HTTP 500.19 for every URL at or below \
+         the folder. iisn reads the file as IIS does and reports its problems at their place in \
+         that file.";
 
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
         "an attribute of <iisnode> that iisnode's schema does not define",
@@ -409,12 +422,15 @@ lints! {
          never reach `process.env`. Move them into web.config, or read the file from the \
          application.";
 
-    NO_IISNODE_HANDLER = "IISN6001", "no-iisnode-handler", Error,
+    NO_IISNODE_HANDLER = "IISN6001", "no-iisnode-handler", Warning,
         "no handler sends requests to iisnode",
         "iisnode runs only for requests that a `<handlers>` entry with `modules=\"iisnode\"` maps \
-         to it; without one, IIS serves files statically and node never starts. Add \
-         `<add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/>` under \
-         `<system.webServer><handlers>`.";
+         to it; without one, IIS serves files statically and node never starts. A warning when \
+         something suggests node (a package.json or iisnode.yml, a rewrite rule or default \
+         document naming a `.js` file); otherwise only a note, since a valid IIS site without \
+         iisnode (a SPA fallback, a static site, PHP, ASP.NET Core, a reverse proxy) is normal. \
+         For a node site, add `<add name=\"iisnode\" path=\"server.js\" verb=\"*\" \
+         modules=\"iisnode\"/>` under `<system.webServer><handlers>`.";
     WILDCARD_HANDLER = "IISN6002", "wildcard-handler", Warning,
         "an iisnode handler with a wildcard path such as *.js",
         "iisnode creates one application (with its own processes) per script path a handler \
@@ -504,7 +520,8 @@ lints! {
         "a section that IIS allows only in applicationHost.config",
         "`<rewrite><globalRules>` may only be defined at server level, and \
          `<rewrite><allowedServerVariables>` is locked at server level by default. In a \
-         web.config both make IIS answer HTTP 500.19. Move them to applicationHost.config (on \
+         web.config both make IIS answer HTTP 500.19 (HRESULT 0x80070021) for every URL at or \
+         below the folder, and `iisn serve` does the same. Move them to applicationHost.config (on \
          Azure App Service, an applicationHost.xdt transform).";
     SERVER_VARIABLE_NOT_ALLOWED = "IISN6018", "server-variable-not-allowed", Warning,
         "a rule sets a server variable, which IIS allows only when the server lists it",
@@ -537,6 +554,13 @@ lints! {
         "iisnode looks for iisnode.yml (the file `configOverrides` names) in the folder of the \
          entry script, not of web.config. With `path=\"bin/www\"` or `dist/server.js`, a file \
          beside web.config is ignored. Move it next to the script.";
+    HANDLER_NOT_EMULATED = "IISN6024", "handler-not-emulated", Info,
+        "a handler whose module iisn does not emulate",
+        "iisn plays IIS's static file handler and iisnode. A handler that runs another module \
+         (PHP or another program through FastCGI, ASP.NET Core's `aspNetCore`, \
+         `httpPlatformHandler`, ASP.NET, CGI, ISAPI, WebDAV) is kept in the handler list, so \
+         URL mapping works as on IIS, but `iisn serve` answers the URLs it maps with 500.21 \
+         \"not emulated by iisn\" instead of running the module (never the file as text).";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",
@@ -604,6 +628,26 @@ pub fn find(code: &str) -> Option<&'static Lint> {
     ALL.iter()
         .copied()
         .find(|l| l.code.eq_ignore_ascii_case(code))
+}
+
+/// Whether IIS itself refuses to load a web.config that has this diagnostic, and with which
+/// HRESULT: such a file makes every URL at or below its folder answer HTTP 500.19
+/// (iis-webconfig.md §8, DECISIONS.md §5). iisnode's own `<iisnode>` errors (IISN2xxx) are
+/// not in this list: IIS loads the file and iisnode answers with its own page.
+pub fn iis_load_hresult(lint: &Lint) -> Option<u32> {
+    match lint.code {
+        // Malformed XML, wrong encoding, unknown or misplaced elements and attributes,
+        // missing required attributes and values the schema does not accept.
+        "IISN0001" | "IISN0002" | "IISN0004" | "IISN1002" | "IISN1005" | "IISN1006"
+        | "IISN1008" | "IISN1009" => Some(0x8007_000d),
+        // "Cannot add duplicate collection entry" and a section defined twice.
+        "IISN1003" | "IISN1004" => Some(0x8007_00b7),
+        // A section locked at server level (applicationHost.config only).
+        "IISN6017" => Some(0x8007_0021),
+        // The file exists but cannot be read.
+        "IISN0003" => Some(0x8007_0005),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

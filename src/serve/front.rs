@@ -312,6 +312,19 @@ async fn pipeline(
         None => String::new(),
     };
     let method = parts.method.clone();
+    // URL Rewrite's outbound rules look at the request when the response goes out.
+    let outbound = super::pipeline::outbound::prepare(
+        &config,
+        &super::pipeline::outbound::OutboundRequest {
+            method: &method,
+            target: &original_target,
+            url: &url,
+            headers: &parts.headers,
+            remote,
+            local: ctx.local_addr,
+            site_root: ctx.router.pipeline().root(),
+        },
+    );
     // The Host header is only shown on IIS's own pages: skip the copy for node's responses
     // unless httpErrors may replace them.
     let pages_possible = !matches!(route, Route::App { .. })
@@ -402,6 +415,9 @@ async fn pipeline(
         if !resp.headers().get_all(&name).iter().any(|v| *v == value) {
             resp.headers_mut().append(name, value);
         }
+    }
+    if let Some(o) = outbound {
+        o.apply(resp.status().as_u16(), resp.headers_mut());
     }
     (resp, substatus, worker)
 }

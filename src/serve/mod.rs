@@ -208,8 +208,26 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             hint: None,
         })?;
 
+    // Folders whose web.config IIS itself would refuse: 500.19 below them (DECISIONS.md §5).
+    let load_failures = site.load_failures();
+    for f in &load_failures {
+        events.emit(ServeEvent::Warning {
+            text: format!(
+                "{} cannot be loaded (above): every URL under /{} answers IIS's 500.19 until it is fixed",
+                f.file.strip_prefix(&site.root).unwrap_or(&f.file).display(),
+                if f.dir_rel.is_empty() { String::new() } else { format!("{}/", f.dir_rel) }
+            ),
+        });
+    }
     let mut notes = std::collections::HashSet::new();
     for p in &pools {
+        // An application in such a folder is never reached: the 500.19 warning covers it.
+        if load_failures
+            .iter()
+            .any(|f| crate::config::site::is_ancestor(&f.dir_rel, &p.plan.name))
+        {
+            continue;
+        }
         supervisor::announce(&events, p, &mut notes);
     }
 

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
+use super::pipeline::errors::ConfigFault;
 use super::proxy::Body;
 
 /// HTML-escapes text, and writes control bytes as `[xHH]` as iisnode's dev page does.
@@ -99,6 +100,8 @@ pub struct DetailedError<'a> {
     pub url: &'a str,
     pub physical: &'a str,
     pub logon_user: &'a str,
+    /// For 500.19: the HRESULT, "Config Error", "Config File" and "Config Source".
+    pub config: Option<&'a ConfigFault>,
 }
 
 /// IIS's detailed error page: `HTTP Error 404.8 - Not Found`, the summary, the most likely
@@ -129,23 +132,37 @@ pub fn iis_detailed_error(d: &DetailedError<'_>) -> Response<Body> {
         }
         body.push_str("</ul>\n");
     }
-    let rows = [
+    let error_code = d.config.map_or_else(
+        || "0x00000000".to_string(),
+        |c| format!("0x{:08x}", c.hresult),
+    );
+    let config_file = d
+        .config
+        .map(|c| format!("{}:{}:{}", c.file.display(), c.line, c.column));
+    // Before the configuration is read, IIS does not know the logon either.
+    let (logon_method, logon_user) = if d.config.is_some() {
+        ("Not yet determined", "Not yet determined")
+    } else if d.logon_user.is_empty() {
+        ("Anonymous", "Anonymous")
+    } else {
+        ("Anonymous", d.logon_user)
+    };
+    let mut rows: Vec<(&str, &str)> = vec![
         ("Module", d.module),
         ("Notification", d.notification),
         ("Handler", d.handler),
-        ("Error Code", "0x00000000"),
+        ("Error Code", &error_code),
+    ];
+    if let (Some(c), Some(file)) = (d.config, config_file.as_deref()) {
+        rows.push(("Config Error", &c.message));
+        rows.push(("Config File", file));
+    }
+    rows.extend([
         ("Requested URL", d.url),
         ("Physical Path", d.physical),
-        ("Logon Method", "Anonymous"),
-        (
-            "Logon User",
-            if d.logon_user.is_empty() {
-                "Anonymous"
-            } else {
-                d.logon_user
-            },
-        ),
-    ];
+        ("Logon Method", logon_method),
+        ("Logon User", logon_user),
+    ]);
     body.push_str("<h4>Detailed Error Information:</h4>\n<table>");
     for (k, v) in rows {
         body.push_str(&format!(
@@ -155,6 +172,15 @@ pub fn iis_detailed_error(d: &DetailedError<'_>) -> Response<Body> {
         ));
     }
     body.push_str("</table>\n");
+    if let Some(c) = d.config
+        && !c.source_lines.is_empty()
+    {
+        body.push_str("<h4>Config Source:</h4>\n<pre>");
+        for (n, text) in &c.source_lines {
+            body.push_str(&format!("{n:>5}: {}\n", escape_html(text)));
+        }
+        body.push_str("</pre>\n");
+    }
     html_response(status, d.substatus, page(&title, &body))
 }
 

@@ -749,7 +749,8 @@ pub fn settled(
 /// Every configuration file of a site (existing or not): the web.config of each level and
 /// of the root, and `app_offline.htm`.
 fn config_files(site: &LoadedSite) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = site.levels.iter().map(|l| l.file.clone()).collect();
+    // Each level's web.config and the files its sections name with `configSource`.
+    let mut files: Vec<PathBuf> = site.config_files();
     files.push(site.root.join("web.config"));
     files.push(site.root.join(APP_OFFLINE));
     files.sort();

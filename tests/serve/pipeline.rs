@@ -9,6 +9,8 @@
 
 use crate::harness::{Server, Site};
 
+mod broken_config;
+mod iis_features;
 mod iisnode_tests;
 mod kudu;
 mod sites;

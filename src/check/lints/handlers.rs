@@ -125,6 +125,136 @@ pub fn map_url(ctx: &Ctx<'_>, url: &str) -> Mapping {
         })
 }
 
+/// What in the site suggests node, if anything: a package.json or iisnode.yml in a
+/// configured folder, or a rewrite rule or default document that names a `.js` file.
+fn node_hint(ctx: &Ctx<'_>) -> Option<String> {
+    let site = ctx.site;
+    let mut dirs: Vec<&std::path::Path> = vec![site.root.as_path()];
+    dirs.extend(site.levels.iter().map(|l| l.dir.as_path()));
+    for dir in dirs {
+        for name in ["package.json", "iisnode.yml"] {
+            if dir.join(name).is_file() {
+                let shown = dir
+                    .strip_prefix(&site.root)
+                    .ok()
+                    .filter(|r| !r.as_os_str().is_empty())
+                    .map_or(name.to_string(), |r| format!("{}/{name}", r.display()));
+                return Some(format!("{shown} exists"));
+            }
+        }
+    }
+    let names_js = |url: &str| {
+        let path = url.split(['?', '#']).next().unwrap_or("").trim();
+        path.len() > 3 && path.to_ascii_lowercase().ends_with(".js")
+    };
+    for at in ctx.sections() {
+        let rules = at
+            .sections
+            .rewrite
+            .as_ref()
+            .and_then(|r| r.rules.as_ref())
+            .into_iter()
+            .flat_map(|c| c.added());
+        for rule in rules {
+            if let Some(url) = rule.action.as_ref().and_then(|a| a.url.as_ref())
+                && names_js(&url.value)
+            {
+                return Some(format!(
+                    "rule \"{}\" rewrites to {}",
+                    rule.name.value, url.value
+                ));
+            }
+        }
+        let docs = at
+            .sections
+            .default_document
+            .as_ref()
+            .and_then(|d| d.files.as_ref())
+            .into_iter()
+            .flat_map(|c| c.added());
+        for doc in docs {
+            if names_js(&doc.value.value) {
+                return Some(format!(
+                    "the default document {} is a script",
+                    doc.value.value
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// What `iisn serve` answers for a handler module it does not emulate, in words.
+fn module_gap(h: &HandlerEntry) -> Option<&'static str> {
+    if h.is_iisnode() {
+        return None;
+    }
+    let modules = h.modules.as_ref().map_or("", |m| m.value.trim());
+    let has = |m: &str| modules.split(',').any(|x| x.trim().eq_ignore_ascii_case(m));
+    if has("StaticFileModule")
+        || has("DefaultDocumentModule")
+        || has("DirectoryListingModule")
+        || has("ProtocolSupportModule")
+    {
+        return None;
+    }
+    Some(if has("FastCgiModule") {
+        "FastCGI (PHP, Python...)"
+    } else if has("AspNetCoreModule") || has("AspNetCoreModuleV2") {
+        "the ASP.NET Core Module"
+    } else if has("httpPlatformHandler") {
+        "HttpPlatformHandler"
+    } else if has("CgiModule") {
+        "CGI"
+    } else if has("IsapiModule") {
+        "ISAPI"
+    } else if has("WebDAVModule") {
+        "WebDAV"
+    } else if has("ManagedPipelineHandler") || h.type_.is_some() {
+        "ASP.NET"
+    } else {
+        "this module"
+    })
+}
+
+/// IISN6024: handlers of the site's own web.config files that `iisn serve` answers with
+/// "not emulated by iisn" (500.21), so nobody is surprised by it.
+fn not_emulated_handlers(ctx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    for at in ctx.sections() {
+        let Some(handlers) = &at.sections.handlers else {
+            continue;
+        };
+        for h in handlers.added() {
+            // A mapping that needs Execute or Write access never runs with the stock
+            // accessPolicy (Read, Script), in IIS or in iisn.
+            let inert = h.require_access.as_ref().is_some_and(|a| {
+                let a = a.value.trim();
+                a.eq_ignore_ascii_case("Execute") || a.eq_ignore_ascii_case("Write")
+            });
+            if inert {
+                continue;
+            }
+            if let Some(what) = module_gap(h) {
+                found.push(
+                    Diagnostic::new(
+                        &codes::HANDLER_NOT_EMULATED,
+                        format!(
+                            "handler `{}` runs {what}, which iisn does not emulate: `iisn serve` answers 500.21 \"not emulated by iisn\" for the URLs it maps (path=\"{}\")",
+                            h.name.value, h.path.value
+                        ),
+                    )
+                    .at(h.name.span)
+                    .help("Run this part of the site on IIS itself, or map the URLs to iisnode or static files for local work."),
+                );
+            }
+        }
+    }
+    for d in found {
+        ctx.push(d);
+    }
+}
+
 pub fn run(ctx: &mut Ctx<'_>) {
     let site = ctx.site;
     // A web.config that could not be read (or has the wrong root) hides its handlers: the
@@ -144,8 +274,19 @@ pub fn run(ctx: &mut Ctx<'_>) {
             Some(src) => d = d.at(ctx.file_anchor(src)),
             None => d = d.note(format!("there is no web.config in {}", site.root.display())),
         }
+        // A valid IIS site without iisnode (a SPA fallback, a static site, PHP, ASP.NET Core,
+        // a reverse proxy) is normal, even in a node repository: only a hint of node makes
+        // the missing handler worth a warning, and it never fails CI.
+        match node_hint(ctx) {
+            Some(why) => d = d.note(format!("{why}, so this looks like a node site")),
+            None => {
+                d.severity = crate::diag::Severity::Info;
+                d = d.note("nothing here suggests node (no package.json, no iisnode.yml, no rewrite rule or default document naming a .js file): read as a site IIS serves without iisnode");
+            }
+        }
         ctx.push(d);
     }
+    not_emulated_handlers(ctx);
     for app in &site.apps {
         if !app.script_exists {
             ctx.push(

@@ -4,8 +4,8 @@
 //! |--------------------|------------------|-------------------------------------------------|
 //! | `settings.rs`      | IISN5001–5029    | each application's effective `<iisnode>` values |
 //! | `app_settings.rs`  | IISN5030–5033    | `<appSettings>`, which becomes node's env       |
-//! | `handlers.rs`      | IISN6001–6004, 6021, 7001 | handler mappings and default documents |
-//! | `rewrite.rs`       | IISN6005–6020, 1001 | URL Rewrite rules, patterns and targets      |
+//! | `handlers.rs`      | IISN6001–6004, 6021, 6024, 7001 | handler mappings and default documents |
+//! | `rewrite.rs`       | IISN6005–6020 (6017: the loader), 1001 | URL Rewrite rules, patterns and targets      |
 //! | `static_files.rs`  | IISN6022         | files IIS would serve without a MIME type       |
 //! | `app.rs`           | IISN6023, 7002–7008 | the node application: script, package.json, node |
 //!

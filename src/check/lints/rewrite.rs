@@ -12,9 +12,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::config::site::rel_to_path;
-use crate::config::source::Span;
+use crate::config::source::{Span, Spanned};
 use crate::config::web_config::{
-    ActionType, CollectionOp, MatchType, PatternSyntax, RewriteRule, RuleAction,
+    ActionType, CollectionOp, MatchType, OutboundSection, PatternSyntax, RewriteRule, RuleAction,
 };
 use crate::diag::{Diagnostic, codes};
 use crate::rewrite::pattern::{self, Fallback, Pattern};
@@ -74,6 +74,9 @@ const SERVER_VARIABLES: &[&str] = &[
     "URL_PATH_INFO",
     "IIS_URLREWRITEMODULE",
     "IIS_WASURLREWRITTEN",
+    // Application Initialization's flag, `1` on its warm-up requests (Azure's HTTPS-redirect
+    // rules skip those); empty on every request iisn serves.
+    "WARMUP_REQUEST",
 ];
 
 /// Prefixes of server variable families (`HTTP_X_FORWARDED_PROTO`, `CERT_SUBJECT`, ...).
@@ -220,6 +223,9 @@ pub fn run(ctx: &mut Ctx<'_>) {
         let Some(rw) = &block.sections.rewrite else {
             continue;
         };
+        if let Some(ob) = &rw.outbound {
+            check_outbound(ctx, ob);
+        }
         let Some(rules) = &rw.rules else { continue };
         let maps: Vec<String> = ctx
             .effective(&block.dir_rel)
@@ -238,20 +244,71 @@ pub fn run(ctx: &mut Ctx<'_>) {
     hidden_scripts(ctx);
 }
 
+/// Outbound rules: their patterns (match and conditions, preconditions) must compile; IIS
+/// answers 500.52 for a response that reaches a pattern it cannot compile.
+fn check_outbound(ctx: &mut Ctx<'_>, ob: &OutboundSection) {
+    let mut patterns: Vec<(String, PatternSyntax, &Spanned<String>, bool)> = Vec::new();
+    for rule in ob.rules.added() {
+        if let Some(p) = rule
+            .match_
+            .as_ref()
+            .and_then(|m| m.pattern.as_ref().map(|p| (p, m.ignore_case)))
+        {
+            patterns.push((
+                format!("outbound rule `{}`", rule.name.value),
+                rule.pattern_syntax,
+                p.0,
+                p.1,
+            ));
+        }
+        for c in &rule.conditions.items {
+            if let Some(p) = &c.pattern {
+                patterns.push((
+                    format!("a condition of outbound rule `{}`", rule.name.value),
+                    rule.pattern_syntax,
+                    p,
+                    c.ignore_case,
+                ));
+            }
+        }
+    }
+    for pc in ob.pre_conditions.iter().flat_map(|c| c.added()) {
+        for c in &pc.conditions.items {
+            if let Some(p) = &c.pattern {
+                patterns.push((
+                    format!("precondition `{}`", pc.name.value),
+                    pc.pattern_syntax,
+                    p,
+                    c.ignore_case,
+                ));
+            }
+        }
+    }
+    for (what, syntax, p, ignore_case) in patterns {
+        if let Err(e) = pattern::compile(syntax, &p.value, ignore_case) {
+            ctx.push(
+                Diagnostic::new(
+                    &codes::REGEX_SYNTAX,
+                    format!("the pattern of {what} does not compile: {}", e.message),
+                )
+                .at(p.span)
+                .help(e.hint.clone().unwrap_or_else(|| {
+                    "Fix the regular expression (ECMAScript syntax); IIS answers 500.52 for responses that reach this rule, and iisn skips the rule.".into()
+                })),
+            );
+        }
+    }
+}
+
 fn not_emulated(ctx: &mut Ctx<'_>, path: &str, span: Span) {
-    let apphost_only = [
-        "system.webServer/rewrite/globalRules",
-        "system.webServer/rewrite/allowedServerVariables",
-    ];
-    if apphost_only.iter().any(|p| p.eq_ignore_ascii_case(path)) {
-        let name = path.rsplit('/').next().unwrap_or(path);
+    if path.ends_with("(response body rules)") {
         ctx.push(
             Diagnostic::new(
-                &codes::APPHOST_ONLY_SECTION,
-                format!("<{name}> is allowed only in applicationHost.config: IIS answers 500.19 for this web.config"),
+                &codes::NOT_EMULATED,
+                "outbound rules that rewrite response bodies (filterByTags, or a <match> without serverVariable) are not emulated: iisn sends the body unchanged",
             )
             .at(span)
-            .help("Remove it from web.config; on the server, put it in applicationHost.config (on Azure App Service, in an applicationHost.xdt transform)."),
+            .help("Nothing to change for IIS; under iisn only outbound rules on response headers (serverVariable=\"RESPONSE_...\") run."),
         );
         return;
     }

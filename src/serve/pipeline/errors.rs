@@ -52,6 +52,22 @@ pub struct IisError {
     /// The handler mapping that was selected, if any.
     pub handler: Option<String>,
     pub physical: Option<PathBuf>,
+    /// For 500.19: the configuration file IIS could not load and why.
+    pub config: Option<Box<ConfigFault>>,
+}
+
+/// What IIS's 500.19 page shows about a web.config it could not load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFault {
+    pub hresult: u32,
+    /// "Config Error": the problem, as `iisn check` words it.
+    pub message: String,
+    /// The file (web.config or a `configSource` file) and the 1-based line of the problem.
+    pub file: PathBuf,
+    pub line: u32,
+    pub column: u32,
+    /// "Config Source": the lines around the problem, numbered.
+    pub source_lines: Vec<(u32, String)>,
 }
 
 impl IisError {
@@ -65,7 +81,22 @@ impl IisError {
             notification: "ExecuteRequestHandler",
             handler: None,
             physical: None,
+            config: None,
         }
+    }
+
+    /// IIS's 500.19: the configuration of the URL cannot be read. Raised before any module
+    /// runs (BeginRequest), so no handler is known yet.
+    pub fn config_invalid(fault: ConfigFault, folder: PathBuf) -> IisError {
+        let mut e = IisError::new(
+            500,
+            19,
+            "The requested page cannot be accessed because the related configuration data for the page is invalid.",
+        );
+        e.notification = "BeginRequest";
+        e.physical = Some(folder);
+        e.config = Some(Box::new(fault));
+        e
     }
 
     /// The StaticFile handler's 404.0.
@@ -136,6 +167,30 @@ fn advice(status: u16, substatus: u32) -> (&'static str, &'static [&'static str]
                 "The file extension for the requested URL does not have a handler configured to process the request on the Web server.",
             ],
         ),
+        (404, 5) => (
+            "The request filtering module is configured to deny a request that contains a sequence listed in denyUrlSequences.",
+            &[
+                "Request filtering is configured for the Web server and the request URL contains a denied sequence.",
+            ],
+        ),
+        (404, 6) => (
+            "The request filtering module is configured to deny the HTTP verb of this request.",
+            &[
+                "Request filtering is configured for the Web server and the verb for this request is denied, or not listed while allowUnlisted is false.",
+            ],
+        ),
+        (404, 10) => (
+            "The request filtering module is configured to deny a request where a request header is too long.",
+            &[
+                "Request filtering is configured on the Web server to deny the request because a header is longer than its headerLimits sizeLimit.",
+            ],
+        ),
+        (404, 18) => (
+            "The request filtering module is configured to deny a request that contains a query string sequence that is denied.",
+            &[
+                "Request filtering is configured for the Web server and the query string contains a sequence listed in denyQueryStringSequences.",
+            ],
+        ),
         (404, 7) => (
             "The request filtering module is configured to deny the file extension.",
             &[
@@ -188,6 +243,14 @@ fn advice(status: u16, substatus: u32) -> (&'static str, &'static [&'static str]
             "The page you are looking for cannot be displayed because an invalid method (HTTP verb) is being used.",
             &[
                 "The request sent to the Web server used an HTTP verb that is not allowed by the module configured to handle the request.",
+            ],
+        ),
+        (500, 19) => (
+            "The requested page cannot be accessed because the related configuration data for the page is invalid.",
+            &[
+                "The associated configuration file is not well-formed XML, or holds an element, attribute or value that the IIS schema does not accept.",
+                "A collection entry or a section is defined twice.",
+                "A configSource file is missing or does not hold the section it replaces.",
             ],
         ),
         (500, 21) => (
@@ -279,6 +342,7 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
             url: &format!("http://{}{}", cx.host, cx.url),
             physical: &physical,
             logon_user: cx.logon_user,
+            config: err.config.as_deref(),
         })
     } else {
         match custom_page(cx, err.status, err.substatus).await {
@@ -389,12 +453,17 @@ mod tests {
             (404, 3),
             (404, 7),
             (404, 8),
+            (404, 5),
+            (404, 6),
+            (404, 10),
+            (404, 18),
             (404, 14),
             (404, 15),
             (413, 1),
             (403, 14),
             (500, 50),
             (500, 21),
+            (500, 19),
         ] {
             assert!(!advice(s, sub).0.is_empty(), "{s}.{sub}");
         }

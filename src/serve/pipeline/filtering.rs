@@ -9,10 +9,14 @@
 //! | URL longer than `maxUrl` bytes (raw path, no query) | 404.14 | `requestLimits maxUrl` (4096) |
 //! | query string longer than `maxQueryString` bytes | 404.15 | `requestLimits maxQueryString` (2048) |
 //! | `Content-Length` above `maxAllowedContentLength` | 413.1 | `requestLimits maxAllowedContentLength` (30000000) |
+//! | the verb denied, or unlisted with `allowUnlisted="false"` | 404.6 | `verbs` |
 //! | a `%XX` escape or `+` left after decoding once | 404.11 | `allowDoubleEscaping="false"` |
-//! | a non-ASCII byte | 404.12 | `allowHighBitCharacters="false"` |
+//! | a non-ASCII byte, raw or percent-decoded | 404.12 | `allowHighBitCharacters="false"` |
+//! | a denied sequence in the URL (raw or decoded), ASCII case-insensitive | 404.5 | `denyUrlSequences` |
+//! | a denied sequence in the query string (raw or decoded) | 404.18 | `denyQueryStringSequences` |
 //! | a path segment in the hidden list | 404.8 | `hiddenSegments` (stock: `web.config`, `bin`, `App_Data`, ...) |
 //! | the last segment's extension denied or unlisted | 404.7 | `fileExtensions` (stock: `.config`, `.cs`, ...) |
+//! | a request header longer than its `sizeLimit` (bytes of the value; `0` = no limit) | 404.10 | `requestLimits/headerLimits` |
 //!
 //! Choices where IIS's own documentation disagrees or iisn adds something:
 //!
@@ -27,9 +31,14 @@
 //!   only by accident (no MIME map for `.yml`); iisn makes that a rule instead of adding it to
 //!   the stock list, so `<clear/>` cannot expose it.
 //! * Segments are compared ASCII case-insensitively, as on Windows.
+//! * **404.10 for `headerLimits`**: IIS's status table names 404.10 "request header too
+//!   long" (the request-filtering reference mentions 431, which is http.sys's own answer to
+//!   an oversized header block); iisn answers 404.10 for a configured `headerLimits` entry.
 //!
 //! [`Filter::check_url`] is also applied to the URL after URL Rewrite, so a rule cannot
 //! rewrite into a hidden folder (inferred, iis-webconfig.md §3.5).
+
+use http::HeaderMap;
 
 use crate::config::model::{EffectiveConfig, RequestLimits};
 
@@ -49,6 +58,14 @@ pub struct Filter {
     limits: RequestLimits,
     allow_double_escaping: bool,
     allow_high_bit: bool,
+    /// Verbs (as written) and whether they are allowed.
+    verbs: Vec<(String, bool)>,
+    verbs_allow_unlisted: bool,
+    /// Lower-cased denied sequences.
+    deny_url: Vec<String>,
+    deny_query: Vec<String>,
+    /// Header names and their size limits (0 = no limit).
+    header_limits: Vec<(String, u64)>,
 }
 
 /// What filtering looks at.
@@ -62,6 +79,8 @@ pub struct RequestFacts<'a> {
     /// The normalised site path (`/a/b`).
     pub site_path: &'a str,
     pub content_length: Option<u64>,
+    pub method: &'a str,
+    pub headers: Option<&'a HeaderMap>,
 }
 
 fn denial(status: u16, substatus: u32, detail: String) -> IisError {
@@ -76,6 +95,23 @@ fn has_escape(s: &str) -> bool {
     let b = s.as_bytes();
     b.windows(3)
         .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
+fn sequences(
+    list: &[crate::config::model::Entry<crate::config::web_config::DenySequence>],
+) -> Vec<String> {
+    list.iter()
+        .map(|e| e.item.sequence.value.to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Whether `text` holds `seq` (lower-cased), ASCII case-insensitively.
+fn contains_ci(text: &str, seq: &str) -> bool {
+    let (t, s) = (text.as_bytes(), seq.as_bytes());
+    s.len() <= t.len()
+        && t.windows(s.len())
+            .any(|w| w.iter().zip(s).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
 impl Filter {
@@ -102,6 +138,19 @@ impl Filter {
             limits: eff.request_limits,
             allow_double_escaping: eff.allow_double_escaping,
             allow_high_bit: eff.allow_high_bit_characters,
+            verbs: eff
+                .verbs
+                .iter()
+                .map(|v| (v.item.verb.value.trim().to_string(), v.item.allowed))
+                .collect(),
+            verbs_allow_unlisted: eff.verbs_allow_unlisted,
+            deny_url: sequences(&eff.deny_url_sequences),
+            deny_query: sequences(&eff.deny_query_string_sequences),
+            header_limits: eff
+                .header_limits
+                .iter()
+                .map(|h| (h.item.header.value.trim().to_string(), h.item.size_limit))
+                .collect(),
         }
     }
 
@@ -145,6 +194,28 @@ impl Filter {
                 ),
             ));
         }
+        if !self.verbs.is_empty() || !self.verbs_allow_unlisted {
+            let rule = self
+                .verbs
+                .iter()
+                .find(|(v, _)| v.eq_ignore_ascii_case(r.method));
+            let allowed = rule.map_or(self.verbs_allow_unlisted, |(_, a)| *a);
+            if !allowed {
+                return Err(denial(
+                    404,
+                    6,
+                    format!(
+                        "The request filtering module is configured to deny the verb {}{}.",
+                        r.method,
+                        if rule.is_none() {
+                            " (it is not listed and allowUnlisted is false)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
         if !self.allow_double_escaping && (has_escape(r.decoded) || r.decoded.contains('+')) {
             return Err(denial(
                 404,
@@ -152,14 +223,71 @@ impl Filter {
                 "The URL contains a double escape sequence (a % escape or + left after decoding once); requestFiltering allowDoubleEscaping is false.".into(),
             ));
         }
-        if !self.allow_high_bit && !r.raw_path.is_ascii() {
+        // The URL as decoded counts: browsers send `é` as `%C3%A9`, and IIS refuses it.
+        if !self.allow_high_bit && (!r.raw_path.is_ascii() || !r.decoded.is_ascii()) {
             return Err(denial(
                 404,
                 12,
                 "The URL contains high-bit characters; requestFiltering allowHighBitCharacters is false.".into(),
             ));
         }
-        self.check_url(r.site_path)
+        if let Some(seq) = self
+            .deny_url
+            .iter()
+            .find(|q| contains_ci(r.raw_path, q) || contains_ci(r.decoded, q))
+        {
+            return Err(denial(
+                404,
+                5,
+                format!(
+                    "The request filtering module is configured to deny the URL sequence \"{seq}\" (denyUrlSequences)."
+                ),
+            ));
+        }
+        if let Some(q) = r.raw_query.filter(|q| !q.is_empty())
+            && !self.deny_query.is_empty()
+        {
+            let decoded = super::super::router::percent_decode(q).unwrap_or_default();
+            if let Some(seq) = self
+                .deny_query
+                .iter()
+                .find(|s| contains_ci(q, s) || contains_ci(&decoded, s))
+            {
+                return Err(denial(
+                    404,
+                    18,
+                    format!(
+                        "The request filtering module is configured to deny the query string sequence \"{seq}\" (denyQueryStringSequences)."
+                    ),
+                ));
+            }
+        }
+        self.check_url(r.site_path)?;
+        if let Some(headers) = r.headers {
+            for (name, limit) in &self.header_limits {
+                if *limit == 0 {
+                    continue;
+                }
+                let Ok(hn) = http::HeaderName::from_bytes(name.as_bytes()) else {
+                    continue;
+                };
+                if let Some(v) = headers
+                    .get_all(&hn)
+                    .iter()
+                    .find(|v| v.len() as u64 > *limit)
+                {
+                    return Err(denial(
+                        404,
+                        10,
+                        format!(
+                            "The request header {name} is {} bytes long; requestFiltering headerLimits allows {limit}.",
+                            v.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Hidden segments and file extensions of a site path (also used on rewritten URLs).
@@ -230,6 +358,8 @@ mod tests {
             decoded: path,
             site_path: path,
             content_length: len,
+            method: "GET",
+            headers: None,
         }
     }
 

@@ -19,7 +19,11 @@
 //!                 │                 (static_files.rs)
 //!                 └─ another module ──> "not emulated by iisn" (500.21)
 //!  errors ──> httpErrors: detailed page for local clients, custom pages (errors.rs)
+//!  response ──> outbound rules on response headers (outbound.rs), on every response
 //! ```
+//!
+//! Before any of it, a URL at or below a web.config IIS cannot load (malformed XML, unknown
+//! element or attribute, duplicate key or section) answers 500.19 ([`Pipeline::config_failure`]).
 //!
 //! Each step is a plain function over a [`RequestHead`] and the folder's [`FolderConfig`], so
 //! the whole decision ([`Pipeline::decide`]) can be tested without sockets. Serving the
@@ -36,6 +40,7 @@ pub mod budget;
 pub mod default_document;
 pub mod errors;
 pub mod filtering;
+pub mod outbound;
 pub mod rewrite;
 pub mod static_files;
 pub mod trace;
@@ -86,6 +91,8 @@ pub struct FolderConfig {
     pub eff: EffectiveConfig,
     pub filter: filtering::Filter,
     pub rules: rewrite::RuleSet,
+    /// URL Rewrite outbound rules on response headers.
+    pub outbound: outbound::OutboundRules,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -94,6 +101,7 @@ impl FolderConfig {
     pub fn build(key: String, eff: EffectiveConfig) -> FolderConfig {
         let filter = filtering::Filter::new(&eff);
         let rules = rewrite::RuleSet::compile(&eff);
+        let outbound = outbound::OutboundRules::compile(&eff);
         let mime = eff
             .mime_maps
             .iter()
@@ -109,6 +117,7 @@ impl FolderConfig {
             eff,
             filter,
             rules,
+            outbound,
             mime,
         }
     }
@@ -206,6 +215,49 @@ pub struct Pipeline {
     keys: Vec<(String, Arc<FolderConfig>)>,
     /// Some folder has an enabled rewrite rule (else no request needs the rewrite thread).
     any_rules: bool,
+    /// Folders whose web.config IIS could not load, parents first, with their 500.19.
+    broken: Vec<(String, IisError)>,
+    /// IIS's built-in configuration: what a 500.19 is rendered with (the broken file's own
+    /// httpErrors, custom headers and rules cannot apply).
+    defaults: Arc<FolderConfig>,
+}
+
+/// The 500.19 IIS answers for a web.config it cannot load: the first problem, with the
+/// lines around it (IIS's "Config Source").
+fn load_failure_error(site: &LoadedSite, f: &crate::config::site::LoadFailure) -> IisError {
+    let d = &f.diagnostic;
+    let (file, line, column, lines) = match d.primary.filter(|s| site.sources.contains(s.source)) {
+        Some(span) => {
+            let src = site.sources.get(span.source);
+            let lc = src.line_col(span.start);
+            let first = lc.line.saturating_sub(1).max(1);
+            let last = (lc.line + 1).min(u32::try_from(src.line_count()).unwrap_or(u32::MAX));
+            let lines = (first..=last)
+                .map(|n| (n, src.line_text(n).to_string()))
+                .collect();
+            (src.path().to_path_buf(), lc.line, lc.column, lines)
+        }
+        None => (f.file.clone(), 0, 0, Vec::new()),
+    };
+    let mut message = format!("{} [{}]", d.message, d.lint.code);
+    if let Some(help) = &d.help {
+        message.push_str(". ");
+        message.push_str(help);
+    }
+    IisError::config_invalid(
+        errors::ConfigFault {
+            hresult: f.hresult,
+            message,
+            file,
+            line,
+            column,
+            source_lines: lines,
+        },
+        f.file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| site.root.clone()),
+    )
 }
 
 fn join_rel(a: &str, b: &str) -> String {
@@ -339,12 +391,23 @@ impl Pipeline {
         }
         unique.sort_by_key(|(k, _)| std::cmp::Reverse(depth(k)));
         let any_rules = configs.values().any(|c| !c.rules.is_empty());
+        let broken = site
+            .load_failures()
+            .iter()
+            .map(|f| (f.dir_rel.clone(), load_failure_error(&site, f)))
+            .collect();
+        let defaults = Arc::new(FolderConfig::build(
+            String::new(),
+            crate::config::merge::iis_defaults(),
+        ));
         Pipeline {
             site,
             app_path: String::new(),
             configs,
             keys: unique,
             any_rules,
+            broken,
+            defaults,
         }
     }
 
@@ -444,6 +507,25 @@ impl Pipeline {
         Ok((decoded, norm))
     }
 
+    /// IIS's 500.19 when the web.config of `site_path`'s folder, or of a folder above it,
+    /// cannot be loaded: static files included, so a script whose handler mapping is in the
+    /// broken file is never served as text (DECISIONS.md §5).
+    pub fn config_failure(&self, site_path: &str) -> Option<Routed> {
+        if self.broken.is_empty() {
+            return None;
+        }
+        let p = site_path.trim_matches('/');
+        let (_, err) = self.broken.iter().find(|(dir, _)| is_ancestor(dir, p))?;
+        Some(Routed {
+            decision: Decision::Error(err.clone()),
+            config: self.defaults.clone(),
+            url: self.public_url(site_path),
+            rewritten: false,
+            set_headers: Vec::new(),
+            query: None,
+        })
+    }
+
     fn error_routed(&self, err: IisError, site_path: &str) -> Routed {
         Routed {
             decision: Decision::Error(err),
@@ -480,6 +562,13 @@ impl Pipeline {
                 return r;
             }
         };
+        // IIS reads the URL's configuration before any module runs (iis-webconfig.md §6 step 2).
+        if let Some(r) = self.config_failure(&path) {
+            if let Decision::Error(e) = &r.decision {
+                rec(&mut trace, |t| t.url_error(e));
+            }
+            return r;
+        }
         let orig_cfg = self.config_for(&path);
 
         // Request filtering, on the URL as requested.
@@ -494,6 +583,8 @@ impl Pipeline {
             decoded: &decoded,
             site_path: &path,
             content_length,
+            method: head.method.as_str(),
+            headers: Some(&head.headers),
         });
         rec(&mut trace, |t| {
             t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()))
@@ -562,6 +653,12 @@ impl Pipeline {
                 // iis-webconfig.md §3.5: Kudu removes `bin` so that its rewrite to bin/www works).
                 return self.error_routed(e, &final_path);
             }
+        }
+        if rewritten && let Some(r) = self.config_failure(&final_path) {
+            if let Decision::Error(e) = &r.decision {
+                rec(&mut trace, |t| t.url_error(e));
+            }
+            return r;
         }
 
         let mut routed = self.dispatch_traced(head.method.as_str(), &final_path, &mut trace);

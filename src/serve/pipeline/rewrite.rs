@@ -166,6 +166,42 @@ impl Template {
     }
 }
 
+impl Template {
+    /// A template without rewrite maps in scope (outbound rules).
+    pub(super) fn plain(text: &str) -> Template {
+        Self::parse(text, &[])
+    }
+
+    /// Expands with `var` for server variables and the given back-references (no maps).
+    pub(super) fn expand_with(
+        &self,
+        var: &dyn Fn(&str) -> String,
+        r: &[Option<String>],
+        c: &[Option<String>],
+    ) -> String {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::Var(name) => out.push_str(&var(name)),
+                Piece::R(n) => out.push_str(r.get(*n).and_then(|x| x.as_deref()).unwrap_or("")),
+                Piece::C(n) => out.push_str(c.get(*n).and_then(|x| x.as_deref()).unwrap_or("")),
+                Piece::Func(f, arg) => {
+                    let v = arg.expand_with(var, r, c);
+                    out.push_str(&match f {
+                        Func::ToLower => v.to_lowercase(),
+                        Func::UrlEncode => url_encode(&v),
+                        Func::UrlDecode => url_decode(&v),
+                        Func::HtmlEncode => escape_html(&v),
+                    });
+                }
+                Piece::Map(..) | Piece::Unknown(_) => {}
+            }
+        }
+        out
+    }
+}
+
 /// `HttpUtility.UrlEncode`-style encoding (space as `+`), which is what IIS's `UrlEncode`
 /// is documented to mirror (inferred).
 fn url_encode(s: &str) -> String {

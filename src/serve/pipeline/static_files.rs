@@ -6,9 +6,12 @@
 //!   (404.3 otherwise; decided in [`super::Pipeline::dispatch`]), with that `Content-Type`;
 //! * `ETag` (IIS's form: the file time in hex, `:0`) and `Last-Modified`, answering
 //!   `If-None-Match` / `If-Modified-Since` with 304; `setEtag="false"` drops the ETag;
-//! * `Accept-Ranges: bytes` and single byte ranges (206, `Content-Range`; 416 with
-//!   `bytes */len` when unsatisfiable; `If-Range` honoured). A request for several ranges
-//!   gets the whole file (200), which HTTP allows;
+//! * `Accept-Ranges: bytes` and byte ranges (206, `Content-Range`; 416 with `bytes */len`
+//!   when none is satisfiable; `If-Range` honoured). Several ranges get a
+//!   `multipart/byteranges` body, as IIS's static file handler sends, each part with its
+//!   `Content-Type` and `Content-Range`; ranges that cannot be satisfied are left out. More
+//!   than [`MAX_RANGES`] ranges (a known denial-of-service pattern) get the whole file (200),
+//!   which HTTP allows;
 //! * `HEAD` gets the headers of `GET`;
 //! * `<clientCache>`: `DisableCache` → `Cache-Control: no-cache`, `UseMaxAge` →
 //!   `max-age=<seconds>`, `UseExpires` → `Expires`, plus `cacheControlCustom`.
@@ -136,13 +139,18 @@ pub fn etag_for(modified: SystemTime) -> String {
     format!("\"{ticks:x}:0\"")
 }
 
+/// Most ranges one request may ask for before iisn sends the whole file instead.
+pub const MAX_RANGES: usize = 64;
+
 /// The byte range to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RangeSpec {
-    /// The whole file (no `Range`, an invalid one, or several ranges).
+    /// The whole file (no `Range`, an invalid one, or too many ranges).
     Full,
     /// Inclusive byte offsets.
     Partial(u64, u64),
+    /// Several satisfiable ranges, in the order asked: `multipart/byteranges`.
+    Multi(Vec<(u64, u64)>),
     /// 416.
     Unsatisfiable,
 }
@@ -157,9 +165,35 @@ pub fn parse_range(value: &str, len: u64) -> RangeSpec {
     else {
         return RangeSpec::Full;
     };
-    if spec.contains(',') {
+    if !spec.contains(',') {
+        return parse_one_range(spec, len);
+    }
+    let parts: Vec<&str> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.len() > MAX_RANGES {
         return RangeSpec::Full;
     }
+    let mut ranges = Vec::new();
+    for p in parts {
+        match parse_one_range(p, len) {
+            // One invalid range makes the header invalid: it is ignored (RFC 9110 §14.2).
+            RangeSpec::Full => return RangeSpec::Full,
+            RangeSpec::Partial(a, b) => ranges.push((a, b)),
+            RangeSpec::Unsatisfiable | RangeSpec::Multi(_) => {}
+        }
+    }
+    match ranges.len() {
+        0 => RangeSpec::Unsatisfiable,
+        1 => RangeSpec::Partial(ranges[0].0, ranges[0].1),
+        _ => RangeSpec::Multi(ranges),
+    }
+}
+
+/// One `first-last`, `first-` or `-suffix` range.
+fn parse_one_range(spec: &str, len: u64) -> RangeSpec {
     let Some((a, b)) = spec.split_once('-') else {
         return RangeSpec::Full;
     };
@@ -373,6 +407,9 @@ pub async fn serve_file(path: &Path, r: FileRequest<'_>) -> Response<Body> {
         }
     }
     let (start, count) = match range {
+        RangeSpec::Multi(ranges) => {
+            return multipart_ranges(resp, file, &ranges, len, r.mime, r.method);
+        }
         RangeSpec::Full => (0, len),
         RangeSpec::Partial(a, b) => {
             status = StatusCode::PARTIAL_CONTENT;
@@ -410,6 +447,172 @@ pub async fn serve_file(path: &Path, r: FileRequest<'_>) -> Response<Body> {
         }
         .boxed(),
     )
+}
+
+/// A boundary for one multipart response: unlikely to occur in the file (it only has to be
+/// unique within the body; clients read it from the header).
+fn boundary(len: u64) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("iisn_byteranges_{len:x}_{nanos:08x}")
+}
+
+/// 206 with a `multipart/byteranges` body: each range with its own headers, streamed from
+/// the file (nothing is read whole).
+fn multipart_ranges(
+    resp: Response<Body>,
+    file: tokio::fs::File,
+    ranges: &[(u64, u64)],
+    len: u64,
+    mime: &str,
+    method: &Method,
+) -> Response<Body> {
+    let b = boundary(len);
+    let mut segments = Vec::with_capacity(ranges.len() * 2 + 1);
+    let mut total = 0u64;
+    for (i, &(a, z)) in ranges.iter().enumerate() {
+        let head = format!(
+            "{}--{b}\r\nContent-Type: {mime}\r\nContent-Range: bytes {a}-{z}/{len}\r\n\r\n",
+            if i == 0 { "" } else { "\r\n" }
+        );
+        total += head.len() as u64 + (z - a + 1);
+        segments.push(Segment::Bytes(Bytes::from(head)));
+        segments.push(Segment::Range {
+            start: a,
+            remaining: z - a + 1,
+            seek: Seek::NotStarted,
+        });
+    }
+    let tail = format!("\r\n--{b}--\r\n");
+    total += tail.len() as u64;
+    segments.push(Segment::Bytes(Bytes::from(tail)));
+
+    let (mut parts, _) = resp.into_parts();
+    parts.status = StatusCode::PARTIAL_CONTENT;
+    if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={b}")) {
+        parts.headers.insert(header::CONTENT_TYPE, v);
+    }
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+    if *method == Method::HEAD {
+        return Response::from_parts(parts, proxy::empty());
+    }
+    segments.reverse();
+    Response::from_parts(
+        parts,
+        MultiBody {
+            file,
+            segments,
+            remaining: total,
+        }
+        .boxed(),
+    )
+}
+
+enum Segment {
+    Bytes(Bytes),
+    Range {
+        start: u64,
+        remaining: u64,
+        seek: Seek,
+    },
+}
+
+/// Where a range is in moving the file position to its start.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seek {
+    NotStarted,
+    InProgress,
+    Done,
+}
+
+/// The body of a multipart range response: part headers and file ranges, in order.
+struct MultiBody {
+    file: tokio::fs::File,
+    /// Still to send, last first.
+    segments: Vec<Segment>,
+    remaining: u64,
+}
+
+impl hyper::body::Body for MultiBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        use tokio::io::AsyncSeek;
+        let this = &mut *self;
+        loop {
+            let Some(seg) = this.segments.last_mut() else {
+                return Poll::Ready(None);
+            };
+            match seg {
+                Segment::Bytes(b) => {
+                    let b = std::mem::take(b);
+                    this.segments.pop();
+                    this.remaining = this.remaining.saturating_sub(b.len() as u64);
+                    return Poll::Ready(Some(Ok(Frame::data(b))));
+                }
+                Segment::Range {
+                    start,
+                    remaining,
+                    seek,
+                } => {
+                    if *remaining == 0 {
+                        this.segments.pop();
+                        continue;
+                    }
+                    if *seek == Seek::NotStarted {
+                        if let Err(e) =
+                            Pin::new(&mut this.file).start_seek(std::io::SeekFrom::Start(*start))
+                        {
+                            return Poll::Ready(Some(Err(Box::new(e))));
+                        }
+                        *seek = Seek::InProgress;
+                    }
+                    if *seek == Seek::InProgress {
+                        match Pin::new(&mut this.file).poll_complete(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(Box::new(e)))),
+                            Poll::Ready(Ok(_)) => *seek = Seek::Done,
+                        }
+                    }
+                    let want = (*remaining).min(CHUNK as u64) as usize;
+                    let mut buf = vec![0u8; want];
+                    let mut rb = ReadBuf::new(&mut buf);
+                    return match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
+                        Poll::Ready(Ok(())) => {
+                            let n = rb.filled().len();
+                            if n == 0 {
+                                return Poll::Ready(Some(Err(Box::new(std::io::Error::new(
+                                    std::io::ErrorKind::UnexpectedEof,
+                                    "the file became shorter while it was being sent",
+                                )))));
+                            }
+                            buf.truncate(n);
+                            *remaining -= n as u64;
+                            this.remaining = this.remaining.saturating_sub(n as u64);
+                            Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
 
 /// IIS's directory listing (`directoryBrowse enabled="true"`), without hidden entries.
@@ -516,7 +719,21 @@ mod tests {
         );
         assert_eq!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 100), RangeSpec::Unsatisfiable);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Full);
+        assert_eq!(
+            parse_range("bytes=0-1,5-6", 100),
+            RangeSpec::Multi(vec![(0, 1), (5, 6)])
+        );
+        assert_eq!(
+            parse_range("bytes=0-1, 500-600", 100),
+            RangeSpec::Partial(0, 1)
+        );
+        assert_eq!(
+            parse_range("bytes=200-300,500-", 100),
+            RangeSpec::Unsatisfiable
+        );
+        assert_eq!(parse_range("bytes=0-1,x", 100), RangeSpec::Full);
+        let many = format!("bytes={}", vec!["0-0"; MAX_RANGES + 1].join(","));
+        assert_eq!(parse_range(&many, 100), RangeSpec::Full);
         assert_eq!(parse_range("items=0-1", 100), RangeSpec::Full);
         assert_eq!(parse_range("bytes=5-1", 100), RangeSpec::Full);
         assert_eq!(parse_range("bytes=x-1", 100), RangeSpec::Full);
@@ -538,6 +755,22 @@ mod tests {
         fn ranges_never_panic(v in ".{0,24}", len in 0u64..1000) {
             if let RangeSpec::Partial(a, b) = parse_range(&v, len) {
                 proptest::prop_assert!(a <= b && b < len);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ranges_stay_inside_the_file(value in "(bytes=)?[0-9, -]{0,40}", len in 0u64..1000) {
+            match parse_range(&value, len) {
+                RangeSpec::Partial(a, b) => proptest::prop_assert!(a <= b && b < len),
+                RangeSpec::Multi(r) => {
+                    proptest::prop_assert!(r.len() >= 2 && r.len() <= MAX_RANGES);
+                    for (a, b) in r {
+                        proptest::prop_assert!(a <= b && b < len);
+                    }
+                }
+                RangeSpec::Full | RangeSpec::Unsatisfiable => {}
             }
         }
     }

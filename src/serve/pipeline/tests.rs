@@ -1264,3 +1264,419 @@ proptest::proptest! {
         let _ = p.decide(&head(&method, &path, &[("x-host", &h)]), None);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Configuration IIS cannot load (500.19), UTF-16 files, configSource (issue 10)
+// ---------------------------------------------------------------------------------------
+
+const NODE_SVC: &str =
+    r#"<handlers><add name="svc" path="svc.js" verb="*" modules="iisnode"/></handlers>"#;
+
+#[test]
+fn a_broken_web_config_is_500_19_at_and_below_its_folder_only() {
+    let site = Site::new(&[
+        ("web.config", &wrap("")),
+        ("index.html", "home"),
+        ("api/svc.js", "// source"),
+        ("api/a.css", "x"),
+        ("api/deep/b.txt", "x"),
+        // `</handlers>` missing.
+        (
+            "api/web.config",
+            "<configuration><system.webServer><handlers><add name=\"svc\" path=\"svc.js\" verb=\"*\" modules=\"iisnode\"/></system.webServer></configuration>",
+        ),
+        ("apix/c.txt", "x"),
+    ]);
+    let p = site.pipeline();
+    for t in [
+        "/api/svc.js",
+        "/api/a.css",
+        "/api/deep/b.txt",
+        "/api/",
+        "/API/svc.js",
+    ] {
+        assert_eq!(get(&site, &p, t), "error 500.19", "{t}");
+    }
+    assert_eq!(get(&site, &p, "/index.html"), "file index.html");
+    assert_eq!(get(&site, &p, "/apix/c.txt"), "file apix/c.txt");
+    let r = p.decide(&head("GET", "/api/a.css", &[]), None);
+    let Decision::Error(e) = &r.decision else {
+        panic!("error expected")
+    };
+    let fault = e.config.as_deref().expect("config fault");
+    assert_eq!(fault.hresult, 0x8007_000d);
+    assert!(fault.file.ends_with("api/web.config"));
+    assert_eq!(fault.line, 1);
+    assert!(fault.message.contains("IISN0001"), "{}", fault.message);
+    // Rendered with IIS's defaults, not the broken file's settings.
+    assert_eq!(
+        r.config.eff.http_errors.error_mode,
+        crate::config::web_config::ErrorMode::DetailedLocalOnly
+    );
+}
+
+#[test]
+fn a_rewrite_into_a_broken_folder_is_500_19() {
+    let site = Site::new(&[
+        (
+            "web.config",
+            &wrap(
+                r#"<rewrite><rules><rule name="r"><match url="^go$"/><action type="Rewrite" url="api/a.css"/></rule></rules></rewrite>"#,
+            ),
+        ),
+        ("api/a.css", "x"),
+        (
+            "api/web.config",
+            &wrap(r#"<directoryBrowse enabled="true" showFlags="Date" bogus="1"/>"#),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/go"), "error 500.19");
+}
+
+#[test]
+fn iisnode_settings_errors_are_not_500_19() {
+    let site = Site::new(&[
+        ("api/svc.js", "x"),
+        ("api/a.css", "x"),
+        (
+            "api/web.config",
+            &wrap(&format!(r#"{NODE_SVC}<iisnode idontexist="1"/>"#)),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/api/a.css"), "file api/a.css");
+    assert_eq!(get(&site, &p, "/api/svc.js"), "app api/svc.js");
+}
+
+#[test]
+fn the_500_19_page_is_detailed_for_loopback_clients_and_bare_otherwise() {
+    let site = Site::new(&[
+        ("a.txt", "x"),
+        (
+            "web.config",
+            "<configuration>\n<system.webServer>\n<defaultDocument enabeld=\"true\"/>\n</system.webServer>\n</configuration>\n",
+        ),
+    ]);
+    let p = site.pipeline();
+    let r = p.decide(&head("GET", "/a.txt", &[]), None);
+    let Decision::Error(e) = &r.decision else {
+        panic!("error expected")
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let body_of = |local: bool| {
+        let cx = errors::ErrorContext {
+            pipeline: &p,
+            config: &r.config,
+            local,
+            method: &Method::GET,
+            url: "/a.txt",
+            host: "localhost",
+            logon_user: "",
+        };
+        rt.block_on(async {
+            use http_body_util::BodyExt;
+            let resp = errors::respond(&cx, e).await;
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.expect("body").to_bytes();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
+    };
+    let (status, local) = body_of(true);
+    assert_eq!(status, 500);
+    assert!(local.contains("HTTP Error 500.19"), "{local}");
+    assert!(local.contains("0x8007000d"), "{local}");
+    assert!(local.contains("web.config:3:"), "{local}");
+    assert!(local.contains("enabeld"), "{local}");
+    assert!(local.contains("Config Source"), "{local}");
+    let (status, remote) = body_of(false);
+    assert_eq!(status, 500);
+    assert!(!remote.contains("web.config"), "{remote}");
+    assert!(!remote.contains("enabeld"), "{remote}");
+}
+
+fn utf16le_with_bom(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn a_utf16_web_config_is_read_as_iis_reads_it() {
+    let site = Site::new(&[("svc.js", "x"), ("a.txt", "x")]);
+    let text = format!(
+        "<?xml version=\"1.0\" encoding=\"utf-16\"?>\r\n<configuration><system.webServer>{NODE_SVC}</system.webServer></configuration>\r\n"
+    );
+    std::fs::write(site.root.join("web.config"), utf16le_with_bom(&text)).expect("write");
+    let p = site.pipeline();
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    assert_eq!(get(&site, &p, "/svc.js"), "app svc.js");
+    // Big-endian too.
+    let mut be = vec![0xFE, 0xFF];
+    for u in text.encode_utf16() {
+        be.extend_from_slice(&u.to_be_bytes());
+    }
+    std::fs::write(site.root.join("web.config"), be).expect("write");
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/svc.js"), "app svc.js");
+}
+
+#[test]
+fn config_source_sections_are_read_from_their_file() {
+    let site = Site::new(&[
+        ("svc.js", "x"),
+        (
+            "web.config",
+            &wrap(&format!(
+                r#"{NODE_SVC}<rewrite><rules configSource="rules.config"/></rewrite>"#
+            )),
+        ),
+        (
+            "rules.config",
+            r#"<rules><rule name="all"><match url=".*"/><action type="Rewrite" url="svc.js"/></rule></rules>"#,
+        ),
+    ]);
+    let p = site.pipeline();
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    assert_eq!(get(&site, &p, "/anything/here"), "app svc.js");
+    let files = p.site().config_files();
+    assert!(
+        files.iter().any(|f| f.ends_with("rules.config")),
+        "{files:?}"
+    );
+
+    // A problem in the configSource file is reported there and breaks the folder.
+    site.write(
+        "rules.config",
+        r#"<rules><rule name="all" bogus="1"><match url=".*"/></rule></rules>"#,
+    );
+    let p = site.pipeline();
+    let d = p
+        .site()
+        .diagnostics
+        .iter()
+        .find(|d| d.code() == "IISN1002")
+        .expect("unknown attribute");
+    let span = d.primary.expect("span");
+    assert!(p.site().sources.path(span.source).ends_with("rules.config"));
+    assert_eq!(get(&site, &p, "/x"), "error 500.19");
+
+    // A missing file, or one with the wrong root element, is IISN1009 and 500.19.
+    std::fs::remove_file(site.root.join("rules.config")).expect("rm");
+    let p = site.pipeline();
+    assert!(p.site().diagnostics.iter().any(|d| d.code() == "IISN1009"));
+    assert_eq!(get(&site, &p, "/x"), "error 500.19");
+    site.write("rules.config", "<rewrite/>");
+    let p = site.pipeline();
+    assert!(p.site().diagnostics.iter().any(|d| d.code() == "IISN1009"));
+    // `..` is refused.
+    site.write(
+        "web.config",
+        &wrap(&format!(
+            r#"{NODE_SVC}<rewrite><rules configSource="../rules.config"/></rewrite>"#
+        )),
+    );
+    let p = site.pipeline();
+    assert!(p.site().diagnostics.iter().any(|d| d.code() == "IISN1009"));
+}
+
+#[test]
+fn request_filtering_verbs_sequences_headers_and_escapes() {
+    let site = Site::new(&[
+        ("svc.js", "x"),
+        ("a.txt", "x"),
+        ("b.bak", "x"),
+        ("c.md", "x"),
+        ("caf\u{e9}.txt", "x"),
+        (
+            "web.config",
+            &wrap(&format!(
+                r#"{NODE_SVC}<security><requestFiltering allowHighBitCharacters="false">
+<verbs allowUnlisted="true"><add verb="TRACE" allowed="false"/><add verb="PUT" allowed="false"/></verbs>
+<denyUrlSequences><add sequence="~"/><add sequence="./"/></denyUrlSequences>
+<denyQueryStringSequences><add sequence="&lt;script"/></denyQueryStringSequences>
+<fileExtensions allowUnlisted="false"><add fileExtension=".txt" allowed="true"/><add fileExtension=".js" allowed="true"/><add fileExtension=".bak" allowed="false"/></fileExtensions>
+<requestLimits><headerLimits><add header="X-Token" sizeLimit="8"/></headerLimits></requestLimits>
+</requestFiltering></security>"#
+            )),
+        ),
+    ]);
+    let p = site.pipeline();
+    let d = |m: &str, t: &str, h: &[(&str, &str)]| describe(&site.root, &routed(&p, m, t, h));
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    assert_eq!(d("GET", "/a.txt", &[]), "file a.txt");
+    assert_eq!(d("TRACE", "/a.txt", &[]), "error 404.6");
+    assert_eq!(d("put", "/svc.js", &[]), "error 404.6");
+    assert_eq!(d("POST", "/svc.js", &[]), "app svc.js");
+    assert_eq!(d("GET", "/~user/a.txt", &[]), "error 404.5");
+    assert_eq!(d("GET", "/%7Euser/a.txt", &[]), "error 404.5");
+    assert_eq!(d("GET", "/svc.js?q=%3CSCRIPT%3E", &[]), "error 404.18");
+    assert_eq!(d("GET", "/svc.js?q=ok", &[]), "app svc.js");
+    assert_eq!(d("GET", "/b.bak", &[]), "error 404.7");
+    assert_eq!(d("GET", "/c.md", &[]), "error 404.7");
+    assert_eq!(d("GET", "/caf%C3%A9.txt", &[]), "error 404.12");
+    assert_eq!(d("GET", "/a%252e.txt", &[]), "error 404.11");
+    assert_eq!(d("GET", "/a.txt", &[("x-token", "12345678")]), "file a.txt");
+    assert_eq!(
+        d("GET", "/a.txt", &[("x-token", "123456789")]),
+        "error 404.10"
+    );
+}
+
+fn run_outbound(
+    p: &Pipeline,
+    target: &str,
+    req: &[(&str, &str)],
+    status: u16,
+    resp: &[(&str, &str)],
+) -> HeaderMap {
+    let routed = routed(p, "GET", target, req);
+    let h = head("GET", target, req);
+    let pending = outbound::prepare(
+        &routed.config,
+        &outbound::OutboundRequest {
+            method: &h.method,
+            target: &h.target,
+            url: &routed.url,
+            headers: &h.headers,
+            remote: h.remote,
+            local: h.local_addr,
+            site_root: p.root(),
+        },
+    );
+    let mut out = HeaderMap::new();
+    for (k, v) in resp {
+        out.append(
+            HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            HeaderValue::from_str(v).expect("value"),
+        );
+    }
+    if let Some(o) = pending {
+        o.apply(status, &mut out);
+    }
+    out
+}
+
+#[test]
+fn outbound_rules_rewrite_response_headers() {
+    let site = Site::new(&[
+        ("a.css", "x"),
+        ("plain/b.txt", "x"),
+        (
+            "web.config",
+            &wrap(
+                r#"<rewrite><outboundRules>
+<rule name="Remove X-Powered-By"><match serverVariable="RESPONSE_X_Powered_By" pattern=".+"/><action type="Rewrite" value=""/></rule>
+<rule name="HSTS"><match serverVariable="RESPONSE_Strict_Transport_Security" pattern=".*"/><conditions><add input="{HTTP_X_FORWARDED_PROTO}" pattern="^https$"/></conditions><action type="Rewrite" value="max-age=31536000"/></rule>
+<rule name="Cache assets" preCondition="IsCss"><match serverVariable="RESPONSE_Cache_Control" pattern=".*"/><action type="Rewrite" value="public, max-age=60"/></rule>
+<rule name="Rename" stopProcessing="true"><match serverVariable="RESPONSE_X_App" pattern="^v(\d+)$"/><action type="Rewrite" value="version {R:1} for {HTTP_HOST}"/></rule>
+<rule name="After stop"><match serverVariable="RESPONSE_X_App" pattern=".*"/><action type="Rewrite" value="never"/></rule>
+<rule name="Undefined precondition" preCondition="Nope"><match serverVariable="RESPONSE_X_Other" pattern=".*"/><action type="Rewrite" value="never"/></rule>
+<rule name="Body" preCondition="IsCss"><match filterByTags="A" pattern="x"/><action type="Rewrite" value="y"/></rule>
+<preConditions><preCondition name="IsCss"><add input="{RESPONSE_CONTENT_TYPE}" pattern="^text/css"/></preCondition></preConditions>
+</outboundRules></rewrite>"#,
+            ),
+        ),
+        (
+            "plain/web.config",
+            &wrap(r#"<rewrite><outboundRules><clear/></outboundRules></rewrite>"#),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    let h = run_outbound(
+        &p,
+        "/a.css",
+        &[("x-forwarded-proto", "https")],
+        200,
+        &[
+            ("x-powered-by", "Express"),
+            ("content-type", "text/css"),
+            ("x-app", "v12"),
+        ],
+    );
+    assert!(h.get("x-powered-by").is_none(), "{h:?}");
+    assert_eq!(
+        h.get("strict-transport-security")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("max-age=31536000")
+    );
+    assert_eq!(
+        h.get("cache-control").map(|v| v.to_str().unwrap_or("")),
+        Some("public, max-age=60")
+    );
+    assert_eq!(
+        h.get("x-app").map(|v| v.to_str().unwrap_or("")),
+        Some("version 12 for localhost:8080")
+    );
+    assert!(h.get("x-other").is_none());
+    // No HTTPS, not CSS, no X-App: only the removal applies.
+    let h = run_outbound(
+        &p,
+        "/a.css",
+        &[],
+        200,
+        &[("x-powered-by", "Express"), ("content-type", "text/html")],
+    );
+    assert!(h.get("x-powered-by").is_none());
+    assert!(h.get("strict-transport-security").is_none());
+    assert!(h.get("cache-control").is_none());
+    // A child folder that clears the inherited rules.
+    let h = run_outbound(&p, "/plain/b.txt", &[], 200, &[("x-powered-by", "Express")]);
+    assert_eq!(
+        h.get("x-powered-by").map(|v| v.to_str().unwrap_or("")),
+        Some("Express")
+    );
+}
+
+#[test]
+fn an_apphost_only_section_is_500_19_as_check_says() {
+    let site = Site::new(&[
+        ("a.txt", "x"),
+        (
+            "web.config",
+            &wrap(
+                r#"<rewrite><globalRules><rule name="g"><match url=".*"/></rule></globalRules></rewrite>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert!(p.site().diagnostics.iter().any(|d| d.code() == "IISN6017"));
+    let r = p.decide(&head("GET", "/a.txt", &[]), None);
+    let Decision::Error(e) = &r.decision else {
+        panic!("error expected")
+    };
+    assert_eq!((e.status, e.substatus), (500, 19));
+    assert_eq!(e.config.as_deref().map(|c| c.hresult), Some(0x8007_0021));
+}
+
+#[test]
+fn config_source_is_read_for_the_sections_iisn_reads_only() {
+    let site = Site::new(&[
+        ("svc.js", "x"),
+        (
+            "web.config",
+            &format!(
+                r#"<configuration><connectionStrings configSource="connections.config"/><appSettings configSource="settings.config"/><system.webServer>{NODE_SVC}</system.webServer></configuration>"#
+            ),
+        ),
+        (
+            "settings.config",
+            r#"<appSettings><add key="FROM_FILE" value="yes"/></appSettings>"#,
+        ),
+    ]);
+    let p = site.pipeline();
+    // connections.config is missing (kept out of the repository, as is common): .NET's
+    // business, not a reason for a 500.19 under iisn.
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    assert_eq!(get(&site, &p, "/svc.js"), "app svc.js");
+    let app = &p.site().apps[0];
+    assert_eq!(
+        app.app_settings,
+        vec![("FROM_FILE".to_string(), "yes".to_string())]
+    );
+}

@@ -52,7 +52,7 @@ fn static_files_conditional_get_ranges_and_head() {
     site.write_bytes("public/big.bin", &data);
     site.write_bytes("web.config", std::fs::read_to_string(site.path("web.config")).expect("read").replace(
         "<httpErrors existingResponse=\"PassThrough\" />",
-        "<httpErrors existingResponse=\"PassThrough\" />\n    <staticContent><mimeMap fileExtension=\".bin\" mimeType=\"application/octet-stream\" /><clientCache cacheControlMode=\"UseMaxAge\" cacheControlMaxAge=\"01:00:00\" /></staticContent>",
+        "<httpErrors existingResponse=\"PassThrough\" />\n    <staticContent><remove fileExtension=\".bin\" /><mimeMap fileExtension=\".bin\" mimeType=\"application/octet-stream\" /><clientCache cacheControlMode=\"UseMaxAge\" cacheControlMaxAge=\"01:00:00\" /></staticContent>",
     ).as_bytes());
     let s = serve(&site, &[]);
     let full = s.raw_get("/big.bin");

@@ -1,0 +1,232 @@
+//! IIS features real sites use (issue 10, item 4), end to end with real node: multi-range
+//! requests (`multipart/byteranges`), request filtering (verbs, denyUrlSequences,
+//! headerLimits, fileExtensions allowUnlisted, double escaping, high-bit characters),
+//! outbound rules on response headers, a UTF-16 web.config and a `configSource` file.
+
+use crate::harness::Site;
+
+fn script(name: &str) -> String {
+    format!(
+        "require('http').createServer(function (req, res) {{\n  res.writeHead(200, {{ 'Content-Type': 'text/plain', 'X-Powered-By': 'Express', 'X-App': 'v3' }});\n  res.end('{name} ran ' + req.method + ' ' + req.url);\n}}).listen(process.env.PORT);\n"
+    )
+}
+
+fn web_config(inner: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n<configuration>\r\n  <system.webServer>\r\n    <handlers>\r\n      <add name=\"svc\" path=\"svc.js\" verb=\"*\" modules=\"iisnode\" />\r\n    </handlers>\r\n{inner}  </system.webServer>\r\n</configuration>\r\n"
+    )
+}
+
+fn utf16le(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out
+}
+
+fn site() -> Option<Site> {
+    let site = Site::new("hello")?;
+    // 100 bytes: "0123456789" ten times.
+    site.write("data/ten.txt", &"0123456789".repeat(10));
+    for dir in ["filtered", "outbound", "u16", "cs"] {
+        site.write(&format!("{dir}/svc.js"), &script(dir));
+    }
+    site.write("filtered/a.txt", "a text file\n");
+    site.write("filtered/b.md", "markdown\n");
+    site.write(
+        "filtered/web.config",
+        &web_config(
+            r#"    <security>
+      <requestFiltering allowHighBitCharacters="false" allowDoubleEscaping="false">
+        <verbs allowUnlisted="true">
+          <add verb="TRACE" allowed="false" />
+          <add verb="DELETE" allowed="false" />
+        </verbs>
+        <denyUrlSequences>
+          <add sequence="~" />
+        </denyUrlSequences>
+        <fileExtensions allowUnlisted="false">
+          <add fileExtension=".js" allowed="true" />
+          <add fileExtension=".txt" allowed="true" />
+        </fileExtensions>
+        <requestLimits>
+          <headerLimits>
+            <add header="X-Token" sizeLimit="10" />
+          </headerLimits>
+        </requestLimits>
+      </requestFiltering>
+    </security>
+"#,
+        ),
+    );
+    site.write(
+        "outbound/web.config",
+        &web_config(
+            r#"    <rewrite>
+      <outboundRules>
+        <rule name="Remove X-Powered-By">
+          <match serverVariable="RESPONSE_X_Powered_By" pattern=".+" />
+          <action type="Rewrite" value="" />
+        </rule>
+        <rule name="Version">
+          <match serverVariable="RESPONSE_X_App" pattern="^v(\d+)$" />
+          <action type="Rewrite" value="app version {R:1}" />
+        </rule>
+        <rule name="HSTS">
+          <match serverVariable="RESPONSE_Strict_Transport_Security" pattern=".*" />
+          <conditions>
+            <add input="{HTTP_X_FORWARDED_PROTO}" pattern="^https$" />
+          </conditions>
+          <action type="Rewrite" value="max-age=31536000" />
+        </rule>
+        <rule name="Plain text only" preCondition="IsText">
+          <match serverVariable="RESPONSE_X_Text" pattern=".*" />
+          <action type="Rewrite" value="yes" />
+        </rule>
+        <preConditions>
+          <preCondition name="IsText">
+            <add input="{RESPONSE_CONTENT_TYPE}" pattern="^text/plain" />
+          </preCondition>
+        </preConditions>
+      </outboundRules>
+    </rewrite>
+"#,
+        ),
+    );
+    site.write_bytes(
+        "u16/web.config",
+        &utf16le(&web_config("").replace("encoding=\"utf-8\"", "encoding=\"utf-16\"")),
+    );
+    site.write(
+        "cs/web.config",
+        &web_config(
+            "    <rewrite>\r\n      <rules configSource=\"rewrite-rules.config\" />\r\n    </rewrite>\r\n",
+        ),
+    );
+    site.write(
+        "cs/rewrite-rules.config",
+        "<rules>\r\n  <rule name=\"everything\">\r\n    <match url=\".*\" />\r\n    <action type=\"Rewrite\" url=\"svc.js\" />\r\n  </rule>\r\n</rules>\r\n",
+    );
+    Some(site)
+}
+
+#[test]
+fn iis_features_real_sites_use() {
+    let Some(site) = site() else {
+        return;
+    };
+    let s = site.iisn().arg("--no-watch").start();
+
+    // Several ranges: multipart/byteranges, each part with its Content-Range.
+    let r = s.raw_get_with("/data/ten.txt", &["Range: bytes=0-4,12-14,-3"]);
+    assert_eq!(r.status, 206, "{}", r.head);
+    let ct = r.header("content-type").unwrap_or("").to_string();
+    let boundary = ct
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("content type {ct}"));
+    let body = r.text();
+    assert_eq!(
+        r.header("content-length")
+            .and_then(|v| v.parse::<usize>().ok()),
+        Some(r.body.len())
+    );
+    let parts: Vec<&str> = body
+        .split(&format!("--{boundary}"))
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != "--")
+        .collect();
+    assert_eq!(parts.len(), 3, "{body}");
+    let expect = [
+        ("0-4/100", "01234"),
+        ("12-14/100", "234"),
+        ("97-99/100", "789"),
+    ];
+    for (part, (range, data)) in parts.iter().zip(expect) {
+        assert!(
+            part.contains(&format!("Content-Range: bytes {range}")),
+            "{part}"
+        );
+        assert!(part.contains("Content-Type: text/plain"), "{part}");
+        assert!(part.ends_with(&format!("\r\n\r\n{data}")), "{part:?}");
+    }
+    // One satisfiable range among several is a plain 206.
+    let r = s.raw_get_with("/data/ten.txt", &["Range: bytes=5-9,500-600"]);
+    assert_eq!((r.status, r.text().as_str()), (206, "56789"));
+
+    // Request filtering.
+    let filtered = |head: &str, headers: &[&str]| {
+        let mut h = head.to_string();
+        for x in headers {
+            h.push_str("\r\n");
+            h.push_str(x);
+        }
+        let r = s.raw_send(&h, b"");
+        (r.status, r.header("x-iisn-substatus").map(str::to_string))
+    };
+    let sub = |n: &str| Some(n.to_string());
+    assert_eq!(filtered("GET /filtered/svc.js HTTP/1.1", &[]).0, 200);
+    assert_eq!(
+        filtered("TRACE /filtered/svc.js HTTP/1.1", &[]),
+        (404, sub("6"))
+    );
+    assert_eq!(
+        filtered("DELETE /filtered/a.txt HTTP/1.1", &[]),
+        (404, sub("6"))
+    );
+    assert_eq!(
+        filtered("GET /filtered/~admin/svc.js HTTP/1.1", &[]),
+        (404, sub("5"))
+    );
+    assert_eq!(
+        filtered("GET /filtered/b.md HTTP/1.1", &[]),
+        (404, sub("7"))
+    );
+    assert_eq!(
+        filtered("GET /filtered/a%252etxt HTTP/1.1", &[]),
+        (404, sub("11"))
+    );
+    assert_eq!(
+        filtered("GET /filtered/caf%C3%A9.txt HTTP/1.1", &[]),
+        (404, sub("12"))
+    );
+    assert_eq!(
+        filtered("GET /filtered/a.txt HTTP/1.1", &["X-Token: 0123456789"]).0,
+        200
+    );
+    assert_eq!(
+        filtered("GET /filtered/a.txt HTTP/1.1", &["X-Token: 0123456789a"]),
+        (404, sub("10"))
+    );
+    // Outside the folder, the stock rules apply.
+    assert_eq!(filtered("DELETE /hello.js HTTP/1.1", &[]).0, 200);
+
+    // Outbound rules rewrite node's headers (and static files').
+    let r = s.raw_get_with("/outbound/svc.js", &["X-Forwarded-Proto: https"]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-powered-by"), None, "{}", r.head);
+    assert_eq!(r.header("x-app"), Some("app version 3"));
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    assert_eq!(r.header("x-text"), Some("yes"));
+    let r = s.raw_get("/outbound/svc.js");
+    assert_eq!(r.header("strict-transport-security"), None);
+    let r = s.raw_get("/hello.js");
+    assert_eq!(r.header("x-text"), None, "rules stay in their folder");
+
+    // A UTF-16 web.config is read as IIS reads it.
+    let r = s.raw_get("/u16/svc.js");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "u16 ran GET /u16/svc.js")
+    );
+
+    // Rules kept in a configSource file run.
+    let r = s.raw_get("/cs/any/path");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "cs ran GET /cs/any/path")
+    );
+}
