@@ -230,3 +230,36 @@ fn iis_features_real_sites_use() {
         (200, "cs ran GET /cs/any/path")
     );
 }
+
+/// A `configSource` file is watched like web.config: editing it changes the rules that run,
+/// without touching web.config (issue 10, item 4).
+#[test]
+fn an_edited_config_source_file_is_reloaded() {
+    use std::time::{Duration, Instant};
+    let Some(site) = site() else {
+        return;
+    };
+    let s = site.iisn().start();
+    let r = s.raw_get("/cs/any/path");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "cs ran GET /cs/any/path")
+    );
+    site.write(
+        "cs/rewrite-rules.config",
+        "<rules>\r\n  <rule name=\"closed\">\r\n    <match url=\".*\" />\r\n    <action type=\"CustomResponse\" statusCode=\"403\" subStatusCode=\"0\" statusReason=\"Forbidden\" statusDescription=\"closed by the rules file\" />\r\n  </rule>\r\n</rules>\r\n",
+    );
+    let deadline = Instant::now() + crate::harness::TIMEOUT;
+    loop {
+        let r = s.raw_get("/cs/any/path");
+        if r.status == 403 {
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert!(
+            Instant::now() < deadline,
+            "the edited configSource file was never read"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
