@@ -227,6 +227,33 @@ fn parse_one_range(spec: &str, len: u64) -> RangeSpec {
     RangeSpec::Partial(start, end.min(len - 1))
 }
 
+/// Reads the next chunk (at most [`CHUNK`] bytes, at most `remaining`) of a file being sent.
+/// A file that ends before `remaining` is an error: the length was already promised.
+fn poll_chunk(
+    file: &mut tokio::fs::File,
+    cx: &mut Context<'_>,
+    remaining: u64,
+) -> Poll<Result<Bytes, BoxError>> {
+    let want = remaining.min(CHUNK as u64) as usize;
+    let mut buf = vec![0u8; want];
+    let mut rb = ReadBuf::new(&mut buf);
+    match Pin::new(file).poll_read(cx, &mut rb) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Err(e)) => Poll::Ready(Err(Box::new(e))),
+        Poll::Ready(Ok(())) => {
+            let n = rb.filled().len();
+            if n == 0 {
+                return Poll::Ready(Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file became shorter while it was being sent",
+                ))));
+            }
+            buf.truncate(n);
+            Poll::Ready(Ok(Bytes::from(buf)))
+        }
+    }
+}
+
 /// A file body streamed in frames.
 struct FileBody {
     file: tokio::fs::File,
@@ -245,25 +272,12 @@ impl hyper::body::Body for FileBody {
         if this.remaining == 0 {
             return Poll::Ready(None);
         }
-        let want = this.remaining.min(CHUNK as u64) as usize;
-        let mut buf = vec![0u8; want];
-        let mut rb = ReadBuf::new(&mut buf);
-        match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
-            Poll::Ready(Ok(())) => {
-                let n = rb.filled().len();
-                if n == 0 {
-                    return Poll::Ready(Some(Err(Box::new(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the file became shorter while it was being sent",
-                    )))));
-                }
-                buf.truncate(n);
-                this.remaining -= n as u64;
-                Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
-            }
-        }
+        poll_chunk(&mut this.file, cx, this.remaining).map(|read| {
+            Some(read.map(|b| {
+                this.remaining -= b.len() as u64;
+                Frame::data(b)
+            }))
+        })
     }
 
     fn is_end_stream(&self) -> bool {
@@ -581,26 +595,13 @@ impl hyper::body::Body for MultiBody {
                             Poll::Ready(Ok(_)) => *seek = Seek::Done,
                         }
                     }
-                    let want = (*remaining).min(CHUNK as u64) as usize;
-                    let mut buf = vec![0u8; want];
-                    let mut rb = ReadBuf::new(&mut buf);
-                    return match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
-                        Poll::Pending => Poll::Pending,
-                        Poll::Ready(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
-                        Poll::Ready(Ok(())) => {
-                            let n = rb.filled().len();
-                            if n == 0 {
-                                return Poll::Ready(Some(Err(Box::new(std::io::Error::new(
-                                    std::io::ErrorKind::UnexpectedEof,
-                                    "the file became shorter while it was being sent",
-                                )))));
-                            }
-                            buf.truncate(n);
-                            *remaining -= n as u64;
-                            this.remaining = this.remaining.saturating_sub(n as u64);
-                            Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
-                        }
-                    };
+                    return poll_chunk(&mut this.file, cx, *remaining).map(|read| {
+                        Some(read.map(|b| {
+                            *remaining -= b.len() as u64;
+                            this.remaining = this.remaining.saturating_sub(b.len() as u64);
+                            Frame::data(b)
+                        }))
+                    });
                 }
             }
         }
