@@ -209,6 +209,22 @@ impl LoadedSite {
     }
 }
 
+/// A folder's entries as (name, is a folder), sorted by name; `None` when it cannot be read.
+/// Walks that list the site (wildcard applications, check's file lints) use it so they see
+/// files in the same, stable order.
+pub fn sorted_dir(dir: &Path) -> Option<Vec<(String, bool)>> {
+    let mut names: Vec<(String, bool)> = fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let ft = e.file_type().ok()?;
+            Some((e.file_name().to_string_lossy().into_owned(), ft.is_dir()))
+        })
+        .collect();
+    names.sort();
+    Some(names)
+}
+
 /// Whether URL folder `ancestor` is `dir` or one of its parents (segment-wise, ignoring
 /// case as IIS does).
 pub fn is_ancestor(ancestor: &str, dir: &str) -> bool {
@@ -923,17 +939,9 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
     let mut cache: std::collections::HashMap<String, Vec<Entry<HandlerEntry>>> =
         std::collections::HashMap::new();
     while let Some((rel, dir, depth)) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
+        let Some(names) = sorted_dir(&dir) else {
             continue;
         };
-        let mut names: Vec<(String, bool)> = entries
-            .flatten()
-            .filter_map(|e| {
-                let ft = e.file_type().ok()?;
-                Some((e.file_name().to_string_lossy().into_owned(), ft.is_dir()))
-            })
-            .collect();
-        names.sort();
         for (name, is_dir) in names.into_iter().rev() {
             walked += 1;
             if walked > MAX_WILDCARD_WALK || out.len() >= MAX_WILDCARD_SCRIPTS {

@@ -71,17 +71,9 @@ pub fn run(ctx: &mut Ctx<'_>) {
     let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
     while let Some((rel, depth)) = stack.pop() {
         let dir = crate::config::site::rel_to_path(&ctx.site.root, &rel);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Some(names) = crate::config::site::sorted_dir(&dir) else {
             continue;
         };
-        let mut names: Vec<(String, bool)> = entries
-            .flatten()
-            .filter_map(|e| {
-                let ft = e.file_type().ok()?;
-                Some((e.file_name().to_string_lossy().into_owned(), ft.is_dir()))
-            })
-            .collect();
-        names.sort();
         for (name, is_dir) in names {
             if is_dir {
                 if depth < MAX_DEPTH && name != "node_modules" && !name.starts_with('.') {
