@@ -187,7 +187,7 @@ async fn accept_loop(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .preserve_header_case(true)
+        .title_case_headers(true)
         .keep_alive(true)
         .max_buf_size(MAX_CLIENT_HEAD);
     if *shutdown.borrow() {

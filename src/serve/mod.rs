@@ -67,6 +67,7 @@ pub mod server_vars;
 pub mod supervisor;
 pub mod term;
 pub mod transport;
+pub mod upstream;
 pub mod watcher;
 
 use std::net::{IpAddr, SocketAddr};

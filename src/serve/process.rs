@@ -98,8 +98,6 @@ pub struct Worker {
     exit_notify: Notify,
     /// iisn asked it to stop (recycle or shutdown): its exit is not a crash.
     stopping: AtomicBool,
-    /// Idle keep-alive connections, newest last.
-    pub(crate) idle: Mutex<Vec<super::proxy::Pooled>>,
     pub log: Arc<LogSettings>,
 }
 
@@ -197,7 +195,6 @@ pub async fn spawn_worker(
         exit_info: Mutex::new(None),
         exit_notify: Notify::new(),
         stopping: AtomicBool::new(false),
-        idle: Mutex::new(Vec::new()),
         log: log.clone(),
     });
     events
@@ -273,9 +270,6 @@ pub async fn spawn_worker(
         }
         w.exited.store(true, Ordering::Release);
         w.exit_notify.notify_waiters();
-        if let Ok(mut idle) = w.idle.lock() {
-            idle.clear();
-        }
         let stderr_tail = tail
             .lock()
             .map(|t| t.iter().cloned().collect())

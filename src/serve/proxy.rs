@@ -1,10 +1,14 @@
 //! Forwarding one request to a worker and streaming the response back.
 //!
 //! iisnode speaks plain HTTP/1.1 to node over the pipe. iisn does the same over the worker's
-//! Unix socket with hyper's client connection, which it polls from the request's own task
-//! (while the response head is awaited, then from the response body as hyper's server
-//! sends it) rather than spawning it: one task per client connection does all the work, with
-//! no wake-up of a second task per exchange. It keeps iisnode's rules:
+//! Unix socket. A request without a body and without an upgrade, most of what a site
+//! serves, goes through iisn's own lean client ([`super::upstream`]: one write for the head,
+//! node's answer parsed from the connection's buffer, the body read as the client takes
+//! it). A request with a body, or an upgrade, goes through hyper's client connection, which
+//! iisn polls from the request's own task (while the response head is awaited, then from
+//! the response body as hyper's server sends it) rather than spawning it. Either way one
+//! task per client connection does all the work, with no wake-up of a second task per
+//! exchange. Both keep iisnode's rules:
 //!
 //! * the original request target is sent as the client wrote it (DECISIONS.md §16);
 //! * `Connection` is forced to `keep-alive` unless the client asks for an upgrade, and
@@ -50,6 +54,7 @@ use super::pages::Failure;
 use super::pool::AppPool;
 use super::process::Worker;
 use super::transport;
+use super::upstream;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body iisn sends.
@@ -358,6 +363,7 @@ async fn handshake(
 ) -> Result<(SendRequest<ReqBody>, Option<Pin<Box<ClientConn>>>), hyper::Error> {
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .preserve_header_case(true)
+        .title_case_headers(true)
         .max_buf_size(max_head.max(8192))
         .handshake(TokioIo::new(stream))
         .await?;
@@ -370,7 +376,8 @@ async fn handshake(
     Ok((sender, Some(Box::pin(conn))))
 }
 
-/// Connects to `worker` within iisnode's retry budget.
+/// Connects to `worker` within iisnode's retry budget and makes hyper's client connection
+/// on it (requests with a body, and upgrades).
 async fn connect(
     worker: &Worker,
     retry: u32,
@@ -378,6 +385,30 @@ async fn connect(
     max_head: usize,
     upgrade: bool,
 ) -> Result<Connected, Failure> {
+    let (stream, retries) = connect_stream(worker, retry, delay_ms).await?;
+    match handshake(stream, max_head, upgrade).await {
+        Ok((sender, conn)) => Ok(Connected {
+            sender,
+            conn,
+            retries,
+        }),
+        Err(e) => Err(failure(
+            500,
+            1001,
+            0x2,
+            format!("could not set up a connection to the node process: {e}"),
+        )),
+    }
+}
+
+/// Connects to `worker`'s socket within iisnode's retry budget
+/// (`maxNamedPipeConnectionRetry` × `namedPipeConnectionRetryDelay`); also returns how many
+/// retry delays it took.
+async fn connect_stream(
+    worker: &Worker,
+    retry: u32,
+    delay_ms: u32,
+) -> Result<(transport::Stream, u32), Failure> {
     let delay = Duration::from_millis(u64::from(delay_ms));
     let budget = delay * retry;
     // Poll much faster than the configured delay: readiness shows up within milliseconds.
@@ -385,22 +416,15 @@ async fn connect(
     let start = Instant::now();
     loop {
         let err = match transport::connect(&worker.socket).await {
-            Ok(stream) => match handshake(stream, max_head, upgrade).await {
-                Ok((sender, conn)) => {
-                    let retries = if delay.is_zero() {
-                        0
-                    } else {
-                        (start.elapsed().as_millis() / delay.as_millis().max(1)) as u32
-                    };
-                    tracing::debug!(pid = worker.id.pid, retries, after = ?start.elapsed(), "connected to worker");
-                    return Ok(Connected {
-                        sender,
-                        conn,
-                        retries,
-                    });
-                }
-                Err(e) => std::io::Error::other(e),
-            },
+            Ok(stream) => {
+                let retries = if delay.is_zero() {
+                    0
+                } else {
+                    (start.elapsed().as_millis() / delay.as_millis().max(1)) as u32
+                };
+                tracing::debug!(pid = worker.id.pid, retries, after = ?start.elapsed(), "connected to worker");
+                return Ok((stream, retries));
+            }
             Err(e) => e,
         };
         tracing::trace!(pid = worker.id.pid, error = %err, "connect attempt failed");
@@ -567,6 +591,9 @@ pub async fn send(
             ),
         )));
     }
+    if !upgrade && hyper::body::Body::is_end_stream(req.body()) {
+        return send_bodyless(req, worker, guard, s).await;
+    }
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     // Attempt 0 may use a pooled connection; if the worker closed it, the request comes
@@ -697,15 +724,7 @@ pub async fn send(
     };
 
     if head_size(resp.headers()) > s.max_head {
-        return Err(SendError::Failed(failure(
-            500,
-            1012,
-            0x8007_0718,
-            format!(
-                "the response headers from node are larger than maxRequestBufferSize ({} bytes)",
-                s.max_head
-            ),
-        )));
+        return Err(SendError::Failed(head_too_large(s.max_head)));
     }
     let (mut parts, body) = resp.into_parts();
     let keep_alive = !parts
@@ -752,6 +771,127 @@ pub async fn send(
     }
     let body = Prefetched::gather(body).await.boxed();
     Ok((Response::from_parts(parts, body), retries))
+}
+
+/// The failure for an exchange with node that went wrong after the request was written.
+fn exchange_failure(e: &upstream::ExchangeError, exited: bool, max_head: usize) -> Failure {
+    if let upstream::ExchangeError::TooLarge = e {
+        return head_too_large(max_head);
+    }
+    failure(
+        500,
+        if exited { 1013 } else { 1011 },
+        0x6d,
+        if exited {
+            format!("the node process exited while handling the request: {e}")
+        } else {
+            format!("the node process did not answer with a valid HTTP response: {e}")
+        },
+    )
+}
+
+fn head_too_large(max_head: usize) -> Failure {
+    failure(
+        500,
+        1012,
+        0x8007_0718,
+        format!(
+            "the response headers from node are larger than maxRequestBufferSize ({max_head} bytes)"
+        ),
+    )
+}
+
+/// [`send`] for a request without a body and without an upgrade: iisn's own client
+/// ([`upstream`]) on a pooled or fresh connection, with the same retry and resend rules.
+async fn send_bodyless(
+    req: Request<ReqBody>,
+    worker: &Arc<Worker>,
+    guard: ActiveGuard,
+    s: &ProxySettings,
+) -> Result<(Response<Body>, u32), SendError> {
+    let mut retries = 0;
+    // Whether the request may go to another process if this worker turns out to have
+    // exited: not once node may have worked on it for a while (see `resendable`).
+    let mut may_resend = true;
+    if let Some(mut conn) = upstream::take_pooled(worker, s.pool_age) {
+        let at = Instant::now();
+        match upstream::exchange(&mut conn, &req, s.max_head).await {
+            Ok(head) => return Ok((node_response(conn, head, worker, guard, s)?, retries)),
+            // Node closed the kept-alive connection (its keep-alive timeout, or it is
+            // exiting): once more on a fresh one (engine spec §7.1).
+            Err(upstream::ExchangeError::Unanswered(_)) => {
+                retries = 1;
+                may_resend = resendable(at);
+            }
+            Err(e) => return Err(exchange_failure(&e, false, s.max_head).into()),
+        }
+    }
+    let (stream, waited) = match connect_stream(worker, s.max_retry, s.retry_delay_ms).await {
+        Ok(x) => x,
+        Err(f) if may_resend && worker.has_exited() => {
+            return Err(SendError::Unsent(f, Box::new(req)));
+        }
+        Err(f) => return Err(f.into()),
+    };
+    retries += waited;
+    let mut conn = upstream::Conn::new(stream);
+    let at = Instant::now();
+    match upstream::exchange(&mut conn, &req, s.max_head).await {
+        Ok(head) => Ok((node_response(conn, head, worker, guard, s)?, retries)),
+        Err(e) => {
+            let quick = resendable(at);
+            // A worker killed a moment ago may still accept a connection and then reset
+            // it: if it turns out to have exited, the request goes to the slot's next
+            // process.
+            let exited = worker.has_exited()
+                || tokio::time::timeout(EXIT_GRACE, worker.wait_exit())
+                    .await
+                    .is_ok();
+            let f = exchange_failure(&e, exited, s.max_head);
+            Err(if exited && may_resend && quick {
+                SendError::Unsent(f, Box::new(req))
+            } else {
+                SendError::Failed(f)
+            })
+        }
+    }
+}
+
+/// The response to send the client for node's response head on `conn`: hop-by-hop headers
+/// dropped, the body read from the connection as the client takes it.
+fn node_response(
+    conn: upstream::Conn,
+    head: upstream::Head,
+    worker: &Arc<Worker>,
+    guard: ActiveGuard,
+    s: &ProxySettings,
+) -> Result<Response<Body>, Failure> {
+    if head_size(&head.headers) > s.max_head {
+        return Err(head_too_large(s.max_head));
+    }
+    let reuse = upstream::Reuse {
+        worker: worker.clone(),
+        max: s.pool_size,
+        age: s.pool_age,
+    };
+    let body = upstream::NodeBody::new(conn, &head, Some(reuse), guard);
+    let upstream::Head {
+        status,
+        version,
+        mut headers,
+        reason,
+        ..
+    } = head;
+    headers.remove(header::CONNECTION);
+    headers.remove(HeaderName::from_static("keep-alive"));
+    let mut resp = Response::new(body.boxed());
+    *resp.status_mut() = status;
+    *resp.version_mut() = version;
+    *resp.headers_mut() = headers;
+    if let Some(reason) = reason {
+        resp.extensions_mut().insert(reason);
+    }
+    Ok(resp)
 }
 
 /// Frames gathered before the response is handed to hyper, at most this many bytes.

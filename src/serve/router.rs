@@ -122,19 +122,30 @@ pub fn percent_decode(s: &str) -> Option<String> {
 
 /// IIS wildcard match (`*` any run, `?` one character), ASCII case-insensitive.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let t: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
     // `*.` matches names without an extension (ASP.NET's extensionless mapping).
     if pattern == "*." {
         return !text.contains('.');
     }
+    if pattern.is_ascii() && text.is_ascii() {
+        return glob(pattern.as_bytes(), text.as_bytes(), |a, b| {
+            a.eq_ignore_ascii_case(b)
+        });
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    glob(&p, &t, |a: &char, b: &char| a.eq_ignore_ascii_case(b))
+}
+
+/// `*` and `?` matching (no allocation; `same` compares one character).
+fn glob<T: Copy + PartialEq + From<u8>>(p: &[T], t: &[T], same: impl Fn(&T, &T) -> bool) -> bool {
+    let (star_c, any_c) = (T::from(b'*'), T::from(b'?'));
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == any_c || (p[pi] != star_c && same(&p[pi], &t[ti]))) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star_c {
             star = Some(pi);
             mark = ti;
             pi += 1;
@@ -146,7 +157,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    while pi < p.len() && p[pi] == star_c {
         pi += 1;
     }
     pi == p.len()
@@ -159,7 +170,12 @@ fn verb_matches(h: &HandlerEntry, method: &str) -> bool {
 
 /// Whether handler `h` maps the URL prefix `segs[..=i]`.
 fn handler_matches(h: &Entry<HandlerEntry>, segs: &[&str], i: usize) -> bool {
-    let path = h.item.path.value.trim().replace('\\', "/");
+    let raw = h.item.path.value.trim();
+    let path = if raw.contains('\\') {
+        std::borrow::Cow::Owned(raw.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    };
     if path.contains('/') {
         let want = path.trim_start_matches('/');
         let level_depth = if h.level.is_empty() {

@@ -695,9 +695,12 @@ impl Scope<'_> {
             "URL" | "PATH_INFO" | "SCRIPT_NAME" | "URL_PATH_INFO" => self.public_url(),
             "QUERY_STRING" => self.state.query.clone().unwrap_or_default(),
             "REQUEST_FILENAME" | "SCRIPT_FILENAME" | "PATH_TRANSLATED" | "SCRIPT_TRANSLATED" => {
-                physical_path(self.env.site_root, &self.state.path)
-                    .display()
-                    .to_string()
+                physical_path_string(self.env.site_root, &self.state.path)
+            }
+            // The raw request target: the most used variable of real rules ({REQUEST_URI}
+            // in Azure's generated web.config), without the general lookup's copies.
+            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" | "CACHE_URL" => {
+                self.env.head.target.clone()
             }
             "DOCUMENT_ROOT" => self.env.site_root.display().to_string(),
             "HTTP_X_ORIGINAL_URL" if self.state.rewritten => self.env.head.target.clone(),
@@ -769,13 +772,50 @@ fn physical_path(root: &Path, site_path: &str) -> PathBuf {
     p
 }
 
+/// [`physical_path`] as text (what `{REQUEST_FILENAME}` expands to).
+fn physical_path_string(root: &Path, site_path: &str) -> String {
+    let Some(r) = root.to_str() else {
+        return physical_path(root, site_path).display().to_string();
+    };
+    let mut out = String::with_capacity(r.len() + site_path.len() + 1);
+    out.push_str(r);
+    for seg in site_path.split('/').filter(|s| !s.is_empty()) {
+        if !out.ends_with(std::path::MAIN_SEPARATOR) {
+            out.push(std::path::MAIN_SEPARATOR);
+        }
+        out.push_str(seg);
+    }
+    out
+}
+
+/// Whether `input` names `root` or a path below it, with no `..` segment: the same test as
+/// `Path::starts_with` and `Component::ParentDir`, on text (the common, UTF-8 case).
+fn inside_root_text(root: &str, input: &str) -> Option<bool> {
+    if std::path::MAIN_SEPARATOR != '/'
+        || !root.starts_with('/')
+        || root.contains("//")
+        || root.contains("/.")
+    {
+        return None;
+    }
+    let root = root.trim_end_matches('/');
+    let rest = input.strip_prefix(root)?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Some(false);
+    }
+    Some(!rest.split('/').any(|seg| seg == ".."))
+}
+
 /// IsFile / IsDirectory on an expanded input: only absolute paths inside the site count.
 fn file_test(root: &Path, input: &str, want_dir: bool) -> bool {
     let p = Path::new(input);
-    if !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) {
-        return false;
-    }
-    if !p.starts_with(root) {
+    let inside = root.to_str().and_then(|r| inside_root_text(r, input));
+    let inside = inside.unwrap_or_else(|| {
+        p.is_absolute()
+            && !p.components().any(|c| matches!(c, Component::ParentDir))
+            && p.starts_with(root)
+    });
+    if !inside {
         return false;
     }
     match std::fs::metadata(p) {
@@ -1192,6 +1232,47 @@ fn redirect_location(target: &str, level: &str, app_path: &str, query: Option<&s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_text_inside_root_test_agrees_with_paths() {
+        let path_test = |root: &str, input: &str| {
+            let p = Path::new(input);
+            p.is_absolute()
+                && !p.components().any(|c| matches!(c, Component::ParentDir))
+                && p.starts_with(Path::new(root))
+        };
+        for root in ["/srv/site", "/srv/site/", "/"] {
+            for input in [
+                "/srv/site",
+                "/srv/site/",
+                "/srv/site/public/a.js",
+                "/srv/site/./a",
+                "/srv/site/../x",
+                "/srv/site/a/../b",
+                "/srv/sitex/a",
+                "/srv/sit",
+                "/other",
+                "relative/a",
+                "/srv/site/a..b/c",
+            ] {
+                if let Some(text) = inside_root_text(root, input) {
+                    assert_eq!(text, path_test(root, input), "{root} {input}");
+                }
+            }
+        }
+        assert_eq!(
+            physical_path_string(Path::new("/srv/site"), "/public/a b.js"),
+            physical_path(Path::new("/srv/site"), "/public/a b.js")
+                .display()
+                .to_string()
+        );
+        assert_eq!(
+            physical_path_string(Path::new("/srv/site"), "/"),
+            physical_path(Path::new("/srv/site"), "/")
+                .display()
+                .to_string()
+        );
+    }
 
     #[test]
     fn templates_parse_nested_expressions() {

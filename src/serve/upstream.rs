@@ -1,0 +1,940 @@
+//! iisn's own HTTP/1.1 client toward node, for the common request: no body, no upgrade.
+//!
+//! A body-less request (GET, HEAD, DELETE ... without a body) is most of what a site
+//! serves. For it, a whole client state machine is more than the job needs: the request
+//! head is written in one `write` from a per-thread scratch buffer, node's response head is
+//! parsed with `httparse` straight from the connection's read buffer, and the body is read
+//! by the response body that hyper's server polls ([`NodeBody`]), from the client's own
+//! task. There is no dispatcher, no channel between a sender and a connection task, no
+//! copy of the request kept for a resend (the head is encoded again from the request,
+//! which is kept until node answers), and no header-case map.
+//!
+//! Requests with a body (streamed to node while its answer may already stream back) and
+//! upgrades (WebSocket tunnels) keep hyper's client ([`super::proxy`]).
+//!
+//! The rules are hyper's client rules, kept strict toward node:
+//!
+//! * `1xx` answers before the final one are skipped (`101` never comes: no upgrade here);
+//! * the body is empty for `HEAD`, `204` and `304`; else `Transfer-Encoding` ending in
+//!   `chunked` frames it (a `Content-Length` beside it is dropped, RFC 9112 §6.3); else a
+//!   `Content-Length` (several must agree); else it runs until node closes the connection;
+//! * chunk sizes are hex digits only (at most 16), lines end in CRLF, extensions and
+//!   trailers are skipped; anything else fails the response;
+//! * the response head is limited to `maxRequestBufferSize` (at least 8 KiB to read it);
+//! * a connection goes back to the pool only when its response ended exactly where node's
+//!   bytes ended, and node did not ask to close it (`Connection: close`, or HTTP/1.0
+//!   without `keep-alive`).
+
+use std::future::Future;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Version, header};
+use hyper::body::{Frame, SizeHint};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::process::Worker;
+use super::proxy::{ActiveGuard, BoxError};
+use super::transport;
+
+/// Most header lines accepted in node's response head.
+const MAX_HEADERS: usize = 256;
+/// The longest chunk-size line (with extensions) or trailer section accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Read size while the head is awaited, and for chunked and until-close bodies.
+const READ_SMALL: usize = 8 * 1024;
+/// Largest read for a body of known length.
+const READ_LARGE: usize = 256 * 1024;
+/// A connection whose buffer grew beyond this gets a fresh small one before it is pooled,
+/// so idle connections hold little memory.
+const POOLED_BUF: usize = 16 * 1024;
+
+/// A connection to a worker, with what has been read from it and not used yet.
+pub struct Conn {
+    io: transport::Stream,
+    buf: BytesMut,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl Conn {
+    pub fn new(io: transport::Stream) -> Conn {
+        Conn {
+            io,
+            buf: BytesMut::with_capacity(READ_SMALL),
+        }
+    }
+
+    /// Whether an idle connection can carry a request: node has not closed it and sent
+    /// nothing unasked. Costs a system call only when the socket became readable.
+    pub fn is_usable(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.io.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+
+    /// Reads more of node's bytes into the buffer (at least `want` bytes of room); `0` at
+    /// the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<std::io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < want / 2 {
+            self.buf.reserve(want);
+        }
+        // tokio's read clears the socket's readiness after a short read, so the next read
+        // waits for the next epoll event instead of trying (and failing) a system call.
+        let read = self.io.read_buf(&mut self.buf);
+        std::pin::pin!(read).poll(cx)
+    }
+
+    async fn fill(&mut self, want: usize) -> std::io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx, want)).await
+    }
+}
+
+thread_local! {
+    /// Where request heads are encoded (one per front thread, reused).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Writes a header name as IIS writes known headers to iisnode: `Content-Type`.
+fn title_case(out: &mut Vec<u8>, name: &[u8]) {
+    let mut up = true;
+    for &b in name {
+        out.push(if up { b.to_ascii_uppercase() } else { b });
+        up = b == b'-';
+    }
+}
+
+/// Encodes a body-less request's head: the target as the client sent it, its headers
+/// (hop-by-hop headers already rewritten by the caller) without `Transfer-Encoding`.
+fn encode_head<B>(out: &mut Vec<u8>, req: &Request<B>) {
+    out.clear();
+    out.extend_from_slice(req.method().as_str().as_bytes());
+    out.push(b' ');
+    let uri = req.uri();
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        out.extend_from_slice(uri.to_string().as_bytes());
+    } else {
+        out.extend_from_slice(uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes());
+    }
+    out.extend_from_slice(if req.version() == Version::HTTP_10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
+    for (name, value) in req.headers() {
+        if name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        title_case(out, name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes `req`'s head to `conn`.
+async fn write_head<B>(conn: &mut Conn, req: &Request<B>) -> std::io::Result<()> {
+    let mut head = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    encode_head(&mut head, req);
+    let r = conn.io.write_all(&head).await;
+    if head.capacity() <= 64 * 1024 {
+        SCRATCH.with(|s| *s.borrow_mut() = head);
+    }
+    r
+}
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub enum ExchangeError {
+    /// Node sent not one byte of an answer: the connection was closed or reset, or the
+    /// request could not be written. The request may be sent again.
+    Unanswered(std::io::Error),
+    /// Node's answer was not a valid HTTP/1.x response (or ended too early).
+    Invalid(String),
+    /// Node's response head was larger than allowed.
+    TooLarge,
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeError::Unanswered(e) => write!(f, "connection closed before a response: {e}"),
+            ExchangeError::Invalid(s) => f.write_str(s),
+            ExchangeError::TooLarge => f.write_str("the response head is too large"),
+        }
+    }
+}
+
+/// How node frames the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Empty,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// Node's response head, parsed.
+pub struct Head {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub reason: Option<hyper::ext::ReasonPhrase>,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// Sends a body-less request on `conn` and reads node's response head.
+pub async fn exchange<B>(
+    conn: &mut Conn,
+    req: &Request<B>,
+    max_head: usize,
+) -> Result<Head, ExchangeError> {
+    write_head(conn, req)
+        .await
+        .map_err(ExchangeError::Unanswered)?;
+    let limit = max_head.max(8192);
+    let mut received = false;
+    loop {
+        if !conn.buf.is_empty() {
+            received = true;
+            match parse_head(&mut conn.buf, req.method(), limit)? {
+                Some(Parsed::Final(head)) => return Ok(head),
+                Some(Parsed::Informational) => continue,
+                None => {}
+            }
+        }
+        match conn.fill(READ_SMALL).await {
+            Ok(0) if !received => {
+                return Err(ExchangeError::Unanswered(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the node process closed the connection",
+                )));
+            }
+            Ok(0) => {
+                return Err(ExchangeError::Invalid(
+                    "the connection closed before the response head was complete".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if !received => return Err(ExchangeError::Unanswered(e)),
+            Err(e) => return Err(ExchangeError::Invalid(e.to_string())),
+        }
+    }
+}
+
+enum Parsed {
+    Final(Head),
+    /// A `1xx` answer, consumed: the final one follows.
+    Informational,
+}
+
+fn invalid(what: impl Into<String>) -> ExchangeError {
+    ExchangeError::Invalid(what.into())
+}
+
+/// Parses a response head at the start of `buf` (consuming it when complete).
+fn parse_head(
+    buf: &mut BytesMut,
+    method: &Method,
+    limit: usize,
+) -> Result<Option<Parsed>, ExchangeError> {
+    // Offsets of names and values in the head: the head becomes shared `Bytes` once the
+    // borrow of the buffer ends, and the header values are slices of it.
+    SPANS.with(|spans| parse_head_with(buf, method, limit, &mut spans.borrow_mut()))
+}
+
+thread_local! {
+    /// [`parse_head`]'s list of header offsets (one per front thread, reused).
+    static SPANS: std::cell::RefCell<Vec<(u32, u32, u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn parse_head_with(
+    buf: &mut BytesMut,
+    method: &Method,
+    limit: usize,
+    spans: &mut Vec<(u32, u32, u32, u32)>,
+) -> Result<Option<Parsed>, ExchangeError> {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut []);
+    spans.clear();
+    let (len, code, reason, version, count) = {
+        let bytes: &[u8] = buf;
+        match httparse::ParserConfig::default()
+            .parse_response_with_uninit_headers(&mut res, bytes, &mut slots)
+        {
+            Ok(httparse::Status::Complete(len)) => {
+                if len > limit {
+                    return Err(ExchangeError::TooLarge);
+                }
+                let base = bytes.as_ptr() as usize;
+                for h in res.headers.iter() {
+                    let n = h.name.as_ptr() as usize - base;
+                    let v = h.value.as_ptr() as usize - base;
+                    spans.push((
+                        n as u32,
+                        h.name.len() as u32,
+                        v as u32,
+                        h.value.len() as u32,
+                    ));
+                }
+                (
+                    len,
+                    res.code.unwrap_or(0),
+                    res.reason.unwrap_or(""),
+                    res.version.unwrap_or(1),
+                    res.headers.len(),
+                )
+            }
+            Ok(httparse::Status::Partial) => {
+                return if bytes.len() >= limit {
+                    Err(ExchangeError::TooLarge)
+                } else {
+                    Ok(None)
+                };
+            }
+            Err(httparse::Error::TooManyHeaders) => return Err(ExchangeError::TooLarge),
+            Err(e) => return Err(invalid(format!("invalid response head: {e}"))),
+        }
+    };
+    let status = StatusCode::from_u16(code).map_err(|_| invalid("invalid status code"))?;
+    if status.is_informational() {
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(invalid(
+                "101 Switching Protocols to a request without Upgrade",
+            ));
+        }
+        buf.advance(len);
+        return Ok(Some(Parsed::Informational));
+    }
+    let reason = (Some(reason) != status.canonical_reason())
+        .then(|| hyper::ext::ReasonPhrase::try_from(reason.as_bytes()).ok())
+        .flatten();
+    let head = buf.split_to(len).freeze();
+    let version = if version == 1 {
+        Version::HTTP_11
+    } else {
+        Version::HTTP_10
+    };
+    let mut keep_alive = version == Version::HTTP_11;
+    let mut close = false;
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut length: Option<u64> = None;
+    let mut chunked = None;
+    for &(n, nl, v, vl) in &spans[..count] {
+        let name = HeaderName::from_bytes(&head[n as usize..(n + nl) as usize])
+            .map_err(|_| invalid("invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(v as usize..(v + vl) as usize))
+            .map_err(|_| invalid("invalid header value"))?;
+        if name == header::CONNECTION {
+            for token in value.as_bytes().split(|&b| b == b',') {
+                let t = token.trim_ascii();
+                if t.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        } else if name == header::CONTENT_LENGTH {
+            let n =
+                parse_length(value.as_bytes()).ok_or_else(|| invalid("invalid Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(invalid("conflicting Content-Length headers"));
+            }
+            length = Some(n);
+        } else if name == header::TRANSFER_ENCODING {
+            // Only the last coding counts (several headers form one list).
+            let last = value
+                .as_bytes()
+                .rsplit(|&b| b == b',')
+                .next()
+                .unwrap_or(b"");
+            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        }
+        headers.append(name, value);
+    }
+    let framing = if *method == Method::HEAD
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        Framing::Empty
+    } else if let Some(chunked) = chunked {
+        headers.remove(header::CONTENT_LENGTH);
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else if let Some(n) = length {
+        if n == 0 {
+            Framing::Empty
+        } else {
+            Framing::Length(n)
+        }
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Some(Parsed::Final(Head {
+        status,
+        version,
+        headers,
+        reason,
+        framing,
+        keep_alive: keep_alive && !close && framing != Framing::UntilClose,
+    })))
+}
+
+/// A Content-Length value: digits only.
+fn parse_length(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// Where a chunked body's decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// In a chunk's data, this many bytes to go.
+    Data(u64),
+    /// After a chunk's data: its CRLF.
+    DataEnd,
+    /// After the last chunk: trailer lines, then an empty line.
+    Trailers,
+}
+
+/// What the decoder found in the buffer.
+#[derive(Debug, PartialEq, Eq)]
+enum Decoded {
+    Data(Bytes),
+    NeedMore,
+    End,
+}
+
+/// One step of the chunked decoder on `buf`.
+fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String> {
+    loop {
+        match *state {
+            Chunk::Size => {
+                let Some(eol) = find_crlf(buf) else {
+                    return if buf.len() > MAX_CHUNK_LINE {
+                        Err("chunk-size line too long".into())
+                    } else {
+                        Ok(Decoded::NeedMore)
+                    };
+                };
+                let line = &buf[..eol];
+                let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                if digits == 0 || digits > 16 {
+                    return Err("invalid chunk size".into());
+                }
+                let rest = line[digits..].trim_ascii_start();
+                if !(rest.is_empty() || rest[0] == b';') {
+                    return Err("invalid chunk size".into());
+                }
+                let size = line[..digits].iter().fold(0u64, |n, &d| {
+                    (n << 4) | u64::from((d as char).to_digit(16).unwrap_or(0))
+                });
+                buf.advance(eol + 2);
+                *state = if size == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                };
+            }
+            Chunk::Data(left) => {
+                if buf.is_empty() {
+                    return Ok(Decoded::NeedMore);
+                }
+                let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let data = buf.split_to(n).freeze();
+                let left = left - n as u64;
+                *state = if left == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left)
+                };
+                return Ok(Decoded::Data(data));
+            }
+            Chunk::DataEnd => {
+                if buf.len() < 2 {
+                    return Ok(Decoded::NeedMore);
+                }
+                if &buf[..2] != b"\r\n" {
+                    return Err("chunk data not followed by CRLF".into());
+                }
+                buf.advance(2);
+                *state = Chunk::Size;
+            }
+            Chunk::Trailers => {
+                let Some(eol) = find_crlf(buf) else {
+                    return if buf.len() > MAX_CHUNK_LINE {
+                        Err("trailer section too long".into())
+                    } else {
+                        Ok(Decoded::NeedMore)
+                    };
+                };
+                buf.advance(eol + 2);
+                if eol == 0 {
+                    return Ok(Decoded::End);
+                }
+            }
+        }
+    }
+}
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+/// Where a finished connection goes: back to this thread's pool for its worker.
+pub struct Reuse {
+    pub worker: Arc<Worker>,
+    pub max: usize,
+    pub age: std::time::Duration,
+}
+
+/// Node's response body, read from the connection by whoever polls it (hyper's server, in
+/// the client connection's task). The connection goes back to the pool when the body ends
+/// cleanly; the request's concurrency slot is held until the body is done or dropped.
+pub struct NodeBody {
+    conn: Option<Conn>,
+    state: State,
+    reuse: Option<Reuse>,
+    _guard: ActiveGuard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+    Done,
+}
+
+impl NodeBody {
+    /// The body that follows `head` on `conn`. A body-less response hands the connection
+    /// back at once.
+    pub fn new(conn: Conn, head: &Head, reuse: Option<Reuse>, guard: ActiveGuard) -> NodeBody {
+        let state = match head.framing {
+            Framing::Empty => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::Chunked(Chunk::Size),
+            Framing::UntilClose => State::UntilClose,
+        };
+        let mut body = NodeBody {
+            conn: Some(conn),
+            state,
+            reuse: if head.keep_alive { reuse } else { None },
+            _guard: guard,
+        };
+        if body.state == State::Done {
+            body.release();
+        }
+        body
+    }
+
+    /// Returns the connection to the pool (once), if nothing unasked follows the response.
+    fn release(&mut self) {
+        if let (Some(mut conn), Some(reuse)) = (self.conn.take(), self.reuse.take()) {
+            if !conn.buf.is_empty() {
+                return;
+            }
+            if conn.buf.capacity() > POOLED_BUF {
+                conn.buf = BytesMut::with_capacity(READ_SMALL);
+            }
+            give_back(&reuse, conn);
+        }
+    }
+
+    fn finish(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.state = State::Done;
+        self.release();
+        Poll::Ready(None)
+    }
+}
+
+fn cut_short(what: &str) -> BoxError {
+    format!("node's response body {what}").into()
+}
+
+impl hyper::body::Body for NodeBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return if this.state == State::Done {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Err(cut_short("was lost"))))
+                };
+            };
+            let want = match &mut this.state {
+                State::Done => return this.finish(),
+                State::Length(left) => {
+                    if !conn.buf.is_empty() {
+                        let n = conn
+                            .buf
+                            .len()
+                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                        let data = conn.buf.split_to(n).freeze();
+                        *left -= n as u64;
+                        if *left == 0 {
+                            this.state = State::Done;
+                            this.release();
+                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    usize::try_from(*left)
+                        .unwrap_or(usize::MAX)
+                        .clamp(READ_SMALL, READ_LARGE)
+                }
+                State::Chunked(chunk) => match decode_chunk(chunk, &mut conn.buf) {
+                    Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                    Ok(Decoded::End) => return this.finish(),
+                    Ok(Decoded::NeedMore) => READ_SMALL,
+                    Err(e) => {
+                        this.conn = None;
+                        this.state = State::Done;
+                        return Poll::Ready(Some(Err(cut_short(&format!("is malformed: {e}")))));
+                    }
+                },
+                State::UntilClose => {
+                    if !conn.buf.is_empty() {
+                        let data = conn.buf.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    READ_SMALL
+                }
+            };
+            match ready!(conn.poll_fill(cx, want)) {
+                Ok(0) if this.state == State::UntilClose => {
+                    this.conn = None;
+                    this.state = State::Done;
+                    return Poll::Ready(None);
+                }
+                Ok(0) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(cut_short(
+                        "ended early: the node process closed the connection",
+                    ))));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    this.conn = None;
+                    return Poll::Ready(Some(Err(Box::new(e))));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.state == State::Done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            State::Done => SizeHint::with_exact(0),
+            State::Length(n) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+// Idle connections to workers, per front thread (see `super::front`: a current-thread
+// runtime per thread, so a connection is only ever used from the thread that made it; no
+// lock, no cross-thread wake-up). A worker is known by its address, with a `Weak` to it so
+// that the address cannot be reused by another worker while its entry lives; entries of
+// exited or dropped workers are pruned as they are met.
+thread_local! {
+    static IDLE: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, IdleList)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A worker's idle connections on one thread, with when each came back; newest last.
+type IdleList = Vec<(Conn, Instant)>;
+
+/// Runs `f` on this thread's idle list for `worker`.
+fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut IdleList) -> R) -> R {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        if let Some(i) = idle
+            .iter()
+            .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(worker)))
+        {
+            return f(&mut idle[i].1);
+        }
+        // A worker not seen on this thread yet: drop the lists of workers that are gone.
+        idle.retain(|(w, _)| w.upgrade().is_some_and(|w| !w.has_exited()));
+        idle.push((Arc::downgrade(worker), Vec::new()));
+        let last = idle.len() - 1;
+        f(&mut idle[last].1)
+    })
+}
+
+fn give_back(reuse: &Reuse, conn: Conn) {
+    if reuse.max == 0 || reuse.worker.has_exited() {
+        return;
+    }
+    // maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process): each
+    // front thread keeps its share, so that all threads together stay within it.
+    let share = reuse.max.div_ceil(super::front::front_threads());
+    with_idle(&reuse.worker, |idle| {
+        // Idle connections are not polled while they wait, so one that node closed (its
+        // keep-alive timeout) would hold its socket until taken: look at the oldest each
+        // time one comes back, and drop it when node closed it or it is too old.
+        if let Some((oldest, since)) = idle.first_mut()
+            && (since.elapsed() >= reuse.age || !oldest.is_usable())
+        {
+            idle.remove(0);
+        }
+        if idle.len() < share {
+            idle.push((conn, Instant::now()));
+        }
+    });
+}
+
+/// Takes the newest idle connection to `worker` younger than `max_age`, closing stale ones.
+pub fn take_pooled(worker: &Arc<Worker>, max_age: std::time::Duration) -> Option<Conn> {
+    if worker.has_exited() {
+        with_idle(worker, Vec::clear);
+        return None;
+    }
+    with_idle(worker, |idle| {
+        while let Some((mut conn, since)) = idle.pop() {
+            if since.elapsed() < max_age && conn.is_usable() {
+                tracing::trace!(pid = worker.id.pid, idle = ?since.elapsed(), "reusing a pooled connection");
+                return Some(conn);
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(bytes: &[u8], method: Method) -> Result<Option<Parsed>, ExchangeError> {
+        let mut buf = BytesMut::from(bytes);
+        parse_head(&mut buf, &method, 8192)
+    }
+
+    fn final_head(bytes: &[u8], method: Method) -> Head {
+        match head(bytes, method) {
+            Ok(Some(Parsed::Final(h))) => h,
+            Ok(Some(Parsed::Informational)) => panic!("informational"),
+            Ok(None) => panic!("partial"),
+            Err(e) => panic!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn framing_follows_hypers_client_rules() {
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\n",
+            Method::GET,
+        );
+        assert_eq!(h.framing, Framing::Length(13));
+        assert!(h.keep_alive);
+        assert!(h.reason.is_none());
+        assert_eq!(
+            h.headers.get("content-type").map(|v| v.as_bytes()),
+            Some(&b"text/plain"[..])
+        );
+
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n",
+            Method::HEAD,
+        );
+        assert_eq!(h.framing, Framing::Empty);
+        let h = final_head(
+            b"HTTP/1.1 304 Not Modified\r\nContent-Length: 13\r\n\r\n",
+            Method::GET,
+        );
+        assert_eq!(h.framing, Framing::Empty);
+
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+            Method::GET,
+        );
+        assert_eq!(h.framing, Framing::Chunked);
+        assert!(
+            h.headers.get("content-length").is_none(),
+            "TE wins, CL dropped"
+        );
+
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+            Method::GET,
+        );
+        assert_eq!(h.framing, Framing::UntilClose);
+        assert!(!h.keep_alive);
+
+        let h = final_head(b"HTTP/1.1 200 OK\r\n\r\n", Method::GET);
+        assert_eq!(h.framing, Framing::UntilClose);
+
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n",
+            Method::GET,
+        );
+        assert!(!h.keep_alive);
+        let h = final_head(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", Method::GET);
+        assert!(!h.keep_alive);
+        let h = final_head(
+            b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n",
+            Method::GET,
+        );
+        assert!(h.keep_alive);
+
+        let h = final_head(
+            b"HTTP/1.1 299 Fine Thanks\r\nContent-Length: 0\r\n\r\n",
+            Method::GET,
+        );
+        assert_eq!(
+            h.reason.as_ref().map(|r| r.as_bytes()),
+            Some(&b"Fine Thanks"[..])
+        );
+    }
+
+    #[test]
+    fn bad_heads_are_rejected() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+            b"HTTP/1.1 20 OK\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            b"HTTX/1.1 200 OK\r\n\r\n",
+        ] {
+            assert!(
+                matches!(head(bad, Method::GET), Err(ExchangeError::Invalid(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(matches!(
+            head(b"HTTP/1.1 200 OK\r\nX: y", Method::GET),
+            Ok(None)
+        ));
+        let long = format!("HTTP/1.1 200 OK\r\nX: {}\r\n", "a".repeat(9000));
+        assert!(matches!(
+            head(long.as_bytes(), Method::GET),
+            Err(ExchangeError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn informational_answers_are_skipped() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..],
+        );
+        assert!(matches!(
+            parse_head(&mut buf, &Method::GET, 8192),
+            Ok(Some(Parsed::Informational))
+        ));
+        assert!(matches!(
+            parse_head(&mut buf, &Method::GET, 8192),
+            Ok(Some(Parsed::Final(_)))
+        ));
+        assert_eq!(&buf[..], b"hi");
+    }
+
+    fn decode_all(input: &[u8], step: usize) -> Result<Vec<u8>, String> {
+        let mut state = Chunk::Size;
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut fed = 0;
+        loop {
+            match decode_chunk(&mut state, &mut buf)? {
+                Decoded::Data(d) => out.extend_from_slice(&d),
+                Decoded::End => return Ok(out),
+                Decoded::NeedMore => {
+                    if fed >= input.len() {
+                        return Err("eof".into());
+                    }
+                    let n = step.min(input.len() - fed);
+                    buf.extend_from_slice(&input[fed..fed + n]);
+                    fed += n;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_decode_in_any_split() {
+        let wire = b"7\r\nHello, \r\n6;ext=1\r\nworld!\r\n0\r\nX-Trailer: 1\r\n\r\n";
+        for step in 1..wire.len() {
+            assert_eq!(
+                decode_all(wire, step).as_deref(),
+                Ok(&b"Hello, world!"[..]),
+                "step {step}"
+            );
+        }
+        for bad in [
+            &b"x\r\nabc\r\n0\r\n\r\n"[..],
+            b"3\r\nabcX\r\n0\r\n\r\n",
+            b"-3\r\nabc\r\n0\r\n\r\n",
+            b"3 z\r\nabc\r\n0\r\n\r\n",
+            b"11111111111111111\r\n",
+        ] {
+            assert!(
+                decode_all(bad, 64).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn request_heads_are_title_cased_without_transfer_encoding() {
+        let mut req = Request::new(());
+        *req.uri_mut() = "/a/b?c=1".parse().expect("uri");
+        req.headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("x"));
+        req.headers_mut()
+            .insert("x-custom-thing", HeaderValue::from_static("1"));
+        req.headers_mut().insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        let mut out = Vec::new();
+        encode_head(&mut out, &req);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "GET /a/b?c=1 HTTP/1.1\r\nHost: x\r\nX-Custom-Thing: 1\r\n\r\n"
+        );
+    }
+}
