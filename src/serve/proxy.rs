@@ -866,7 +866,7 @@ fn node_response(
     guard: ActiveGuard,
     s: &ProxySettings,
 ) -> Result<Response<Body>, Failure> {
-    if head_size(&head.headers) > s.max_head {
+    if head.size > s.max_head {
         return Err(head_too_large(s.max_head));
     }
     let reuse = upstream::Reuse {
@@ -875,15 +875,14 @@ fn node_response(
         age: s.pool_age,
     };
     let body = upstream::NodeBody::new(conn, &head, Some(reuse), guard);
+    // (`Connection` and `Keep-Alive` were left out when the head was parsed.)
     let upstream::Head {
         status,
         version,
-        mut headers,
+        headers,
         reason,
         ..
     } = head;
-    headers.remove(header::CONNECTION);
-    headers.remove(HeaderName::from_static("keep-alive"));
     let mut resp = Response::new(body.boxed());
     *resp.status_mut() = status;
     *resp.version_mut() = version;

@@ -200,6 +200,8 @@ pub struct Head {
     pub version: Version,
     pub headers: HeaderMap,
     pub reason: Option<hyper::ext::ReasonPhrase>,
+    /// The size of node's header block (as `proxy::head_size` counts it).
+    pub size: usize,
     framing: Framing,
     keep_alive: bool,
 }
@@ -341,11 +343,15 @@ fn parse_head_with(
     let mut headers = HeaderMap::with_capacity(count);
     let mut length: Option<u64> = None;
     let mut chunked = None;
+    // The header block's size as `proxy::head_size` counts it (maxRequestBufferSize), of
+    // everything node sent.
+    let mut size = 2;
     for &(n, nl, v, vl) in &spans[..count] {
         let name = HeaderName::from_bytes(&head[n as usize..(n + nl) as usize])
             .map_err(|_| invalid("invalid header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v as usize..(v + vl) as usize))
             .map_err(|_| invalid("invalid header value"))?;
+        size += name.as_str().len() + value.len() + 4;
         if name == header::CONNECTION {
             for token in value.as_bytes().split(|&b| b == b',') {
                 let t = token.trim_ascii();
@@ -355,6 +361,10 @@ fn parse_head_with(
                     keep_alive = true;
                 }
             }
+            // `Connection` and `Keep-Alive` describe this hop only: the client never sees them.
+            continue;
+        } else if name.as_str() == "keep-alive" {
+            continue;
         } else if name == header::CONTENT_LENGTH {
             let n =
                 parse_length(value.as_bytes()).ok_or_else(|| invalid("invalid Content-Length"))?;
@@ -401,6 +411,7 @@ fn parse_head_with(
         reason,
         framing,
         keep_alive: keep_alive && !close && framing != Framing::UntilClose,
+        size,
     })))
 }
 
@@ -768,6 +779,7 @@ mod tests {
         );
         assert_eq!(h.framing, Framing::Length(13));
         assert!(h.keep_alive);
+        assert_eq!(h.size, super::super::proxy::head_size(&h.headers));
         assert!(h.reason.is_none());
         assert_eq!(
             h.headers.get("content-type").map(|v| v.as_bytes()),
@@ -813,10 +825,18 @@ mod tests {
         let h = final_head(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", Method::GET);
         assert!(!h.keep_alive);
         let h = final_head(
-            b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 1\r\n\r\n",
             Method::GET,
         );
         assert!(h.keep_alive);
+        assert!(h.headers.get("connection").is_none() && h.headers.get("keep-alive").is_none());
+        // The limit counts node's whole header block, hop-by-hop headers included.
+        assert_eq!(
+            h.size,
+            super::super::proxy::head_size(&h.headers)
+                + "connection: Keep-Alive\r\n".len()
+                + "keep-alive: timeout=5\r\n".len()
+        );
 
         let h = final_head(
             b"HTTP/1.1 299 Fine Thanks\r\nContent-Length: 0\r\n\r\n",

@@ -314,10 +314,13 @@ impl Filter {
         }
         if let Some(last) = site_path.split('/').rfind(|s| !s.is_empty()) {
             let ext = match last.rfind('.') {
-                Some(i) => last[i..].to_ascii_lowercase(),
-                None => ".".to_string(),
+                Some(i) => &last[i..],
+                None => ".",
             };
-            let rule = self.extensions.iter().find(|(e, _)| *e == ext);
+            let rule = self
+                .extensions
+                .iter()
+                .find(|(e, _)| e.eq_ignore_ascii_case(ext));
             let allowed = match rule {
                 Some((_, allowed)) => *allowed,
                 None => self.allow_unlisted,
@@ -327,7 +330,8 @@ impl Filter {
                     404,
                     7,
                     format!(
-                        "The request filtering module is configured to deny the file extension \"{ext}\"{}.",
+                        "The request filtering module is configured to deny the file extension \"{}\"{}.",
+                        ext.to_ascii_lowercase(),
                         if rule.is_none() {
                             " (it is not listed and allowUnlisted is false)"
                         } else {

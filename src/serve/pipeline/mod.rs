@@ -293,16 +293,52 @@ pub fn normalize_app_path(p: &str) -> String {
 /// `.` segments go, `..` removes the segment before it, repeated slashes collapse, a
 /// trailing slash is kept. `None` when `..` would climb above the root or the path holds a
 /// NUL or another control character (IIS answers 400 to both).
+/// Whether a decoded path needs no normalizing: it starts with `/` and has no `\\`, no
+/// empty segment inside and no `.` or `..` segment (one pass over the bytes).
+fn already_normal(p: &str) -> bool {
+    let b = p.as_bytes();
+    if b.first() != Some(&b'/') {
+        return false;
+    }
+    // Length of the current segment so far, and whether it is all dots.
+    let (mut len, mut dots) = (0usize, true);
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'\\' => return false,
+            b'/' => {
+                if i > 0 && (len == 0 || (dots && len <= 2)) {
+                    return false;
+                }
+                len = 0;
+                dots = true;
+            }
+            _ => {
+                len += 1;
+                dots &= c == b'.';
+            }
+        }
+    }
+    !(dots && (1..=2).contains(&len))
+}
+
+/// [`normalize_path`] of an owned path: no copy when it is already normal.
+pub fn normalize_path_owned(decoded: String) -> Option<String> {
+    if already_normal(&decoded) && !decoded.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return Some(decoded);
+    }
+    normalize_path(&decoded)
+}
+
 pub fn normalize_path(decoded: &str) -> Option<String> {
-    if decoded.chars().any(|c| c.is_control()) {
+    // ASCII control characters in one pass over the bytes, the others (U+0080..U+009F,
+    // two bytes in UTF-8 starting with 0xC2) only when such a byte is there.
+    if decoded.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2)
+        && decoded.chars().any(|c| c.is_control())
+    {
         return None;
     }
     // The usual case: already normal, one copy.
-    if decoded.starts_with('/')
-        && !decoded.contains('\\')
-        && !decoded.contains("//")
-        && !decoded.split('/').any(|s| s == "." || s == "..")
-    {
+    if already_normal(decoded) {
         return Some(decoded.to_string());
     }
     let unified = decoded.replace('\\', "/");

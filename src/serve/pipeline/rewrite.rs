@@ -55,7 +55,7 @@ use crate::serve::server_vars::RequestInfo;
 use super::budget::{Progress, RUNAWAY_LIMIT};
 use super::errors::IisError;
 use super::trace::{ActionTrace, Trace, rec};
-use super::{RequestHead, location_safe, normalize_path, strip_prefix_ci};
+use super::{RequestHead, location_safe, normalize_path_owned, strip_prefix_ci};
 
 // ---------------------------------------------------------------------------------------
 // Templates: `{...}` expressions in inputs, substitutions and map keys
@@ -656,6 +656,9 @@ fn is_absolute_uri(s: &str) -> bool {
     if s.starts_with("//") {
         return true;
     }
+    if !s.as_bytes().contains(&b':') {
+        return false;
+    }
     match s.find("://") {
         Some(i) if i > 0 => {
             let scheme = &s[..i];
@@ -1160,8 +1163,16 @@ fn apply_rewrite(
         Some((p, q)) => (p, Some(q)),
         None => (t, None),
     };
-    let unified = raw_path.replace('\\', "/");
-    let decoded = percent_decode(&unified).unwrap_or(unified);
+    let unified = if raw_path.contains('\\') {
+        std::borrow::Cow::Owned(raw_path.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(raw_path)
+    };
+    let decoded = if unified.contains('%') {
+        percent_decode(&unified).map_or(unified, std::borrow::Cow::Owned)
+    } else {
+        unified
+    };
     let site = if decoded.starts_with('/') {
         match strip_prefix_ci(&decoded, app_path) {
             Some(inside) => inside.to_string(),
@@ -1177,12 +1188,17 @@ fn apply_rewrite(
                 return Err(e);
             }
         }
-    } else if level.is_empty() {
-        format!("/{decoded}")
     } else {
-        format!("/{level}/{decoded}")
+        let mut site = String::with_capacity(level.len() + decoded.len() + 2);
+        site.push('/');
+        if !level.is_empty() {
+            site.push_str(level);
+            site.push('/');
+        }
+        site.push_str(&decoded);
+        site
     };
-    let Some(path) = normalize_path(&site) else {
+    let Some(path) = normalize_path_owned(site) else {
         let mut e = IisError::new(
             400,
             0,

@@ -1135,6 +1135,40 @@ fn configs_are_built_once_per_folder() {
 }
 
 #[test]
+fn the_one_pass_normal_path_test_agrees_with_the_plain_one() {
+    let plain = |d: &str| {
+        d.starts_with('/')
+            && !d.contains('\\')
+            && !d.contains("//")
+            && !d.split('/').any(|s| s == "." || s == "..")
+    };
+    let alphabet = ['/', '.', 'a', '\\'];
+    let mut all = vec![String::new()];
+    let mut frontier = vec![String::new()];
+    for _ in 0..6 {
+        let mut next = Vec::new();
+        for s in &frontier {
+            for c in alphabet {
+                let mut t = s.clone();
+                t.push(c);
+                next.push(t);
+            }
+        }
+        all.extend(next.iter().cloned());
+        frontier = next;
+    }
+    for s in &all {
+        assert_eq!(super::already_normal(s), plain(s), "{s:?}");
+    }
+    assert_eq!(
+        normalize_path("/a\u{85}b"),
+        None,
+        "C1 controls are refused too"
+    );
+    assert_eq!(normalize_path("/caf\u{e9}").as_deref(), Some("/caf\u{e9}"));
+}
+
+#[test]
 fn normalisation() {
     assert_eq!(normalize_path("/a/./b/../c").as_deref(), Some("/a/c"));
     assert_eq!(normalize_path("/a//b/").as_deref(), Some("/a/b/"));
