@@ -957,4 +957,70 @@ mod tests {
             "GET /a/b?c=1 HTTP/1.1\r\nHost: x\r\nX-Custom-Thing: 1\r\n\r\n"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever node sends, parsing a head never panics, and a head cut anywhere
+        /// before its end is incomplete, not an error.
+        #[test]
+        fn heads_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            let _ = parse_head(&mut buf, &Method::GET, 8192);
+        }
+
+        #[test]
+        fn a_valid_head_cut_short_is_partial(
+            names in proptest::collection::vec("[A-Za-z][A-Za-z0-9-]{0,12}", 0..6),
+            cut in 0usize..200,
+        ) {
+            let mut head = String::from("HTTP/1.1 200 OK\r\n");
+            for (i, n) in names.iter().enumerate() {
+                head.push_str(&format!("{n}: v{i}\r\n"));
+            }
+            head.push_str("Content-Length: 0\r\n\r\n");
+            let cut = cut.min(head.len() - 1);
+            let mut buf = BytesMut::from(&head.as_bytes()[..cut]);
+            proptest::prop_assert!(matches!(parse_head(&mut buf, &Method::GET, 8192), Ok(None)));
+            let mut buf = BytesMut::from(head.as_bytes());
+            proptest::prop_assert!(matches!(parse_head(&mut buf, &Method::GET, 8192), Ok(Some(Parsed::Final(_)))));
+            proptest::prop_assert!(buf.is_empty());
+        }
+
+        /// Any chunked body, with extensions and trailers, cut into reads of any size,
+        /// decodes to its data.
+        #[test]
+        fn chunked_round_trip(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300), 0..8),
+            ext in proptest::prelude::any::<bool>(),
+            trailer in proptest::prelude::any::<bool>(),
+            step in 1usize..64,
+        ) {
+            let mut wire = Vec::new();
+            for c in &chunks {
+                wire.extend_from_slice(format!("{:x}", c.len()).as_bytes());
+                if ext {
+                    wire.extend_from_slice(b";name=value");
+                }
+                wire.extend_from_slice(b"\r\n");
+                wire.extend_from_slice(c);
+                wire.extend_from_slice(b"\r\n");
+            }
+            wire.extend_from_slice(b"0\r\n");
+            if trailer {
+                wire.extend_from_slice(b"X-Checksum: 1\r\n");
+            }
+            wire.extend_from_slice(b"\r\n");
+            let want: Vec<u8> = chunks.concat();
+            proptest::prop_assert_eq!(decode_all(&wire, step), Ok(want));
+        }
+
+        /// Garbage never panics the decoder, and it never yields more bytes than it got.
+        #[test]
+        fn chunked_garbage_is_safe(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300), step in 1usize..32) {
+            if let Ok(out) = decode_all(&bytes, step) {
+                proptest::prop_assert!(out.len() <= bytes.len());
+            }
+        }
+    }
 }
