@@ -794,11 +794,13 @@ fn physical_path_string(root: &Path, site_path: &str) -> String {
 /// Whether `input` names `root` or a path below it, with no `..` segment: the same test as
 /// `Path::starts_with` and `Component::ParentDir`, on text (the common, UTF-8 case).
 fn inside_root_text(root: &str, input: &str) -> Option<bool> {
-    if std::path::MAIN_SEPARATOR != '/'
-        || !root.starts_with('/')
-        || root.contains("//")
-        || root.contains("/.")
-    {
+    // A root with `//`, `/.` or `/..` in it compares differently as components: leave it
+    // to `Path`.
+    let odd = root
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'/' && (w[1] == b'/' || w[1] == b'.'));
+    if std::path::MAIN_SEPARATOR != '/' || !root.starts_with('/') || odd {
         return None;
     }
     let root = root.trim_end_matches('/');
