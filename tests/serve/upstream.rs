@@ -55,6 +55,24 @@ var server = http.createServer(function (req, res) {
     case 'len10':
       req.socket.end('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 8\r\n\r\nhttp/1.0');
       return;
+    case 'bighead':
+      // A head larger than one read (8 KiB), within maxRequestBufferSize.
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Big': 'h'.repeat(parseInt(q.get('n'), 10)) });
+      res.end('big head');
+      return;
+    case 'clte':
+      // Both framings: Transfer-Encoding wins, the Content-Length is dropped.
+      raw(req, '200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked', '5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n');
+      return;
+    case 'extra':
+      // Five more bytes than the Content-Length, in a second write.
+      req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pid: ' + process.pid + '\r\n\r\nhello');
+      req.socket.end('EXTRA');
+      return;
+    case 'headbody':
+      // A body after a HEAD answer (node's API would not send it).
+      raw(req, '200 OK\r\nContent-Length: 5', 'oops!');
+      return;
     case 'len':
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '11' });
       res.end(req.method === 'HEAD' ? undefined : 'hello world');
@@ -154,19 +172,23 @@ server.listen(process.env.PORT);
 "#;
 
 /// The `hello` fixture with `up.js` as the only handler, errors as bare 5xx (with
-/// `x-iisn-substatus`) rather than the developer page, and node's keep-alive timeout.
-fn site_with_keep_alive(keep_alive_ms: u32) -> Option<Site> {
+/// `x-iisn-substatus`) rather than the developer page, node's keep-alive timeout, and more
+/// `<iisnode>` attributes.
+fn site_with(keep_alive_ms: u32, iisnode_attrs: &str) -> Option<Site> {
     let site = Site::new("hello")?;
     site.write(
         "up.js",
         &APP.replace("__KEEP_ALIVE__", &keep_alive_ms.to_string()),
     );
-    site.web_config("up.js", r#"devErrorsEnabled="false""#);
+    site.web_config(
+        "up.js",
+        &format!(r#"devErrorsEnabled="false" {iisnode_attrs}"#),
+    );
     Some(site)
 }
 
 fn site() -> Option<Site> {
-    site_with_keep_alive(5000)
+    site_with(5000, "")
 }
 
 fn get(target: &str) -> Vec<u8> {
@@ -511,7 +533,7 @@ fn malformed_bodies_cut_the_client_connection() {
 /// request (the retry on a fresh connection).
 #[test]
 fn pooled_connection_closed_by_keep_alive_timeout() {
-    let Some(site) = site_with_keep_alive(200) else {
+    let Some(site) = site_with(200, "") else {
         return;
     };
     let server = site.serve();
@@ -640,4 +662,130 @@ fn request_head_reaches_node_title_cased() {
         );
         check_len(c).await;
     });
+}
+
+/// Heads and framings node's API seldom makes: a head larger than one read (8 KiB) but within
+/// maxRequestBufferSize passes, a larger one is 500.1012; Content-Length beside chunked
+/// (chunked wins, the length is dropped); a body after a HEAD answer is not passed on.
+#[test]
+fn large_heads_and_odd_framings() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    for n in [9_000usize, 20_000, 60_000] {
+        let r = server.get(&format!("/up.js/bighead?n={n}"));
+        assert_eq!(r.status, 200, "{n}: {}", r.text());
+        assert_eq!(r.header("x-big").map(str::len), Some(n));
+        assert_eq!(r.text(), "big head");
+    }
+    let r = server.get("/up.js/bighead?n=70000");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(
+        r.header("x-iisn-substatus"),
+        Some("1012"),
+        "{:?}",
+        r.headers
+    );
+
+    server.with_conn(async |c| {
+        let r = c.request(&get("/up.js/clte")).await;
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert!(r.chunked, "{}", r.head);
+        assert_eq!(r.header("content-length"), None, "{}", r.head);
+        assert_eq!(r.text(), "hello, world");
+    });
+}
+
+/// node writes more than its answer (a body after a HEAD answer, bytes beyond the
+/// Content-Length), in a second write, then closes: the client gets the answer as framed,
+/// and the next request, pipelined behind it on the client connection, is answered
+/// normally: the stray bytes must not be taken for the next request's answer.
+#[test]
+#[ignore = "bug: a connection on which node wrote past the end of its answer can go back to the pool; the next request then fails with 500.1011 (invalid response head)"]
+fn bytes_after_the_answer_do_not_reach_the_next_request() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let mut failures = Vec::new();
+    for round in 0..20 {
+        for first in [
+            "HEAD /up.js/headbody HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "GET /up.js/extra HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ] {
+            let (head, body, next) = server.with_conn(async |c| {
+                let mut both = first.as_bytes().to_vec();
+                both.extend_from_slice(&get("/up.js/len"));
+                c.send(&both).await;
+                let head = c.read_head().await;
+                let n = head
+                    .header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .expect("a length");
+                let body = if first.starts_with("HEAD") {
+                    Vec::new()
+                } else {
+                    c.read_exact(n).await
+                };
+                (head, body, c.read_response().await)
+            });
+            assert_eq!(head.status, 200, "{}", head.head);
+            assert_eq!(head.header("content-length"), Some("5"), "{}", head.head);
+            if first.starts_with("GET") {
+                assert_eq!(body, b"hello");
+            }
+            if (next.status, next.text().as_str()) != (200, "hello world") {
+                failures.push(format!(
+                    "round {round}, after {}: {} {}",
+                    first.lines().next().unwrap_or_default(),
+                    next.head.lines().next().unwrap_or_default(),
+                    next.header("x-iisn-substatus").unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 40:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A client that goes away in the middle of a download frees its request: with one request
+/// at a time per process, the next request is served (not queued behind a leaked one).
+#[test]
+fn client_leaving_mid_download_frees_the_request() {
+    let Some(site) = site_with(5000, r#"maxConcurrentRequestsPerProcess="1""#) else {
+        return;
+    };
+    let server = site.serve();
+    let pid = server.get("/up.js/len").pid();
+    for _ in 0..3 {
+        server.with_conn(async |c| {
+            c.send(&get("/up.js/big?n=52428800")).await;
+            let head = c.read_head().await;
+            assert_eq!(head.status, 200, "{}", head.head);
+            assert_eq!(
+                head.header("content-length"),
+                Some("52428800"),
+                "{}",
+                head.head
+            );
+            let some = c.read_exact(64 * 1024).await;
+            assert!(some.iter().all(|&b| b == b'z'));
+            // The connection is dropped here, 50 MiB unread.
+        });
+        let t0 = Instant::now();
+        let r = server.get("/up.js/len");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "hello world"),
+            "{:?}",
+            r.headers
+        );
+        assert_eq!(r.pid(), pid);
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t0.elapsed()
+        );
+    }
 }
