@@ -24,4 +24,5 @@ mod realsites;
 mod recycle;
 mod route_vs_serve;
 mod shutdown;
+mod upstream;
 mod websocket;

@@ -1,0 +1,791 @@
+//! iisn's own HTTP/1.1 client toward node (`src/serve/upstream.rs`), which carries every
+//! request without a body and without an upgrade: how node's answers are framed and passed
+//! on (until-close bodies, HEAD, 204/304, chunked streams and trailers, 1xx, custom reasons),
+//! what malformed answers give, pooled connections that node's keep-alive timeout closed,
+//! a large download, and the request head node receives.
+//!
+//! The node app (`up.js`, written by [`site`]) answers by path: some routes use node's API,
+//! others write raw bytes to the socket and close it, to produce what node's API would not.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::BodyExt;
+use serde_json::Value;
+
+use crate::harness::{Conn, RawResponse, Site, full, open};
+
+/// The app. `__KEEP_ALIVE__` is node's `server.keepAliveTimeout` in ms. Node 20 waits 1 s
+/// more than that before it closes an idle connection (its keep-alive timeout buffer), so
+/// the app closes idle connections itself after exactly `__KEEP_ALIVE__` ms.
+const APP: &str = r#"
+var http = require('http');
+var connections = 0;
+var KEEP_ALIVE = __KEEP_ALIVE__;
+
+// Raw bytes on the socket, then the end of the connection: answers node's API refuses.
+function raw(req, head, body) {
+  req.socket.write('HTTP/1.1 ' + head.replace(/\r\n$/, '') + '\r\nX-Pid: ' + process.pid + '\r\n\r\n');
+  req.socket.end(body || '');
+}
+
+var server = http.createServer(function (req, res) {
+  var u = new URL(req.url, 'http://localhost');
+  var q = u.searchParams;
+  var name = u.pathname.replace(/^\/up\.js\/?/, '');
+  var socket = req.socket;
+  clearTimeout(socket.upIdle);
+  res.on('finish', function () {
+    clearTimeout(socket.upIdle);
+    socket.upIdle = setTimeout(function () { socket.destroy(); }, KEEP_ALIVE);
+  });
+  res.setHeader('X-Pid', String(process.pid));
+  res.setHeader('X-Conn', String(req.socket.upTestId));
+  switch (name) {
+    case 'untilclose':
+      // Neither Content-Length nor chunked: the body runs until node closes.
+      req.socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Pid: ' + process.pid + '\r\n\r\nstart-');
+      setTimeout(function () { req.socket.end('x'.repeat(100000) + '-end'); }, 50);
+      return;
+    case 'untilclose10':
+      req.socket.write('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhttp/1.0 ');
+      setTimeout(function () { req.socket.end('until close'); }, 20);
+      return;
+    case 'len10':
+      req.socket.end('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 8\r\n\r\nhttp/1.0');
+      return;
+    case 'bighead':
+      // A head larger than one read (8 KiB), within maxRequestBufferSize.
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'X-Big': 'h'.repeat(parseInt(q.get('n'), 10)) });
+      res.end('big head');
+      return;
+    case 'clte':
+      // Both framings: Transfer-Encoding wins, the Content-Length is dropped.
+      raw(req, '200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked', '5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n');
+      return;
+    case 'extra':
+      // Five more bytes than the Content-Length, in a second write.
+      req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pid: ' + process.pid + '\r\n\r\nhello');
+      req.socket.end('EXTRA');
+      return;
+    case 'headbody':
+      // A body after a HEAD answer (node's API would not send it).
+      raw(req, '200 OK\r\nContent-Length: 5', 'oops!');
+      return;
+    case 'len':
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '11' });
+      res.end(req.method === 'HEAD' ? undefined : 'hello world');
+      return;
+    case 'status':
+      var code = parseInt(q.get('code'), 10);
+      var h = { 'ETag': '"v1"', 'X-Status': String(code) };
+      if (q.get('cl')) h['Content-Length'] = q.get('cl');
+      res.writeHead(code, h);
+      res.end();
+      return;
+    case 'drip':
+      // 'a', 300 ms of nothing, then ten small writes 10 ms apart.
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.write('a');
+      setTimeout(function () {
+        var i = 0;
+        (function next() {
+          if (i === 10) return res.end();
+          res.write('b' + i++);
+          setTimeout(next, 10);
+        })();
+      }, 300);
+      return;
+    case 'trailers':
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Trailer': 'X-Checksum' });
+      res.write('part1-');
+      setTimeout(function () {
+        res.addTrailers({ 'X-Checksum': 'abc123' });
+        res.end('part2');
+      }, 20);
+      return;
+    case 'hints':
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      setTimeout(function () {
+        res.writeEarlyHints({ link: '</app.js>; rel=preload; as=script' });
+        setTimeout(function () {
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end('after hints');
+        }, 20);
+      }, 20);
+      return;
+    case 'hints-raw':
+      // 103 and 100 and the final answer in one write.
+      req.socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n');
+      raw(req, '200 OK\r\nContent-Length: 10', 'all in one');
+      return;
+    case 'reason':
+      res.statusMessage = 'Fine Thanks';
+      res.writeHead(parseInt(q.get('code') || '200', 10), { 'Content-Type': 'text/plain' });
+      res.end('reason');
+      return;
+    case 'conflict':
+      raw(req, '200 OK\r\nContent-Length: 5\r\nContent-Length: 6', 'hello!');
+      return;
+    case 'badchunk':
+      raw(req, '200 OK\r\nTransfer-Encoding: chunked', 'zz\r\nhello\r\n0\r\n\r\n');
+      return;
+    case 'badchunk-mid':
+      req.socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Pid: ' + process.pid + '\r\n\r\n5\r\nhello\r\n');
+      setTimeout(function () { req.socket.end('zz\r\nworld\r\n0\r\n\r\n'); }, 100);
+      return;
+    case 'short':
+      req.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Pid: ' + process.pid + '\r\n\r\nonly ten b');
+      setTimeout(function () { req.socket.destroy(); }, 100);
+      return;
+    case 'big':
+      var n = parseInt(q.get('n'), 10);
+      var block = Buffer.alloc(1024 * 1024, 'z');
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(n) });
+      (function pump() {
+        while (n > 0) {
+          var part = n >= block.length ? block : block.subarray(0, n);
+          n -= part.length;
+          if (!res.write(part)) return res.once('drain', pump);
+        }
+        res.end();
+      })();
+      return;
+    case 'dump':
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({
+        method: req.method, url: req.url, httpVersion: req.httpVersion,
+        headers: req.headers, rawHeaders: req.rawHeaders
+      }));
+      return;
+    default:
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok ' + name);
+  }
+});
+server.on('connection', function (socket) {
+  socket.upTestId = ++connections;
+});
+server.keepAliveTimeout = KEEP_ALIVE;
+server.listen(process.env.PORT);
+"#;
+
+/// The `hello` fixture with `up.js` as the only handler, errors as bare 5xx (with
+/// `x-iisn-substatus`) rather than the developer page, node's keep-alive timeout, and more
+/// `<iisnode>` attributes.
+fn site_with(keep_alive_ms: u32, iisnode_attrs: &str) -> Option<Site> {
+    let site = Site::new("hello")?;
+    site.write(
+        "up.js",
+        &APP.replace("__KEEP_ALIVE__", &keep_alive_ms.to_string()),
+    );
+    site.web_config(
+        "up.js",
+        &format!(r#"devErrorsEnabled="false" {iisnode_attrs}"#),
+    );
+    Some(site)
+}
+
+fn site() -> Option<Site> {
+    site_with(5000, "")
+}
+
+fn get(target: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
+}
+
+/// `GET /up.js/len` on `c`: the plain answer that shows a connection (and worker) works.
+async fn check_len(c: &mut Conn) -> RawResponse {
+    let r = c.request(&get("/up.js/len")).await;
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.header("content-length"), Some("11"), "{}", r.head);
+    assert_eq!(r.text(), "hello world", "{}", r.head);
+    r
+}
+
+/// (1) node writes a head with neither Content-Length nor chunked, then the body, then
+/// closes: the client gets the whole body (in the client's own framing), and its connection
+/// stays usable.
+#[test]
+fn body_until_close_arrives_whole() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    server.with_conn(async |c| {
+        for _ in 0..2 {
+            let r = c.request(&get("/up.js/untilclose")).await;
+            assert_eq!(r.status, 200, "{}", r.head);
+            let text = r.text();
+            assert_eq!(text.len(), "start-".len() + 100_000 + "-end".len());
+            assert!(
+                text.starts_with("start-x") && text.ends_with("x-end"),
+                "{}...",
+                &text[..40]
+            );
+            assert_eq!(r.header("content-type"), Some("text/plain"), "{}", r.head);
+            check_len(c).await;
+        }
+    });
+}
+
+/// (1b) HTTP/1.0 answers from node, until close or with a Content-Length (and
+/// `Connection: keep-alive`): the body arrives whole, and the worker keeps serving.
+#[test]
+fn http_1_0_answers_arrive_whole() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    for (target, body) in [
+        ("/up.js/untilclose10", "http/1.0 until close"),
+        ("/up.js/len10", "http/1.0"),
+    ] {
+        let r = server.raw(std::str::from_utf8(&get(target)).expect("ascii"));
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert_eq!(r.text(), body, "{}", r.head);
+    }
+    let r = server.get("/up.js/len");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello world"));
+}
+
+/// (1c) An HTTP/1.0 answer from node describes node's connection, not the client's: IIS
+/// answers an HTTP/1.1 client in HTTP/1.1 whatever iisnode read from node, and keeps the
+/// client's connection open.
+#[test]
+#[ignore = "bug: node's HTTP/1.0 answer goes out to an HTTP/1.1 client as `HTTP/1.0 200 OK` and the client's keep-alive connection is closed after it"]
+fn http_1_0_answer_from_node_keeps_the_client_connection() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    for (target, body) in [
+        ("/up.js/untilclose10", "http/1.0 until close"),
+        ("/up.js/len10", "http/1.0"),
+    ] {
+        server.with_conn(async |c| {
+            c.send(&get(target)).await;
+            let head = c.read_head().await;
+            assert!(head.head.starts_with("HTTP/1.1 200 "), "{}", head.head);
+            let got = if head.chunked {
+                let mut got = Vec::new();
+                while let Some(chunk) = c.read_chunk().await {
+                    got.extend_from_slice(&chunk);
+                }
+                got
+            } else {
+                let n = head
+                    .header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("neither chunked nor a length: {}", head.head));
+                c.read_exact(n).await
+            };
+            assert_eq!(got, body.as_bytes());
+            check_len(c).await;
+        });
+    }
+}
+
+/// (2) HEAD on a route whose GET has a Content-Length: the same Content-Length, no body, and
+/// the client's connection carries the next request (no stray bytes).
+#[test]
+fn head_keeps_content_length_and_the_connection() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    server.with_conn(async |c| {
+        let get_head = check_len(c).await;
+        for _ in 0..3 {
+            c.send(b"HEAD /up.js/len HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .await;
+            let head = c.read_head().await;
+            assert_eq!(head.status, 200, "{}", head.head);
+            assert_eq!(head.header("content-length"), Some("11"), "{}", head.head);
+            assert_eq!(
+                head.header("content-type"),
+                get_head.header("content-type"),
+                "{}",
+                head.head
+            );
+            assert!(!head.chunked, "{}", head.head);
+            // No body: the very next bytes are the next response's.
+            check_len(c).await;
+        }
+    });
+}
+
+/// (3) 304 and 204 from node (with and without a Content-Length that describes the
+/// representation, not a body): no body, and the next request on the connection works.
+#[test]
+fn not_modified_and_no_content_have_no_body() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    server.with_conn(async |c| {
+        for target in [
+            "/up.js/status?code=304",
+            "/up.js/status?code=304&cl=5",
+            "/up.js/status?code=204",
+            "/up.js/status?code=204&cl=0",
+        ] {
+            let code: u16 = if target.contains("304") { 304 } else { 204 };
+            c.send(&get(target)).await;
+            let r = c.read_head().await;
+            assert_eq!(r.status, code, "{target}: {}", r.head);
+            assert_eq!(
+                r.header("x-status"),
+                Some(code.to_string().as_str()),
+                "{}",
+                r.head
+            );
+            assert!(!r.chunked, "{target}: {}", r.head);
+            if code == 304 {
+                assert_eq!(r.header("etag"), Some("\"v1\""), "{}", r.head);
+            } else {
+                assert!(
+                    r.header("content-length").is_none_or(|v| v == "0"),
+                    "{target}: {}",
+                    r.head
+                );
+            }
+            check_len(c).await;
+        }
+    });
+}
+
+/// (4a) A chunked answer written in parts with a pause streams: the first part reaches the
+/// client well before node writes the last, and the body is complete.
+#[test]
+fn chunked_response_streams_and_is_complete() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    server.with_conn(async |c| {
+        c.send(&get("/up.js/drip")).await;
+        let head = c.read_head().await;
+        assert_eq!(head.status, 200, "{}", head.head);
+        assert!(head.chunked, "{}", head.head);
+        let first = c.read_chunk().await.expect("a first chunk");
+        let first_at = Instant::now();
+        assert_eq!(first, b"a", "the first write arrives alone");
+        let mut body = first;
+        while let Some(chunk) = c.read_chunk().await {
+            body.extend_from_slice(&chunk);
+        }
+        let waited = first_at.elapsed();
+        assert_eq!(String::from_utf8_lossy(&body), "ab0b1b2b3b4b5b6b7b8b9");
+        assert!(
+            waited >= Duration::from_millis(200),
+            "'a' came only {waited:?} before the end: the body was buffered"
+        );
+        check_len(c).await;
+    });
+}
+
+/// (4b) A chunked answer with trailers: the body arrives complete, the connection stays
+/// usable.
+#[test]
+fn chunked_response_with_trailers_is_complete() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    server.with_conn(async |c| {
+        for _ in 0..3 {
+            let r = c.request(&get("/up.js/trailers")).await;
+            assert_eq!(r.status, 200, "{}", r.head);
+            assert!(r.chunked, "{}", r.head);
+            assert_eq!(r.text(), "part1-part2");
+            check_len(c).await;
+        }
+    });
+}
+
+/// (5) Early hints (103, twice) before the final 200: the client gets the 200 with its body;
+/// the 1xx answers are not passed on (as iisnode). Also 103 + 100 + 200 in one write.
+#[test]
+fn early_hints_are_skipped_and_the_final_answer_arrives() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    server.with_conn(async |c| {
+        c.send(&get("/up.js/hints")).await;
+        let r = c.read_any_head().await;
+        assert_eq!(r.status, 200, "the first head is the final one: {}", r.head);
+        assert_eq!(r.header("content-type"), Some("text/plain"), "{}", r.head);
+        let body = if r.chunked {
+            let mut b = Vec::new();
+            while let Some(chunk) = c.read_chunk().await {
+                b.extend_from_slice(&chunk);
+            }
+            b
+        } else {
+            let n = r
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .expect("a length");
+            c.read_exact(n).await
+        };
+        assert_eq!(body, b"after hints");
+        check_len(c).await;
+    });
+    let r = server.raw(std::str::from_utf8(&get("/up.js/hints-raw")).expect("ascii"));
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.text(), "all in one");
+}
+
+/// (6) node's own reason phrase reaches the client's status line (and a code without a
+/// canonical reason keeps node's).
+#[test]
+fn custom_reason_phrase_is_passed_on() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let r = server.raw(std::str::from_utf8(&get("/up.js/reason")).expect("ascii"));
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert!(
+        r.head.starts_with("HTTP/1.1 200 Fine Thanks\r\n"),
+        "{}",
+        r.head
+    );
+    assert_eq!(r.text(), "reason");
+
+    let r = server.raw(std::str::from_utf8(&get("/up.js/reason?code=299")).expect("ascii"));
+    assert!(
+        r.head.starts_with("HTTP/1.1 299 Fine Thanks\r\n"),
+        "{}",
+        r.head
+    );
+    // A canonical reason stays canonical.
+    let r = server.raw(std::str::from_utf8(&get("/up.js/len")).expect("ascii"));
+    assert!(r.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", r.head);
+}
+
+/// (7a) A head with conflicting Content-Length headers is not a valid answer: 500.1011, and
+/// the worker keeps serving.
+#[test]
+fn conflicting_content_lengths_give_500_1011() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let pid = server.get("/up.js/len").pid();
+    for _ in 0..2 {
+        let r = server.get("/up.js/conflict");
+        assert_eq!(r.status, 500, "{}", r.text());
+        assert_eq!(
+            r.header("x-iisn-substatus"),
+            Some("1011"),
+            "{:?}",
+            r.headers
+        );
+        assert!(!r.text().contains("hello!"), "{}", r.text());
+    }
+    let r = server.get("/up.js/len");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello world"));
+    assert_eq!(r.pid(), pid, "the same worker still serves");
+}
+
+/// (7b) Malformed or short bodies (an invalid first chunk size, an invalid chunk size after a
+/// good chunk, a Content-Length body cut short): the head has gone out already, so the
+/// client's connection is cut without a complete body; the worker keeps serving.
+#[test]
+fn malformed_bodies_cut_the_client_connection() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let pid = server.get("/up.js/len").pid();
+
+    // An invalid first chunk size: nothing at all, or the 200 head (it may have gone out
+    // before the body was read) and not a byte of the body; never a complete response.
+    let bytes = server.with_conn(async |c| {
+        c.send(&get("/up.js/badchunk")).await;
+        c.read_to_end().await
+    });
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 200 OK\r\n"),
+        "no answer or a cut 200: {text:?}"
+    );
+    assert!(
+        !text.contains("hello") && !text.ends_with("0\r\n\r\n"),
+        "nothing of the malformed body: {text:?}"
+    );
+
+    // A good chunk, then an invalid chunk size.
+    server.with_conn(async |c| {
+        c.send(&get("/up.js/badchunk-mid")).await;
+        let head = c.read_head().await;
+        assert_eq!(head.status, 200, "{}", head.head);
+        assert!(head.chunked, "{}", head.head);
+        assert_eq!(c.read_chunk().await.as_deref(), Some(&b"hello"[..]));
+        let rest = c.read_to_end().await;
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(
+            !rest.contains("world") && !rest.ends_with("0\r\n\r\n"),
+            "a cut body must not look complete: {rest:?}"
+        );
+    });
+
+    // A Content-Length body cut short.
+    server.with_conn(async |c| {
+        c.send(&get("/up.js/short")).await;
+        let head = c.read_head().await;
+        assert_eq!(head.status, 200, "{}", head.head);
+        assert_eq!(head.header("content-length"), Some("100"), "{}", head.head);
+        let rest = c.read_to_end().await;
+        assert_eq!(rest, b"only ten b", "the bytes node sent, then the cut");
+    });
+
+    let r = server.get("/up.js/len");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello world"));
+    assert_eq!(r.pid(), pid, "the same worker still serves");
+}
+
+/// (8) node's keep-alive timeout (200 ms) closes iisn's pooled connection while it idles:
+/// the next request is still answered (a fresh connection), every time; quick successive
+/// requests reuse the pooled one. Waits around the timeout race node's close with iisn's
+/// request (the retry on a fresh connection).
+#[test]
+fn pooled_connection_closed_by_keep_alive_timeout() {
+    let Some(site) = site_with(200, "") else {
+        return;
+    };
+    let server = site.serve();
+    // One client connection: one front thread, one pool.
+    server.with_conn(async |c| {
+        let conn_of = |r: &RawResponse| -> u32 {
+            r.header("x-conn")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no x-conn: {}", r.head))
+        };
+        let mut last = conn_of(&check_len(c).await);
+        for _ in 0..4 {
+            let again = conn_of(&check_len(c).await);
+            assert_eq!(again, last, "a quick second request reuses the pooled one");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = conn_of(&check_len(c).await);
+            assert!(
+                now > last,
+                "node closed the idle connection: a fresh one ({last} then {now})"
+            );
+            last = now;
+        }
+        for wait in (150..=250).step_by(10) {
+            check_len(c).await;
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            check_len(c).await;
+        }
+    });
+}
+
+/// (9) A 50 MiB body-less download with a Content-Length arrives whole, exact length.
+#[test]
+fn large_download_arrives_whole() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let addr = server.addr();
+    const N: u64 = 50 * 1024 * 1024;
+    let (status, length, total, all_z) = server.block_on_for(Duration::from_secs(30), async move {
+        let req = Request::get(format!("/up.js/big?n={N}"))
+            .body(full(Bytes::new()))
+            .expect("request");
+        let resp = open(addr, req).await;
+        let status = resp.status().as_u16();
+        let length = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = resp.into_body();
+        let (mut total, mut all_z) = (0u64, true);
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("a body frame").into_data() {
+                total += data.len() as u64;
+                all_z &= data.iter().all(|&b| b == b'z');
+            }
+        }
+        (status, length, total, all_z)
+    });
+    assert_eq!(status, 200);
+    assert_eq!(length, Some(N.to_string()));
+    assert_eq!(total, N);
+    assert!(all_z, "the bytes are node's");
+}
+
+/// Request pairs (name, value) as node received them (`req.rawHeaders`).
+fn raw_pairs(d: &Value) -> Vec<(String, String)> {
+    let raw: Vec<String> = d["rawHeaders"]
+        .as_array()
+        .expect("rawHeaders")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect();
+    raw.chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect()
+}
+
+/// (10) The request head node gets: the target as sent, the client's headers with
+/// Title-Cased names (as IIS writes them to iisnode), `Connection: keep-alive` whatever the
+/// client said, no `Expect`.
+#[test]
+fn request_head_reaches_node_title_cased() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let r = server.raw_send(
+        "GET /up.js/dump?a=1&b=%20x HTTP/1.1\r\nx-custom-thing: yes\r\nexpect: 100-continue\r\naccept-LANGUAGE: fr",
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    let d = r.json();
+    assert_eq!(d["method"], "GET", "{d}");
+    assert_eq!(d["url"], "/up.js/dump?a=1&b=%20x", "{d}");
+    assert_eq!(d["httpVersion"], "1.1", "{d}");
+    assert_eq!(d["headers"]["x-custom-thing"], "yes", "{d}");
+    assert_eq!(d["headers"]["accept-language"], "fr", "{d}");
+    assert_eq!(
+        d["headers"]["connection"], "keep-alive",
+        "the client said close: {d}"
+    );
+    assert!(d["headers"].get("expect").is_none(), "{d}");
+    let raw = raw_pairs(&d);
+    for (name, value) in [
+        ("X-Custom-Thing", "yes"),
+        ("Accept-Language", "fr"),
+        ("Host", "127.0.0.1"),
+        ("Connection", "keep-alive"),
+    ] {
+        assert!(
+            raw.iter().any(|(k, v)| k == name && v == value),
+            "{name}: {value} in {raw:?}"
+        );
+    }
+
+    // Other body-less methods go the same way.
+    server.with_conn(async |c| {
+        let r = c
+            .request(b"DELETE /up.js/dump?x HTTP/1.1\r\nHost: localhost\r\nx-a-b: 1\r\n\r\n")
+            .await;
+        assert_eq!(r.status, 200, "{}", r.head);
+        let d = r.json();
+        assert_eq!(d["method"], "DELETE", "{d}");
+        assert_eq!(d["url"], "/up.js/dump?x", "{d}");
+        assert!(
+            raw_pairs(&d).iter().any(|(k, v)| k == "X-A-B" && v == "1"),
+            "{d}"
+        );
+        check_len(c).await;
+    });
+}
+
+/// Heads and framings node's API seldom makes: a head larger than one read (8 KiB) but within
+/// maxRequestBufferSize passes, a larger one is 500.1012; Content-Length beside chunked
+/// (chunked wins, the length is dropped); a body after a HEAD answer is not passed on.
+#[test]
+fn large_heads_and_odd_framings() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    for n in [9_000usize, 20_000, 60_000] {
+        let r = server.get(&format!("/up.js/bighead?n={n}"));
+        assert_eq!(r.status, 200, "{n}: {}", r.text());
+        assert_eq!(r.header("x-big").map(str::len), Some(n));
+        assert_eq!(r.text(), "big head");
+    }
+    let r = server.get("/up.js/bighead?n=70000");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(
+        r.header("x-iisn-substatus"),
+        Some("1012"),
+        "{:?}",
+        r.headers
+    );
+
+    server.with_conn(async |c| {
+        let r = c.request(&get("/up.js/clte")).await;
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert!(r.chunked, "{}", r.head);
+        assert_eq!(r.header("content-length"), None, "{}", r.head);
+        assert_eq!(r.text(), "hello, world");
+    });
+}
+
+/// node writes more than its answer (a body after a HEAD answer, bytes beyond the
+/// Content-Length), in a second write, then closes: the client gets the answer as framed,
+/// and the next request, pipelined behind it on the client connection, is answered
+/// normally: the stray bytes must not be taken for the next request's answer.
+#[test]
+#[ignore = "bug: a connection on which node wrote past the end of its answer can go back to the pool; the next request then fails with 500.1011 (invalid response head)"]
+fn bytes_after_the_answer_do_not_reach_the_next_request() {
+    let Some(site) = site() else { return };
+    let server = site.serve();
+    let mut failures = Vec::new();
+    for round in 0..20 {
+        for first in [
+            "HEAD /up.js/headbody HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            "GET /up.js/extra HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        ] {
+            let (head, body, next) = server.with_conn(async |c| {
+                let mut both = first.as_bytes().to_vec();
+                both.extend_from_slice(&get("/up.js/len"));
+                c.send(&both).await;
+                let head = c.read_head().await;
+                let n = head
+                    .header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .expect("a length");
+                let body = if first.starts_with("HEAD") {
+                    Vec::new()
+                } else {
+                    c.read_exact(n).await
+                };
+                (head, body, c.read_response().await)
+            });
+            assert_eq!(head.status, 200, "{}", head.head);
+            assert_eq!(head.header("content-length"), Some("5"), "{}", head.head);
+            if first.starts_with("GET") {
+                assert_eq!(body, b"hello");
+            }
+            if (next.status, next.text().as_str()) != (200, "hello world") {
+                failures.push(format!(
+                    "round {round}, after {}: {} {}",
+                    first.lines().next().unwrap_or_default(),
+                    next.head.lines().next().unwrap_or_default(),
+                    next.header("x-iisn-substatus").unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 40:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// A client that goes away in the middle of a download frees its request: with one request
+/// at a time per process, the next request is served (not queued behind a leaked one).
+#[test]
+fn client_leaving_mid_download_frees_the_request() {
+    let Some(site) = site_with(5000, r#"maxConcurrentRequestsPerProcess="1""#) else {
+        return;
+    };
+    let server = site.serve();
+    let pid = server.get("/up.js/len").pid();
+    for _ in 0..3 {
+        server.with_conn(async |c| {
+            c.send(&get("/up.js/big?n=52428800")).await;
+            let head = c.read_head().await;
+            assert_eq!(head.status, 200, "{}", head.head);
+            assert_eq!(
+                head.header("content-length"),
+                Some("52428800"),
+                "{}",
+                head.head
+            );
+            let some = c.read_exact(64 * 1024).await;
+            assert!(some.iter().all(|&b| b == b'z'));
+            // The connection is dropped here, 50 MiB unread.
+        });
+        let t0 = Instant::now();
+        let r = server.get("/up.js/len");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "hello world"),
+            "{:?}",
+            r.headers
+        );
+        assert_eq!(r.pid(), pid);
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t0.elapsed()
+        );
+    }
+}
