@@ -757,6 +757,8 @@ pub async fn send(
 
     parts.headers.remove(header::CONNECTION);
     parts.headers.remove(HeaderName::from_static("keep-alive"));
+    // HTTP/1.1 to the client whatever node spoke (see `node_response`).
+    parts.version = http::Version::HTTP_11;
     let reuse = keep_alive.then(|| (worker.clone(), sender, s.pool_size, s.pool_age));
     let body = ProxyBody {
         inner: body,
@@ -817,13 +819,17 @@ async fn send_bodyless(
         let at = Instant::now();
         match upstream::exchange(&mut conn, &req, s.max_head).await {
             Ok(head) => return Ok((node_response(conn, head, worker, guard, s)?, retries)),
+            Err(e @ upstream::ExchangeError::TooLarge) => {
+                return Err(exchange_failure(&e, false, s.max_head).into());
+            }
             // Node closed the kept-alive connection (its keep-alive timeout, or it is
-            // exiting): once more on a fresh one (engine spec §7.1).
-            Err(upstream::ExchangeError::Unanswered(_)) => {
+            // exiting), or the connection held bytes node wrote after its last answer:
+            // once more on a fresh one (engine spec §7.1), as for any body-less request on
+            // a pooled connection.
+            Err(_) => {
                 retries = 1;
                 may_resend = resendable(at);
             }
-            Err(e) => return Err(exchange_failure(&e, false, s.max_head).into()),
         }
     }
     let (stream, waited) = match connect_stream(worker, s.max_retry, s.retry_delay_ms).await {
@@ -878,14 +884,15 @@ fn node_response(
     // (`Connection` and `Keep-Alive` were left out when the head was parsed.)
     let upstream::Head {
         status,
-        version,
         headers,
         reason,
         ..
     } = head;
+    // The client gets HTTP/1.1 whatever node spoke (http.sys answers an HTTP/1.1 client in
+    // HTTP/1.1; hyper downgrades for an HTTP/1.0 client): node's version only decided
+    // whether its connection may be reused.
     let mut resp = Response::new(body.boxed());
     *resp.status_mut() = status;
-    *resp.version_mut() = version;
     *resp.headers_mut() = headers;
     if let Some(reason) = reason {
         resp.extensions_mut().insert(reason);

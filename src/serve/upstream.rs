@@ -342,6 +342,7 @@ fn parse_head_with(
     let mut close = false;
     let mut headers = HeaderMap::with_capacity(count);
     let mut length: Option<u64> = None;
+    let mut bad_length = false;
     let mut chunked = None;
     // The header block's size as `proxy::head_size` counts it (maxRequestBufferSize), of
     // everything node sent.
@@ -366,13 +367,19 @@ fn parse_head_with(
         } else if name.as_str() == "keep-alive" {
             continue;
         } else if name == header::CONTENT_LENGTH {
-            let n =
-                parse_length(value.as_bytes()).ok_or_else(|| invalid("invalid Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(invalid("conflicting Content-Length headers"));
+            // A list of equal values (`5, 5`) counts as one, as hyper reads it; whether a
+            // bad one matters is decided with the framing (not for HEAD, 204, 304, chunked).
+            for v in value.as_bytes().split(|&b| b == b',') {
+                match (parse_length(v), length) {
+                    (Some(n), None) => length = Some(n),
+                    (Some(n), Some(l)) if n == l => {}
+                    _ => bad_length = true,
+                }
             }
-            length = Some(n);
         } else if name == header::TRANSFER_ENCODING {
+            if version == Version::HTTP_10 {
+                return Err(invalid("Transfer-Encoding in an HTTP/1.0 response"));
+            }
             // Only the last coding counts (several headers form one list).
             let last = value
                 .as_bytes()
@@ -395,6 +402,8 @@ fn parse_head_with(
         } else {
             Framing::UntilClose
         }
+    } else if bad_length {
+        return Err(invalid("invalid or conflicting Content-Length"));
     } else if let Some(n) = length {
         if n == 0 {
             Framing::Empty
@@ -464,7 +473,11 @@ fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String
                 if digits == 0 || digits > 16 {
                     return Err("invalid chunk size".into());
                 }
-                let rest = line[digits..].trim_ascii_start();
+                let rest = &line[digits..];
+                let rest = &rest[rest
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count()..];
                 if !(rest.is_empty() || rest[0] == b';') {
                     return Err("invalid chunk size".into());
                 }
@@ -854,6 +867,8 @@ mod tests {
             &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"[..],
             b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nContent-Length: 1 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
             b"HTTP/1.1 20 OK\r\n\r\n",
             b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
@@ -869,6 +884,18 @@ mod tests {
             head(b"HTTP/1.1 200 OK\r\nX: y", Method::GET),
             Ok(None)
         ));
+        // A list of equal lengths is one length; a bad one does not matter where the
+        // length does not frame the body.
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n",
+            Method::GET,
+        );
+        assert_eq!(h.framing, Framing::Length(5));
+        let h = final_head(
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            Method::HEAD,
+        );
+        assert_eq!(h.framing, Framing::Empty);
         let long = format!("HTTP/1.1 200 OK\r\nX: {}\r\n", "a".repeat(9000));
         assert!(matches!(
             head(long.as_bytes(), Method::GET),
@@ -928,6 +955,7 @@ mod tests {
             b"3\r\nabcX\r\n0\r\n\r\n",
             b"-3\r\nabc\r\n0\r\n\r\n",
             b"3 z\r\nabc\r\n0\r\n\r\n",
+            b"3\x0c;x\r\nabc\r\n0\r\n\r\n",
             b"11111111111111111\r\n",
         ] {
             assert!(

@@ -250,7 +250,6 @@ fn http_1_0_answers_arrive_whole() {
 /// answers an HTTP/1.1 client in HTTP/1.1 whatever iisnode read from node, and keeps the
 /// client's connection open.
 #[test]
-#[ignore = "bug: node's HTTP/1.0 answer goes out to an HTTP/1.1 client as `HTTP/1.0 200 OK` and the client's keep-alive connection is closed after it"]
 fn http_1_0_answer_from_node_keeps_the_client_connection() {
     let Some(site) = site() else { return };
     let server = site.serve();
@@ -700,7 +699,6 @@ fn large_heads_and_odd_framings() {
 /// and the next request, pipelined behind it on the client connection, is answered
 /// normally: the stray bytes must not be taken for the next request's answer.
 #[test]
-#[ignore = "bug: a connection on which node wrote past the end of its answer can go back to the pool; the next request then fails with 500.1011 (invalid response head)"]
 fn bytes_after_the_answer_do_not_reach_the_next_request() {
     let Some(site) = site() else { return };
     let server = site.serve();
