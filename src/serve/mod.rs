@@ -27,7 +27,10 @@
 //! * [`process`] spawns one worker (own process group, PR_SET_PDEATHSIG on Linux, from one
 //!   long-lived thread), captures its output, notices its exit, stops it.
 //! * [`proxy`] talks HTTP/1.1 to the worker over its socket with pooled connections, streams
-//!   bodies both ways and tunnels upgrades.
+//!   bodies both ways and tunnels upgrades: requests without a body go through iisn's own
+//!   lean client ([`upstream`]: one write for the head, node's answer parsed from the
+//!   connection's buffer, its body read by the client's task), requests with a body and
+//!   upgrades through hyper's client.
 //! * [`front`] is the hyper server and the request pipeline; [`router`] maps URLs to
 //!   applications; [`pages`] renders IIS's and iisnode's own responses.
 //!
