@@ -729,12 +729,33 @@ impl Scope<'_> {
         }
     }
 
+    /// Appends variable `name` to `out`: the common ones without a copy of their own (the
+    /// same values as [`Scope::var`]).
+    fn push_var(&self, name: &str, out: &mut String) {
+        if let Some((_, v)) = self.state.vars.iter().rev().find(|(n, _)| n == name) {
+            out.push_str(v);
+            return;
+        }
+        match name {
+            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" | "CACHE_URL" => {
+                out.push_str(&self.env.head.target);
+            }
+            "QUERY_STRING" => out.push_str(self.state.query.as_deref().unwrap_or("")),
+            "URL" | "PATH_INFO" | "SCRIPT_NAME" | "URL_PATH_INFO"
+                if self.env.app_path.is_empty() =>
+            {
+                out.push_str(&self.state.path);
+            }
+            _ => out.push_str(&self.var(name)),
+        }
+    }
+
     fn expand(&self, t: &Template) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(64);
         for p in &t.0 {
             match p {
                 Piece::Lit(s) => out.push_str(s),
-                Piece::Var(name) => out.push_str(&self.var(name)),
+                Piece::Var(name) => self.push_var(name, &mut out),
                 Piece::R(n) => {
                     out.push_str(self.r.get(*n).and_then(|x| x.as_deref()).unwrap_or(""))
                 }
