@@ -238,30 +238,14 @@ impl Drop for ProxyBody {
 // Idle connections to workers, per thread. A front thread runs a current-thread runtime
 // (see `super::front`), so a connection made by one of its requests is driven by a task on
 // that thread; pooling it per thread keeps the request, the connection and its task on one
-// thread, with no lock and no cross-thread wake-up. A worker is known by its address, with
-// a `Weak` to it so that the address cannot be reused by another worker while its entry
-// lives; entries of exited or dropped workers are pruned as they are met.
+// thread, with no lock and no cross-thread wake-up (see `upstream::PerWorker`).
 thread_local! {
-    static IDLE: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, Vec<Pooled>)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static IDLE: upstream::PerWorker<Pooled> = const { upstream::PerWorker::new() };
 }
 
 /// Runs `f` on this thread's idle list for `worker`.
 fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Pooled>) -> R) -> R {
-    IDLE.with(|idle| {
-        let mut idle = idle.borrow_mut();
-        if let Some(i) = idle
-            .iter()
-            .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(worker)))
-        {
-            return f(&mut idle[i].1);
-        }
-        // A worker not seen on this thread yet: drop the lists of workers that are gone.
-        idle.retain(|(w, _)| w.upgrade().is_some_and(|w| !w.has_exited()));
-        idle.push((Arc::downgrade(worker), Vec::new()));
-        let last = idle.len() - 1;
-        f(&mut idle[last].1)
-    })
+    IDLE.with(|idle| idle.with(worker, f))
 }
 
 fn give_back(

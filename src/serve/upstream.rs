@@ -461,12 +461,8 @@ fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String
     loop {
         match *state {
             Chunk::Size => {
-                let Some(eol) = find_crlf(buf) else {
-                    return if buf.len() > MAX_CHUNK_LINE {
-                        Err("chunk-size line too long".into())
-                    } else {
-                        Ok(Decoded::NeedMore)
-                    };
+                let Some(eol) = line_end(buf, "chunk-size line")? else {
+                    return Ok(Decoded::NeedMore);
                 };
                 let line = &buf[..eol];
                 let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -516,12 +512,8 @@ fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String
                 *state = Chunk::Size;
             }
             Chunk::Trailers => {
-                let Some(eol) = find_crlf(buf) else {
-                    return if buf.len() > MAX_CHUNK_LINE {
-                        Err("trailer section too long".into())
-                    } else {
-                        Ok(Decoded::NeedMore)
-                    };
+                let Some(eol) = line_end(buf, "trailer line")? else {
+                    return Ok(Decoded::NeedMore);
                 };
                 buf.advance(eol + 2);
                 if eol == 0 {
@@ -529,6 +521,17 @@ fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut) -> Result<Decoded, String
                 }
             }
         }
+    }
+}
+
+/// Where the CRLF ending the line at the start of `buf` is; `None` while it has not all
+/// arrived, an error once it is longer than a chunk-size line or trailer may be.
+fn line_end(buf: &[u8], what: &str) -> Result<Option<usize>, String> {
+    let window = &buf[..buf.len().min(MAX_CHUNK_LINE + 2)];
+    match find_crlf(window) {
+        Some(eol) => Ok(Some(eol)),
+        None if buf.len() > MAX_CHUNK_LINE => Err(format!("{what} too long")),
+        None => Ok(None),
     }
 }
 
@@ -698,33 +701,46 @@ impl hyper::body::Body for NodeBody {
 
 // Idle connections to workers, per front thread (see `super::front`: a current-thread
 // runtime per thread, so a connection is only ever used from the thread that made it; no
-// lock, no cross-thread wake-up). A worker is known by its address, with a `Weak` to it so
-// that the address cannot be reused by another worker while its entry lives; entries of
-// exited or dropped workers are pruned as they are met.
+// lock, no cross-thread wake-up).
 thread_local! {
-    static IDLE: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, IdleList)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+    static IDLE: PerWorker<(Conn, Instant)> = const { PerWorker::new() };
 }
 
-/// A worker's idle connections on one thread, with when each came back; newest last.
-type IdleList = Vec<(Conn, Instant)>;
+/// Lists kept per worker on one thread (idle connections: this module's, and hyper's in
+/// [`super::proxy`]). A worker is known by its address, with a `Weak` to it so that the
+/// address cannot be reused by another worker while its entry lives; entries of exited or
+/// dropped workers are pruned as they are met.
+pub(super) struct PerWorker<T> {
+    lists: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, Vec<T>)>>,
+}
 
-/// Runs `f` on this thread's idle list for `worker`.
-fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut IdleList) -> R) -> R {
-    IDLE.with(|idle| {
-        let mut idle = idle.borrow_mut();
-        if let Some(i) = idle
+impl<T> PerWorker<T> {
+    pub(super) const fn new() -> PerWorker<T> {
+        PerWorker {
+            lists: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on the list for `worker` (newest last).
+    pub(super) fn with<R>(&self, worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+        let mut lists = self.lists.borrow_mut();
+        if let Some(i) = lists
             .iter()
             .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(worker)))
         {
-            return f(&mut idle[i].1);
+            return f(&mut lists[i].1);
         }
         // A worker not seen on this thread yet: drop the lists of workers that are gone.
-        idle.retain(|(w, _)| w.upgrade().is_some_and(|w| !w.has_exited()));
-        idle.push((Arc::downgrade(worker), Vec::new()));
-        let last = idle.len() - 1;
-        f(&mut idle[last].1)
-    })
+        lists.retain(|(w, _)| w.upgrade().is_some_and(|w| !w.has_exited()));
+        lists.push((Arc::downgrade(worker), Vec::new()));
+        let last = lists.len() - 1;
+        f(&mut lists[last].1)
+    }
+}
+
+/// Runs `f` on this thread's idle list for `worker`.
+fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<(Conn, Instant)>) -> R) -> R {
+    IDLE.with(|idle| idle.with(worker, f))
 }
 
 fn give_back(reuse: &Reuse, conn: Conn) {
@@ -957,6 +973,7 @@ mod tests {
             b"3 z\r\nabc\r\n0\r\n\r\n",
             b"3\x0c;x\r\nabc\r\n0\r\n\r\n",
             b"11111111111111111\r\n",
+            format!("3;{}\r\nabc\r\n0\r\n\r\n", "x".repeat(5000)).as_bytes(),
         ] {
             assert!(
                 decode_all(bad, 64).is_err(),
