@@ -888,10 +888,12 @@ impl Pipeline {
             return (routed, Some(head));
         }
         let raw_path = head.split_target().0;
-        let site_rel = router::percent_decode(raw_path)
-            .and_then(|d| strip_prefix_ci(&d, &self.app_path).map(str::to_string))
+        let decoded = router::percent_decode(raw_path);
+        let site_rel = decoded
+            .as_deref()
+            .and_then(|d| strip_prefix_ci(d, &self.app_path))
             .unwrap_or_default();
-        let config = self.config_for(&site_rel);
+        let config = self.config_for(site_rel);
         if config.rules.is_empty() {
             let routed = self.decide(&head, None);
             return (routed, Some(head));
