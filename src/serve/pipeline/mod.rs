@@ -917,7 +917,7 @@ impl Pipeline {
                     ),
                 );
                 e.module = "RewriteModule";
-                (self.error_routed(e, &site_rel), None)
+                (self.error_routed(e, site_rel), None)
             }
         }
     }
