@@ -43,12 +43,23 @@ use super::transport;
 
 /// Most header lines accepted in node's response head.
 const MAX_HEADERS: usize = 256;
-/// The longest chunk-size line (with extensions) or trailer section accepted.
+/// The longest chunk-size line (with extensions) or trailer line accepted.
 const MAX_CHUNK_LINE: usize = 4096;
-/// Read size while the head is awaited, and for chunked and until-close bodies.
+/// Read size while the head is awaited.
 const READ_SMALL: usize = 8 * 1024;
-/// Largest read for a body of known length.
+/// Largest read, for a body of known length or a large chunk.
 const READ_LARGE: usize = 256 * 1024;
+/// Read size between the chunks of a chunked body, and for a body that runs until node
+/// closes the connection.
+const READ_STREAM: usize = 64 * 1024;
+
+/// How much to read when `left` bytes of a body (or of a chunk) are still to come.
+fn read_size(left: u64) -> usize {
+    usize::try_from(left)
+        .unwrap_or(usize::MAX)
+        .clamp(READ_SMALL, READ_LARGE)
+}
+
 /// A connection whose buffer grew beyond this gets a fresh small one before it is pooled,
 /// so idle connections hold little memory.
 const POOLED_BUF: usize = 16 * 1024;
@@ -643,14 +654,18 @@ impl hyper::body::Body for NodeBody {
                         }
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
-                    usize::try_from(*left)
-                        .unwrap_or(usize::MAX)
-                        .clamp(READ_SMALL, READ_LARGE)
+                    read_size(*left)
                 }
                 State::Chunked(chunk) => match decode_chunk(chunk, &mut conn.buf) {
                     Ok(Decoded::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
                     Ok(Decoded::End) => return this.finish(),
-                    Ok(Decoded::NeedMore) => READ_SMALL,
+                    // Inside a chunk, read as much of it as there is to come (node's
+                    // streamed files come in 64 KiB chunks); between chunks, the next one
+                    // is likely on its way.
+                    Ok(Decoded::NeedMore) => match *chunk {
+                        Chunk::Data(left) => read_size(left),
+                        _ => READ_STREAM,
+                    },
                     Err(e) => {
                         this.conn = None;
                         this.state = State::Done;
@@ -662,7 +677,7 @@ impl hyper::body::Body for NodeBody {
                         let data = conn.buf.split().freeze();
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
-                    READ_SMALL
+                    READ_STREAM
                 }
             };
             match ready!(conn.poll_fill(cx, want)) {
