@@ -837,8 +837,10 @@ async fn send_bodyless(
                 || tokio::time::timeout(EXIT_GRACE, worker.wait_exit())
                     .await
                     .is_ok();
+            // A request node never received may go to the next process whenever it exits.
+            let unwritten = matches!(e, upstream::ExchangeError::Unwritten(_));
             let f = exchange_failure(&e, exited, s.max_head);
-            Err(if exited && may_resend && quick {
+            Err(if exited && (unwritten || (may_resend && quick)) {
                 SendError::Unsent(f, Box::new(req))
             } else {
                 SendError::Failed(f)

@@ -177,9 +177,11 @@ async fn write_head<B>(conn: &mut Conn, req: &Request<B>) -> std::io::Result<()>
 /// Why an exchange failed.
 #[derive(Debug)]
 pub enum ExchangeError {
-    /// Node sent not one byte of an answer: the connection was closed or reset, or the
-    /// request could not be written. The request may be sent again.
+    /// Node sent not one byte of an answer: the connection was closed or reset after the
+    /// request was written.
     Unanswered(std::io::Error),
+    /// The request head could not be written: node never saw the request.
+    Unwritten(std::io::Error),
     /// Node's answer was not a valid HTTP/1.x response (or ended too early).
     Invalid(String),
     /// Node's response head was larger than allowed.
@@ -190,6 +192,7 @@ impl std::fmt::Display for ExchangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExchangeError::Unanswered(e) => write!(f, "connection closed before a response: {e}"),
+            ExchangeError::Unwritten(e) => write!(f, "the request could not be sent: {e}"),
             ExchangeError::Invalid(s) => f.write_str(s),
             ExchangeError::TooLarge => f.write_str("the response head is too large"),
         }
@@ -225,7 +228,7 @@ pub async fn exchange<B>(
 ) -> Result<Head, ExchangeError> {
     write_head(conn, req)
         .await
-        .map_err(ExchangeError::Unanswered)?;
+        .map_err(ExchangeError::Unwritten)?;
     let limit = max_head.max(8192);
     let mut received = false;
     loop {
