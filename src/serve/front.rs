@@ -11,16 +11,13 @@
 //! sticky), the concurrency limit, the proxy, and iisnode's error pages. Custom headers go
 //! on every response.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -32,7 +29,7 @@ use super::pipeline::errors::{self, ErrorContext};
 use super::pipeline::static_files::{self, FileRequest};
 use super::pipeline::{RequestHead, strip_prefix_ci};
 use super::pool::{AppPool, sticky_slot};
-use super::proxy::{self, ActiveGuard, Body, SendError};
+use super::proxy::{self, ActiveGuard, Body, ReqBody, SendError};
 use super::router::{AppRoute, Route, Router, Routing};
 use super::server_vars::{AuthEmulation, RequestInfo};
 use crate::config::ConfigErrorKind;
@@ -202,25 +199,18 @@ async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let ctx = ctx.clone();
-                let svc = service_fn(move |req| {
-                    let ctx = super::supervisor::settled(&ctx);
-                    async move { Ok::<_, Infallible>(handle(req, &*ctx.await, remote).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), svc).with_upgrades();
-                let mut stop = shutdown.clone();
+                let conn = super::downstream::serve(
+                    stream,
+                    remote,
+                    ctx.clone(),
+                    shutdown.clone(),
+                    builder.clone(),
+                    HEADER_READ_TIMEOUT,
+                );
                 let (open, closed) = (open.clone(), closed.clone());
                 open.fetch_add(1, Ordering::AcqRel);
                 tokio::spawn(async move {
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = async { let _ = stop.wait_for(|s| *s).await.is_ok(); } => {
-                            // Finish the request in progress, then close (keep-alive off).
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.as_mut().await;
-                        }
-                    }
+                    conn.await;
                     open.fetch_sub(1, Ordering::AcqRel);
                     closed.notify_waiters();
                 });
@@ -245,7 +235,7 @@ fn is_local(remote: SocketAddr, local: SocketAddr) -> bool {
 }
 
 /// One request through the pipeline, with its access-log event.
-pub async fn handle(req: Request<Incoming>, ctx: &ServerCtx, remote: SocketAddr) -> Response<Body> {
+pub async fn handle(req: Request<ReqBody>, ctx: &ServerCtx, remote: SocketAddr) -> Response<Body> {
     let start = Instant::now();
     let traced = super::live_trace::begin(ctx, &req, remote).await;
     let logged = ctx.access_log.then(|| {
@@ -276,7 +266,7 @@ pub async fn handle(req: Request<Incoming>, ctx: &ServerCtx, remote: SocketAddr)
 }
 
 async fn pipeline(
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     ctx: &ServerCtx,
     remote: SocketAddr,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
@@ -508,7 +498,7 @@ struct AppTarget {
 }
 
 async fn app_request(
-    mut req: Request<Incoming>,
+    mut req: Request<ReqBody>,
     ctx: &ServerCtx,
     remote: SocketAddr,
     local: bool,
@@ -655,7 +645,6 @@ async fn app_request(
     };
     let slot = pool.choose_slot(cookie_slot);
     pool.shared().total_requests.fetch_add(1, Ordering::Relaxed);
-    let mut req = req.map(http_body_util::Either::Left);
     // A request that never reached its worker because the process had exited (killed,
     // crashed) goes once more to the slot, which then starts a new process: only the
     // requests in flight on a dying worker fail.

@@ -55,6 +55,7 @@
 pub mod cmdline;
 pub mod debugger;
 pub mod events;
+pub mod downstream;
 pub mod front;
 pub mod live_trace;
 pub mod loader;

@@ -126,7 +126,7 @@ thread_local! {
 }
 
 /// Writes a header name as IIS writes known headers to iisnode: `Content-Type`.
-fn title_case(out: &mut Vec<u8>, name: &[u8]) {
+pub(super) fn title_case(out: &mut Vec<u8>, name: &[u8]) {
     let mut up = true;
     for &b in name {
         out.push(if up { b.to_ascii_uppercase() } else { b });
@@ -439,7 +439,7 @@ fn parse_head_with(
 }
 
 /// A Content-Length value: digits only.
-fn parse_length(v: &[u8]) -> Option<u64> {
+pub(super) fn parse_length(v: &[u8]) -> Option<u64> {
     let v = v.trim_ascii();
     if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
         return None;
