@@ -54,8 +54,8 @@
 
 pub mod cmdline;
 pub mod debugger;
-pub mod events;
 pub mod downstream;
+pub mod events;
 pub mod front;
 pub mod live_trace;
 pub mod loader;

@@ -127,10 +127,14 @@ thread_local! {
 
 /// Writes a header name as IIS writes known headers to iisnode: `Content-Type`.
 pub(super) fn title_case(out: &mut Vec<u8>, name: &[u8]) {
+    let start = out.len();
+    out.extend_from_slice(name);
     let mut up = true;
-    for &b in name {
-        out.push(if up { b.to_ascii_uppercase() } else { b });
-        up = b == b'-';
+    for b in &mut out[start..] {
+        if up {
+            b.make_ascii_uppercase();
+        }
+        up = *b == b'-';
     }
 }
 
@@ -362,13 +366,12 @@ fn parse_head_with(
     // everything node sent.
     let mut size = 2;
     for &(n, nl, v, vl) in &spans[..count] {
-        let name = HeaderName::from_bytes(&head[n as usize..(n + nl) as usize])
-            .map_err(|_| invalid("invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(v as usize..(v + vl) as usize))
-            .map_err(|_| invalid("invalid header value"))?;
-        size += name.as_str().len() + value.len() + 4;
-        if name == header::CONNECTION {
-            for token in value.as_bytes().split(|&b| b == b',') {
+        let name = &head[n as usize..(n + nl) as usize];
+        size += name.len() + vl as usize + 4;
+        // `Connection` and `Keep-Alive` describe this hop only: the client never sees them
+        // (told apart before a `HeaderName` is made: `Keep-Alive` would be allocated).
+        if name.eq_ignore_ascii_case(b"connection") {
+            for token in head[v as usize..(v + vl) as usize].split(|&b| b == b',') {
                 let t = token.trim_ascii();
                 if t.eq_ignore_ascii_case(b"close") {
                     close = true;
@@ -376,11 +379,14 @@ fn parse_head_with(
                     keep_alive = true;
                 }
             }
-            // `Connection` and `Keep-Alive` describe this hop only: the client never sees them.
             continue;
-        } else if name.as_str() == "keep-alive" {
+        } else if name.eq_ignore_ascii_case(b"keep-alive") {
             continue;
-        } else if name == header::CONTENT_LENGTH {
+        }
+        let name = HeaderName::from_bytes(name).map_err(|_| invalid("invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(v as usize..(v + vl) as usize))
+            .map_err(|_| invalid("invalid header value"))?;
+        if name == header::CONTENT_LENGTH {
             // A list of equal values (`5, 5`) counts as one, as hyper reads it; whether a
             // bad one matters is decided with the framing (not for HEAD, 204, 304, chunked).
             for v in value.as_bytes().split(|&b| b == b',') {

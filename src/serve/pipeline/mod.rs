@@ -751,7 +751,12 @@ impl Pipeline {
                     script_rel,
                     path_info,
                 } => {
-                    let script_url = self.public_url(&format!("/{script_rel}"));
+                    // `public_url("/" + script_rel)`, without formatting.
+                    let mut script_url =
+                        String::with_capacity(self.app_path.len() + 1 + script_rel.len());
+                    script_url.push_str(&self.app_path);
+                    script_url.push('/');
+                    script_url.push_str(&script_rel);
                     return routed(Decision::App(AppHandler {
                         handler_config: hc,
                         handler: index,
