@@ -1,6 +1,8 @@
 //! The front server: HTTP/1.1 on TCP, and the per-request pipeline.
 //!
-//! Connections are served by hyper with keep-alive, upgrades (WebSocket tunnels), a
+//! Each accepted connection goes to [`super::downstream`]: simple `GET`/`HEAD` requests are
+//! served by iisn's own HTTP/1.1 loop, and at the first other request the connection is
+//! handed to hyper, which serves it with keep-alive, upgrades (WebSocket tunnels), a
 //! header-read timeout and a cap on the header block, so a slow or oversized client cannot
 //! hold iisn hostage. Each request goes through the pipeline: the router runs IIS's steps
 //! ([`super::pipeline`]: request filtering, URL Rewrite, handler mapping, default documents)

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!            TCP :8080                        Unix sockets (PORT) in a private 0700 dir
-//!  client ─────> front ──> pipeline ──> router ──> AppPool ── slot 1 ──> node <loader> app.js
+//!  client ─> front/downstream ─> pipeline ─> router ──> AppPool ── slot 1 ──> node <loader> app.js
 //!                  │        │ filtering   │ handler   (round robin, └─ slot 2 ──> node ...
 //!                  │        │ URL Rewrite │ mapping,   sticky, limits)     │ stdout/stderr
 //!                  │        │ static files│ PATH_INFO                      ▼
@@ -31,8 +31,14 @@
 //!   lean client ([`upstream`]: one write for the head, node's answer parsed from the
 //!   connection's buffer, its body read by the client's task), requests with a body and
 //!   upgrades through hyper's client.
-//! * [`front`] is the hyper server and the request pipeline; [`router`] maps URLs to
-//!   applications; [`pages`] renders IIS's and iisnode's own responses.
+//! * [`downstream`] serves the client's connection: iisn's own HTTP/1.1 loop for simple
+//!   `GET`/`HEAD` requests (parsed with httparse, answered with hyper's exact encoding
+//!   rules), handing the connection to hyper's server, with the bytes read so far, at the
+//!   first request that is not simple (a body, an upgrade, `Expect`, HTTP/1.0, a malformed
+//!   or incomplete head), so hyper's strictness toward clients stays whole.
+//! * [`front`] accepts connections and runs the request pipeline ([`front::handle`], for
+//!   both servers); [`router`] maps URLs to applications; [`pages`] renders IIS's and
+//!   iisnode's own responses.
 //!
 //! Threads: the front runs one thread per core, each with a single-threaded tokio runtime
 //! and its own listening socket (`SO_REUSEPORT`), so that a request, its worker connection
