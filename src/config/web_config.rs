@@ -159,9 +159,10 @@ impl HandlerEntry {
     /// possibly in a comma list).
     pub fn is_iisnode(&self) -> bool {
         self.modules.as_ref().is_some_and(|m| {
-            m.value
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("iisnode"))
+            m.value.eq_ignore_ascii_case("iisnode")
+                || m.value
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("iisnode"))
         })
     }
 }

@@ -580,7 +580,7 @@ fn special_header(
             st.wrote_len = true;
             st.framing = Framing::Chunked;
             push_joined(out, name, values.iter());
-            if !values.iter().last().is_some_and(is_chunked_last) {
+            if !values.iter().next_back().is_some_and(is_chunked_last) {
                 out.extend_from_slice(b", chunked");
             }
             out.extend_from_slice(b"\r\n");

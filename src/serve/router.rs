@@ -126,6 +126,10 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     if pattern == "*." {
         return !text.contains('.');
     }
+    // Most mappings name one file (`server.js`): no wildcard, a plain comparison.
+    if !pattern.contains(['*', '?']) {
+        return pattern.eq_ignore_ascii_case(text);
+    }
     if pattern.is_ascii() && text.is_ascii() {
         return glob(pattern.as_bytes(), text.as_bytes(), |a, b| {
             a.eq_ignore_ascii_case(b)

@@ -15,6 +15,7 @@ mod balancing;
 mod basics;
 mod config_env;
 mod debugger;
+mod downstream;
 mod failures;
 mod http_fidelity;
 mod logs;

@@ -52,8 +52,10 @@ pub const ALWAYS_HIDDEN: &[&str] = &["iisnode.yml"];
 pub struct Filter {
     /// Lower-cased hidden segments.
     hidden: Vec<String>,
+    hidden_summary: Summary,
     /// Lower-cased extensions (with their dot) and whether they are allowed.
     extensions: Vec<(String, bool)>,
+    extension_summary: Summary,
     allow_unlisted: bool,
     limits: RequestLimits,
     allow_double_escaping: bool,
@@ -114,9 +116,46 @@ fn contains_ci(text: &str, seq: &str) -> bool {
             .any(|w| w.iter().zip(s).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
+/// A 256-bit summary of a list of names (ASCII case-insensitive): a name whose bit is
+/// clear is not in the list, so most lookups skip the list (the stock extension list has
+/// about 45 entries, and every request looks up its extension).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Summary([u64; 4]);
+
+impl Summary {
+    fn bit(name: &[u8]) -> usize {
+        let second = name.get(1).map_or(0, u8::to_ascii_lowercase) as usize;
+        let last = name.last().map_or(0, u8::to_ascii_lowercase) as usize;
+        (name.len().wrapping_mul(31) ^ second.wrapping_mul(7) ^ last) & 255
+    }
+
+    fn of<'a>(names: impl Iterator<Item = &'a str>) -> Summary {
+        let mut s = Summary::default();
+        for n in names {
+            let b = Summary::bit(n.as_bytes());
+            s.0[b >> 6] |= 1 << (b & 63);
+        }
+        s
+    }
+
+    fn may_hold(&self, name: &str) -> bool {
+        let b = Summary::bit(name.as_bytes());
+        self.0[b >> 6] & (1 << (b & 63)) != 0
+    }
+}
+
 impl Filter {
     pub fn new(eff: &EffectiveConfig) -> Filter {
+        let mut f = Filter::lists(eff);
+        f.hidden_summary = Summary::of(f.hidden.iter().map(String::as_str));
+        f.extension_summary = Summary::of(f.extensions.iter().map(|(e, _)| e.as_str()));
+        f
+    }
+
+    fn lists(eff: &EffectiveConfig) -> Filter {
         Filter {
+            hidden_summary: Summary::default(),
+            extension_summary: Summary::default(),
             hidden: eff
                 .hidden_segments
                 .iter()
@@ -302,7 +341,9 @@ impl Filter {
                     ),
                 ));
             }
-            if self.hidden.iter().any(|h| h.eq_ignore_ascii_case(seg)) {
+            if self.hidden_summary.may_hold(seg)
+                && self.hidden.iter().any(|h| h.eq_ignore_ascii_case(seg))
+            {
                 return Err(denial(
                     404,
                     8,
@@ -317,10 +358,13 @@ impl Filter {
                 Some(i) => &last[i..],
                 None => ".",
             };
-            let rule = self
-                .extensions
-                .iter()
-                .find(|(e, _)| e.eq_ignore_ascii_case(ext));
+            let rule = if self.extension_summary.may_hold(ext) {
+                self.extensions
+                    .iter()
+                    .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+            } else {
+                None
+            };
             let allowed = match rule {
                 Some((_, allowed)) => *allowed,
                 None => self.allow_unlisted,
@@ -353,6 +397,22 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The summary never hides a name that is in the list, whatever its case.
+        #[test]
+        fn summaries_never_miss(
+            names in proptest::collection::vec("[a-zA-Z.\\-_é]{0,12}", 0..60),
+            pick in 0usize..60,
+        ) {
+            let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+            let s = Summary::of(lower.iter().map(String::as_str));
+            if let Some(n) = names.get(pick) {
+                proptest::prop_assert!(s.may_hold(n));
+                proptest::prop_assert!(s.may_hold(&n.to_ascii_uppercase()));
+            }
+        }
+    }
     use crate::config::merge::iis_defaults;
 
     fn facts<'a>(path: &'a str, query: Option<&'a str>, len: Option<u64>) -> RequestFacts<'a> {
