@@ -261,7 +261,7 @@ fn build_request(
 ) -> Option<Request<ReqBody>> {
     let uri = Uri::from_maybe_shared(head.slice(path)).ok()?;
     // Room for what the proxy adds (`Connection`, X-Forwarded-*, …) without growing.
-    let mut headers = HeaderMap::with_capacity(spans.len() + 4);
+    let mut headers = super::upstream::header_map(spans.len() + 4);
     for &[n, nl, v, vl] in spans {
         let (n, v) = (n as usize, v as usize);
         let name = HeaderName::from_bytes(&head[n..n + nl as usize]).ok()?;
@@ -679,7 +679,7 @@ async fn write_with<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
     let Ok((framing, is_last)) = encode_head(out, &parts, len, is_head, keep_alive) else {
         return Written::Failed;
     };
-    drop(parts);
+    super::upstream::recycle_headers(parts.headers);
     let done = if is_last {
         Written::Close
     } else {

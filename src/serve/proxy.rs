@@ -802,7 +802,10 @@ async fn send_bodyless(
     if let Some(mut conn) = upstream::take_pooled(worker, s.pool_age) {
         let at = Instant::now();
         match upstream::exchange(&mut conn, &req, s.max_head).await {
-            Ok(head) => return Ok((node_response(conn, head, worker, guard, s)?, retries)),
+            Ok(head) => {
+                upstream::recycle_headers(req.into_parts().0.headers);
+                return Ok((node_response(conn, head, worker, guard, s)?, retries));
+            }
             Err(e @ upstream::ExchangeError::TooLarge) => {
                 return Err(exchange_failure(&e, false, s.max_head).into());
             }
@@ -827,7 +830,10 @@ async fn send_bodyless(
     let mut conn = upstream::Conn::new(stream);
     let at = Instant::now();
     match upstream::exchange(&mut conn, &req, s.max_head).await {
-        Ok(head) => Ok((node_response(conn, head, worker, guard, s)?, retries)),
+        Ok(head) => {
+            upstream::recycle_headers(req.into_parts().0.headers);
+            Ok((node_response(conn, head, worker, guard, s)?, retries))
+        }
         Err(e) => {
             let quick = resendable(at);
             // A worker killed a moment ago may still accept a connection and then reset

@@ -255,17 +255,33 @@ fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
 
 /// IIS's handler mapping for a site path after URL Rewrite (see the module docs).
 pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerChoice {
-    // Segments with their byte offsets, so that each folder is a slice, not a new string.
-    let mut segs: Vec<&str> = Vec::new();
-    let mut starts: Vec<usize> = Vec::new();
+    // Segments with their byte offsets, so that each folder is a slice, not a new string
+    // (on the stack up to 16 segments).
+    const ON_STACK: usize = 16;
+    let mut stack_segs = [""; ON_STACK];
+    let mut stack_starts = [0usize; ON_STACK];
+    let mut heap: Option<(Vec<&str>, Vec<usize>)> = None;
+    let mut n = 0;
     let mut at = 0;
     for seg in site_path.split('/') {
         if !seg.is_empty() {
-            segs.push(seg);
-            starts.push(at);
+            if n < ON_STACK {
+                stack_segs[n] = seg;
+                stack_starts[n] = at;
+            } else {
+                let (s, t) =
+                    heap.get_or_insert_with(|| (stack_segs.to_vec(), stack_starts.to_vec()));
+                s.push(seg);
+                t.push(at);
+            }
+            n += 1;
         }
         at += seg.len() + 1;
     }
+    let (segs, starts): (&[&str], &[usize]) = match &heap {
+        Some((s, t)) => (s, t),
+        None => (&stack_segs[..n], &stack_starts[..n]),
+    };
     let usable = |h: &Entry<HandlerEntry>| {
         verb_matches(&h.item, method) && access_allowed(&h.item) && !precondition_fails(&h.item)
     };

@@ -285,6 +285,42 @@ fn parse_head(
 }
 
 thread_local! {
+    /// Header maps of finished requests and responses, cleared, for the next ones: a map
+    /// is two allocations, and each request has two maps (see [`header_map`]).
+    static MAPS: std::cell::RefCell<Vec<HeaderMap>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How many cleared maps a front thread keeps.
+const MAPS_KEPT: usize = 32;
+/// Maps that grew beyond this many entries are not kept.
+const MAP_KEPT_CAPACITY: usize = 64;
+
+/// An empty header map with room for `n` headers, recycled when one is at hand.
+pub(super) fn header_map(n: usize) -> HeaderMap {
+    match MAPS.with(|m| m.borrow_mut().pop()) {
+        Some(mut h) => {
+            h.reserve(n);
+            h
+        }
+        None => HeaderMap::with_capacity(n),
+    }
+}
+
+/// Gives a map that is done with back for [`header_map`].
+pub(super) fn recycle_headers(mut h: HeaderMap) {
+    if h.capacity() > MAP_KEPT_CAPACITY {
+        return;
+    }
+    h.clear();
+    MAPS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() < MAPS_KEPT {
+            m.push(h);
+        }
+    });
+}
+
+thread_local! {
     /// [`parse_head`]'s list of header offsets (one per front thread, reused).
     static SPANS: std::cell::RefCell<Vec<(u32, u32, u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -358,7 +394,7 @@ fn parse_head_with(
     };
     let mut keep_alive = version == Version::HTTP_11;
     let mut close = false;
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = header_map(count);
     let mut length: Option<u64> = None;
     let mut bad_length = false;
     let mut chunked = None;

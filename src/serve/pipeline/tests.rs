@@ -1714,3 +1714,31 @@ fn config_source_is_read_for_the_sections_iisn_reads_only() {
         vec![("FROM_FILE".to_string(), "yes".to_string())]
     );
 }
+
+/// Handler mapping walks a URL's segments from the left, on the stack up to 16 of them and
+/// on the heap beyond: a script deep in a folder tree, and PATH_INFO after it, come out
+/// the same either way.
+#[test]
+fn handler_mapping_of_deep_urls() {
+    for depth in [1usize, 15, 16, 17, 30] {
+        let folders: Vec<String> = (0..depth).map(|i| format!("d{i}")).collect();
+        let dir = folders.join("/");
+        let site = Site::new(&[(&format!("{dir}/app.js"), "//")]);
+        site.write(
+            "web.config",
+            &wrap(r#"<handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode"/></handlers>"#),
+        );
+        let p = site.pipeline();
+        assert_eq!(
+            get(&site, &p, &format!("/{dir}/app.js")),
+            format!("app {dir}/app.js"),
+            "depth {depth}"
+        );
+        let tail: Vec<String> = (0..20).map(|i| format!("p{i}")).collect();
+        assert_eq!(
+            get(&site, &p, &format!("/{dir}/app.js/{}", tail.join("/"))),
+            format!("app {dir}/app.js +/{}", tail.join("/")),
+            "depth {depth} with PATH_INFO"
+        );
+    }
+}
