@@ -290,7 +290,7 @@ pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerCho
         let found = cfg.eff.handlers.iter().enumerate().find(|(_, h)| {
             h.item.path.value.trim() != "*"
                 && usable(h)
-                && handler_matches(h, &segs, i)
+                && handler_matches(h, segs, i)
                 && resource_fits(&h.item, p, &segs[..=i])
         });
         let Some((index, h)) = found else { continue };
