@@ -72,6 +72,7 @@ const COPY_MAX: usize = 16 * 1024;
 /// progress), or it stays idle for `idle_timeout` (hyper's header-read timeout, which also
 /// closes idle kept-alive connections).
 pub(super) async fn serve(
+    _open: front::OpenConn,
     mut stream: TcpStream,
     remote: SocketAddr,
     ctx: watch::Receiver<Arc<ServerCtx>>,
@@ -105,11 +106,15 @@ pub(super) async fn serve(
                     rd: &mut rd,
                     buf: &mut buf,
                 };
-                let handled = std::pin::pin!(async {
-                    let ctx = super::supervisor::settled(&ctx).await;
-                    front::handle(req, &ctx, remote).await
-                });
-                let resp = client.run(handled).await;
+                // In its own scope: the request's future is gone before the answer is
+                // written, so the connection's task holds one of them at a time.
+                let resp = {
+                    let handled = std::pin::pin!(async {
+                        let ctx = super::supervisor::settled(&ctx).await;
+                        front::handle(req, &ctx, remote).await
+                    });
+                    client.run(handled).await
+                };
                 // The client left before its answer: as hyper, drop the request (node's
                 // slot and connection are freed) and the connection.
                 let Some(resp) = resp else { return };
@@ -158,8 +163,9 @@ pub(super) async fn serve(
             Ok::<_, std::convert::Infallible>(front::handle(req, &*ctx.await, remote).await)
         }
     });
-    let conn = builder.serve_connection(io, svc).with_upgrades();
-    tokio::pin!(conn);
+    // Boxed: the hand-off is rare, and kept inline hyper's connection would make every
+    // connection's task as large as hyper's state.
+    let mut conn = Box::pin(builder.serve_connection(io, svc).with_upgrades());
     if !stopping {
         tokio::select! {
             _ = conn.as_mut() => return,

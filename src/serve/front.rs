@@ -201,24 +201,39 @@ async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = super::downstream::serve(
+                open.fetch_add(1, Ordering::AcqRel);
+                let counted = OpenConn {
+                    open: open.clone(),
+                    closed: closed.clone(),
+                };
+                // The connection's future is the task itself: an `async move` wrapper would
+                // hold it twice (captured, then awaited), doubling every connection's memory.
+                tokio::spawn(super::downstream::serve(
+                    counted,
                     stream,
                     remote,
                     ctx.clone(),
                     shutdown.clone(),
                     builder.clone(),
                     HEADER_READ_TIMEOUT,
-                );
-                let (open, closed) = (open.clone(), closed.clone());
-                open.fetch_add(1, Ordering::AcqRel);
-                tokio::spawn(async move {
-                    conn.await;
-                    open.fetch_sub(1, Ordering::AcqRel);
-                    closed.notify_waiters();
-                });
+                ));
             }
             _ = shutdown.changed() => break,
         }
+    }
+}
+
+/// Counts a client connection as open until its future ends or is dropped (graceful
+/// shutdown waits for the count to reach zero).
+pub(super) struct OpenConn {
+    open: Arc<std::sync::atomic::AtomicUsize>,
+    closed: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.closed.notify_waiters();
     }
 }
 
@@ -549,7 +564,8 @@ async fn app_request(
                 return (redirect_response(301, &location), 0, None);
             }
             Some(DebugUrl::Command(cmd)) => {
-                return (debugger::respond(pool, cmd, local).await, 0, None);
+                // Boxed: rare, and large enough to double every request's future.
+                return (Box::pin(debugger::respond(pool, cmd, local)).await, 0, None);
             }
             None => {}
         }

@@ -578,6 +578,19 @@ pub async fn send(
     if !upgrade && hyper::body::Body::is_end_stream(req.body()) {
         return send_bodyless(req, worker, guard, s).await;
     }
+    // Boxed: hyper's client futures would otherwise make every request's future (and so
+    // every client connection's task) several KiB larger.
+    Box::pin(send_streaming(req, worker, guard, s, upgrade)).await
+}
+
+/// [`send`] for a request with a body or an upgrade: hyper's client.
+async fn send_streaming(
+    mut req: Request<ReqBody>,
+    worker: &Arc<Worker>,
+    guard: ActiveGuard,
+    s: &ProxySettings,
+    upgrade: bool,
+) -> Result<(Response<Body>, u32), SendError> {
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
 
     // Attempt 0 may use a pooled connection; if the worker closed it, the request comes
