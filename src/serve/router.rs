@@ -224,11 +224,12 @@ fn has_module(h: &HandlerEntry, module: &str) -> bool {
 }
 
 /// `resourceType`: File / Directory / Either need the mapped prefix to exist as such.
-fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str]) -> bool {
+fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str], pure: &mut bool) -> bool {
     use crate::config::web_config::ResourceType;
     if h.resource_type == ResourceType::Unspecified {
         return true;
     }
+    *pure = false;
     let mut path = p.root().to_path_buf();
     path.extend(segs.iter().copied());
     match std::fs::metadata(&path) {
@@ -255,6 +256,17 @@ fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
 
 /// IIS's handler mapping for a site path after URL Rewrite (see the module docs).
 pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerChoice {
+    select_handler_noting(p, method, site_path, &mut true)
+}
+
+/// [`select_handler`], clearing `pure` when a handler's `resourceType` made it read the file
+/// system.
+pub fn select_handler_noting(
+    p: &Pipeline,
+    method: &str,
+    site_path: &str,
+    pure: &mut bool,
+) -> HandlerChoice {
     // Segments with their byte offsets, so that each folder is a slice, not a new string
     // (on the stack up to 16 segments).
     const ON_STACK: usize = 16;
@@ -291,7 +303,7 @@ pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerCho
             h.item.path.value.trim() != "*"
                 && usable(h)
                 && handler_matches(h, segs, i)
-                && resource_fits(&h.item, p, &segs[..=i])
+                && resource_fits(&h.item, p, &segs[..=i], pure)
         });
         let Some((index, h)) = found else { continue };
         if h.item.is_iisnode() {

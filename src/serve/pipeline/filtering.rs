@@ -210,51 +210,9 @@ impl Filter {
                 ),
             ));
         }
-        let qlen = r.raw_query.map_or(0, str::len) as u64;
-        if qlen > self.limits.max_query_string {
-            return Err(denial(
-                404,
-                15,
-                format!(
-                    "The query string is {qlen} bytes long; requestLimits maxQueryString allows {}.",
-                    self.limits.max_query_string
-                ),
-            ));
-        }
-        if let Some(n) = r.content_length
-            && n > self.limits.max_allowed_content_length
-        {
-            return Err(denial(
-                413,
-                1,
-                format!(
-                    "The request body is {n} bytes (Content-Length); requestLimits maxAllowedContentLength allows {}.",
-                    self.limits.max_allowed_content_length
-                ),
-            ));
-        }
-        if !self.verbs.is_empty() || !self.verbs_allow_unlisted {
-            let rule = self
-                .verbs
-                .iter()
-                .find(|(v, _)| v.eq_ignore_ascii_case(r.method));
-            let allowed = rule.map_or(self.verbs_allow_unlisted, |(_, a)| *a);
-            if !allowed {
-                return Err(denial(
-                    404,
-                    6,
-                    format!(
-                        "The request filtering module is configured to deny the verb {}{}.",
-                        r.method,
-                        if rule.is_none() {
-                            " (it is not listed and allowUnlisted is false)"
-                        } else {
-                            ""
-                        }
-                    ),
-                ));
-            }
-        }
+        self.check_query_length(r)?;
+        self.check_content_length(r)?;
+        self.check_verb(r)?;
         if !self.allow_double_escaping && (has_escape(r.decoded) || r.decoded.contains('+')) {
             return Err(denial(
                 404,
@@ -283,6 +241,80 @@ impl Filter {
                 ),
             ));
         }
+        self.check_query_sequences(r)?;
+        self.check_url(r.site_path)?;
+        self.check_header_sizes(r)
+    }
+
+    /// The checks of [`Filter::check_request`] that depend on more than the method and the
+    /// URL path (query string, `Content-Length`, header sizes), in the same order: for a
+    /// path whose other checks are known to pass (see `memo`), the same first error.
+    pub fn check_request_facts(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
+        self.check_query_length(r)?;
+        self.check_content_length(r)?;
+        self.check_verb(r)?;
+        self.check_query_sequences(r)?;
+        self.check_header_sizes(r)
+    }
+
+    fn check_query_length(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
+        let qlen = r.raw_query.map_or(0, str::len) as u64;
+        if qlen > self.limits.max_query_string {
+            return Err(denial(
+                404,
+                15,
+                format!(
+                    "The query string is {qlen} bytes long; requestLimits maxQueryString allows {}.",
+                    self.limits.max_query_string
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_content_length(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
+        if let Some(n) = r.content_length
+            && n > self.limits.max_allowed_content_length
+        {
+            return Err(denial(
+                413,
+                1,
+                format!(
+                    "The request body is {n} bytes (Content-Length); requestLimits maxAllowedContentLength allows {}.",
+                    self.limits.max_allowed_content_length
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_verb(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
+        if !self.verbs.is_empty() || !self.verbs_allow_unlisted {
+            let rule = self
+                .verbs
+                .iter()
+                .find(|(v, _)| v.eq_ignore_ascii_case(r.method));
+            let allowed = rule.map_or(self.verbs_allow_unlisted, |(_, a)| *a);
+            if !allowed {
+                return Err(denial(
+                    404,
+                    6,
+                    format!(
+                        "The request filtering module is configured to deny the verb {}{}.",
+                        r.method,
+                        if rule.is_none() {
+                            " (it is not listed and allowUnlisted is false)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_query_sequences(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
         if let Some(q) = r.raw_query.filter(|q| !q.is_empty())
             && !self.deny_query.is_empty()
         {
@@ -301,7 +333,10 @@ impl Filter {
                 ));
             }
         }
-        self.check_url(r.site_path)?;
+        Ok(())
+    }
+
+    fn check_header_sizes(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
         if let Some(headers) = r.headers {
             for (name, limit) in &self.header_limits {
                 if *limit == 0 {

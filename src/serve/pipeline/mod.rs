@@ -40,6 +40,7 @@ pub mod budget;
 pub mod default_document;
 pub mod errors;
 pub mod filtering;
+mod memo;
 pub mod outbound;
 pub mod rewrite;
 pub mod static_files;
@@ -215,6 +216,8 @@ pub struct Pipeline {
     keys: Vec<(String, Arc<FolderConfig>)>,
     /// Some folder has an enabled rewrite rule (else no request needs the rewrite thread).
     any_rules: bool,
+    /// Tells this load's remembered decisions from an older load's ([`memo`]).
+    id: u64,
     /// Folders whose web.config IIS could not load, parents first, with their 500.19.
     broken: Vec<(String, IisError)>,
     /// IIS's built-in configuration: what a 500.19 is rendered with (the broken file's own
@@ -381,6 +384,14 @@ pub fn location_safe(s: &str) -> String {
     out
 }
 
+/// The request's `Content-Length`, when it is one number.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// `/a/b` under `/a` → `/b`; `/a` → `/`; compared segment-wise, ignoring ASCII case.
 pub fn strip_prefix_ci<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
     if prefix.is_empty() {
@@ -442,6 +453,10 @@ impl Pipeline {
             configs,
             keys: unique,
             any_rules,
+            id: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             broken,
             defaults,
         }
@@ -589,6 +604,22 @@ impl Pipeline {
         mut trace: Option<&mut Trace>,
     ) -> Routed {
         let (raw_path, raw_query) = head.split_target();
+        let memo_ok = trace.is_none() && progress.is_none();
+        if memo_ok && let Some(app) = memo::get(self.id, &head.method, raw_path) {
+            let facts = filtering::RequestFacts {
+                raw_path,
+                raw_query,
+                decoded: "",
+                site_path: "",
+                content_length: content_length(&head.headers),
+                method: head.method.as_str(),
+                headers: Some(&head.headers),
+            };
+            if app.config().filter.check_request_facts(&facts).is_ok() {
+                return app.routed(raw_query);
+            }
+            // A check of this request fails: the whole pipeline finds which, as IIS would.
+        }
         let (decoded, path) = match self.site_path(raw_path) {
             Ok(p) => p,
             Err(r) => {
@@ -608,11 +639,7 @@ impl Pipeline {
         let orig_cfg = self.config_for(&path);
 
         // Request filtering, on the URL as requested.
-        let content_length = head
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let content_length = content_length(&head.headers);
         let filtered = orig_cfg.filter.check_request(&filtering::RequestFacts {
             raw_path,
             raw_query,
@@ -631,7 +658,12 @@ impl Pipeline {
 
         if orig_cfg.rules.is_empty() {
             // No rewrite rules here: straight to handler mapping, without copying the URL.
-            let mut routed = self.dispatch_traced(head.method.as_str(), &path, &mut trace);
+            let mut pure = memo_ok;
+            let mut routed =
+                self.dispatch_noting(head.method.as_str(), &path, &mut trace, &mut pure);
+            if pure && let Some(app) = memo::App::of(&routed) {
+                memo::put(self.id, &head.method, raw_path, app);
+            }
             Self::keep_query_on_folder_redirect(&mut routed, raw_query);
             routed.query = raw_query.map(str::to_string);
             return routed;
@@ -727,6 +759,19 @@ impl Pipeline {
         site_path: &str,
         trace: &mut Option<&mut Trace>,
     ) -> Routed {
+        self.dispatch_noting(method, site_path, trace, &mut true)
+    }
+
+    /// [`Pipeline::dispatch_traced`], clearing `pure` when the decision read the file system
+    /// (a handler's `resourceType`, a static file or folder, a default document), so that it
+    /// cannot be remembered ([`memo`]).
+    fn dispatch_noting(
+        &self,
+        method: &str,
+        site_path: &str,
+        trace: &mut Option<&mut Trace>,
+        pure: &mut bool,
+    ) -> Routed {
         let mut path = site_path.to_string();
         // At most one default-document hop (IIS's DefaultDocumentModule re-maps once).
         for _ in 0..2 {
@@ -740,7 +785,7 @@ impl Pipeline {
                 set_headers: Vec::new(),
                 query: None,
             };
-            let choice = router::select_handler(self, method, &path);
+            let choice = router::select_handler_noting(self, method, &path, pure);
             rec(trace, |t| {
                 t.handler(&path, &config, HandlerTrace::of(&choice))
             });
@@ -793,6 +838,7 @@ impl Pipeline {
                 e.module = "StaticFileModule";
                 return routed(Decision::Error(e));
             }
+            *pure = false;
             let resolved = static_files::resolve(self.root(), &path, &config.filter);
             rec(trace, |t| t.resolved(&path, &resolved));
             match resolved {

@@ -1742,3 +1742,113 @@ fn handler_mapping_of_deep_urls() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Remembered decisions (memo.rs)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn remembered_decisions_are_the_decisions() {
+    let site = Site::new(&[("server.js", "//"), ("app/index.js", "//"), ("sub/a.txt", "a")]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="*.js" verb="GET,HEAD" modules="iisnode"/></handlers>
+<defaultDocument><files><clear/><add value="index.js"/></files></defaultDocument>
+<security><requestFiltering>
+  <requestLimits maxAllowedContentLength="10" maxQueryString="12">
+    <headerLimits><add header="x-big" sizeLimit="5"/></headerLimits>
+  </requestLimits>
+  <denyQueryStringSequences><add sequence="evil"/></denyQueryStringSequences>
+</requestFiltering></security>"#,
+        ),
+    );
+    let p = site.pipeline();
+    let targets = [
+        "/server.js",
+        "/Server.JS/a/b/?x=1",
+        "/app/",
+        "/app",
+        "/app/index.js",
+        "/sub/a.txt",
+        "/nope.txt",
+        "/server.js/%2e%2e/x",
+    ];
+    for method in ["GET", "HEAD", "POST"] {
+        let first: Vec<String> = targets.iter().map(|t| go(&site, &p, method, t)).collect();
+        let again: Vec<String> = targets.iter().map(|t| go(&site, &p, method, t)).collect();
+        assert_eq!(first, again, "{method}");
+    }
+    assert_eq!(get(&site, &p, "/Server.JS/a/b/?x=1"), "app Server.JS +/a/b/");
+    assert_eq!(go(&site, &p, "POST", "/server.js"), "error 405.0", "StaticFile takes it");
+    // Remembered: the iisnode mappings reached without reading the file system (not the
+    // default document of /app/, nor static files, errors or redirects).
+    assert_eq!(memo::len(p.id), 3, "/server.js, /Server.JS/a/b/, /app/index.js");
+
+    // What depends on the rest of the request is checked each time, in IIS's order.
+    assert_eq!(get(&site, &p, "/server.js?1234567890123"), "error 404.15");
+    assert_eq!(get(&site, &p, "/server.js?a=evil"), "error 404.18");
+    let r = routed(&p, "GET", "/server.js", &[("content-length", "11")]);
+    assert_eq!(describe(&site.root, &r), "error 413.1");
+    let r = routed(&p, "GET", "/server.js", &[("x-big", "123456")]);
+    assert_eq!(describe(&site.root, &r), "error 404.10");
+    let r = routed(&p, "GET", "/server.js?q=1", &[("x-big", "12345")]);
+    assert_eq!(describe(&site.root, &r), "app server.js");
+    assert_eq!(r.query.as_deref(), Some("q=1"), "the query is this request's");
+    assert_eq!(r.url, "/server.js");
+    let r = routed(&p, "GET", "/server.js", &[]);
+    assert_eq!(r.query, None);
+}
+
+#[test]
+fn decisions_that_read_the_file_system_are_not_remembered() {
+    // resourceType="File": the mapping holds only while the file exists.
+    let site = Site::new(&[("a.js", "//"), ("d/index.js", "//")]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="*.js" verb="*" modules="iisnode" resourceType="File"/></handlers>
+<defaultDocument><files><clear/><add value="index.js"/></files></defaultDocument>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.js"), "app a.js");
+    assert_eq!(get(&site, &p, "/d/"), "app d/index.js");
+    assert_eq!(memo::len(p.id), 0);
+    std::fs::remove_file(site.root.join("a.js")).expect("rm");
+    std::fs::remove_file(site.root.join("d/index.js")).expect("rm");
+    assert_eq!(get(&site, &p, "/a.js"), "error 404.0");
+    assert_eq!(get(&site, &p, "/d/"), "error 403.14");
+
+    // A reload is a new pipeline: nothing remembered under the old one applies.
+    let site = Site::new(&[("a.js", "//")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="iisnode" path="a.js" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    let old = site.pipeline();
+    assert_eq!(get(&site, &old, "/a.js"), "app a.js");
+    site.write("web.config", &wrap("<handlers><clear/></handlers>"));
+    let new = site.pipeline();
+    assert_ne!(old.id, new.id);
+    assert_eq!(get(&site, &new, "/a.js"), "error 404.4");
+    assert_eq!(get(&site, &old, "/a.js"), "app a.js");
+}
+
+#[test]
+fn the_memo_is_bounded() {
+    let site = Site::new(&[("server.js", "//")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    let p = site.pipeline();
+    for i in 0..memo::CAPACITY + 10 {
+        assert_eq!(
+            get(&site, &p, &format!("/server.js/{i}")),
+            format!("app server.js +/{i}")
+        );
+        assert!(memo::len(p.id) <= memo::CAPACITY);
+    }
+    assert_eq!(memo::len(p.id), 10, "started over when full");
+}
