@@ -83,11 +83,14 @@ impl App {
     }
 }
 
+/// The decisions remembered for one raw path, by method.
+type Entries = Vec<(Method, Arc<App>)>;
+
 /// One thread's entries: raw path → (method, decision), for one pipeline.
 #[derive(Default)]
 struct Memo {
     pipeline: u64,
-    map: HashMap<String, Vec<(Method, Arc<App>)>, BuildHasherDefault<FxHasher>>,
+    map: HashMap<String, Entries, BuildHasherDefault<FxHasher>>,
 }
 
 thread_local! {
@@ -128,7 +131,11 @@ pub(super) fn put(pipeline: u64, method: &Method, raw_path: &str, app: App) {
 pub(super) fn len(pipeline: u64) -> usize {
     MEMO.with(|m| {
         let m = m.borrow();
-        if m.pipeline == pipeline { m.map.len() } else { 0 }
+        if m.pipeline == pipeline {
+            m.map.len()
+        } else {
+            0
+        }
     })
 }
 

@@ -1749,7 +1749,11 @@ fn handler_mapping_of_deep_urls() {
 
 #[test]
 fn remembered_decisions_are_the_decisions() {
-    let site = Site::new(&[("server.js", "//"), ("app/index.js", "//"), ("sub/a.txt", "a")]);
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("app/index.js", "//"),
+        ("sub/a.txt", "a"),
+    ]);
     site.write(
         "web.config",
         &wrap(
@@ -1779,11 +1783,22 @@ fn remembered_decisions_are_the_decisions() {
         let again: Vec<String> = targets.iter().map(|t| go(&site, &p, method, t)).collect();
         assert_eq!(first, again, "{method}");
     }
-    assert_eq!(get(&site, &p, "/Server.JS/a/b/?x=1"), "app Server.JS +/a/b/");
-    assert_eq!(go(&site, &p, "POST", "/server.js"), "error 405.0", "StaticFile takes it");
+    assert_eq!(
+        get(&site, &p, "/Server.JS/a/b/?x=1"),
+        "app Server.JS +/a/b/"
+    );
+    assert_eq!(
+        go(&site, &p, "POST", "/server.js"),
+        "error 405.0",
+        "StaticFile takes it"
+    );
     // Remembered: the iisnode mappings reached without reading the file system (not the
     // default document of /app/, nor static files, errors or redirects).
-    assert_eq!(memo::len(p.id), 3, "/server.js, /Server.JS/a/b/, /app/index.js");
+    assert_eq!(
+        memo::len(p.id),
+        3,
+        "/server.js, /Server.JS/a/b/, /app/index.js"
+    );
 
     // What depends on the rest of the request is checked each time, in IIS's order.
     assert_eq!(get(&site, &p, "/server.js?1234567890123"), "error 404.15");
@@ -1794,7 +1809,11 @@ fn remembered_decisions_are_the_decisions() {
     assert_eq!(describe(&site.root, &r), "error 404.10");
     let r = routed(&p, "GET", "/server.js?q=1", &[("x-big", "12345")]);
     assert_eq!(describe(&site.root, &r), "app server.js");
-    assert_eq!(r.query.as_deref(), Some("q=1"), "the query is this request's");
+    assert_eq!(
+        r.query.as_deref(),
+        Some("q=1"),
+        "the query is this request's"
+    );
     assert_eq!(r.url, "/server.js");
     let r = routed(&p, "GET", "/server.js", &[]);
     assert_eq!(r.query, None);
@@ -1824,7 +1843,9 @@ fn decisions_that_read_the_file_system_are_not_remembered() {
     let site = Site::new(&[("a.js", "//")]);
     site.write(
         "web.config",
-        &wrap(r#"<handlers><add name="iisnode" path="a.js" verb="*" modules="iisnode"/></handlers>"#),
+        &wrap(
+            r#"<handlers><add name="iisnode" path="a.js" verb="*" modules="iisnode"/></handlers>"#,
+        ),
     );
     let old = site.pipeline();
     assert_eq!(get(&site, &old, "/a.js"), "app a.js");
