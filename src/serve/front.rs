@@ -201,11 +201,7 @@ async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                open.fetch_add(1, Ordering::AcqRel);
-                let counted = OpenConn {
-                    open: open.clone(),
-                    closed: closed.clone(),
-                };
+                let counted = OpenConn::new(&open, &closed);
                 // The connection's future is the task itself: an `async move` wrapper would
                 // hold it twice (captured, then awaited), doubling every connection's memory.
                 tokio::spawn(super::downstream::serve(
@@ -228,6 +224,16 @@ async fn accept_loop(
 pub(super) struct OpenConn {
     open: Arc<std::sync::atomic::AtomicUsize>,
     closed: Arc<tokio::sync::Notify>,
+}
+
+impl OpenConn {
+    fn new(open: &Arc<std::sync::atomic::AtomicUsize>, closed: &Arc<tokio::sync::Notify>) -> Self {
+        open.fetch_add(1, Ordering::AcqRel);
+        OpenConn {
+            open: open.clone(),
+            closed: closed.clone(),
+        }
+    }
 }
 
 impl Drop for OpenConn {

@@ -254,14 +254,9 @@ fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
     }
 }
 
-/// IIS's handler mapping for a site path after URL Rewrite (see the module docs).
-pub fn select_handler(p: &Pipeline, method: &str, site_path: &str) -> HandlerChoice {
-    select_handler_noting(p, method, site_path, &mut true)
-}
-
-/// [`select_handler`], clearing `pure` when a handler's `resourceType` made it read the file
-/// system.
-pub fn select_handler_noting(
+/// IIS's handler mapping for a site path after URL Rewrite (see the module docs). Clears
+/// `pure` when a handler's `resourceType` made it read the file system.
+pub fn select_handler(
     p: &Pipeline,
     method: &str,
     site_path: &str,

@@ -785,7 +785,7 @@ impl Pipeline {
                 set_headers: Vec::new(),
                 query: None,
             };
-            let choice = router::select_handler_noting(self, method, &path, pure);
+            let choice = router::select_handler(self, method, &path, pure);
             rec(trace, |t| {
                 t.handler(&path, &config, HandlerTrace::of(&choice))
             });
