@@ -1,32 +1,57 @@
 //! Handler-mapping decisions remembered per front thread, so that the requests a site gets
 //! over and over (`GET /server.js`, `GET /api/items`) skip decoding, normalising, the URL
-//! half of request filtering and handler mapping.
+//! half of request filtering, URL Rewrite and handler mapping.
 //!
-//! Only a decision that is a function of the configuration, the method and the raw URL path
-//! alone is remembered: an iisnode mapping reached without URL Rewrite (no rules apply to the
-//! URL's folder), on the first handler-mapping pass (no default document, which reads the
-//! folder), with no `resourceType` check along the way (which stats the file), and without a
-//! trace being recorded. Everything that depends on the rest of the request (the query
-//! string's length and sequences, `Content-Length`, header sizes) is checked on every request
+//! Only an iisnode decision that is a function of the configuration, the method, the request
+//! target and file tests made again on every request is remembered:
+//!
+//! * with no rewrite rules for the URL's folder, it is a function of the method and raw URL
+//!   path alone (any query string);
+//! * through rewrite rules that read nothing but the request line
+//!   ([`super::rewrite::RuleSet::memoizable`]: no `{HTTP_*}` header, no address, no
+//!   `<serverVariables>`; the Kudu and SPA templates qualify), it is kept for the exact query
+//!   string too, with the IsFile / IsDirectory tests the conditions made: a remembered
+//!   decision is used only while each test answers as it did, so a file that appears or
+//!   goes away changes the decision exactly as it would without the memo;
+//! * handler mapping on its first pass (no default document, which reads the folder), with
+//!   no `resourceType` check along the way (which stats the file), and no trace recorded.
+//!
+//! Everything that depends on the rest of the request (the query string's length and
+//! sequences, `Content-Length`, header sizes) is checked on every request
 //! ([`super::filtering::Filter::check_request_facts`]); when one of those checks fails, the
 //! whole pipeline runs again, so the error is the one IIS gives.
 //!
 //! Entries belong to one [`super::Pipeline`] (its `id`): a configuration reload builds a new
 //! pipeline, and the first request that meets a thread's entries of an older one clears them.
-//! At most [`CAPACITY`] paths are kept per thread; then the memo starts over (URLs with ids
-//! in their PATH_INFO would otherwise grow it without end).
+//! At most [`CAPACITY`] paths are kept per thread, [`PER_PATH`] decisions each; then the memo
+//! starts over (URLs with ids in their PATH_INFO would otherwise grow it without end).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
 use std::sync::Arc;
 
 use http::Method;
 
+use super::rewrite::Probe;
 use super::{AppHandler, Decision, FolderConfig, Routed};
 
 /// Paths remembered per thread before the memo starts over.
 pub(super) const CAPACITY: usize = 1024;
+
+/// Decisions remembered per raw path, across methods and query strings.
+const PER_PATH: usize = 8;
+
+/// What is kept of a decision URL Rewrite took part in.
+struct Rewritten {
+    /// The query string the decision was made for (the rules may read it).
+    raw_query: Option<String>,
+    /// The query string after the rules.
+    query: Option<String>,
+    /// The file tests the rules' conditions made, with their answers.
+    probes: Vec<Probe>,
+}
 
 /// What is kept of an iisnode decision.
 pub(super) struct App {
@@ -37,15 +62,20 @@ pub(super) struct App {
     path_info: String,
     config: Arc<FolderConfig>,
     url: String,
+    /// The configuration of the URL as requested, whose request filtering applies.
+    filter: Arc<FolderConfig>,
+    rewritten: bool,
+    /// `None` when no rewrite rule applies to the URL's folder: then the decision holds for
+    /// any query string.
+    rules: Option<Rewritten>,
 }
 
 impl App {
-    /// The remembered part of `routed`, when it is an iisnode decision without URL Rewrite.
-    pub(super) fn of(routed: &Routed) -> Option<App> {
+    fn of(routed: &Routed, filter: &Arc<FolderConfig>, rules: Option<Rewritten>) -> Option<App> {
         let Decision::App(a) = &routed.decision else {
             return None;
         };
-        if routed.rewritten || !routed.set_headers.is_empty() {
+        if !routed.set_headers.is_empty() {
             return None;
         }
         Some(App {
@@ -56,16 +86,73 @@ impl App {
             path_info: a.path_info.clone(),
             config: routed.config.clone(),
             url: routed.url.clone(),
+            filter: filter.clone(),
+            rewritten: routed.rewritten,
+            rules,
         })
     }
 
-    /// The folder configuration whose request filtering applies.
-    pub(super) fn config(&self) -> &Arc<FolderConfig> {
-        &self.config
+    /// The remembered part of `routed`, when it is an iisnode decision reached without URL
+    /// Rewrite (the URL's folder has no rules).
+    pub(super) fn plain(routed: &Routed) -> Option<App> {
+        if routed.rewritten {
+            return None;
+        }
+        Self::of(routed, &routed.config, None)
+    }
+
+    /// The remembered part of `routed`, an iisnode decision reached through rules that
+    /// read nothing but the request line ([`super::rewrite::RuleSet::memoizable`]):
+    /// `filter` is the configuration of the URL as requested, `raw_query` the request's
+    /// query string, `probes` the file tests the rules made.
+    pub(super) fn through_rules(
+        routed: &Routed,
+        filter: &Arc<FolderConfig>,
+        raw_query: Option<&str>,
+        probes: Vec<Probe>,
+    ) -> Option<App> {
+        let rules = Rewritten {
+            raw_query: raw_query.map(str::to_string),
+            query: routed.query.clone(),
+            probes,
+        };
+        Self::of(routed, filter, Some(rules))
+    }
+
+    /// Whether the decision was made for a request with this query string.
+    fn fits(&self, raw_query: Option<&str>) -> bool {
+        self.rules
+            .as_ref()
+            .is_none_or(|r| r.raw_query.as_deref() == raw_query)
+    }
+
+    /// Whether `other` stands for the same requests as `self` (same method assumed).
+    fn same_requests(&self, other: &App) -> bool {
+        match (&self.rules, &other.rules) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.raw_query == b.raw_query,
+            _ => false,
+        }
+    }
+
+    /// The configuration whose request filtering applies.
+    pub(super) fn filter(&self) -> &Arc<FolderConfig> {
+        &self.filter
+    }
+
+    /// Whether the file tests the rules made still answer the same under `root`.
+    pub(super) fn still_holds(&self, root: &Path) -> bool {
+        self.rules
+            .as_ref()
+            .is_none_or(|r| r.probes.iter().all(|p| p.holds(root)))
     }
 
     /// The decision again, for a request with this query string.
     pub(super) fn routed(&self, query: Option<&str>) -> Routed {
+        let query = match &self.rules {
+            Some(r) => r.query.clone(),
+            None => query.map(str::to_string),
+        };
         Routed {
             decision: Decision::App(AppHandler {
                 handler_config: self.handler_config.clone(),
@@ -76,14 +163,15 @@ impl App {
             }),
             config: self.config.clone(),
             url: self.url.clone(),
-            rewritten: false,
+            rewritten: self.rewritten,
             set_headers: Vec::new(),
-            query: query.map(str::to_string),
+            query,
         }
     }
 }
 
-/// The decisions remembered for one raw path, by method.
+/// The decisions remembered for one raw path, by method (and query string, for decisions
+/// through rewrite rules).
 type Entries = Vec<(Method, Arc<App>)>;
 
 /// One thread's entries: raw path → (method, decision), for one pipeline.
@@ -97,8 +185,14 @@ thread_local! {
     static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
 
-/// The decision remembered for `method` on `raw_path` under pipeline `pipeline`.
-pub(super) fn get(pipeline: u64, method: &Method, raw_path: &str) -> Option<Arc<App>> {
+/// The decision remembered for `method` on `raw_path` with `raw_query` under pipeline
+/// `pipeline`.
+pub(super) fn get(
+    pipeline: u64,
+    method: &Method,
+    raw_path: &str,
+    raw_query: Option<&str>,
+) -> Option<Arc<App>> {
     MEMO.with(|m| {
         let m = m.borrow();
         if m.pipeline != pipeline {
@@ -107,7 +201,7 @@ pub(super) fn get(pipeline: u64, method: &Method, raw_path: &str) -> Option<Arc<
         m.map
             .get(raw_path)?
             .iter()
-            .find(|(k, _)| k == method)
+            .find(|(k, a)| k == method && a.fits(raw_query))
             .map(|(_, a)| a.clone())
     })
 }
@@ -121,7 +215,10 @@ pub(super) fn put(pipeline: u64, method: &Method, raw_path: &str, app: App) {
             m.pipeline = pipeline;
         }
         let entries = m.map.entry(raw_path.to_string()).or_default();
-        entries.retain(|(k, _)| k != method);
+        entries.retain(|(k, a)| !(k == method && a.same_requests(&app)));
+        if entries.len() >= PER_PATH {
+            entries.remove(0);
+        }
         entries.push((method.clone(), Arc::new(app)));
     })
 }

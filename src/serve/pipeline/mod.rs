@@ -46,6 +46,7 @@ pub mod rewrite;
 pub mod static_files;
 pub mod trace;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -605,20 +606,8 @@ impl Pipeline {
     ) -> Routed {
         let (raw_path, raw_query) = head.split_target();
         let memo_ok = trace.is_none() && progress.is_none();
-        if memo_ok && let Some(app) = memo::get(self.id, &head.method, raw_path) {
-            let facts = filtering::RequestFacts {
-                raw_path,
-                raw_query,
-                decoded: "",
-                site_path: "",
-                content_length: content_length(&head.headers),
-                method: head.method.as_str(),
-                headers: Some(&head.headers),
-            };
-            if app.config().filter.check_request_facts(&facts).is_ok() {
-                return app.routed(raw_query);
-            }
-            // A check of this request fails: the whole pipeline finds which, as IIS would.
+        if memo_ok && let Some(routed) = self.remembered(head) {
+            return routed;
         }
         let (decoded, path) = match self.site_path(raw_path) {
             Ok(p) => p,
@@ -661,7 +650,7 @@ impl Pipeline {
             let mut pure = memo_ok;
             let mut routed =
                 self.dispatch_noting(head.method.as_str(), &path, &mut trace, &mut pure);
-            if pure && let Some(app) = memo::App::of(&routed) {
+            if pure && let Some(app) = memo::App::plain(&routed) {
                 memo::put(self.id, &head.method, raw_path, app);
             }
             Self::keep_query_on_folder_redirect(&mut routed, raw_query);
@@ -671,11 +660,14 @@ impl Pipeline {
 
         // URL Rewrite.
         let mut state = rewrite::UrlState::new(path.clone(), raw_query.map(str::to_string));
+        let memo_rules = memo_ok && orig_cfg.rules.memoizable();
+        let probes = RefCell::new(Vec::new());
         {
             let env = rewrite::Env {
                 head,
                 site_root: self.root(),
                 app_path: &self.app_path,
+                probes: memo_rules.then_some(&probes),
             };
             rec(&mut trace, |t| t.rules_config = Some(orig_cfg.clone()));
             match orig_cfg
@@ -729,12 +721,39 @@ impl Pipeline {
             return r;
         }
 
-        let mut routed = self.dispatch_traced(head.method.as_str(), &final_path, &mut trace);
+        let mut pure = memo_rules;
+        let mut routed =
+            self.dispatch_noting(head.method.as_str(), &final_path, &mut trace, &mut pure);
         Self::keep_query_on_folder_redirect(&mut routed, raw_query);
         routed.rewritten = rewritten;
         routed.set_headers = set_headers;
         routed.query = final_query;
+        if pure
+            && let Some(app) =
+                memo::App::through_rules(&routed, &orig_cfg, raw_query, probes.into_inner())
+        {
+            memo::put(self.id, &head.method, raw_path, app);
+        }
         routed
+    }
+
+    /// The decision remembered for this request ([`memo`]), when there is one, its file
+    /// tests answer as they did and the request's own checks pass.
+    fn remembered(&self, head: &RequestHead) -> Option<Routed> {
+        let (raw_path, raw_query) = head.split_target();
+        let app = memo::get(self.id, &head.method, raw_path, raw_query)?;
+        let facts = filtering::RequestFacts {
+            raw_path,
+            raw_query,
+            decoded: "",
+            site_path: "",
+            content_length: content_length(&head.headers),
+            method: head.method.as_str(),
+            headers: Some(&head.headers),
+        };
+        // When a check of this request fails, the whole pipeline finds which, as IIS would.
+        app.filter().filter.check_request_facts(&facts).ok()?;
+        app.still_holds(self.root()).then(|| app.routed(raw_query))
     }
 
     /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.
@@ -938,6 +957,9 @@ impl Pipeline {
             let routed = self.decide(&head, None);
             return (routed, Some(head));
         }
+        if let Some(routed) = self.remembered(&head) {
+            return (routed, Some(head));
+        }
         let raw_path = head.split_target().0;
         let decoded = router::percent_decode(raw_path);
         let site_rel = decoded
@@ -945,7 +967,8 @@ impl Pipeline {
             .and_then(|d| strip_prefix_ci(d, &self.app_path))
             .unwrap_or_default();
         let config = self.config_for(site_rel);
-        if config.rules.is_empty() {
+        if config.rules.is_empty() || config.rules.inline() {
+            // No pattern of these rules can run away: no time budget, no thread hop.
             let routed = self.decide(&head, None);
             return (routed, Some(head));
         }

@@ -41,6 +41,7 @@
 //! rule. Evaluation never panics, and it is bounded: patterns refuse inputs over 4096 bytes and
 //! the whole evaluation runs under [`super::budget`].
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -202,6 +203,46 @@ impl Template {
     }
 }
 
+/// Server variables whose value is a function of the method, the request target, the
+/// current URL and the configuration (`HTTPS` is always `off` in iisn): a rule set that
+/// reads no others decides the same way for the same request line and file system.
+const PURE_VARS: &[&str] = &[
+    "URL",
+    "PATH_INFO",
+    "SCRIPT_NAME",
+    "URL_PATH_INFO",
+    "QUERY_STRING",
+    "REQUEST_FILENAME",
+    "SCRIPT_FILENAME",
+    "PATH_TRANSLATED",
+    "SCRIPT_TRANSLATED",
+    "REQUEST_URI",
+    "HTTP_URL",
+    "UNENCODED_URL",
+    "CACHE_URL",
+    "DOCUMENT_ROOT",
+    "REQUEST_METHOD",
+    "HTTPS",
+    "SERVER_PORT_SECURE",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "APPL_PHYSICAL_PATH",
+    "APPL_MD_PATH",
+    "INSTANCE_ID",
+];
+
+impl Template {
+    /// Whether the template reads only [`PURE_VARS`].
+    fn is_pure(&self) -> bool {
+        self.0.iter().all(|p| match p {
+            Piece::Var(name) => PURE_VARS.contains(&name.as_str()),
+            Piece::Func(_, arg) | Piece::Map(_, arg) => arg.is_pure(),
+            Piece::Lit(_) | Piece::R(_) | Piece::C(_) | Piece::Unknown(_) => true,
+        })
+    }
+}
+
 /// `HttpUtility.UrlEncode`-style encoding (space as `+`), which is what IIS's `UrlEncode`
 /// is documented to mirror (inferred).
 fn url_encode(s: &str) -> String {
@@ -324,6 +365,21 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// Whether the rule decides from the request line, the configuration and file tests
+    /// alone: no `<serverVariables>`, and every template reads only [`PURE_VARS`].
+    fn is_pure(&self) -> bool {
+        let action = match &self.action {
+            Action::Rewrite { url, .. } | Action::Redirect { url, .. } => url.is_pure(),
+            Action::Custom {
+                reason,
+                description,
+                ..
+            } => reason.iter().chain(description).all(Template::is_pure),
+            Action::None | Action::Abort | Action::Broken(_) => true,
+        };
+        action && self.set_vars.is_empty() && self.conditions.iter().all(|c| c.input.is_pure())
+    }
+
     /// Whether a request with an input of `len` bytes should fail at once rather than start
     /// another match that may run away (see [`super::budget`]).
     fn overloaded(&self, len: usize) -> bool {
@@ -341,6 +397,10 @@ pub struct RuleSet {
     /// No pattern can backtrack for long: the rules run on the request's own thread
     /// ([`super::budget::can_run_inline`]).
     inline: bool,
+    /// Inline, and every enabled rule [`CompiledRule::is_pure`]: a decision through these
+    /// rules can be remembered ([`super::memo`]) as long as its file tests give the same
+    /// answers.
+    memoizable: bool,
 }
 
 fn compile_opt(
@@ -509,11 +569,13 @@ impl RuleSet {
                 })
             })
         });
+        let memoizable = inline && rules.iter().all(|r| !r.enabled || r.is_pure());
         RuleSet {
             rules,
             maps,
             any_enabled,
             inline,
+            memoizable,
         }
     }
 
@@ -529,6 +591,11 @@ impl RuleSet {
     /// Whether every pattern can run on the request's own thread (no time budget needed).
     pub fn inline(&self) -> bool {
         self.inline
+    }
+
+    /// Whether decisions through these rules may be remembered (see the field).
+    pub fn memoizable(&self) -> bool {
+        self.memoizable
     }
 
     pub fn rule_name(&self, index: usize) -> Option<&str> {
@@ -581,6 +648,25 @@ pub struct Env<'a> {
     pub site_root: &'a Path,
     /// `""` or `/prefix`.
     pub app_path: &'a str,
+    /// Where the file tests the conditions make are recorded, when the decision is to be
+    /// remembered.
+    pub probes: Option<&'a RefCell<Vec<Probe>>>,
+}
+
+/// A file test (IsFile / IsDirectory) a condition made, with its answer: a remembered
+/// decision holds while every one of its tests answers the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    path: String,
+    want_dir: bool,
+    found: bool,
+}
+
+impl Probe {
+    /// Makes the test again: whether it answers as it did.
+    pub fn holds(&self, root: &Path) -> bool {
+        file_test(root, &self.path, self.want_dir) == self.found
+    }
 }
 
 /// The current URL and what rules have set so far.
@@ -1117,14 +1203,16 @@ impl RuleSet {
                     } else {
                         input
                     };
-                    (
-                        file_test(
-                            env.site_root,
-                            &path,
-                            cond.match_type == MatchType::IsDirectory,
-                        ),
-                        None,
-                    )
+                    let want_dir = cond.match_type == MatchType::IsDirectory;
+                    let found = file_test(env.site_root, &path, want_dir);
+                    if let Some(probes) = env.probes {
+                        probes.borrow_mut().push(Probe {
+                            path,
+                            want_dir,
+                            found,
+                        });
+                    }
+                    (found, None)
                 }
             };
             let passed = matched != cond.negate;

@@ -1873,3 +1873,145 @@ fn the_memo_is_bounded() {
     }
     assert_eq!(memo::len(p.id), 10, "started over when full");
 }
+
+/// What a decision says, in full: `describe` and the fields node sees.
+fn decision_text(site: &Site, r: &Routed) -> String {
+    format!(
+        "{} url={} rewritten={} query={:?}",
+        describe(&site.root, r),
+        r.url,
+        r.rewritten,
+        r.query
+    )
+}
+
+#[test]
+fn decisions_through_request_line_rules_are_remembered_with_their_file_tests() {
+    let site = kudu(
+        "server.js",
+        &[
+            ("server.js", "//"),
+            ("public/a.txt", "a"),
+            ("public/d/", ""),
+        ],
+    );
+    let p = site.pipeline();
+    assert!(p.config_for("/").rules.memoizable(), "the Kudu rules");
+    let targets = [
+        "/server.js",
+        "/api/items?z=1",
+        "/api/items?z=2",
+        "/api/items",
+        "/api/items?",
+        "/a.txt",
+        "/d/",
+        "/server.js/debug",
+        "/web.config",
+    ];
+    // A traced decision is never remembered nor taken from the memo: the reference.
+    let unremembered = |method: &str, target: &str| {
+        let mut t = super::trace::Trace::new();
+        let r = p.decide_traced(&head(method, target, &[]), None, Some(&mut t));
+        decision_text(&site, &r)
+    };
+    for method in ["GET", "HEAD", "POST"] {
+        for round in ["first", "remembered"] {
+            let got: Vec<String> = targets
+                .iter()
+                .map(|t| decision_text(&site, &routed(&p, method, t, &[])))
+                .collect();
+            let want: Vec<String> = targets.iter().map(|t| unremembered(method, t)).collect();
+            assert_eq!(got, want, "{method} {round}");
+        }
+    }
+    assert!(
+        unremembered("GET", "/api/items?z=2")
+            .starts_with("app server.js url=/server.js rewritten=true query=Some(\"z=2"),
+        "node gets X-Original-URL and the query"
+    );
+    // Remembered: the iisnode decisions (by raw path), not the static file or the error.
+    assert_eq!(
+        memo::len(p.id),
+        4,
+        "/server.js, /api/items, /d/, /server.js/debug"
+    );
+
+    // The file tests are made again: a file that appears under public/ is served, and
+    // node has the URL again once it is gone.
+    for _ in 0..2 {
+        assert_eq!(get(&site, &p, "/api/list.txt?z=1"), "app server.js");
+    }
+    site.write("public/api/list.txt", "static");
+    assert_eq!(
+        get(&site, &p, "/api/list.txt?z=1"),
+        "file public/api/list.txt"
+    );
+    assert_eq!(get(&site, &p, "/api/list.txt"), "file public/api/list.txt");
+    std::fs::remove_file(site.root.join("public/api/list.txt")).expect("rm");
+    assert_eq!(get(&site, &p, "/api/list.txt?z=1"), "app server.js");
+
+    // The request's own checks still run on a remembered decision.
+    let r = routed(&p, "GET", "/api/items", &[("content-length", "40000000")]);
+    assert_eq!(describe(&site.root, &r), "error 413.1");
+}
+
+#[test]
+fn rules_reading_more_than_the_request_line_are_not_remembered() {
+    let rules = |cond: &str| {
+        wrap(&format!(
+            r#"<handlers><add name="iisnode" path="*.js" verb="*" modules="iisnode"/></handlers>
+<rewrite><rules><rule name="r">
+  <match url=".*"/>
+  <conditions>{cond}</conditions>
+  <action type="Rewrite" url="a.js"/>
+</rule></rules></rewrite>"#
+        ))
+    };
+    let site = Site::new(&[("a.js", "//"), ("b.js", "//")]);
+    site.write(
+        "web.config",
+        &rules(r#"<add input="{HTTP_X_TENANT}" pattern="^x$"/>"#),
+    );
+    let p = site.pipeline();
+    assert!(!p.config_for("/").rules.memoizable());
+    let x = routed(&p, "GET", "/b.js", &[("x-tenant", "x")]);
+    let y = routed(&p, "GET", "/b.js", &[("x-tenant", "y")]);
+    assert_eq!(describe(&site.root, &x), "app a.js");
+    assert_eq!(describe(&site.root, &y), "app b.js");
+    assert_eq!(memo::len(p.id), 0);
+
+    // The query string is part of what request-line rules read: one decision per query.
+    site.write(
+        "web.config",
+        &rules(r#"<add input="{QUERY_STRING}" pattern="^v=1$"/>"#),
+    );
+    let p = site.pipeline();
+    assert!(p.config_for("/").rules.memoizable());
+    for _ in 0..2 {
+        assert_eq!(get(&site, &p, "/b.js?v=1"), "app a.js");
+        assert_eq!(get(&site, &p, "/b.js?v=2"), "app b.js");
+        assert_eq!(get(&site, &p, "/b.js"), "app b.js");
+    }
+    assert_eq!(memo::len(p.id), 1);
+
+    // <serverVariables> set request headers: not remembered.
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="*.js" verb="*" modules="iisnode"/></handlers>
+<rewrite><rules><rule name="r">
+  <match url=".*"/>
+  <serverVariables><set name="HTTP_X_FROM" value="{REQUEST_URI}"/></serverVariables>
+  <action type="Rewrite" url="a.js"/>
+</rule></rules></rewrite>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert!(!p.config_for("/").rules.memoizable());
+    let r = routed(&p, "GET", "/b.js", &[]);
+    assert_eq!(
+        r.set_headers,
+        vec![("x-from".to_string(), "/b.js".to_string())]
+    );
+    assert_eq!(memo::len(p.id), 0);
+}
