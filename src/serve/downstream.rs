@@ -58,7 +58,7 @@ use tokio::sync::watch;
 
 use super::front::{self, ServerCtx};
 use super::proxy::{Body, ReqBody};
-use super::upstream::title_case;
+use super::upstream::push_name;
 
 /// hyper's default limit on a request's header count (it answers 431 above it).
 const MAX_HEADERS: usize = 100;
@@ -358,7 +358,7 @@ fn has_close(value: &HeaderValue) -> bool {
 }
 
 fn push_line(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
-    title_case(out, name.as_str().as_bytes());
+    push_name(out, name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
@@ -370,7 +370,7 @@ fn push_joined<'a>(
     name: &HeaderName,
     values: impl Iterator<Item = &'a HeaderValue>,
 ) {
-    title_case(out, name.as_str().as_bytes());
+    push_name(out, name);
     out.extend_from_slice(b": ");
     for (i, v) in values.enumerate() {
         if i > 0 {

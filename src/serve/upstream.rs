@@ -125,6 +125,30 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Writes a header name as IIS writes known headers: `Content-Type`. The names every
+/// request or response carries are written from a table, the others a byte at a time.
+pub(super) fn push_name(out: &mut Vec<u8>, name: &HeaderName) {
+    let known: &[u8] = match *name {
+        header::CONTENT_TYPE => b"Content-Type",
+        header::CONTENT_LENGTH => b"Content-Length",
+        header::DATE => b"Date",
+        header::HOST => b"Host",
+        header::CONNECTION => b"Connection",
+        header::ACCEPT => b"Accept",
+        header::USER_AGENT => b"User-Agent",
+        header::ACCEPT_ENCODING => b"Accept-Encoding",
+        header::ACCEPT_LANGUAGE => b"Accept-Language",
+        header::CACHE_CONTROL => b"Cache-Control",
+        header::ETAG => b"Etag",
+        header::LAST_MODIFIED => b"Last-Modified",
+        header::SET_COOKIE => b"Set-Cookie",
+        header::COOKIE => b"Cookie",
+        header::TRANSFER_ENCODING => b"Transfer-Encoding",
+        _ => return title_case(out, name.as_str().as_bytes()),
+    };
+    out.extend_from_slice(known);
+}
+
 /// Writes a header name as IIS writes known headers to iisnode: `Content-Type`.
 pub(super) fn title_case(out: &mut Vec<u8>, name: &[u8]) {
     let start = out.len();
@@ -159,7 +183,7 @@ fn encode_head<B>(out: &mut Vec<u8>, req: &Request<B>) {
         if name == header::TRANSFER_ENCODING {
             continue;
         }
-        title_case(out, name.as_str().as_bytes());
+        push_name(out, name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -857,6 +881,37 @@ mod tests {
             Ok(Some(Parsed::Informational)) => panic!("informational"),
             Ok(None) => panic!("partial"),
             Err(e) => panic!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn the_table_of_names_writes_what_title_case_writes() {
+        let names = [
+            "content-type",
+            "content-length",
+            "date",
+            "host",
+            "connection",
+            "accept",
+            "user-agent",
+            "accept-encoding",
+            "accept-language",
+            "cache-control",
+            "etag",
+            "last-modified",
+            "set-cookie",
+            "cookie",
+            "transfer-encoding",
+            "x-powered-by",
+            "x-custom-thing",
+            "www-authenticate",
+        ];
+        for n in names {
+            let name = HeaderName::from_static(n);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            push_name(&mut a, &name);
+            title_case(&mut b, n.as_bytes());
+            assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "{n}");
         }
     }
 
