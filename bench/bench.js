@@ -556,6 +556,16 @@ function markdown(report) {
       lines.push('');
       lines.push(parts.join(' · '));
     }
+    const pr = rt.paired || {};
+    const paired = [];
+    if (pr.iisn_nginx_rps !== undefined) paired.push(`iisn/nginx ${s.mib ? 'MiB/s' : 'req/s'} ${fmt(pr.iisn_nginx_rps, 2)}×`);
+    if (pr.iisn_nginx_cpu !== undefined) paired.push(`iisn/nginx CPU/req ${fmt(pr.iisn_nginx_cpu, 2)}×`);
+    if (pr.iisn_pm2_rps !== undefined) paired.push(`iisn/PM2 ${s.mib ? 'MiB/s' : 'req/s'} ${fmt(pr.iisn_pm2_rps, 2)}×`);
+    if (pr.kudu_plain_cpu !== undefined) paired.push(`Kudu/plain CPU/req ${fmt(pr.kudu_plain_cpu, 2)}×`);
+    if (paired.length) {
+      lines.push('');
+      lines.push(`Paired (median of each round's ratio): ${paired.join(' · ')}`);
+    }
     lines.push('');
   }
   return lines.join('\n');
@@ -590,8 +600,11 @@ async function main() {
     for (const sc of o.scenarios) raw[t][sc] = [];
   }
   for (let round = 1; round <= o.rounds; round++) {
+    // Odd rounds run the targets in order, even rounds in reverse: on a shared machine whose
+    // speed drifts over minutes, no target is always measured before another.
+    const order = round % 2 === 1 ? o.targets : [...o.targets].reverse();
     for (const sc of o.scenarios) {
-      for (const t of o.targets) {
+      for (const t of order) {
         const r = await measure(o, running[t], sc, o.duration);
         raw[t][sc].push(r);
         log(`round ${round}/${o.rounds} ${sc} ${t}: ${fmt(SCENARIOS[sc].mib ? r.mibps : r.rps, 0)}` +
@@ -631,6 +644,23 @@ async function main() {
     if (results.iisn && results['iisn-kudu']) rt.kudu_plain_cpu = ratio(cpu('iisn-kudu'), cpu('iisn'));
     if (results.iisn && results['iisn-base']) rt.iisn_base_cpu = ratio(cpu('iisn'), cpu('iisn-base'));
     if (results['iisn-kudu'] && results['iisn-kudu-base']) rt.kudu_base_cpu = ratio(cpu('iisn-kudu'), cpu('iisn-kudu-base'));
+    // The same ratios paired: the median over rounds of each round's ratio. Both targets of a
+    // pair ran within seconds of each other, so a drift of the machine's speed between rounds
+    // (steal time on a shared VM) cancels out, where it does not in a ratio of medians.
+    const speedKey = SCENARIOS[sc].mib ? 'mibps' : 'rps';
+    const paired = (a, b, k) => {
+      if (!raw[a] || !raw[b]) return undefined;
+      const rs = raw[a][sc].map((r, i) => ratio(r[k], raw[b][sc][i] && raw[b][sc][i][k])).filter((x) => x !== null);
+      return rs.length ? median(rs) : undefined;
+    };
+    const pr = {
+      iisn_nginx_rps: paired('iisn', 'nginx', speedKey),
+      iisn_nginx_cpu: paired('iisn', 'nginx', 'cpuUsPerReq'),
+      iisn_pm2_rps: paired('iisn', 'pm2', speedKey),
+      kudu_plain_cpu: paired('iisn-kudu', 'iisn', 'cpuUsPerReq'),
+    };
+    for (const k of Object.keys(pr)) if (pr[k] === undefined) delete pr[k];
+    if (Object.keys(pr).length) rt.paired = pr;
     ratios[sc] = rt;
   }
   const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`]).status === 0;
