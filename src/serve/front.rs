@@ -582,8 +582,8 @@ async fn app_request(
     if t.rewritten
         && let Ok(v) = HeaderValue::from_str(&t.original_target)
     {
-        req.headers_mut()
-            .insert(HeaderName::from_static("x-original-url"), v);
+        const X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+        req.headers_mut().insert(X_ORIGINAL_URL, v);
     }
     for (name, value) in &t.set_headers {
         if let (Ok(n), Ok(v)) = (

@@ -911,7 +911,11 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             push_name(&mut a, &name);
             title_case(&mut b, n.as_bytes());
-            assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b), "{n}");
+            assert_eq!(
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b),
+                "{n}"
+            );
         }
     }
 

@@ -29,7 +29,6 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::path::Path;
 use std::sync::Arc;
 
 use http::Method;
@@ -140,11 +139,11 @@ impl App {
         &self.filter
     }
 
-    /// Whether the file tests the rules made still answer the same under `root`.
-    pub(super) fn still_holds(&self, root: &Path) -> bool {
+    /// Whether the file tests the rules made still answer the same.
+    pub(super) fn still_holds(&self) -> bool {
         self.rules
             .as_ref()
-            .is_none_or(|r| r.probes.iter().all(|p| p.holds(root)))
+            .is_none_or(|r| r.probes.iter().all(Probe::holds))
     }
 
     /// The decision again, for a request with this query string.

@@ -753,7 +753,7 @@ impl Pipeline {
         };
         // When a check of this request fails, the whole pipeline finds which, as IIS would.
         app.filter().filter.check_request_facts(&facts).ok()?;
-        app.still_holds(self.root()).then(|| app.routed(raw_query))
+        app.still_holds().then(|| app.routed(raw_query))
     }
 
     /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.

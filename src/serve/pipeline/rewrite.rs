@@ -659,13 +659,16 @@ pub struct Env<'a> {
 pub struct Probe {
     path: String,
     want_dir: bool,
+    /// Whether the path is inside the site (else the test is false without looking): a
+    /// function of the path and the site folder, so it is not worked out again.
+    inside: bool,
     found: bool,
 }
 
 impl Probe {
     /// Makes the test again: whether it answers as it did.
-    pub fn holds(&self, root: &Path) -> bool {
-        file_test(root, &self.path, self.want_dir) == self.found
+    pub fn holds(&self) -> bool {
+        !self.inside || stat_test(&self.path, self.want_dir) == self.found
     }
 }
 
@@ -918,19 +921,21 @@ fn inside_root_text(root: &str, input: &str) -> Option<bool> {
     Some(!rest.split('/').any(|seg| seg == ".."))
 }
 
-/// IsFile / IsDirectory on an expanded input: only absolute paths inside the site count.
-fn file_test(root: &Path, input: &str, want_dir: bool) -> bool {
-    let p = Path::new(input);
+/// Whether IsFile / IsDirectory may look at `input`: only absolute paths inside the site
+/// count (others are false without looking).
+fn inside_site(root: &Path, input: &str) -> bool {
     let inside = root.to_str().and_then(|r| inside_root_text(r, input));
-    let inside = inside.unwrap_or_else(|| {
+    inside.unwrap_or_else(|| {
+        let p = Path::new(input);
         p.is_absolute()
             && !p.components().any(|c| matches!(c, Component::ParentDir))
             && p.starts_with(root)
-    });
-    if !inside {
-        return false;
-    }
-    match std::fs::metadata(p) {
+    })
+}
+
+/// IsFile / IsDirectory on a path already known to be inside the site.
+fn stat_test(input: &str, want_dir: bool) -> bool {
+    match std::fs::metadata(input) {
         Ok(m) => {
             if want_dir {
                 m.is_dir()
@@ -1204,11 +1209,13 @@ impl RuleSet {
                         input
                     };
                     let want_dir = cond.match_type == MatchType::IsDirectory;
-                    let found = file_test(env.site_root, &path, want_dir);
+                    let inside = inside_site(env.site_root, &path);
+                    let found = inside && stat_test(&path, want_dir);
                     if let Some(probes) = env.probes {
                         probes.borrow_mut().push(Probe {
                             path,
                             want_dir,
+                            inside,
                             found,
                         });
                     }
