@@ -23,8 +23,10 @@
 //!
 //! Entries belong to one [`super::Pipeline`] (its `id`): a configuration reload builds a new
 //! pipeline, and the first request that meets a thread's entries of an older one clears them.
-//! At most [`CAPACITY`] paths are kept per thread, [`PER_PATH`] decisions each; then the memo
-//! starts over (URLs with ids in their PATH_INFO would otherwise grow it without end).
+//! At most [`CAPACITY`] paths are kept per thread, [`PER_PATH`] decisions each, for targets
+//! of at most [`MAX_TARGET`] bytes; then the memo starts over (URLs with ids in their
+//! PATH_INFO would otherwise grow it without end). A decision whose file tests answer
+//! differently is forgotten.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -40,7 +42,10 @@ use super::{AppHandler, Decision, FolderConfig, Routed};
 pub(super) const CAPACITY: usize = 1024;
 
 /// Decisions remembered per raw path, across methods and query strings.
-const PER_PATH: usize = 8;
+pub(super) const PER_PATH: usize = 8;
+/// The longest request target (path and query) whose decision is remembered: longer ones
+/// are rare, and would make the memo's memory grow with the URLs clients send.
+pub(super) const MAX_TARGET: usize = 512;
 
 /// What is kept of a decision URL Rewrite took part in.
 struct Rewritten {
@@ -197,21 +202,61 @@ pub(super) fn get(
         if m.pipeline != pipeline {
             return None;
         }
-        m.map
+        let app = m
+            .map
             .get(raw_path)?
             .iter()
             .find(|(k, a)| k == method && a.fits(raw_query))
-            .map(|(_, a)| a.clone())
+            .map(|(_, a)| a.clone());
+        #[cfg(test)]
+        if app.is_some() {
+            HITS.with(|h| h.set(h.get() + 1));
+        }
+        app
     })
+}
+
+/// Forgets the decision remembered for `method` on `raw_path` with `raw_query`.
+pub(super) fn forget(pipeline: u64, method: &Method, raw_path: &str, raw_query: Option<&str>) {
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.pipeline != pipeline {
+            return;
+        }
+        if let Some(entries) = m.map.get_mut(raw_path) {
+            entries.retain(|(k, a)| !(k == method && a.fits(raw_query)));
+        }
+    })
+}
+
+#[cfg(test)]
+thread_local! {
+    static HITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many decisions this thread has taken from the memo (for tests).
+#[cfg(test)]
+pub(super) fn hits() -> usize {
+    HITS.with(std::cell::Cell::get)
 }
 
 /// Remembers `app` for `method` on `raw_path` under pipeline `pipeline`.
 pub(super) fn put(pipeline: u64, method: &Method, raw_path: &str, app: App) {
+    let query_len = app
+        .rules
+        .as_ref()
+        .map_or(0, |r| r.raw_query.as_ref().map_or(0, String::len));
+    if raw_path.len() + query_len > MAX_TARGET {
+        return;
+    }
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
-        if m.pipeline != pipeline || m.map.len() >= CAPACITY {
+        if m.pipeline != pipeline {
             m.map.clear();
             m.pipeline = pipeline;
+        }
+        if m.map.len() >= CAPACITY && !m.map.contains_key(raw_path) {
+            m.map.clear();
         }
         let entries = m.map.entry(raw_path.to_string()).or_default();
         entries.retain(|(k, a)| !(k == method && a.same_requests(&app)));

@@ -602,13 +602,25 @@ impl Pipeline {
         &self,
         head: &RequestHead,
         progress: Option<&budget::Progress>,
-        mut trace: Option<&mut Trace>,
+        trace: Option<&mut Trace>,
     ) -> Routed {
-        let (raw_path, raw_query) = head.split_target();
         let memo_ok = trace.is_none() && progress.is_none();
         if memo_ok && let Some(routed) = self.remembered(head) {
             return routed;
         }
+        self.decide_unremembered(head, progress, trace, memo_ok)
+    }
+
+    /// [`Pipeline::decide_traced`] once the memo has no decision for the request; `memo_ok`:
+    /// the decision may be remembered.
+    fn decide_unremembered(
+        &self,
+        head: &RequestHead,
+        progress: Option<&budget::Progress>,
+        mut trace: Option<&mut Trace>,
+        memo_ok: bool,
+    ) -> Routed {
+        let (raw_path, raw_query) = head.split_target();
         let (decoded, path) = match self.site_path(raw_path) {
             Ok(p) => p,
             Err(r) => {
@@ -753,7 +765,13 @@ impl Pipeline {
         };
         // When a check of this request fails, the whole pipeline finds which, as IIS would.
         app.filter().filter.check_request_facts(&facts).ok()?;
-        app.still_holds().then(|| app.routed(raw_query))
+        if !app.still_holds() {
+            // A file appeared or went away: the decision is made again (and remembered
+            // again if it can be).
+            memo::forget(self.id, &head.method, raw_path, raw_query);
+            return None;
+        }
+        Some(app.routed(raw_query))
     }
 
     /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.
@@ -949,27 +967,33 @@ impl Pipeline {
         }
     }
 
+    /// The site path of `raw_path` and the configuration whose rewrite rules apply to it,
+    /// found as `decide` finds them (decoded, normalised): a URL such as `/./slow/x` must
+    /// not pass for the root's rules and so escape the time budget of `slow/`'s.
+    fn rules_folder(&self, raw_path: &str) -> Result<(String, Arc<FolderConfig>), Routed> {
+        let (_, path) = self.site_path(raw_path)?;
+        let config = self.config_for(&path);
+        Ok((path, config))
+    }
+
     /// [`Pipeline::decide`] for the front: inline when no rewrite rule applies, else on the
     /// budgeted rewrite thread. The head comes back with the decision unless the budget ran
     /// out (then the decision is a 500.50).
     pub async fn route(self: &Arc<Self>, head: RequestHead) -> (Routed, Option<RequestHead>) {
-        if !self.any_rules {
-            let routed = self.decide(&head, None);
-            return (routed, Some(head));
-        }
         if let Some(routed) = self.remembered(&head) {
             return (routed, Some(head));
         }
-        let raw_path = head.split_target().0;
-        let decoded = router::percent_decode(raw_path);
-        let site_rel = decoded
-            .as_deref()
-            .and_then(|d| strip_prefix_ci(d, &self.app_path))
-            .unwrap_or_default();
-        let config = self.config_for(site_rel);
+        if !self.any_rules {
+            let routed = self.decide_unremembered(&head, None, None, true);
+            return (routed, Some(head));
+        }
+        let (site_rel, config) = match self.rules_folder(head.split_target().0) {
+            Ok(found) => found,
+            Err(routed) => return (routed, Some(head)),
+        };
         if config.rules.is_empty() || config.rules.inline() {
             // No pattern of these rules can run away: no time budget, no thread hop.
-            let routed = self.decide(&head, None);
+            let routed = self.decide_unremembered(&head, None, None, true);
             return (routed, Some(head));
         }
         let me = self.clone();
@@ -991,7 +1015,7 @@ impl Pipeline {
                     ),
                 );
                 e.module = "RewriteModule";
-                (self.error_routed(e, site_rel), None)
+                (self.error_routed(e, &site_rel), None)
             }
         }
     }

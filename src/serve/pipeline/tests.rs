@@ -1916,12 +1916,16 @@ fn decisions_through_request_line_rules_are_remembered_with_their_file_tests() {
     };
     for method in ["GET", "HEAD", "POST"] {
         for round in ["first", "remembered"] {
+            let hits = memo::hits();
             let got: Vec<String> = targets
                 .iter()
                 .map(|t| decision_text(&site, &routed(&p, method, t, &[])))
                 .collect();
             let want: Vec<String> = targets.iter().map(|t| unremembered(method, t)).collect();
             assert_eq!(got, want, "{method} {round}");
+            // Remembered: the 7 iisnode decisions (not the static file nor the 404.8).
+            let expected = if round == "first" { 0 } else { 7 };
+            assert_eq!(memo::hits() - hits, expected, "{method} {round}");
         }
     }
     assert!(
@@ -1993,6 +1997,13 @@ fn rules_reading_more_than_the_request_line_are_not_remembered() {
         assert_eq!(get(&site, &p, "/b.js"), "app b.js");
     }
     assert_eq!(memo::len(p.id), 1);
+    // Targets longer than memo::MAX_TARGET are decided each time (bounded memory).
+    let long = format!("/b.js?v=1&pad={}", "x".repeat(memo::MAX_TARGET));
+    let hits = memo::hits();
+    for _ in 0..2 {
+        assert_eq!(get(&site, &p, &long), "app b.js");
+    }
+    assert_eq!(memo::hits(), hits);
 
     // <serverVariables> set request headers: not remembered.
     site.write(
@@ -2014,4 +2025,55 @@ fn rules_reading_more_than_the_request_line_are_not_remembered() {
         vec![("x-from".to_string(), "/b.js".to_string())]
     );
     assert_eq!(memo::len(p.id), 0);
+}
+
+#[test]
+fn the_front_takes_remembered_decisions_and_finds_the_rules_folder_as_decide_does() {
+    let site = kudu("server.js", &[("server.js", "//"), ("public/a.txt", "a")]);
+    let p = Arc::new(site.pipeline());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let hits = memo::hits();
+    for _ in 0..3 {
+        let (r, back) = rt.block_on(p.route(head("GET", "/api/items?x=1", &[])));
+        assert!(back.is_some());
+        assert_eq!(describe(&site.root, &r), "app server.js");
+        assert!(r.rewritten);
+        let (r, _) = rt.block_on(p.route(head("GET", "/a.txt", &[])));
+        assert_eq!(describe(&site.root, &r), "file public/a.txt");
+    }
+    assert_eq!(
+        memo::hits() - hits,
+        2,
+        "the second and third /api/items?x=1"
+    );
+
+    // The folder whose rules (and time budget) apply is the normalised URL's.
+    let site = rules_site(
+        r#"<rules><rule name="root"><match url="^x$"/><action type="Rewrite" url="app.js"/></rule></rules>"#,
+        "",
+        &[("app.js", "//"), ("slow/app.js", "//")],
+    );
+    site.write(
+        "slow/web.config",
+        &wrap(
+            r#"<rewrite><rules><rule name="evil"><match url="^(a+)+$"/><action type="Rewrite" url="app.js"/></rule></rules></rewrite>"#,
+        ),
+    );
+    let p = site.pipeline();
+    let slow = p.config_for("/slow/aaa");
+    assert!(!slow.rules.inline());
+    for t in [
+        "/slow/aaa",
+        "/./slow/aaa",
+        "/SLOW/aaa",
+        "/x/../slow/aaa",
+        "/%73low/aaa",
+    ] {
+        let Ok((path, cfg)) = p.rules_folder(t) else {
+            panic!("{t}: an error")
+        };
+        assert!(Arc::ptr_eq(&cfg, &slow), "{t} -> {path}");
+    }
 }
