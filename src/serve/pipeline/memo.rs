@@ -123,20 +123,15 @@ impl App {
         Self::of(routed, filter, Some(rules))
     }
 
-    /// Whether the decision was made for a request with this query string.
-    fn fits(&self, raw_query: Option<&str>) -> bool {
-        self.rules
-            .as_ref()
-            .is_none_or(|r| r.raw_query.as_deref() == raw_query)
+    /// The query string the decision was made for; `None` for a decision that holds for
+    /// any (no rewrite rules) or for a request without one.
+    fn raw_query(&self) -> Option<&str> {
+        self.rules.as_ref().and_then(|r| r.raw_query.as_deref())
     }
 
-    /// Whether `other` stands for the same requests as `self` (same method assumed).
-    fn same_requests(&self, other: &App) -> bool {
-        match (&self.rules, &other.rules) {
-            (None, None) => true,
-            (Some(a), Some(b)) => a.raw_query == b.raw_query,
-            _ => false,
-        }
+    /// Whether the decision was made for a request with this query string.
+    fn fits(&self, raw_query: Option<&str>) -> bool {
+        self.rules.is_none() || self.raw_query() == raw_query
     }
 
     /// The configuration whose request filtering applies.
@@ -242,11 +237,7 @@ pub(super) fn hits() -> usize {
 
 /// Remembers `app` for `method` on `raw_path` under pipeline `pipeline`.
 pub(super) fn put(pipeline: u64, method: &Method, raw_path: &str, app: App) {
-    let query_len = app
-        .rules
-        .as_ref()
-        .map_or(0, |r| r.raw_query.as_ref().map_or(0, String::len));
-    if raw_path.len() + query_len > MAX_TARGET {
+    if raw_path.len() + app.raw_query().map_or(0, str::len) > MAX_TARGET {
         return;
     }
     MEMO.with(|m| {
@@ -259,7 +250,9 @@ pub(super) fn put(pipeline: u64, method: &Method, raw_path: &str, app: App) {
             m.map.clear();
         }
         let entries = m.map.entry(raw_path.to_string()).or_default();
-        entries.retain(|(k, a)| !(k == method && a.same_requests(&app)));
+        // A raw path goes through rewrite rules or not whatever its query: the entries
+        // for it are all of one kind, and `fits` tells the one `app` replaces.
+        entries.retain(|(k, a)| !(k == method && a.fits(app.raw_query())));
         if entries.len() >= PER_PATH {
             entries.remove(0);
         }

@@ -659,16 +659,14 @@ pub struct Env<'a> {
 pub struct Probe {
     path: String,
     want_dir: bool,
-    /// Whether the path is inside the site (else the test is false without looking): a
-    /// function of the path and the site folder, so it is not worked out again.
-    inside: bool,
     found: bool,
 }
 
 impl Probe {
-    /// Makes the test again: whether it answers as it did.
+    /// Makes the test again: whether it answers as it did. (Only tests of paths inside the
+    /// site are recorded: a path outside is false whatever the file system holds.)
     pub fn holds(&self) -> bool {
-        !self.inside || stat_test(&self.path, self.want_dir) == self.found
+        stat_test(&self.path, self.want_dir) == self.found
     }
 }
 
@@ -1211,11 +1209,10 @@ impl RuleSet {
                     let want_dir = cond.match_type == MatchType::IsDirectory;
                     let inside = inside_site(env.site_root, &path);
                     let found = inside && stat_test(&path, want_dir);
-                    if let Some(probes) = env.probes {
+                    if inside && let Some(probes) = env.probes {
                         probes.borrow_mut().push(Probe {
                             path,
                             want_dir,
-                            inside,
                             found,
                         });
                     }
