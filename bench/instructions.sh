@@ -8,6 +8,14 @@
 #   bench/instructions.sh                       iisn (plain web.config), iisn (Kudu), nginx
 #   bench/instructions.sh --iisn /tmp/old-iisn  the same with another build (before/after)
 #   bench/instructions.sh --path /server.js/chunked --targets iisn,nginx --seconds 8
+#   bench/instructions.sh --cache               adds valgrind's cache simulation: first-level
+#                                               instruction and data cache misses per request
+#
+# Why --cache: two programs running the same number of instructions can take different
+# times, and on the hot path the difference is mostly instruction-cache misses (a proxy's
+# code spread over tokio, httparse, http and its own modules) and data written (structs
+# and futures moved). The simulated caches are this machine's sizes; the counts compare
+# builds and targets, they are not a cycle count.
 #
 # Each target serves bench/app/server.js with 2 node processes (not counted: only the proxy
 # runs under valgrind). wrk warms up for 3 s with callgrind's counters then zeroed, loads it
@@ -18,12 +26,14 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 iisn="$root/target/release/iisn"; url_path="/server.js"; secs=8; targets="iisn,iisn-kudu,nginx"
+cache=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --iisn) iisn="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2;;
     --path) url_path="$2"; shift 2;;
     --seconds) secs="$2"; shift 2;;
     --targets) targets="$2"; shift 2;;
+    --cache) cache=(--cache-sim=yes); shift;;
     *) echo "instructions: unknown option $1" >&2; exit 2;;
   esac
 done
@@ -60,15 +70,35 @@ measure() {
   sleep 1
   req="$(echo "$res" | awk '/requests in/ {print $1}')"
   f="$(ls -t "$out"/cg.out.*.1 2>/dev/null | head -1)"
-  ir="$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}')"
-  printf '| %s | %s | %s | %s |\n' "$name" "$req" "$ir" "$((ir / req))"
+  # The totals line lists each event's count (then its share, "(100.0%)") in the order of
+  # the "Events shown" line.
+  local counts
+  counts="$(callgrind_annotate "$f" 2>/dev/null | awk -v r="$req" '
+    /^Events shown:/ { for (i = 3; i <= NF; i++) ev[i - 2] = $i; n = NF - 2 }
+    /PROGRAM TOTALS/ {
+      k = 0
+      for (i = 1; i <= NF && k < n; i++) if ($i !~ /^\(/) { gsub(",", "", $i); v[ev[++k]] = $i }
+      printf "%d %d %d %d\n", v["Ir"], v["Ir"] / r, v["I1mr"] / r, (v["D1mr"] + v["D1mw"]) / r
+      exit
+    }')"
+  read -r ir per i1 d1 <<<"$counts"
+  if [ ${#cache[@]} -gt 0 ]; then
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$req" "$ir" "$per" "$i1" "$d1"
+  else
+    printf '| %s | %s | %s | %s |\n' "$name" "$req" "$ir" "$per"
+  fi
   kill -INT "$vpid" 2>/dev/null || true
 }
 
 echo "user-space instructions per request (callgrind), $url_path, ${secs} s of wrk -c16"
 echo
-echo "| target | requests | instructions | per request |"
-echo "|---|---:|---:|---:|"
+if [ ${#cache[@]} -gt 0 ]; then
+  echo "| target | requests | instructions | per request | I1 misses per request | D1 misses per request |"
+  echo "|---|---:|---:|---:|---:|---:|"
+else
+  echo "| target | requests | instructions | per request |"
+  echo "|---|---:|---:|---:|"
+fi
 IFS=',' read -r -a list <<<"$targets"
 for t in "${list[@]}"; do
   dir="$tmp/$t"; mkdir -p "$dir"
@@ -77,7 +107,7 @@ for t in "${list[@]}"; do
   case "$t" in
     iisn|iisn-kudu)
       if [ "$t" = iisn-kudu ]; then cp "$root/examples/kudu/web.config" "$dir/"; mkdir -p "$dir/public"; else cp "$here/app/web.config" "$dir/"; fi
-      valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out.%p" \
+      valgrind --tool=callgrind "${cache[@]}" --callgrind-out-file="$dir/cg.out.%p" \
         "$iisn" serve "$dir" --port "$port" --processes 2 --no-watch >"$dir/log" 2>&1 &
       vpid=$!; pids+=("$vpid")
       measure "$t" "$port" "$vpid" "$dir";;
@@ -117,7 +147,7 @@ http {
   }
 }
 EOF
-      valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out.%p" \
+      valgrind --tool=callgrind "${cache[@]}" --callgrind-out-file="$dir/cg.out.%p" \
         nginx -p "$dir" -c "$dir/nginx.conf" >"$dir/log" 2>&1 &
       vpid=$!; pids+=("$vpid")
       measure "$t" "$port" "$vpid" "$dir";;

@@ -140,6 +140,16 @@ pub async fn serve(
                 .build();
             let Ok(rt) = rt else { return };
             rt.block_on(async move {
+                // This thread's pools of idle connections to workers: closed ones go.
+                tokio::spawn(async {
+                    let mut tick = tokio::time::interval(Duration::from_secs(1));
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tick.tick().await;
+                        super::upstream::sweep_idle();
+                        super::proxy::sweep_idle();
+                    }
+                });
                 if let Ok(listener) = TcpListener::from_std(listener) {
                     accept_loop(listener, ctx, shutdown, open, closed).await;
                 }

@@ -84,6 +84,8 @@ pub struct Pooled {
     pub sender: SendRequest<ReqBody>,
     conn: Pin<Box<ClientConn>>,
     pub since: Instant,
+    /// maxNamedPipePooledConnectionAge of its application.
+    age: Duration,
 }
 
 impl std::fmt::Debug for Pooled {
@@ -243,6 +245,19 @@ thread_local! {
     static IDLE: upstream::PerWorker<Pooled> = const { upstream::PerWorker::new() };
 }
 
+/// Drops this thread's idle hyper connections that node has closed or that are too old, as
+/// [`upstream::sweep_idle`] does for its own.
+pub(super) fn sweep_idle() {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    IDLE.with(|idle| {
+        idle.sweep(|p| {
+            p.since.elapsed() < p.age
+                && p.conn.as_mut().poll(&mut cx).is_pending()
+                && !p.sender.is_closed()
+        })
+    });
+}
+
 /// Runs `f` on this thread's idle list for `worker`.
 fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Pooled>) -> R) -> R {
     IDLE.with(|idle| idle.with(worker, f))
@@ -283,6 +298,7 @@ fn give_back(
                 sender,
                 conn,
                 since: Instant::now(),
+                age: max_age,
             });
         }
     });

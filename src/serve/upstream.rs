@@ -783,11 +783,26 @@ impl hyper::body::Body for NodeBody {
     }
 }
 
+/// An idle connection in a pool, since when, and its application's
+/// maxNamedPipePooledConnectionAge.
+struct Idle {
+    conn: Conn,
+    since: Instant,
+    age: std::time::Duration,
+}
+
+impl Idle {
+    /// Young enough, and node has not closed it.
+    fn keep(&mut self) -> bool {
+        self.since.elapsed() < self.age && self.conn.is_usable()
+    }
+}
+
 // Idle connections to workers, per front thread (see `super::front`: a current-thread
 // runtime per thread, so a connection is only ever used from the thread that made it; no
 // lock, no cross-thread wake-up).
 thread_local! {
-    static IDLE: PerWorker<(Conn, Instant)> = const { PerWorker::new() };
+    static IDLE: PerWorker<Idle> = const { PerWorker::new() };
 }
 
 /// Lists kept per worker on one thread (idle connections: this module's, and hyper's in
@@ -820,10 +835,32 @@ impl<T> PerWorker<T> {
         let last = lists.len() - 1;
         f(&mut lists[last].1)
     }
+
+    /// Keeps the items for which `keep` holds, in the lists of workers still running; the
+    /// lists of exited workers go.
+    pub(super) fn sweep(&self, mut keep: impl FnMut(&mut T) -> bool) {
+        let mut lists = self.lists.borrow_mut();
+        lists.retain_mut(|(w, items)| {
+            let running = w.upgrade().is_some_and(|w| !w.has_exited());
+            if running {
+                items.retain_mut(&mut keep);
+            }
+            running
+        });
+    }
+}
+
+/// Drops this thread's idle connections that node has closed (its keep-alive timeout, 5 s
+/// by default) or that are older than maxNamedPipePooledConnectionAge, and the lists of
+/// exited workers. Run once a second by each front thread (`super::front`): without it, a
+/// burst of concurrent requests left up to maxNamedPipeConnectionPoolSize connections, and
+/// their buffers, held until the next request to the same worker on the same thread.
+pub(super) fn sweep_idle() {
+    IDLE.with(|idle| idle.sweep(Idle::keep));
 }
 
 /// Runs `f` on this thread's idle list for `worker`.
-fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<(Conn, Instant)>) -> R) -> R {
+fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Idle>) -> R) -> R {
     IDLE.with(|idle| idle.with(worker, f))
 }
 
@@ -838,13 +875,17 @@ fn give_back(reuse: &Reuse, conn: Conn) {
         // Idle connections are not polled while they wait, so one that node closed (its
         // keep-alive timeout) would hold its socket until taken: look at the oldest each
         // time one comes back, and drop it when node closed it or it is too old.
-        if let Some((oldest, since)) = idle.first_mut()
-            && (since.elapsed() >= reuse.age || !oldest.is_usable())
+        if let Some(oldest) = idle.first_mut()
+            && !oldest.keep()
         {
             idle.remove(0);
         }
         if idle.len() < share {
-            idle.push((conn, Instant::now()));
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+                age: reuse.age,
+            });
         }
     });
 }
@@ -856,10 +897,10 @@ pub fn take_pooled(worker: &Arc<Worker>, max_age: std::time::Duration) -> Option
         return None;
     }
     with_idle(worker, |idle| {
-        while let Some((mut conn, since)) = idle.pop() {
-            if since.elapsed() < max_age && conn.is_usable() {
-                tracing::trace!(pid = worker.id.pid, idle = ?since.elapsed(), "reusing a pooled connection");
-                return Some(conn);
+        while let Some(mut i) = idle.pop() {
+            if i.since.elapsed() < max_age && i.conn.is_usable() {
+                tracing::trace!(pid = worker.id.pid, idle = ?i.since.elapsed(), "reusing a pooled connection");
+                return Some(i.conn);
             }
         }
         None

@@ -563,6 +563,96 @@ fn pooled_connection_closed_by_keep_alive_timeout() {
     });
 }
 
+/// The sockets a process holds open (`/proc/<pid>/fd`), Linux only.
+fn open_sockets(pid: u32) -> Option<usize> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(
+        fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count(),
+    )
+}
+
+/// (8b) After a burst of concurrent requests, the pooled connections node then closes (its
+/// keep-alive timeout, 200 ms here) are let go within about a second, with no request to
+/// the worker to notice it: iisn does not hold closed sockets (and their buffers) until
+/// the next request on the same thread.
+#[test]
+fn pooled_connections_node_closed_are_let_go_without_a_request() {
+    if let Some(site) = site_with(200, "") {
+        burst_then_pooled_connections_let_go(&site);
+    }
+}
+
+/// (8c) The same when node keeps them open (60 s) but they outlive
+/// maxNamedPipePooledConnectionAge (500 ms here).
+#[test]
+fn pooled_connections_past_their_age_are_let_go_without_a_request() {
+    if let Some(site) = site_with(60_000, r#"maxNamedPipePooledConnectionAge="500""#) {
+        burst_then_pooled_connections_let_go(&site);
+    }
+}
+
+/// 24 concurrent requests, then the pooled connections they leave must be closed within
+/// 5 s with no further request.
+fn burst_then_pooled_connections_let_go(site: &Site) {
+    let server = site.serve();
+    let pid = server.pid();
+    server.get("/up.js/len");
+    std::thread::sleep(Duration::from_millis(1500));
+    let Some(before) = open_sockets(pid) else {
+        eprintln!("skipped: no /proc/<pid>/fd on this system");
+        return;
+    };
+    // 24 requests at once, each ~400 ms long: about 24 connections to node, pooled when
+    // done. Half are POSTs with a body, which go through hyper's client and its own pool.
+    let addr = server.addr();
+    let statuses = server.block_on_for(Duration::from_secs(30), async move {
+        let all = (0..24).map(|i| {
+            tokio::spawn(async move {
+                let mut c = Conn::connect(addr).await;
+                let request = if i % 2 == 0 {
+                    get("/up.js/drip")
+                } else {
+                    b"POST /up.js/drip HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello"
+                        .to_vec()
+                };
+                let r = c.request(&request).await;
+                (r.status, r.text())
+            })
+        });
+        let mut out = Vec::new();
+        for h in all.collect::<Vec<_>>() {
+            out.push(h.await.expect("request task"));
+        }
+        out
+    });
+    for (status, text) in &statuses {
+        assert_eq!((*status, text.len()), (200, 21), "{text}");
+    }
+    let pooled = open_sockets(pid).expect("/proc/<pid>/fd");
+    assert!(
+        pooled >= before + 12,
+        "the burst left pooled connections: {before} sockets before, {pooled} after"
+    );
+    // Node closes them (or they age); the sweep runs every second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut now = pooled;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        now = open_sockets(pid).expect("/proc/<pid>/fd");
+        if now <= before {
+            break;
+        }
+    }
+    assert!(
+        now <= before,
+        "closed pooled connections let go: {before} sockets before the burst, {pooled} after it, {now} 5 s later"
+    );
+    // And the worker still answers, on a fresh connection.
+    assert_eq!(server.get("/up.js/len").status, 200);
+}
+
 /// (9) A 50 MiB body-less download with a Content-Length arrives whole, exact length.
 #[test]
 fn large_download_arrives_whole() {
