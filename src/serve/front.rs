@@ -113,7 +113,7 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<Vec<std::net::TcpListener
 /// Each listener gets a front thread running a current-thread runtime: a connection, its
 /// requests and the worker connections they use all stay on that thread (no cross-thread
 /// wake-ups on the hot path; the worker connection pools are per thread, see
-/// [`super::proxy`]). The threads keep running their runtime after shutdown, so tasks a
+/// [`super::proxy`], and each thread sweeps its own once a second). The threads keep running their runtime after shutdown, so tasks a
 /// request started there (a WebSocket tunnel, the output capture of a worker it spawned)
 /// live as long as the process.
 ///

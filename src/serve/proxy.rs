@@ -88,6 +88,15 @@ pub struct Pooled {
     age: Duration,
 }
 
+impl Pooled {
+    /// Young enough, and node has not closed it (polling lets hyper read an EOF).
+    fn keep(&mut self, cx: &mut Context<'_>) -> bool {
+        self.since.elapsed() < self.age
+            && self.conn.as_mut().poll(cx).is_pending()
+            && !self.sender.is_closed()
+    }
+}
+
 impl std::fmt::Debug for Pooled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pooled")
@@ -249,13 +258,7 @@ thread_local! {
 /// [`upstream::sweep_idle`] does for its own.
 pub(super) fn sweep_idle() {
     let mut cx = Context::from_waker(std::task::Waker::noop());
-    IDLE.with(|idle| {
-        idle.sweep(|p| {
-            p.since.elapsed() < p.age
-                && p.conn.as_mut().poll(&mut cx).is_pending()
-                && !p.sender.is_closed()
-        })
-    });
+    IDLE.with(|idle| idle.sweep(|p| p.keep(&mut cx)));
 }
 
 /// Runs `f` on this thread's idle list for `worker`.
@@ -274,7 +277,8 @@ fn give_back(
         return;
     }
     // Let the connection finish the exchange (it then waits for the next request). Nothing
-    // needs to wake for an idle connection: it is polled again when taken from the pool.
+    // needs to wake for an idle connection: it is polled again by the sweep
+    // (`sweep_idle`), when another comes back, and when taken from the pool.
     let mut cx = Context::from_waker(std::task::Waker::noop());
     if conn.as_mut().poll(&mut cx).is_ready() || sender.is_closed() {
         return;
@@ -289,7 +293,7 @@ fn give_back(
         // keep-alive timeout) would hold its socket until taken: look at the oldest each
         // time one comes back, and drop it when node closed it or it is too old.
         if let Some(oldest) = idle.first_mut()
-            && (oldest.since.elapsed() >= max_age || oldest.conn.as_mut().poll(&mut cx).is_ready())
+            && !oldest.keep(&mut cx)
         {
             idle.remove(0);
         }
@@ -312,16 +316,11 @@ fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<Pooled> {
     }
     with_idle(worker, |idle| {
         while let Some(mut p) = idle.pop() {
-            if p.since.elapsed() >= max_age {
-                continue;
-            }
             // An idle connection is not polled while it waits: poll it now, so that one
-            // node closed meanwhile is seen as closed (its EOF is read) and dropped.
+            // node closed meanwhile is seen as closed (its EOF is read) and dropped. (The
+            // age of the current configuration applies: a reload may have shortened it.)
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            if p.conn.as_mut().poll(&mut cx).is_pending()
-                && !p.sender.is_closed()
-                && p.sender.is_ready()
-            {
+            if p.since.elapsed() < max_age && p.keep(&mut cx) && p.sender.is_ready() {
                 tracing::trace!(pid = worker.id.pid, idle = ?p.since.elapsed(), "reusing a pooled connection");
                 return Some(p);
             }

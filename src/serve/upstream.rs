@@ -808,7 +808,7 @@ thread_local! {
 /// Lists kept per worker on one thread (idle connections: this module's, and hyper's in
 /// [`super::proxy`]). A worker is known by its address, with a `Weak` to it so that the
 /// address cannot be reused by another worker while its entry lives; entries of exited or
-/// dropped workers are pruned as they are met.
+/// dropped workers are pruned as they are met, and by the sweep once a second.
 pub(super) struct PerWorker<T> {
     lists: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, Vec<T>)>>,
 }
@@ -898,7 +898,8 @@ pub fn take_pooled(worker: &Arc<Worker>, max_age: std::time::Duration) -> Option
     }
     with_idle(worker, |idle| {
         while let Some(mut i) = idle.pop() {
-            if i.since.elapsed() < max_age && i.conn.is_usable() {
+            // The age of the current configuration applies (a reload may have shortened it).
+            if i.since.elapsed() < max_age && i.keep() {
                 tracing::trace!(pid = worker.id.pid, idle = ?i.since.elapsed(), "reusing a pooled connection");
                 return Some(i.conn);
             }
