@@ -82,22 +82,20 @@ measure() {
       exit
     }')"
   read -r ir per i1 d1 <<<"$counts"
-  if [ ${#cache[@]} -gt 0 ]; then
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$req" "$ir" "$per" "$i1" "$d1"
-  else
-    printf '| %s | %s | %s | %s |\n' "$name" "$req" "$ir" "$per"
-  fi
+  local misses=""
+  [ ${#cache[@]} -eq 0 ] || misses=" $i1 | $d1 |"
+  printf '| %s | %s | %s | %s |%s\n' "$name" "$req" "$ir" "$per" "$misses"
   kill -INT "$vpid" 2>/dev/null || true
 }
 
 echo "user-space instructions per request (callgrind), $url_path, ${secs} s of wrk -c16"
 echo
-if [ ${#cache[@]} -gt 0 ]; then
-  echo "| target | requests | instructions | per request | I1 misses per request | D1 misses per request |"
-  echo "|---|---:|---:|---:|---:|---:|"
-else
+if [ ${#cache[@]} -eq 0 ]; then
   echo "| target | requests | instructions | per request |"
   echo "|---|---:|---:|---:|"
+else
+  echo "| target | requests | instructions | per request | I1 misses per request | D1 misses per request |"
+  echo "|---|---:|---:|---:|---:|---:|"
 fi
 IFS=',' read -r -a list <<<"$targets"
 for t in "${list[@]}"; do

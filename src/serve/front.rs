@@ -113,9 +113,9 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<Vec<std::net::TcpListener
 /// Each listener gets a front thread running a current-thread runtime: a connection, its
 /// requests and the worker connections they use all stay on that thread (no cross-thread
 /// wake-ups on the hot path; the worker connection pools are per thread, see
-/// [`super::proxy`], and each thread sweeps its own once a second). The threads keep running their runtime after shutdown, so tasks a
-/// request started there (a WebSocket tunnel, the output capture of a worker it spawned)
-/// live as long as the process.
+/// [`super::proxy`], and each thread sweeps its own once a second). The threads keep
+/// running their runtime after shutdown, so tasks a request started there (a WebSocket
+/// tunnel, the output capture of a worker it spawned) live as long as the process.
 ///
 /// `ctx` always holds the current configuration: a reload (web.config or iisnode.yml
 /// changed) swaps in a new one, and every request, on new and kept-alive connections alike,

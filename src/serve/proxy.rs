@@ -308,8 +308,9 @@ fn give_back(
     });
 }
 
-/// Takes the newest idle connection younger than `max_age`, closing stale ones.
-fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<Pooled> {
+/// Takes the newest idle connection still worth keeping ([`Pooled::keep`]), closing stale
+/// ones.
+fn take_pooled(worker: &Arc<Worker>) -> Option<Pooled> {
     if worker.has_exited() {
         with_idle(worker, Vec::clear);
         return None;
@@ -317,10 +318,9 @@ fn take_pooled(worker: &Arc<Worker>, max_age: Duration) -> Option<Pooled> {
     with_idle(worker, |idle| {
         while let Some(mut p) = idle.pop() {
             // An idle connection is not polled while it waits: poll it now, so that one
-            // node closed meanwhile is seen as closed (its EOF is read) and dropped. (The
-            // age of the current configuration applies: a reload may have shortened it.)
+            // node closed meanwhile is seen as closed (its EOF is read) and dropped.
             let mut cx = Context::from_waker(std::task::Waker::noop());
-            if p.since.elapsed() < max_age && p.keep(&mut cx) && p.sender.is_ready() {
+            if p.keep(&mut cx) && p.sender.is_ready() {
                 tracing::trace!(pid = worker.id.pid, idle = ?p.since.elapsed(), "reusing a pooled connection");
                 return Some(p);
             }
@@ -621,7 +621,7 @@ async fn send_streaming(
     // exited: not once node may have worked on it for a while (see `resendable`).
     let mut may_resend = true;
     if !upgrade
-        && let Some(pooled) = take_pooled(worker, s.pool_age)
+        && let Some(pooled) = take_pooled(worker)
         && let Some(r) = pending.take()
     {
         let at = Instant::now();
@@ -827,7 +827,7 @@ async fn send_bodyless(
     // Whether the request may go to another process if this worker turns out to have
     // exited: not once node may have worked on it for a while (see `resendable`).
     let mut may_resend = true;
-    if let Some(mut conn) = upstream::take_pooled(worker, s.pool_age) {
+    if let Some(mut conn) = upstream::take_pooled(worker) {
         let at = Instant::now();
         match upstream::exchange(&mut conn, &req, s.max_head).await {
             Ok(head) => {

@@ -890,16 +890,16 @@ fn give_back(reuse: &Reuse, conn: Conn) {
     });
 }
 
-/// Takes the newest idle connection to `worker` younger than `max_age`, closing stale ones.
-pub fn take_pooled(worker: &Arc<Worker>, max_age: std::time::Duration) -> Option<Conn> {
+/// Takes the newest idle connection to `worker` still worth keeping ([`Idle::keep`]),
+/// closing stale ones.
+pub fn take_pooled(worker: &Arc<Worker>) -> Option<Conn> {
     if worker.has_exited() {
         with_idle(worker, Vec::clear);
         return None;
     }
     with_idle(worker, |idle| {
         while let Some(mut i) = idle.pop() {
-            // The age of the current configuration applies (a reload may have shortened it).
-            if i.since.elapsed() < max_age && i.keep() {
+            if i.keep() {
                 tracing::trace!(pid = worker.id.pid, idle = ?i.since.elapsed(), "reusing a pooled connection");
                 return Some(i.conn);
             }
