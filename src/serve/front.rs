@@ -268,15 +268,22 @@ fn is_local(remote: SocketAddr, local: SocketAddr) -> bool {
 }
 
 /// One request through the pipeline, with its access-log event.
-pub async fn handle(req: Request<ReqBody>, ctx: &ServerCtx, remote: SocketAddr) -> Response<Body> {
-    let start = Instant::now();
+///
+/// The request is boxed (by the parser, or by hyper's service for the rest) and goes down
+/// to the proxy as that one pointer.
+pub async fn handle(
+    req: Box<Request<ReqBody>>,
+    ctx: &ServerCtx,
+    remote: SocketAddr,
+) -> Response<Body> {
     let traced = super::live_trace::begin(ctx, &req, remote).await;
+    // The clock is read for the access log only (`-v` shows it).
     let logged = ctx.access_log.then(|| {
         let target = req
             .uri()
             .path_and_query()
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-        (req.method().as_str().to_string(), target)
+        (req.method().as_str().to_string(), target, Instant::now())
     });
     let (resp, substatus, worker) = match &ctx.offline {
         Some(page) => (offline_response(page.clone()), 0, None),
@@ -285,7 +292,7 @@ pub async fn handle(req: Request<ReqBody>, ctx: &ServerCtx, remote: SocketAddr) 
     if let Some(t) = traced {
         t.finish(ctx, resp.status().as_u16(), substatus, worker.as_ref());
     }
-    if let Some((method, target)) = logged {
+    if let Some((method, target, start)) = logged {
         ctx.router.shared_events().emit(ServeEvent::Request {
             method,
             target,
@@ -299,42 +306,37 @@ pub async fn handle(req: Request<ReqBody>, ctx: &ServerCtx, remote: SocketAddr) 
 }
 
 async fn pipeline(
-    req: Request<ReqBody>,
+    mut req: Box<Request<ReqBody>>,
     ctx: &ServerCtx,
     remote: SocketAddr,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
     let local = is_local(remote, ctx.local_addr);
-    let (mut parts, body) = req.into_parts();
-    let target = parts
-        .uri
+    let target = req
+        .uri()
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    // The head travels through the pipeline (possibly to the rewrite thread) and comes back.
-    let head = RequestHead {
-        method: parts.method.clone(),
+    // The head goes through the pipeline (possibly to the rewrite thread) and comes back.
+    let mut head = RequestHead {
+        method: req.method().clone(),
         target,
-        headers: std::mem::take(&mut parts.headers),
+        headers: std::mem::take(req.headers_mut()),
         remote,
         local_addr: ctx.local_addr,
         auth: ctx.auth.clone(),
     };
+    let routed = ctx.router.pipeline().route(&mut head).await;
     let Routing {
         route,
         config,
         url,
         rewritten,
         set_headers,
-        head,
-    } = ctx.router.route(head).await;
-    let original_target = match head {
-        Some(h) => {
-            parts.headers = h.headers;
-            h.target
-        }
-        None => String::new(),
-    };
-    let method = parts.method.clone();
+    } = ctx.router.routing(routed);
+    // Empty when the rewrite budget ran out (the head stayed with the runaway thread).
+    *req.headers_mut() = head.headers;
+    let original_target = head.target;
+    let method = req.method().clone();
     // URL Rewrite's outbound rules look at the request when the response goes out.
     let outbound = super::pipeline::outbound::prepare(
         &config,
@@ -342,7 +344,7 @@ async fn pipeline(
             method: &method,
             target: &original_target,
             url: &url,
-            headers: &parts.headers,
+            headers: req.headers(),
             remote,
             local: ctx.local_addr,
             site_root: ctx.router.pipeline().root(),
@@ -353,8 +355,7 @@ async fn pipeline(
     let pages_possible = !matches!(route, Route::App { .. })
         || config.eff.http_errors.existing_response == ExistingResponse::Replace;
     let host = if pages_possible {
-        parts
-            .headers
+        req.headers()
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .map_or_else(|| ctx.local_addr.to_string(), str::to_string)
@@ -377,8 +378,7 @@ async fn pipeline(
             script_url,
             path_info,
         }) => {
-            super::supervisor::note_upgrade(ctx, &config, &parts.headers, &pool.plan.name);
-            let req = Request::from_parts(parts, body);
+            super::supervisor::note_upgrade(ctx, &config, req.headers(), &pool.plan.name);
             let target = AppTarget {
                 pool,
                 script_url,
@@ -388,7 +388,7 @@ async fn pipeline(
                 set_headers,
                 original_target,
             };
-            let (resp, substatus, worker) = app_request(req, ctx, remote, local, target).await;
+            let (resp, substatus, worker) = app_request(req, ctx, remote, local, &target).await;
             (
                 errors::node_response(&err_cx, resp).await,
                 substatus,
@@ -407,7 +407,7 @@ async fn pipeline(
                 &path,
                 FileRequest {
                     method: &method,
-                    headers: &parts.headers,
+                    headers: req.headers(),
                     cache: &config.eff.client_cache,
                     mime,
                     status: None,
@@ -531,11 +531,11 @@ struct AppTarget {
 }
 
 async fn app_request(
-    mut req: Request<ReqBody>,
+    mut req: Box<Request<ReqBody>>,
     ctx: &ServerCtx,
     remote: SocketAddr,
     local: bool,
-    t: AppTarget,
+    t: &AppTarget,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
     let pool = &t.pool;
     let (script_url, path_info, decoded) =
@@ -704,11 +704,12 @@ async fn app_request(
                 Some(worker.id.clone()),
             );
         };
-        let t0 = Instant::now();
+        // Read for the iisnode-debug header only.
+        let t0 = plan.debug_header.then(Instant::now);
         match proxy::send(req, &worker, guard, &plan.proxy).await {
             Err(SendError::Unsent(_, back)) if !resent => {
                 resent = true;
-                req = *back;
+                req = back;
             }
             Err(SendError::Unsent(f, _)) | Err(SendError::Failed(f)) => break (worker, t0, Err(f)),
             Ok(ok) => break (worker, t0, Ok(ok)),
@@ -728,7 +729,8 @@ async fn app_request(
                 }
             }
             if plan.debug_header {
-                let value = debug_header(ctx, pool, &worker, retries, t0.elapsed());
+                let elapsed = t0.map(|t| t.elapsed()).unwrap_or_default();
+                let value = debug_header(ctx, pool, &worker, retries, elapsed);
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     resp.headers_mut()
                         .insert(HeaderName::from_static("iisnode-debug"), v);

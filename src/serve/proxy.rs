@@ -572,7 +572,7 @@ fn copy_head<B>(r: &Request<B>) -> Request<ReqBody> {
 
 /// Sends `req` to `worker` and returns node's response (body streaming).
 pub async fn send(
-    mut req: Request<ReqBody>,
+    mut req: Box<Request<ReqBody>>,
     worker: &Arc<Worker>,
     guard: ActiveGuard,
     s: &ProxySettings,
@@ -595,7 +595,7 @@ pub async fn send(
     }
     // Boxed: hyper's client futures would otherwise make every request's future (and so
     // every client connection's task) several KiB larger.
-    Box::pin(send_streaming(req, worker, guard, s, upgrade)).await
+    Box::pin(send_streaming(*req, worker, guard, s, upgrade)).await
 }
 
 /// [`send`] for a request with a body or an upgrade: hyper's client.
@@ -818,7 +818,7 @@ fn head_too_large(max_head: usize) -> Failure {
 /// [`send`] for a request without a body and without an upgrade: iisn's own client
 /// ([`upstream`]) on a pooled or fresh connection, with the same retry and resend rules.
 async fn send_bodyless(
-    req: Request<ReqBody>,
+    mut req: Box<Request<ReqBody>>,
     worker: &Arc<Worker>,
     guard: ActiveGuard,
     s: &ProxySettings,
@@ -829,9 +829,9 @@ async fn send_bodyless(
     let mut may_resend = true;
     if let Some(mut conn) = upstream::take_pooled(worker) {
         let at = Instant::now();
-        match upstream::exchange(&mut conn, &req, s.max_head).await {
+        match upstream::exchange(&mut conn, &*req, s.max_head).await {
             Ok(head) => {
-                upstream::recycle_headers(req.into_parts().0.headers);
+                upstream::recycle_headers(std::mem::take(req.headers_mut()));
                 return Ok((node_response(conn, head, worker, guard, s)?, retries));
             }
             Err(e @ upstream::ExchangeError::TooLarge) => {
@@ -850,16 +850,16 @@ async fn send_bodyless(
     let (stream, waited) = match connect_stream(worker, s.max_retry, s.retry_delay_ms).await {
         Ok(x) => x,
         Err(f) if may_resend && worker.has_exited() => {
-            return Err(SendError::Unsent(f, Box::new(req)));
+            return Err(SendError::Unsent(f, req));
         }
         Err(f) => return Err(f.into()),
     };
     retries += waited;
     let mut conn = upstream::Conn::new(stream);
     let at = Instant::now();
-    match upstream::exchange(&mut conn, &req, s.max_head).await {
+    match upstream::exchange(&mut conn, &*req, s.max_head).await {
         Ok(head) => {
-            upstream::recycle_headers(req.into_parts().0.headers);
+            upstream::recycle_headers(std::mem::take(req.headers_mut()));
             Ok((node_response(conn, head, worker, guard, s)?, retries))
         }
         Err(e) => {
@@ -875,7 +875,7 @@ async fn send_bodyless(
             let unwritten = matches!(e, upstream::ExchangeError::Unwritten(_));
             let f = exchange_failure(&e, exited, s.max_head);
             Err(if exited && (unwritten || (may_resend && quick)) {
-                SendError::Unsent(f, Box::new(req))
+                SendError::Unsent(f, req)
             } else {
                 SendError::Failed(f)
             })

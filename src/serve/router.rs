@@ -34,7 +34,7 @@ use crate::config::{LoadOptions, LoadedSite};
 use crate::diag::Diagnostic;
 
 use super::pipeline::errors::IisError;
-use super::pipeline::{Decision, FolderConfig, Pipeline, RequestHead};
+use super::pipeline::{Decision, FolderConfig, Pipeline, Routed};
 use super::plan::{AppPlan, PlanContext};
 use super::pool::{AppPool, Shared};
 
@@ -64,8 +64,6 @@ pub struct Routing {
     pub rewritten: bool,
     /// Request headers set by `<serverVariables>`.
     pub set_headers: Vec<(String, String)>,
-    /// The request head back (absent only when the rewrite budget ran out).
-    pub head: Option<RequestHead>,
 }
 
 /// What handler mapping selected for a URL.
@@ -429,9 +427,9 @@ impl Router {
             .unwrap_or_default()
     }
 
-    /// Runs the IIS pipeline for a request and says where it goes.
-    pub async fn route(&self, head: RequestHead) -> Routing {
-        let (routed, head) = self.pipeline.route(head).await;
+    /// Where a request goes, from the IIS pipeline's decision
+    /// ([`super::pipeline::Pipeline::route`]): an iisnode decision becomes its pool.
+    pub fn routing(&self, routed: Routed) -> Routing {
         let route =
             routed.decision.map_app(
                 |app| match app.handler_config.eff.handlers.get(app.handler) {
@@ -449,7 +447,6 @@ impl Router {
             url: routed.url,
             rewritten: routed.rewritten,
             set_headers: routed.set_headers,
-            head,
         }
     }
 

@@ -733,17 +733,26 @@ pub fn settled(
     async move {
         match later {
             None => now,
-            Some(rx) => {
-                let gate = now.router.shared_events().gate.clone();
-                drop(now);
-                if fired {
-                    gate.wait_taken(Duration::from_millis(100)).await;
-                }
-                gate.wait_open(watcher::GATE_LIMIT).await;
-                rx.borrow().clone()
-            }
+            // Boxed: the waits (timers) would make every request's future larger, and it
+            // is moved as the request starts.
+            Some(rx) => Box::pin(wait_settled(now, rx, fired)).await,
         }
     }
+}
+
+/// [`settled`] while a file change is being applied.
+async fn wait_settled(
+    now: Arc<ServerCtx>,
+    rx: watch::Receiver<Arc<ServerCtx>>,
+    fired: bool,
+) -> Arc<ServerCtx> {
+    let gate = now.router.shared_events().gate.clone();
+    drop(now);
+    if fired {
+        gate.wait_taken(Duration::from_millis(100)).await;
+    }
+    gate.wait_open(watcher::GATE_LIMIT).await;
+    rx.borrow().clone()
 }
 
 /// Every configuration file of a site (existing or not): the web.config of each level and

@@ -871,15 +871,9 @@ fn give_back(reuse: &Reuse, conn: Conn) {
     // maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process): each
     // front thread keeps its share, so that all threads together stay within it.
     let share = reuse.max.div_ceil(super::front::front_threads());
+    // Connections node closed, or too old, are let go by the sweep ([`sweep_idle`], once a
+    // second), not here: no clock read or readiness check more per request.
     with_idle(&reuse.worker, |idle| {
-        // Idle connections are not polled while they wait, so one that node closed (its
-        // keep-alive timeout) would hold its socket until taken: look at the oldest each
-        // time one comes back, and drop it when node closed it or it is too old.
-        if let Some(oldest) = idle.first_mut()
-            && !oldest.keep()
-        {
-            idle.remove(0);
-        }
         if idle.len() < share {
             idle.push(Idle {
                 conn,

@@ -976,34 +976,64 @@ impl Pipeline {
         Ok((path, config))
     }
 
-    /// [`Pipeline::decide`] for the front: inline when no rewrite rule applies, else on the
-    /// budgeted rewrite thread. The head comes back with the decision unless the budget ran
-    /// out (then the decision is a 500.50).
-    pub async fn route(self: &Arc<Self>, head: RequestHead) -> (Routed, Option<RequestHead>) {
-        if let Some(routed) = self.remembered(&head) {
-            return (routed, Some(head));
+    /// [`Pipeline::decide`] for the front: inline when no rewrite rule applies or none of
+    /// the rules' patterns can run away, else on the budgeted rewrite thread. The head is
+    /// borrowed, not moved, so that it stays in place in the request's future; on the
+    /// rewrite thread it travels and comes back, unless the budget runs out (then the
+    /// decision is a 500.50, and `head` is left empty: no target, no headers).
+    pub async fn route(self: &Arc<Self>, head: &mut RequestHead) -> Routed {
+        match self.route_inline(head) {
+            Ok(routed) => routed,
+            Err((site_rel, config)) => self.route_budgeted(head, site_rel, config).await,
+        }
+    }
+
+    /// The decision when it can be made on the calling thread; otherwise the rules folder
+    /// whose patterns need the time budget.
+    fn route_inline(&self, head: &RequestHead) -> Result<Routed, (String, Arc<FolderConfig>)> {
+        if let Some(routed) = self.remembered(head) {
+            return Ok(routed);
         }
         if !self.any_rules {
-            let routed = self.decide_unremembered(&head, None, None, true);
-            return (routed, Some(head));
+            return Ok(self.decide_unremembered(head, None, None, true));
         }
         let (site_rel, config) = match self.rules_folder(head.split_target().0) {
             Ok(found) => found,
-            Err(routed) => return (routed, Some(head)),
+            Err(routed) => return Ok(routed),
         };
         if config.rules.is_empty() || config.rules.inline() {
             // No pattern of these rules can run away: no time budget, no thread hop.
-            let routed = self.decide_unremembered(&head, None, None, true);
-            return (routed, Some(head));
+            return Ok(self.decide_unremembered(head, None, None, true));
         }
+        Err((site_rel, config))
+    }
+
+    /// [`Pipeline::route`] on the rewrite thread, within [`budget::REWRITE_BUDGET`].
+    async fn route_budgeted(
+        self: &Arc<Self>,
+        head: &mut RequestHead,
+        site_rel: String,
+        config: Arc<FolderConfig>,
+    ) -> Routed {
+        let head_out = RequestHead {
+            method: head.method.clone(),
+            target: std::mem::take(&mut head.target),
+            headers: std::mem::take(&mut head.headers),
+            remote: head.remote,
+            local_addr: head.local_addr,
+            auth: head.auth.take(),
+        };
         let me = self.clone();
-        let outcome = budget::run(budget::REWRITE_BUDGET, config.clone(), move |progress| {
-            let routed = me.decide(&head, Some(progress));
-            (routed, head)
+        let outcome = budget::run(budget::REWRITE_BUDGET, config, move |progress| {
+            let routed = me.decide(&head_out, Some(progress));
+            (routed, head_out)
         })
         .await;
         match outcome {
-            Ok((routed, head)) => (routed, Some(head)),
+            Ok((routed, back)) => {
+                *head = back;
+                routed
+            }
             Err(overrun) => {
                 let mut e = IisError::new(
                     500,
@@ -1015,7 +1045,7 @@ impl Pipeline {
                     ),
                 );
                 e.module = "RewriteModule";
-                (self.error_routed(e, &site_rel), None)
+                self.error_routed(e, &site_rel)
             }
         }
     }

@@ -1205,8 +1205,12 @@ fn a_pathological_rule_cannot_stall_other_requests() {
         .expect("runtime");
     let evil = format!("/evil/{}!", "a".repeat(40));
     let started = std::time::Instant::now();
-    let (r1, back) = rt.block_on(p.route(head("GET", &evil, &[])));
-    assert!(back.is_none(), "the head stays with the abandoned thread");
+    let mut h1 = head("GET", &evil, &[]);
+    let r1 = rt.block_on(p.route(&mut h1));
+    assert!(
+        h1.target.is_empty() && h1.headers.is_empty(),
+        "the head stays with the abandoned thread"
+    );
     assert_eq!(describe(&site.root, &r1), "error 500.50");
     if let Decision::Error(e) = &r1.decision {
         assert!(e.detail.contains("\"evil\""), "{}", e.detail);
@@ -1214,20 +1218,24 @@ fn a_pathological_rule_cannot_stall_other_requests() {
     assert!(started.elapsed() < budget::REWRITE_BUDGET * 3);
     // A normal request still gets through at once.
     let t = std::time::Instant::now();
-    let (r2, _) = rt.block_on(p.route(head("GET", "/app.js", &[])));
+    let r2 = rt.block_on(p.route(&mut head("GET", "/app.js", &[])));
     assert_eq!(describe(&site.root, &r2), "app app.js");
     assert!(t.elapsed() < budget::REWRITE_BUDGET);
     // Another long input fails fast while the runaway runs; short ones are still matched.
     let t = std::time::Instant::now();
-    let (r3, _) = rt.block_on(p.route(head("GET", &format!("/evil/{}", "a".repeat(30)), &[])));
+    let r3 = rt.block_on(p.route(&mut head("GET", &format!("/evil/{}", "a".repeat(30)), &[])));
     assert_eq!(describe(&site.root, &r3), "error 500.50");
     assert!(
         t.elapsed() < budget::REWRITE_BUDGET,
         "fails fast while the runaway runs"
     );
-    let (r4, _) = rt.block_on(p.route(head("GET", "/evil/aaa", &[])));
+    // Matched on the rewrite thread in time: the head comes back whole.
+    let mut h4 = head("GET", "/evil/aaa", &[]);
+    let r4 = rt.block_on(p.route(&mut h4));
+    assert_eq!(h4.target, "/evil/aaa");
+    assert!(h4.headers.contains_key(http::header::HOST));
     assert_eq!(describe(&site.root, &r4), "app app.js");
-    let (r5, _) = rt.block_on(p.route(head("GET", "/x/app.js", &[])));
+    let r5 = rt.block_on(p.route(&mut head("GET", "/x/app.js", &[])));
     assert_eq!(
         describe(&site.root, &r5),
         "app x/app.js",
@@ -2036,11 +2044,16 @@ fn the_front_takes_remembered_decisions_and_finds_the_rules_folder_as_decide_doe
         .expect("runtime");
     let hits = memo::hits();
     for _ in 0..3 {
-        let (r, back) = rt.block_on(p.route(head("GET", "/api/items?x=1", &[])));
-        assert!(back.is_some());
+        let mut h = head("GET", "/api/items?x=1", &[]);
+        let r = rt.block_on(p.route(&mut h));
+        assert_eq!(h.target, "/api/items?x=1", "the head comes back");
+        assert!(
+            h.headers.contains_key(http::header::HOST),
+            "the head comes back"
+        );
         assert_eq!(describe(&site.root, &r), "app server.js");
         assert!(r.rewritten);
-        let (r, _) = rt.block_on(p.route(head("GET", "/a.txt", &[])));
+        let r = rt.block_on(p.route(&mut head("GET", "/a.txt", &[])));
         assert_eq!(describe(&site.root, &r), "file public/a.txt");
     }
     assert_eq!(
