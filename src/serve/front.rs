@@ -380,13 +380,13 @@ async fn pipeline(
         }) => {
             super::supervisor::note_upgrade(ctx, &config, req.headers(), &pool.plan.name);
             let target = AppTarget {
-                pool,
-                script_url,
-                path_info,
-                url: url.clone(),
+                pool: &pool,
+                script_url: &script_url,
+                path_info: &path_info,
+                url: &url,
                 rewritten,
-                set_headers,
-                original_target,
+                set_headers: &set_headers,
+                original_target: &original_target,
             };
             let (resp, substatus, worker) = app_request(req, ctx, remote, local, &target).await;
             (
@@ -515,19 +515,19 @@ fn failure_response(pool: &AppPool, f: &Failure, pid: Option<u32>, local: bool) 
     pages::bare_failure(f, local)
 }
 
-/// Where the pipeline sent an iisnode request.
-struct AppTarget {
-    pool: Arc<AppPool>,
-    script_url: String,
-    path_info: String,
+/// Where the pipeline sent an iisnode request (borrowed from the routing decision).
+struct AppTarget<'a> {
+    pool: &'a Arc<AppPool>,
+    script_url: &'a str,
+    path_info: &'a str,
     /// The final URL (decoded), for server variables.
-    url: String,
+    url: &'a str,
     /// URL Rewrite changed the URL: node also gets `X-Original-URL`.
     rewritten: bool,
     /// Request headers set by rewrite rules' `<serverVariables>`.
-    set_headers: Vec<(String, String)>,
+    set_headers: &'a [(String, String)],
     /// The request target as the client sent it.
-    original_target: String,
+    original_target: &'a str,
 }
 
 async fn app_request(
@@ -535,11 +535,10 @@ async fn app_request(
     ctx: &ServerCtx,
     remote: SocketAddr,
     local: bool,
-    t: &AppTarget,
+    t: &AppTarget<'_>,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
-    let pool = &t.pool;
-    let (script_url, path_info, decoded) =
-        (t.script_url.as_str(), t.path_info.as_str(), t.url.as_str());
+    let pool = t.pool;
+    let (script_url, path_info, decoded) = (t.script_url, t.path_info, t.url);
     let plan = &pool.plan;
     if let Some(kind) = plan.config_error {
         let page = match kind {
@@ -590,12 +589,12 @@ async fn app_request(
     // Node sees the request target the client sent (DECISIONS.md §16); after a rewrite it
     // also gets X-Original-URL, as URL Rewrite sets it, and the headers rules set.
     if t.rewritten
-        && let Ok(v) = HeaderValue::from_str(&t.original_target)
+        && let Ok(v) = HeaderValue::from_str(t.original_target)
     {
         const X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
         req.headers_mut().insert(X_ORIGINAL_URL, v);
     }
-    for (name, value) in &t.set_headers {
+    for (name, value) in t.set_headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),

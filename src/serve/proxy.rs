@@ -476,13 +476,13 @@ pub struct ProxySettings {
 
 /// Header names that only describe one hop.
 fn is_upgrade_request(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-        && headers.contains_key(header::UPGRADE)
+    headers.contains_key(header::UPGRADE)
+        && headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
 }
 
 /// The serialized size of a header block (request or status line excluded).
@@ -496,8 +496,17 @@ pub fn head_size(headers: &HeaderMap) -> usize {
 
 /// Rewrites the hop-by-hop headers for node, as iisnode does.
 pub fn prepare_request_headers(headers: &mut HeaderMap) -> bool {
-    let upgrade = is_upgrade_request(headers);
-    headers.remove(header::EXPECT);
+    // One pass over the names instead of a hashed lookup per header: most requests have
+    // neither `Upgrade` nor `Expect`.
+    let (mut upgrade_named, mut expect) = (false, false);
+    for name in headers.keys() {
+        upgrade_named |= name == header::UPGRADE;
+        expect |= name == header::EXPECT;
+    }
+    let upgrade = upgrade_named && is_upgrade_request(headers);
+    if expect {
+        headers.remove(header::EXPECT);
+    }
     if !upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
     }
