@@ -1,17 +1,17 @@
 //! The front server: HTTP/1.1 on TCP, and the per-request pipeline.
 //!
 //! Each accepted connection goes to [`super::downstream`]: simple `GET`/`HEAD` requests are
-//! served by iisn's own HTTP/1.1 loop, and at the first other request the connection is
-//! handed to hyper, which serves it with keep-alive, upgrades (WebSocket tunnels), a
-//! header-read timeout and a cap on the header block, so a slow or oversized client cannot
-//! hold iisn hostage. Each request goes through the pipeline: the router runs IIS's steps
-//! ([`super::pipeline`]: request filtering, URL Rewrite, handler mapping, default documents)
-//! and says where it goes; `pipeline` here carries that out: a static file, a listing, a
-//! redirect, an IIS error page (httpErrors), a dropped connection (AbortRequest), or the
-//! application step, which plays iisnode: config-error pages, the missing-script 404,
+//! served by iisn's own HTTP/1.1 loop, and at the first other request the connection is handed
+//! to hyper, which serves it with keep-alive, upgrades (WebSocket tunnels), a header-read
+//! timeout and a cap on the header block, so a slow or oversized client cannot hold iisn
+//! hostage. Each request goes through the pipeline: [`super::pipeline`] runs IIS's steps
+//! (request filtering, URL Rewrite, handler mapping, default documents) and the router
+//! ([`Router::routing`]) says where it goes; `pipeline` here carries that out: a static file, a
+//! listing, a redirect, an IIS error page (httpErrors), a dropped connection (AbortRequest), or
+//! the application step, which plays iisnode: config-error pages, the missing-script 404,
 //! `X-Original-URL`, X-Forwarded-*, promoted server variables, slot choice (round robin or
-//! sticky), the concurrency limit, the proxy, and iisnode's error pages. Custom headers go
-//! on every response.
+//! sticky), the concurrency limit, the proxy, and iisnode's error pages. Custom headers go on
+//! every response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -276,14 +276,15 @@ pub async fn handle(
     ctx: &ServerCtx,
     remote: SocketAddr,
 ) -> Response<Body> {
-    let traced = super::live_trace::begin(ctx, &req, remote).await;
     // The clock is read for the access log only (`-v` shows it).
-    let logged = ctx.access_log.then(|| {
+    let start = ctx.access_log.then(Instant::now);
+    let traced = super::live_trace::begin(ctx, &req, remote).await;
+    let logged = start.map(|start| {
         let target = req
             .uri()
             .path_and_query()
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-        (req.method().as_str().to_string(), target, Instant::now())
+        (req.method().as_str().to_string(), target, start)
     });
     let (resp, substatus, worker) = match &ctx.offline {
         Some(page) => (offline_response(page.clone()), 0, None),
@@ -317,15 +318,21 @@ async fn pipeline(
         .map_or("/", |p| p.as_str())
         .to_string();
     // The head goes through the pipeline (possibly to the rewrite thread) and comes back.
-    let mut head = RequestHead {
-        method: req.method().clone(),
-        target,
-        headers: std::mem::take(req.headers_mut()),
-        remote,
-        local_addr: ctx.local_addr,
-        auth: ctx.auth.clone(),
+    // In its own scope, so that it is not kept in the request's future past routing.
+    let (routed, original_target) = {
+        let mut head = RequestHead {
+            method: req.method().clone(),
+            target,
+            headers: std::mem::take(req.headers_mut()),
+            remote,
+            local_addr: ctx.local_addr,
+            auth: ctx.auth.clone(),
+        };
+        let routed = ctx.router.pipeline().route(&mut head).await;
+        // Empty when the rewrite budget ran out (the head went with the abandoned job).
+        *req.headers_mut() = head.headers;
+        (routed, head.target)
     };
-    let routed = ctx.router.pipeline().route(&mut head).await;
     let Routing {
         route,
         config,
@@ -333,9 +340,6 @@ async fn pipeline(
         rewritten,
         set_headers,
     } = ctx.router.routing(routed);
-    // Empty when the rewrite budget ran out (the head stayed with the runaway thread).
-    *req.headers_mut() = head.headers;
-    let original_target = head.target;
     let method = req.method().clone();
     // URL Rewrite's outbound rules look at the request when the response goes out.
     let outbound = super::pipeline::outbound::prepare(

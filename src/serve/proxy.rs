@@ -474,7 +474,8 @@ pub struct ProxySettings {
     pub max_head: usize,
 }
 
-/// Header names that only describe one hop.
+/// Whether the client asks for an upgrade: `Upgrade` present and `Connection` lists
+/// `upgrade`.
 fn is_upgrade_request(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && headers

@@ -1,8 +1,9 @@
 //! Handler mapping, as IIS does it, and the router the front asks where a request goes.
 //!
-//! The router runs the IIS pipeline ([`super::pipeline`]: request filtering, URL Rewrite,
-//! handler mapping, default documents, static files) and turns its decision into a
-//! [`Route`]; an iisnode decision gets the application's pool, created on first use for
+//! The front runs the IIS pipeline ([`super::pipeline::Pipeline::route`]: request filtering,
+//! URL Rewrite, handler mapping, default documents, static files) and the router turns its
+//! decision into a [`Route`] ([`Router::routing`]); an iisnode decision gets the
+//! application's pool, created on first use for
 //! scripts a wildcard mapping (`*.js`) names. Each distinct script is one application with its
 //! own pool, counters, environment and log directory (iisnode keys applications by script
 //! path).

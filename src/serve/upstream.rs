@@ -872,7 +872,8 @@ fn give_back(reuse: &Reuse, conn: Conn) {
     // front thread keeps its share, so that all threads together stay within it.
     let share = reuse.max.div_ceil(super::front::front_threads());
     // Connections node closed, or too old, are let go by the sweep ([`sweep_idle`], once a
-    // second), not here: no clock read or readiness check more per request.
+    // second), not here: no clock read or readiness check more per request. (Until then a
+    // full list closes the connection coming back; `take_pooled` never hands out a stale one.)
     with_idle(&reuse.worker, |idle| {
         if idle.len() < share {
             idle.push(Idle {
