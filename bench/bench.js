@@ -691,11 +691,14 @@ async function main() {
   };
   fs.mkdirSync(o.out, { recursive: true });
   const stamp = report.date.replace(/[:.]/g, '-');
-  const base = path.join(o.out, `${o.label ? o.label + '-' : ''}${stamp}`);
-  fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2));
+  // The label goes into the file name as a slug ("round 7 before/after" has a slash).
+  const slug = (o.label || '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  const base = path.join(o.out, `${slug ? slug + '-' : ''}${stamp}`);
+  // Printed first, so that a run's figures are never lost to a file that cannot be written.
   const md = markdown(report);
-  fs.writeFileSync(`${base}.md`, md + '\n');
   console.log(md);
+  fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2));
+  fs.writeFileSync(`${base}.md`, md + '\n');
   log(`written ${base}.json and ${base}.md`);
   // The targets keep node's event loop alive: stop them and leave.
   cleanup();
