@@ -3,7 +3,7 @@
 //!
 //! A connection starts here. When what has been read holds a whole request head, it is parsed
 //! with httparse. A *simple* request goes through the pipeline ([`super::front::handle`]) and
-//! its response is written by [`write_response`]. A request is simple when it is:
+//! its response is written by `write_response`. A request is simple when it is:
 //!
 //! * `GET` or `HEAD`, HTTP/1.1, with an origin-form target (`/…`);
 //! * without `Content-Length`, `Transfer-Encoding`, `Expect` or `Upgrade`;
@@ -11,7 +11,7 @@
 //! * at most 100 headers (hyper's limit), all valid.
 //!
 //! At the first head that is not simple, cannot be parsed, or is not whole after a read, the
-//! connection is handed to hyper, the bytes read so far included ([`Rewind`]), and hyper
+//! connection is handed to hyper, the bytes read so far included (`Rewind`), and hyper
 //! serves it from then on with all its strictness: 400 for a malformed head, 414, 431,
 //! request bodies, `100-continue`, HTTP/1.0 keep-alive, upgrades (WebSocket), the header-read
 //! timeout. Nothing of a request is answered twice: the hand-off only happens before any

@@ -885,7 +885,7 @@ fn give_back(reuse: &Reuse, conn: Conn) {
     });
 }
 
-/// Takes the newest idle connection to `worker` still worth keeping ([`Idle::keep`]),
+/// Takes the newest idle connection to `worker` still worth keeping (`Idle::keep`),
 /// closing stale ones.
 pub fn take_pooled(worker: &Arc<Worker>) -> Option<Conn> {
     if worker.has_exited() {
