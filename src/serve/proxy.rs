@@ -278,7 +278,8 @@ fn give_back(
     }
     // Let the connection finish the exchange (it then waits for the next request). Nothing
     // needs to wake for an idle connection: it is polled again by the sweep
-    // (`sweep_idle`), when another comes back, and when taken from the pool.
+    // (`sweep_idle`, once a second, which also lets go of closed and too old ones) and when
+    // taken from the pool.
     let mut cx = Context::from_waker(std::task::Waker::noop());
     if conn.as_mut().poll(&mut cx).is_ready() || sender.is_closed() {
         return;
@@ -289,14 +290,6 @@ fn give_back(
     // open under 1,000 concurrent clients.
     let share = max.div_ceil(super::front::front_threads());
     with_idle(worker, |idle| {
-        // Idle connections are not polled while they wait, so one that node closed (its
-        // keep-alive timeout) would hold its socket until taken: look at the oldest each
-        // time one comes back, and drop it when node closed it or it is too old.
-        if let Some(oldest) = idle.first_mut()
-            && !oldest.keep(&mut cx)
-        {
-            idle.remove(0);
-        }
         if idle.len() < share {
             idle.push(Pooled {
                 sender,

@@ -2,11 +2,10 @@
 //!
 //! The front runs the IIS pipeline ([`super::pipeline::Pipeline::route`]: request filtering,
 //! URL Rewrite, handler mapping, default documents, static files) and the router turns its
-//! decision into a [`Route`] ([`Router::routing`]); an iisnode decision gets the
-//! application's pool, created on first use for
-//! scripts a wildcard mapping (`*.js`) names. Each distinct script is one application with its
-//! own pool, counters, environment and log directory (iisnode keys applications by script
-//! path).
+//! decision into a [`Route`] ([`Router::routing`]); an iisnode decision gets the application's
+//! pool, created on first use for scripts a wildcard mapping (`*.js`) names. Each distinct
+//! script is one application with its own pool, counters, environment and log directory
+//! (iisnode keys applications by script path).
 //!
 //! Handler mapping ([`select_handler`]) walks the final URL's segments from the left. At each
 //! segment, the handler list of the folder above it is tried in order (child levels' entries
