@@ -20,10 +20,10 @@
 //! * node's `Connection` response header is dropped (it describes the socket), except on 101;
 //! * bodies stream both ways, never buffered whole (the frames of a chunked response that
 //!   node has already sent are gathered so they go out with the head in one write);
-//! * connections are pooled per worker and per front thread (LIFO, each thread keeping its
-//!   share of `maxNamedPipeConnectionPoolSize`, idle age below
-//!   `maxNamedPipePooledConnectionAge`); a pooled connection the worker closed is retried
-//!   once on a fresh one;
+//! * connections are pooled per worker and per front thread (LIFO; each thread may hold up
+//!   to `maxNamedPipeConnectionPoolSize` and is cut back to its share of it once a second,
+//!   see `upstream::PerWorker`; idle age below `maxNamedPipePooledConnectionAge`); a
+//!   pooled connection the worker closed is retried once on a fresh one;
 //! * a request that never reached node because its worker had exited (killed, crashed)
 //!   comes back to the caller ([`SendError::Unsent`]) to go to the slot's next process; a
 //!   body-less request that failed at once on a dying worker counts as never sent, one that
@@ -261,11 +261,6 @@ pub(super) fn sweep_idle() {
     IDLE.with(|idle| idle.sweep(|p| p.keep(&mut cx)));
 }
 
-/// Runs `f` on this thread's idle list for `worker`.
-fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Pooled>) -> R) -> R {
-    IDLE.with(|idle| idle.with(worker, f))
-}
-
 fn give_back(
     worker: &Arc<Worker>,
     sender: SendRequest<ReqBody>,
@@ -284,41 +279,31 @@ fn give_back(
     if conn.as_mut().poll(&mut cx).is_ready() || sender.is_closed() {
         return;
     }
-    // maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process): each
-    // front thread keeps its share, so that all threads together stay within it. Pooling
-    // the full size on every thread kept up to twice the connections (and their buffers)
-    // open under 1,000 concurrent clients.
-    let share = max.div_ceil(super::front::front_threads());
-    with_idle(worker, |idle| {
-        if idle.len() < share {
-            idle.push(Pooled {
-                sender,
-                conn,
-                since: Instant::now(),
-                age: max_age,
-            });
-        }
-    });
+    // maxNamedPipeConnectionPoolSize is per worker; how the threads share it is
+    // `upstream::PerWorker`'s business.
+    let pooled = Pooled {
+        sender,
+        conn,
+        since: Instant::now(),
+        age: max_age,
+    };
+    IDLE.with(|idle| idle.put(worker, pooled, max));
 }
 
 /// Takes the newest idle connection still worth keeping ([`Pooled::keep`]), closing stale
 /// ones.
 fn take_pooled(worker: &Arc<Worker>) -> Option<Pooled> {
-    if worker.has_exited() {
-        with_idle(worker, Vec::clear);
-        return None;
-    }
-    with_idle(worker, |idle| {
-        while let Some(mut p) = idle.pop() {
-            // An idle connection is not polled while it waits: poll it now, so that one
-            // node closed meanwhile is seen as closed (its EOF is read) and dropped.
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            if p.keep(&mut cx) && p.sender.is_ready() {
-                tracing::trace!(pid = worker.id.pid, idle = ?p.since.elapsed(), "reusing a pooled connection");
-                return Some(p);
-            }
+    IDLE.with(|idle| {
+        if worker.has_exited() {
+            idle.clear(worker);
+            return None;
         }
-        None
+        // An idle connection is not polled while it waits: poll it now, so that one node
+        // closed meanwhile is seen as closed (its EOF is read) and dropped.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let p = idle.take(worker, |p| p.keep(&mut cx) && p.sender.is_ready())?;
+        tracing::trace!(pid = worker.id.pid, idle = ?p.since.elapsed(), "reusing a pooled connection");
+        Some(p)
     })
 }
 

@@ -809,8 +809,32 @@ thread_local! {
 /// [`super::proxy`]). A worker is known by its address, with a `Weak` to it so that the
 /// address cannot be reused by another worker while its entry lives; entries of exited or
 /// dropped workers are pruned as they are met, and by the sweep once a second.
+///
+/// maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process), and each
+/// front thread has its own lists. A thread may hold up to the whole pool for a moment
+/// (a connection coming back to a full list is closed); once a second the sweep cuts each
+/// list back to its share (the pool size ÷ the front threads), closing only connections
+/// that were not used since the previous sweep. So a thread's need may swing (it does
+/// under load: one worker falls behind, its requests pile up, then the other's) without
+/// connections being closed on one swing and opened again on the next, and after a burst
+/// all threads together come back within the pool size. Closing at the share on every
+/// return opened ~300 connections a second at 1,000 clients, and node accepts new
+/// connections late under load (its accept waited a second at the median), which was the
+/// 1-second tail of that benchmark (bench/RESULTS.md, round 8).
 pub(super) struct PerWorker<T> {
-    lists: std::cell::RefCell<Vec<(std::sync::Weak<Worker>, Vec<T>)>>,
+    lists: std::cell::RefCell<Vec<IdleList<T>>>,
+}
+
+/// One worker's idle items on one thread.
+struct IdleList<T> {
+    worker: std::sync::Weak<Worker>,
+    /// The most recently returned last (taken first: the others stay idle and age).
+    items: Vec<T>,
+    /// The fewest items the list held since the last sweep: the first `low` were not taken
+    /// in that time.
+    low: usize,
+    /// This thread's share of the worker's pool, which the sweep cuts the list back to.
+    share: usize,
 }
 
 impl<T> PerWorker<T> {
@@ -820,30 +844,78 @@ impl<T> PerWorker<T> {
         }
     }
 
-    /// Runs `f` on the list for `worker` (newest last).
-    pub(super) fn with<R>(&self, worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
+    /// Runs `f` on the list for `worker`.
+    fn with<R>(&self, worker: &Arc<Worker>, f: impl FnOnce(&mut IdleList<T>) -> R) -> R {
         let mut lists = self.lists.borrow_mut();
         if let Some(i) = lists
             .iter()
-            .position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(worker)))
+            .position(|l| std::ptr::eq(l.worker.as_ptr(), Arc::as_ptr(worker)))
         {
-            return f(&mut lists[i].1);
+            return f(&mut lists[i]);
         }
         // A worker not seen on this thread yet: drop the lists of workers that are gone.
-        lists.retain(|(w, _)| w.upgrade().is_some_and(|w| !w.has_exited()));
-        lists.push((Arc::downgrade(worker), Vec::new()));
+        lists.retain(|l| l.worker.upgrade().is_some_and(|w| !w.has_exited()));
+        lists.push(IdleList {
+            worker: Arc::downgrade(worker),
+            items: Vec::new(),
+            low: 0,
+            share: 0,
+        });
         let last = lists.len() - 1;
-        f(&mut lists[last].1)
+        f(&mut lists[last])
     }
 
-    /// Keeps the items for which `keep` holds, in the lists of workers still running; the
+    /// Pools `item` for `worker` whose application's pool size is `max` (dropping it when
+    /// this thread already holds that many).
+    pub(super) fn put(&self, worker: &Arc<Worker>, item: T, max: usize) {
+        self.with(worker, |l| {
+            l.share = max.div_ceil(super::front::front_threads());
+            if l.items.len() < max {
+                l.items.push(item);
+            }
+        });
+    }
+
+    /// Takes the most recently pooled item for `worker` for which `usable` holds, dropping
+    /// the unusable ones met on the way.
+    pub(super) fn take(
+        &self,
+        worker: &Arc<Worker>,
+        mut usable: impl FnMut(&mut T) -> bool,
+    ) -> Option<T> {
+        self.with(worker, |l| {
+            let mut found = None;
+            while let Some(mut item) = l.items.pop() {
+                if usable(&mut item) {
+                    found = Some(item);
+                    break;
+                }
+            }
+            l.low = l.low.min(l.items.len());
+            found
+        })
+    }
+
+    /// Drops every item pooled for `worker`.
+    pub(super) fn clear(&self, worker: &Arc<Worker>) {
+        self.with(worker, |l| {
+            l.items.clear();
+            l.low = 0;
+        });
+    }
+
+    /// Once a second: cuts each list back to its share, dropping items not taken since the
+    /// last sweep (the oldest first), then keeps the items for which `keep` holds. The
     /// lists of exited workers go.
     pub(super) fn sweep(&self, mut keep: impl FnMut(&mut T) -> bool) {
         let mut lists = self.lists.borrow_mut();
-        lists.retain_mut(|(w, items)| {
-            let running = w.upgrade().is_some_and(|w| !w.has_exited());
+        lists.retain_mut(|l| {
+            let running = l.worker.upgrade().is_some_and(|w| !w.has_exited());
             if running {
-                items.retain_mut(&mut keep);
+                let surplus = l.items.len().saturating_sub(l.share);
+                l.items.drain(..surplus.min(l.low));
+                l.items.retain_mut(&mut keep);
+                l.low = l.items.len();
             }
             running
         });
@@ -851,7 +923,8 @@ impl<T> PerWorker<T> {
 }
 
 /// Drops this thread's idle connections that node has closed (its keep-alive timeout, 5 s
-/// by default) or that are older than maxNamedPipePooledConnectionAge, and the lists of
+/// by default) or that are older than maxNamedPipePooledConnectionAge, those beyond the
+/// thread's share of the pool that were not used in the last second, and the lists of
 /// exited workers. Run once a second by each front thread (`super::front`): without it, a
 /// burst of concurrent requests left up to maxNamedPipeConnectionPoolSize connections, and
 /// their buffers, held until the next request to the same worker on the same thread.
@@ -859,47 +932,32 @@ pub(super) fn sweep_idle() {
     IDLE.with(|idle| idle.sweep(Idle::keep));
 }
 
-/// Runs `f` on this thread's idle list for `worker`.
-fn with_idle<R>(worker: &Arc<Worker>, f: impl FnOnce(&mut Vec<Idle>) -> R) -> R {
-    IDLE.with(|idle| idle.with(worker, f))
-}
-
 fn give_back(reuse: &Reuse, conn: Conn) {
     if reuse.max == 0 || reuse.worker.has_exited() {
         return;
     }
-    // maxNamedPipeConnectionPoolSize is per worker (iisnode's pool is per process): each
-    // front thread keeps its share, so that all threads together stay within it.
-    let share = reuse.max.div_ceil(super::front::front_threads());
     // Connections node closed, or too old, are let go by the sweep ([`sweep_idle`], once a
     // second), not here: no clock read or readiness check more per request. (Until then a
     // full list closes the connection coming back; `take_pooled` never hands out a stale one.)
-    with_idle(&reuse.worker, |idle| {
-        if idle.len() < share {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-                age: reuse.age,
-            });
-        }
-    });
+    let idle = Idle {
+        conn,
+        since: Instant::now(),
+        age: reuse.age,
+    };
+    IDLE.with(|pool| pool.put(&reuse.worker, idle, reuse.max));
 }
 
 /// Takes the newest idle connection to `worker` still worth keeping (`Idle::keep`),
 /// closing stale ones.
 pub fn take_pooled(worker: &Arc<Worker>) -> Option<Conn> {
-    if worker.has_exited() {
-        with_idle(worker, Vec::clear);
-        return None;
-    }
-    with_idle(worker, |idle| {
-        while let Some(mut i) = idle.pop() {
-            if i.keep() {
-                tracing::trace!(pid = worker.id.pid, idle = ?i.since.elapsed(), "reusing a pooled connection");
-                return Some(i.conn);
-            }
+    IDLE.with(|pool| {
+        if worker.has_exited() {
+            pool.clear(worker);
+            return None;
         }
-        None
+        let idle = pool.take(worker, Idle::keep)?;
+        tracing::trace!(pid = worker.id.pid, idle = ?idle.since.elapsed(), "reusing a pooled connection");
+        Some(idle.conn)
     })
 }
 
