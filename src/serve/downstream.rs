@@ -38,7 +38,6 @@
 
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -74,7 +73,7 @@ const COPY_MAX: usize = 16 * 1024;
 pub(super) async fn serve(
     _open: front::OpenConn,
     mut stream: TcpStream,
-    remote: SocketAddr,
+    peer: front::Peer,
     ctx: watch::Receiver<Arc<ServerCtx>>,
     shutdown: watch::Receiver<bool>,
     builder: hyper::server::conn::http1::Builder,
@@ -111,7 +110,7 @@ pub(super) async fn serve(
                 let resp = {
                     let handled = std::pin::pin!(async {
                         let ctx = super::supervisor::settled(&ctx).await;
-                        front::handle(req, &ctx, remote).await
+                        front::handle(req, &ctx, peer).await
                     });
                     client.run(handled).await
                 };
@@ -160,7 +159,7 @@ pub(super) async fn serve(
         let ctx = super::supervisor::settled(&ctx);
         async move {
             let req = Box::new(req.map(http_body_util::Either::Left));
-            Ok::<_, std::convert::Infallible>(front::handle(req, &*ctx.await, remote).await)
+            Ok::<_, std::convert::Infallible>(front::handle(req, &*ctx.await, peer).await)
         }
     });
     // Boxed: the hand-off is rare, and kept inline hyper's connection would make every

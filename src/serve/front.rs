@@ -43,6 +43,8 @@ use crate::config::web_config::ExistingResponse;
 pub struct ServerCtx {
     pub router: Router,
     pub auth: Option<AuthEmulation>,
+    /// The listening address (on a wildcard address, a connection's own local address is
+    /// in its [`Peer`]).
     pub local_addr: SocketAddr,
     pub hostname: String,
     /// The contents of `app_offline.htm` while the site is offline (every request gets it
@@ -51,6 +53,38 @@ pub struct ServerCtx {
     /// Emit a `Request` event per request (only `-v` shows them; skipping them keeps the
     /// hot path free of the allocations).
     pub access_log: bool,
+}
+
+/// A client connection's two ends: IIS's REMOTE_ADDR and LOCAL_ADDR.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// The address the client connected to: the listening address, or on a wildcard
+    /// listener (`--host 0.0.0.0`) the connection's own local address.
+    pub local: SocketAddr,
+}
+
+impl Peer {
+    /// iisnode's `IsLocalCall` (cprotocolbridge.cpp): the two addresses are equal, or
+    /// either is the loopback address (exactly 127.0.0.1, or ::1); the two must be of the
+    /// same family. Only local callers see iisnode's configuration-error pages.
+    pub fn is_local_call(&self) -> bool {
+        // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; http.sys
+        // reports it as IPv4.
+        match (
+            self.remote.ip().to_canonical(),
+            self.local.ip().to_canonical(),
+        ) {
+            (std::net::IpAddr::V4(r), std::net::IpAddr::V4(l)) => {
+                r == l || r == std::net::Ipv4Addr::LOCALHOST || l == std::net::Ipv4Addr::LOCALHOST
+            }
+            (std::net::IpAddr::V6(r), std::net::IpAddr::V6(l)) => {
+                r == l || r.is_loopback() || l.is_loopback()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Limits on what a client may send before iisn gives up on it.
@@ -202,15 +236,31 @@ async fn accept_loop(
     if *shutdown.borrow() {
         return;
     }
+    let Ok(listening) = listener.local_addr() else {
+        return;
+    };
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, remote)) = accepted else {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                let (stream, remote) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: say so once, and back off briefly instead of
+                        // spinning; the connection waits in the backlog.
+                        accept_failed(&e, &ctx.borrow());
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
+                // On a wildcard address, where the client arrived (one more system call
+                // per connection, only there).
+                let local = if listening.ip().is_unspecified() {
+                    stream.local_addr().unwrap_or(listening)
+                } else {
+                    listening
+                };
+                let peer = Peer { remote, local };
                 let counted = OpenConn::new(&open, &closed);
                 // The connection's future is the task itself: an `async move` wrapper would
                 // hold it twice (captured, then awaited), doubling every connection's memory.
@@ -219,7 +269,7 @@ async fn accept_loop(
                 tokio::spawn(Box::pin(super::downstream::serve(
                     counted,
                     stream,
-                    remote,
+                    peer,
                     ctx.clone(),
                     shutdown.clone(),
                     builder.clone(),
@@ -229,6 +279,21 @@ async fn accept_loop(
             _ = shutdown.changed() => break,
         }
     }
+}
+
+/// Says once per run that connections cannot be accepted, when it is for lack of file
+/// descriptors: the clients only see a hang.
+fn accept_failed(e: &std::io::Error, ctx: &ServerCtx) {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !super::transport::out_of_files(e) || SAID.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    ctx.router.shared_events().emit(ServeEvent::Warning {
+        text: format!(
+            "cannot accept connections: {e} (iisn may open {} files; each client and each connection to a worker is one). New connections wait until others close; raise the limit with `ulimit -n` before starting iisn",
+            super::transport::open_files_limit()
+        ),
+    });
 }
 
 /// Counts a client connection as open until its future ends or is dropped (graceful
@@ -265,22 +330,14 @@ fn offline_response(page: bytes::Bytes) -> Response<Body> {
     r
 }
 
-fn is_local(remote: SocketAddr, local: SocketAddr) -> bool {
-    remote.ip().is_loopback() || remote.ip() == local.ip()
-}
-
 /// One request through the pipeline, with its access-log event.
 ///
 /// The request is boxed (by the parser, or by hyper's service for the rest) and goes down
 /// to the proxy as that one pointer.
-pub async fn handle(
-    req: Box<Request<ReqBody>>,
-    ctx: &ServerCtx,
-    remote: SocketAddr,
-) -> Response<Body> {
+pub async fn handle(req: Box<Request<ReqBody>>, ctx: &ServerCtx, peer: Peer) -> Response<Body> {
     // The clock is read for the access log only (`-v` shows it).
     let start = ctx.access_log.then(Instant::now);
-    let traced = super::live_trace::begin(ctx, &req, remote).await;
+    let traced = super::live_trace::begin(ctx, &req, peer).await;
     let logged = start.map(|start| {
         let target = req
             .uri()
@@ -290,7 +347,7 @@ pub async fn handle(
     });
     let (resp, substatus, worker) = match &ctx.offline {
         Some(page) => (offline_response(page.clone()), 0, None),
-        None => pipeline(req, ctx, remote).await,
+        None => pipeline(req, ctx, peer).await,
     };
     if let Some(t) = traced {
         t.finish(ctx, resp.status().as_u16(), substatus, worker.as_ref());
@@ -311,9 +368,9 @@ pub async fn handle(
 async fn pipeline(
     mut req: Box<Request<ReqBody>>,
     ctx: &ServerCtx,
-    remote: SocketAddr,
+    peer: Peer,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
-    let local = is_local(remote, ctx.local_addr);
+    let (remote, local) = (peer.remote, peer.is_local_call());
     let target = req
         .uri()
         .path_and_query()
@@ -327,7 +384,7 @@ async fn pipeline(
             target,
             headers: std::mem::take(req.headers_mut()),
             remote,
-            local_addr: ctx.local_addr,
+            local_addr: peer.local,
             auth: ctx.auth.clone(),
         };
         let routed = ctx.router.pipeline().route(&mut head).await;
@@ -352,7 +409,7 @@ async fn pipeline(
             url: &url,
             headers: req.headers(),
             remote,
-            local: ctx.local_addr,
+            local: peer.local,
             site_root: ctx.router.pipeline().root(),
         },
     );
@@ -364,7 +421,7 @@ async fn pipeline(
         req.headers()
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
-            .map_or_else(|| ctx.local_addr.to_string(), str::to_string)
+            .map_or_else(|| peer.local.to_string(), str::to_string)
     } else {
         String::new()
     };
@@ -394,7 +451,7 @@ async fn pipeline(
                 set_headers: &set_headers,
                 original_target: &original_target,
             };
-            let (resp, substatus, worker) = app_request(req, ctx, remote, local, &target).await;
+            let (resp, substatus, worker) = app_request(req, ctx, peer, local, &target).await;
             (
                 errors::node_response(&err_cx, resp).await,
                 substatus,
@@ -539,7 +596,7 @@ struct AppTarget<'a> {
 async fn app_request(
     mut req: Box<Request<ReqBody>>,
     ctx: &ServerCtx,
-    remote: SocketAddr,
+    peer: Peer,
     local: bool,
     t: &AppTarget<'_>,
 ) -> (Response<Body>, u32, Option<WorkerId>) {
@@ -620,8 +677,8 @@ async fn app_request(
             target: &target,
             path: decoded,
             headers: req.headers(),
-            remote,
-            local: ctx.local_addr,
+            remote: peer.remote,
+            local: peer.local,
             script_url: Some(script_url),
             path_info: Some(path_info),
             script_file: Some(&plan.script),
@@ -647,7 +704,7 @@ async fn app_request(
         }
     }
     if plan.xff {
-        let ip = remote.ip().to_string();
+        let ip = peer.remote.ip().to_string();
         let headers = req.headers_mut();
         let xff = HeaderName::from_static("x-forwarded-for");
         // IIS joins repeated headers into one value before iisnode appends the client.
@@ -747,7 +804,7 @@ async fn app_request(
             // The client's fault (http.sys answers a malformed body with 400): say so,
             // and do not blame node.
             ctx.router.shared_events().emit(ServeEvent::Note {
-                text: format!("400 to {remote}: {}", f.detail),
+                text: format!("400 to {}: {}", peer.remote, f.detail),
             });
             (pages::bare_failure(&f, local), 0, Some(worker.id.clone()))
         }
@@ -813,3 +870,41 @@ fn debug_header(
 }
 
 use super::process as process_worker;
+
+#[cfg(test)]
+mod tests {
+    use super::Peer;
+
+    /// iisnode's `IsLocalCall`, case by case (cprotocolbridge.cpp).
+    #[test]
+    fn local_calls_are_iisnodes() {
+        let peer = |remote: &str, local: &str| Peer {
+            remote: remote.parse().expect("remote"),
+            local: local.parse().expect("local"),
+        };
+        let local = [
+            ("127.0.0.1:5000", "127.0.0.1:80"),
+            ("192.0.2.2:5000", "192.0.2.2:80"),
+            ("192.0.2.2:5000", "127.0.0.1:80"),
+            ("127.0.0.1:5000", "192.0.2.2:80"),
+            ("[::1]:5000", "[::1]:80"),
+            ("[fd00::2]:5000", "[fd00::2]:80"),
+            ("[fd00::2]:5000", "[::1]:80"),
+            ("[::ffff:127.0.0.1]:5000", "[::ffff:127.0.0.1]:80"),
+            ("[::ffff:192.0.2.2]:5000", "[::ffff:192.0.2.2]:80"),
+        ];
+        for (r, l) in local {
+            assert!(peer(r, l).is_local_call(), "{r} -> {l} is local");
+        }
+        let remote = [
+            ("192.0.2.3:5000", "192.0.2.2:80"),
+            ("127.0.0.3:5000", "127.0.0.2:80"),
+            ("[fd00::3]:5000", "[fd00::2]:80"),
+            ("127.0.0.1:5000", "[fd00::2]:80"),
+            ("[::1]:5000", "192.0.2.2:80"),
+        ];
+        for (r, l) in remote {
+            assert!(!peer(r, l).is_local_call(), "{r} -> {l} is remote");
+        }
+    }
+}

@@ -11,7 +11,6 @@
 //! When on, traced requests pay for the extra decision and the rendering (on a blocking
 //! thread, bounded by [`LIMIT`] so that a runaway rewrite pattern cannot hold the request).
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +18,7 @@ use http::Request;
 use serde_json::{Value, json};
 
 use super::events::{ServeEvent, WorkerId};
-use super::front::ServerCtx;
+use super::front::{Peer, ServerCtx};
 use super::pipeline::trace::{Report, Trace};
 use super::pipeline::{Pipeline, RequestHead};
 
@@ -56,7 +55,7 @@ pub struct Pending {
 }
 
 /// Traces the request about to be routed, when `--trace` asks for it.
-pub async fn begin<B>(ctx: &ServerCtx, req: &Request<B>, remote: SocketAddr) -> Option<Pending> {
+pub async fn begin<B>(ctx: &ServerCtx, req: &Request<B>, peer: Peer) -> Option<Pending> {
     let opts = OPTIONS.get()?;
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     if !opts.pattern.is_empty() && !target.contains(opts.pattern.as_str()) {
@@ -66,11 +65,11 @@ pub async fn begin<B>(ctx: &ServerCtx, req: &Request<B>, remote: SocketAddr) -> 
         method: req.method().clone(),
         target: target.to_string(),
         headers: req.headers().clone(),
-        remote,
-        local_addr: ctx.local_addr,
+        remote: peer.remote,
+        local_addr: peer.local,
         auth: ctx.auth.clone(),
     };
-    let local = remote.ip().is_loopback() || remote.ip() == ctx.local_addr.ip();
+    let local = peer.is_local_call();
     let pipeline: std::sync::Arc<Pipeline> = ctx.router.pipeline().clone();
     let (method, url) = (head.method.to_string(), head.target.clone());
     let job = tokio::task::spawn_blocking(move || {

@@ -139,6 +139,11 @@ fn hostname() -> String {
 
 /// Runs the site until Ctrl-C. Builds its own runtime.
 pub fn run(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
+    let files = raise_open_files_limit();
+    tracing::debug!(
+        ?files,
+        "open files limit (soft, hard) before and after raising it"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("iisn")
@@ -148,6 +153,33 @@ pub fn run(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             hint: None,
         })?;
     rt.block_on(run_async(site, opts))
+}
+
+/// Raises this process's soft limit on open files to its hard limit, as node, nginx
+/// (`worker_rlimit_nofile`) and Go programs do: every client and every connection to a
+/// worker is a file, and the usual soft limit of 1,024 would refuse connections at about
+/// 500 concurrent clients. Returns the soft limit before and after (`None` when it could
+/// not be read). The workers inherit the raised limit.
+#[cfg(unix)]
+fn raise_open_files_limit() -> Option<(nix::libc::rlim_t, nix::libc::rlim_t)> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft >= hard {
+        return Some((soft, soft));
+    }
+    // macOS reports an unlimited hard limit but refuses a soft limit above OPEN_MAX.
+    let targets = [hard, hard.min(10_240)];
+    for target in targets {
+        if target > soft && setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_ok() {
+            return Some((soft, target));
+        }
+    }
+    Some((soft, soft))
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit() -> Option<(u64, u64)> {
+    None
 }
 
 async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {

@@ -405,6 +405,19 @@ async fn connect_stream(
             Err(e) => e,
         };
         tracing::trace!(pid = worker.id.pid, error = %err, "connect attempt failed");
+        // No descriptor left: waiting out the budget would hold the client's (and keep
+        // others from being accepted); 503 at once, saying why.
+        if transport::out_of_files(&err) {
+            return Err(failure(
+                503,
+                1003,
+                0x4,
+                format!(
+                    "iisn cannot open a connection to the node process: {err} (iisn may open {} files; each client and each connection to a worker is one); raise the limit with `ulimit -n` before starting iisn",
+                    transport::open_files_limit()
+                ),
+            ));
+        }
         if worker.has_exited() {
             let status = worker.exit_info().map(|e| e.status).unwrap_or_default();
             return Err(failure(

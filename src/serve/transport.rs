@@ -145,6 +145,33 @@ pub async fn connect(path: &Path) -> io::Result<Stream> {
     tokio::net::UnixStream::connect(path).await
 }
 
+/// Whether `e` says this process (or the system) has no file descriptor left
+/// (`EMFILE`, `ENFILE`).
+pub fn out_of_files(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(e.raw_os_error(), Some(code) if code == nix::libc::EMFILE || code == nix::libc::ENFILE)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// This process's soft limit on open files, for messages.
+pub fn open_files_limit() -> String {
+    #[cfg(unix)]
+    {
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or_else(|_| "unknown".to_string(), |(soft, _)| soft.to_string())
+    }
+    #[cfg(not(unix))]
+    {
+        "unknown".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

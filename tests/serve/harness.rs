@@ -215,6 +215,7 @@ impl Site {
             args: Vec::new(),
             env: Vec::new(),
             port: "0".into(),
+            open_files: None,
         }
     }
 
@@ -230,6 +231,8 @@ pub struct Launch<'a> {
     args: Vec<OsString>,
     env: Vec<(String, String)>,
     port: String,
+    /// Soft and (when lowered) hard limit on open files.
+    open_files: Option<(u64, Option<u64>)>,
 }
 
 impl Launch<'_> {
@@ -245,6 +248,18 @@ impl Launch<'_> {
 
     pub fn port(mut self, port: u16) -> Self {
         self.port = port.to_string();
+        self
+    }
+
+    /// Starts iisn with this soft limit on open files (the hard limit unchanged).
+    pub fn open_files_limit(mut self, soft: u64) -> Self {
+        self.open_files = Some((soft, None));
+        self
+    }
+
+    /// Starts iisn with this soft and hard limit on open files (it cannot raise it).
+    pub fn open_files_hard_limit(mut self, limit: u64) -> Self {
+        self.open_files = Some((limit, Some(limit)));
         self
     }
 
@@ -273,7 +288,7 @@ impl Launch<'_> {
         // Its own process group, so signals reach it only through the harness (what the
         // shutdown tests need) and Drop can kill the whole group.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        die_with_test(&mut cmd);
+        die_with_test(&mut cmd, self.open_files);
         cmd
     }
 
@@ -382,10 +397,12 @@ impl Launch<'_> {
 /// Kills iisn if the thread that started it (the test) dies without running `Drop`, e.g.
 /// when the test binary is interrupted: no iisn outlives its test. (Being in its own process
 /// group, iisn would not get the terminal's Ctrl-C.)
-fn die_with_test(cmd: &mut Command) {
+///
+/// With `open_files`, the child's soft limit on open files is set to it before exec.
+fn die_with_test(cmd: &mut Command, open_files: Option<(u64, Option<u64>)>) {
     let parent = nix::unistd::getpid();
-    // SAFETY: runs in the forked child before exec and only makes two async-signal-safe
-    // system calls (prctl, getppid).
+    // SAFETY: runs in the forked child before exec and only makes async-signal-safe
+    // system calls (prctl, getppid, getrlimit, setrlimit).
     #[expect(
         unsafe_code,
         reason = "pre_exec is the only way to set PR_SET_PDEATHSIG"
@@ -396,6 +413,12 @@ fn die_with_test(cmd: &mut Command) {
                 .map_err(std::io::Error::from)?;
             if nix::unistd::getppid() != parent {
                 return Err(std::io::Error::other("the test exited while starting iisn"));
+            }
+            if let Some((soft, lowered)) = open_files {
+                use nix::sys::resource::{Resource, getrlimit, setrlimit};
+                let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+                let hard = lowered.map_or(hard, |l| l.min(hard));
+                setrlimit(Resource::RLIMIT_NOFILE, soft.min(hard), hard)?;
             }
             Ok(())
         });

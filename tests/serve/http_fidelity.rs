@@ -377,6 +377,30 @@ fn promote_server_vars() {
     }
 }
 
+/// On a wildcard address (`--host 0.0.0.0`), LOCAL_ADDR is the address the client reached,
+/// as IIS reports it, not the listening `0.0.0.0` (which also made every caller remote
+/// for devErrorsEnabled's local-only details).
+#[test]
+fn local_addr_on_a_wildcard_listener_is_the_address_reached() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"promoteServerVars="LOCAL_ADDR,REMOTE_ADDR,SERVER_PORT""#,
+    );
+    let server = site.iisn().arg("--host").arg("0.0.0.0").start();
+    let port = server.addr().port();
+    let d = dump(&server, "");
+    assert_eq!(d["headers"]["x-iisnode-local_addr"], "127.0.0.1", "{d}");
+    assert_eq!(d["headers"]["x-iisnode-remote_addr"], "127.0.0.1", "{d}");
+    assert_eq!(
+        d["headers"]["x-iisnode-server_port"],
+        port.to_string(),
+        "{d}"
+    );
+}
+
 /// `--auth-user` emulates Windows authentication for the promoted variables.
 #[test]
 fn auth_user_emulation() {

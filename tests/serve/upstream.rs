@@ -606,6 +606,53 @@ fn pooled_connections_past_their_age_are_let_go_without_a_request() {
     }
 }
 
+/// (8d) maxNamedPipeConnectionPoolSize bounds what stays pooled after a burst: a front
+/// thread may keep up to the whole size while it uses its connections, and once a second
+/// the connections a thread did not use are cut back to its share, so all threads
+/// together come back within the size (node keeps them open: 60 s here).
+#[test]
+fn pooled_connections_come_back_within_the_pool_size() {
+    let Some(site) = site_with(60_000, r#"maxNamedPipeConnectionPoolSize="4""#) else {
+        return;
+    };
+    let server = site.serve();
+    let pid = server.pid();
+    server.get("/up.js/len");
+    let Some(before) = open_unix_sockets(pid) else {
+        eprintln!("skipped: no /proc/<pid>/fd on this system");
+        return;
+    };
+    let addr = server.addr();
+    server.block_on_for(Duration::from_secs(30), async move {
+        let all: Vec<_> = (0..24)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Conn::connect(addr).await;
+                    let r = c.request(&get("/up.js/drip")).await;
+                    assert_eq!(r.status, 200);
+                })
+            })
+            .collect();
+        for h in all {
+            h.await.expect("request task");
+        }
+    });
+    // Each thread keeps its share, rounded up (the threads are one per core).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
+    let bound = before + threads * 4usize.div_ceil(threads);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut now = open_unix_sockets(pid).expect("/proc/<pid>/fd");
+    while now > bound && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        now = open_unix_sockets(pid).expect("/proc/<pid>/fd");
+    }
+    assert!(
+        now <= bound,
+        "pooled connections cut back to the pool size: {before} Unix sockets before the burst, {now} after (at most {bound})"
+    );
+    assert_eq!(server.get("/up.js/len").status, 200);
+}
+
 /// 24 concurrent requests, then the pooled connections they leave must be closed within
 /// 5 s with no further request.
 fn burst_then_pooled_connections_let_go(site: &Site) {
@@ -666,6 +713,110 @@ fn burst_then_pooled_connections_let_go(site: &Site) {
     );
     // And the worker still answers, on a fresh connection.
     assert_eq!(server.get("/up.js/len").status, 200);
+}
+
+/// The soft limit on open files (`ulimit -n`) is often 1,024, and every client and every
+/// connection to node is one: iisn raises its soft limit to the hard limit, as node and
+/// nginx do, so 300 clients at once are all served under a soft limit of 200 (before, the
+/// accept loop met EMFILE and clients hung in the backlog).
+#[test]
+fn open_files_limit_is_raised_for_many_clients() {
+    let Some(site) = site() else { return };
+    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit");
+    if hard < 1024 {
+        eprintln!("skipped: the hard limit on open files is {hard}");
+        return;
+    }
+    let server = site.iisn().open_files_limit(200).start();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()));
+    if let Ok(limits) = limits {
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .expect("Max open files line");
+        let soft: u64 = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|v| v.parse().ok())
+            .expect("soft limit");
+        assert_eq!(soft, hard, "soft limit raised to the hard limit: {line}");
+    }
+    // 300 requests open at the same time (each ~400 ms in node): 300 client sockets and
+    // about as many to node.
+    let addr = server.addr();
+    let answers = server.block_on_for(Duration::from_secs(60), async move {
+        let all: Vec<_> = (0..300)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Conn::connect(addr).await;
+                    let r = c.request(&get("/up.js/drip")).await;
+                    (r.status, r.text().len())
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in all {
+            out.push(h.await.expect("request task"));
+        }
+        out
+    });
+    assert!(
+        answers.iter().all(|a| *a == (200, 21)),
+        "every client answered in full: {:?}",
+        answers
+            .iter()
+            .filter(|a| **a != (200, 21))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    let warnings: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| crate::harness::is_event(e, "warning"))
+        .collect();
+    assert!(warnings.is_empty(), "no warning: {warnings:?}");
+}
+
+/// Out of file descriptors (a hard limit iisn cannot raise), a request that cannot connect
+/// to node gets 503.1003 at once, with a warning that names the limit and `ulimit -n`,
+/// instead of waiting out the connect retry budget (25 s by default) while holding its
+/// client's descriptor; every client is answered.
+#[test]
+fn out_of_file_descriptors_is_503_at_once() {
+    let Some(site) = site() else { return };
+    let server = site.iisn().open_files_hard_limit(96).start();
+    let addr = server.addr();
+    let statuses = server.block_on_for(Duration::from_secs(20), async move {
+        let all: Vec<_> = (0..120)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Conn::connect(addr).await;
+                    let r = c.request(&get("/up.js/drip")).await;
+                    (r.status, r.header("x-iisn-substatus").map(str::to_string))
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in all {
+            out.push(h.await.expect("request task"));
+        }
+        out
+    });
+    let ok = statuses.iter().filter(|s| s.0 == 200).count();
+    let busy = statuses
+        .iter()
+        .filter(|s| s.0 == 503 && s.1.as_deref() == Some("1003"))
+        .count();
+    assert_eq!(ok + busy, 120, "200 or 503.1003 only: {statuses:?}");
+    assert!(ok > 0 && busy > 0, "{ok} answered, {busy} turned away");
+    let said = server.events().into_iter().any(|e| {
+        crate::harness::is_event(&e, "warning")
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("503.1003") && t.contains("ulimit -n"))
+    });
+    assert!(said, "a warning names the limit: {:?}", server.events());
 }
 
 /// (9) A 50 MiB body-less download with a Content-Length arrives whole, exact length.
