@@ -362,7 +362,7 @@ async fn connect(
     max_head: usize,
     upgrade: bool,
 ) -> Result<Connected, Failure> {
-    let (stream, retries) = connect_stream(worker, retry, delay_ms).await?;
+    let (stream, retries) = connect_stream(worker, retry, delay_ms, Instant::now()).await?;
     match handshake(stream, max_head, upgrade).await {
         Ok((sender, conn)) => Ok(Connected {
             sender,
@@ -379,12 +379,14 @@ async fn connect(
 }
 
 /// Connects to `worker`'s socket within iisnode's retry budget
-/// (`maxNamedPipeConnectionRetry` × `namedPipeConnectionRetryDelay`); also returns how many
-/// retry delays it took.
+/// (`maxNamedPipeConnectionRetry` × `namedPipeConnectionRetryDelay`, counted from `since`:
+/// a request that waited for a connection has waited part of it); also returns how many
+/// retry delays the connecting took.
 async fn connect_stream(
     worker: &Worker,
     retry: u32,
     delay_ms: u32,
+    since: Instant,
 ) -> Result<(transport::Stream, u32), Failure> {
     let delay = Duration::from_millis(u64::from(delay_ms));
     let budget = delay * retry;
@@ -427,7 +429,7 @@ async fn connect_stream(
                 format!("the node process exited before iisn could connect to it ({status})"),
             ));
         }
-        if start.elapsed() >= budget {
+        if since.elapsed() >= budget {
             let busy = err.kind() == std::io::ErrorKind::WouldBlock;
             return Err(if busy {
                 failure(
@@ -828,27 +830,33 @@ async fn send_bodyless(
     // Whether the request may go to another process if this worker turns out to have
     // exited: not once node may have worked on it for a while (see `resendable`).
     let mut may_resend = true;
-    if let Some(mut conn) = upstream::take_pooled(worker) {
-        let at = Instant::now();
-        match upstream::exchange(&mut conn, &*req, s.max_head).await {
-            Ok(head) => {
-                upstream::recycle_headers(std::mem::take(req.headers_mut()));
-                return Ok((node_response(conn, head, worker, guard, s)?, retries));
-            }
-            Err(e @ upstream::ExchangeError::TooLarge) => {
-                return Err(exchange_failure(&e, false, s.max_head).into());
-            }
-            // Node closed the kept-alive connection (its keep-alive timeout, or it is
-            // exiting), or the connection held bytes node wrote after its last answer:
-            // once more on a fresh one (engine spec §7.1), as for any body-less request on
-            // a pooled connection.
-            Err(_) => {
-                retries = 1;
-                may_resend = resendable(at);
+    let (slot, since) = match upstream::acquire(worker).await {
+        upstream::Acquired::Pooled(mut conn) => {
+            let at = Instant::now();
+            match upstream::exchange(&mut conn, &*req, s.max_head).await {
+                Ok(head) => {
+                    upstream::recycle_headers(std::mem::take(req.headers_mut()));
+                    return Ok((node_response(conn, head, worker, guard, s)?, retries));
+                }
+                Err(e @ upstream::ExchangeError::TooLarge) => {
+                    return Err(exchange_failure(&e, false, s.max_head).into());
+                }
+                // Node closed the kept-alive connection (its keep-alive timeout, or it is
+                // exiting), or the connection held bytes node wrote after its last answer:
+                // once more on a fresh one (engine spec §7.1), as for any body-less request
+                // on a pooled connection (at once: no waiting for a slot).
+                Err(_) => {
+                    retries = 1;
+                    may_resend = resendable(at);
+                    (None, Instant::now())
+                }
             }
         }
-    }
-    let (stream, waited) = match connect_stream(worker, s.max_retry, s.retry_delay_ms).await {
+        // (The connect budget counts from when the request began to wait.)
+        upstream::Acquired::Fresh(slot, since) => (slot, since),
+    };
+    let (stream, waited) = match connect_stream(worker, s.max_retry, s.retry_delay_ms, since).await
+    {
         Ok(x) => x,
         Err(f) if may_resend && worker.has_exited() => {
             return Err(SendError::Unsent(f, req));
@@ -858,7 +866,9 @@ async fn send_bodyless(
     retries += waited;
     let mut conn = upstream::Conn::new(stream);
     let at = Instant::now();
-    match upstream::exchange(&mut conn, &*req, s.max_head).await {
+    let fd = conn.raw_fd();
+    match upstream::exchange_fresh(upstream::exchange(&mut conn, &*req, s.max_head), fd, slot).await
+    {
         Ok(head) => {
             upstream::recycle_headers(std::mem::take(req.headers_mut()));
             Ok((node_response(conn, head, worker, guard, s)?, retries))

@@ -145,6 +145,35 @@ pub async fn connect(path: &Path) -> io::Result<Stream> {
     tokio::net::UnixStream::connect(path).await
 }
 
+/// A socket's descriptor, as [`unread_by_peer`] takes it.
+#[cfg(unix)]
+pub type RawFd = std::os::fd::RawFd;
+#[cfg(not(unix))]
+pub type RawFd = i32;
+
+/// The descriptor of a connection to a worker.
+pub fn raw_fd(stream: &Stream) -> RawFd {
+    std::os::fd::AsRawFd::as_raw_fd(stream)
+}
+
+/// How many bytes written to a connection its peer has not read yet (Linux: `SIOCOUTQ`
+/// on a Unix socket counts what the reader has not consumed). `None` where that cannot be
+/// known: the caller then takes the request as read.
+#[cfg(target_os = "linux")]
+pub fn unread_by_peer(fd: RawFd) -> Option<usize> {
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: `fd` is an open socket owned by the caller for the duration of the call, and
+    // TIOCOUTQ (SIOCOUTQ) writes one c_int through the pointer, which points to `n`.
+    #[expect(unsafe_code, reason = "no safe wrapper for SIOCOUTQ")]
+    let r = unsafe { nix::libc::ioctl(fd, nix::libc::TIOCOUTQ, &raw mut n) };
+    (r == 0).then(|| usize::try_from(n).unwrap_or(0))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn unread_by_peer(_fd: RawFd) -> Option<usize> {
+    None
+}
+
 /// Whether `e` says this process (or the system) has no file descriptor left
 /// (`EMFILE`, `ENFILE`).
 pub fn out_of_files(e: &io::Error) -> bool {

@@ -40,6 +40,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::process::Worker;
 use super::proxy::{ActiveGuard, BoxError};
 use super::transport;
+use super::transport::RawFd;
 
 /// Most header lines accepted in node's response head.
 const MAX_HEADERS: usize = 256;
@@ -79,6 +80,11 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Conn {
+    /// The socket's descriptor (for [`exchange_fresh`]).
+    pub fn raw_fd(&self) -> RawFd {
+        transport::raw_fd(&self.io)
+    }
+
     pub fn new(io: transport::Stream) -> Conn {
         Conn {
             io,
@@ -821,8 +827,23 @@ thread_local! {
 /// return opened ~300 connections a second at 1,000 clients, and node accepts new
 /// connections late under load (its accept waited a second at the median), which was the
 /// 1-second tail of that benchmark (bench/RESULTS.md, round 8).
+///
+/// A thread also limits the fresh connections to a worker whose request node has not read
+/// yet ([`FRESH_UNREAD`]): node accepts one connection per turn of its event loop, so under
+/// load a burst of fresh connections waits in its accept queue for seconds while the
+/// connections it already has come back in milliseconds. A request past the limit waits
+/// ([`acquire`]) for whichever comes first: a connection coming back (handed over at once,
+/// oldest waiter first) or a fresh connection's request being read (its slot passes on).
 pub(super) struct PerWorker<T> {
     lists: std::cell::RefCell<Vec<IdleList<T>>>,
+}
+
+/// What a waiting request is given.
+pub(super) enum Grant<T> {
+    /// A connection that came back.
+    Item(T),
+    /// The right to open a fresh connection.
+    Slot(FreshSlot),
 }
 
 /// One worker's idle items on one thread.
@@ -835,6 +856,10 @@ struct IdleList<T> {
     low: usize,
     /// This thread's share of the worker's pool, which the sweep cuts the list back to.
     share: usize,
+    /// Fresh connections whose request node has not read yet ([`FreshSlot`]s out).
+    fresh: usize,
+    /// Requests waiting for a connection or a slot, oldest first.
+    waiters: std::collections::VecDeque<tokio::sync::oneshot::Sender<Grant<T>>>,
 }
 
 impl<T> PerWorker<T> {
@@ -860,6 +885,8 @@ impl<T> PerWorker<T> {
             items: Vec::new(),
             low: 0,
             share: 0,
+            fresh: 0,
+            waiters: std::collections::VecDeque::new(),
         });
         let last = lists.len() - 1;
         f(&mut lists[last])
@@ -870,6 +897,15 @@ impl<T> PerWorker<T> {
     pub(super) fn put(&self, worker: &Arc<Worker>, item: T, max: usize) {
         self.with(worker, |l| {
             l.share = max.div_ceil(super::front::front_threads());
+            let mut item = item;
+            // A waiting request takes it at once (one whose wait ended gives it back).
+            while let Some(waiter) = l.waiters.pop_front() {
+                // (What comes back is what was sent.)
+                let Err(Grant::Item(back)) = waiter.send(Grant::Item(item)) else {
+                    return;
+                };
+                item = back;
+            }
             if l.items.len() < max {
                 l.items.push(item);
             }
@@ -894,6 +930,45 @@ impl<T> PerWorker<T> {
             l.low = l.low.min(l.items.len());
             found
         })
+    }
+
+    /// A slot for a fresh connection to `worker`, or else a place in its queue.
+    fn slot_or_wait(
+        &self,
+        worker: &Arc<Worker>,
+    ) -> Result<FreshSlot, tokio::sync::oneshot::Receiver<Grant<T>>> {
+        self.with(worker, |l| {
+            if l.fresh < FRESH_UNREAD {
+                l.fresh += 1;
+                return Ok(FreshSlot {
+                    worker: Some(worker.clone()),
+                });
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            l.waiters.push_back(tx);
+            Err(rx)
+        })
+    }
+
+    /// A slot given back: it passes to the oldest waiting request, if any.
+    fn release(&self, worker: Arc<Worker>) {
+        let key = worker.clone();
+        self.with(&key, |l| {
+            let mut slot = FreshSlot {
+                worker: Some(worker),
+            };
+            while let Some(waiter) = l.waiters.pop_front() {
+                // (What comes back is what was sent.)
+                let Err(Grant::Slot(back)) = waiter.send(Grant::Slot(slot)) else {
+                    return;
+                };
+                slot = back;
+            }
+            // Nobody waits: the slot is free. Defused, so that its drop does not give it
+            // back again.
+            slot.worker = None;
+            l.fresh = l.fresh.saturating_sub(1);
+        });
     }
 
     /// Drops every item pooled for `worker`.
@@ -930,6 +1005,108 @@ impl<T> PerWorker<T> {
 /// their buffers, held until the next request to the same worker on the same thread.
 pub(super) fn sweep_idle() {
     IDLE.with(|idle| idle.sweep(Idle::keep));
+}
+
+/// Fresh connections to one worker that one front thread may have waiting for node to read
+/// their request (see [`PerWorker`]). Node reads a new connection's request a turn of its
+/// event loop after accepting it, so two per thread keep its accept queue short while
+/// connections are added as fast as node takes them.
+const FRESH_UNREAD: usize = 2;
+
+/// The right to one fresh connection to a worker whose request node has not read yet;
+/// given back when dropped (see [`PerWorker`]).
+pub struct FreshSlot {
+    /// `None` once given back.
+    worker: Option<Arc<Worker>>,
+}
+
+impl std::fmt::Debug for FreshSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FreshSlot").finish_non_exhaustive()
+    }
+}
+
+impl Drop for FreshSlot {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            // (Not while the thread's locals are being destroyed.)
+            let _ = IDLE.try_with(|pool| pool.release(worker));
+        }
+    }
+}
+
+/// What a body-less request goes to node on.
+pub enum Acquired {
+    /// A connection from the pool, or one that came back while the request waited.
+    Pooled(Conn),
+    /// A fresh connection to open, with the slot to give back once node has read the
+    /// request (`None`: open it regardless, the worker has exited or its list was dropped),
+    /// and since when the request has been waiting for a connection (the connect budget
+    /// counts from there).
+    Fresh(Option<FreshSlot>, Instant),
+}
+
+/// A connection to `worker` for a body-less request: a pooled one; else a slot for a fresh
+/// one; else the first connection to come back or the first slot given back (see
+/// [`PerWorker`]).
+pub async fn acquire(worker: &Arc<Worker>) -> Acquired {
+    if let Some(conn) = take_pooled(worker) {
+        return Acquired::Pooled(conn);
+    }
+    match IDLE.with(|pool| pool.slot_or_wait(worker)) {
+        Ok(slot) => Acquired::Fresh(Some(slot), Instant::now()),
+        Err(rx) => {
+            tracing::trace!(
+                pid = worker.id.pid,
+                "waiting for a connection to come back or node to read a fresh one"
+            );
+            Box::pin(wait_for_grant(rx, worker)).await
+        }
+    }
+}
+
+async fn wait_for_grant(
+    rx: tokio::sync::oneshot::Receiver<Grant<Idle>>,
+    worker: &Arc<Worker>,
+) -> Acquired {
+    let since = Instant::now();
+    tokio::select! {
+        grant = rx => match grant {
+            Ok(Grant::Item(idle)) => Acquired::Pooled(idle.conn),
+            Ok(Grant::Slot(slot)) => Acquired::Fresh(Some(slot), since),
+            // The worker's list went (it exited): the connect says why.
+            Err(_) => Acquired::Fresh(None, since),
+        },
+        () = worker.wait_exit() => Acquired::Fresh(None, since),
+    }
+}
+
+/// Awaits `exchange` on a fresh connection, giving `slot` back as soon as node has read
+/// the request (nothing left unread in the socket), or when the exchange ends.
+pub async fn exchange_fresh<F: Future>(
+    exchange: F,
+    conn_fd: RawFd,
+    slot: Option<FreshSlot>,
+) -> F::Output {
+    let Some(slot) = slot else {
+        return exchange.await;
+    };
+    let mut exchange = std::pin::pin!(exchange);
+    let mut slot = Some(slot);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.reset();
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut exchange => return out,
+            _ = tick.tick(), if slot.is_some() => {
+                if transport::unread_by_peer(conn_fd).is_none_or(|n| n == 0) {
+                    slot = None;
+                }
+            }
+        }
+    }
 }
 
 fn give_back(reuse: &Reuse, conn: Conn) {
