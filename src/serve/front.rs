@@ -66,9 +66,11 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// iisnode's `IsLocalCall` (cprotocolbridge.cpp): the two addresses are equal, or
-    /// either is the loopback address (exactly 127.0.0.1, or ::1); the two must be of the
-    /// same family. Only local callers see iisnode's configuration-error pages.
+    /// iisnode's `IsLocalCall` (cprotocolbridge.cpp) as meant: the two addresses are equal,
+    /// or either is the loopback address (exactly 127.0.0.1, or ::1); the two must be of
+    /// the same family. (iisnode compares IPv4 addresses with a byte-swapped 127.0.0.1, so
+    /// on IIS only equal IPv4 addresses count; a loopback client of a loopback listener is
+    /// local either way.) Only local callers see iisnode's configuration-error pages.
     pub fn is_local_call(&self) -> bool {
         // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; http.sys
         // reports it as IPv4.
@@ -236,9 +238,10 @@ async fn accept_loop(
     if *shutdown.borrow() {
         return;
     }
-    let Ok(listening) = listener.local_addr() else {
-        return;
-    };
+    // (Unknown: then each connection's own, as on a wildcard address.)
+    let listening = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0)));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -260,7 +263,13 @@ async fn accept_loop(
                 } else {
                     listening
                 };
-                let peer = Peer { remote, local };
+                // An IPv4 client of a dual-stack listener is seen as ::ffff:a.b.c.d; IIS
+                // reports it as IPv4.
+                let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+                let peer = Peer {
+                    remote: canonical(remote),
+                    local: canonical(local),
+                };
                 let counted = OpenConn::new(&open, &closed);
                 // The connection's future is the task itself: an `async move` wrapper would
                 // hold it twice (captured, then awaited), doubling every connection's memory.

@@ -159,11 +159,13 @@ pub fn run(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
 /// (`worker_rlimit_nofile`) and Go programs do: every client and every connection to a
 /// worker is a file, and the usual soft limit of 1,024 would refuse connections at about
 /// 500 concurrent clients. Returns the soft limit before and after (`None` when it could
-/// not be read). The workers inherit the raised limit.
+/// not be read). As Go does, the workers get the original limit back (on Linux; node raises
+/// its own anyway), see `process::ORIGINAL_OPEN_FILES`.
 #[cfg(unix)]
 fn raise_open_files_limit() -> Option<(nix::libc::rlim_t, nix::libc::rlim_t)> {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    let _ = process::ORIGINAL_OPEN_FILES.set((soft, hard));
     if soft >= hard {
         return Some((soft, soft));
     }

@@ -288,12 +288,20 @@ pub async fn spawn_worker(
     Ok(worker)
 }
 
+/// iisn's limit on open files (soft, hard) before it raised it (`super::run`): workers start
+/// with it, as they would without iisn.
+#[cfg(unix)]
+pub(super) static ORIGINAL_OPEN_FILES: std::sync::OnceLock<(nix::libc::rlim_t, nix::libc::rlim_t)> =
+    std::sync::OnceLock::new();
+
 #[cfg(target_os = "linux")]
 fn die_with_parent(cmd: &mut Command) {
     use nix::sys::signal::Signal;
     let parent = nix::unistd::getpid();
-    // SAFETY: the closure runs in the forked child before exec and only makes two
-    // async-signal-safe system calls (prctl, getppid); it allocates only on the error path.
+    let open_files = ORIGINAL_OPEN_FILES.get().copied();
+    // SAFETY: the closure runs in the forked child before exec and only makes
+    // async-signal-safe system calls (prctl, getppid, setrlimit); it allocates only on the
+    // error path.
     #[expect(
         unsafe_code,
         reason = "pre_exec is the only way to set PR_SET_PDEATHSIG in the child"
@@ -305,6 +313,13 @@ fn die_with_parent(cmd: &mut Command) {
             // here makes the child exit before exec.
             if nix::unistd::getppid() != parent {
                 return Err(io::Error::other("iisn exited while starting the worker"));
+            }
+            if let Some((soft, hard)) = open_files {
+                let _ = nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_NOFILE,
+                    soft,
+                    hard,
+                );
             }
             Ok(())
         });

@@ -830,7 +830,8 @@ async fn send_bodyless(
     // Whether the request may go to another process if this worker turns out to have
     // exited: not once node may have worked on it for a while (see `resendable`).
     let mut may_resend = true;
-    let (slot, since) = match upstream::acquire(worker).await {
+    let budget = Duration::from_millis(u64::from(s.retry_delay_ms)) * s.max_retry;
+    let (slot, since) = match upstream::acquire(worker, budget).await {
         upstream::Acquired::Pooled(mut conn) => {
             let at = Instant::now();
             match upstream::exchange(&mut conn, &*req, s.max_head).await {
@@ -854,6 +855,18 @@ async fn send_bodyless(
         }
         // (The connect budget counts from when the request began to wait.)
         upstream::Acquired::Fresh(slot, since) => (slot, since),
+        upstream::Acquired::Busy => {
+            return Err(failure(
+                503,
+                1003,
+                0xe7,
+                format!(
+                    "the node process read no new request within {} ms (maxNamedPipeConnectionRetry × namedPipeConnectionRetryDelay) and none of its connections came back: its event loop is held",
+                    budget.as_millis()
+                ),
+            )
+            .into());
+        }
     };
     let (stream, waited) = match connect_stream(worker, s.max_retry, s.retry_delay_ms, since).await
     {

@@ -13,7 +13,7 @@
 //! | `URL`, `PATH_INFO`, `SCRIPT_NAME` | the decoded path; the path info after the script; the script's URL |
 //! | `REQUEST_URI`, `HTTP_URL`, `UNENCODED_URL` | the raw request target, query included |
 //! | `REMOTE_ADDR`, `REMOTE_HOST`, `REMOTE_PORT` | the client's numeric address and port |
-//! | `LOCAL_ADDR`, `SERVER_PORT`, `SERVER_NAME` | the address and port iisn listens on; the Host name |
+//! | `LOCAL_ADDR`, `SERVER_PORT`, `SERVER_NAME` | the address and port the client connected to (on a wildcard `--host`, the connection's own); the Host name |
 //! | `SERVER_PROTOCOL`, `SERVER_SOFTWARE`, `GATEWAY_INTERFACE` | `HTTP/1.1`, `iisn/<version>`, `CGI/1.1` |
 //! | `HTTPS`, `SERVER_PORT_SECURE` | `off`, `0` (iisn serves plain HTTP) |
 //! | `CONTENT_TYPE`, `CONTENT_LENGTH` | from the request headers |

@@ -987,9 +987,19 @@ impl<T> PerWorker<T> {
         lists.retain_mut(|l| {
             let running = l.worker.upgrade().is_some_and(|w| !w.has_exited());
             if running {
+                // Stale ones go first; then, beyond the share, live ones not taken since
+                // the last sweep (those still among the first `low`), the oldest first.
+                let (low, mut i, mut unused) = (l.low, 0, 0);
+                l.items.retain_mut(|item| {
+                    let kept = keep(item);
+                    if kept && i < low {
+                        unused += 1;
+                    }
+                    i += 1;
+                    kept
+                });
                 let surplus = l.items.len().saturating_sub(l.share);
-                l.items.drain(..surplus.min(l.low));
-                l.items.retain_mut(&mut keep);
+                l.items.drain(..surplus.min(unused));
                 l.low = l.items.len();
             }
             running
@@ -1044,12 +1054,17 @@ pub enum Acquired {
     /// and since when the request has been waiting for a connection (the connect budget
     /// counts from there).
     Fresh(Option<FreshSlot>, Instant),
+    /// Nothing came back, and node read none of its newest connections' requests, within
+    /// the connect budget: its event loop is held (a long synchronous job, a paused
+    /// debugger).
+    Busy,
 }
 
 /// A connection to `worker` for a body-less request: a pooled one; else a slot for a fresh
 /// one; else the first connection to come back or the first slot given back (see
-/// [`PerWorker`]).
-pub async fn acquire(worker: &Arc<Worker>) -> Acquired {
+/// [`PerWorker`]), within `budget` (the connect retry budget), after which node is too busy
+/// ([`Acquired::Busy`]).
+pub async fn acquire(worker: &Arc<Worker>, budget: std::time::Duration) -> Acquired {
     if let Some(conn) = take_pooled(worker) {
         return Acquired::Pooled(conn);
     }
@@ -1060,7 +1075,7 @@ pub async fn acquire(worker: &Arc<Worker>) -> Acquired {
                 pid = worker.id.pid,
                 "waiting for a connection to come back or node to read a fresh one"
             );
-            Box::pin(wait_for_grant(rx, worker)).await
+            Box::pin(wait_for_grant(rx, worker, budget)).await
         }
     }
 }
@@ -1068,9 +1083,11 @@ pub async fn acquire(worker: &Arc<Worker>) -> Acquired {
 async fn wait_for_grant(
     rx: tokio::sync::oneshot::Receiver<Grant<Idle>>,
     worker: &Arc<Worker>,
+    budget: std::time::Duration,
 ) -> Acquired {
     let since = Instant::now();
     tokio::select! {
+        () = tokio::time::sleep(budget) => Acquired::Busy,
         grant = rx => match grant {
             Ok(Grant::Item(idle)) => Acquired::Pooled(idle.conn),
             Ok(Grant::Slot(slot)) => Acquired::Fresh(Some(slot), since),
@@ -1093,16 +1110,22 @@ pub async fn exchange_fresh<F: Future>(
     };
     let mut exchange = std::pin::pin!(exchange);
     let mut slot = Some(slot);
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.reset();
+    // Looked at after 1 ms, then less often while node does not read (up to every 16 ms):
+    // a node that holds its loop for long does not wake the thread a thousand times a
+    // second.
+    let mut every = std::time::Duration::from_millis(1);
+    let tick = tokio::time::sleep(every);
+    let mut tick = std::pin::pin!(tick);
     loop {
         tokio::select! {
             biased;
             out = &mut exchange => return out,
-            _ = tick.tick(), if slot.is_some() => {
+            () = &mut tick, if slot.is_some() => {
                 if transport::unread_by_peer(conn_fd).is_none_or(|n| n == 0) {
                     slot = None;
+                } else {
+                    every = (every * 2).min(std::time::Duration::from_millis(16));
+                    tick.as_mut().reset(tokio::time::Instant::now() + every);
                 }
             }
         }
@@ -1110,7 +1133,9 @@ pub async fn exchange_fresh<F: Future>(
 }
 
 fn give_back(reuse: &Reuse, conn: Conn) {
-    if reuse.max == 0 || reuse.worker.has_exited() {
+    // (maxNamedPipePooledConnectionAge="0": no connection is reused, not even by a request
+    // waiting for one.)
+    if reuse.max == 0 || reuse.age.is_zero() || reuse.worker.has_exited() {
         return;
     }
     // Connections node closed, or too old, are let go by the sweep ([`sweep_idle`], once a

@@ -734,6 +734,22 @@ fn open_files_limit_is_raised_for_many_clients() {
         eprintln!("skipped: the hard limit on open files is {hard}");
         return;
     }
+    site.write(
+        "wrap.sh",
+        "#!/bin/sh\nulimit -Sn > \"$(dirname \"$0\")/limit.txt\"\nexec node \"$@\"\n",
+    );
+    std::fs::set_permissions(
+        site.path("wrap.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    site.web_config(
+        "up.js",
+        &format!(
+            r#"devErrorsEnabled="false" nodeProcessCommandLine="{}""#,
+            site.path("wrap.sh").display()
+        ),
+    );
     let server = site.iisn().open_files_limit(200).start();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid()));
     if let Ok(limits) = limits {
@@ -747,6 +763,11 @@ fn open_files_limit_is_raised_for_many_clients() {
             .and_then(|v| v.parse().ok())
             .expect("soft limit");
         assert_eq!(soft, hard, "soft limit raised to the hard limit: {line}");
+        // The workers start with the limit iisn started with (node then raises its own:
+        // the wrapper script in nodeProcessCommandLine records what it was given).
+        assert_eq!(server.get("/up.js/len").status, 200);
+        let given = std::fs::read_to_string(site.path("limit.txt")).expect("limit.txt");
+        assert_eq!(given.trim(), "200", "the worker's soft limit at start");
     }
     // 300 requests open at the same time (each ~400 ms in node): 300 client sockets and
     // about as many to node.
@@ -869,6 +890,68 @@ fn a_burst_while_node_is_busy_reuses_connections() {
         conns.len() <= bound.min(39),
         "40 requests went over {} connections to node ({threads} front threads)",
         conns.len()
+    );
+}
+
+/// When node holds its event loop for longer than the connect budget
+/// (maxNamedPipeConnectionRetry × namedPipeConnectionRetryDelay, 500 ms here), the requests
+/// that waited for a connection get 503.1003 at the end of the budget, as iisnode's
+/// connect retries end when node's pipe stays busy; those node had already been handed
+/// are answered when it resumes. Nothing hangs.
+#[test]
+fn node_holding_its_loop_past_the_budget_is_503_for_the_waiting() {
+    let Some(site) = site_with(
+        5000,
+        r#"maxNamedPipeConnectionRetry="5" namedPipeConnectionRetryDelay="100""#,
+    ) else {
+        return;
+    };
+    let server = site.serve();
+    assert_eq!(server.get("/up.js/len").status, 200);
+    let addr = server.addr();
+    let (statuses, spun) = server.block_on_for(Duration::from_secs(30), async move {
+        let busy = tokio::spawn(async move {
+            let mut c = Conn::connect(addr).await;
+            c.request(&get("/up.js/spin?ms=1500")).await.status
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let all: Vec<_> = (0..16)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let mut c = Conn::connect(addr).await;
+                    let started = Instant::now();
+                    let r = c.request(&get("/up.js/len")).await;
+                    (
+                        r.status,
+                        r.header("x-iisn-substatus").map(str::to_string),
+                        started.elapsed(),
+                    )
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for h in all {
+            out.push(h.await.expect("request task"));
+        }
+        (out, busy.await.expect("busy task"))
+    });
+    assert_eq!(spun, 200);
+    let answered = statuses.iter().filter(|s| s.0 == 200).count();
+    let turned_away: Vec<_> = statuses
+        .iter()
+        .filter(|s| s.0 == 503 && s.1.as_deref() == Some("1003"))
+        .collect();
+    assert_eq!(answered + turned_away.len(), 16, "{statuses:?}");
+    assert!(
+        !turned_away.is_empty() && answered > 0,
+        "some waited past the budget, some were on node's connections: {statuses:?}"
+    );
+    // (Had they waited on until node resumed, a connection would have come back.)
+    assert!(
+        turned_away
+            .iter()
+            .all(|s| s.2 >= Duration::from_millis(400)),
+        "503 at the end of the budget, not before: {statuses:?}"
     );
 }
 
