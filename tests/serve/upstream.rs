@@ -201,6 +201,30 @@ fn get(target: &str) -> Vec<u8> {
     format!("GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes()
 }
 
+/// `n` clients at once, each with one `GET target` on its own connection: the answers, in
+/// order, with how long each took from the connection on.
+async fn at_once(
+    addr: std::net::SocketAddr,
+    n: usize,
+    target: &'static str,
+) -> Vec<(RawResponse, Duration)> {
+    let all: Vec<_> = (0..n)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut c = Conn::connect(addr).await;
+                let started = Instant::now();
+                let r = c.request(&get(target)).await;
+                (r, started.elapsed())
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for h in all {
+        out.push(h.await.expect("client task"));
+    }
+    out
+}
+
 /// `GET /up.js/len` on `c`: the plain answer that shows a connection (and worker) works.
 async fn check_len(c: &mut Conn) -> RawResponse {
     let r = c.request(&get("/up.js/len")).await;
@@ -629,20 +653,8 @@ fn pooled_connections_come_back_within_the_pool_size() {
         return;
     };
     let addr = server.addr();
-    server.block_on_for(Duration::from_secs(30), async move {
-        let all: Vec<_> = (0..24)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let mut c = Conn::connect(addr).await;
-                    let r = c.request(&get("/up.js/drip")).await;
-                    assert_eq!(r.status, 200);
-                })
-            })
-            .collect();
-        for h in all {
-            h.await.expect("request task");
-        }
-    });
+    let answers = server.block_on_for(Duration::from_secs(30), at_once(addr, 24, "/up.js/drip"));
+    assert!(answers.iter().all(|(r, _)| r.status == 200));
     // Each thread keeps its share, rounded up (the threads are one per core).
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(16));
     let bound = before + threads * 4usize.div_ceil(threads);
@@ -772,22 +784,11 @@ fn open_files_limit_is_raised_for_many_clients() {
     // 300 requests open at the same time (each ~400 ms in node): 300 client sockets and
     // about as many to node.
     let addr = server.addr();
-    let answers = server.block_on_for(Duration::from_secs(60), async move {
-        let all: Vec<_> = (0..300)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let mut c = Conn::connect(addr).await;
-                    let r = c.request(&get("/up.js/drip")).await;
-                    (r.status, r.text().len())
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in all {
-            out.push(h.await.expect("request task"));
-        }
-        out
-    });
+    let answers: Vec<_> = server
+        .block_on_for(Duration::from_secs(60), at_once(addr, 300, "/up.js/drip"))
+        .into_iter()
+        .map(|(r, _)| (r.status, r.text().len()))
+        .collect();
     assert!(
         answers.iter().all(|a| *a == (200, 21)),
         "every client answered in full: {:?}",
@@ -814,22 +815,11 @@ fn out_of_file_descriptors_is_503_at_once() {
     let Some(site) = site() else { return };
     let server = site.iisn().open_files_hard_limit(96).start();
     let addr = server.addr();
-    let statuses = server.block_on_for(Duration::from_secs(20), async move {
-        let all: Vec<_> = (0..120)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let mut c = Conn::connect(addr).await;
-                    let r = c.request(&get("/up.js/drip")).await;
-                    (r.status, r.header("x-iisn-substatus").map(str::to_string))
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for h in all {
-            out.push(h.await.expect("request task"));
-        }
-        out
-    });
+    let statuses: Vec<_> = server
+        .block_on_for(Duration::from_secs(20), at_once(addr, 120, "/up.js/drip"))
+        .into_iter()
+        .map(|(r, _)| (r.status, r.header("x-iisn-substatus").map(str::to_string)))
+        .collect();
     let ok = statuses.iter().filter(|s| s.0 == 200).count();
     let busy = statuses
         .iter()
@@ -864,19 +854,10 @@ fn a_burst_while_node_is_busy_reuses_connections() {
             c.request(&get("/up.js/spin?ms=300")).await.status
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let all: Vec<_> = (0..40)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let mut c = Conn::connect(addr).await;
-                    let r = c.request(&get("/up.js/len")).await;
-                    assert_eq!(r.status, 200, "{}", r.head);
-                    r.header("x-conn").map(str::to_string)
-                })
-            })
-            .collect();
         let mut conns = std::collections::HashSet::new();
-        for h in all {
-            conns.insert(h.await.expect("request task"));
+        for (r, _) in at_once(addr, 40, "/up.js/len").await {
+            assert_eq!(r.status, 200, "{}", r.head);
+            conns.insert(r.header("x-conn").map(str::to_string));
         }
         assert_eq!(busy.await.expect("busy task"), 200);
         conns
@@ -915,24 +896,17 @@ fn node_holding_its_loop_past_the_budget_is_503_for_the_waiting() {
             c.request(&get("/up.js/spin?ms=1500")).await.status
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let all: Vec<_> = (0..16)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let mut c = Conn::connect(addr).await;
-                    let started = Instant::now();
-                    let r = c.request(&get("/up.js/len")).await;
-                    (
-                        r.status,
-                        r.header("x-iisn-substatus").map(str::to_string),
-                        started.elapsed(),
-                    )
-                })
+        let out: Vec<_> = at_once(addr, 16, "/up.js/len")
+            .await
+            .into_iter()
+            .map(|(r, took)| {
+                (
+                    r.status,
+                    r.header("x-iisn-substatus").map(str::to_string),
+                    took,
+                )
             })
             .collect();
-        let mut out = Vec::new();
-        for h in all {
-            out.push(h.await.expect("request task"));
-        }
         (out, busy.await.expect("busy task"))
     });
     assert_eq!(spun, 200);
