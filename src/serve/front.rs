@@ -788,6 +788,11 @@ async fn app_request(
     };
     match sent {
         Ok((mut resp, retries)) => {
+            // What node logged before answering is in the log file before the answer goes
+            // out, as iisnode's synchronous writes had it.
+            if worker.output_pending() {
+                Box::pin(worker.flush_output()).await;
+            }
             if plan.sticky && cookie_slot.is_none() {
                 // iisnode sets its cookie before node's own headers.
                 if let Ok(v) = HeaderValue::from_str(&format!("iisnode.session.cookie={slot}")) {

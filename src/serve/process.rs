@@ -8,13 +8,14 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Notify, oneshot};
 
@@ -99,6 +100,28 @@ pub struct Worker {
     /// iisn asked it to stop (recycle or shutdown): its exit is not a crash.
     stopping: AtomicBool,
     pub log: Arc<LogSettings>,
+    /// What the response path needs to keep the log files ahead of the answers
+    /// ([`Worker::sync_output`]).
+    output: OutputSync,
+}
+
+/// The worker's output pipes as seen from the response path.
+///
+/// iisnode wrote node's output to the log file synchronously from inside node, so a line
+/// logged before an answer was on disk when the client had the answer (its tests 105 and
+/// 110 read the files right after). iisn reads the pipes on tasks of its own, which may run
+/// a moment later: before an answer goes out, [`Worker::sync_output`] makes sure what the
+/// worker wrote so far is in the files.
+#[derive(Debug)]
+struct OutputSync {
+    /// Set once the worker has written anything: until then nothing is checked.
+    seen: AtomicBool,
+    /// Per stream: a capture task is between reading a chunk and having it in the file.
+    busy: [AtomicBool; 2],
+    /// Copies of the pipes' read ends (stdout, stderr), to see whether bytes wait in them.
+    pipes: [Option<std::os::fd::OwnedFd>; 2],
+    /// Asks each capture task to say when it has read and written all there is.
+    flush: [tokio::sync::mpsc::UnboundedSender<oneshot::Sender<()>>; 2],
 }
 
 impl Worker {
@@ -108,6 +131,39 @@ impl Worker {
 
     pub fn exit_info(&self) -> Option<ExitInfo> {
         self.exit_info.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Whether something the worker wrote to stdout or stderr may not be in its log files
+    /// yet (see [`OutputSync`]); if so, [`Worker::flush_output`] waits for it. Free until the
+    /// worker writes anything; then one `poll` of its two pipes per answer.
+    pub fn output_pending(&self) -> bool {
+        let o = &self.output;
+        if !o.seen.load(Ordering::Acquire) || !self.log.enabled {
+            return false;
+        }
+        // The pipes first, then the busy flags: a chunk no longer in a pipe has either been
+        // written or is still marked busy (set before the read, cleared after the write).
+        !pipes_empty(o.pipes.iter().flatten()) || o.busy.iter().any(|b| b.load(Ordering::SeqCst))
+    }
+
+    /// Waits (at most 200 ms) until the capture tasks have read and written all that is in
+    /// the pipes.
+    pub async fn flush_output(&self) {
+        let acks: Vec<_> = self
+            .output
+            .flush
+            .iter()
+            .filter_map(|tx| {
+                let (ack, done) = oneshot::channel();
+                tx.send(ack).ok().map(|()| done)
+            })
+            .collect();
+        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+            for done in acks {
+                let _ = done.await;
+            }
+        })
+        .await;
     }
 
     /// Resolves once the process has exited.
@@ -186,7 +242,25 @@ pub async fn spawn_worker(
     let pid = child.id().unwrap_or(0);
     let id = WorkerId { app, slot, pid };
     tracing::debug!(app = %id.app, slot = slot + 1, pid, program = ?spec.program, args = ?spec.args, cwd = ?spec.cwd, env = ?spec.env, socket = ?socket, "spawned worker");
+    let (out_flush, out_flushes) = tokio::sync::mpsc::unbounded_channel();
+    let (err_flush, err_flushes) = tokio::sync::mpsc::unbounded_channel();
+    let pipes = [
+        child
+            .stdout
+            .as_ref()
+            .and_then(|p| p.as_fd().try_clone_to_owned().ok()),
+        child
+            .stderr
+            .as_ref()
+            .and_then(|p| p.as_fd().try_clone_to_owned().ok()),
+    ];
     let worker = Arc::new(Worker {
+        output: OutputSync {
+            seen: AtomicBool::new(false),
+            busy: [AtomicBool::new(false), AtomicBool::new(false)],
+            pipes,
+            flush: [out_flush, err_flush],
+        },
         id: id.clone(),
         socket,
         started: Instant::now(),
@@ -210,6 +284,7 @@ pub async fn spawn_worker(
             log.clone(),
             events.clone(),
             None,
+            (worker.clone(), out_flushes),
         ))
     });
     let err = child.stderr.take().map(|s| {
@@ -220,6 +295,7 @@ pub async fn spawn_worker(
             log,
             events.clone(),
             Some(tail.clone()),
+            (worker.clone(), err_flushes),
         ))
     });
 
@@ -346,14 +422,25 @@ fn describe_status(s: std::process::ExitStatus) -> String {
 /// Longest line forwarded to the terminal in one piece.
 const MAX_LINE: usize = 64 * 1024;
 
-async fn capture(
-    stream: impl AsyncRead + Unpin,
+/// Reads one output stream of a worker until it ends: each line goes to the log file as
+/// soon as it is read, then to the terminal (and the stderr tail). Answers
+/// [`Worker::flush_output`]'s requests once nothing is left unread or unwritten.
+async fn capture<S: AsyncRead + Unpin>(
+    stream: S,
     kind: Stream,
     id: WorkerId,
     log: Arc<LogSettings>,
     events: Events,
     tail: Option<Arc<Mutex<VecDeque<String>>>>,
+    (worker, mut flushes): (
+        Arc<Worker>,
+        tokio::sync::mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ),
 ) {
+    let index = match kind {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    };
     let mut reader = BufReader::new(stream);
     let mut file = log.enabled.then(|| {
         LogFile::new(
@@ -366,47 +453,142 @@ async fn capture(
         )
     });
     let mut warned = false;
-    let mut buf = Vec::new();
+    // The line being put together for the terminal, and the flush requests to answer.
+    let mut line = Vec::new();
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut flushes_open = true;
     loop {
-        buf.clear();
-        // read_until keeps the partial line in `buf` if cancelled, but this task is never
-        // cancelled: it ends at EOF.
-        let n = match (&mut reader)
-            .take(MAX_LINE as u64)
-            .read_until(b'\n', &mut buf)
-            .await
+        if !waiting.is_empty()
+            && reader.buffer().is_empty()
+            && pipes_empty(worker.output.pipes[index].iter())
         {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if let Some(f) = file.as_mut()
-            && let Err(e) = f.write(&buf[..n])
-            && !warned
-        {
-            warned = true;
-            events.emit(ServeEvent::Warning {
-                text: format!("cannot write the log file in {}: {e}", log.dir.display()),
-            });
-        }
-        let line = String::from_utf8_lossy(&buf[..n])
-            .trim_end_matches(['\n', '\r'])
-            .to_string();
-        if let Some(t) = &tail
-            && let Ok(mut t) = t.lock()
-        {
-            if t.len() == TAIL_LINES {
-                t.pop_front();
+            for w in waiting.drain(..) {
+                let _ = w.send(());
             }
-            t.push_back(line.clone());
         }
-        events
-            .send(ServeEvent::Log {
-                id: id.clone(),
-                stream: kind,
-                line,
-            })
-            .await;
+        let busy = &worker.output.busy[index];
+        let read = std::future::poll_fn(|cx| {
+            // Busy from before the read until the chunk is in the file (below).
+            busy.store(true, Ordering::SeqCst);
+            let r = std::pin::Pin::new(&mut reader)
+                .poll_fill_buf(cx)
+                .map(|r| match r {
+                    Ok(chunk) => Ok(chunk.len()),
+                    Err(e) => Err(e),
+                });
+            if r.is_pending() {
+                busy.store(false, Ordering::SeqCst);
+            }
+            r
+        });
+        tokio::select! {
+            biased;
+            flush = flushes.recv(), if flushes_open => {
+                busy.store(false, Ordering::SeqCst);
+                match flush {
+                    Some(ack) => waiting.push(ack),
+                    None => flushes_open = false,
+                }
+            }
+            read = read => {
+                let n = match read {
+                    Ok(0) | Err(_) => {
+                        busy.store(false, Ordering::SeqCst);
+                        break;
+                    }
+                    Ok(n) => n,
+                };
+                worker.output.seen.store(true, Ordering::Release);
+                // Whole lines (at most MAX_LINE bytes each): a line is never split between
+                // two log files, as iisnode wrote each console.log call at once.
+                let mut done = Vec::new();
+                let mut rest = &reader.buffer()[..n];
+                while !rest.is_empty() {
+                    let end = rest
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(rest.len(), |i| i + 1);
+                    let take = end.min(MAX_LINE - line.len());
+                    line.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if line.ends_with(b"\n") || line.len() >= MAX_LINE {
+                        done.push(std::mem::take(&mut line));
+                    }
+                }
+                reader.consume(n);
+                for l in &done {
+                    if let Some(f) = file.as_mut()
+                        && let Err(e) = f.write(l)
+                        && !warned
+                    {
+                        warned = true;
+                        events.emit(ServeEvent::Warning {
+                            text: format!("cannot write the log file in {}: {e}", log.dir.display()),
+                        });
+                    }
+                }
+                // (A line still without its newline is not counted as pending: console.log
+                // always ends its line.)
+                busy.store(false, Ordering::SeqCst);
+                for l in &done {
+                    show_line(l, kind, &id, &events, tail.as_deref()).await;
+                }
+            }
+        }
+    }
+    // The end of the stream: a last line without its newline.
+    if !line.is_empty() {
+        if let Some(f) = file.as_mut() {
+            let _ = f.write(&line);
+        }
+        show_line(&line, kind, &id, &events, tail.as_deref()).await;
+    }
+    for w in waiting {
+        let _ = w.send(());
     }
 }
 
-use tokio::io::AsyncReadExt as _;
+/// One line of a worker's output to the terminal (and to the stderr tail).
+async fn show_line(
+    bytes: &[u8],
+    kind: Stream,
+    id: &WorkerId,
+    events: &Events,
+    tail: Option<&Mutex<VecDeque<String>>>,
+) {
+    let line = String::from_utf8_lossy(bytes)
+        .trim_end_matches(['\n', '\r'])
+        .to_string();
+    if let Some(t) = tail
+        && let Ok(mut t) = t.lock()
+    {
+        if t.len() == TAIL_LINES {
+            t.pop_front();
+        }
+        t.push_back(line.clone());
+    }
+    events
+        .send(ServeEvent::Log {
+            id: id.clone(),
+            stream: kind,
+            line,
+        })
+        .await;
+}
+
+/// Whether no byte waits in any of `pipes` (one `poll` without waiting).
+fn pipes_empty<'a>(pipes: impl Iterator<Item = &'a std::os::fd::OwnedFd>) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut fds: Vec<PollFd<'_>> = pipes
+        .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN))
+        .collect();
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(0) => true,
+        // Readable, or closed (POLLHUP): data may wait, or the stream is ending; the
+        // capture tasks say when they are done.
+        Ok(_) => fds
+            .iter()
+            .all(|f| f.revents().is_none_or(|r| !r.intersects(PollFlags::POLLIN))),
+        Err(_) => false,
+    }
+}

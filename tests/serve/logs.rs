@@ -269,3 +269,32 @@ fn verbose_access_log() {
     );
     assert_eq!(e["status"], 404, "{e}");
 }
+
+/// iisnode's tests 105 and 110 read the log files from disk as soon as the answer arrives:
+/// iisnode wrote node's output synchronously, so the line a script logged before answering
+/// was there. iisn reads the output through pipes on other tasks, and holds an answer
+/// until what its worker wrote before it is in the file.
+#[test]
+fn the_line_logged_before_an_answer_is_on_disk_when_it_arrives() {
+    let Some(site) = Site::new("counter") else {
+        return;
+    };
+    let server = site.serve();
+    let dir = site.path("iisnode");
+    let mut missed = Vec::new();
+    for n in 1..=200 {
+        assert_eq!(server.get("/hello.js").text(), format!("Hello, world {n}"));
+        let text: String = log_files(&site, "iisnode")
+            .iter()
+            .filter(|f| f.contains("-stdout-"))
+            .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+            .collect();
+        if !text.contains(&format!("Request{n}\n")) {
+            missed.push(n);
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "lines not yet in the file when their answer arrived: {missed:?}"
+    );
+}
