@@ -101,7 +101,7 @@ pub struct Worker {
     stopping: AtomicBool,
     pub log: Arc<LogSettings>,
     /// What the response path needs to keep the log files ahead of the answers
-    /// ([`Worker::sync_output`]).
+    /// ([`Worker::output_pending`], [`Worker::flush_output`]).
     output: OutputSync,
 }
 
@@ -110,12 +110,11 @@ pub struct Worker {
 /// iisnode wrote node's output to the log file synchronously from inside node, so a line
 /// logged before an answer was on disk when the client had the answer (its tests 105 and
 /// 110 read the files right after). iisn reads the pipes on tasks of its own, which may run
-/// a moment later: before an answer goes out, [`Worker::sync_output`] makes sure what the
-/// worker wrote so far is in the files.
+/// a moment later: before an answer goes out, [`Worker::output_pending`] and
+/// [`Worker::flush_output`] make sure the lines the worker wrote so far are in the files
+/// (whole lines; waiting at most 200 ms).
 #[derive(Debug)]
 struct OutputSync {
-    /// Set once the worker has written anything: until then nothing is checked.
-    seen: AtomicBool,
     /// Per stream: a capture task is between reading a chunk and having it in the file.
     busy: [AtomicBool; 2],
     /// Copies of the pipes' read ends (stdout, stderr), to see whether bytes wait in them.
@@ -134,16 +133,18 @@ impl Worker {
     }
 
     /// Whether something the worker wrote to stdout or stderr may not be in its log files
-    /// yet (see [`OutputSync`]); if so, [`Worker::flush_output`] waits for it. Free until the
-    /// worker writes anything; then one `poll` of its two pipes per answer.
+    /// yet (see [`OutputSync`]); if so, [`Worker::flush_output`] waits for it. One `poll` of
+    /// its two pipes per answer when logging is on; nothing when it is off.
     pub fn output_pending(&self) -> bool {
         let o = &self.output;
-        if !o.seen.load(Ordering::Acquire) || !self.log.enabled {
+        if !self.log.enabled {
             return false;
         }
         // The pipes first, then the busy flags: a chunk no longer in a pipe has either been
         // written or is still marked busy (set before the read, cleared after the write).
-        !pipes_empty(o.pipes.iter().flatten()) || o.busy.iter().any(|b| b.load(Ordering::SeqCst))
+        let empty = pipes_empty(o.pipes.iter().flatten());
+        std::sync::atomic::fence(Ordering::SeqCst);
+        !empty || o.busy.iter().any(|b| b.load(Ordering::SeqCst))
     }
 
     /// Waits (at most 200 ms) until the capture tasks have read and written all that is in
@@ -256,7 +257,6 @@ pub async fn spawn_worker(
     ];
     let worker = Arc::new(Worker {
         output: OutputSync {
-            seen: AtomicBool::new(false),
             busy: [AtomicBool::new(false), AtomicBool::new(false)],
             pipes,
             flush: [out_flush, err_flush],
@@ -425,7 +425,7 @@ const MAX_LINE: usize = 64 * 1024;
 /// Reads one output stream of a worker until it ends: each line goes to the log file as
 /// soon as it is read, then to the terminal (and the stderr tail). Answers
 /// [`Worker::flush_output`]'s requests once nothing is left unread or unwritten.
-async fn capture<S: AsyncRead + Unpin>(
+async fn capture<S: AsyncRead + Unpin + AsFd>(
     stream: S,
     kind: Stream,
     id: WorkerId,
@@ -453,19 +453,14 @@ async fn capture<S: AsyncRead + Unpin>(
         )
     });
     let mut warned = false;
-    // The line being put together for the terminal, and the flush requests to answer.
+    // The line being put together for the terminal; the bytes read so far; the flush
+    // requests to answer, each once the bytes that were in the pipe when it came are read
+    // and their lines written.
     let mut line = Vec::new();
-    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut consumed = 0u64;
+    let mut waiting: Vec<(u64, oneshot::Sender<()>)> = Vec::new();
     let mut flushes_open = true;
     loop {
-        if !waiting.is_empty()
-            && reader.buffer().is_empty()
-            && pipes_empty(worker.output.pipes[index].iter())
-        {
-            for w in waiting.drain(..) {
-                let _ = w.send(());
-            }
-        }
         let busy = &worker.output.busy[index];
         let read = std::future::poll_fn(|cx| {
             // Busy from before the read until the chunk is in the file (below).
@@ -483,13 +478,10 @@ async fn capture<S: AsyncRead + Unpin>(
         });
         tokio::select! {
             biased;
-            flush = flushes.recv(), if flushes_open => {
-                busy.store(false, Ordering::SeqCst);
-                match flush {
-                    Some(ack) => waiting.push(ack),
-                    None => flushes_open = false,
-                }
-            }
+            flush = flushes.recv(), if flushes_open => match flush {
+                Some(ack) => flush_request(ack, consumed, &reader, &mut waiting),
+                None => flushes_open = false,
+            },
             read = read => {
                 let n = match read {
                     Ok(0) | Err(_) => {
@@ -498,7 +490,6 @@ async fn capture<S: AsyncRead + Unpin>(
                     }
                     Ok(n) => n,
                 };
-                worker.output.seen.store(true, Ordering::Release);
                 // Whole lines (at most MAX_LINE bytes each): a line is never split between
                 // two log files, as iisnode wrote each console.log call at once.
                 let mut done = Vec::new();
@@ -516,6 +507,7 @@ async fn capture<S: AsyncRead + Unpin>(
                     }
                 }
                 reader.consume(n);
+                consumed += n as u64;
                 for l in &done {
                     if let Some(f) = file.as_mut()
                         && let Err(e) = f.write(l)
@@ -527,11 +519,25 @@ async fn capture<S: AsyncRead + Unpin>(
                         });
                     }
                 }
-                // (A line still without its newline is not counted as pending: console.log
-                // always ends its line.)
+                // (A line still without its newline is not waited for: console.log always
+                // ends its line.)
                 busy.store(false, Ordering::SeqCst);
+                settle(&mut waiting, consumed);
                 for l in &done {
-                    show_line(l, kind, &id, &events, tail.as_deref()).await;
+                    // A terminal that does not keep up holds this task, not the answers
+                    // whose lines are already in the files.
+                    let shown = show_line(l, kind, &id, &events, tail.as_deref());
+                    let mut shown = std::pin::pin!(shown);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            () = &mut shown => break,
+                            flush = flushes.recv(), if flushes_open => match flush {
+                                Some(ack) => flush_request(ack, consumed, &reader, &mut waiting),
+                                None => flushes_open = false,
+                            },
+                        }
+                    }
                 }
             }
         }
@@ -543,8 +549,38 @@ async fn capture<S: AsyncRead + Unpin>(
         }
         show_line(&line, kind, &id, &events, tail.as_deref()).await;
     }
-    for w in waiting {
+    for (_, w) in waiting {
         let _ = w.send(());
+    }
+}
+
+/// A flush request: answered at once if nothing waits in the pipe, else once the bytes in
+/// it now have been read (this task is the pipe's only reader, so they are the next ones).
+fn flush_request<S: AsyncRead + Unpin + AsFd>(
+    ack: oneshot::Sender<()>,
+    consumed: u64,
+    reader: &BufReader<S>,
+    waiting: &mut Vec<(u64, oneshot::Sender<()>)>,
+) {
+    let pending =
+        reader.buffer().len() + super::transport::readable_bytes(reader.get_ref()).unwrap_or(0);
+    if pending == 0 {
+        let _ = ack.send(());
+    } else {
+        waiting.push((consumed + pending as u64, ack));
+    }
+}
+
+/// Answers the flush requests whose bytes have all been read (and their lines written).
+fn settle(waiting: &mut Vec<(u64, oneshot::Sender<()>)>, consumed: u64) {
+    let mut i = 0;
+    while i < waiting.len() {
+        if waiting[i].0 <= consumed {
+            let (_, ack) = waiting.swap_remove(i);
+            let _ = ack.send(());
+        } else {
+            i += 1;
+        }
     }
 }
 

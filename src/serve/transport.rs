@@ -174,6 +174,19 @@ pub fn unread_by_peer(_fd: RawFd) -> Option<usize> {
     None
 }
 
+/// How many bytes wait to be read from a pipe or socket (`FIONREAD`); `None` when that
+/// cannot be known.
+#[cfg(unix)]
+pub fn readable_bytes(fd: &impl std::os::fd::AsFd) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: the descriptor is borrowed, so open, for the call, and FIONREAD writes one
+    // c_int through the pointer, which points to `n`.
+    #[expect(unsafe_code, reason = "no safe wrapper for FIONREAD")]
+    let r = unsafe { nix::libc::ioctl(fd.as_fd().as_raw_fd(), nix::libc::FIONREAD, &raw mut n) };
+    (r == 0).then(|| usize::try_from(n).unwrap_or(0))
+}
+
 /// Whether `e` says this process (or the system) has no file descriptor left
 /// (`EMFILE`, `ENFILE`).
 pub fn out_of_files(e: &io::Error) -> bool {
