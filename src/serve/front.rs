@@ -66,18 +66,23 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The two ends of an accepted connection. An IPv4 client of a dual-stack listener is
+    /// seen as ::ffff:a.b.c.d; IIS reports it as IPv4, and so does iisn.
+    pub fn new(remote: SocketAddr, local: SocketAddr) -> Peer {
+        let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        Peer {
+            remote: canonical(remote),
+            local: canonical(local),
+        }
+    }
+
     /// iisnode's `IsLocalCall` (cprotocolbridge.cpp) as meant: the two addresses are equal,
     /// or either is the loopback address (exactly 127.0.0.1, or ::1); the two must be of
     /// the same family. (iisnode compares IPv4 addresses with a byte-swapped 127.0.0.1, so
     /// on IIS only equal IPv4 addresses count; a loopback client of a loopback listener is
     /// local either way.) Only local callers see iisnode's configuration-error pages.
     pub fn is_local_call(&self) -> bool {
-        // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d; http.sys
-        // reports it as IPv4.
-        match (
-            self.remote.ip().to_canonical(),
-            self.local.ip().to_canonical(),
-        ) {
+        match (self.remote.ip(), self.local.ip()) {
             (std::net::IpAddr::V4(r), std::net::IpAddr::V4(l)) => {
                 r == l || r == std::net::Ipv4Addr::LOCALHOST || l == std::net::Ipv4Addr::LOCALHOST
             }
@@ -263,13 +268,7 @@ async fn accept_loop(
                 } else {
                     listening
                 };
-                // An IPv4 client of a dual-stack listener is seen as ::ffff:a.b.c.d; IIS
-                // reports it as IPv4.
-                let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
-                let peer = Peer {
-                    remote: canonical(remote),
-                    local: canonical(local),
-                };
+                let peer = Peer::new(remote, local);
                 let counted = OpenConn::new(&open, &closed);
                 // The connection's future is the task itself: an `async move` wrapper would
                 // hold it twice (captured, then awaited), doubling every connection's memory.
@@ -299,8 +298,8 @@ fn accept_failed(e: &std::io::Error, ctx: &ServerCtx) {
     }
     ctx.router.shared_events().emit(ServeEvent::Warning {
         text: format!(
-            "cannot accept connections: {e} (iisn may open {} files; each client and each connection to a worker is one). New connections wait until others close; raise the limit with `ulimit -n` before starting iisn",
-            super::transport::open_files_limit()
+            "cannot accept connections: {e} ({}); new connections wait until others close",
+            super::transport::open_files_hint()
         ),
     });
 }
@@ -896,9 +895,11 @@ mod tests {
     /// iisnode's `IsLocalCall`, case by case (cprotocolbridge.cpp).
     #[test]
     fn local_calls_are_iisnodes() {
-        let peer = |remote: &str, local: &str| Peer {
-            remote: remote.parse().expect("remote"),
-            local: local.parse().expect("local"),
+        let peer = |remote: &str, local: &str| {
+            Peer::new(
+                remote.parse().expect("remote"),
+                local.parse().expect("local"),
+            )
         };
         let local = [
             ("127.0.0.1:5000", "127.0.0.1:80"),

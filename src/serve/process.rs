@@ -280,22 +280,20 @@ pub async fn spawn_worker(
         tokio::spawn(capture(
             s,
             Stream::Stdout,
-            id.clone(),
-            log.clone(),
+            worker.clone(),
+            out_flushes,
             events.clone(),
             None,
-            (worker.clone(), out_flushes),
         ))
     });
     let err = child.stderr.take().map(|s| {
         tokio::spawn(capture(
             s,
             Stream::Stderr,
-            id.clone(),
-            log,
+            worker.clone(),
+            err_flushes,
             events.clone(),
             Some(tail.clone()),
-            (worker.clone(), err_flushes),
         ))
     });
 
@@ -428,15 +426,12 @@ const MAX_LINE: usize = 64 * 1024;
 async fn capture<S: AsyncRead + Unpin + AsFd>(
     stream: S,
     kind: Stream,
-    id: WorkerId,
-    log: Arc<LogSettings>,
+    worker: Arc<Worker>,
+    mut flushes: tokio::sync::mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     events: Events,
     tail: Option<Arc<Mutex<VecDeque<String>>>>,
-    (worker, mut flushes): (
-        Arc<Worker>,
-        tokio::sync::mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-    ),
 ) {
+    let (id, log) = (&worker.id, &worker.log);
     let index = match kind {
         Stream::Stdout => 0,
         Stream::Stderr => 1,
@@ -467,10 +462,7 @@ async fn capture<S: AsyncRead + Unpin + AsFd>(
             busy.store(true, Ordering::SeqCst);
             let r = std::pin::Pin::new(&mut reader)
                 .poll_fill_buf(cx)
-                .map(|r| match r {
-                    Ok(chunk) => Ok(chunk.len()),
-                    Err(e) => Err(e),
-                });
+                .map_ok(<[u8]>::len);
             if r.is_pending() {
                 busy.store(false, Ordering::SeqCst);
             }
@@ -526,7 +518,7 @@ async fn capture<S: AsyncRead + Unpin + AsFd>(
                 for l in &done {
                     // A terminal that does not keep up holds this task, not the answers
                     // whose lines are already in the files.
-                    let shown = show_line(l, kind, &id, &events, tail.as_deref());
+                    let shown = show_line(l, kind, id, &events, tail.as_deref());
                     let mut shown = std::pin::pin!(shown);
                     loop {
                         tokio::select! {
@@ -547,7 +539,7 @@ async fn capture<S: AsyncRead + Unpin + AsFd>(
         if let Some(f) = file.as_mut() {
             let _ = f.write(&line);
         }
-        show_line(&line, kind, &id, &events, tail.as_deref()).await;
+        show_line(&line, kind, id, &events, tail.as_deref()).await;
     }
     for (_, w) in waiting {
         let _ = w.send(());

@@ -415,8 +415,8 @@ async fn connect_stream(
                 1003,
                 0x4,
                 format!(
-                    "iisn cannot open a connection to the node process: {err} (iisn may open {} files; each client and each connection to a worker is one); raise the limit with `ulimit -n` before starting iisn",
-                    transport::open_files_limit()
+                    "iisn cannot open a connection to the node process: {err} ({})",
+                    transport::open_files_hint()
                 ),
             ));
         }

@@ -145,45 +145,44 @@ pub async fn connect(path: &Path) -> io::Result<Stream> {
     tokio::net::UnixStream::connect(path).await
 }
 
-/// A socket's descriptor, as [`unread_by_peer`] takes it.
-#[cfg(unix)]
-pub type RawFd = std::os::fd::RawFd;
-#[cfg(not(unix))]
-pub type RawFd = i32;
-
-/// The descriptor of a connection to a worker.
-pub fn raw_fd(stream: &Stream) -> RawFd {
-    std::os::fd::AsRawFd::as_raw_fd(stream)
-}
-
 /// How many bytes written to a connection its peer has not read yet (Linux: `SIOCOUTQ`
 /// on a Unix socket counts what the reader has not consumed). `None` where that cannot be
 /// known: the caller then takes the request as read.
-#[cfg(target_os = "linux")]
-pub fn unread_by_peer(fd: RawFd) -> Option<usize> {
-    let mut n: nix::libc::c_int = 0;
-    // SAFETY: `fd` is an open socket owned by the caller for the duration of the call, and
-    // TIOCOUTQ (SIOCOUTQ) writes one c_int through the pointer, which points to `n`.
-    #[expect(unsafe_code, reason = "no safe wrapper for SIOCOUTQ")]
-    let r = unsafe { nix::libc::ioctl(fd, nix::libc::TIOCOUTQ, &raw mut n) };
-    (r == 0).then(|| usize::try_from(n).unwrap_or(0))
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn unread_by_peer(_fd: RawFd) -> Option<usize> {
-    None
+pub fn unread_by_peer(fd: std::os::fd::RawFd) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        ioctl_count(fd, nix::libc::TIOCOUTQ)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        None
+    }
 }
 
 /// How many bytes wait to be read from a pipe or socket (`FIONREAD`); `None` when that
 /// cannot be known.
-#[cfg(unix)]
 pub fn readable_bytes(fd: &impl std::os::fd::AsFd) -> Option<usize> {
-    use std::os::fd::AsRawFd;
+    ioctl_count(
+        std::os::fd::AsRawFd::as_raw_fd(&fd.as_fd()),
+        nix::libc::FIONREAD,
+    )
+}
+
+/// The type of `ioctl`'s request argument.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+type IoctlRequest = nix::libc::Ioctl;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+type IoctlRequest = nix::libc::c_ulong;
+
+/// An `ioctl` that writes one `c_int` count (`FIONREAD`, `TIOCOUTQ`) on `fd`, which the
+/// caller keeps open for the call.
+fn ioctl_count(fd: std::os::fd::RawFd, request: IoctlRequest) -> Option<usize> {
     let mut n: nix::libc::c_int = 0;
-    // SAFETY: the descriptor is borrowed, so open, for the call, and FIONREAD writes one
+    // SAFETY: `fd` is open for the call (the caller's borrow), and the request writes one
     // c_int through the pointer, which points to `n`.
-    #[expect(unsafe_code, reason = "no safe wrapper for FIONREAD")]
-    let r = unsafe { nix::libc::ioctl(fd.as_fd().as_raw_fd(), nix::libc::FIONREAD, &raw mut n) };
+    #[expect(unsafe_code, reason = "no safe wrapper for FIONREAD / SIOCOUTQ")]
+    let r = unsafe { nix::libc::ioctl(fd, request, &raw mut n) };
     (r == 0).then(|| usize::try_from(n).unwrap_or(0))
 }
 
@@ -201,17 +200,16 @@ pub fn out_of_files(e: &io::Error) -> bool {
     }
 }
 
-/// This process's soft limit on open files, for messages.
-pub fn open_files_limit() -> String {
+/// What to say when [`out_of_files`]: the limit, why it is met, and what to do.
+pub fn open_files_hint() -> String {
     #[cfg(unix)]
-    {
-        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-            .map_or_else(|_| "unknown".to_string(), |(soft, _)| soft.to_string())
-    }
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or_else(|_| "unknown".to_string(), |(soft, _)| soft.to_string());
     #[cfg(not(unix))]
-    {
-        "unknown".to_string()
-    }
+    let limit = "unknown";
+    format!(
+        "iisn may open {limit} files, and each client and each connection to a worker is one; raise the limit with `ulimit -n` before starting iisn"
+    )
 }
 
 #[cfg(test)]

@@ -40,7 +40,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::process::Worker;
 use super::proxy::{ActiveGuard, BoxError};
 use super::transport;
-use super::transport::RawFd;
 
 /// Most header lines accepted in node's response head.
 const MAX_HEADERS: usize = 256;
@@ -81,8 +80,8 @@ impl std::fmt::Debug for Conn {
 
 impl Conn {
     /// The socket's descriptor (for [`exchange_fresh`]).
-    pub fn raw_fd(&self) -> RawFd {
-        transport::raw_fd(&self.io)
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.io)
     }
 
     pub fn new(io: transport::Stream) -> Conn {
@@ -1102,7 +1101,7 @@ async fn wait_for_grant(
 /// the request (nothing left unread in the socket), or when the exchange ends.
 pub async fn exchange_fresh<F: Future>(
     exchange: F,
-    conn_fd: RawFd,
+    conn_fd: std::os::fd::RawFd,
     slot: Option<FreshSlot>,
 ) -> F::Output {
     let Some(slot) = slot else {
