@@ -1530,8 +1530,18 @@ fn read_rule(el: &Element, a: &mut Attrs<'_>, d: &mut Vec<Diagnostic>) -> Option
         match child.name.as_str() {
             "match" => {
                 let mut m = Attrs::new(child);
+                let url = m.string("url");
+                // The schema's `nonEmptyString`: IIS refuses `url=""` (leaving `<match>` out
+                // is how a rule applies to every URL).
+                if let Some(u) = url.as_ref().filter(|u| u.value.is_empty()) {
+                    d.push(
+                        Diagnostic::new(&codes::INVALID_VALUE, "the `url` pattern of <match> is empty")
+                            .at(u.span)
+                            .help("Write a pattern (`.*` matches every URL), or remove the <match> element so the rule applies to every URL; IIS answers HTTP 500.19 for an empty one."),
+                    );
+                }
                 let rm = RuleMatch {
-                    url: m.string("url"),
+                    url,
                     ignore_case: m.bool("ignoreCase", d).is_none_or(|b| b.value),
                     negate: m.bool("negate", d).is_some_and(|b| b.value),
                     span: child.name_span,
@@ -1678,6 +1688,21 @@ fn read_action(el: &Element, d: &mut Vec<Diagnostic>) -> RuleAction {
         }
     };
     let status_code = a.uint("statusCode", 999, d);
+    // The schema excludes 300–307 (`integerRange`, `300,307,exclude`): a redirect is a
+    // Redirect action, which sends `Location`.
+    if let Some(code) = status_code
+        .as_ref()
+        .filter(|c| (300..=307).contains(&c.value))
+    {
+        d.push(
+            Diagnostic::new(
+                &codes::INVALID_VALUE,
+                format!("statusCode {} is in the range 300–307, which URL Rewrite does not allow", code.value),
+            )
+            .at(code.span)
+            .help("For a redirect, use type=\"Redirect\" with url=\"...\" and redirectType (Permanent 301, Found 302, SeeOther 303, Temporary 307); IIS answers HTTP 500.19 for this statusCode."),
+        );
+    }
     let sub_status_code = a.uint("subStatusCode", 999, d).map_or(0, |s| s.value);
     let status_reason = a.string("statusReason");
     let status_description = a.string("statusDescription");
@@ -2233,6 +2258,21 @@ mod tests {
         );
         let he = c.sections.http_errors.expect("he");
         assert!(matches!(&he.errors.ops[0], CollectionOp::Remove(k) if k.value == "404"));
+    }
+
+    #[test]
+    fn schema_ranges_of_match_and_custom_response() {
+        let text = r#"<configuration><system.webServer><rewrite><rules>
+<rule name="a"><match url=""/><action type="Rewrite" url="x.js"/></rule>
+<rule name="b"><match url="^old$"/><action type="CustomResponse" statusCode="301"/></rule>
+<rule name="c"><match url="^gone$"/><action type="CustomResponse" statusCode="308" subStatusCode="1"/></rule>
+<rule name="d"><action type="CustomResponse" statusCode="299"/></rule>
+</rules></rewrite></system.webServer></configuration>"#;
+        let (_, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1006", "IISN1006"], "{d:#?}");
+        assert!(d[0].message.contains("empty"), "{d:#?}");
+        assert!(d[1].message.contains("301"), "{d:#?}");
+        assert!(d[1].help.as_deref().unwrap_or("").contains("Redirect"));
     }
 
     #[test]
