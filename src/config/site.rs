@@ -23,14 +23,32 @@ use crate::config::web_config::{self, HandlerEntry, RawWebConfig};
 use crate::config::xml::{self, Element};
 use crate::diag::{Diagnostic, codes};
 
-/// Folders never searched for web.config files: dependencies and hidden folders (`.git`).
+/// Folders never searched for web.config files: dependencies and hidden folders (`.git`),
+/// but not `.well-known`, which iisn serves (ACME challenges keep a web.config there).
 /// IIS would read a web.config there only for requests under that folder, which request
-/// filtering normally hides anyway.
+/// filtering normally hides anyway; a static file under one that holds a web.config is
+/// refused instead ([`unsearched_reason`]).
 fn skip_dir(name: &str) -> bool {
-    name == "node_modules" || name.starts_with('.')
+    name == "node_modules" || (name.starts_with('.') && !name.eq_ignore_ascii_case(".well-known"))
 }
 
 const MAX_DEPTH: usize = 32;
+
+/// Why the web.config search does not read a web.config in the URL folder `rel` (relative
+/// to the site root, `/`-separated), or `None` when it does.
+pub fn unsearched_reason(rel: &str) -> Option<String> {
+    let segments: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(s) = segments.iter().find(|s| skip_dir(s)) {
+        return Some(format!(
+            "iisn does not search `{s}` folders for web.config files (dependencies and hidden folders)"
+        ));
+    }
+    (segments.len() > MAX_DEPTH).then(|| {
+        format!(
+            "iisn does not search folders more than {MAX_DEPTH} levels deep for web.config files"
+        )
+    })
+}
 
 /// What to load with.
 #[derive(Clone, Debug)]
@@ -369,8 +387,11 @@ pub fn decode_utf16(bytes: &[u8], big_endian: bool) -> Result<String, usize> {
 }
 
 /// Finds the folders holding a web.config (any case: `Web.config` is common), parents
-/// first, skipping dependencies and hidden folders. Symbolic links to folders are not
-/// followed, so a link loop cannot trap the walk.
+/// first, skipping dependencies and hidden folders. A symbolic link to a folder is
+/// followed when it leads inside the site and not to one of its own ancestors (a loop):
+/// IIS reads a folder's configuration at its path, through links and junctions, so
+/// `alias/web.config` applies to `/alias/...` when `alias` links to `real`. Links out of
+/// the site are not served, so their configuration never applies.
 /// The web.config files of the site under `root`, as [`load_site`] finds them (for
 /// noticing a web.config added to or removed from a folder while a site runs).
 pub fn discover_config_files(root: &Path) -> Vec<PathBuf> {
@@ -381,8 +402,15 @@ pub fn discover_config_files(root: &Path) -> Vec<PathBuf> {
 
 fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
-    let mut stack = vec![(String::new(), root.to_path_buf(), 0usize)];
-    while let Some((rel, dir, depth)) = stack.pop() {
+    let canon_root = fs::canonicalize(root).ok();
+    // (URL folder, path, depth, the folder's real path when known.)
+    let mut stack = vec![(
+        String::new(),
+        root.to_path_buf(),
+        0usize,
+        canon_root.clone(),
+    )];
+    while let Some((rel, dir, depth, canon)) = stack.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if depth == 0 => return Err(e),
@@ -393,9 +421,16 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() {
+            let folder = if ft.is_dir() {
+                Some(canon.as_ref().map(|c| c.join(&name)))
+            } else if ft.is_symlink() {
+                linked_folder(&entry.path(), canon_root.as_deref(), canon.as_deref()).map(Some)
+            } else {
+                None
+            };
+            if let Some(real) = folder {
                 if depth < MAX_DEPTH && !skip_dir(&name) {
-                    subdirs.push(name);
+                    subdirs.push((name, real));
                 }
             } else if name.eq_ignore_ascii_case("web.config") && (ft.is_file() || ft.is_symlink()) {
                 configs.push(entry.path());
@@ -408,8 +443,8 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
             found.push((rel.clone(), file));
         }
         subdirs.sort();
-        for name in subdirs.into_iter().rev() {
-            stack.push((join_rel(&rel, &name), dir.join(&name), depth + 1));
+        for (name, real) in subdirs.into_iter().rev() {
+            stack.push((join_rel(&rel, &name), dir.join(&name), depth + 1, real));
         }
     }
     found.sort_by(|a, b| {
@@ -423,6 +458,15 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         depth(&a.0).cmp(&depth(&b.0)).then_with(|| a.0.cmp(&b.0))
     });
     Ok(found)
+}
+
+/// The real path of the folder the symbolic link `link` leads to, when it is one inside
+/// the site (`root`, real) and not `parent` (the link's folder, real) or one of its
+/// ancestors, which would make the walk go round in a loop.
+fn linked_folder(link: &Path, root: Option<&Path>, parent: Option<&Path>) -> Option<PathBuf> {
+    let (root, parent) = (root?, parent?);
+    let real = fs::canonicalize(link).ok()?;
+    (real.is_dir() && real.starts_with(root) && !parent.starts_with(&real)).then_some(real)
 }
 
 /// `configSource` files read for one web.config.

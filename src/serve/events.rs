@@ -132,6 +132,9 @@ pub struct Events {
     pub gate: Arc<ChangeGate>,
     /// Set once the first WebSocket upgrade was reported (it is said once per run).
     pub upgrade_noted: Arc<std::sync::atomic::AtomicBool>,
+    /// Asks the configuration watcher to look for added and removed web.config files now
+    /// instead of at its next poll (a request found one it does not hold).
+    pub config_poke: Arc<tokio::sync::Notify>,
 }
 
 /// Room for bursts of output before senders wait for the terminal.
@@ -145,6 +148,7 @@ impl Events {
                 tx,
                 gate: Arc::new(ChangeGate::default()),
                 upgrade_noted: Arc::default(),
+                config_poke: Arc::default(),
             },
             rx,
         )

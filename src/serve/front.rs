@@ -466,6 +466,12 @@ async fn pipeline(
                 worker,
             )
         }
+        Route::File { path } if let Some(u) = ctx.router.pipeline().unread_config(&path, false) => {
+            (unread_config_response(ctx, &err_cx, &u).await, 19, None)
+        }
+        Route::Listing { dir } if let Some(u) = ctx.router.pipeline().unread_config(&dir, true) => {
+            (unread_config_response(ctx, &err_cx, &u).await, 19, None)
+        }
         Route::File { path } => {
             let name = path
                 .file_name()
@@ -514,6 +520,54 @@ async fn pipeline(
         o.apply(resp.status().as_u16(), resp.headers_mut());
     }
     (resp, substatus, worker)
+}
+
+/// 500.19 for a file or listing below a web.config the configuration does not hold
+/// (`pipeline::unread`): IIS would apply it, so nothing is served as if it were not there.
+/// The configuration is read again at once when iisn reads such a file at all; the
+/// terminal says so once per file.
+async fn unread_config_response(
+    ctx: &ServerCtx,
+    err_cx: &ErrorContext<'_>,
+    u: &super::pipeline::unread::Unread,
+) -> Response<Body> {
+    static SAID: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let first = SAID.lock().is_ok_and(|mut said| {
+        let new = !said.contains(&u.file);
+        if new && said.len() < 64 {
+            said.push(u.file.clone());
+        }
+        new
+    });
+    let events = ctx.router.shared_events();
+    let message = match &u.never {
+        None => {
+            events.config_poke.notify_one();
+            format!(
+                "{} appeared after iisn read the configuration; iisn reads it now, and the next request follows it",
+                u.file.display()
+            )
+        }
+        Some(reason) => format!(
+            "{reason}, but IIS would apply {} to the files below it: iisn serves none of them; move the file, or hide the folder (hiddenSegments)",
+            u.file.display()
+        ),
+    };
+    if first {
+        events.emit(ServeEvent::Warning {
+            text: message.clone(),
+        });
+    }
+    let fault = super::pipeline::errors::ConfigFault {
+        hresult: 0x8007_000d,
+        message,
+        file: u.file.clone(),
+        line: 0,
+        column: 0,
+        source_lines: Vec::new(),
+    };
+    let e = super::pipeline::errors::IisError::config_invalid(fault, u.dir.clone());
+    errors::respond(err_cx, &e).await
 }
 
 /// IIS's response to a redirect: the status, `Location` and a short "Object Moved" page.

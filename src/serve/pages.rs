@@ -136,9 +136,13 @@ pub fn iis_detailed_error(d: &DetailedError<'_>) -> Response<Body> {
         || "0x00000000".to_string(),
         |c| format!("0x{:08x}", c.hresult),
     );
-    let config_file = d
-        .config
-        .map(|c| format!("{}:{}:{}", c.file.display(), c.line, c.column));
+    let config_file = d.config.map(|c| {
+        if c.line == 0 {
+            c.file.display().to_string()
+        } else {
+            format!("{}:{}:{}", c.file.display(), c.line, c.column)
+        }
+    });
     // Before the configuration is read, IIS does not know the logon either.
     let (logon_method, logon_user) = if d.config.is_some() {
         ("Not yet determined", "Not yet determined")

@@ -564,7 +564,7 @@ impl Supervisor {
             self.config_baseline.clone(),
             min_poll,
             self.control_tx.clone(),
-            self.events().gate.clone(),
+            self.events(),
         ));
     }
 }
@@ -795,8 +795,9 @@ fn watch_config(
     baseline: std::collections::HashMap<PathBuf, u64>,
     poll: Duration,
     tx: mpsc::Sender<Control>,
-    gate: Arc<watcher::ChangeGate>,
+    events: &Events,
 ) -> JoinHandle<()> {
+    let (gate, poke) = (events.gate.clone(), events.config_poke.clone());
     let dirs: BTreeSet<PathBuf> = files
         .iter()
         .filter_map(|f| f.parent().map(Path::to_path_buf))
@@ -817,7 +818,15 @@ fn watch_config(
             .copied()
             .unwrap_or_else(|| file_fingerprint(p))
     });
-    tokio::spawn(config_loop(root, known, notify_watcher, rx, fps, poll, tx))
+    tokio::spawn(config_loop(
+        root,
+        known,
+        notify_watcher,
+        rx,
+        fps,
+        (poll, poke),
+        tx,
+    ))
 }
 
 async fn config_loop(
@@ -826,7 +835,7 @@ async fn config_loop(
     _watcher: Option<notify::RecommendedWatcher>,
     mut rx: mpsc::UnboundedReceiver<watcher::FileEvent>,
     mut fps: Fingerprints<PathBuf>,
-    poll: Duration,
+    (poll, poke): (Duration, Arc<tokio::sync::Notify>),
     tx: mpsc::Sender<Control>,
 ) {
     let fp = |p: &PathBuf| file_fingerprint(p);
@@ -835,7 +844,13 @@ async fn config_loop(
         let (event, pending) = if std::mem::take(&mut first) {
             (false, None)
         } else {
-            match watcher::next_event(&mut rx, poll).await {
+            // A poke (a request met a web.config the configuration does not hold) checks
+            // at once, as the poll would.
+            let woke = tokio::select! {
+                w = watcher::next_event(&mut rx, poll) => w,
+                () = poke.notified() => Wake::Poll,
+            };
+            match woke {
                 Wake::Event(p) => (true, p),
                 Wake::Poll => (false, None),
             }

@@ -45,6 +45,7 @@ pub mod outbound;
 pub mod rewrite;
 pub mod static_files;
 pub mod trace;
+pub mod unread;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -224,6 +225,8 @@ pub struct Pipeline {
     /// IIS's built-in configuration: what a 500.19 is rendered with (the broken file's own
     /// httpErrors, custom headers and rules cannot apply).
     defaults: Arc<FolderConfig>,
+    /// Finds a web.config this configuration does not hold before a file is served.
+    unread: unread::UnreadCheck,
 }
 
 /// The 500.19 IIS answers for a web.config it cannot load: the first problem, with the
@@ -448,8 +451,11 @@ impl Pipeline {
             String::new(),
             crate::config::merge::iis_defaults(),
         ));
+        let unread =
+            unread::UnreadCheck::new(&site.root, site.levels.iter().map(|l| l.file.clone()));
         Pipeline {
             site,
+            unread,
             app_path: String::new(),
             configs,
             keys: unique,
@@ -474,6 +480,13 @@ impl Pipeline {
 
     pub fn root(&self) -> &Path {
         &self.site.root
+    }
+
+    /// A web.config this configuration does not hold in a folder from the site root down to
+    /// `target` (a file, or a folder when `is_dir`), found before it is served
+    /// ([`unread`]).
+    pub fn unread_config(&self, target: &Path, is_dir: bool) -> Option<unread::Unread> {
+        self.unread.find(target, is_dir)
     }
 
     /// `""` or `/prefix`.

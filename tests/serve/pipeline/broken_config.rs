@@ -240,3 +240,83 @@ fn a_broken_folder_recovers_when_its_web_config_is_fixed() {
         thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// A folder reached through a symbolic link has the configuration of its path, as on IIS
+/// (which reads `alias\web.config` through a link or junction): the link's script runs in
+/// node and is never sent as text.
+#[test]
+fn a_web_config_in_a_linked_folder_applies_to_the_link() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    folder(&site, "real", &handler_config("", "</handlers>"));
+    std::os::unix::fs::symlink(site.path("real"), site.path("alias")).expect("symlink");
+    let s = site.serve();
+    for target in ["/real/svc.js", "/alias/svc.js"] {
+        let r = s.raw_get(target);
+        assert_eq!((r.status, r.text().as_str()), (200, "real ran"), "{target}");
+    }
+    let r = s.raw_get("/alias/style.css");
+    assert_eq!(r.status, 200);
+}
+
+/// A web.config copied into a folder while iisn runs applies to the next request: a
+/// request in between gets 500.19, never the script as text (before, the folder was
+/// served with the parent's configuration until the next poll, 5 s later). The same in a
+/// folder created after iisn started, and in `.well-known`, whose files are served.
+#[test]
+fn a_web_config_added_while_running_is_never_bypassed() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("old/readme.txt", "old folder\n");
+    let s = site.serve();
+    assert_eq!(s.raw_get("/old/readme.txt").status, 200);
+    for dir in ["old", "new/deeper", ".well-known/app"] {
+        // The script first, then its web.config: every answer after that is node's, or a
+        // 500.19 while iisn reads the file, never the source.
+        site.write(&format!("{dir}/svc.js"), &script(dir));
+        site.write(
+            &format!("{dir}/web.config"),
+            &handler_config("", "</handlers>"),
+        );
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let r = s.raw_get(&format!("/{dir}/svc.js"));
+            let text = r.text();
+            assert!(!text.contains(SECRET), "/{dir}/svc.js served the source");
+            if r.status == 200 {
+                assert_eq!(text, format!("{dir} ran"));
+                break;
+            }
+            assert_eq!(r.status, 500, "/{dir}/svc.js: {text}");
+            assert!(text.contains("HTTP Error 500.19"), "{text}");
+            assert!(text.contains("appeared after iisn read"), "{text}");
+            assert!(Instant::now() < deadline, "/{dir}/svc.js never ran");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A web.config where iisn never reads one (inside `node_modules`) keeps the files below it
+/// from being served, with a page that says why.
+#[test]
+fn a_web_config_iisn_does_not_read_refuses_the_files_below_it() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("node_modules/pkg/index.js", "// pkg\n");
+    site.write("node_modules/pkg/readme.txt", "pkg readme\n");
+    site.write("node_modules/other/readme.txt", "other readme\n");
+    site.write(
+        "node_modules/pkg/web.config",
+        &handler_config("", "</handlers>"),
+    );
+    let s = site.serve();
+    let r = s.raw_get("/node_modules/pkg/readme.txt");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("node_modules"), "{}", r.text());
+    assert!(r.text().contains("HTTP Error 500.19"), "{}", r.text());
+    let r = s.raw_get("/node_modules/other/readme.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "other readme\n"));
+}
