@@ -423,7 +423,7 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
             let Ok(ft) = entry.file_type() else { continue };
             let folder = if ft.is_dir() {
                 Some(canon.as_ref().map(|c| c.join(&name)))
-            } else if ft.is_symlink() {
+            } else if ft.is_symlink() && !name.eq_ignore_ascii_case("web.config") {
                 linked_folder(&entry.path(), canon_root.as_deref(), canon.as_deref()).map(Some)
             } else {
                 None

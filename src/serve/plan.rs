@@ -238,10 +238,27 @@ impl AppPlan {
         // The environment iisnode appends, in its order (later entries win here).
         let mut env: Vec<(String, String)> =
             vec![("IISNODE_VERSION".into(), IISNODE_VERSION.into())];
-        if env_get(&ctx.env, "NODE_PENDING_PIPE_INSTANCES").is_none() {
+        let pending_set = env_get(&ctx.env, "NODE_PENDING_PIPE_INSTANCES").is_none();
+        if pending_set {
             env.push(("NODE_PENDING_PIPE_INSTANCES".into(), "5000".into()));
         }
-        env.extend(app.app_settings.iter().cloned());
+        // iisnode writes PORT, IISNODE_VERSION, NODE_PENDING_PIPE_INSTANCES (when it sets
+        // it) and IISNODE_CONTROL_PIPE before the appSettings entries, and a Windows
+        // program sees the first of two entries with one name (names ignore case there):
+        // an appSettings key naming one of them (`PORT`, `port`) does not reach node.
+        // `iisn check` warns about such keys (IISN5030).
+        let set_first = |key: &str| {
+            ["PORT", "IISNODE_VERSION", "IISNODE_CONTROL_PIPE"]
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(key))
+                || (pending_set && key.eq_ignore_ascii_case("NODE_PENDING_PIPE_INSTANCES"))
+        };
+        env.extend(
+            app.app_settings
+                .iter()
+                .filter(|(k, _)| !set_first(k))
+                .cloned(),
+        );
         if let Some(ne) = s.node_env() {
             env.push(("NODE_ENV".into(), ne.to_string()));
         }
@@ -328,7 +345,13 @@ impl AppPlan {
                 pool_age: Duration::from_millis(u64::from(
                     s.uint(Attr::MaxNamedPipePooledConnectionAge),
                 )),
-                max_head: s.uint(Attr::MaxRequestBufferSize).max(1) as usize,
+                // iisnode's buffer starts at initialRequestBufferSize and only its growth
+                // is capped at maxRequestBufferSize (`CHttpProtocol::Append`), so the
+                // larger of the two bounds a header block.
+                max_head: s
+                    .uint(Attr::MaxRequestBufferSize)
+                    .max(s.uint(Attr::InitialRequestBufferSize))
+                    .max(1) as usize,
             },
             max_concurrent: s.uint(Attr::MaxConcurrentRequestsPerProcess) as usize,
             sticky: s.bool(Attr::NodeProcessStickySessions),
@@ -394,9 +417,31 @@ mod tests {
     }
 
     #[test]
+    fn the_header_limit_is_the_larger_buffer_size() {
+        let web = |attrs: &str| {
+            format!(
+                r#"<configuration><system.webServer><handlers><add name="n" path="app.js" verb="*" modules="iisnode"/></handlers><iisnode {attrs}/></system.webServer></configuration>"#
+            )
+        };
+        let (_bins, path) = bin_dir();
+        for (attrs, limit) in [
+            ("", 65536),
+            (
+                r#"initialRequestBufferSize="16384" maxRequestBufferSize="8192""#,
+                16384,
+            ),
+            (r#"maxRequestBufferSize="8192""#, 8192),
+        ] {
+            let (_d, s) = site(&web(attrs));
+            let p = AppPlan::resolve(&s.apps[0], &ctx(&path), String::new());
+            assert_eq!(p.proxy.max_head, limit, "{attrs}");
+        }
+    }
+
+    #[test]
     fn command_environment_and_limits() {
         let (_d, s) = site(
-            r#"<configuration><appSettings><add key="A" value="1"/><add key="" value="x"/><add key="E" value=""/></appSettings><system.webServer><handlers><add name="n" path="app.js" verb="*" modules="iisnode"/></handlers><iisnode nodeProcessCommandLine="&quot;C:\Program Files\nodejs\node.exe&quot; --max-old-space-size=64" node_env="production" nodeProcessCountPerApplication="0" promoteServerVars="REQUEST_METHOD, AUTH_USER,,X"/></system.webServer></configuration>"#,
+            r#"<configuration><appSettings><add key="A" value="1"/><add key="" value="x"/><add key="E" value=""/><add key="port" value="1337"/><add key="IISNODE_VERSION" value="9"/></appSettings><system.webServer><handlers><add name="n" path="app.js" verb="*" modules="iisnode"/></handlers><iisnode nodeProcessCommandLine="&quot;C:\Program Files\nodejs\node.exe&quot; --max-old-space-size=64" node_env="production" nodeProcessCountPerApplication="0" promoteServerVars="REQUEST_METHOD, AUTH_USER,,X"/></system.webServer></configuration>"#,
         );
         let (_bins, path) = bin_dir();
         let p = AppPlan::resolve(&s.apps[0], &ctx(&path), String::new());
@@ -417,6 +462,12 @@ mod tests {
         assert!(!env.iter().any(|e| e.starts_with('=')));
         assert!(env.contains(&"NODE_ENV=production".to_string()));
         assert!(env.contains(&"IISNODE_VERSION=0.2.27".to_string()));
+        // What iisnode sets before the appSettings wins (PORT is added at spawn).
+        assert!(
+            !env.iter()
+                .any(|e| e.eq_ignore_ascii_case("port=1337") || e == "IISNODE_VERSION=9"),
+            "{env:?}"
+        );
         assert!(env.contains(&"COMPUTERNAME=devbox".to_string()));
         assert_eq!(p.process_count, 2, "0 means one per CPU");
         assert_eq!(p.promote, ["REQUEST_METHOD", " AUTH_USER", "X"]);

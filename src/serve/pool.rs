@@ -65,26 +65,34 @@ pub struct AppPool {
     debug: std::sync::Mutex<Option<DebugMode>>,
 }
 
-/// `iisnode.session.cookie=<n>` in a Cookie header, parsed as iisnode does: find the name
-/// anywhere, take the text after the next `=` up to `;` (at most 9 characters), `atoi` it.
+/// `iisnode.session.cookie=<n>` in a Cookie header, parsed as iisnode does
+/// (`ExtractStickySessionsProcess`): find the name anywhere, take the text after the next
+/// `=` up to the next `;` (or the end), refuse it when it is 10 bytes or longer, and `atoi`
+/// it (leading white space and a sign allowed, digits up to the first other character, no
+/// digits at all is 0). A negative number is no slot.
 pub fn sticky_slot(cookie: &str) -> Option<usize> {
     let at = cookie.find("iisnode.session.cookie")?;
-    let rest = &cookie[at..];
-    let eq = rest.find('=')?;
-    let value: String = rest[eq + 1..]
-        .chars()
-        .take_while(|c| *c != ';')
-        .take(9)
-        .collect();
-    let v = value.trim_start();
-    let digits: String = v
-        .chars()
-        .enumerate()
-        .take_while(|(i, c)| c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+')))
-        .map(|(_, c)| c)
-        .collect();
-    let n: i64 = digits.parse().ok()?;
-    usize::try_from(n).ok()
+    let rest = &cookie.as_bytes()[at..];
+    let eq = rest.iter().position(|&b| b == b'=')?;
+    let after = &rest[eq + 1..];
+    let value = after
+        .iter()
+        .position(|&b| b == b';')
+        .map_or(after, |end| &after[..end]);
+    if value.len() >= 10 {
+        return None;
+    }
+    let v = value.trim_ascii_start();
+    let (negative, digits) = match v.first() {
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let n = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0usize, |n, b| n * 10 + usize::from(b - b'0'));
+    (!negative || n == 0).then_some(n)
 }
 
 impl AppPool {
@@ -563,10 +571,15 @@ mod tests {
         assert_eq!(sticky_slot("a=b; iisnode.session.cookie=7; c=d"), Some(7));
         assert_eq!(sticky_slot("iisnode.session.cookie=12x"), Some(12));
         assert_eq!(sticky_slot("iisnode.session.cookie=-1"), None);
-        assert_eq!(sticky_slot("iisnode.session.cookie=abc"), None);
+        // atoi: no digits is 0; white space first is skipped.
+        assert_eq!(sticky_slot("iisnode.session.cookie=abc"), Some(0));
+        assert_eq!(sticky_slot("iisnode.session.cookie= 1; x=y"), Some(1));
         assert_eq!(sticky_slot("other=1"), None);
+        // Ten bytes or more is refused, with or without a `;` after it.
+        assert_eq!(sticky_slot("iisnode.session.cookie=1234567890"), None);
+        assert_eq!(sticky_slot("iisnode.session.cookie=1234567890; a=b"), None);
         assert_eq!(
-            sticky_slot("iisnode.session.cookie=1234567890123"),
+            sticky_slot("iisnode.session.cookie=123456789"),
             Some(123_456_789)
         );
     }

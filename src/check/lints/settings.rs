@@ -228,7 +228,7 @@ impl Lints<'_, '_, '_> {
             let (i, m) = (self.uint(initial), self.uint(max));
             let msg = if m < i {
                 Some(format!(
-                    "maxRequestBufferSize ({m}) is smaller than initialRequestBufferSize ({i}): requests with more headers than {m} bytes fail"
+                    "maxRequestBufferSize ({m}) is smaller than initialRequestBufferSize ({i}): iisnode's buffer starts at {i} bytes and cannot grow, so header blocks up to {i} bytes pass and maxRequestBufferSize has no effect"
                 ))
             } else if m < 4096 {
                 Some(format!(
