@@ -907,6 +907,12 @@ impl LoadedSite {
         opts: &LoadOptions,
         sources: &mut SourceMap,
     ) -> (Application, Vec<Diagnostic>) {
+        // The handler matched the URL ignoring case, and the application is shared by every
+        // spelling of it: name the script as it is on disk, so a first request written in
+        // another case (`APP.JS`) does not give the application a file that does not exist
+        // (on NTFS every spelling is the same file).
+        let on_disk = on_disk_spelling(&self.root, script_rel);
+        let script_rel = on_disk.as_str();
         let script = rel_to_path(&self.root, script_rel);
         let dir_rel = script_rel
             .rsplit_once('/')
@@ -930,6 +936,36 @@ impl LoadedSite {
             sources,
         )
     }
+}
+
+/// `rel` (a `/`-separated path under `root`) with each segment spelled as on disk when it
+/// is not there as written but one entry of its folder matches it ignoring case; as
+/// written where nothing matches.
+pub fn on_disk_spelling(root: &Path, rel: &str) -> String {
+    let mut dir = root.to_path_buf();
+    let mut out: Vec<String> = Vec::new();
+    for seg in rel.split('/').filter(|s| !s.is_empty()) {
+        let exact = dir.join(seg);
+        let name = if fs::symlink_metadata(&exact).is_ok() {
+            seg.to_string()
+        } else {
+            fs::read_dir(&dir)
+                .ok()
+                .and_then(|entries| {
+                    let mut found: Vec<String> = entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .filter(|n| n.eq_ignore_ascii_case(seg))
+                        .collect();
+                    found.sort();
+                    found.into_iter().next()
+                })
+                .unwrap_or_else(|| seg.to_string())
+        };
+        dir.push(&name);
+        out.push(name);
+    }
+    out.join("/")
 }
 
 /// Most scripts listed through wildcard handlers (a site with thousands of `.js` files
@@ -1043,6 +1079,22 @@ pub fn span_text(sources: &SourceMap, span: Span) -> Spanned<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_spelled_as_on_disk() {
+        let t = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(t.path().join("Sub/deep")).expect("mkdir");
+        std::fs::write(t.path().join("Sub/deep/app.js"), "").expect("w");
+        assert_eq!(
+            on_disk_spelling(t.path(), "sub/DEEP/APP.JS"),
+            "Sub/deep/app.js"
+        );
+        assert_eq!(
+            on_disk_spelling(t.path(), "Sub/deep/app.js"),
+            "Sub/deep/app.js"
+        );
+        assert_eq!(on_disk_spelling(t.path(), "sub/none/x.js"), "Sub/none/x.js");
+    }
 
     #[test]
     fn ancestors_are_segment_wise_and_case_insensitive() {

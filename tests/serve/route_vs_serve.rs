@@ -82,6 +82,10 @@ fn compare(site: &Site, urls: &[&str]) {
                 assert!(resp.text().contains(url), "{ctx}");
             }
             "app" => {}
+            "debugger" => {
+                assert_eq!(resp.status, 200, "{ctx}");
+                assert!(resp.text().contains("debugger"), "{ctx}");
+            }
             "error" | "custom-response" | "not-emulated" => {
                 assert_eq!(
                     Some(resp.status),
@@ -188,6 +192,28 @@ fn express_subpath() {
     ];
     let r = route(&site, &urls);
     assert_eq!(r[2]["app"]["script"], "api/app.js");
+    compare(&site, &urls);
+}
+
+/// iisnode's debugger URLs: serve answers them before node, and route says so (it used to
+/// say `app`).
+#[test]
+fn debugger_urls() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    let urls = [
+        "/hello.js/debug",
+        "/hello.js/debug/?kill",
+        "/hello.js/DEBUG/",
+        "/hello.js",
+    ];
+    let r = route(&site, &urls);
+    assert_eq!(r[0]["outcome"], "redirect");
+    assert_eq!(r[0]["location"], "/hello.js/debug/");
+    assert_eq!(r[1]["outcome"], "debugger");
+    assert_eq!(r[2]["outcome"], "debugger");
+    assert_eq!(r[3]["outcome"], "app");
     compare(&site, &urls);
 }
 

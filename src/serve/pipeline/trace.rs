@@ -326,7 +326,68 @@ fn q(s: &str) -> String {
     format!("\"{s}\"")
 }
 
+/// A request for an application that iisnode's debugger answers instead of node
+/// (`<script>/debug`, `<script>/debug/?kill`...; `debuggingEnabled`).
+enum DebuggerUrl {
+    /// 301 to the same URL with a trailing slash.
+    Redirect(String),
+    /// A debugger command (the query).
+    Command(&'static str),
+}
+
 impl Report<'_> {
+    /// What iisnode's debugger does with this request, when the application's settings
+    /// (web.config and iisnode.yml) make it a debugger URL, as `iisn serve` decides it.
+    fn debugger(&self) -> Option<DebuggerUrl> {
+        use crate::config::schema::Attr;
+        use crate::serve::debugger::{self, Command, DebugUrl};
+        let Decision::App(a) = &self.routed.decision else {
+            return None;
+        };
+        let site = self.pipeline.site();
+        let built;
+        let app = match site
+            .apps
+            .iter()
+            .find(|app| app.script_rel.eq_ignore_ascii_case(&a.script_rel))
+        {
+            Some(app) => app,
+            None => {
+                let handler = &a.handler_config.eff.handlers.get(a.handler)?.item;
+                let mut sources = site.sources.continuation();
+                built = site
+                    .wildcard_application(
+                        &a.script_rel,
+                        handler,
+                        &crate::config::LoadOptions::from_process(),
+                        &mut sources,
+                    )
+                    .0;
+                &built
+            }
+        };
+        let s = &app.settings;
+        if !s.bool(Attr::DebuggingEnabled) {
+            return None;
+        }
+        let segment = s.str(Attr::DebuggerPathSegment);
+        let query = self.url.split_once('?').map(|(_, q)| q);
+        match debugger::classify(&a.path_info, segment, query)? {
+            DebugUrl::Redirect => Some(DebuggerUrl::Redirect(debugger::redirect_location(
+                &a.script_url,
+                &a.path_info,
+                segment,
+                query,
+            ))),
+            DebugUrl::Command(c) => Some(DebuggerUrl::Command(match c {
+                Command::Debug { brk: false } => "debug",
+                Command::Debug { brk: true } => "brk",
+                Command::Kill => "kill",
+                Command::Unrecognized => "unrecognized",
+            })),
+        }
+    }
+
     fn loc(&self, span: Span) -> String {
         let site = self.pipeline.site();
         location(&site.sources, span, &site.root)
@@ -346,6 +407,11 @@ impl Report<'_> {
 
     /// `outcome`, `status`, `substatus`.
     pub fn outcome(&self) -> (&'static str, Option<u16>, u32) {
+        match self.debugger() {
+            Some(DebuggerUrl::Redirect(_)) => return ("redirect", Some(301), 0),
+            Some(DebuggerUrl::Command(_)) => return ("debugger", Some(200), 0),
+            None => {}
+        }
         match &self.routed.decision {
             Decision::App(_) => ("app", Some(200), 0),
             Decision::File { .. } => ("file", Some(200), 0),
@@ -368,6 +434,13 @@ impl Report<'_> {
 
     /// The final target in words (`app server.js`, `file public/about.html`, ...).
     pub fn target(&self) -> String {
+        match self.debugger() {
+            Some(DebuggerUrl::Redirect(location)) => return format!("to {location}"),
+            Some(DebuggerUrl::Command(c)) => {
+                return format!("iisnode's debugger (command {c}), not the application");
+            }
+            None => {}
+        }
         match &self.routed.decision {
             Decision::App(a) => {
                 if a.path_info.is_empty() {
@@ -399,6 +472,27 @@ impl Report<'_> {
 
     fn steps(&self) -> Vec<Rendered> {
         let mut out: Vec<Rendered> = self.trace.steps.iter().map(|s| self.step(s)).collect();
+        if let Some(d) = self.debugger() {
+            let (text, json) = match d {
+                DebuggerUrl::Redirect(location) => (
+                    format!(
+                        "a debugger URL without its slash (debuggingEnabled): 301 to {location}"
+                    ),
+                    json!({"stage": "debugger", "redirect": location}),
+                ),
+                DebuggerUrl::Command(c) => (
+                    format!(
+                        "a debugger URL (debuggingEnabled): iisnode's debugger answers `{c}`, node does not see it"
+                    ),
+                    json!({"stage": "debugger", "command": c}),
+                ),
+            };
+            out.push(Rendered {
+                stage: "debugger",
+                text: vec![text],
+                json,
+            });
+        }
         if let Decision::Error(e) = &self.routed.decision {
             out.push(self.error_page(e));
         }
@@ -830,6 +924,10 @@ impl Report<'_> {
             Decision::Listing { dir } => (Value::Null, json!(self.site_rel(dir)), Value::Null),
             Decision::Redirect { location, .. } => (Value::Null, Value::Null, json!(location)),
             _ => (Value::Null, Value::Null, Value::Null),
+        };
+        let location = match self.debugger() {
+            Some(DebuggerUrl::Redirect(l)) => json!(l),
+            _ => location,
         };
         let detail = match &self.routed.decision {
             Decision::Error(e) => Some(e.detail.clone()),
