@@ -443,3 +443,57 @@ fn a_missing_iisnode_handler_in_a_node_repository_is_a_warning() {
     assert_eq!(d["severity"], "warning");
     assert!(out.status.success());
 }
+
+/// A server variable an earlier rule sets (`<serverVariables><set>`) is one a later rule
+/// may read: not reported as unknown (IISN6011), while setting it is (IISN6018).
+#[test]
+fn a_server_variable_a_rule_sets_is_known() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+    <rewrite>
+      <rules>
+        <rule name="setvar">
+          <match url="^sv/"/>
+          <serverVariables><set name="MY_VAR" value="hello"/></serverVariables>
+          <action type="None"/>
+        </rule>
+        <rule name="usevar" stopProcessing="true">
+          <match url=".*"/>
+          <conditions><add input="{my_var}" pattern="^hello$"/><add input="{NOT_SET}" pattern="x"/></conditions>
+          <action type="Rewrite" url="server.js"/>
+        </rule>
+      </rules>
+    </rewrite>
+  </system.webServer>
+</configuration>
+"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let found: Vec<(String, String)> = v["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let unknown: Vec<_> = found.iter().filter(|(c, _)| c == "IISN6011").collect();
+    assert_eq!(unknown.len(), 1, "{found:?}");
+    assert!(unknown[0].1.contains("NOT_SET"), "{found:?}");
+    assert!(found.iter().any(|(c, _)| c == "IISN6018"), "{found:?}");
+}

@@ -216,6 +216,19 @@ fn terminates(rule: &RewriteRule) -> bool {
 
 pub fn run(ctx: &mut Ctx<'_>) {
     let mut targets: HashMap<String, Mapping> = HashMap::new();
+    // Server variables rules set (`<serverVariables><set>`): a later rule may read them.
+    let set_vars: Vec<String> = ctx
+        .sections()
+        .iter()
+        .filter_map(|b| b.sections.rewrite.as_ref()?.rules.as_ref())
+        .flat_map(|rules| &rules.ops)
+        .filter_map(|op| match op {
+            CollectionOp::Add(rule) => Some(rule),
+            _ => None,
+        })
+        .flat_map(|rule| &rule.server_variables)
+        .map(|sv| sv.name.value.trim().to_string())
+        .collect();
     for block in ctx.sections() {
         for ne in &block.sections.not_emulated {
             not_emulated(ctx, &ne.value, ne.span);
@@ -237,7 +250,7 @@ pub fn run(ctx: &mut Ctx<'_>) {
             let CollectionOp::Add(rule) = op else {
                 continue;
             };
-            check_rule(ctx, rule, &block.dir_rel, &maps, &mut targets);
+            check_rule(ctx, rule, &block.dir_rel, (&maps, &set_vars), &mut targets);
         }
     }
     reachability(ctx);
@@ -413,7 +426,7 @@ fn check_rule(
     ctx: &mut Ctx<'_>,
     rule: &RewriteRule,
     dir_rel: &str,
-    maps: &[String],
+    (maps, set_vars): (&[String], &[String]),
     targets: &mut HashMap<String, Mapping>,
 ) {
     let name = rule.name.value.clone();
@@ -488,7 +501,7 @@ fn check_rule(
         texts.push((sv.value.value.clone(), sv.value.span));
     }
     for (text, span) in &texts {
-        check_expansions(ctx, &name, text, *span, &groups, maps);
+        check_expansions(ctx, &name, text, *span, &groups, (maps, set_vars));
     }
     for sv in &rule.server_variables {
         ctx.push(
@@ -514,7 +527,7 @@ fn check_expansions(
     text: &str,
     span: Span,
     groups: &Groups,
-    maps: &[String],
+    (maps, set_vars): (&[String], &[String]),
 ) {
     for t in tokens(text) {
         match t {
@@ -571,7 +584,9 @@ fn check_expansions(
                 }
             }
             Token::Variable { name, range } => {
-                if !known_server_variable(name) {
+                if !known_server_variable(name)
+                    && !set_vars.iter().any(|v| v.eq_ignore_ascii_case(name))
+                {
                     ctx.push(
                         Diagnostic::new(
                             &codes::UNKNOWN_SERVER_VARIABLE,
