@@ -78,6 +78,9 @@ pub struct AppPlan {
     pub debug_segment: String,
     /// debuggerPortRange, unparsed (parsed on use, as iisnode does).
     pub debug_ports: String,
+    /// Settings with which iisnode fails every request of the application (a sub-status of
+    /// 500 and why), though IIS loads them.
+    pub fails_every_request: Option<(u32, &'static str)>,
     /// `--inspect`: every worker starts with node's inspector.
     pub inspect_all: bool,
     /// Everything that shapes the running workers, as text: two plans with the same
@@ -366,6 +369,23 @@ impl AppPlan {
             debugging: s.bool(Attr::DebuggingEnabled),
             debug_segment: s.str(Attr::DebuggerPathSegment).to_string(),
             debug_ports: s.str(Attr::DebuggerPortRange).to_string(),
+            fails_every_request: if s.bool(Attr::DebuggingEnabled)
+                && s.str(Attr::DebuggerPathSegment).is_empty()
+            {
+                // cnodedebugger.cpp: ERROR_INVALID_PARAMETER before any request is sent.
+                Some((
+                    1000,
+                    "debuggerPathSegment is empty while debuggingEnabled is true: iisnode fails every request of the application; set debuggerPathSegment (the default is `debug`) or debuggingEnabled=\"false\"",
+                ))
+            } else if s.uint(Attr::InitialRequestBufferSize) == 0 {
+                // CHttpProtocol::Append doubles a buffer of 0 bytes forever: IIS never answers.
+                Some((
+                    1005,
+                    "initialRequestBufferSize is 0: iisnode's request buffer cannot grow, and IIS would never answer this request; use a positive size (the default is 4096)",
+                ))
+            } else {
+                None
+            },
             inspect_all: ctx.inspect,
             settings: s.clone(),
         }
@@ -435,7 +455,20 @@ mod tests {
             let (_d, s) = site(&web(attrs));
             let p = AppPlan::resolve(&s.apps[0], &ctx(&path), String::new());
             assert_eq!(p.proxy.max_head, limit, "{attrs}");
+            assert_eq!(p.fails_every_request, None);
         }
+        // Settings IIS loads but iisnode fails (or hangs) every request with.
+        for (attrs, sub) in [
+            (r#"debuggerPathSegment="""#, 1000),
+            (r#"initialRequestBufferSize="0""#, 1005),
+        ] {
+            let (_d, s) = site(&web(attrs));
+            let p = AppPlan::resolve(&s.apps[0], &ctx(&path), String::new());
+            assert_eq!(p.fails_every_request.map(|f| f.0), Some(sub), "{attrs}");
+        }
+        let (_d, s) = site(&web(r#"debuggerPathSegment="" debuggingEnabled="false""#));
+        let p = AppPlan::resolve(&s.apps[0], &ctx(&path), String::new());
+        assert_eq!(p.fails_every_request, None);
     }
 
     #[test]
