@@ -258,6 +258,9 @@ impl AppPool {
             spec.args.insert(at, debugger::inspect_flag(port, brk));
         }
         let name = self.plan.name.clone();
+        // iisnode's interceptor creates the log folder and prunes it as node starts, before
+        // the application writes anything.
+        super::logs::prepare(&self.plan.log);
         match process::spawn_worker(
             &self.shared.spawner,
             &spec,

@@ -144,8 +144,9 @@ fn log_rollover() {
     assert!(site.path("iisnode/index.html").is_file());
 }
 
-/// C43: maxLogFiles="3" with 1 KiB files: after many rollovers at most 3 log files remain, the
-/// newest among them, and index.html lists exactly those.
+/// C43: maxLogFiles="3" with 1 KiB files: after many rollovers at most 4 log files remain
+/// (iisnode's interceptor prunes to 3 before it creates the next file), the newest among
+/// them, and index.html lists exactly those.
 #[test]
 fn log_pruning() {
     let Some(site) = Site::new("counter") else {
@@ -162,7 +163,7 @@ fn log_pruning() {
     server.get("/hello.js");
     wait_stdout(&server, "Request11");
     let files = log_files(&site, "logs/deep");
-    assert!(!files.is_empty() && files.len() <= 3, "{files:?}");
+    assert!(!files.is_empty() && files.len() <= 4, "{files:?}");
     let newest = files
         .iter()
         .max_by_key(|f| parse_name(f).3)
@@ -297,4 +298,28 @@ fn the_line_logged_before_an_answer_is_on_disk_when_it_arrives() {
         missed.is_empty(),
         "lines not yet in the file when their answer arrived: {missed:?}"
     );
+}
+
+/// iisnode's interceptor creates the log folder and prunes it as node starts, before the
+/// application writes anything: old files beyond maxLogFiles go even for a silent app.
+#[test]
+fn old_logs_are_pruned_when_a_worker_starts() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.web_config("hello.js", r#"maxLogFiles="2""#);
+    for i in 0..5 {
+        site.write(&format!("iisnode/vm-1-stdout-{i}.txt"), "old\n");
+    }
+    let server = site.serve();
+    server.wait_ready(1);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while log_files(&site, "iisnode").len() > 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            log_files(&site, "iisnode")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -152,10 +152,13 @@ impl LogFile {
         self.current.as_deref()
     }
 
-    /// Creates the next file, empty, and does the housekeeping that comes with a new file.
+    /// Creates the next file, empty, and does the housekeeping that comes with a new file:
+    /// as iisnode's interceptor rolls over, the folder is pruned before the file exists, so
+    /// it may then hold `maxLogFiles` + 1 files.
     fn start_file(&mut self) -> io::Result<PathBuf> {
         let settings = &self.settings;
         fs::create_dir_all(&settings.dir)?;
+        prune(settings);
         let mut ms = now_ms().max(self.last_ms + 1);
         // `create_new` guarantees a fresh name even if a file with this one exists already
         // (two rollovers in one millisecond, or a pid reused across runs).
@@ -177,7 +180,6 @@ impl LogFile {
         self.last_ms = ms;
         self.current = Some(path.clone());
         self.written = 0;
-        prune(settings, &path);
         // Best effort, as in iisnode: a failed listing must not stop the logging.
         let _ = write_index(settings);
         Ok(path)
@@ -236,9 +238,18 @@ fn parse_log_name(name: &str) -> Option<ParsedName<'_>> {
     })
 }
 
-/// Deletes the least recently modified files until the directory is within both limits.
-/// `keep` (the file just started) is never deleted but counts.
-fn prune(settings: &LogSettings, keep: &Path) {
+/// What iisnode's interceptor does as a worker starts, before the application writes
+/// anything: creates the log folder and prunes it (once per stream in iisnode; the second
+/// finds nothing more to do). Best effort, as there.
+pub fn prepare(settings: &LogSettings) {
+    if settings.enabled && fs::create_dir_all(&settings.dir).is_ok() {
+        prune(settings);
+    }
+}
+
+/// Deletes the least recently modified files until the directory is within both limits
+/// (iisnode's `purgeOldLogs`).
+fn prune(settings: &LogSettings) {
     let Ok(entries) = fs::read_dir(&settings.dir) else {
         return;
     };
@@ -268,9 +279,6 @@ fn prune(settings: &LogSettings, keep: &Path) {
     }
     files.sort();
     for (_, path, size) in files {
-        if path == keep {
-            continue;
-        }
         // A file that cannot be deleted is left alone, as iisnode does.
         if fs::remove_file(&path).is_ok() {
             total = total.saturating_sub(size);
@@ -696,7 +704,8 @@ mod tests {
                     .to_string(),
             );
         }
-        let mut newest: Vec<String> = created[7..].to_vec();
+        // Pruned to 3 before each new file: the 3 newest before the last, and the last.
+        let mut newest: Vec<String> = created[6..].to_vec();
         newest.sort();
         assert_eq!(log_names(tmp.path()), newest);
         let index = fs::read_to_string(tmp.path().join(INDEX_FILE)).expect("index");
@@ -753,14 +762,20 @@ mod tests {
         log.write(b"a").expect("write");
         let first = log.current_path().expect("file").to_path_buf();
         set_mtime(&first, 20);
-        // Two regular files (notes.md and the first log): within the limit.
+        // Two regular files (notes.md and the first log): within the limit, and the next
+        // file is pruned for before it exists.
         assert!(foreign.exists());
         log.write(b"b").expect("write");
-        // Three files: the oldest, notes.md, goes; directories are not counted or touched.
+        let second = log.current_path().expect("file").to_path_buf();
+        set_mtime(&second, 30);
+        assert!(foreign.exists());
+        log.write(b"c").expect("write");
+        // Three files before the third log: the oldest, notes.md, goes; directories are not
+        // counted or touched.
         assert!(!foreign.exists());
         assert!(first.exists());
         assert!(tmp.path().join("subdir").is_dir());
-        assert_eq!(log_names(tmp.path()).len(), 3, "two logs and subdir");
+        assert_eq!(log_names(tmp.path()).len(), 4, "three logs and subdir");
     }
 
     #[test]
@@ -776,7 +791,7 @@ mod tests {
             log.write(b"z").expect("write");
         }
         let all = names(tmp.path());
-        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all.len(), 3, "{all:?}");
         assert!(all.contains(&INDEX_FILE.to_string()));
     }
 
@@ -792,7 +807,7 @@ mod tests {
         for _ in 0..25 {
             log.write(b"z").expect("write");
         }
-        assert_eq!(log_names(tmp.path()).len(), 20);
+        assert_eq!(log_names(tmp.path()).len(), 21);
     }
 
     #[test]

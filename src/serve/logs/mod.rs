@@ -14,4 +14,6 @@
 
 mod files;
 
-pub use files::{LogFile, LogSettings, STDERR_TAIL_BYTES, StreamKind, stderr_tail, write_index};
+pub use files::{
+    LogFile, LogSettings, STDERR_TAIL_BYTES, StreamKind, prepare, stderr_tail, write_index,
+};
