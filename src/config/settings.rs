@@ -236,7 +236,19 @@ pub fn resolve(
             outcome.failed = why == ConfigOverridesProblem::Absolute;
         }
         Ok(rel) => {
-            let path = inputs.script_dir.join(rel);
+            // NTFS ignores case: `IISNODE.YML` names iisnode.yml.
+            let written = inputs.script_dir.join(&rel);
+            let path = if written.exists() {
+                written
+            } else {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                inputs
+                    .script_dir
+                    .join(crate::config::site::on_disk_spelling(
+                        inputs.script_dir,
+                        &rel,
+                    ))
+            };
             outcome.path = Some(path.clone());
             match yml_source.read_yml(&path) {
                 Err(d) => {

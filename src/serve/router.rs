@@ -230,13 +230,13 @@ fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str], pure: &mut bool)
     *pure = false;
     let mut path = p.root().to_path_buf();
     path.extend(segs.iter().copied());
-    match std::fs::metadata(&path) {
-        Ok(m) => match h.resource_type {
+    match super::pipeline::ci_path::metadata(p.root(), &path) {
+        Some(m) => match h.resource_type {
             ResourceType::File => m.is_file(),
             ResourceType::Directory => m.is_dir(),
             _ => true,
         },
-        Err(_) => false,
+        None => false,
     }
 }
 

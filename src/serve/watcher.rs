@@ -81,14 +81,20 @@ pub fn parse_watched_files(
             });
             continue;
         }
-        let mut dir = script_dir.to_path_buf();
-        dir.extend(dir_part.split('/').filter(|s| !s.is_empty()));
+        // NTFS ignores case: the folder as it is spelled on disk (`CONF\*.json` watches
+        // `conf/`), and names are compared ignoring case ([`fingerprint`]).
+        let on_disk = crate::config::site::on_disk_spelling(script_dir, dir_part);
+        let dir = if on_disk.is_empty() {
+            script_dir.to_path_buf()
+        } else {
+            script_dir.join(on_disk)
+        };
         entries.push(WatchEntry {
             raw: raw.to_string(),
             dir,
             name: name.to_string(),
             wildcard: name.contains(['*', '?']),
-            config_overrides: !co.is_empty() && norm == co,
+            config_overrides: !co.is_empty() && norm.eq_ignore_ascii_case(&co),
         });
     }
     (entries, skipped)
@@ -104,7 +110,17 @@ fn mtime_nanos(t: std::io::Result<SystemTime>) -> u128 {
 /// matching regular files of a hash of (name, size, mtime).
 pub fn fingerprint(e: &WatchEntry) -> u64 {
     if !e.wildcard {
-        let Ok(m) = std::fs::metadata(e.dir.join(&e.name)) else {
+        // The file as named, or else its name in another case (NTFS ignores case).
+        let m = std::fs::metadata(e.dir.join(&e.name)).or_else(|err| {
+            let other = std::fs::read_dir(&e.dir)?
+                .flatten()
+                .map(|ent| ent.file_name())
+                .filter(|n| n.to_string_lossy().eq_ignore_ascii_case(&e.name))
+                .min()
+                .ok_or(err)?;
+            std::fs::metadata(e.dir.join(other))
+        });
+        let Ok(m) = m else {
             return 0;
         };
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -528,6 +544,22 @@ mod tests {
         assert!(e[1].wildcard && !e[3].wildcard);
         assert!(e[4].config_overrides && !e[0].config_overrides);
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn names_and_folders_ignore_case_as_on_ntfs() {
+        let d = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(d.path().join("conf")).expect("mkdir");
+        let (entries, _) =
+            parse_watched_files("CONF\\*.Json;Data.CFG;IISNODE.YML", d.path(), "iisnode.yml");
+        assert_eq!(entries[0].dir, d.path().join("conf"));
+        assert!(entries[2].config_overrides);
+        assert_eq!(fingerprint(&entries[1]), 0);
+        std::fs::write(d.path().join("data.cfg"), "1").expect("write");
+        assert_ne!(fingerprint(&entries[1]), 0, "data.cfg is Data.CFG");
+        std::fs::write(d.path().join("conf/a.json"), "1").expect("write");
+        assert_ne!(fingerprint(&entries[0]), 0);
+        assert!(matches_entries(&entries, &d.path().join("conf/A.JSON")));
     }
 
     #[test]

@@ -37,6 +37,7 @@
 //! server.
 
 pub mod budget;
+pub mod ci_path;
 pub mod default_document;
 pub mod errors;
 pub mod filtering;

@@ -309,7 +309,7 @@ impl Pending {
                             .components()
                             .any(|c| matches!(c, std::path::Component::ParentDir));
                     let ok = inside
-                        && std::fs::metadata(p).is_ok_and(|m| {
+                        && super::ci_path::metadata(&self.site_root, p).is_some_and(|m| {
                             if cond.match_type == MatchType::IsDirectory {
                                 m.is_dir()
                             } else {

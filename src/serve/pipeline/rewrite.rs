@@ -658,6 +658,8 @@ pub struct Env<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     path: String,
+    /// The site root the path is under (names below it are compared ignoring case).
+    root: PathBuf,
     want_dir: bool,
     found: bool,
 }
@@ -666,7 +668,7 @@ impl Probe {
     /// Makes the test again: whether it answers as it did. (Only tests of paths inside the
     /// site are recorded: a path outside is false whatever the file system holds.)
     pub fn holds(&self) -> bool {
-        stat_test(&self.path, self.want_dir) == self.found
+        stat_test(&self.root, &self.path, self.want_dir) == self.found
     }
 }
 
@@ -931,17 +933,18 @@ fn inside_site(root: &Path, input: &str) -> bool {
     })
 }
 
-/// IsFile / IsDirectory on a path already known to be inside the site.
-fn stat_test(input: &str, want_dir: bool) -> bool {
-    match std::fs::metadata(input) {
-        Ok(m) => {
+/// IsFile / IsDirectory on a path already known to be inside the site under `root`, its
+/// names compared ignoring case as on NTFS ([`super::ci_path`]).
+fn stat_test(root: &Path, input: &str, want_dir: bool) -> bool {
+    match super::ci_path::metadata(root, Path::new(input)) {
+        Some(m) => {
             if want_dir {
                 m.is_dir()
             } else {
                 m.is_file()
             }
         }
-        Err(_) => false,
+        None => false,
     }
 }
 
@@ -1208,9 +1211,10 @@ impl RuleSet {
                     };
                     let want_dir = cond.match_type == MatchType::IsDirectory;
                     let inside = inside_site(env.site_root, &path);
-                    let found = inside && stat_test(&path, want_dir);
+                    let found = inside && stat_test(env.site_root, &path, want_dir);
                     if inside && let Some(probes) = env.probes {
                         probes.borrow_mut().push(Probe {
+                            root: env.site_root.to_path_buf(),
                             path,
                             want_dir,
                             found,

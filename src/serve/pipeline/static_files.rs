@@ -90,7 +90,11 @@ pub fn resolve(root: &Path, site_path: &str, filter: &Filter) -> Resolved {
     {
         return Resolved::Hidden(p, "The URL does not map to a path inside the site.".into());
     }
-    let real = match fs::canonicalize(&p) {
+    // As written, or else with its names as on disk in another case (NTFS ignores case:
+    // `/Assets/Logo.png` is `/assets/logo.png` there).
+    let real = match fs::canonicalize(&p)
+        .or_else(|e| super::ci_path::on_disk(root, &p).map_or(Err(e), fs::canonicalize))
+    {
         Ok(r) => r,
         Err(_) => return Resolved::Missing(p),
     };

@@ -263,3 +263,56 @@ fn an_edited_config_source_file_is_reloaded() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// NTFS ignores case, so IIS serves `Assets/Logo.txt` for `/assets/logo.txt` and URL
+/// Rewrite's IsFile sees it: a link written in another case works there and here. Hidden
+/// segments and web.config stay hidden in every spelling.
+#[test]
+fn file_names_ignore_case_as_on_ntfs() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("svc.js", &script("svc"));
+    site.write("Assets/Img/Logo.txt", "logo\n");
+    site.write("Public/Read Me.TXT", "readme\n");
+    site.write("Bin/secret.txt", "secret\n");
+    site.write(
+        "web.config",
+        &web_config(
+            "    <rewrite><rules>\r\n      <rule name=\"static\">\r\n        <match url=\"^pub/(.*)$\" />\r\n        <action type=\"Rewrite\" url=\"public/{R:1}\" />\r\n      </rule>\r\n      <rule name=\"app\" stopProcessing=\"true\">\r\n        <match url=\"^public/\" />\r\n        <conditions><add input=\"{REQUEST_FILENAME}\" matchType=\"IsFile\" negate=\"true\" /></conditions>\r\n        <action type=\"Rewrite\" url=\"svc.js\" />\r\n      </rule>\r\n    </rules></rewrite>\r\n",
+        ),
+    );
+    let s = site.serve();
+    for target in [
+        "/Assets/Img/Logo.txt",
+        "/assets/img/logo.txt",
+        "/ASSETS/IMG/LOGO.TXT",
+    ] {
+        let r = s.raw_get(target);
+        assert_eq!((r.status, r.text().as_str()), (200, "logo\n"), "{target}");
+    }
+    // IsFile ignores case too: the rule serves the file instead of handing it to node.
+    let r = s.raw_get("/pub/read%20me.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "readme\n"));
+    let r = s.raw_get("/pub/none.txt");
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("svc ran"), "{}", r.text());
+    // A folder in another case redirects to its URL with a slash, as the URL spells it.
+    let r = s.raw_get("/assets/img");
+    assert_eq!(r.status, 301);
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.ends_with("/assets/img/"))
+    );
+    for target in [
+        "/bin/secret.txt",
+        "/BIN/secret.txt",
+        "/WEB.CONFIG",
+        "/Web.Config",
+    ] {
+        let r = s.raw_get(target);
+        assert_eq!(r.status, 404, "{target}");
+        assert!(!r.text().contains("secret\n"), "{target}");
+    }
+    assert_eq!(s.raw_get("/assets/img/missing.txt").status, 404);
+}
