@@ -696,8 +696,9 @@ async fn app_request(
 
     // Settings iisnode fails every request with (an empty debuggerPathSegment, a request
     // buffer that cannot grow): the same 500, with the reason.
-    if let Some((substatus, why)) = plan.fails_every_request {
-        let f = proxy::failure(500, substatus, 0x8007_0057, why);
+    if let Some((substatus, why)) = &plan.fails_every_request {
+        let substatus = *substatus;
+        let f = proxy::failure(500, substatus, 0x8007_0057, why.as_ref());
         return (failure_response(pool, &f, None, local), substatus, None);
     }
     // iisnode's debugger URLs (`<script>/debug/?kill`...) never reach the application.

@@ -4,6 +4,7 @@
 //! binary looked up, the worker environment assembled, log and proxy settings computed. It
 //! does no I/O beyond looking a program up on `PATH`, so it is tested with tables.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,7 +81,7 @@ pub struct AppPlan {
     pub debug_ports: String,
     /// Settings with which iisnode fails every request of the application (a sub-status of
     /// 500 and why), though IIS loads them.
-    pub fails_every_request: Option<(u32, &'static str)>,
+    pub fails_every_request: Option<(u32, Cow<'static, str>)>,
     /// `--inspect`: every worker starts with node's inspector.
     pub inspect_all: bool,
     /// Everything that shapes the running workers, as text: two plans with the same
@@ -327,6 +328,7 @@ impl AppPlan {
                 ""
             }
         );
+        let watch_failure = super::watcher::start_failure(s.str(Attr::WatchedFiles), &script_dir);
         AppPlan {
             signature,
             name: Arc::from(app.script_rel.as_str()),
@@ -375,13 +377,19 @@ impl AppPlan {
                 // cnodedebugger.cpp: ERROR_INVALID_PARAMETER before any request is sent.
                 Some((
                     1000,
-                    "debuggerPathSegment is empty while debuggingEnabled is true: iisnode fails every request of the application; set debuggerPathSegment (the default is `debug`) or debuggingEnabled=\"false\"",
+                    Cow::Borrowed(
+                        "debuggerPathSegment is empty while debuggingEnabled is true: iisnode fails every request of the application; set debuggerPathSegment (the default is `debug`) or debuggingEnabled=\"false\"",
+                    ),
                 ))
+            } else if let Some(why) = watch_failure {
+                Some((1000, Cow::Owned(why)))
             } else if s.uint(Attr::InitialRequestBufferSize) == 0 {
                 // CHttpProtocol::Append doubles a buffer of 0 bytes forever: IIS never answers.
                 Some((
                     1005,
-                    "initialRequestBufferSize is 0: iisnode's request buffer cannot grow, and IIS would never answer this request; use a positive size (the default is 4096)",
+                    Cow::Borrowed(
+                        "initialRequestBufferSize is 0: iisnode's request buffer cannot grow, and IIS would never answer this request; use a positive size (the default is 4096)",
+                    ),
                 ))
             } else {
                 None

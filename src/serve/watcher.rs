@@ -48,6 +48,41 @@ pub struct Skipped {
     pub why: &'static str,
 }
 
+/// Why iisnode cannot start an application with this `watchedFiles` (its file watcher
+/// fails, and so does every request, 500.1000), if it cannot: an entry whose folder holds a
+/// wildcard (an invalid name for `CreateFileW`), or whose folder's parent does not exist
+/// (`ERROR_PATH_NOT_FOUND`; iisnode tolerates only `ERROR_FILE_NOT_FOUND`, a missing last
+/// folder or file).
+pub fn start_failure(value: &str, script_dir: &Path) -> Option<String> {
+    for raw in value.split(';').filter(|e| !e.is_empty()) {
+        let norm = raw.replace('\\', "/");
+        let Some((dir_part, name)) = norm.rsplit_once('/') else {
+            continue;
+        };
+        if name.to_ascii_lowercase().ends_with("web.config") {
+            continue;
+        }
+        if dir_part.contains(['*', '?']) {
+            return Some(format!(
+                "the watchedFiles entry `{raw}` has a wildcard in its folder, which iisnode's file watcher cannot open: the application does not start (wildcards are allowed in the file name only)"
+            ));
+        }
+        let segs: Vec<&str> = dir_part.split('/').filter(|s| !s.is_empty()).collect();
+        if segs.len() >= 2 && !norm.starts_with('/') && !segs.contains(&"..") {
+            let parent = crate::config::site::on_disk_spelling(
+                script_dir,
+                &segs[..segs.len() - 1].join("/"),
+            );
+            if !script_dir.join(&parent).is_dir() {
+                return Some(format!(
+                    "the folder of the watchedFiles entry `{raw}` is inside `{parent}`, which does not exist: iisnode's file watcher fails and the application does not start (create the folder, or remove the entry)"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Splits `watchedFiles` as iisnode does.
 pub fn parse_watched_files(
     value: &str,
@@ -94,7 +129,8 @@ pub fn parse_watched_files(
             dir,
             name: name.to_string(),
             wildcard: name.contains(['*', '?']),
-            config_overrides: !co.is_empty() && norm.eq_ignore_ascii_case(&co),
+            // (iisnode compares the name exactly: `memcmp` in CFileWatcher::WatchFile.)
+            config_overrides: !co.is_empty() && norm == co,
         });
     }
     (entries, skipped)
@@ -553,13 +589,34 @@ mod tests {
         let (entries, _) =
             parse_watched_files("CONF\\*.Json;Data.CFG;IISNODE.YML", d.path(), "iisnode.yml");
         assert_eq!(entries[0].dir, d.path().join("conf"));
-        assert!(entries[2].config_overrides);
+        assert!(
+            !entries[2].config_overrides,
+            "compared exactly, as iisnode does"
+        );
         assert_eq!(fingerprint(&entries[1]), 0);
         std::fs::write(d.path().join("data.cfg"), "1").expect("write");
         assert_ne!(fingerprint(&entries[1]), 0, "data.cfg is Data.CFG");
         std::fs::write(d.path().join("conf/a.json"), "1").expect("write");
         assert_ne!(fingerprint(&entries[0]), 0);
         assert!(matches_entries(&entries, &d.path().join("conf/A.JSON")));
+    }
+
+    #[test]
+    fn entries_iisnode_cannot_watch_stop_the_application() {
+        let d = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(d.path().join("lib")).expect("mkdir");
+        for ok in [
+            "*.js;iisnode.yml",
+            "idontexist\\*",
+            "lib\\none\\*.js",
+            "LIB\\x\\a.json",
+            "nodir\\web.config",
+        ] {
+            assert_eq!(start_failure(ok, d.path()), None, "{ok}");
+        }
+        for bad in ["a*\\x.js", "nodir\\deeper\\*.js"] {
+            assert!(start_failure(bad, d.path()).is_some(), "{bad}");
+        }
     }
 
     #[test]
