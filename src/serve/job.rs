@@ -70,7 +70,7 @@ impl Mark {
     }
 
     /// Whether an environment block (`NAME=value` entries, each ended by a NUL) carries it.
-    fn matches(&self, environ: &[u8]) -> bool {
+    pub fn matches(&self, environ: &[u8]) -> bool {
         let n = &self.needle[..];
         if n.is_empty() {
             return false;
@@ -400,12 +400,16 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
+        let all_alive = found.iter().all(alive);
+        let other_run = find(&Mark::run(&dir.path().join("iisn-2-test")), &[], &[]);
+        // Killed before any assertion, so that a failure leaves no process behind.
+        let killed = kill_marked(&mark, &[]);
+        let _ = child.wait();
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found.iter().any(|p| p.pid == child.id()));
-        assert!(found.iter().all(alive));
-        assert!(find(&Mark::run(&dir.path().join("iisn-2-test")), &[], &[]).is_empty());
-        assert_eq!(kill_marked(&mark, &[]), 2);
-        let _ = child.wait();
+        assert!(all_alive);
+        assert!(other_run.is_empty(), "{other_run:?}");
+        assert_eq!(killed, 2);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while found.iter().any(alive) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
