@@ -80,6 +80,10 @@ pub enum Command {
     /// Print the man page (roff), or write one per command with --out-dir.
     #[command(after_help = completions::MAN_AFTER_HELP)]
     Man(completions::ManArgs),
+    /// Internal: `iisn serve`'s guardian, which kills what is left of a run once its iisn is
+    /// gone (started by `iisn serve` itself).
+    #[command(name = crate::serve::job::GUARD_COMMAND, hide = true)]
+    Guard(serve::GuardArgs),
 }
 
 /// What every command needs to print.
@@ -113,5 +117,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Route(args) => route::run(&args, &ui),
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
+        Command::Guard(args) => crate::serve::job::guard(&args.dir),
     }
 }

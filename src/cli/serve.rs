@@ -39,6 +39,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// `iisn __guard DIR` (hidden): the guardian of a run of `iisn serve`, see
+/// [`crate::serve::job::Guardian`].
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// The run's private directory.
+    pub dir: PathBuf,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The site folder (the one holding the root web.config).

@@ -25,7 +25,10 @@
 //! * [`pool`] owns the slots of one application: round robin with iisnode's ticket, sticky
 //!   sessions, the concurrency limit, spawning into empty slots.
 //! * [`process`] spawns one worker (own process group, PR_SET_PDEATHSIG on Linux, from one
-//!   long-lived thread), captures its output, notices its exit, stops it.
+//!   long-lived thread), captures its output, notices its exit, stops it and what it started.
+//! * [`job`] stands in for iisnode's job object: it finds the processes of a run or of one
+//!   worker by the run directory in their environment (the worker's `PORT`), and runs the
+//!   guardian that kills them if iisn is killed.
 //! * [`proxy`] talks HTTP/1.1 to the worker over its socket with pooled connections, streams
 //!   bodies both ways and tunnels upgrades: requests without a body go through iisn's own
 //!   lean client ([`upstream`]: one write for the head, node's answer parsed from the
@@ -53,16 +56,22 @@
 //! * [`events`] is the only bridge to the terminal ([`term`]).
 //!
 //! Shutdown: the first Ctrl-C (or SIGTERM) stops accepting, lets requests in flight finish
-//! (up to `gracefulShutdownTimeout`), then stops workers (SIGTERM to each process group,
-//! SIGKILL after 2 s); a second Ctrl-C kills everything at once. Workers also die with iisn
-//! if it is killed outright (PR_SET_PDEATHSIG), and their socket directory is removed by the
-//! next run if this one could not.
+//! (up to `gracefulShutdownTimeout`), then stops workers (SIGTERM to each process group and
+//! to what each worker detached, SIGKILL after 2 s); a second Ctrl-C kills everything at
+//! once. Then whatever still carries the run's mark is killed (children detached by workers
+//! that had exited, workers of a pool still draining), and iisn waits for its guardian to
+//! exit: no process of the run outlives iisn. If iisn never gets there (`kill -9`, a
+//! panic), the workers die with it (PR_SET_PDEATHSIG) and the guardian, a second iisn
+//! process waiting on a pipe from this one, kills what they started and removes the socket
+//! directory; failing that, the next run removes the directory. All of this is Linux's: on
+//! macOS only the workers' process groups are stopped (see [`job`]).
 
 pub mod cmdline;
 pub mod debugger;
 pub mod downstream;
 pub mod events;
 pub mod front;
+pub mod job;
 pub mod live_trace;
 pub mod loader;
 pub mod logs;
@@ -192,6 +201,21 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         message: format!("cannot create the private directory for worker sockets: {e}"),
         hint: Some("set TMPDIR to a writable directory with a short path".into()),
     })?;
+    // Kills what is left of the run if iisn dies without doing it (`kill -9`); see [`job`].
+    #[cfg(target_os = "linux")]
+    let guardian = match job::Guardian::start(sockets.path()) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            events.emit(ServeEvent::Warning {
+                text: format!(
+                    "cannot start iisn's guardian process ({e}): if iisn is killed, processes the workers started may keep running"
+                ),
+            });
+            None
+        }
+    };
+    #[cfg(not(target_os = "linux"))]
+    let guardian: Option<job::Guardian> = None;
     let loader_path = loader::write_loader(sockets.path()).map_err(|e| Error::ServeStart {
         message: format!(
             "cannot write iisn's loader script into {}: {e}",
@@ -398,6 +422,22 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
             }
         }
     }
+    // What the workers left: children they detached before they exited, workers of pools
+    // still draining after a configuration change. (The guardian does the same if iisn
+    // never gets here.)
+    let run_mark = job::Mark::run(shared.sockets.path());
+    let exclude: Vec<u32> = guardian.iter().map(job::Guardian::pid).collect();
+    let killed = tokio::task::spawn_blocking(move || job::kill_marked(&run_mark, &exclude))
+        .await
+        .unwrap_or(0);
+    if killed > 0 {
+        events.emit(ServeEvent::Note {
+            text: format!(
+                "killed {} left running by the workers",
+                crate::ui::plural(killed, "process", "processes")
+            ),
+        });
+    }
     events.emit(ServeEvent::Note {
         text: "stopped".into(),
     });
@@ -408,6 +448,8 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     drop(pools);
     drop(shared);
     let _ = tokio::time::timeout(Duration::from_millis(500), term_task).await;
+    // Closes its pipe: it finds nothing left, removes the run directory and exits.
+    drop(guardian);
     Ok(())
 }
 

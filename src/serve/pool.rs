@@ -190,6 +190,10 @@ impl AppPool {
                 return Ok(w.clone());
             }
             self.note_exit();
+            // The exited worker leaves its slot: what it started goes too, as when a worker
+            // is stopped (in the background: the request waits only for the new worker).
+            let old = w.clone();
+            tokio::spawn(async move { old.stop(Duration::from_secs(2)).await });
         }
         let w = self.spawn(slot).await?;
         if let Some(s) = slots.get_mut(slot) {

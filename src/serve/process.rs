@@ -2,9 +2,19 @@
 //!
 //! Spawning happens on one dedicated thread that lives as long as iisn: on Linux the child
 //! asks for `PR_SET_PDEATHSIG(SIGKILL)`, which fires when the *thread* that spawned it exits,
-//! so spawning from a short-lived thread would kill workers early. Each worker gets its own
-//! process group so stopping it also stops anything it started. stdout and stderr are pipes
+//! so spawning from a short-lived thread would kill workers early. stdout and stderr are pipes
 //! read by two tasks that forward lines to the terminal and bytes to iisnode-style log files.
+//!
+//! Each worker gets its own process group, which holds what it starts without detaching.
+//! [`Worker::stop`] ends the worker and everything it started, as iisnode's job object would
+//! (see [`super::job`]): SIGTERM to the group and to the processes outside it that the worker
+//! started (detached children, found through `/proc` on Linux), SIGKILL to what is left
+//! after the grace period, even when the worker itself had already exited. It is called when
+//! a worker leaves its slot: iisn stops, the application recycles or is replaced, or a
+//! request refills the slot of a worker that exited. PR_SET_PDEATHSIG covers the workers
+//! themselves when iisn is killed outright; the guardian ([`super::job::Guardian`]) covers
+//! what they started. On macOS, which has neither `/proc` nor PR_SET_PDEATHSIG, only the
+//! process group is stopped, and workers outlive an iisn killed with `kill -9`.
 
 use std::collections::VecDeque;
 use std::io;
@@ -20,6 +30,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Notify, oneshot};
 
 use super::events::{Events, ServeEvent, Stream, WorkerId};
+use super::job;
 use super::logs::{LogFile, LogSettings, StreamKind};
 
 /// What to run: everything resolved, nothing opened.
@@ -178,31 +189,93 @@ impl Worker {
         }
     }
 
-    /// Sends `signal` to the worker's process group.
+    /// Sends `signal` to the worker's process group, if it is still the worker's
+    /// ([`Worker::owns_group`]).
     #[cfg(unix)]
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         use nix::sys::signal::killpg;
         use nix::unistd::Pid;
-        if !self.has_exited() {
+        if self.owns_group() {
             let _ = killpg(Pid::from_raw(self.id.pid as i32), signal);
         }
     }
 
-    /// Stops the worker: SIGTERM to its group, SIGKILL after `grace`.
+    /// Whether the process group named by the worker's pid is the worker's, the one it
+    /// started in (`process_group(0)`), with what it started there and did not detach.
+    ///
+    /// Until the worker is reaped its pid cannot name anything else. Once it is reaped (the
+    /// exit task marks it exited a moment after), a process with that pid is another one,
+    /// and so is its group; without such a process the group holds only what the worker left
+    /// behind, since a new process never gets the id of a group that still has members
+    /// (POSIX `fork`). (Left: the moment between that check and the signal.)
+    #[cfg(unix)]
+    fn owns_group(&self) -> bool {
+        let pid = self.id.pid as i32;
+        pid > 0 && (!self.has_exited() || !super::transport::pid_alive(pid))
+    }
+
+    /// Whether anything is left in the worker's process group.
+    #[cfg(unix)]
+    fn group_alive(&self) -> bool {
+        use nix::sys::signal::killpg;
+        use nix::unistd::Pid;
+        self.owns_group() && killpg(Pid::from_raw(self.id.pid as i32), None).is_ok()
+    }
+
+    /// The worker's processes as they are now ([`job::find`]): those carrying its `PORT`,
+    /// and the children of the worker and of each of them. Found before anything is
+    /// signalled, while the children still have their parents.
+    async fn tree(&self) -> Vec<job::Found> {
+        let mark = job::Mark::worker(&self.socket);
+        let roots = if self.has_exited() {
+            Vec::new()
+        } else {
+            vec![self.id.pid]
+        };
+        tokio::task::spawn_blocking(move || job::find(&mark, &roots, &[]))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Stops the worker and everything it started, like iisnode's job object but per
+    /// worker: SIGTERM to its process group and to the rest of its [`Worker::tree`] (children
+    /// it detached), then, once the worker has exited and the rest is gone or `grace` is
+    /// over, SIGKILL to whatever is left of either. A worker that had already exited (a crash)
+    /// gets the same for what it left behind.
     pub async fn stop(&self, grace: Duration) {
         self.stopping.store(true, Ordering::Release);
         #[cfg(unix)]
         {
             use nix::sys::signal::Signal;
+            let deadline = tokio::time::Instant::now() + grace;
+            let tree = self.tree().await;
             self.signal(Signal::SIGTERM);
-            if tokio::time::timeout(grace, self.wait_exit()).await.is_err() {
+            for p in tree.iter().filter(|p| p.pgid != self.id.pid) {
+                job::send(p, Signal::SIGTERM);
+            }
+            let _ = tokio::time::timeout_at(deadline, self.wait_exit()).await;
+            // What it started had the same SIGTERM; it gets the rest of the grace period.
+            while (self.group_alive() || tree.iter().any(job::alive))
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if !self.has_exited() || self.group_alive() {
                 self.signal(Signal::SIGKILL);
                 let _ = tokio::time::timeout(Duration::from_secs(2), self.wait_exit()).await;
+            }
+            let mark = job::Mark::worker(&self.socket);
+            let killed = tokio::task::spawn_blocking(move || job::kill_found(&mark, &[], &tree))
+                .await
+                .unwrap_or(0);
+            if killed > 0 {
+                tracing::debug!(app = %self.id.app, slot = self.id.slot + 1, pid = self.id.pid, killed, "killed what the worker had started outside its process group");
             }
         }
     }
 
-    /// Kills the worker's group at once.
+    /// Kills the worker's group at once (what it detached is left to the end of the run:
+    /// `serve` kills it after the workers, see [`job`]).
     pub fn kill(&self) {
         self.stopping.store(true, Ordering::Release);
         #[cfg(unix)]

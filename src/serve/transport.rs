@@ -3,7 +3,8 @@
 //! iisnode gives each node process a fresh named pipe `\\.\pipe\<uuid>` in `PORT`. On Unix,
 //! iisn gives it the path of a Unix domain socket instead (node's `listen(path)` accepts
 //! both), inside a private directory (mode 0700) that iisn creates per run and removes on
-//! exit. Directories left by an iisn that died (its pid is gone) are removed at start.
+//! exit (or its guardian does, see [`super::job`]). Directories left by an iisn that died
+//! without either (its pid is gone) are removed at start.
 //! Windows named pipes would slot in here.
 
 use std::fs;
@@ -42,8 +43,9 @@ fn candidate_bases() -> Vec<PathBuf> {
     bases
 }
 
+/// Whether a process with this pid exists (whoever owns it).
 #[cfg(unix)]
-fn pid_alive(pid: i32) -> bool {
+pub(super) fn pid_alive(pid: i32) -> bool {
     use nix::sys::signal::kill;
     use nix::unistd::Pid;
     // Signal 0 checks existence; EPERM means it exists but belongs to someone else.
@@ -54,7 +56,7 @@ fn pid_alive(pid: i32) -> bool {
 }
 
 #[cfg(not(unix))]
-fn pid_alive(_pid: i32) -> bool {
+pub(super) fn pid_alive(_pid: i32) -> bool {
     true
 }
 

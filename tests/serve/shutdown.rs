@@ -1,5 +1,6 @@
 //! Shutdown: Ctrl-C drains and stops every worker (exit 0), a second Ctrl-C kills at once,
-//! and no node process outlives iisn, even after `kill -9` (PR_SET_PDEATHSIG).
+//! and no node process outlives iisn, even after `kill -9` (PR_SET_PDEATHSIG): neither the
+//! workers nor what they started, detached or not (iisnode's job object; the guardian).
 
 use std::time::Duration;
 
@@ -7,7 +8,9 @@ use bytes::Bytes;
 use http::Request;
 use nix::sys::signal::Signal;
 
-use crate::harness::{Server, Site, TIMEOUT, fetch, full, is_event, is_output, wait_gone};
+use crate::harness::{
+    Server, Site, TIMEOUT, fetch, full, is_event, is_output, process_gone, wait_gone,
+};
 
 /// The counter app with two workers, both ready and answering: iisn and the workers' pids.
 fn counter_with_two_workers(site: &Site) -> (Server, Vec<u32>) {
@@ -194,4 +197,176 @@ fn ctrl_c_with_idle_connections_and_an_open_tunnel() {
     );
     assert_workers_gone(&pids, "iisn");
     drop(conns);
+}
+
+/// The `children` app's answer to `/children.js?<query>`: the worker's pid and those of the
+/// processes it started, each checked to be running.
+fn start_children(server: &Server, query: &str) -> Vec<u32> {
+    let r = server.get(&format!("/children.js?{query}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_str(&r.text()).expect("JSON from the app");
+    let pids: Vec<u32> = ["worker", "child", "detached", "renamed"]
+        .iter()
+        .filter_map(|k| v[*k].as_u64())
+        .map(|p| u32::try_from(p).expect("a pid"))
+        .collect();
+    for p in &pids {
+        assert!(!process_gone(*p), "process {p} of {v} runs");
+    }
+    pids
+}
+
+/// iisn's private run directory (the only one it made).
+fn run_dir(server: &Server) -> std::path::PathBuf {
+    let dirs = server.socket_dirs();
+    assert_eq!(dirs.len(), 1, "one run directory: {dirs:?}");
+    dirs.into_iter().next().expect("one")
+}
+
+/// The processes whose `/proc/PID/<file>` holds `needle`.
+fn processes_with(file: &str, needle: &[u8]) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(bytes) = std::fs::read(e.path().join(file))
+            && bytes.windows(needle.len()).any(|w| w == needle)
+            && !process_gone(pid)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// The processes of the run: a path in its directory in their environment (the mark iisn
+/// looks for).
+fn run_processes(dir: &std::path::Path) -> Vec<u32> {
+    processes_with("environ", format!("{}/", dir.display()).as_bytes())
+}
+
+/// The guardian of the run: `iisn __guard <dir>`.
+fn guardians(dir: &std::path::Path) -> Vec<u32> {
+    processes_with(
+        "cmdline",
+        format!("__guard\0{}\0", dir.display()).as_bytes(),
+    )
+}
+
+/// Within a few seconds, none of `pids` runs, nothing carries the run's mark, its guardian
+/// has exited and its directory is gone.
+fn assert_run_gone(dir: &std::path::Path, pids: &[u32], what: &str) {
+    let alive = wait_gone(pids, Duration::from_secs(5));
+    assert!(alive.is_empty(), "processes outlived {what}: {alive:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while (dir.exists() || !guardians(dir).is_empty() || !run_processes(dir).is_empty())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        run_processes(dir),
+        Vec::<u32>::new(),
+        "marked processes after {what}"
+    );
+    assert_eq!(
+        guardians(dir),
+        Vec::<u32>::new(),
+        "the guardian after {what}"
+    );
+    assert!(!dir.exists(), "{} left after {what}", dir.display());
+}
+
+/// Ctrl-C: what the app started goes with the worker, detached or not, even a detached child
+/// whose environment no longer names iisn's directory (found through its parent), even when
+/// they all ignore SIGTERM.
+#[test]
+fn ctrl_c_takes_what_the_app_started() {
+    let Some(site) = Site::new("children") else {
+        return;
+    };
+    let mut server = site.serve();
+    server.wait_ready(1);
+    let dir = run_dir(&server);
+    let mut pids = start_children(&server, "spawn&renamed");
+    assert_eq!(pids.len(), 4);
+    let guardian = guardians(&dir);
+    assert_eq!(guardian.len(), 1, "one guardian per run");
+    pids.extend(guardian);
+    server.stop();
+    assert_run_gone(&dir, &pids, "Ctrl-C of iisn");
+}
+
+/// `kill -9` of iisn: the guardian kills what the app started (the worker itself dies by
+/// PR_SET_PDEATHSIG), then removes the run directory and exits. It ignores the signals a
+/// terminal or a service manager would send it.
+#[test]
+fn sigkill_of_iisn_takes_what_the_app_started() {
+    let Some(site) = Site::new("children") else {
+        return;
+    };
+    let mut server = site.serve();
+    server.wait_ready(1);
+    let dir = run_dir(&server);
+    let mut pids = start_children(&server, "spawn");
+    let guardian = guardians(&dir);
+    assert_eq!(guardian.len(), 1, "one guardian per run");
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(guardian[0] as i32), signal);
+    }
+    assert!(
+        wait_gone(&guardian, Duration::from_millis(200)) == guardian,
+        "the guardian survives SIGINT, SIGTERM and SIGHUP"
+    );
+    assert_eq!(server.get("/children.js").status, 200);
+    pids.extend(guardian);
+    server.kill9();
+    assert_run_gone(&dir, &pids, "kill -9 of iisn");
+}
+
+/// A recycle (a watched file changed) stops the old worker and everything it started.
+#[test]
+fn recycle_takes_what_the_old_worker_started() {
+    let Some(site) = Site::new("children") else {
+        return;
+    };
+    let server = site.serve();
+    server.wait_ready(1);
+    let pids = start_children(&server, "spawn&renamed");
+    let script = std::fs::read_to_string(site.path("children.js")).expect("read the app");
+    site.write("children.js", &format!("{script}// edited\n"));
+    let alive = wait_gone(&pids, TIMEOUT);
+    assert!(
+        alive.is_empty(),
+        "processes outlived the recycle: {alive:?}"
+    );
+    let r = server.get("/children.js");
+    assert_eq!(r.status, 200);
+    assert_ne!(r.pid(), pids[0], "a new worker answers");
+}
+
+/// A worker that exited leaves its slot when the next request refills it; what it started
+/// goes then.
+#[test]
+fn refilling_an_exited_workers_slot_takes_what_it_started() {
+    let Some(site) = Site::new("children") else {
+        return;
+    };
+    let server = site.serve();
+    server.wait_ready(1);
+    let pids = start_children(&server, "spawn&exit");
+    assert_eq!(
+        wait_gone(&pids[..1], TIMEOUT),
+        Vec::<u32>::new(),
+        "the worker exits"
+    );
+    assert!(
+        pids[1..].iter().all(|p| !process_gone(*p)),
+        "its children outlive it until its slot is refilled"
+    );
+    let r = server.get("/children.js");
+    assert_eq!(r.status, 200);
+    let alive = wait_gone(&pids, TIMEOUT);
+    assert!(alive.is_empty(), "processes outlived the refill: {alive:?}");
 }
