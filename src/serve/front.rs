@@ -735,8 +735,10 @@ async fn app_request(
         }
     }
 
-    // Promoted server variables and X-Forwarded-* (from the request as the client sent it).
-    if !plan.promote.is_empty() {
+    // Promoted server variables and X-Forwarded-*, in iisnode's order (X-Forwarded-For and
+    // -Proto, then the X-iisnode-* headers); the variables' values come from the request as
+    // the client sent it.
+    let promoted = (!plan.promote.is_empty()).then(|| {
         let target = req
             .uri()
             .path_and_query()
@@ -754,24 +756,12 @@ async fn app_request(
             site_root: &ctx.router.site().root,
             auth: ctx.auth.as_ref(),
         };
-        let values: Vec<(String, Option<String>)> = plan
-            .promote
+        plan.promote
             .iter()
             .rev()
             .map(|name| (name.clone(), info.get(name)))
-            .collect();
-        let headers = req.headers_mut();
-        for (name, value) in values {
-            let Ok(h) = HeaderName::from_bytes(format!("x-iisnode-{name}").as_bytes()) else {
-                continue;
-            };
-            // A client must not forge promoted variables (DECISIONS.md §22).
-            headers.remove(&h);
-            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-                headers.append(h, v);
-            }
-        }
-    }
+            .collect::<Vec<(String, Option<String>)>>()
+    });
     if plan.xff {
         let ip = peer.remote.ip().to_string();
         let headers = req.headers_mut();
@@ -798,7 +788,19 @@ async fn app_request(
             headers.insert(xfp, HeaderValue::from_static("http"));
         }
     }
-
+    if let Some(values) = promoted {
+        let headers = req.headers_mut();
+        for (name, value) in values {
+            let Ok(h) = HeaderName::from_bytes(format!("x-iisnode-{name}").as_bytes()) else {
+                continue;
+            };
+            // A client must not forge promoted variables (DECISIONS.md §22).
+            headers.remove(&h);
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                headers.append(h, v);
+            }
+        }
+    }
     let cookie_slot = if plan.sticky {
         req.headers()
             .get_all(header::COOKIE)

@@ -422,10 +422,11 @@ async fn connect_stream(
         }
         if worker.has_exited() {
             let status = worker.exit_info().map(|e| e.status).unwrap_or_default();
+            // (hresult: the last pipe-open error iisnode saw, ERROR_FILE_NOT_FOUND.)
             return Err(failure(
                 500,
                 1002,
-                0x6d,
+                0x2,
                 format!("the node process exited before iisn could connect to it ({status})"),
             ));
         }
