@@ -93,7 +93,7 @@ pub fn resolve(root: &Path, site_path: &str, filter: &Filter) -> Resolved {
     // As written, or else with its names as on disk in another case (NTFS ignores case:
     // `/Assets/Logo.png` is `/assets/logo.png` there).
     let real = match fs::canonicalize(&p)
-        .or_else(|e| super::ci_path::on_disk(root, &p).map_or(Err(e), fs::canonicalize))
+        .or_else(|e| super::ci_path::on_disk_cached(root, &p).map_or(Err(e), fs::canonicalize))
     {
         Ok(r) => r,
         Err(_) => return Resolved::Missing(p),
