@@ -39,9 +39,11 @@ thread_local! {
     static FOLDERS: RefCell<HashMap<PathBuf, Names>> = RefCell::new(HashMap::new());
     /// Paths looked up recently that were not there as written, with what [`on_disk`] said
     /// then: the path Kudu's IsFile tests on every request costs one hash of its bytes.
-    static MISSES: RefCell<HashMap<Box<[u8]>, (Instant, Option<PathBuf>), Quick>> =
-        RefCell::new(HashMap::with_hasher(Quick));
+    static MISSES: RefCell<Misses> = const { RefCell::new(HashMap::with_hasher(Quick)) };
 }
+
+/// A path's bytes → when it was looked up, and its spelling on disk then.
+type Misses = HashMap<Box<[u8]>, (Instant, Option<PathBuf>), Quick>;
 
 /// Paths remembered in [`MISSES`] per thread.
 const MAX_MISSES: usize = 4096;
