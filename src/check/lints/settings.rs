@@ -370,7 +370,18 @@ impl Lints<'_, '_, '_> {
         if is_absolute_any(&value) || norm.split('/').any(|s| s == "..") {
             let d = Diagnostic::new(
                 &codes::LOG_DIRECTORY_OUTSIDE,
-                format!("logDirectory `{value}` is outside the script's folder: iisnode's error pages cannot show the logs"),
+                {
+                    let t = value.trim();
+                    let windows = t.len() >= 2 && t.as_bytes()[1] == b':' || t.starts_with("\\\\");
+                    format!(
+                        "logDirectory `{value}` is outside the script's folder: iisnode's error pages cannot show the logs{}",
+                        if windows {
+                            " (and `iisn serve`, which cannot write to a Windows path, writes them to the default `iisnode` folder)"
+                        } else {
+                            ""
+                        }
+                    )
+                },
             )
             .help("Use a folder name under the script's folder, and hide it with requestFiltering hiddenSegments.");
             let d = self.at(d, &dir);
