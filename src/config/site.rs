@@ -403,14 +403,23 @@ pub fn discover_config_files(root: &Path) -> Vec<PathBuf> {
 fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
     let canon_root = fs::canonicalize(root).ok();
-    // (URL folder, path, depth, the folder's real path when known.)
+    // (URL folder, path, depth, the real paths of the folders walked to it, itself last.)
     let mut stack = vec![(
         String::new(),
         root.to_path_buf(),
         0usize,
-        canon_root.clone(),
+        canon_root.clone().into_iter().collect::<Vec<PathBuf>>(),
     )];
-    while let Some((rel, dir, depth, canon)) = stack.pop() {
+    let mut walked = 0usize;
+    while let Some((rel, dir, depth, chain)) = stack.pop() {
+        walked += 1;
+        if walked > MAX_FOLDERS_WALKED {
+            tracing::warn!(
+                "the web.config search stopped after {MAX_FOLDERS_WALKED} folders (links to folders multiply the paths)"
+            );
+            break;
+        }
+        let canon = chain.last().cloned();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if depth == 0 => return Err(e),
@@ -424,7 +433,7 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
             let folder = if ft.is_dir() {
                 Some(canon.as_ref().map(|c| c.join(&name)))
             } else if ft.is_symlink() && !name.eq_ignore_ascii_case("web.config") {
-                linked_folder(&entry.path(), canon_root.as_deref(), canon.as_deref()).map(Some)
+                linked_folder(&entry.path(), canon_root.as_deref(), &chain).map(Some)
             } else {
                 None
             };
@@ -444,7 +453,9 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         }
         subdirs.sort();
         for (name, real) in subdirs.into_iter().rev() {
-            stack.push((join_rel(&rel, &name), dir.join(&name), depth + 1, real));
+            let mut next = chain.clone();
+            next.extend(real);
+            stack.push((join_rel(&rel, &name), dir.join(&name), depth + 1, next));
         }
     }
     found.sort_by(|a, b| {
@@ -461,13 +472,22 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
 }
 
 /// The real path of the folder the symbolic link `link` leads to, when it is one inside
-/// the site (`root`, real) and not `parent` (the link's folder, real) or one of its
-/// ancestors, which would make the walk go round in a loop.
-fn linked_folder(link: &Path, root: Option<&Path>, parent: Option<&Path>) -> Option<PathBuf> {
-    let (root, parent) = (root?, parent?);
+/// the site (`root`, real) and not one of the folders walked to reach the link (`chain`,
+/// real, the link's folder last) or an ancestor of them, which would make the walk go
+/// round in a loop (two folders linking to each other included).
+fn linked_folder(link: &Path, root: Option<&Path>, chain: &[PathBuf]) -> Option<PathBuf> {
+    let (root, parent) = (root?, chain.last()?);
     let real = fs::canonicalize(link).ok()?;
-    (real.is_dir() && real.starts_with(root) && !parent.starts_with(&real)).then_some(real)
+    (real.is_dir()
+        && real.starts_with(root)
+        && !parent.starts_with(&real)
+        && !chain.contains(&real))
+    .then_some(real)
 }
+
+/// Folders the web.config search looks at most (links to folders can multiply the paths
+/// even without a loop).
+const MAX_FOLDERS_WALKED: usize = 20_000;
 
 /// `configSource` files read for one web.config.
 #[derive(Default)]
@@ -1079,6 +1099,34 @@ pub fn span_text(sources: &SourceMap, span: Span) -> Spanned<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_linking_to_each_other_are_walked_once_each_way() {
+        let t = tempfile::tempdir().expect("tmp");
+        let root = t.path();
+        for d in ["x", "y"] {
+            std::fs::create_dir(root.join(d)).expect("mkdir");
+            std::fs::write(root.join(d).join("web.config"), "<configuration/>").expect("w");
+        }
+        for (link, to) in [
+            ("x/l1", "../y"),
+            ("x/l2", "../y"),
+            ("y/m1", "../x"),
+            ("y/m2", "../x"),
+        ] {
+            std::os::unix::fs::symlink(to, root.join(link)).expect("symlink");
+        }
+        let found: Vec<String> = discover(root)
+            .expect("walks")
+            .into_iter()
+            .map(|(rel, _)| rel)
+            .collect();
+        assert_eq!(
+            found,
+            ["x", "y", "x/l1", "x/l2", "y/m1", "y/m2"],
+            "{found:?}"
+        );
+    }
 
     #[test]
     fn paths_are_spelled_as_on_disk() {

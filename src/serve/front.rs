@@ -466,10 +466,12 @@ async fn pipeline(
                 worker,
             )
         }
-        Route::File { path } if let Some(u) = ctx.router.pipeline().unread_config(&path, false) => {
-            (unread_config_response(ctx, &err_cx, &u).await, 19, None)
-        }
-        Route::Listing { dir } if let Some(u) = ctx.router.pipeline().unread_config(&dir, true) => {
+        Route::File { .. } | Route::Listing { .. }
+            if let Some(u) = ctx.router.pipeline().unread_config(
+                strip_prefix_ci(&url, ctx.router.pipeline().app_path()).unwrap_or("/"),
+                matches!(route, Route::Listing { .. }),
+            ) =>
+        {
             (unread_config_response(ctx, &err_cx, &u).await, 19, None)
         }
         Route::File { path } => {

@@ -264,7 +264,8 @@ impl AppPool {
         let name = self.plan.name.clone();
         // iisnode's interceptor creates the log folder and prunes it as node starts, before
         // the application writes anything.
-        super::logs::prepare(&self.plan.log);
+        let log = self.plan.log.clone();
+        let _ = tokio::task::spawn_blocking(move || super::logs::prepare(&log)).await;
         match process::spawn_worker(
             &self.shared.spawner,
             &spec,

@@ -82,11 +82,14 @@ impl std::hash::Hasher for QuickHasher {
     }
 }
 
-/// Lower case for comparing names: Unicode's lower-case mapping (NTFS compares with its own
-/// upper-case table; the two agree on the names sites use).
+/// Lower case for comparing names: ASCII letters only, the rule every other name
+/// comparison in iisn uses (folder configurations, `<location>`, handler paths, request
+/// filtering). A wider rule would let one URL name a file under one folder's configuration
+/// and be matched against another's: Unicode lower-casing turns the Kelvin sign (U+212A)
+/// into `k`, so `/bac\u{212A}ups/x` would reach `backups/x` without `backups/web.config`.
 fn fold(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.chars().any(char::is_uppercase) {
-        name.to_lowercase().into()
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
     } else {
         name.into()
     }
@@ -207,6 +210,17 @@ mod tests {
         // As written: nothing to change.
         assert_eq!(on_disk(root, &root.join("Assets/Img/Logo.PNG")), None);
         assert_eq!(on_disk(root, &root.join("assets/none.png")), None);
+        // ASCII letters only, as every other name comparison: not the Kelvin sign for `k`,
+        // nor `Ü` for `ü`.
+        std::fs::create_dir_all(root.join("backups")).expect("mkdir");
+        std::fs::write(root.join("über.js"), "x").expect("w");
+        assert_eq!(on_disk(root, &root.join("bac\u{212A}ups")), None);
+        assert_eq!(on_disk(root, &root.join("BAC\u{212A}UPS")), None);
+        assert_eq!(on_disk(root, &root.join("\u{dc}ber.js")), None);
+        assert_eq!(
+            on_disk(root, &root.join("BACKUPS")),
+            Some(root.join("backups"))
+        );
         assert_eq!(on_disk(root, Path::new("/etc/passwd")), None);
         assert!(metadata(root, &root.join("ASSETS/IMG/LOGO.png")).is_some_and(|m| m.is_file()));
         assert!(metadata(root, &root.join("assets/img")).is_some_and(|m| m.is_dir()));

@@ -483,11 +483,11 @@ impl Pipeline {
         &self.site.root
     }
 
-    /// A web.config this configuration does not hold in a folder from the site root down to
-    /// `target` (a file, or a folder when `is_dir`), found before it is served
+    /// A web.config this configuration does not hold in a folder of the site path
+    /// `site_path` (a file's, or a folder's when `is_dir`), found before it is served
     /// ([`unread`]).
-    pub fn unread_config(&self, target: &Path, is_dir: bool) -> Option<unread::Unread> {
-        self.unread.find(target, is_dir)
+    pub fn unread_config(&self, site_path: &str, is_dir: bool) -> Option<unread::Unread> {
+        self.unread.find(site_path, is_dir)
     }
 
     /// `""` or `/prefix`.

@@ -8,8 +8,9 @@
 //! is found by the next poll, seconds later, and the folders it never searches
 //! (`node_modules`, hidden folders, very deep ones: [`unsearched_reason`]) not at all.
 //!
-//! So before a static file or a folder listing goes out, every folder from the site root
-//! down to it that iisn has no web.config for is looked at: one `stat` of the folder per
+//! So before a static file or a folder listing goes out, every folder of its URL from the
+//! site root down (the URL's folders, as IIS reads configuration by path, through links)
+//! that iisn has no web.config for is looked at: one `stat` of the folder per
 //! request, and a read of its entries only when the folder changed since the last look. If
 //! one holds a web.config, the file is not served: the request gets 500.19 naming the file,
 //! and the configuration is read again at once ([`super::super::events::Events`]'s poke)
@@ -63,25 +64,32 @@ impl UnreadCheck {
         }
     }
 
-    /// The first web.config (from the root down) in the folders from the site root to
-    /// `target` that the configuration does not hold. `target` is a file, or a folder when
-    /// `is_dir` (a listing); a path outside the site is not looked at.
-    pub fn find(&self, target: &Path, is_dir: bool) -> Option<Unread> {
-        let rel = target.strip_prefix(&self.root).ok()?;
-        let mut components: Vec<_> = rel.components().collect();
-        if !is_dir {
-            components.pop();
+    /// The first web.config (from the root down) in the folders of the site path
+    /// `site_path` (a normalised, decoded URL path relative to the site, `/a/b.txt`) that the
+    /// configuration does not hold. The folders are the URL's, as IIS reads configuration
+    /// by path (through links), each spelled as on disk ([`super::ci_path`]); `site_path` is
+    /// a file's, or a folder's when `is_dir` (a listing).
+    pub fn find(&self, site_path: &str, is_dir: bool) -> Option<Unread> {
+        let mut segments: Vec<&str> = site_path.split('/').filter(|s| !s.is_empty()).collect();
+        // (A default document's URL is its folder's, `/docs/`.)
+        if !is_dir && !site_path.ends_with('/') {
+            segments.pop();
         }
         let mut dir = self.root.clone();
         let mut url_dir = String::new();
-        for i in 0..=components.len() {
+        for i in 0..=segments.len() {
             if i > 0 {
-                let c = components[i - 1].as_os_str();
-                dir.push(c);
+                let seg = segments[i - 1];
+                dir.push(seg);
+                if std::fs::symlink_metadata(&dir).is_err() {
+                    // Another spelling, as the file was found; nothing there at all: nothing
+                    // below it is served either.
+                    dir = super::ci_path::on_disk_cached(&self.root, &dir)?;
+                }
                 if !url_dir.is_empty() {
                     url_dir.push('/');
                 }
-                url_dir.push_str(&c.to_string_lossy());
+                url_dir.push_str(&dir.file_name()?.to_string_lossy());
             }
             if self.known.contains(&dir) {
                 continue;
@@ -150,27 +158,29 @@ mod tests {
         std::fs::write(root.join("a/b/x.js"), "x").expect("w");
         std::fs::write(root.join("node_modules/p/y.js"), "y").expect("w");
         let check = UnreadCheck::new(root, [root.join("web.config")]);
-        assert_eq!(check.find(&root.join("a/b/x.js"), false), None);
-        assert_eq!(check.find(&root.join("a/b"), true), None);
+        assert_eq!(check.find("/a/b/x.js", false), None);
+        assert_eq!(check.find("/a/b", true), None);
+        assert_eq!(check.find("/a/b/", false), None);
 
         // A web.config appears in a folder that had none; the cached look is redone
         // because the folder changed.
         std::fs::write(root.join("a/Web.Config"), "<configuration/>").expect("w");
-        let found = check.find(&root.join("a/b/x.js"), false).expect("found");
+        let found = check.find("/A/b/x.js", false).expect("found");
         assert_eq!(found.file, root.join("a/Web.Config"));
         assert_eq!(found.dir, root.join("a"));
         assert_eq!(found.never, None);
+        // A default document (`/a/b/` serves a/b/index.html) is below it too.
+        assert!(check.find("/a/b/", false).is_some());
 
         // One in a folder the search skips: iisn will never read it.
         std::fs::write(root.join("node_modules/p/web.config"), "<configuration/>").expect("w");
-        let found = check
-            .find(&root.join("node_modules/p/y.js"), false)
-            .expect("found");
+        let found = check.find("/node_modules/p/y.js", false).expect("found");
         assert!(found.never.is_some_and(|r| r.contains("node_modules")));
 
         // A folder named web.config is not one; a path outside the site is not looked at.
         std::fs::create_dir_all(root.join("c/web.config")).expect("mkdir");
-        assert_eq!(check.find(&root.join("c/z.txt"), false), None);
-        assert_eq!(check.find(Path::new("/etc/passwd"), false), None);
+        assert_eq!(check.find("/c/z.txt", false), None);
+        // A folder that does not exist: nothing below it to serve.
+        assert_eq!(check.find("/nowhere/z.txt", false), None);
     }
 }

@@ -315,4 +315,31 @@ fn file_names_ignore_case_as_on_ntfs() {
         assert!(!r.text().contains("secret\n"), "{target}");
     }
     assert_eq!(s.raw_get("/assets/img/missing.txt").status, 404);
+    // ASCII letters only, as the choice of a folder's configuration: `backups/web.config`
+    // refuses its files in any ASCII spelling, and the Kelvin sign (which Unicode lowers to
+    // `k`) or a non-ASCII letter in another case name nothing.
+    site.write("backups/dump.txt", "secret dump\n");
+    site.write("über/x.txt", "secret x\n");
+    site.write(
+        "backups/web.config",
+        "<configuration><system.webServer><rewrite><rules><rule name=\"deny\"><match url=\".*\" /><action type=\"CustomResponse\" statusCode=\"403\" /></rule></rules></rewrite></system.webServer></configuration>",
+    );
+    let deadline = std::time::Instant::now() + crate::harness::TIMEOUT;
+    while s.raw_get("/backups/dump.txt").status != 403 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backups/web.config never applied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(s.raw_get("/BACKUPS/dump.txt").status, 403);
+    for target in [
+        "/bac%E2%84%AAups/dump.txt",
+        "/BAC%E2%84%AAUPS/dump.txt",
+        "/%C3%9Cber/x.txt",
+    ] {
+        let r = s.raw_get(target);
+        assert_eq!(r.status, 404, "{target}: {}", r.text());
+        assert!(!r.text().contains("secret"), "{target}");
+    }
 }
