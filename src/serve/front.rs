@@ -498,7 +498,14 @@ async fn pipeline(
         Route::Listing { dir } => {
             let pipeline = ctx.router.pipeline();
             let site_path = strip_prefix_ci(&url, pipeline.app_path()).unwrap_or("/");
-            let resp = static_files::listing(&dir, &url, site_path, &config.filter, &host).await;
+            let resp = static_files::listing(
+                &dir,
+                &url,
+                (site_path, pipeline.root()),
+                &config.filter,
+                &host,
+            )
+            .await;
             (resp, 0, None)
         }
         Route::Redirect { status, location } => (redirect_response(status, &location), 0, None),

@@ -620,12 +620,14 @@ impl hyper::body::Body for MultiBody {
     }
 }
 
-/// IIS's directory listing (`directoryBrowse enabled="true"`), without hidden entries.
-/// `url` is the folder's public URL (for links), `site_path` its site path (for filtering).
+/// IIS's directory listing (`directoryBrowse enabled="true"`), without hidden entries, nor
+/// symbolic links that lead out of the site (`root`, canonical) or to what it hides, which
+/// [`resolve`] would refuse to serve. `url` is the folder's public URL (for links),
+/// `site_path` its site path (for filtering).
 pub async fn listing(
     dir: &Path,
     url: &str,
-    site_path: &str,
+    (site_path, root): (&str, &Path),
     filter: &Filter,
     host: &str,
 ) -> Response<Body> {
@@ -640,7 +642,31 @@ pub async fn listing(
             if !filter.allows(&child) {
                 continue;
             }
-            let Ok(m) = e.metadata().await else { continue };
+            let Ok(mut m) = e.metadata().await else {
+                continue;
+            };
+            if m.is_symlink() {
+                let served = tokio::fs::canonicalize(e.path())
+                    .await
+                    .ok()
+                    .and_then(|real| {
+                        let rel = real.strip_prefix(root).ok()?;
+                        let rel_url: String = rel
+                            .components()
+                            .map(|c| format!("/{}", c.as_os_str().to_string_lossy()))
+                            .collect();
+                        let hidden = rel.components().any(|c| {
+                            let n = c.as_os_str().to_string_lossy();
+                            n.starts_with('.') && !dot_name_allowed(&n)
+                        });
+                        (!hidden && filter.allows(&rel_url)).then_some(real)
+                    });
+                let Some(real) = served else { continue };
+                let Ok(target) = tokio::fs::metadata(&real).await else {
+                    continue;
+                };
+                m = target;
+            }
             entries.push((name, m.is_dir(), m.modified().ok(), m.len()));
         }
     }

@@ -343,3 +343,35 @@ fn file_names_ignore_case_as_on_ntfs() {
         assert!(!r.text().contains("secret"), "{target}");
     }
 }
+
+/// A folder listing leaves out symbolic links that lead out of the site or to what request
+/// filtering hides (fetching them is refused), and shows links inside the site with their
+/// target's size.
+#[test]
+fn a_listing_shows_only_links_it_would_serve() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("files/a.txt", "a\n");
+    site.write("docs/readme.txt", "read me, 23 bytes long\n");
+    site.write("bin/secret.txt", "s\n");
+    std::fs::write(site.outside().join("outside.txt"), "outside\n").expect("write outside");
+    std::os::unix::fs::symlink(site.outside(), site.path("files/out")).expect("symlink");
+    std::os::unix::fs::symlink(site.path("bin"), site.path("files/hidden")).expect("symlink");
+    std::os::unix::fs::symlink(site.path("docs/readme.txt"), site.path("files/inner.txt"))
+        .expect("symlink");
+    site.write(
+        "files/web.config",
+        "<configuration><system.webServer><directoryBrowse enabled=\"true\" /></system.webServer></configuration>",
+    );
+    let s = site.serve();
+    let r = s.raw_get("/files/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("a.txt"), "{text}");
+    assert!(text.contains("inner.txt"), "{text}");
+    assert!(text.contains(" 23 "), "the target's size: {text}");
+    assert!(!text.contains(">out<"), "{text}");
+    assert!(!text.contains(">hidden<"), "{text}");
+    assert_eq!(s.raw_get("/files/out/outside.txt").status, 404);
+}
