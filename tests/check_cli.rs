@@ -497,3 +497,37 @@ fn a_server_variable_a_rule_sets_is_known() {
     assert!(unknown[0].1.contains("NOT_SET"), "{found:?}");
     assert!(found.iter().any(|(c, _)| c == "IISN6018"), "{found:?}");
 }
+
+/// A watchedFiles entry whose folder's parent does not exist: iisnode's watcher cannot open
+/// it and the application does not start (IISN5023, an error); one whose last folder is
+/// missing is tolerated, as iisnode tolerates it.
+#[test]
+fn a_watched_folder_without_its_parent_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration><system.webServer>
+<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+<iisnode watchedFiles="*.js;nodir\deeper\*.js;alsonot\*.json"/>
+</system.webServer></configuration>
+"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let found: Vec<String> = v["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["code"] == "IISN5023")
+        .map(|d| d["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("nodir"), "{found:?}");
+    assert_eq!(out.status.code(), Some(1));
+}

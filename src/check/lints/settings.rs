@@ -642,7 +642,13 @@ impl Lints<'_, '_, '_> {
                 self.push(d);
                 None
             } else {
-                None
+                // A folder whose parent does not exist: iisnode's watcher fails to open it
+                // and the application does not start (`iisn serve` answers 500.1000).
+                self.v
+                    .app
+                    .and_then(|a| a.script.parent())
+                    .and_then(|dir| crate::serve::watcher::start_failure(entry, dir))
+                    .map(|why| (why, Severity::Error))
             };
             if let Some((msg, sev)) = problem {
                 let mut d = Diagnostic::new(&codes::WATCHED_FILES_ENTRY, msg)
