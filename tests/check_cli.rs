@@ -444,14 +444,37 @@ fn a_missing_iisnode_handler_in_a_node_repository_is_a_warning() {
     assert!(out.status.success());
 }
 
+/// `iisn check --format json` on a site of one web.config and `server.js`: the diagnostics
+/// as (code, message), and the exit code.
+fn check_site(web_config: &str) -> (Vec<(String, String)>, Option<i32>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "web.config", web_config);
+    write(dir.path(), "server.js", SERVER);
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let found = v["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    (found, out.status.code())
+}
+
 /// A server variable an earlier rule sets (`<serverVariables><set>`) is one a later rule
 /// may read: not reported as unknown (IISN6011), while setting it is (IISN6018).
 #[test]
 fn a_server_variable_a_rule_sets_is_known() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(
-        dir.path(),
-        "web.config",
+    let (found, _) = check_site(
         r#"<configuration>
   <system.webServer>
     <handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
@@ -473,25 +496,6 @@ fn a_server_variable_a_rule_sets_is_known() {
 </configuration>
 "#,
     );
-    write(dir.path(), "server.js", SERVER);
-    let out = iisn()
-        .args(["check", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .expect("runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: Value = serde_json::from_str(&text).expect("json");
-    let found: Vec<(String, String)> = v["diagnostics"]
-        .as_array()
-        .expect("diagnostics")
-        .iter()
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap_or_default().to_string(),
-                d["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
     let unknown: Vec<_> = found.iter().filter(|(c, _)| c == "IISN6011").collect();
     assert_eq!(unknown.len(), 1, "{found:?}");
     assert!(unknown[0].1.contains("NOT_SET"), "{found:?}");
@@ -503,31 +507,19 @@ fn a_server_variable_a_rule_sets_is_known() {
 /// missing is tolerated, as iisnode tolerates it.
 #[test]
 fn a_watched_folder_without_its_parent_is_an_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    write(
-        dir.path(),
-        "web.config",
+    let (found, code) = check_site(
         r#"<configuration><system.webServer>
 <handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
 <iisnode watchedFiles="*.js;nodir\deeper\*.js;alsonot\*.json"/>
 </system.webServer></configuration>
 "#,
     );
-    write(dir.path(), "server.js", SERVER);
-    let out = iisn()
-        .args(["check", "--format", "json"])
-        .arg(dir.path())
-        .output()
-        .expect("runs");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let found: Vec<String> = v["diagnostics"]
-        .as_array()
-        .expect("diagnostics")
+    let found: Vec<&String> = found
         .iter()
-        .filter(|d| d["code"] == "IISN5023")
-        .map(|d| d["message"].as_str().unwrap_or_default().to_string())
+        .filter(|(c, _)| c == "IISN5023")
+        .map(|(_, m)| m)
         .collect();
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("nodir"), "{found:?}");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(code, Some(1));
 }
