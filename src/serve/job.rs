@@ -193,6 +193,20 @@ pub fn find(mark: &Mark, roots: &[u32], exclude: &[u32]) -> Vec<Found> {
     }
 }
 
+/// When the process `pid` started (clock ticks after boot, `/proc/PID/stat`), to tell it
+/// from a later process that reuses the pid; `None` where that cannot be known.
+pub fn start_time(pid: u32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        read_stat(pid).map(|s| s.start)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// Whether `p` still runs: the same process (same start time), not a zombie.
 pub fn alive(p: &Found) -> bool {
     #[cfg(target_os = "linux")]

@@ -111,6 +111,9 @@ pub struct Worker {
     /// iisn asked it to stop (recycle or shutdown): its exit is not a crash.
     stopping: AtomicBool,
     pub log: Arc<LogSettings>,
+    /// When the process started (`job::start_time`): its pid names it only while that holds
+    /// (the exit task marks it exited a moment after it is reaped, and a pid can be reused).
+    start_time: Option<u64>,
     /// What the response path needs to keep the log files ahead of the answers
     /// ([`Worker::output_pending`], [`Worker::flush_output`]).
     output: OutputSync,
@@ -211,7 +214,17 @@ impl Worker {
     #[cfg(unix)]
     fn owns_group(&self) -> bool {
         let pid = self.id.pid as i32;
-        pid > 0 && (!self.has_exited() || !super::transport::pid_alive(pid))
+        pid > 0
+            && ((!self.has_exited() && self.is_still_the_process())
+                || !super::transport::pid_alive(pid))
+    }
+
+    /// Whether the worker's pid still names the process that was started (a pid reaped a
+    /// moment before the exit task marks it exited could already be another's). True where
+    /// start times cannot be read.
+    fn is_still_the_process(&self) -> bool {
+        self.start_time
+            .is_none_or(|t| job::start_time(self.id.pid).is_none_or(|now| now == t))
     }
 
     /// Whether anything is left in the worker's process group.
@@ -227,7 +240,9 @@ impl Worker {
     /// signalled, while the children still have their parents.
     async fn tree(&self) -> Vec<job::Found> {
         let mark = job::Mark::worker(&self.socket);
-        let roots = if self.has_exited() {
+        // Its pid as a root only while it names the worker (not reaped, or reaped and not
+        // reused: same start time).
+        let roots = if self.has_exited() || !self.is_still_the_process() {
             Vec::new()
         } else {
             vec![self.id.pid]
@@ -343,6 +358,7 @@ pub async fn spawn_worker(
         exit_notify: Notify::new(),
         stopping: AtomicBool::new(false),
         log: log.clone(),
+        start_time: job::start_time(id.pid),
     });
     events
         .send(ServeEvent::WorkerSpawned { id: id.clone() })
