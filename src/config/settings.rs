@@ -236,19 +236,13 @@ pub fn resolve(
             outcome.failed = why == ConfigOverridesProblem::Absolute;
         }
         Ok(rel) => {
-            // NTFS ignores case: `IISNODE.YML` names iisnode.yml.
-            let written = inputs.script_dir.join(&rel);
-            let path = if written.exists() {
-                written
-            } else {
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                inputs
-                    .script_dir
-                    .join(crate::config::site::on_disk_spelling(
-                        inputs.script_dir,
-                        &rel,
-                    ))
-            };
+            // NTFS ignores case: `IISNODE.YML` names iisnode.yml (as written when it exists).
+            let path = inputs
+                .script_dir
+                .join(crate::config::site::on_disk_spelling(
+                    inputs.script_dir,
+                    &rel.to_string_lossy(),
+                ));
             outcome.path = Some(path.clone());
             match yml_source.read_yml(&path) {
                 Err(d) => {

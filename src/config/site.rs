@@ -419,7 +419,6 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
             );
             break;
         }
-        let canon = chain.last().cloned();
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if depth == 0 => return Err(e),
@@ -431,7 +430,7 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(ft) = entry.file_type() else { continue };
             let folder = if ft.is_dir() {
-                Some(canon.as_ref().map(|c| c.join(&name)))
+                Some(chain.last().map(|c| c.join(&name)))
             } else if ft.is_symlink() && !name.eq_ignore_ascii_case("web.config") {
                 linked_folder(&entry.path(), canon_root.as_deref(), &chain).map(Some)
             } else {

@@ -147,14 +147,11 @@ fn mtime_nanos(t: std::io::Result<SystemTime>) -> u128 {
 pub fn fingerprint(e: &WatchEntry) -> u64 {
     if !e.wildcard {
         // The file as named, or else its name in another case (NTFS ignores case).
-        let m = std::fs::metadata(e.dir.join(&e.name)).or_else(|err| {
-            let other = std::fs::read_dir(&e.dir)?
-                .flatten()
-                .map(|ent| ent.file_name())
-                .filter(|n| n.to_string_lossy().eq_ignore_ascii_case(&e.name))
-                .min()
-                .ok_or(err)?;
-            std::fs::metadata(e.dir.join(other))
+        let m = std::fs::metadata(e.dir.join(&e.name)).or_else(|_| {
+            std::fs::metadata(
+                e.dir
+                    .join(crate::config::site::on_disk_spelling(&e.dir, &e.name)),
+            )
         });
         let Ok(m) = m else {
             return 0;

@@ -98,37 +98,37 @@ pub fn resolve(root: &Path, site_path: &str, filter: &Filter) -> Resolved {
         Ok(r) => r,
         Err(_) => return Resolved::Missing(p),
     };
-    let Ok(rel) = real.strip_prefix(root) else {
-        return Resolved::Hidden(
-            p,
-            "The path leads outside the site through a symbolic link; iisn does not follow it."
-                .into(),
-        );
-    };
-    let mut rel_url = String::new();
-    for c in rel.components() {
-        let name = c.as_os_str().to_string_lossy();
-        if name.starts_with('.') && !dot_name_allowed(&name) {
-            return Resolved::Hidden(
-                p,
-                "The path leads to a hidden file through a symbolic link.".into(),
-            );
-        }
-        rel_url.push('/');
-        rel_url.push_str(&name);
-    }
-    if !rel_url.is_empty() && !filter.allows(&rel_url) {
-        return Resolved::Hidden(
-            p,
-            "The path leads, through a symbolic link, to a location request filtering hides."
-                .into(),
-        );
+    if let Some(why) = refused_target(root, &real, filter) {
+        return Resolved::Hidden(p, why.into());
     }
     match fs::metadata(&real) {
         Ok(m) if m.is_file() => Resolved::File(real),
         Ok(m) if m.is_dir() => Resolved::Dir(real),
         _ => Resolved::Missing(p),
     }
+}
+
+/// Why iisn will not serve `real` (the canonical path a URL led to, through any symbolic
+/// links), if it will not: outside the site (`root`, canonical), a dot-name on the way, or a
+/// location request filtering hides.
+fn refused_target(root: &Path, real: &Path, filter: &Filter) -> Option<&'static str> {
+    let Ok(rel) = real.strip_prefix(root) else {
+        return Some(
+            "The path leads outside the site through a symbolic link; iisn does not follow it.",
+        );
+    };
+    let mut rel_url = String::new();
+    for c in rel.components() {
+        let name = c.as_os_str().to_string_lossy();
+        if name.starts_with('.') && !dot_name_allowed(&name) {
+            return Some("The path leads to a hidden file through a symbolic link.");
+        }
+        rel_url.push('/');
+        rel_url.push_str(&name);
+    }
+    (!rel_url.is_empty() && !filter.allows(&rel_url)).then_some(
+        "The path leads, through a symbolic link, to a location request filtering hides.",
+    )
 }
 
 /// IIS's ETag: the file time (100 ns ticks since 1601) in hex, then `:0`.
@@ -646,22 +646,13 @@ pub async fn listing(
                 continue;
             };
             if m.is_symlink() {
-                let served = tokio::fs::canonicalize(e.path())
-                    .await
-                    .ok()
-                    .and_then(|real| {
-                        let rel = real.strip_prefix(root).ok()?;
-                        let rel_url: String = rel
-                            .components()
-                            .map(|c| format!("/{}", c.as_os_str().to_string_lossy()))
-                            .collect();
-                        let hidden = rel.components().any(|c| {
-                            let n = c.as_os_str().to_string_lossy();
-                            n.starts_with('.') && !dot_name_allowed(&n)
-                        });
-                        (!hidden && filter.allows(&rel_url)).then_some(real)
-                    });
-                let Some(real) = served else { continue };
+                // Listed only if it would be served ([`resolve`]), with its target's size.
+                let Ok(real) = tokio::fs::canonicalize(e.path()).await else {
+                    continue;
+                };
+                if refused_target(root, &real, filter).is_some() {
+                    continue;
+                }
                 let Ok(target) = tokio::fs::metadata(&real).await else {
                     continue;
                 };
