@@ -333,10 +333,73 @@ fn configuration_errors_exit_1_with_check_diagnostics() {
         .output()
         .expect("run iisn");
     assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error[IISN1004]"), "{err}");
     assert!(err.contains("web.config:5:"), "{err}");
+    // The URL is still routed, as serve answers it: IIS cannot load this web.config.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("500.19"), "{stdout}");
+}
+
+#[test]
+fn iisnode_error_pages_are_an_outcome() {
+    // An unknown <iisnode> attribute: iisnode answers its configuration error page for the
+    // script (static files are still served); a handler for a missing script: 404.
+    let site = site_with(
+        r#"<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="a.js" verb="*" modules="iisnode" />
+      <add name="iisnode-b" path="b.js" verb="*" modules="iisnode" />
+    </handlers>
+    <iisnode idontexist="1" />
+  </system.webServer>
+</configuration>"#,
+        &[("a.js", "//"), ("index.html", "hi")],
+    );
+    let out = iisn()
+        .args(["route", "--format", "json"])
+        .arg(site.path())
+        .args(["/a.js", "/index.html"])
+        .output()
+        .expect("run iisn");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["outcome"], "iisnode-error", "{stdout}");
+    assert_eq!(lines[0]["status"], 200, "{stdout}");
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("configuration")),
+        "{stdout}"
+    );
+    assert_eq!(lines[1]["outcome"], "file", "{stdout}");
+
+    let site = site_with(
+        r#"<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="gone.js" verb="*" modules="iisnode" />
+    </handlers>
+  </system.webServer>
+</configuration>"#,
+        &[],
+    );
+    let out = iisn()
+        .args(["route", "--format", "json"])
+        .arg(site.path())
+        .arg("/gone.js")
+        .output()
+        .expect("run iisn");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("json");
+    assert_eq!(v["outcome"], "iisnode-error", "{stdout}");
+    assert_eq!(v["status"], 404, "{stdout}");
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! before deploying, and `--format json` lets CI pin it (docs/route-json.md).
 //!
 //! Exit codes: 0 every URL was routed (whatever the outcome), 1 the configuration has errors
-//! (printed as `iisn check` prints them), 2 a usage error.
+//! (printed as `iisn check` prints them, on stderr; the URLs are still routed, as serve would
+//! answer them: 500.19 for a web.config IIS cannot load), 2 a usage error.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -41,7 +42,8 @@ Output: human (default) or json (one object per URL per line, docs/route-json.md
 
 Exit codes:
   0  every URL was routed, whatever the outcome (a 404 is an answer)
-  1  the configuration has errors (printed as iisn check prints them)
+  1  the configuration has errors (printed as iisn check prints them, on stderr);
+     the URLs are still routed, as serve answers them (500.19, iisnode's error page)
   2  usage error, or a missing or unreadable path";
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -158,9 +160,12 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
 
     let site = load_site(&site_path, &LoadOptions::from_process())?;
     let base = std::env::current_dir().unwrap_or_default();
-    // The same lints as `iisn check` and `iisn serve`: errors stop routing.
+    // The same lints as `iisn check` and `iisn serve`. Errors are printed (stderr) and make
+    // the exit code 1, but the URLs are routed anyway, as `iisn serve` would answer them:
+    // a web.config IIS cannot load gives 500.19, a rule that cannot run 500.50.
     let diagnostics = crate::check::all(&site);
-    if crate::check::fails(diagnostics.iter(), false) {
+    let config_errors = crate::check::fails(diagnostics.iter(), false);
+    if config_errors {
         for d in diagnostics.iter().filter(|d| d.severity != Severity::Info) {
             eprintln!("{}", render::human(d, &site.sources, &base, &ui.err));
         }
@@ -168,9 +173,7 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
             "{}",
             render::summary_line(&Summary::of(&diagnostics), &ui.err)
         );
-        return Err(Error::ConfigErrors);
-    }
-    if ui.verbose > 0 {
+    } else if ui.verbose > 0 {
         for d in diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Warning)
@@ -244,6 +247,9 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
         stdout.write_all(text.as_bytes()).map_err(Error::Output)?;
     }
     stdout.flush().map_err(Error::Output)?;
+    if config_errors {
+        return Err(Error::ConfigErrors);
+    }
     Ok(())
 }
 

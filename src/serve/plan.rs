@@ -95,6 +95,26 @@ fn env_get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Settings with which iisnode fails every request of the application before node sees it:
+/// the sub-status of its 500 and why (`iisn route` shows the same).
+pub fn failing_settings(s: &IisnodeSettings) -> Option<(u32, &'static str)> {
+    if s.bool(Attr::DebuggingEnabled) && s.str(Attr::DebuggerPathSegment).is_empty() {
+        // cnodedebugger.cpp: ERROR_INVALID_PARAMETER before any request is sent.
+        Some((
+            1000,
+            "debuggerPathSegment is empty while debuggingEnabled is true: iisnode fails every request of the application; set debuggerPathSegment (the default is `debug`) or debuggingEnabled=\"false\"",
+        ))
+    } else if s.uint(Attr::InitialRequestBufferSize) == 0 {
+        // CHttpProtocol::Append doubles a buffer of 0 bytes forever: IIS never answers.
+        Some((
+            1005,
+            "initialRequestBufferSize is 0: iisnode's request buffer cannot grow, and IIS would never answer this request; use a positive size (the default is 4096)",
+        ))
+    } else {
+        None
+    }
+}
+
 /// Looks `program` up like a shell: a path with a separator is used as is (relative to
 /// `cwd`), a bare name is searched on `PATH`.
 pub fn find_program(program: &str, cwd: &Path, env: &[(String, String)]) -> Option<PathBuf> {
@@ -371,28 +391,9 @@ impl AppPlan {
             debugging: s.bool(Attr::DebuggingEnabled),
             debug_segment: s.str(Attr::DebuggerPathSegment).to_string(),
             debug_ports: s.str(Attr::DebuggerPortRange).to_string(),
-            fails_every_request: if s.bool(Attr::DebuggingEnabled)
-                && s.str(Attr::DebuggerPathSegment).is_empty()
-            {
-                // cnodedebugger.cpp: ERROR_INVALID_PARAMETER before any request is sent.
-                Some((
-                    1000,
-                    Cow::Borrowed(
-                        "debuggerPathSegment is empty while debuggingEnabled is true: iisnode fails every request of the application; set debuggerPathSegment (the default is `debug`) or debuggingEnabled=\"false\"",
-                    ),
-                ))
-            } else if let Some(why) = watch_failure {
-                Some((1000, Cow::Owned(why)))
-            } else if s.uint(Attr::InitialRequestBufferSize) == 0 {
-                // CHttpProtocol::Append doubles a buffer of 0 bytes forever: IIS never answers.
-                Some((
-                    1005,
-                    Cow::Borrowed(
-                        "initialRequestBufferSize is 0: iisnode's request buffer cannot grow, and IIS would never answer this request; use a positive size (the default is 4096)",
-                    ),
-                ))
-            } else {
-                None
+            fails_every_request: match failing_settings(s) {
+                Some((sub, why)) => Some((sub, Cow::Borrowed(why))),
+                None => watch_failure.map(|why| (1000, Cow::Owned(why))),
             },
             inspect_all: ctx.inspect,
             settings: s.clone(),

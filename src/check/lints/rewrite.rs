@@ -21,6 +21,7 @@ use crate::rewrite::pattern::{self, Fallback, Pattern};
 
 use super::handlers::{Mapping, map_url};
 use super::{Ctx, parent_rel, resolve_url_path};
+use crate::serve::pipeline::strip_prefix_ci;
 
 /// URL Rewrite's string functions (iis-webconfig.md §1.8).
 const FUNCTIONS: &[&str] = &["ToLower", "UrlEncode", "UrlDecode", "HtmlEncode"];
@@ -646,6 +647,47 @@ fn is_catch_all_text(syntax: PatternSyntax, p: &str) -> bool {
     }
 }
 
+/// Whether a rule after `rule` (in the rules that apply to its folder) has a pattern that
+/// matches the URL `rule` rewrites to, `resolved` (site-relative, no leading slash). The
+/// conditions are not evaluated: a rule that may run is enough not to call the target a 404.
+fn a_later_rule_matches(ctx: &Ctx<'_>, rule: &RewriteRule, dir_rel: &str, resolved: &str) -> bool {
+    let eff = ctx.effective(dir_rel);
+    let mut after = false;
+    for e in &eff.rules {
+        let r = &e.item;
+        if !after {
+            after = std::ptr::eq(r, rule)
+                || (r.name.value.eq_ignore_ascii_case(&rule.name.value)
+                    && e.level
+                        .trim_matches('/')
+                        .eq_ignore_ascii_case(dir_rel.trim_matches('/')));
+            continue;
+        }
+        if !r.enabled {
+            continue;
+        }
+        let level = e.level.trim_matches('/');
+        let input = if level.is_empty() {
+            Some(resolved)
+        } else {
+            strip_prefix_ci(resolved, level).and_then(|rest| {
+                rest.strip_prefix('/')
+                    .or(Some(rest).filter(|r| r.is_empty()))
+            })
+        };
+        let Some(input) = input else { continue };
+        let Some(m) = &r.match_ else { return true };
+        let Some(url) = &m.url else { return true };
+        match pattern::compile(r.pattern_syntax, &url.value, m.ignore_case) {
+            Ok(p) if p.is_match(input) != m.negate => return true,
+            Ok(_) => {}
+            // A pattern that does not compile is reported on its own.
+            Err(_) => {}
+        }
+    }
+    false
+}
+
 fn check_action(
     ctx: &mut Ctx<'_>,
     rule: &RewriteRule,
@@ -705,9 +747,16 @@ fn check_action(
         return;
     }
     let path = target.split('?').next().unwrap_or(target);
-    let Some(resolved) = resolve_url_path(dir_rel, path) else {
+    // serve decodes the substitution's path once (`static/%61.txt` is `static/a.txt`).
+    let decoded = crate::serve::router::percent_decode(path);
+    let Some(resolved) = resolve_url_path(dir_rel, decoded.as_deref().unwrap_or(path)) else {
         return;
     };
+    // A rule that does not stop hands the rewritten URL to the rules after it, which may
+    // rewrite it again (`a` → `b`, then `b` → `server.js`).
+    if !terminates(rule) && a_later_rule_matches(ctx, rule, dir_rel, &resolved) {
+        return;
+    }
     if hidden_by(
         ctx,
         &resolved,

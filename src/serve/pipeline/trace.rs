@@ -326,19 +326,27 @@ fn q(s: &str) -> String {
     format!("\"{s}\"")
 }
 
-/// A request for an application that iisnode's debugger answers instead of node
-/// (`<script>/debug`, `<script>/debug/?kill`...; `debuggingEnabled`).
-enum DebuggerUrl {
+/// A request for an application that iisnode answers itself instead of node: its debugger
+/// (`<script>/debug`, `<script>/debug/?kill`...; `debuggingEnabled`), or one of its error
+/// pages, in the order `iisn serve` checks them (front.rs `app_request`).
+enum AppAnswer {
     /// 301 to the same URL with a trailing slash.
-    Redirect(String),
+    DebuggerRedirect(String),
     /// A debugger command (the query).
-    Command(&'static str),
+    DebuggerCommand(&'static str),
+    /// iisnode's own error page: the application's configuration (web.config `<iisnode>`,
+    /// iisnode.yml) has errors, the script is missing, or its settings fail every request.
+    Error {
+        status: u16,
+        substatus: u32,
+        detail: String,
+    },
 }
 
 impl Report<'_> {
-    /// What iisnode's debugger does with this request, when the application's settings
-    /// (web.config and iisnode.yml) make it a debugger URL, as `iisn serve` decides it.
-    fn debugger(&self) -> Option<DebuggerUrl> {
+    /// What iisnode answers for this request instead of node, when the application's
+    /// settings (web.config and iisnode.yml) say so, as `iisn serve` decides it.
+    fn app_answer(&self) -> Option<AppAnswer> {
         use crate::config::schema::Attr;
         use crate::serve::debugger::{self, Command, DebugUrl};
         let Decision::App(a) = &self.routed.decision else {
@@ -366,20 +374,57 @@ impl Report<'_> {
                 &built
             }
         };
+        if let Some(kind) = app.config_error {
+            let file = match kind {
+                crate::config::ConfigErrorKind::WebConfig => "web.config",
+                crate::config::ConfigErrorKind::IisnodeYml => "iisnode.yml",
+            };
+            // A local client gets the page with a 200 (iisnode's own way), others 500.1000.
+            let (status, substatus) = if self.local { (200, 0) } else { (500, 1000) };
+            return Some(AppAnswer::Error {
+                status,
+                substatus,
+                detail: format!(
+                    "iisnode was unable to read the configuration ({file}) of {}: it answers with its configuration error page and does not start node (`iisn check` lists the problems)",
+                    app.script_rel
+                ),
+            });
+        }
+        if !app.script_exists && !app.script.is_file() {
+            return Some(AppAnswer::Error {
+                status: 404,
+                substatus: 0,
+                detail: format!("iisnode: the script {} does not exist", app.script_rel),
+            });
+        }
         let s = &app.settings;
+        let fails = crate::serve::plan::failing_settings(s)
+            .map(|(sub, why)| (sub, why.to_string()))
+            .or_else(|| {
+                let dir = app.script.parent()?;
+                crate::serve::watcher::start_failure(s.str(Attr::WatchedFiles), dir)
+                    .map(|why| (1000, why))
+            });
+        if let Some((substatus, detail)) = fails {
+            return Some(AppAnswer::Error {
+                status: 500,
+                substatus,
+                detail,
+            });
+        }
         if !s.bool(Attr::DebuggingEnabled) {
             return None;
         }
         let segment = s.str(Attr::DebuggerPathSegment);
         let query = self.url.split_once('?').map(|(_, q)| q);
         match debugger::classify(&a.path_info, segment, query)? {
-            DebugUrl::Redirect => Some(DebuggerUrl::Redirect(debugger::redirect_location(
+            DebugUrl::Redirect => Some(AppAnswer::DebuggerRedirect(debugger::redirect_location(
                 &a.script_url,
                 &a.path_info,
                 segment,
                 query,
             ))),
-            DebugUrl::Command(c) => Some(DebuggerUrl::Command(match c {
+            DebugUrl::Command(c) => Some(AppAnswer::DebuggerCommand(match c {
                 Command::Debug { brk: false } => "debug",
                 Command::Debug { brk: true } => "brk",
                 Command::Kill => "kill",
@@ -407,9 +452,12 @@ impl Report<'_> {
 
     /// `outcome`, `status`, `substatus`.
     pub fn outcome(&self) -> (&'static str, Option<u16>, u32) {
-        match self.debugger() {
-            Some(DebuggerUrl::Redirect(_)) => return ("redirect", Some(301), 0),
-            Some(DebuggerUrl::Command(_)) => return ("debugger", Some(200), 0),
+        match self.app_answer() {
+            Some(AppAnswer::DebuggerRedirect(_)) => return ("redirect", Some(301), 0),
+            Some(AppAnswer::DebuggerCommand(_)) => return ("debugger", Some(200), 0),
+            Some(AppAnswer::Error {
+                status, substatus, ..
+            }) => return ("iisnode-error", Some(status), substatus),
             None => {}
         }
         match &self.routed.decision {
@@ -434,11 +482,12 @@ impl Report<'_> {
 
     /// The final target in words (`app server.js`, `file public/about.html`, ...).
     pub fn target(&self) -> String {
-        match self.debugger() {
-            Some(DebuggerUrl::Redirect(location)) => return format!("to {location}"),
-            Some(DebuggerUrl::Command(c)) => {
+        match self.app_answer() {
+            Some(AppAnswer::DebuggerRedirect(location)) => return format!("to {location}"),
+            Some(AppAnswer::DebuggerCommand(c)) => {
                 return format!("iisnode's debugger (command {c}), not the application");
             }
+            Some(AppAnswer::Error { detail, .. }) => return detail,
             None => {}
         }
         match &self.routed.decision {
@@ -472,23 +521,38 @@ impl Report<'_> {
 
     fn steps(&self) -> Vec<Rendered> {
         let mut out: Vec<Rendered> = self.trace.steps.iter().map(|s| self.step(s)).collect();
-        if let Some(d) = self.debugger() {
-            let (text, json) = match d {
-                DebuggerUrl::Redirect(location) => (
+        if let Some(d) = self.app_answer() {
+            let (stage, text, json) = match d {
+                AppAnswer::DebuggerRedirect(location) => (
+                    "debugger",
                     format!(
                         "a debugger URL without its slash (debuggingEnabled): 301 to {location}"
                     ),
                     json!({"stage": "debugger", "redirect": location}),
                 ),
-                DebuggerUrl::Command(c) => (
+                AppAnswer::DebuggerCommand(c) => (
+                    "debugger",
                     format!(
                         "a debugger URL (debuggingEnabled): iisnode's debugger answers `{c}`, node does not see it"
                     ),
                     json!({"stage": "debugger", "command": c}),
                 ),
+                AppAnswer::Error {
+                    status,
+                    substatus,
+                    detail,
+                } => (
+                    "iisnode",
+                    if substatus == 0 {
+                        format!("{status}: {detail}")
+                    } else {
+                        format!("{status}.{substatus}: {detail}")
+                    },
+                    json!({"stage": "iisnode", "status": status, "substatus": substatus, "detail": detail}),
+                ),
             };
             out.push(Rendered {
-                stage: "debugger",
+                stage,
                 text: vec![text],
                 json,
             });
@@ -925,13 +989,11 @@ impl Report<'_> {
             Decision::Redirect { location, .. } => (Value::Null, Value::Null, json!(location)),
             _ => (Value::Null, Value::Null, Value::Null),
         };
-        let location = match self.debugger() {
-            Some(DebuggerUrl::Redirect(l)) => json!(l),
-            _ => location,
-        };
-        let detail = match &self.routed.decision {
-            Decision::Error(e) => Some(e.detail.clone()),
-            _ => None,
+        let (location, detail) = match (self.app_answer(), &self.routed.decision) {
+            (Some(AppAnswer::DebuggerRedirect(l)), _) => (json!(l), None),
+            (Some(AppAnswer::Error { detail, .. }), _) => (location, Some(detail)),
+            (_, Decision::Error(e)) => (location, Some(e.detail.clone())),
+            _ => (location, None),
         };
         json!({
             "url": self.url,
