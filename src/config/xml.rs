@@ -4,7 +4,8 @@
 //! and attribute keeps the byte span of its name and value for diagnostics. This module
 //! knows nothing about IIS: it only turns text into [`Element`]s or one syntax
 //! [`Diagnostic`] pointing at the offending markup. Text content, comments, processing
-//! instructions and the XML declaration are dropped (no IIS section iisn reads uses text).
+//! instructions and the XML declaration are dropped (no IIS section iisn reads uses text);
+//! a declaration anywhere but at the very start is an error, as XML requires.
 
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
@@ -120,6 +121,20 @@ pub fn parse(source: SourceId, text: &str) -> Result<Element, Diagnostic> {
                     before,
                     "text outside the root element".into(),
                     "Only comments and whitespace may stand outside <configuration>.",
+                ));
+            }
+            // XML allows the declaration only as the very first thing in the file (after a
+            // byte order mark): not after whitespace, a comment or the root. IIS's parser
+            // rejects such a file like any conforming one (500.19, not well-formed XML).
+            Event::Decl(_) if before != 0 || !body.starts_with("<?xml") => {
+                let at = body
+                    .get(usize::try_from(before).unwrap_or(usize::MAX)..)
+                    .and_then(|rest| rest.find("<?xml"))
+                    .map_or(before, |o| before + o as u64);
+                return Err(error_at(
+                    at,
+                    "malformed XML: the XML declaration `<?xml ...?>` is not at the very start of the file".into(),
+                    "Move `<?xml version=\"1.0\" encoding=\"utf-8\"?>` to the first line, first column (nothing before it, not even spaces), or delete it: it is optional.",
                 ));
             }
             Event::Eof => break,
@@ -281,6 +296,29 @@ mod tests {
             &text[a.value_span.start as usize..a.value_span.end as usize],
             "1"
         );
+    }
+
+    #[test]
+    fn the_declaration_only_at_the_very_start() {
+        for ok in [
+            "<?xml version=\"1.0\"?><configuration/>",
+            "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration/>",
+            "<configuration/>",
+        ] {
+            parse(SourceId(0), ok).unwrap_or_else(|d| panic!("{ok:?}: {}", d.message));
+        }
+        for (bad, at) in [
+            ("  <?xml version=\"1.0\"?>\n<configuration/>", (1, 3)),
+            (
+                "<!-- c -->\n<?xml version=\"1.0\"?><configuration/>",
+                (2, 1),
+            ),
+            ("<configuration/>\n<?xml version=\"1.0\"?>", (2, 1)),
+        ] {
+            let d = parse(SourceId(0), bad).expect_err(bad);
+            assert!(d.message.contains("declaration"), "{bad:?}: {}", d.message);
+            assert_eq!(lc(bad, &d), at, "{bad:?}");
+        }
     }
 
     #[test]

@@ -406,6 +406,8 @@ async fn pipeline(
         url,
         rewritten,
         set_headers,
+        set_vars,
+        query: rewritten_query,
     } = ctx.router.routing(routed);
     let method = req.method().clone();
     // URL Rewrite's outbound rules look at the request when the response goes out.
@@ -457,6 +459,8 @@ async fn pipeline(
                 url: &url,
                 rewritten,
                 set_headers: &set_headers,
+                set_vars: &set_vars,
+                rewritten_query: rewritten_query.as_deref(),
                 original_target: &original_target,
             };
             let (resp, substatus, worker) = app_request(req, ctx, peer, local, &target).await;
@@ -660,6 +664,10 @@ struct AppTarget<'a> {
     rewritten: bool,
     /// Request headers set by rewrite rules' `<serverVariables>`.
     set_headers: &'a [(String, String)],
+    /// Other server variables rules set, for `promoteServerVars`.
+    set_vars: &'a [(String, String)],
+    /// The query string after URL Rewrite (`QUERY_STRING`), when a rule rewrote the URL.
+    rewritten_query: Option<&'a str>,
     /// The request target as the client sent it.
     original_target: &'a str,
 }
@@ -745,8 +753,9 @@ async fn app_request(
     }
 
     // Promoted server variables and X-Forwarded-*, in iisnode's order (X-Forwarded-For and
-    // -Proto, then the X-iisnode-* headers); the variables' values come from the request as
-    // the client sent it.
+    // -Proto, then the X-iisnode-* headers). iisnode reads them from IIS after URL Rewrite
+    // ran: the URL variables and QUERY_STRING are the rewritten ones, variables rules set
+    // have their values; the raw ones (REQUEST_URI, UNENCODED_URL) are the client's.
     let promoted = (!plan.promote.is_empty()).then(|| {
         let target = req
             .uri()
@@ -764,11 +773,23 @@ async fn app_request(
             script_file: Some(&plan.script),
             site_root: &ctx.router.site().root,
             auth: ctx.auth.as_ref(),
+            query: t.rewritten_query,
         };
         plan.promote
             .iter()
             .rev()
-            .map(|name| (name.clone(), info.get(name)))
+            .map(|name| {
+                let set = t
+                    .set_vars
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name));
+                let value = match set {
+                    Some((_, v)) => Some(v.clone()),
+                    None => info.get(name),
+                };
+                (name.clone(), value)
+            })
             .collect::<Vec<(String, Option<String>)>>()
     });
     if plan.xff {

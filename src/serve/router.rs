@@ -64,6 +64,10 @@ pub struct Routing {
     pub rewritten: bool,
     /// Request headers set by `<serverVariables>`.
     pub set_headers: Vec<(String, String)>,
+    /// Other server variables set by `<serverVariables>` (for `promoteServerVars`).
+    pub set_vars: Vec<(String, String)>,
+    /// The query string after URL Rewrite, when a rule rewrote the URL (`QUERY_STRING`).
+    pub query: Option<String>,
 }
 
 /// What handler mapping selected for a URL.
@@ -447,6 +451,8 @@ impl Router {
             url: routed.url,
             rewritten: routed.rewritten,
             set_headers: routed.set_headers,
+            set_vars: routed.set_vars,
+            query: if routed.rewritten { routed.query } else { None },
         }
     }
 

@@ -51,11 +51,17 @@ pub struct RequestInfo<'a> {
     pub script_file: Option<&'a Path>,
     pub site_root: &'a Path,
     pub auth: Option<&'a AuthEmulation>,
+    /// The query string after URL Rewrite, when a rule rewrote the URL: `QUERY_STRING` is
+    /// then the new one (`target` stays the client's).
+    pub query: Option<&'a str>,
 }
 
 impl RequestInfo<'_> {
     fn query(&self) -> &str {
-        self.target.split_once('?').map_or("", |(_, q)| q)
+        match self.query {
+            Some(q) => q,
+            None => self.target.split_once('?').map_or("", |(_, q)| q),
+        }
     }
 
     fn header(&self, name: &str) -> Option<String> {
@@ -82,7 +88,8 @@ impl RequestInfo<'_> {
                 _ => self.path.to_string(),
             },
             "SCRIPT_NAME" => self.script_url.unwrap_or(self.path).to_string(),
-            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" | "CACHE_URL" => self.target.to_string(),
+            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" => self.target.to_string(),
+            "CACHE_URL" => cache_url(self.header("host").as_deref(), self.local, self.target),
             "REMOTE_ADDR" | "REMOTE_HOST" => self.remote.ip().to_string(),
             "REMOTE_PORT" => self.remote.port().to_string(),
             "LOCAL_ADDR" => self.local.ip().to_string(),
@@ -113,6 +120,13 @@ impl RequestInfo<'_> {
             }
         })
     }
+}
+
+/// `CACHE_URL`: the whole URL as HTTP.sys cooks it, scheme, host and port included
+/// (`http://example.com:8080/a?b=1`); rules test it for the scheme (`^(https?)://`).
+pub fn cache_url(host: Option<&str>, local: SocketAddr, target: &str) -> String {
+    let name = host.map_or_else(|| local.ip().to_string(), |h| host_name(h).to_string());
+    format!("http://{name}:{}{target}", local.port())
 }
 
 /// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
@@ -189,6 +203,7 @@ mod tests {
             script_file: Some(Path::new("/site/app/hello.js")),
             site_root: Path::new("/site"),
             auth: None,
+            query: None,
         };
         assert_eq!(info.get("request_method").as_deref(), Some("GET"));
         assert_eq!(info.get("QUERY_STRING").as_deref(), Some("a=1"));

@@ -377,6 +377,44 @@ fn promote_server_vars() {
     }
 }
 
+/// iisnode reads promoted variables from IIS after URL Rewrite ran: QUERY_STRING is the
+/// rewritten query, a variable a rule set (`<serverVariables><set>`) has its value, and
+/// CACHE_URL is the whole URL (`http://host:port/...`, which rules test for the scheme).
+/// Node's own `req.url` stays the client's target (DECISIONS.md §16).
+#[test]
+fn promoted_variables_are_read_after_url_rewrite() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.write(
+        "web.config",
+        r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="hello.js" verb="*" modules="iisnode"/></handlers>
+  <iisnode promoteServerVars="QUERY_STRING,MY_VAR,CACHE_URL"/>
+  <rewrite><rules>
+    <rule name="r" stopProcessing="true">
+      <match url="^dumpme$"/>
+      <serverVariables><set name="MY_VAR" value="v-{R:0}"/></serverVariables>
+      <action type="Rewrite" url="hello.js?x=1"/>
+    </rule>
+  </rules></rewrite>
+</system.webServer></configuration>"#,
+    );
+    let server = site.serve();
+    let port = server.addr().port();
+    let r = server.raw("GET /dumpme?dump HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    assert_eq!(d["url"], "/dumpme?dump", "{d}");
+    assert_eq!(d["headers"]["x-iisnode-query_string"], "x=1&dump", "{d}");
+    assert_eq!(d["headers"]["x-iisnode-my_var"], "v-dumpme", "{d}");
+    assert_eq!(
+        d["headers"]["x-iisnode-cache_url"],
+        format!("http://localhost:{port}/dumpme?dump"),
+        "{d}"
+    );
+}
+
 /// On a wildcard address (`--host 0.0.0.0`), LOCAL_ADDR is the address the client reached,
 /// as IIS reports it, not the listening `0.0.0.0` (which also made every caller remote
 /// for devErrorsEnabled's local-only details).

@@ -79,7 +79,7 @@ impl App {
         let Decision::App(a) = &routed.decision else {
             return None;
         };
-        if !routed.set_headers.is_empty() {
+        if !routed.set_headers.is_empty() || !routed.set_vars.is_empty() {
             return None;
         }
         Some(App {
@@ -164,6 +164,7 @@ impl App {
             url: self.url.clone(),
             rewritten: self.rewritten,
             set_headers: Vec::new(),
+            set_vars: Vec::new(),
             query,
         }
     }

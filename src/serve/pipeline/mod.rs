@@ -201,6 +201,9 @@ pub struct Routed {
     pub rewritten: bool,
     /// Request headers set by rules' `<serverVariables>` (`HTTP_X_FOO` → `x-foo`).
     pub set_headers: Vec<(String, String)>,
+    /// Other server variables rules set (upper-case names): iisnode promotes them
+    /// (`promoteServerVars`), as it reads them from IIS after URL Rewrite ran.
+    pub set_vars: Vec<(String, String)>,
     /// The query string after URL Rewrite (node still gets the original target).
     pub query: Option<String>,
 }
@@ -588,6 +591,7 @@ impl Pipeline {
             url: self.public_url(site_path),
             rewritten: false,
             set_headers: Vec::new(),
+            set_vars: Vec::new(),
             query: None,
         })
     }
@@ -599,6 +603,7 @@ impl Pipeline {
             url: self.public_url(site_path),
             rewritten: false,
             set_headers: Vec::new(),
+            set_vars: Vec::new(),
             query: None,
         }
     }
@@ -708,6 +713,7 @@ impl Pipeline {
                         url: self.public_url(&path),
                         rewritten: false,
                         set_headers: Vec::new(),
+                        set_vars: Vec::new(),
                         query: None,
                     };
                 }
@@ -718,6 +724,7 @@ impl Pipeline {
                         url: self.public_url(&path),
                         rewritten: false,
                         set_headers: Vec::new(),
+                        set_vars: Vec::new(),
                         query: None,
                     };
                 }
@@ -726,6 +733,7 @@ impl Pipeline {
         }
         let rewritten = state.rewritten;
         let set_headers = std::mem::take(&mut state.set_headers);
+        let set_vars = state.take_plain_vars();
         let final_path = state.path;
         let final_query = state.query;
         if rewritten && final_path != path {
@@ -753,6 +761,7 @@ impl Pipeline {
         Self::keep_query_on_folder_redirect(&mut routed, raw_query);
         routed.rewritten = rewritten;
         routed.set_headers = set_headers;
+        routed.set_vars = set_vars;
         routed.query = final_query;
         if pure
             && let Some(app) =
@@ -834,6 +843,7 @@ impl Pipeline {
                 url: url.clone(),
                 rewritten: false,
                 set_headers: Vec::new(),
+                set_vars: Vec::new(),
                 query: None,
             };
             let choice = router::select_handler(self, method, &path, pure);
@@ -977,6 +987,7 @@ impl Pipeline {
             config,
             rewritten: false,
             set_headers: Vec::new(),
+            set_vars: Vec::new(),
             query: None,
         }
     }

@@ -42,7 +42,7 @@ use crate::rewrite::pattern::{self, Pattern};
 use crate::serve::server_vars::RequestInfo;
 
 use super::FolderConfig;
-use super::rewrite::Template;
+use super::rewrite::{CompiledMap, Template, compile_maps};
 
 #[derive(Debug)]
 struct CompiledCondition {
@@ -89,6 +89,8 @@ struct CompiledRule {
 pub struct OutboundRules {
     rules: Vec<CompiledRule>,
     pre: Vec<CompiledConditions>,
+    /// The folder's rewrite maps (`{Name:key}` in a value or a condition's input).
+    maps: Vec<CompiledMap>,
 }
 
 fn compile_conditions(
@@ -96,6 +98,7 @@ fn compile_conditions(
     syntax: PatternSyntax,
     any: bool,
     track_all: bool,
+    maps: &[String],
 ) -> CompiledConditions {
     CompiledConditions {
         any,
@@ -103,7 +106,7 @@ fn compile_conditions(
         items: items
             .iter()
             .map(|c| CompiledCondition {
-                input: Template::plain(&c.input.value),
+                input: Template::with_maps(&c.input.value, maps),
                 match_type: c.match_type,
                 pattern: match &c.pattern {
                     None => Ok(None),
@@ -130,6 +133,7 @@ fn response_header(server_variable: &str) -> Option<HeaderName> {
 
 impl OutboundRules {
     pub fn compile(eff: &EffectiveConfig) -> OutboundRules {
+        let (map_names, maps) = compile_maps(eff);
         let mut names: Vec<String> = Vec::new();
         let mut pre = Vec::new();
         for pc in &eff.pre_conditions {
@@ -140,6 +144,7 @@ impl OutboundRules {
                 p.pattern_syntax,
                 p.conditions.logical_grouping == LogicalGrouping::MatchAny,
                 true,
+                &map_names,
             ));
         }
         let mut rules = Vec::new();
@@ -180,13 +185,17 @@ impl OutboundRules {
                     r.pattern_syntax,
                     r.conditions.logical_grouping == LogicalGrouping::MatchAny,
                     r.conditions.track_all_captures,
+                    &map_names,
                 ),
                 rewrite: r.rewrite,
-                value: Template::plain(r.value.as_ref().map_or("", |v| v.value.as_str())),
+                value: Template::with_maps(
+                    r.value.as_ref().map_or("", |v| v.value.as_str()),
+                    &map_names,
+                ),
                 stop: r.stop_processing,
             });
         }
-        OutboundRules { rules, pre }
+        OutboundRules { rules, pre, maps }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -275,6 +284,7 @@ impl Pending {
             script_file: None,
             site_root: &self.site_root,
             auth: None,
+            query: None,
         }
         .get(name)
         .unwrap_or_default()
@@ -291,7 +301,9 @@ impl Pending {
         let mut c_caps: Vec<Option<String>> = Vec::new();
         for cond in &set.items {
             let var = |n: &str| self.var(n, status, resp);
-            let input = cond.input.expand_with(&var, r, &c_caps);
+            let input = cond
+                .input
+                .expand_with(&var, r, &c_caps, &self.config.outbound.maps);
             let (matched, caps) = match cond.match_type {
                 MatchType::Pattern => match &cond.pattern {
                     Err(()) => (false, None),
@@ -371,7 +383,7 @@ impl Pending {
             };
             if rule.rewrite {
                 let var = |n: &str| self.var(n, status, resp);
-                let value = rule.value.expand_with(&var, &r_caps, &c_caps);
+                let value = rule.value.expand_with(&var, &r_caps, &c_caps, &rules.maps);
                 if value.is_empty() {
                     resp.remove(&rule.header);
                 } else if let Ok(v) = HeaderValue::from_str(&value) {

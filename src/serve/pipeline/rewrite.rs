@@ -168,17 +168,19 @@ impl Template {
 }
 
 impl Template {
-    /// A template without rewrite maps in scope (outbound rules).
-    pub(super) fn plain(text: &str) -> Template {
-        Self::parse(text, &[])
+    /// A template with the rewrite maps `maps` (their names) in scope (outbound rules).
+    pub(super) fn with_maps(text: &str, maps: &[String]) -> Template {
+        Self::parse(text, maps)
     }
 
-    /// Expands with `var` for server variables and the given back-references (no maps).
+    /// Expands with `var` for server variables, the given back-references and `maps` (the
+    /// maps the template was parsed with).
     pub(super) fn expand_with(
         &self,
         var: &dyn Fn(&str) -> String,
         r: &[Option<String>],
         c: &[Option<String>],
+        maps: &[CompiledMap],
     ) -> String {
         let mut out = String::new();
         for p in &self.0 {
@@ -188,7 +190,7 @@ impl Template {
                 Piece::R(n) => out.push_str(r.get(*n).and_then(|x| x.as_deref()).unwrap_or("")),
                 Piece::C(n) => out.push_str(c.get(*n).and_then(|x| x.as_deref()).unwrap_or("")),
                 Piece::Func(f, arg) => {
-                    let v = arg.expand_with(var, r, c);
+                    let v = arg.expand_with(var, r, c, maps);
                     out.push_str(&match f {
                         Func::ToLower => v.to_lowercase(),
                         Func::UrlEncode => url_encode(&v),
@@ -196,7 +198,12 @@ impl Template {
                         Func::HtmlEncode => escape_html(&v),
                     });
                 }
-                Piece::Map(..) | Piece::Unknown(_) => {}
+                Piece::Map(i, arg) => {
+                    if let Some(m) = maps.get(*i) {
+                        out.push_str(m.lookup(arg.expand_with(var, r, c, maps)));
+                    }
+                }
+                Piece::Unknown(_) => {}
             }
         }
         out
@@ -219,7 +226,6 @@ const PURE_VARS: &[&str] = &[
     "REQUEST_URI",
     "HTTP_URL",
     "UNENCODED_URL",
-    "CACHE_URL",
     "DOCUMENT_ROOT",
     "REQUEST_METHOD",
     "HTTPS",
@@ -304,11 +310,23 @@ fn url_decode(s: &str) -> String {
 // ---------------------------------------------------------------------------------------
 
 #[derive(Debug)]
-struct CompiledMap {
+pub(super) struct CompiledMap {
     default: String,
     ignore_case: bool,
     /// Keys lower-cased when the map ignores case.
     entries: HashMap<String, String>,
+}
+
+impl CompiledMap {
+    /// The value for `key`, or the map's `defaultValue`.
+    fn lookup(&self, key: String) -> &str {
+        let k = if self.ignore_case {
+            key.to_lowercase()
+        } else {
+            key
+        };
+        self.entries.get(&k).unwrap_or(&self.default)
+    }
 }
 
 #[derive(Debug)]
@@ -419,49 +437,56 @@ fn compile_opt(
     }
 }
 
+/// The effective `<rewriteMaps>` of a folder: their names (for parsing `{Name:key}`) and
+/// their entries. Inbound and outbound rules share them, as in URL Rewrite.
+pub(super) fn compile_maps(eff: &EffectiveConfig) -> (Vec<String>, Vec<CompiledMap>) {
+    let map_names: Vec<String> = eff
+        .rewrite_maps
+        .iter()
+        .map(|m| m.item.name.value.trim().to_string())
+        .collect();
+    let maps = eff
+        .rewrite_maps
+        .iter()
+        .map(|m| {
+            let ignore_case = m.item.ignore_case;
+            let mut entries = HashMap::new();
+            for op in &m.item.entries.ops {
+                use crate::config::web_config::CollectionOp;
+                match op {
+                    CollectionOp::Add(e) => {
+                        let k = if ignore_case {
+                            e.key.value.to_lowercase()
+                        } else {
+                            e.key.value.clone()
+                        };
+                        entries.entry(k).or_insert_with(|| e.value.value.clone());
+                    }
+                    CollectionOp::Remove(k) => {
+                        let k = if ignore_case {
+                            k.value.to_lowercase()
+                        } else {
+                            k.value.clone()
+                        };
+                        entries.remove(&k);
+                    }
+                    CollectionOp::Clear(_) => entries.clear(),
+                }
+            }
+            CompiledMap {
+                default: m.item.default_value.clone(),
+                ignore_case,
+                entries,
+            }
+        })
+        .collect();
+    (map_names, maps)
+}
+
 impl RuleSet {
     /// Compiles the effective rules and maps of a folder.
     pub fn compile(eff: &EffectiveConfig) -> RuleSet {
-        let map_names: Vec<String> = eff
-            .rewrite_maps
-            .iter()
-            .map(|m| m.item.name.value.trim().to_string())
-            .collect();
-        let maps = eff
-            .rewrite_maps
-            .iter()
-            .map(|m| {
-                let ignore_case = m.item.ignore_case;
-                let mut entries = HashMap::new();
-                for op in &m.item.entries.ops {
-                    use crate::config::web_config::CollectionOp;
-                    match op {
-                        CollectionOp::Add(e) => {
-                            let k = if ignore_case {
-                                e.key.value.to_lowercase()
-                            } else {
-                                e.key.value.clone()
-                            };
-                            entries.entry(k).or_insert_with(|| e.value.value.clone());
-                        }
-                        CollectionOp::Remove(k) => {
-                            let k = if ignore_case {
-                                k.value.to_lowercase()
-                            } else {
-                                k.value.clone()
-                            };
-                            entries.remove(&k);
-                        }
-                        CollectionOp::Clear(_) => entries.clear(),
-                    }
-                }
-                CompiledMap {
-                    default: m.item.default_value.clone(),
-                    ignore_case,
-                    entries,
-                }
-            })
-            .collect();
+        let (map_names, maps) = compile_maps(eff);
         let t = |s: &str| Template::parse(s, &map_names);
         let rules: Vec<CompiledRule> = eff
             .rules
@@ -688,6 +713,13 @@ pub struct UrlState {
 }
 
 impl UrlState {
+    /// The server variables rules set that are not request headers (`HTTP_*`), taken out.
+    pub fn take_plain_vars(&mut self) -> Vec<(String, String)> {
+        let mut vars = std::mem::take(&mut self.vars);
+        vars.retain(|(n, _)| !n.starts_with("HTTP_"));
+        vars
+    }
+
     pub fn new(path: String, query: Option<String>) -> UrlState {
         UrlState {
             path,
@@ -791,9 +823,7 @@ impl Scope<'_> {
             }
             // The raw request target: the most used variable of real rules ({REQUEST_URI}
             // in Azure's generated web.config), without the general lookup's copies.
-            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" | "CACHE_URL" => {
-                self.env.head.target.clone()
-            }
+            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" => self.env.head.target.clone(),
             "DOCUMENT_ROOT" => self.env.site_root.display().to_string(),
             "HTTP_X_ORIGINAL_URL" if self.state.rewritten => self.env.head.target.clone(),
             _ => {
@@ -811,6 +841,7 @@ impl Scope<'_> {
                     script_file: None,
                     site_root: self.env.site_root,
                     auth: h.auth.as_ref(),
+                    query: None,
                 }
                 .get(name)
                 .unwrap_or_default()
@@ -826,7 +857,7 @@ impl Scope<'_> {
             return;
         }
         match name {
-            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" | "CACHE_URL" => {
+            "REQUEST_URI" | "HTTP_URL" | "UNENCODED_URL" => {
                 out.push_str(&self.env.head.target);
             }
             "QUERY_STRING" => out.push_str(self.state.query.as_deref().unwrap_or("")),
@@ -861,14 +892,8 @@ impl Scope<'_> {
                     });
                 }
                 Piece::Map(i, arg) => {
-                    let key = self.expand(arg);
                     if let Some(m) = self.maps.get(*i) {
-                        let k = if m.ignore_case {
-                            key.to_lowercase()
-                        } else {
-                            key
-                        };
-                        out.push_str(m.entries.get(&k).unwrap_or(&m.default));
+                        out.push_str(m.lookup(self.expand(arg)));
                     }
                 }
                 Piece::Unknown(_) => {}

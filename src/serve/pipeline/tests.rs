@@ -2090,3 +2090,74 @@ fn the_front_takes_remembered_decisions_and_finds_the_rules_folder_as_decide_doe
         assert!(Arc::ptr_eq(&cfg, &slow), "{t} -> {path}");
     }
 }
+
+/// `{CACHE_URL}` is the whole URL, scheme and port included: the idiom that keeps the
+/// protocol in a redirect (`^(https?)://` on it) works; the raw target variables do not
+/// carry the scheme.
+#[test]
+fn cache_url_carries_the_scheme_and_port() {
+    let site = Site::new(&[]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<rewrite><rules>
+  <rule name="proto" stopProcessing="true">
+    <match url="^proto/(.*)$"/>
+    <conditions><add input="{CACHE_URL}" pattern="^(https?)://"/></conditions>
+    <action type="Redirect" url="{C:1}://www.example.com/{R:1}" redirectType="Found"/>
+  </rule>
+  <rule name="whole" stopProcessing="true">
+    <match url="^whole$"/>
+    <action type="Redirect" url="/seen?u={UrlEncode:{CACHE_URL}}" appendQueryString="false"/>
+  </rule>
+</rules></rewrite>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/proto/abc"),
+        "redirect 302 http://www.example.com/abc"
+    );
+    assert_eq!(
+        get(&site, &p, "/whole?q=1"),
+        "redirect 301 /seen?u=http%3a%2f%2flocalhost%3a8080%2fwhole%3fq%3d1"
+    );
+}
+
+/// Outbound rules read the same `<rewriteMaps>` as inbound rules: a value or a condition
+/// input with `{Map:key}` is looked up (the map's defaultValue for a missing key), not
+/// expanded to nothing.
+#[test]
+fn outbound_rules_use_rewrite_maps() {
+    let site = Site::new(&[
+        ("a.txt", "x"),
+        (
+            "web.config",
+            &wrap(
+                r#"<rewrite>
+<rewriteMaps><rewriteMap name="Hosts" defaultValue="unknown-host">
+  <add key="internal:9999" value="www.example.com"/>
+</rewriteMap></rewriteMaps>
+<outboundRules>
+<rule name="loc"><match serverVariable="RESPONSE_Location" pattern="^http://([^/]+)/(.*)$"/>
+  <conditions><add input="{Hosts:{R:1}}" pattern="^(?!none$)"/></conditions>
+  <action type="Rewrite" value="https://{Hosts:{R:1}}/{R:2}"/></rule>
+</outboundRules></rewrite>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
+    let loc = |from: &str| {
+        let h = run_outbound(&p, "/a.txt", &[], 302, &[("location", from)]);
+        h.get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        loc("http://internal:9999/x/y"),
+        "https://www.example.com/x/y"
+    );
+    assert_eq!(loc("http://other/z"), "https://unknown-host/z");
+}
