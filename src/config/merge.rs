@@ -61,6 +61,7 @@ pub fn iis_defaults() -> EffectiveConfig {
     EffectiveConfig {
         iisnode: vec![None; SCHEMA.len()],
         handlers,
+        access_policy: crate::config::web_config::access::STOCK,
         rules: Vec::new(),
         rewrite_maps: Vec::new(),
         default_document_enabled: true,
@@ -230,6 +231,9 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
     }
     if let Some(h) = &s.handlers {
         apply_collection(&mut cfg.handlers, h, level, true, "handler", diags);
+    }
+    if let Some(p) = &s.handlers_access_policy {
+        cfg.access_policy = p.value;
     }
     if let Some(rw) = &s.rewrite {
         if let Some(rules) = &rw.rules {

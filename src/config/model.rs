@@ -69,6 +69,9 @@ pub struct EffectiveConfig {
     pub iisnode: Vec<Option<Entry<IisnodeValue>>>,
     /// Handler mappings in match order (child levels' entries first, StaticFile last).
     pub handlers: Vec<Entry<HandlerEntry>>,
+    /// `<handlers accessPolicy>` (the nearest level that sets it): the access flags
+    /// (`web_config::access`) a mapping's `requireAccess` must find for it to run.
+    pub access_policy: u8,
     /// Rewrite rules in evaluation order (parent levels first); `level` is the folder the
     /// rule's input URL is relative to.
     pub rules: Vec<Entry<RewriteRule>>,

@@ -32,6 +32,8 @@ pub struct Location {
 pub struct Sections {
     pub iisnode: Option<IisnodeSection>,
     pub handlers: Option<Collection<HandlerEntry>>,
+    /// `<handlers accessPolicy>`: the [`access`] flags handler mappings may require.
+    pub handlers_access_policy: Option<Spanned<u8>>,
     pub rewrite: Option<RewriteSection>,
     pub default_document: Option<DefaultDocumentSection>,
     pub directory_browse: Option<DirectoryBrowseSection>,
@@ -685,6 +687,50 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// `<handlers accessPolicy>` and a mapping's `requireAccess`: which mappings may run.
+pub mod access {
+    pub const READ: u8 = 1;
+    pub const WRITE: u8 = 2;
+    pub const SCRIPT: u8 = 4;
+    pub const EXECUTE: u8 = 8;
+    /// IIS's default: static files and script mappings (iisnode), no executables.
+    pub const STOCK: u8 = READ | SCRIPT;
+
+    /// Parses `Read, Script` (flags, case-insensitive); `Err` names the first bad flag.
+    /// `Source` and the `NoRemote*` flags are accepted; they do not change what iisn runs
+    /// for a local client.
+    pub fn parse_policy(text: &str) -> Result<u8, String> {
+        let mut bits = 0;
+        for flag in text.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            bits |= match flag.to_ascii_lowercase().as_str() {
+                "none" | "source" | "noremoteread" | "noremotewrite" | "noremotescript"
+                | "noremoteexecute" => 0,
+                "read" => READ,
+                "write" => WRITE,
+                "script" => SCRIPT,
+                "execute" => EXECUTE,
+                _ => return Err(flag.to_string()),
+            };
+        }
+        Ok(bits)
+    }
+
+    /// Whether a mapping with `requireAccess` (`Script`, the schema's default, when absent)
+    /// may run under `policy`. Execute access includes Script, as in IIS Manager's feature
+    /// permissions.
+    pub fn allows(policy: u8, require: Option<&str>) -> bool {
+        let r = require.map_or("Script", str::trim);
+        let need = match r.to_ascii_lowercase().as_str() {
+            "read" => READ,
+            "write" => WRITE,
+            "script" => SCRIPT,
+            "execute" => EXECUTE,
+            _ => 0,
+        };
+        need == 0 || policy & need != 0 || (need == SCRIPT && policy & EXECUTE != 0)
+    }
+}
+
 /// IIS's uint syntax: decimal digits only (surrounding spaces tolerated).
 pub fn parse_iis_uint(s: &str) -> Option<u64> {
     let t = s.trim();
@@ -890,7 +936,7 @@ fn read_top_level(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
                     format!("<{}> belongs inside <system.webServer>", el.name),
                 )
                 .at(el.name_span)
-                .help("Move this element into <system.webServer>; iisn ignores it here."),
+                .help("Move this element into <system.webServer>: IIS has no section declared here and refuses the whole file (500.19) until it moves."),
             );
         }
         other => not_emulated(s, other.to_string(), el.name_span),
@@ -906,7 +952,19 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
         }
         "handlers" => {
             let mut attrs = Attrs::new(el);
-            attrs.ignore(&["accessPolicy"]);
+            if let Some(a) = attrs.raw("accessPolicy") {
+                match access::parse_policy(&a.value) {
+                    Ok(bits) => s.handlers_access_policy = Some(Spanned::new(bits, a.value_span)),
+                    Err(bad) => diags.push(
+                        Diagnostic::new(
+                            &codes::INVALID_VALUE,
+                            format!("`{bad}` is not a valid accessPolicy flag"),
+                        )
+                        .at(a.value_span)
+                        .help("Use a comma-separated list of: None, Read, Write, Script, Execute, Source, NoRemoteRead, NoRemoteWrite, NoRemoteScript, NoRemoteExecute (the default is \"Read, Script\")."),
+                    ),
+                }
+            }
             attrs.finish(diags);
             let c = collection(el, "add", diags, "name", read_handler);
             once(&mut s.handlers, c, "handlers", span, diags);
@@ -1034,7 +1092,7 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
                     "<appSettings> belongs directly under <configuration>, not inside <system.webServer>",
                 )
                 .at(span)
-                .help("Move <appSettings> up one level; iisnode does not see it here."),
+                .help("Move <appSettings> up one level, directly under <configuration>: IIS refuses the file (500.19) while it is here."),
             );
         }
         other => not_emulated(s, format!("system.webServer/{other}"), span),

@@ -561,6 +561,13 @@ lints! {
          `httpPlatformHandler`, ASP.NET, CGI, ISAPI, WebDAV) is kept in the handler list, so \
          URL mapping works as on IIS, but `iisn serve` answers the URLs it maps with 500.21 \
          \"not emulated by iisn\" instead of running the module (never the file as text).";
+    HANDLER_ACCESS_DENIED = "IISN6025", "handler-access-denied", Error,
+        "an iisnode handler that the folder's accessPolicy disables",
+        "A handler mapping runs only when `<handlers accessPolicy>` grants the access its \
+         `requireAccess` asks for (`Script` when absent; the stock policy is `Read, Script`). An \
+         iisnode mapping under a policy without `Script` (or `Execute`) is skipped, and the \
+         request falls through to the StaticFile handler: IIS sends the script's source code. \
+         Add `Script` to accessPolicy.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

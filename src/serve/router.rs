@@ -16,9 +16,10 @@
 //! (`/app/hello.js/extra/path` runs `app/hello.js`). When no segment matches, the first
 //! `path="*"` mapping of the URL's folder applies: normally `StaticFile`, the last stock entry.
 //!
-//! Mappings IIS would not run are skipped: those needing `Execute` or `Write` access (the
-//! stock `accessPolicy` is `Read, Script`, so CGI and ISAPI executables stay downloads, as
-//! `kidd1118/mock-service`'s re-added WebDAV shows), and ASP.NET's extension-less mapping
+//! Mappings IIS would not run are skipped: those needing access the folder's
+//! `<handlers accessPolicy>` does not grant (the stock policy is `Read, Script`, so CGI and
+//! ISAPI executables stay downloads, as `kidd1118/mock-service`'s re-added WebDAV shows; a
+//! site that grants `Write` or `Execute` turns them on), and ASP.NET's extension-less mapping
 //! (`*.`), whose `runtimeVersionv4.0` precondition does not hold in the "No Managed Code"
 //! pool node sites use. Any other mapping that is not iisnode, StaticFile or OPTIONS (ASP.NET
 //! pages, PHP, WebDAV for PUT/DELETE, ...) answers with a "not emulated by iisn" page (500.21)
@@ -199,12 +200,13 @@ fn handler_matches(h: &Entry<HandlerEntry>, segs: &[&str], i: usize) -> bool {
     }
 }
 
-/// Whether the stock `accessPolicy` (`Read, Script`) lets the mapping run.
-fn access_allowed(h: &HandlerEntry) -> bool {
-    h.require_access.as_ref().is_none_or(|a| {
-        let a = a.value.trim();
-        !(a.eq_ignore_ascii_case("Execute") || a.eq_ignore_ascii_case("Write"))
-    })
+/// Whether the folder's `accessPolicy` (stock: `Read, Script`) lets the mapping run: a
+/// mapping that requires more is disabled, and handler mapping goes on to the next one.
+fn access_allowed(h: &HandlerEntry, policy: u8) -> bool {
+    crate::config::web_config::access::allows(
+        policy,
+        h.require_access.as_ref().map(|a| a.value.as_str()),
+    )
 }
 
 /// ASP.NET's extension-less mapping: its precondition does not hold for node sites.
@@ -291,14 +293,16 @@ pub fn select_handler(
         Some((s, t)) => (s, t),
         None => (&stack_segs[..n], &stack_starts[..n]),
     };
-    let usable = |h: &Entry<HandlerEntry>| {
-        verb_matches(&h.item, method) && access_allowed(&h.item) && !precondition_fails(&h.item)
+    let usable = |h: &Entry<HandlerEntry>, policy: u8| {
+        verb_matches(&h.item, method)
+            && access_allowed(&h.item, policy)
+            && !precondition_fails(&h.item)
     };
     for i in 0..segs.len() {
         let cfg = p.config_for(&site_path[..starts[i]]);
         let found = cfg.eff.handlers.iter().enumerate().find(|(_, h)| {
             h.item.path.value.trim() != "*"
-                && usable(h)
+                && usable(h, cfg.eff.access_policy)
                 && handler_matches(h, segs, i)
                 && resource_fits(&h.item, p, &segs[..=i], pure)
         });
@@ -330,7 +334,7 @@ pub fn select_handler(
         .handlers
         .iter()
         .enumerate()
-        .find(|(_, h)| h.item.path.value.trim() == "*" && usable(h));
+        .find(|(_, h)| h.item.path.value.trim() == "*" && usable(h, cfg.eff.access_policy));
     let Some((index, h)) = found else {
         return HandlerChoice::None;
     };

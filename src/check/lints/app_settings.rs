@@ -58,10 +58,17 @@ pub fn run(ctx: &mut Ctx<'_>) {
                 None
             };
             if let Some(msg) = problem {
+                // iisnode writes its own variables into node's environment block before the
+                // appSettings entries, and the first of two equal names wins.
+                let help = if key.eq_ignore_ascii_case("NODE_PENDING_PIPE_INSTANCES") {
+                    "This entry has no effect: iisnode sets NODE_PENDING_PIPE_INSTANCES=5000 itself (unless IIS's own environment has it), before appSettings. It only sizes node's named pipe backlog on Windows; remove the entry, or set the variable in the environment of the IIS worker process."
+                } else {
+                    "Rename the key; iisnode's own variables (PORT, IISNODE_*) cannot be set from appSettings."
+                };
                 ctx.push(
                     Diagnostic::new(&codes::APP_SETTING_KEY, msg)
                         .at(if key.is_empty() { e.span } else { e.key.span })
-                        .help("Rename the key; iisnode's own variables (PORT, IISNODE_*) cannot be set from appSettings."),
+                        .help(help),
                 );
             }
         }

@@ -225,14 +225,15 @@ fn not_emulated_handlers(ctx: &mut Ctx<'_>) {
         let Some(handlers) = &at.sections.handlers else {
             continue;
         };
+        let policy = ctx.effective(&at.dir_rel).access_policy;
         for h in handlers.added() {
-            // A mapping that needs Execute or Write access never runs with the stock
-            // accessPolicy (Read, Script), in IIS or in iisn.
-            let inert = h.require_access.as_ref().is_some_and(|a| {
-                let a = a.value.trim();
-                a.eq_ignore_ascii_case("Execute") || a.eq_ignore_ascii_case("Write")
-            });
-            if inert {
+            // A mapping that needs access the folder's accessPolicy (stock: Read, Script)
+            // does not grant never runs, in IIS or in iisn.
+            let runs = crate::config::web_config::access::allows(
+                policy,
+                h.require_access.as_ref().map(|a| a.value.as_str()),
+            );
+            if !runs {
                 continue;
             }
             if let Some(what) = module_gap(h) {
@@ -255,7 +256,42 @@ fn not_emulated_handlers(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// IISN6025: an iisnode mapping the folder's accessPolicy disables: IIS skips it and the
+/// StaticFile handler sends the script.
+fn access_denied(ctx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    for at in ctx.sections() {
+        let Some(handlers) = &at.sections.handlers else {
+            continue;
+        };
+        let policy = ctx.effective(&at.dir_rel).access_policy;
+        for h in handlers.added().filter(|h| h.is_iisnode()) {
+            let require = h.require_access.as_ref().map(|a| a.value.as_str());
+            if crate::config::web_config::access::allows(policy, require) {
+                continue;
+            }
+            found.push(
+                Diagnostic::new(
+                    &codes::HANDLER_ACCESS_DENIED,
+                    format!(
+                        "the iisnode handler `{}` needs {} access, which this folder's accessPolicy does not grant: IIS skips it and serves `{}` as a static file, its source code",
+                        h.name.value,
+                        require.map_or("Script", str::trim),
+                        h.path.value
+                    ),
+                )
+                .at(h.name.span)
+                .help("Add Script to <handlers accessPolicy=\"...\"> (the default is \"Read, Script\"), or remove the accessPolicy attribute."),
+            );
+        }
+    }
+    for d in found {
+        ctx.push(d);
+    }
+}
+
 pub fn run(ctx: &mut Ctx<'_>) {
+    access_denied(ctx);
     let site = ctx.site;
     // A web.config that could not be read (or has the wrong root) hides its handlers: the
     // loader's error says enough.

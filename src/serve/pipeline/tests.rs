@@ -2161,3 +2161,34 @@ fn outbound_rules_use_rewrite_maps() {
     );
     assert_eq!(loc("http://other/z"), "https://unknown-host/z");
 }
+
+/// `<handlers accessPolicy>`: a mapping runs only when the policy grants what it requires
+/// (`Script` when `requireAccess` is absent). Granting Write turns on a Write mapping
+/// (here an ISAPI one: not emulated, 500.21); taking Script away skips iisnode, and the
+/// StaticFile handler gets the URL, as on IIS (`iisn check` reports it, IISN6025).
+#[test]
+fn access_policy_decides_which_mappings_run() {
+    let site = Site::new(&[("server.js", "//"), ("a.dat", "x")]);
+    let config = |policy: &str| {
+        wrap(&format!(
+            r#"<handlers accessPolicy="{policy}">
+  <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+  <add name="cfg" path="*.dat" verb="*" modules="IsapiModule" requireAccess="Write"/>
+</handlers>
+<staticContent><mimeMap fileExtension=".dat" mimeType="text/plain"/></staticContent>"#
+        ))
+    };
+    site.write("web.config", &config("Read, Script"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+    assert_eq!(get(&site, &p, "/a.dat"), "file a.dat");
+    site.write("web.config", &config("Read, Script, Write"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.dat"), "error 500.21");
+    site.write("web.config", &config("Read"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/server.js"), "file server.js");
+    site.write("web.config", &config("Read, Execute"));
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+}
