@@ -561,6 +561,14 @@ lints! {
          `httpPlatformHandler`, ASP.NET, CGI, ISAPI, WebDAV) is kept in the handler list, so \
          URL mapping works as on IIS, but `iisn serve` answers the URLs it maps with 500.21 \
          \"not emulated by iisn\" instead of running the module (never the file as text).";
+    EXECUTE_URL_NODE = "IISN6025", "execute-url-node", Warning,
+        "a custom error page that IIS would run through node (ExecuteURL)",
+        "An httpErrors entry with `responseMode=\"ExecuteURL\"` is a child request on IIS: its \
+         URL goes through handler mapping, and when an iisnode handler maps it, node writes the \
+         error page (with the error's status). `iisn serve` does not run node for error pages: \
+         it answers IIS's stock error page for that status instead, and never sends the \
+         script's source. Point the entry at a static page (an .html file), or let the \
+         application answer the error itself.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",
