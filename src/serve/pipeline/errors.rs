@@ -56,6 +56,7 @@
 //! (DECISIONS.md §19).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
@@ -416,55 +417,40 @@ enum CustomPage {
     Page(Response<Body>),
 }
 
+/// What the custom error page of an error is, as `iisn serve` sends it (`iisn route` shows
+/// the same).
+#[derive(Debug)]
+pub enum CustomTarget {
+    /// `responseMode="Redirect"`: 302 to this location.
+    Redirect(String),
+    /// A static file, with the configuration of its folder (MIME type, clientCache).
+    File(PathBuf, Arc<FolderConfig>),
+    /// `ExecuteURL` to a URL an iisnode handler maps (its public URL, and the script): IIS
+    /// runs node for it, iisn answers the stock page.
+    NotRun { url: String, script: String },
+    /// The entry names nothing iisn may send (a Windows path, a path outside the site or
+    /// one a request for it would not get as a static file): the stock page.
+    Refused,
+}
+
 /// The configured custom error page for `status.substatus`, if one applies and exists.
 async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Option<CustomPage> {
-    let he = &cx.config.eff.http_errors;
-    let entry = find_entry(cx.config, status, substatus);
-    let (path, mode, level) = match entry {
-        Some(e) => (
-            e.item.path.as_ref().map(|p| p.value.clone()),
-            e.item.response_mode.unwrap_or(he.default_response_mode),
-            e.level.clone(),
-        ),
-        None => (
-            he.default_path.as_ref().map(|p| p.value.clone()),
-            he.default_response_mode,
-            String::new(),
-        ),
-    };
-    let path = path
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())?;
     let code = StatusCode::from_u16(status).ok()?;
-    if mode == ResponseMode::Redirect {
-        let mut r = Response::new(crate::serve::proxy::empty());
-        *r.status_mut() = StatusCode::FOUND;
-        r.headers_mut()
-            .insert(header::LOCATION, HeaderValue::from_str(&path).ok()?);
-        return Some(CustomPage::Redirect(r));
-    }
-    // Windows paths (`%SystemDrive%\...`, `C:\...`, UNC) do not exist here.
-    if path.contains(':') || path.starts_with('%') || path.starts_with("\\\\") {
-        return None;
-    }
-    let site_path = if mode == ResponseMode::ExecuteUrl {
-        // A URL: its query string is the child request's, not part of the path.
-        let url = path
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .replace('\\', "/");
-        let inside = strip_prefix_ci(&url, cx.pipeline.app_path())?.to_string();
-        normalize_path(&inside)?
-    } else if path.starts_with('/') {
-        let unified = path.replace('\\', "/");
-        let inside = strip_prefix_ci(&unified, cx.pipeline.app_path())?.to_string();
-        normalize_path(&inside)?
-    } else {
-        let rel = path.replace('\\', "/");
-        normalize_path(&format!("/{level}/{rel}"))?
+    let (file, config) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
+        CustomTarget::Redirect(location) => {
+            let mut r = Response::new(crate::serve::proxy::empty());
+            *r.status_mut() = StatusCode::FOUND;
+            r.headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+            return Some(CustomPage::Redirect(r));
+        }
+        CustomTarget::File(file, config) => (file, config),
+        CustomTarget::NotRun { url, script } => {
+            execute_url_not_run(cx.events, &url, &script);
+            return None;
+        }
+        CustomTarget::Refused => return None,
     };
-    let (file, config) = static_target(cx, &site_path, mode)?;
     let name = file.file_name()?.to_string_lossy().into_owned();
     // (Handler mapping found a MIME type for it: a file without one is 404.3, never sent.)
     let mime = config.mime_type(&name)?.to_string();
@@ -484,36 +470,73 @@ async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Opti
     ))
 }
 
-/// The static file a custom error page at `site_path` is, when a request for it would be
-/// served as one: not under a web.config IIS cannot load (or one iisn has not read yet),
-/// not refused by request filtering, and mapped to the StaticFile handler with a MIME type.
-/// A path mapped to iisnode is never streamed (that would send the script's source); for
-/// `ExecuteURL`, where IIS would run it, the terminal says once that iisn does not.
-fn static_target(
-    cx: &ErrorContext<'_>,
-    site_path: &str,
-    mode: ResponseMode,
-) -> Option<(std::path::PathBuf, std::sync::Arc<FolderConfig>)> {
-    let p = cx.pipeline;
-    if p.config_failure(site_path).is_some() {
-        return None;
+/// The `<error>` entry (or `defaultPath`) for `status.substatus` in `config`, and what it
+/// leads to; `None` when none applies (the stock page).
+pub fn custom_target(
+    pipeline: &Pipeline,
+    config: &FolderConfig,
+    status: u16,
+    substatus: u32,
+) -> Option<CustomTarget> {
+    let he = &config.eff.http_errors;
+    let (path, mode, level) = match find_entry(config, status, substatus) {
+        Some(e) => (
+            e.item.path.as_ref().map(|p| p.value.as_str()),
+            e.item.response_mode.unwrap_or(he.default_response_mode),
+            e.level.as_str(),
+        ),
+        None => (
+            he.default_path.as_ref().map(|p| p.value.as_str()),
+            he.default_response_mode,
+            "",
+        ),
+    };
+    let path = path.map(str::trim).filter(|p| !p.is_empty())?;
+    if mode == ResponseMode::Redirect {
+        return Some(CustomTarget::Redirect(path.to_string()));
     }
-    p.config_for(site_path).filter.check_url(site_path).ok()?;
+    // Windows paths (`%SystemDrive%\...`, `C:\...`, UNC) do not exist here.
+    if path.contains(':') || path.starts_with('%') || path.starts_with("\\\\") {
+        return Some(CustomTarget::Refused);
+    }
+    let site_path = if mode == ResponseMode::ExecuteUrl || path.starts_with('/') {
+        // A URL (for ExecuteURL, its query string is the child request's, not the path's).
+        let url = match mode {
+            ResponseMode::ExecuteUrl => path.split('?').next().unwrap_or_default(),
+            _ => path,
+        };
+        strip_prefix_ci(&url.replace('\\', "/"), pipeline.app_path()).and_then(normalize_path)
+    } else {
+        normalize_path(&format!("/{level}/{}", path.replace('\\', "/")))
+    };
+    let Some(site_path) = site_path else {
+        return Some(CustomTarget::Refused);
+    };
+    Some(static_target(pipeline, &site_path, mode))
+}
+
+/// What a custom error page at `site_path` is: a static file when a request for it would be
+/// served as one (not under a web.config IIS cannot load or one iisn has not read yet, not
+/// refused by request filtering, mapped to the StaticFile handler with a MIME type). A path
+/// mapped to iisnode is never streamed (that would send the script's source).
+fn static_target(p: &Pipeline, site_path: &str, mode: ResponseMode) -> CustomTarget {
+    if p.config_failure(site_path).is_some()
+        || p.config_for(site_path).filter.check_url(site_path).is_err()
+    {
+        return CustomTarget::Refused;
+    }
     // GET whatever the request's verb: the page is a static file, sent for HEAD without
     // its body.
     let routed = p.dispatch("GET", site_path);
     match routed.decision {
-        Decision::File { path } => {
-            if p.unread_config(site_path, false).is_some() {
-                return None;
-            }
-            Some((path, routed.config))
+        Decision::File { path } if p.unread_config(site_path, false).is_none() => {
+            CustomTarget::File(path, routed.config)
         }
-        Decision::App(app) if mode == ResponseMode::ExecuteUrl => {
-            execute_url_not_run(cx.events, &routed.url, &app.script_rel);
-            None
-        }
-        _ => None,
+        Decision::App(app) if mode == ResponseMode::ExecuteUrl => CustomTarget::NotRun {
+            url: routed.url,
+            script: app.script_rel,
+        },
+        _ => CustomTarget::Refused,
     }
 }
 
