@@ -10,8 +10,10 @@
 //! listing, a redirect, an IIS error page (httpErrors), a dropped connection (AbortRequest), or
 //! the application step, which plays iisnode: config-error pages, the missing-script 404,
 //! `X-Original-URL`, X-Forwarded-*, promoted server variables, slot choice (round robin or
-//! sticky), the concurrency limit, the proxy, and iisnode's error pages. Custom headers go on
-//! every response.
+//! sticky), the concurrency limit, the proxy, and iisnode's error pages; node's responses
+//! with an error status then go through httpErrors' `existingResponse`
+//! ([`errors::node_response`]; the others cost one comparison). Custom headers go on every
+//! response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

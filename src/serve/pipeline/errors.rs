@@ -42,7 +42,8 @@
 //!   the response is replaced by the custom error page; (c) under Detailed, a response with
 //!   a body is passed through; (d) under Detailed, a response without one is replaced by the
 //!   detailed page. This is why Azure users see "Bad Request" instead of their JSON 400
-//!   remotely (iisnode issues #291, #295, #325).
+//!   remotely (iisnode issues #291, #295, #325). (iis-webconfig.md §3.4 inferred that
+//!   `Auto` passes node's responses through; IIS's documented rules above replace that.)
 //!
 //! "A body" is judged from node's framing headers, as iisn cannot wait for the body before
 //! the head goes out: `Content-Length: 0`, or neither `Content-Length` nor
