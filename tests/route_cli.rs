@@ -426,3 +426,42 @@ fn the_ci_script_passes_on_the_spa_example() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The error-page step says what `iisn serve` sends for a custom error page: a static
+/// file, or IIS's short page for an ExecuteURL page node would write.
+#[test]
+fn custom_error_pages_are_explained_as_serve_sends_them() {
+    let site = site_with(
+        r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+  <httpErrors errorMode="Custom">
+    <remove statusCode="404"/><error statusCode="404" path="/server.js" responseMode="ExecuteURL"/>
+    <remove statusCode="403"/><error statusCode="403" path="/errors/403.html" responseMode="ExecuteURL"/>
+  </httpErrors>
+</system.webServer></configuration>"#,
+        &[
+            ("server.js", "//"),
+            ("errors/403.html", "forbidden"),
+            ("empty/a.txt", "a"),
+        ],
+    );
+    let v = route_json(site.path(), &["/missing", "/empty/"], &[]);
+    let page = |o: &Value| {
+        o["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["stage"] == "error-page"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(page(&v[0])["page"], "iis", "{v:?}");
+    assert_eq!(page(&v[1])["page"], "custom", "{v:?}");
+    let out = iisn()
+        .arg("route")
+        .arg(site.path())
+        .args(["/missing", "/empty/"])
+        .output()
+        .expect("run iisn");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ExecuteURL"), "{text}");
+    assert!(text.contains("errors/403.html"), "{text}");
+}

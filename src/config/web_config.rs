@@ -497,10 +497,16 @@ pub enum ErrorMode {
     Detailed,
 }
 
+/// `<httpErrors existingResponse>`: what IIS does with an error response a module (for
+/// iisn: node, through iisnode) already wrote (`serve::pipeline::errors` has the rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExistingResponse {
+    /// IIS decides: replaced under errorMode Custom, and under Detailed when it has no
+    /// body (iisnode never asks IIS to skip custom errors).
     Auto,
+    /// Always replaced by the error page.
     Replace,
+    /// Never touched.
     PassThrough,
 }
 

@@ -568,6 +568,14 @@ lints! {
          iisnode mapping under a policy without `Script` (or `Execute`) is skipped, and the \
          request falls through to the StaticFile handler: IIS sends the script's source code. \
          Add `Script` to accessPolicy.";
+    EXECUTE_URL_NODE = "IISN6026", "execute-url-node", Warning,
+        "a custom error page that IIS would run through node (ExecuteURL)",
+        "An httpErrors entry with `responseMode=\"ExecuteURL\"` is a child request on IIS: its \
+         URL goes through handler mapping, and when an iisnode handler maps it, node writes the \
+         error page (with the error's status). `iisn serve` does not run node for error pages: \
+         it answers IIS's stock error page for that status instead, and never sends the \
+         script's source. Point the entry at a static page (an .html file), or let the \
+         application answer the error itself.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

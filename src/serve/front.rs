@@ -10,8 +10,10 @@
 //! listing, a redirect, an IIS error page (httpErrors), a dropped connection (AbortRequest), or
 //! the application step, which plays iisnode: config-error pages, the missing-script 404,
 //! `X-Original-URL`, X-Forwarded-*, promoted server variables, slot choice (round robin or
-//! sticky), the concurrency limit, the proxy, and iisnode's error pages. Custom headers go on
-//! every response.
+//! sticky), the concurrency limit, the proxy, and iisnode's error pages; node's responses
+//! with an error status then go through httpErrors' `existingResponse`
+//! ([`errors::node_response`]; the others cost one comparison). Custom headers go on every
+//! response.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,7 +38,6 @@ use super::router::{AppRoute, Route, Router, Routing};
 use super::server_vars::{AuthEmulation, RequestInfo};
 use crate::config::ConfigErrorKind;
 use crate::config::schema::Attr;
-use crate::config::web_config::ExistingResponse;
 
 /// Everything a request needs.
 #[derive(Debug)]
@@ -423,17 +424,24 @@ async fn pipeline(
             site_root: ctx.router.pipeline().root(),
         },
     );
-    // The Host header is only shown on IIS's own pages: skip the copy for node's responses
-    // unless httpErrors may replace them.
-    let pages_possible = !matches!(route, Route::App { .. })
-        || config.eff.http_errors.existing_response == ExistingResponse::Replace;
-    let host = if pages_possible {
-        req.headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(|| peer.local.to_string(), str::to_string)
+    // The Host header is only shown on IIS's detailed pages: for node's responses it is
+    // kept (a reference to the request's buffer, no copy) only when httpErrors may replace
+    // one with the detailed page; the text is made only when a page shows it.
+    let pages_possible =
+        !matches!(route, Route::App { .. }) || errors::may_show_detailed_for_node(&config, local);
+    let host_value = if pages_possible {
+        req.headers().get(header::HOST).cloned()
     } else {
-        String::new()
+        None
+    };
+    let local_text;
+    let host = match host_value.as_ref().and_then(|v| v.to_str().ok()) {
+        Some(h) => h,
+        None if pages_possible => {
+            local_text = peer.local.to_string();
+            local_text.as_str()
+        }
+        None => "",
     };
     let logon_user = ctx.auth.as_ref().map_or("", |a| a.user.as_str());
     let err_cx = ErrorContext {
@@ -442,8 +450,9 @@ async fn pipeline(
         local,
         method: &method,
         url: &url,
-        host: &host,
+        host,
         logon_user,
+        events: ctx.router.shared_events(),
     };
     let (mut resp, substatus, worker) = match route {
         Route::App(AppRoute {
@@ -463,12 +472,21 @@ async fn pipeline(
                 rewritten_query: rewritten_query.as_deref(),
                 original_target: &original_target,
             };
-            let (resp, substatus, worker) = app_request(req, ctx, peer, local, &target).await;
-            (
-                errors::node_response(&err_cx, resp).await,
-                substatus,
-                worker,
-            )
+            let (resp, substatus, worker, from_node) =
+                app_request(req, ctx, peer, local, &target).await;
+            // httpErrors looks at error responses only: one comparison for the others.
+            if resp.status().as_u16() < 400 {
+                (resp, substatus, worker)
+            } else {
+                let from = errors::NodeError {
+                    from_node,
+                    flush: pool.plan.settings.bool(Attr::FlushResponse),
+                    substatus,
+                };
+                // Boxed: rare, and it would enlarge every request's future.
+                let resp = Box::pin(errors::node_response(&err_cx, resp, from)).await;
+                (resp, substatus, worker)
+            }
         }
         Route::File { .. } | Route::Listing { .. }
             if let Some(u) = ctx.router.pipeline().unread_config(
@@ -507,7 +525,7 @@ async fn pipeline(
                 &url,
                 (site_path, pipeline.root()),
                 &config.filter,
-                &host,
+                host,
             )
             .await;
             (resp, 0, None)
@@ -678,7 +696,7 @@ async fn app_request(
     peer: Peer,
     local: bool,
     t: &AppTarget<'_>,
-) -> (Response<Body>, u32, Option<WorkerId>) {
+) -> (Response<Body>, u32, Option<WorkerId>, bool) {
     let pool = t.pool;
     let (script_url, path_info, decoded) = (t.script_url, t.path_info, t.url);
     let plan = &pool.plan;
@@ -696,6 +714,7 @@ async fn app_request(
             pages::config_error(page, local, text),
             if local { 0 } else { 1000 },
             None,
+            false,
         );
     }
     if !plan.script_exists && !plan.script.is_file() {
@@ -708,6 +727,7 @@ async fn app_request(
             ),
             0,
             None,
+            false,
         );
     }
 
@@ -716,7 +736,12 @@ async fn app_request(
     if let Some((substatus, why)) = &plan.fails_every_request {
         let substatus = *substatus;
         let f = proxy::failure(500, substatus, 0x8007_0057, why.as_ref());
-        return (failure_response(pool, &f, None, local), substatus, None);
+        return (
+            failure_response(pool, &f, None, local),
+            substatus,
+            None,
+            false,
+        );
     }
     // iisnode's debugger URLs (`<script>/debug/?kill`...) never reach the application.
     if plan.debugging {
@@ -725,11 +750,16 @@ async fn app_request(
             Some(DebugUrl::Redirect) => {
                 let location =
                     debugger::redirect_location(script_url, path_info, &plan.debug_segment, query);
-                return (redirect_response(301, &location), 0, None);
+                return (redirect_response(301, &location), 0, None, false);
             }
             Some(DebugUrl::Command(cmd)) => {
                 // Boxed: rare, and large enough to double every request's future.
-                return (Box::pin(debugger::respond(pool, cmd, local)).await, 0, None);
+                return (
+                    Box::pin(debugger::respond(pool, cmd, local)).await,
+                    0,
+                    None,
+                    false,
+                );
             }
             None => {}
         }
@@ -849,7 +879,14 @@ async fn app_request(
     let (worker, t0, sent) = loop {
         let worker = match pool.worker(slot).await {
             Ok(w) => w,
-            Err(f) => return (failure_response(pool, &f, None, local), f.substatus, None),
+            Err(f) => {
+                return (
+                    failure_response(pool, &f, None, local),
+                    f.substatus,
+                    None,
+                    false,
+                );
+            }
         };
         let Some(guard) = ActiveGuard::acquire(&worker, pool, plan.max_concurrent) else {
             let f = proxy::failure(
@@ -865,6 +902,7 @@ async fn app_request(
                 pages::bare_failure(&f, local),
                 1002,
                 Some(worker.id.clone()),
+                false,
             );
         };
         // Read for the iisnode-debug header only.
@@ -908,7 +946,7 @@ async fn app_request(
                         .insert(HeaderName::from_static("iisnode-debug"), v);
                 }
             }
-            (resp, 0, Some(worker.id.clone()))
+            (resp, 0, Some(worker.id.clone()), true)
         }
         Err(f) if f.status == 400 => {
             // The client's fault (http.sys answers a malformed body with 400): say so,
@@ -916,7 +954,12 @@ async fn app_request(
             ctx.router.shared_events().emit(ServeEvent::Note {
                 text: format!("400 to {}: {}", peer.remote, f.detail),
             });
-            (pages::bare_failure(&f, local), 0, Some(worker.id.clone()))
+            (
+                pages::bare_failure(&f, local),
+                0,
+                Some(worker.id.clone()),
+                false,
+            )
         }
         Err(f) => {
             ctx.router.shared_events().emit(ServeEvent::Warning {
@@ -933,6 +976,7 @@ async fn app_request(
                 failure_response(pool, &f, Some(worker.id.pid), local),
                 f.substatus,
                 Some(worker.id.clone()),
+                false,
             )
         }
     }

@@ -17,6 +17,7 @@ mod config_env;
 mod debugger;
 mod downstream;
 mod failures;
+mod http_errors;
 mod http_fidelity;
 mod logs;
 mod memory;

@@ -4,9 +4,10 @@
 //! |--------------------|------------------|-------------------------------------------------|
 //! | `settings.rs`      | IISN5001–5029    | each application's effective `<iisnode>` values |
 //! | `app_settings.rs`  | IISN5030–5033    | `<appSettings>`, which becomes node's env       |
-//! | `handlers.rs`      | IISN6001–6004, 6021, 6024, 7001 | handler mappings and default documents |
+//! | `handlers.rs`      | IISN6001–6004, 6021, 6024, 6025, 7001 | handler mappings and default documents |
 //! | `rewrite.rs`       | IISN6005–6020 (6017: the loader), 1001 | URL Rewrite rules, patterns and targets      |
 //! | `static_files.rs`  | IISN6022         | files IIS would serve without a MIME type       |
+//! | `http_errors.rs`   | IISN6026         | custom error pages (`<httpErrors>`)             |
 //! | `app.rs`           | IISN6023, 7002–7008 | the node application: script, package.json, node |
 //!
 //! Every lint points at the attribute value it is about (`file:line:column`), says what
@@ -28,6 +29,7 @@
 pub mod app;
 pub mod app_settings;
 pub mod handlers;
+pub mod http_errors;
 pub mod rewrite;
 pub mod same_name;
 pub mod settings;
@@ -53,6 +55,7 @@ pub fn run_all(site: &LoadedSite, path_var: Option<&str>) -> Vec<Diagnostic> {
     handlers::run(&mut ctx);
     rewrite::run(&mut ctx);
     static_files::run(&mut ctx);
+    http_errors::run(&mut ctx);
     app::run(&mut ctx);
     same_name::run(&mut ctx);
     ctx.out

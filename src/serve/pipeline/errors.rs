@@ -10,31 +10,65 @@
 //! * `Detailed`: everyone gets the detailed page; `Custom`: everyone gets the custom page.
 //!
 //! The custom page is the `<error statusCode subStatusCode path responseMode>` entry that
-//! matches (an exact sub-status before `-1`), else `defaultPath`; `File` streams a file of the
-//! site (a path relative to the folder whose web.config added the entry; Windows paths such as
-//! `%SystemDrive%\inetpub\custerr\...` do not exist here and fall back to the stock page),
-//! `ExecuteURL` streams the static file at that URL (iisn does not re-run node for it), and
-//! `Redirect` answers 302. Without an entry, the stock page names the status and sub-status.
+//! matches (an exact sub-status before `-1`), else `defaultPath`. Without an entry, or when
+//! the entry cannot be used, the stock page names the status and sub-status.
 //!
-//! For node's responses `existingResponse` decides: `PassThrough` never touches them (the Kudu
-//! template sets it: "make sure error responses are left untouched"); `Auto`, the default,
-//! also leaves them alone, because iisnode passes node's status through without asking IIS to
-//! replace it (inferred); `Replace` swaps any 4xx/5xx body from node for the error page.
+//! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect).
+//! * `File` streams a file of the site (a path relative to the folder whose web.config
+//!   added the entry; Windows paths such as `%SystemDrive%\inetpub\custerr\...` do not exist
+//!   here and fall back to the stock page).
+//! * `ExecuteURL` is a child request on IIS: the URL goes through handler mapping, and its
+//!   handler produces the body. When that handler is StaticFile, iisn streams the file;
+//!   when it is iisnode, iisn does not run node for an error page: it answers the stock page
+//!   and says so once (`iisn check` warns about the entry, IISN6026). Any other handler
+//!   gets the stock page too.
+//!
+//! Both `File` and `ExecuteURL` go through what a request for the path would meet: a path
+//! outside the site, under a web.config IIS cannot load, hidden by request filtering
+//! (`web.config`, `bin`, `iisnode.yml`, a denied extension, a dot-name), mapped to iisnode
+//! (a `.js` script) or to a handler iisn does not emulate, or without a MIME type, is never
+//! sent: the stock page is. (IIS's `File` mode reads the file without asking the handlers;
+//! iisn is stricter, so that an error page can never leak a script's source.)
+//!
+//! For node's responses with status 400 or above, `existingResponse` decides:
+//!
+//! * `PassThrough` never touches them (the Kudu template sets it: "make sure error responses
+//!   are left untouched");
+//! * `Replace` swaps any 4xx/5xx response from node for the error page;
+//! * `Auto`, the default, follows IIS's rules (Microsoft's httpErrors reference, quoted in
+//!   iisnode PR #568): (a) a module that set `fTrySkipCustomErrors` is passed through, and
+//!   iisnode never sets it (`IHttpResponse::SetStatus` without it, chttpprotocol.cpp); (b)
+//!   under the effective mode Custom (`Custom`, or `DetailedLocalOnly` for a remote client)
+//!   the response is replaced by the custom error page; (c) under Detailed, a response with
+//!   a body is passed through; (d) under Detailed, a response without one is replaced by the
+//!   detailed page. This is why Azure users see "Bad Request" instead of their JSON 400
+//!   remotely (iisnode issues #291, #295, #325). (iis-webconfig.md §3.4 inferred that
+//!   `Auto` passes node's responses through; IIS's documented rules above replace that.)
+//!
+//! "A body" is judged from node's framing headers, as iisn cannot wait for the body before
+//! the head goes out: `Content-Length: 0`, or neither `Content-Length` nor
+//! `Transfer-Encoding`, is no body; any chunked response counts as one, even one that turns
+//! out empty. Under Detailed a `HEAD` response is taken to have one (node sends no framing
+//! for `HEAD`, and the answer must match `GET`'s). With `flushResponse="true"` iisnode flushes a chunked
+//! response to the client as it arrives, so IIS can no longer replace it: under `Auto` such
+//! a response is passed through in Custom mode too.
 //!
 //! The wire carries the bare status; the sub-status is in the page and in the log line
 //! (DECISIONS.md §19).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
 use crate::config::model::Entry;
 use crate::config::web_config::{ErrorMode, ErrorPage, ExistingResponse, ResponseMode};
+use crate::serve::events::{Events, ServeEvent};
 use crate::serve::pages::{self, DetailedError};
 use crate::serve::proxy::Body;
 
-use super::static_files::{self, FileRequest, Resolved};
-use super::{FolderConfig, Pipeline, normalize_path, strip_prefix_ci};
+use super::static_files::{self, FileRequest};
+use super::{Decision, FolderConfig, Pipeline, normalize_path, strip_prefix_ci};
 
 /// An error response IIS would produce, with what its detailed page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +174,8 @@ pub struct ErrorContext<'a> {
     pub url: &'a str,
     pub host: &'a str,
     pub logon_user: &'a str,
+    /// Where the warning about an `ExecuteURL` page iisn does not run goes.
+    pub events: &'a Events,
 }
 
 /// IIS's summary line and advice for a status.
@@ -310,13 +346,26 @@ fn substatus_header(resp: &mut Response<Body>, substatus: u32) {
     }
 }
 
-/// Whether the detailed page is shown.
+/// Whether the detailed page is shown: the effective `errorMode` is Detailed.
 fn detailed(cx: &ErrorContext<'_>) -> bool {
-    match cx.config.eff.http_errors.error_mode {
+    shows_detailed(cx.config, cx.local)
+}
+
+/// Whether `errorMode` gives a client (loopback or not) the detailed page.
+pub fn shows_detailed(config: &FolderConfig, local: bool) -> bool {
+    match config.eff.http_errors.error_mode {
         ErrorMode::Detailed => true,
-        ErrorMode::DetailedLocalOnly => cx.local,
+        ErrorMode::DetailedLocalOnly => local,
         ErrorMode::Custom => false,
     }
+}
+
+/// Whether httpErrors may swap one of node's error responses for a page that shows the
+/// requested URL with its host (the detailed page): the front copies the `Host` header only
+/// then.
+pub fn may_show_detailed_for_node(config: &FolderConfig, local: bool) -> bool {
+    config.eff.http_errors.existing_response != ExistingResponse::PassThrough
+        && shows_detailed(config, local)
 }
 
 /// The response for an error iisn produced.
@@ -346,7 +395,10 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
         })
     } else {
         match custom_page(cx, err.status, err.substatus).await {
-            Some(r) => r,
+            // IIS answers a Redirect entry with the redirect itself: 302 and `Location`,
+            // not the error status.
+            Some(CustomPage::Redirect(r)) => return r,
+            Some(CustomPage::Page(r)) => r,
             None => pages::iis_error(status, err.substatus, "", false),
         }
     };
@@ -358,88 +410,220 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     resp
 }
 
+/// A custom error page that applies.
+enum CustomPage {
+    /// `responseMode="Redirect"`: sent as it is (302).
+    Redirect(Response<Body>),
+    /// A file's content, sent with the error status.
+    Page(Response<Body>),
+}
+
+/// What the custom error page of an error is, as `iisn serve` sends it (`iisn route` shows
+/// the same).
+#[derive(Debug)]
+pub enum CustomTarget {
+    /// `responseMode="Redirect"`: 302 to this location.
+    Redirect(String),
+    /// A static file, with the configuration of its folder (MIME type, clientCache).
+    File(PathBuf, Arc<FolderConfig>),
+    /// `ExecuteURL` to a URL an iisnode handler maps (its public URL, and the script): IIS
+    /// runs node for it, iisn answers the stock page.
+    NotRun { url: String, script: String },
+    /// The entry names nothing iisn may send (a Windows path, a path outside the site or
+    /// one a request for it would not get as a static file): the stock page.
+    Refused,
+}
+
 /// The configured custom error page for `status.substatus`, if one applies and exists.
-async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Option<Response<Body>> {
-    let he = &cx.config.eff.http_errors;
-    let entry = find_entry(cx.config, status, substatus);
-    let (path, mode, level) = match entry {
-        Some(e) => (
-            e.item.path.as_ref().map(|p| p.value.clone()),
-            e.item.response_mode.unwrap_or(he.default_response_mode),
-            e.level.clone(),
-        ),
-        None => (
-            he.default_path.as_ref().map(|p| p.value.clone()),
-            he.default_response_mode,
-            String::new(),
-        ),
-    };
-    let path = path
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())?;
+async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Option<CustomPage> {
     let code = StatusCode::from_u16(status).ok()?;
-    match mode {
-        ResponseMode::Redirect => {
+    let (file, config) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
+        CustomTarget::Redirect(location) => {
             let mut r = Response::new(crate::serve::proxy::empty());
             *r.status_mut() = StatusCode::FOUND;
             r.headers_mut()
-                .insert(header::LOCATION, HeaderValue::from_str(&path).ok()?);
-            Some(r)
+                .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+            return Some(CustomPage::Redirect(r));
         }
-        ResponseMode::File | ResponseMode::ExecuteUrl => {
-            // Windows paths (`%SystemDrive%\...`, `C:\...`, UNC) do not exist here.
-            if path.contains(':') || path.starts_with('%') || path.starts_with("\\\\") {
-                return None;
-            }
-            let site_path = if mode == ResponseMode::ExecuteUrl || path.starts_with('/') {
-                let unified = path.replace('\\', "/");
-                let inside = strip_prefix_ci(&unified, cx.pipeline.app_path())?.to_string();
-                normalize_path(&inside)?
-            } else {
-                let rel = path.replace('\\', "/");
-                normalize_path(&format!("/{level}/{rel}"))?
-            };
-            let file =
-                match static_files::resolve(cx.pipeline.root(), &site_path, &cx.config.filter) {
-                    Resolved::File(f) => f,
-                    _ => return None,
-                };
-            let name = file.file_name()?.to_string_lossy().into_owned();
-            let mime = cx
-                .config
-                .mime_type(&name)
-                .unwrap_or("text/html")
-                .to_string();
-            let headers = http::HeaderMap::new();
-            Some(
-                static_files::serve_file(
-                    &file,
-                    FileRequest {
-                        method: cx.method,
-                        headers: &headers,
-                        cache: &cx.config.eff.client_cache,
-                        mime: &mime,
-                        status: Some(code),
-                    },
-                )
-                .await,
-            )
+        CustomTarget::File(file, config) => (file, config),
+        CustomTarget::NotRun { url, script } => {
+            execute_url_not_run(cx.events, &url, &script);
+            return None;
         }
+        CustomTarget::Refused => return None,
+    };
+    let name = file.file_name()?.to_string_lossy().into_owned();
+    // (Handler mapping found a MIME type for it: a file without one is 404.3, never sent.)
+    let mime = config.mime_type(&name)?.to_string();
+    let headers = http::HeaderMap::new();
+    Some(CustomPage::Page(
+        static_files::serve_file(
+            &file,
+            FileRequest {
+                method: cx.method,
+                headers: &headers,
+                cache: &config.eff.client_cache,
+                mime: &mime,
+                status: Some(code),
+            },
+        )
+        .await,
+    ))
+}
+
+/// The `<error>` entry (or `defaultPath`) for `status.substatus` in `config`, and what it
+/// leads to; `None` when none applies (the stock page).
+pub fn custom_target(
+    pipeline: &Pipeline,
+    config: &FolderConfig,
+    status: u16,
+    substatus: u32,
+) -> Option<CustomTarget> {
+    let he = &config.eff.http_errors;
+    let (path, mode, level) = match find_entry(config, status, substatus) {
+        Some(e) => (
+            e.item.path.as_ref().map(|p| p.value.as_str()),
+            e.item.response_mode.unwrap_or(he.default_response_mode),
+            e.level.as_str(),
+        ),
+        None => (
+            he.default_path.as_ref().map(|p| p.value.as_str()),
+            he.default_response_mode,
+            "",
+        ),
+    };
+    let path = path.map(str::trim).filter(|p| !p.is_empty())?;
+    if mode == ResponseMode::Redirect {
+        return Some(CustomTarget::Redirect(path.to_string()));
+    }
+    // Windows paths (`%SystemDrive%\...`, `C:\...`, UNC) do not exist here.
+    if path.contains(':') || path.starts_with('%') || path.starts_with("\\\\") {
+        return Some(CustomTarget::Refused);
+    }
+    let site_path = if mode == ResponseMode::ExecuteUrl || path.starts_with('/') {
+        // A URL (for ExecuteURL, its query string is the child request's, not the path's).
+        let url = match mode {
+            ResponseMode::ExecuteUrl => path.split('?').next().unwrap_or_default(),
+            _ => path,
+        };
+        strip_prefix_ci(&url.replace('\\', "/"), pipeline.app_path()).and_then(normalize_path)
+    } else {
+        normalize_path(&format!("/{level}/{}", path.replace('\\', "/")))
+    };
+    let Some(site_path) = site_path else {
+        return Some(CustomTarget::Refused);
+    };
+    Some(static_target(pipeline, &site_path, mode))
+}
+
+/// What a custom error page at `site_path` is: a static file when a request for it would be
+/// served as one (not under a web.config IIS cannot load or one iisn has not read yet, not
+/// refused by request filtering, mapped to the StaticFile handler with a MIME type). A path
+/// mapped to iisnode is never streamed (that would send the script's source).
+fn static_target(p: &Pipeline, site_path: &str, mode: ResponseMode) -> CustomTarget {
+    if p.config_failure(site_path).is_some()
+        || p.config_for(site_path).filter.check_url(site_path).is_err()
+    {
+        return CustomTarget::Refused;
+    }
+    // GET whatever the request's verb: the page is a static file, sent for HEAD without
+    // its body.
+    let routed = p.dispatch("GET", site_path);
+    match routed.decision {
+        Decision::File { path } if p.unread_config(site_path, false).is_none() => {
+            CustomTarget::File(path, routed.config)
+        }
+        Decision::App(app) if mode == ResponseMode::ExecuteUrl => CustomTarget::NotRun {
+            url: routed.url,
+            script: app.script_rel,
+        },
+        _ => CustomTarget::Refused,
     }
 }
 
-/// `existingResponse` applied to node's response.
-pub async fn node_response(cx: &ErrorContext<'_>, resp: Response<Body>) -> Response<Body> {
-    let replace = cx.config.eff.http_errors.existing_response == ExistingResponse::Replace;
-    if !replace || resp.status().as_u16() < 400 {
+/// Says once per URL (for the first 64) that an `ExecuteURL` error page mapped to iisnode
+/// is answered with the stock page: IIS would run node for it as a child request.
+fn execute_url_not_run(events: &Events, url: &str, script: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let first = SAID.lock().is_ok_and(|mut said| {
+        let new = !said.iter().any(|u| u == url);
+        if new && said.len() < 64 {
+            said.push(url.to_string());
+        }
+        new
+    });
+    if first {
+        events.emit(ServeEvent::Warning {
+            text: format!(
+                "the custom error page {url} (httpErrors responseMode=\"ExecuteURL\") maps to the iisnode application {script}: IIS would run it for the error, iisn does not run node for error pages and answers IIS's stock error page instead (never the script's source); point the entry at a static page (an .html file), or let node answer the error itself"
+            ),
+        });
+    }
+}
+
+/// Where a response with an error status came from, for `existingResponse`.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeError {
+    /// Node wrote it (not one of iisnode's own failure pages, which iisn makes itself).
+    pub from_node: bool,
+    /// The application has `flushResponse="true"`.
+    pub flush: bool,
+    /// iisnode's sub-status, for its own failures (`500.1002`); 0 for node's responses.
+    pub substatus: u32,
+}
+
+/// `existingResponse` applied to a response of the application step with status 400 or
+/// above (the front calls it for those only, so that node's other responses cost one
+/// comparison): see the module docs for IIS's `Auto` rules.
+pub async fn node_response(
+    cx: &ErrorContext<'_>,
+    resp: Response<Body>,
+    from: NodeError,
+) -> Response<Body> {
+    let status = resp.status().as_u16();
+    if status < 400 {
         return resp;
     }
-    let err = IisError::new(
-        resp.status().as_u16(),
-        0,
-        "The node application answered with an error status; httpErrors existingResponse=\"Replace\" substitutes IIS's error page.",
-    );
+    let detail = match cx.config.eff.http_errors.existing_response {
+        ExistingResponse::PassThrough => return resp,
+        ExistingResponse::Replace => {
+            "The node application answered with an error status; httpErrors existingResponse=\"Replace\" substitutes IIS's error page."
+        }
+        // (a) iisnode never asks IIS to skip custom errors; and iisn's own pages for
+        // iisnode's failures stay as they are.
+        ExistingResponse::Auto if !from.from_node => return resp,
+        ExistingResponse::Auto if detailed(cx) => {
+            // (c) a body is passed through; (d) none: the detailed page.
+            if *cx.method == Method::HEAD || has_body(resp.headers()) {
+                return resp;
+            }
+            "The node application answered with an error status and no body; with httpErrors existingResponse=\"Auto\" IIS replaces such a response with its error page. Send a body, or set existingResponse=\"PassThrough\"."
+        }
+        ExistingResponse::Auto => {
+            // (b) the custom page, unless iisnode already flushed the response out.
+            if from.flush && resp.headers().contains_key(header::TRANSFER_ENCODING) {
+                return resp;
+            }
+            "The node application answered with an error status; with httpErrors existingResponse=\"Auto\" and errorMode Custom, IIS replaces it with its error page."
+        }
+    };
+    let mut err = IisError::new(status, from.substatus, detail);
+    err.module = "iisnode";
+    err.handler = Some("iisnode".into());
     respond(cx, &err).await
+}
+
+/// Whether node's response has a body, from its framing headers (IIS looks at the
+/// response's entity chunks; iisn sends the head before it has read the body): chunked
+/// counts as a body even if it turns out empty, `Content-Length: 0` and no framing at all
+/// (node does that only for responses it sends without a body) do not.
+fn has_body(headers: &http::HeaderMap) -> bool {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return true;
+    }
+    headers
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes().trim_ascii() != b"0")
 }
 
 #[cfg(test)]
@@ -467,5 +651,24 @@ mod tests {
         ] {
             assert!(!advice(s, sub).0.is_empty(), "{s}.{sub}");
         }
+    }
+
+    #[test]
+    fn a_body_is_judged_from_the_framing_headers() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = http::HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                    HeaderValue::from_str(v).expect("value"),
+                );
+            }
+            m
+        };
+        assert!(has_body(&h(&[("content-length", "12")])));
+        assert!(has_body(&h(&[("transfer-encoding", "chunked")])));
+        assert!(!has_body(&h(&[("content-length", "0")])));
+        assert!(!has_body(&h(&[("content-length", " 0 ")])));
+        assert!(!has_body(&h(&[("content-type", "text/plain")])));
     }
 }

@@ -1408,6 +1408,7 @@ fn the_500_19_page_is_detailed_for_loopback_clients_and_bare_otherwise() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
+    let (events, _rx) = crate::serve::events::Events::channel();
     let body_of = |local: bool| {
         let cx = errors::ErrorContext {
             pipeline: &p,
@@ -1417,6 +1418,7 @@ fn the_500_19_page_is_detailed_for_loopback_clients_and_bare_otherwise() {
             url: "/a.txt",
             host: "localhost",
             logon_user: "",
+            events: &events,
         };
         rt.block_on(async {
             use http_body_util::BodyExt;

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::config::model::Entry;
 use crate::config::source::Span;
-use crate::config::web_config::{ActionType, ErrorMode, HandlerEntry, MatchType};
+use crate::config::web_config::{ActionType, HandlerEntry, MatchType};
 use crate::diag::render::location;
 
 use super::errors::{self, IisError};
@@ -922,11 +922,7 @@ impl Report<'_> {
 
     fn error_page(&self, e: &IisError) -> Rendered {
         let he = &self.routed.config.eff.http_errors;
-        let detailed = match he.error_mode {
-            ErrorMode::Detailed => true,
-            ErrorMode::DetailedLocalOnly => self.local,
-            ErrorMode::Custom => false,
-        };
+        let detailed = errors::shows_detailed(&self.routed.config, self.local);
         let custom = errors::find_entry(&self.routed.config, e.status, e.substatus);
         let (page, text) = if detailed {
             (
@@ -936,21 +932,39 @@ impl Report<'_> {
                     e.status, e.substatus, he.error_mode
                 ),
             )
-        } else if let Some(c) = custom {
-            (
-                "custom",
-                format!(
-                    "{}.{}: the custom error page of {}",
-                    e.status,
-                    e.substatus,
-                    self.loc(c.item.span)
-                ),
-            )
         } else {
-            (
-                "iis",
-                format!("{}.{}: IIS's short error page", e.status, e.substatus),
-            )
+            let at = custom
+                .map(|c| c.item.span)
+                .or_else(|| he.default_path.as_ref().map(|p| p.span))
+                .map(|span| self.loc(span))
+                .unwrap_or_default();
+            let code = format!("{}.{}", e.status, e.substatus);
+            match errors::custom_target(self.pipeline, &self.routed.config, e.status, e.substatus) {
+                Some(errors::CustomTarget::Redirect(to)) => (
+                    "custom",
+                    format!("{code}: the custom error page of {at}: a 302 redirect to {to}"),
+                ),
+                Some(errors::CustomTarget::File(file, _)) => (
+                    "custom",
+                    format!(
+                        "{code}: the custom error page of {at}: {}",
+                        self.site_rel(&file)
+                    ),
+                ),
+                Some(errors::CustomTarget::NotRun { url, script }) => (
+                    "iis",
+                    format!(
+                        "{code}: IIS's short error page: the custom error page of {at} is {url}, which IIS runs with node ({script}, responseMode ExecuteURL) and iisn does not"
+                    ),
+                ),
+                Some(errors::CustomTarget::Refused) => (
+                    "iis",
+                    format!(
+                        "{code}: IIS's short error page: the custom error page of {at} is not a file iisn may send as a static file"
+                    ),
+                ),
+                None => ("iis", format!("{code}: IIS's short error page")),
+            }
         };
         Rendered {
             stage: "error-page",

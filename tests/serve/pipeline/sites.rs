@@ -94,7 +94,8 @@ fn http_errors_custom_pages_and_replace() {
     assert_eq!(r.status, 404);
     assert!(r.text().contains("custom not found page"), "{}", r.text());
     assert!(!r.text().contains("node error body"));
-    // Elsewhere node's error passes through (existingResponse="Auto").
+    // Elsewhere node's error passes through: existingResponse="Auto" keeps a response with a
+    // body for a local client (DetailedLocalOnly is Detailed for it: IIS's rule c).
     let r = s.raw_get("/status/500");
     assert_eq!((r.status, r.text().as_str()), (500, "node error body"));
 }

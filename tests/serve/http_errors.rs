@@ -1,0 +1,200 @@
+//! `<httpErrors>` on the wire: which error responses IIS replaces (`existingResponse`), and
+//! what a custom error page may send (`responseMode`).
+//!
+//! The fixture (`tests/fixtures/sites/http_errors`) has `errorMode="Custom"` at the root;
+//! `app.js` answers errors of every shape (JSON with a length, chunked, empty), and each
+//! sub-folder's web.config sets one 404 page. A loopback client counts as local, so the
+//! `DetailedLocalOnly` cases use the local client and the `Custom` cases set the mode.
+
+use std::time::Duration;
+
+use crate::harness::{Server, Site, is_event};
+
+fn serve(site: &Site) -> Server {
+    site.iisn().arg("--no-watch").start()
+}
+
+/// The root web.config with another `<httpErrors>` element.
+fn root_http_errors(site: &Site, http_errors: &str) {
+    site.write(
+        "web.config",
+        &format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="app.js" verb="*" modules="iisnode" />
+    </handlers>
+    {http_errors}
+  </system.webServer>
+</configuration>
+"#
+        ),
+    );
+}
+
+/// existingResponse="Auto" under errorMode Custom (IIS's rule b): node's error response is
+/// replaced by the custom page, with node's status; iisnode issues #291, #295, #325.
+#[test]
+fn auto_replaces_node_errors_under_custom_mode() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    let s = serve(&site);
+    let r = s.raw_get("/app.js/json400");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("custom 400 page"), "{}", r.text());
+    assert!(!r.text().contains("node says"), "{}", r.text());
+    // A chunked body is replaced too: without flushResponse iisnode buffers it.
+    let r = s.raw_get("/app.js/chunked400");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("custom 400 page"), "{}", r.text());
+    // With flushResponse="true" iisnode flushes the chunks to the client as they come, so
+    // IIS can no longer replace the response.
+    let r = s.raw_get("/flush/app.js/chunked400");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "node chunk one, node chunk two")
+    );
+    // ... but a response with a length is still replaced there.
+    let r = s.raw_get("/flush/app.js/json400");
+    assert!(r.text().contains("custom 400 page"), "{}", r.text());
+    // Without an <error> entry for the status: IIS's stock page, never node's body.
+    let r = s.raw_get("/app.js/empty500");
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("HTTP Error 500"), "{}", r.text());
+    // Node's other responses are untouched.
+    let r = s.raw_get("/app.js/fine");
+    assert_eq!((r.status, r.text().as_str()), (200, "ok /app.js/fine"));
+}
+
+/// existingResponse="Auto" under the detailed mode (the default DetailedLocalOnly for a
+/// loopback client, and Detailed): a response with a body passes (rule c), one without is
+/// replaced by the detailed page (rule d).
+#[test]
+fn auto_keeps_node_error_bodies_under_detailed_mode() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    for http_errors in ["", r#"<httpErrors errorMode="Detailed" />"#] {
+        root_http_errors(&site, http_errors);
+        let s = serve(&site);
+        let r = s.raw_get("/app.js/json400");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (400, r#"{"error":"node says bad request"}"#),
+            "{http_errors}"
+        );
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let r = s.raw_get("/app.js/chunked400");
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (400, "node chunk one, node chunk two")
+        );
+        // No body (Content-Length: 0): IIS's detailed page, naming iisnode.
+        let r = s.raw_get("/app.js/empty500");
+        assert_eq!(r.status, 500, "{http_errors}");
+        assert!(r.text().contains("HTTP Error 500"), "{}", r.text());
+        assert!(r.text().contains("iisnode"), "{}", r.text());
+        assert!(r.text().contains("/app.js/empty500"), "{}", r.text());
+    }
+}
+
+/// existingResponse="PassThrough" (the Kudu template) never touches node's responses.
+#[test]
+fn pass_through_keeps_every_node_response() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    root_http_errors(
+        &site,
+        r#"<httpErrors errorMode="Custom" existingResponse="PassThrough" />"#,
+    );
+    let s = serve(&site);
+    let r = s.raw_get("/app.js/json400");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, r#"{"error":"node says bad request"}"#)
+    );
+    let r = s.raw_get("/app.js/empty500");
+    assert_eq!((r.status, r.text().as_str()), (500, ""));
+}
+
+/// An ExecuteURL error page that an iisnode handler maps is never sent as the script's
+/// source: IIS would run it, iisn answers the stock page and says why once.
+#[test]
+fn execute_url_to_a_node_script_never_sends_its_source() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    let s = serve(&site);
+    for url in ["/missing.txt", "/missing.txt", "/exec/missing.txt"] {
+        let r = s.raw_get(url);
+        assert_eq!(r.status, 404, "{url}");
+        assert!(!r.text().contains("SOURCE-MARKER"), "{url}: {}", r.text());
+        assert_ne!(r.header("content-type"), Some("application/javascript"));
+        assert!(r.text().contains("HTTP Error 404"), "{url}: {}", r.text());
+    }
+    let said = |e: &serde_json::Value| {
+        is_event(e, "warning")
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("ExecuteURL") && t.contains("exec/server.js"))
+    };
+    s.wait_for_event(said, Duration::from_secs(10));
+    assert_eq!(
+        s.events().iter().filter(|e| said(e)).count(),
+        1,
+        "said once: {}",
+        s.transcript()
+    );
+    // An ExecuteURL page that handler mapping sends to StaticFile is served.
+    let r = s.raw_get("/static-exec/missing.txt");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "<h1>custom 404 page</h1>\n");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+}
+
+/// A File error page is sent only when a request for it would be served as a static file:
+/// not web.config, a script iisnode maps, iisnode.yml, or a file outside the site.
+#[test]
+fn file_error_pages_never_send_what_iis_would_refuse() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    std::fs::write(site.outside().join("outside.html"), "OUTSIDE-MARKER").expect("write");
+    let s = serve(&site);
+    for (folder, marker) in [
+        ("file-config", "<configuration>"),
+        ("file-js", "SOURCE-MARKER"),
+        ("file-yml", "SECRET-YML-MARKER"),
+        ("file-outside", "OUTSIDE-MARKER"),
+    ] {
+        let r = s.raw_get(&format!("/{folder}/missing.txt"));
+        assert_eq!(r.status, 404, "{folder}");
+        assert!(!r.text().contains(marker), "{folder}: {}", r.text());
+        assert!(
+            r.text().contains("HTTP Error 404"),
+            "{folder}: {}",
+            r.text()
+        );
+    }
+}
+
+/// responseMode="Redirect": IIS answers 302 with Location, not the error status.
+#[test]
+fn redirect_error_pages_answer_302() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    let s = serve(&site);
+    let r = s.raw_get("/redirect/missing.txt");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("/errors/404.html")),
+        "{}",
+        r.head
+    );
+    let r = s.raw_get("/errors/404.html");
+    assert_eq!(r.status, 200);
+}
