@@ -127,13 +127,20 @@ impl FolderConfig {
     }
 
     /// The MIME type IIS would send for `file_name`, or `None` (404.3). A name without an
-    /// extension looks up the `.` entry, as IIS does.
+    /// extension looks up the `.` entry, as IIS does. `<mimeMap fileExtension="*">` is the
+    /// fallback for every file whose extension has no entry of its own, extension-less files
+    /// included (IIS's static file handler tries the extension, then `*`; the wildcard is the
+    /// documented way to serve "any file", e.g. ACME challenge files, which have no
+    /// extension); `<remove fileExtension="*"/>` takes it away like any other entry.
     pub fn mime_type(&self, file_name: &str) -> Option<&str> {
         let ext = match file_name.rfind('.') {
             Some(i) => file_name[i..].to_ascii_lowercase(),
             None => ".".to_string(),
         };
-        self.mime.get(&ext).map(String::as_str)
+        self.mime
+            .get(&ext)
+            .or_else(|| self.mime.get("*"))
+            .map(String::as_str)
     }
 }
 

@@ -981,6 +981,56 @@ fn static_mime_map_default_documents_and_listing() {
     );
 }
 
+/// Regression: `<mimeMap fileExtension="*">` was not supported (404.3 for files it maps).
+#[test]
+fn mime_map_wildcard_is_the_fallback() {
+    let site = Site::new(&[
+        ("a.xyz", "?"),
+        ("a.css", "?"),
+        ("noext", "?"),
+        ("sub/b.xyz", "?"),
+        ("dot/c", "?"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(r#"<staticContent><mimeMap fileExtension="*" mimeType="application/octet-stream"/></staticContent>"#),
+    );
+    site.write(
+        "sub/web.config",
+        &wrap(r#"<staticContent><remove fileExtension="*"/></staticContent>"#),
+    );
+    site.write(
+        "dot/web.config",
+        &wrap(
+            r#"<staticContent><mimeMap fileExtension="." mimeType="text/plain"/></staticContent>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.xyz"), "file a.xyz");
+    assert_eq!(
+        get(&site, &p, "/noext"),
+        "file noext",
+        "extension-less files too"
+    );
+    assert_eq!(
+        get(&site, &p, "/sub/b.xyz"),
+        "error 404.3",
+        "<remove> takes it away"
+    );
+    let root = p.config_for("/");
+    assert_eq!(root.mime_type("a.xyz"), Some("application/octet-stream"));
+    assert_eq!(root.mime_type("noext"), Some("application/octet-stream"));
+    assert_eq!(
+        root.mime_type("a.CSS"),
+        Some("text/css"),
+        "the exact extension wins"
+    );
+    let dot = p.config_for("/dot/c");
+    assert_eq!(dot.mime_type("c"), Some("text/plain"), "`.` beats `*`");
+    assert_eq!(dot.mime_type("c.xyz"), Some("application/octet-stream"));
+    assert_eq!(p.config_for("/sub/b.xyz").mime_type("b.xyz"), None);
+}
+
 #[test]
 fn request_filtering_configuration() {
     let site = Site::new(&[
