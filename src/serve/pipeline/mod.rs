@@ -659,20 +659,22 @@ impl Pipeline {
             return r;
         }
         let orig_cfg = self.config_for(&path);
+        let memo_ok = memo_ok && orig_cfg.filter.memo_ok();
 
         // Request filtering, on the URL as requested.
-        let content_length = content_length(&head.headers);
-        let filtered = orig_cfg.filter.check_request(&filtering::RequestFacts {
+        let facts = filtering::RequestFacts {
             raw_path,
             raw_query,
             decoded: &decoded,
             site_path: &path,
-            content_length,
+            content_length: content_length(&head.headers),
             method: head.method.as_str(),
             headers: Some(&head.headers),
-        });
+        };
+        let filtered = orig_cfg.filter.check_request(&facts);
         rec(&mut trace, |t| {
-            t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()))
+            t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()));
+            t.filter_exemptions(orig_cfg.filter.exemptions(&facts));
         });
         if let Err(e) = filtered {
             return self.error_routed(e, &path);
