@@ -117,6 +117,9 @@ pub fn iis_defaults() -> EffectiveConfig {
         verbs: Vec::new(),
         deny_url_sequences: Vec::new(),
         deny_query_string_sequences: Vec::new(),
+        filtering_rules: Vec::new(),
+        always_allowed_urls: Vec::new(),
+        always_allowed_query_strings: Vec::new(),
         header_limits: Vec::new(),
         outbound_rules: Vec::new(),
         pre_conditions: Vec::new(),
@@ -208,13 +211,34 @@ fn apply_collection<T: Keyed + Clone>(
 
 fn key_attr_name(what: &str) -> &'static str {
     match what {
-        "handler" | "rewrite rule" | "rewrite map" | "custom header" => "name",
-        "mime map for" | "file extension" => "fileExtension",
+        "handler" | "rewrite rule" | "rewrite map" | "custom header" | "outbound rule"
+        | "precondition" | "filtering rule" => "name",
+        "mime map for" | "file extension" | "applies-to extension" => "fileExtension",
         "hidden segment" => "segment",
         "default document" => "value",
         "error page" => "statusCode",
+        "header limit" => "header",
+        "verb" => "verb",
+        "denied URL sequence" | "denied query string sequence" => "sequence",
+        "scanned header" => "requestHeader",
+        "deny string" => "string",
+        "always allowed URL" => "url",
+        "always allowed query string" => "queryString",
         _ => "key",
     }
+}
+
+/// The entries of a collection that has no parent level (one nested in another entry, such
+/// as a filtering rule's `denyStrings`), with `<remove>`/`<clear/>` applied and duplicates
+/// reported as [`apply_collection`] reports them.
+pub fn resolve_local<T: Keyed + Clone>(
+    ops: &Collection<T>,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<T> {
+    let mut list = Vec::new();
+    apply_collection(&mut list, ops, "", false, what, diags);
+    list.into_iter().map(|e| e.item).collect()
 }
 
 /// Applies one level's sections (its own or a `<location>`'s) on top of `cfg`.
@@ -382,6 +406,36 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
                 level,
                 false,
                 "denied query string sequence",
+                diags,
+            );
+        }
+        if let Some(c) = &rf.filtering_rules {
+            apply_collection(
+                &mut cfg.filtering_rules,
+                c,
+                level,
+                false,
+                "filtering rule",
+                diags,
+            );
+        }
+        if let Some(c) = &rf.always_allowed_urls {
+            apply_collection(
+                &mut cfg.always_allowed_urls,
+                c,
+                level,
+                false,
+                "always allowed URL",
+                diags,
+            );
+        }
+        if let Some(c) = &rf.always_allowed_query_strings {
+            apply_collection(
+                &mut cfg.always_allowed_query_strings,
+                c,
+                level,
+                false,
+                "always allowed query string",
                 diags,
             );
         }

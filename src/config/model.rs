@@ -7,10 +7,10 @@
 use crate::config::schema::Attr;
 use crate::config::source::{Span, Spanned};
 use crate::config::web_config::{
-    AppSetting, CacheControlMode, CustomHeader, DefaultDocumentFile, DenySequence, ErrorMode,
-    ErrorPage, ExistingResponse, FileExtensionRule, HandlerEntry, HeaderLimit, HiddenSegment,
-    IisnodeValue, MimeMapEntry, OutboundRule, PreCondition, ResponseMode, RewriteMap, RewriteRule,
-    VerbRule,
+    AlwaysAllowed, AppSetting, CacheControlMode, CustomHeader, DefaultDocumentFile, DenySequence,
+    ErrorMode, ErrorPage, ExistingResponse, FileExtensionRule, FilteringRule, HandlerEntry,
+    HeaderLimit, HiddenSegment, IisnodeValue, MimeMapEntry, OutboundRule, PreCondition,
+    ResponseMode, RewriteMap, RewriteRule, VerbRule,
 };
 
 /// An entry of an effective collection, with the URL folder whose configuration added it
@@ -92,6 +92,11 @@ pub struct EffectiveConfig {
     pub verbs: Vec<Entry<VerbRule>>,
     pub deny_url_sequences: Vec<Entry<DenySequence>>,
     pub deny_query_string_sequences: Vec<Entry<DenySequence>>,
+    /// `requestFiltering/filteringRules`: custom deny strings (404.19).
+    pub filtering_rules: Vec<Entry<FilteringRule>>,
+    /// `alwaysAllowedUrls` / `alwaysAllowedQueryStrings`: exempt from the deny-string checks.
+    pub always_allowed_urls: Vec<Entry<AlwaysAllowed>>,
+    pub always_allowed_query_strings: Vec<Entry<AlwaysAllowed>>,
     pub header_limits: Vec<Entry<HeaderLimit>>,
     /// URL Rewrite outbound rules in evaluation order (parent levels first), and the
     /// preconditions they name.

@@ -426,6 +426,9 @@ pub struct RequestFilteringSection {
     pub verbs: Option<VerbsRaw>,
     pub deny_url_sequences: Option<Collection<DenySequence>>,
     pub deny_query_string_sequences: Option<Collection<DenySequence>>,
+    pub filtering_rules: Option<Collection<FilteringRule>>,
+    pub always_allowed_urls: Option<Collection<AlwaysAllowed>>,
+    pub always_allowed_query_strings: Option<Collection<AlwaysAllowed>>,
     pub span: Option<Span>,
 }
 
@@ -489,6 +492,44 @@ pub struct DenySequence {
     pub span: Span,
 }
 keyed!(DenySequence, sequence);
+
+/// A `filteringRules/filteringRule`: deny strings looked for in the parts of a request the
+/// rule scans. Its own lists (`scanHeaders`, `appliesTo`, `denyStrings`) are collections
+/// inside the element, resolved here (`<remove>`/`<clear/>` apply within the rule; a
+/// duplicate is a 500.19 like any other): a child web.config cannot edit an inherited
+/// rule's lists, only `<remove name>` it and add its own.
+#[derive(Clone, Debug)]
+pub struct FilteringRule {
+    pub name: Spanned<String>,
+    pub scan_url: bool,
+    pub scan_query_string: bool,
+    pub scan_all_raw: bool,
+    pub deny_unescaped_percent: bool,
+    /// Request header names whose values are scanned.
+    pub scan_headers: Vec<Spanned<String>>,
+    /// File extensions (`.gif`) the rule applies to; empty: every request.
+    pub applies_to: Vec<Spanned<String>>,
+    pub deny_strings: Vec<Spanned<String>>,
+    pub span: Span,
+}
+keyed!(FilteringRule, name);
+
+/// An `alwaysAllowedUrls` (`url`) or `alwaysAllowedQueryStrings` (`queryString`) entry.
+#[derive(Clone, Debug)]
+pub struct AlwaysAllowed {
+    pub value: Spanned<String>,
+    pub span: Span,
+}
+keyed!(AlwaysAllowed, value);
+
+/// An entry of a collection nested in a `filteringRule` (`requestHeader`, `fileExtension`,
+/// `string`).
+#[derive(Clone, Debug)]
+pub struct RuleListEntry {
+    pub value: Spanned<String>,
+    pub span: Span,
+}
+keyed!(RuleListEntry, value);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorMode {
@@ -2031,12 +2072,94 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
                 };
                 once(slot, c, &child.name, child.name_span, diags);
             }
-            // Known parts of requestFiltering that iisn does not emulate yet.
-            "filteringRules" | "alwaysAllowedUrls" | "alwaysAllowedQueryStrings" => {}
+            "filteringRules" => {
+                Attrs::new(child).finish(diags);
+                let c = collection(child, "filteringRule", diags, "name", read_filtering_rule);
+                once(
+                    &mut rf.filtering_rules,
+                    c,
+                    "filteringRules",
+                    child.name_span,
+                    diags,
+                );
+            }
+            "alwaysAllowedUrls" | "alwaysAllowedQueryStrings" => {
+                Attrs::new(child).finish(diags);
+                let key = if child.name == "alwaysAllowedUrls" {
+                    "url"
+                } else {
+                    "queryString"
+                };
+                let c = collection(child, "add", diags, key, |el, a, d| {
+                    Some(AlwaysAllowed {
+                        value: a.required(key, d)?,
+                        span: el.name_span,
+                    })
+                });
+                let slot = if child.name == "alwaysAllowedUrls" {
+                    &mut rf.always_allowed_urls
+                } else {
+                    &mut rf.always_allowed_query_strings
+                };
+                once(slot, c, &child.name, child.name_span, diags);
+            }
             _ => unexpected_child(el, child, diags),
         }
     }
     rf
+}
+
+/// One `<filteringRule>` with its nested lists (IIS schema: `name` is the required key, the
+/// four booleans default to `false`; each list is keyed by its one attribute).
+fn read_filtering_rule(
+    el: &Element,
+    a: &mut Attrs<'_>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<FilteringRule> {
+    let name = a.required("name", d)?;
+    let mut flag = |n: &str| a.bool(n, d).is_some_and(|b| b.value);
+    let (scan_url, scan_query_string, scan_all_raw, deny_unescaped_percent) = (
+        flag("scanUrl"),
+        flag("scanQueryString"),
+        flag("scanAllRaw"),
+        flag("denyUnescapedPercent"),
+    );
+    let mut lists: [Option<Vec<Spanned<String>>>; 3] = [None, None, None];
+    for child in &el.children {
+        let (i, key, what) = match child.name.as_str() {
+            "scanHeaders" => (0, "requestHeader", "scanned header"),
+            "appliesTo" => (1, "fileExtension", "applies-to extension"),
+            "denyStrings" => (2, "string", "deny string"),
+            _ => {
+                unexpected_child(el, child, d);
+                continue;
+            }
+        };
+        Attrs::new(child).finish(d);
+        let c = collection(child, "add", d, key, |el, a, d| {
+            Some(RuleListEntry {
+                value: a.required(key, d)?,
+                span: el.name_span,
+            })
+        });
+        let items = crate::config::merge::resolve_local(&c, what, d)
+            .into_iter()
+            .map(|e| e.value)
+            .collect();
+        once(&mut lists[i], items, &child.name, child.name_span, d);
+    }
+    let [scan_headers, applies_to, deny_strings] = lists.map(Option::unwrap_or_default);
+    Some(FilteringRule {
+        name,
+        scan_url,
+        scan_query_string,
+        scan_all_raw,
+        deny_unescaped_percent,
+        scan_headers,
+        applies_to,
+        deny_strings,
+        span: el.name_span,
+    })
 }
 
 fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSection {
@@ -2274,6 +2397,88 @@ mod tests {
         let text = "<configuration><system.webServer><iisnode/><iisnode/></system.webServer><iisnode/><system.webServer><appSettings/></system.webServer></configuration>";
         let (_, d) = load(text);
         assert_eq!(codes_of(&d), ["IISN1003", "IISN1008", "IISN1008"]);
+    }
+
+    /// Regression: `<filteringRules>`, `<alwaysAllowedUrls>` and `<alwaysAllowedQueryStrings>`
+    /// were skipped without reading them.
+    #[test]
+    fn filtering_rules_and_always_allowed_lists() {
+        let text = r#"<configuration><system.webServer><security><requestFiltering>
+<filteringRules>
+  <filteringRule name="sql" scanUrl="true" scanQueryString="TRUE" scanAllRaw="false">
+    <scanHeaders><add requestHeader="User-Agent"/><add requestHeader="Referer"/><remove requestHeader="Referer"/></scanHeaders>
+    <appliesTo><add fileExtension=".asp"/></appliesTo>
+    <denyStrings><clear/><add string="--"/><add string="xp_"/></denyStrings>
+  </filteringRule>
+  <remove name="old"/>
+</filteringRules>
+<alwaysAllowedUrls><add url="/search.aspx"/></alwaysAllowedUrls>
+<alwaysAllowedQueryStrings><add queryString="?q=--"/></alwaysAllowedQueryStrings>
+</requestFiltering></security></system.webServer></configuration>"#;
+        let (c, d) = load(text);
+        assert!(d.is_empty(), "{d:#?}");
+        let rf = c
+            .expect("parses")
+            .sections
+            .request_filtering
+            .expect("requestFiltering");
+        let rules = rf.filtering_rules.expect("filteringRules");
+        let rule = rules.added().next().expect("one rule");
+        assert_eq!(rule.name.value, "sql");
+        assert!(rule.scan_url && rule.scan_query_string && !rule.scan_all_raw);
+        assert!(!rule.deny_unescaped_percent, "defaults to false");
+        let values = |v: &[Spanned<String>]| v.iter().map(|s| s.value.clone()).collect::<Vec<_>>();
+        assert_eq!(values(&rule.scan_headers), ["User-Agent"]);
+        assert_eq!(values(&rule.applies_to), [".asp"]);
+        assert_eq!(values(&rule.deny_strings), ["--", "xp_"]);
+        assert!(matches!(rules.ops[1], CollectionOp::Remove(_)));
+        let urls = rf.always_allowed_urls.expect("urls");
+        assert_eq!(
+            urls.added().next().expect("url").value.value,
+            "/search.aspx"
+        );
+        let qs = rf.always_allowed_query_strings.expect("query strings");
+        assert_eq!(qs.added().next().expect("query").value.value, "?q=--");
+    }
+
+    #[test]
+    fn filtering_rule_errors_are_iis_load_errors() {
+        let text = r#"<configuration><system.webServer><security><requestFiltering>
+<filteringRules>
+  <filteringRule name="a" scanUrl="yes">
+    <denyStrings><add string="x"/><add string="X"/></denyStrings>
+    <denyString/>
+  </filteringRule>
+  <filteringRule scanUrl="true"/>
+  <filteringRule name="b" scanHeader="true"/>
+</filteringRules>
+<alwaysAllowedUrls><add path="/x"/></alwaysAllowedUrls>
+</requestFiltering></security></system.webServer></configuration>"#;
+        let (_, d) = load(text);
+        assert_eq!(
+            codes_of(&d),
+            [
+                "IISN1006", "IISN1004", "IISN1008", "IISN1005", "IISN1002", "IISN1005"
+            ],
+            "{d:#?}"
+        );
+        let dup = &d[1];
+        assert!(dup.message.contains("deny string `X`"), "{}", dup.message);
+        assert_eq!(dup.secondary.len(), 1, "points at the first <add>");
+        assert!(
+            dup.help
+                .as_deref()
+                .is_some_and(|h| h.contains("<remove string=\"X\"/>")),
+            "{:?}",
+            dup.help
+        );
+        for x in &d {
+            assert!(x.primary.is_some(), "every error has a position: {x:#?}");
+            assert!(
+                crate::diag::codes::iis_load_hresult(x.lint).is_some(),
+                "IIS refuses the file (500.19): {x:#?}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use crate::harness::{Server, Site};
 
 mod broken_config;
+mod filtering_rules;
 mod iis_features;
 mod iisnode_tests;
 mod kudu;

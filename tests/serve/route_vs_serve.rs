@@ -327,3 +327,81 @@ fn iisn_log_shows_engine_internals() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `filteringRules` (404.19), `alwaysAllowedUrls` and `alwaysAllowedQueryStrings`: route and
+/// serve agree, and route says which rule denied (with its place) or what the always-allowed
+/// lists exempted.
+#[test]
+fn filtering_rules_and_always_allowed() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write(
+        "web.config",
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="hello.js" verb="*" modules="iisnode" />
+    </handlers>
+    <security>
+      <requestFiltering>
+        <denyUrlSequences><add sequence="--" /></denyUrlSequences>
+        <filteringRules>
+          <filteringRule name="sql" scanUrl="true" scanQueryString="true">
+            <denyStrings><add string="xp_" /></denyStrings>
+          </filteringRule>
+        </filteringRules>
+        <alwaysAllowedUrls><add url="/hello.js/a--xp_" /></alwaysAllowedUrls>
+        <alwaysAllowedQueryStrings><add queryString="q=xp_" /></alwaysAllowedQueryStrings>
+      </requestFiltering>
+    </security>
+  </system.webServer>
+</configuration>
+"#,
+    );
+    let urls = [
+        "/hello.js?x=xp_",
+        "/hello.js/XP_",
+        "/hello.js/a--b",
+        "/hello.js/a--xp_",
+        "/hello.js?q=xp_",
+        "/hello.js?q=ok",
+    ];
+    let r = route(&site, &urls);
+    let got: Vec<(String, u64)> = r
+        .iter()
+        .map(|v| {
+            (
+                v["outcome"].as_str().unwrap_or("").to_string(),
+                v["substatus"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want = [
+        ("error", 19),
+        ("error", 19),
+        ("error", 5),
+        ("app", 0),
+        ("app", 0),
+        ("app", 0),
+    ];
+    assert_eq!(got, want.map(|(o, s)| (o.to_string(), s)), "{r:#?}");
+    assert_eq!(r[0]["steps"][0]["check"], "filteringRules");
+    assert_eq!(r[0]["steps"][0]["config"], "web.config:11:12");
+    assert!(
+        r[3]["steps"][0]["exempt"][0]
+            .as_str()
+            .is_some_and(|x| x.starts_with("alwaysAllowedUrls lists /hello.js/a--xp_")),
+        "{}",
+        r[3]
+    );
+    assert!(
+        r[4]["steps"][0]["exempt"][0]
+            .as_str()
+            .is_some_and(|x| x.starts_with("alwaysAllowedQueryStrings lists ?q=xp_")),
+        "{}",
+        r[4]
+    );
+    compare(&site, &urls);
+}

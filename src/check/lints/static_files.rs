@@ -95,10 +95,11 @@ pub fn run(ctx: &mut Ctx<'_>) {
                 continue;
             };
             let eff = ctx.effective(&rel);
-            let mapped = eff
-                .mime_maps
-                .iter()
-                .any(|m| m.item.file_extension.value.eq_ignore_ascii_case(&ext));
+            // `*` maps every extension without an entry of its own (as serve's `mime_type`).
+            let mapped = eff.mime_maps.iter().any(|m| {
+                let e = m.item.file_extension.value.trim();
+                e.eq_ignore_ascii_case(&ext) || e == "*"
+            });
             if mapped {
                 continue;
             }

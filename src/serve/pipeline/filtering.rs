@@ -17,6 +17,38 @@
 //! | a path segment in the hidden list | 404.8 | `hiddenSegments` (stock: `web.config`, `bin`, `App_Data`, ...) |
 //! | the last segment's extension denied or unlisted | 404.7 | `fileExtensions` (stock: `.config`, `.cs`, ...) |
 //! | a request header longer than its `sizeLimit` (bytes of the value; `0` = no limit) | 404.10 | `requestLimits/headerLimits` |
+//! | a rule's deny string in what it scans, ASCII case-insensitive | 404.19 | `filteringRules` |
+//!
+//! `alwaysAllowedUrls` and `alwaysAllowedQueryStrings` (IIS 7.5+) exempt a request from the
+//! deny-string checks of its URL or query string: Microsoft's reference says they override
+//! `denyUrlSequences` and `denyQueryStringSequences`; iisn also lets them override the URL
+//! scan and the query-string scan (with `denyUnescapedPercent`) of `filteringRules`, as
+//! URLScan 3's `[AlwaysAllowedUrls]`, their ancestor, bypassed its rules. Every other check
+//! (limits, verbs, escaping, hidden segments, extensions, header scans) still applies, so an
+//! allow-list entry can never expose `web.config`. An entry matches exactly, ASCII
+//! case-insensitively: a URL entry the URL path decoded once (`/search.aspx`, with the
+//! `--app-path` prefix, no query string), a query-string entry the query string as sent or
+//! decoded once (a leading `?` in the entry is ignored).
+//!
+//! `filteringRules` (iis.net, `requestFiltering/filteringRules/filteringRule`): a rule whose
+//! `<appliesTo>` is empty applies to every request, else to URLs whose last segment has one
+//! of the listed extensions (`.` for none, as in `fileExtensions`). It looks for each of its
+//! `<denyStrings>`, ASCII case-insensitively:
+//!
+//! * `scanUrl`: in the URL path as sent, decoded once and normalised (IIS scans its
+//!   normalised URL; the other two forms cost little and keep `%2e%2e` or `/./` from hiding a
+//!   string);
+//! * `scanQueryString`: in the query string as sent and decoded once (IIS makes these two
+//!   scans when `unescapeQueryString` is true, its default; iisn always makes both);
+//! * `<scanHeaders>`: in each value of each listed request header;
+//! * `scanAllRaw`: in every request header, as a `name: value` line;
+//! * `denyUnescapedPercent`: a `%` in the query string not followed by two hex digits denies
+//!   the request (in the path such a `%` is already a 400).
+//!
+//! Rules run last, after the built-in checks they extend (IIS's reference gives no order;
+//! it only decides which sub-status a request that fails two checks gets). They scan the
+//! URL as requested, never the rewritten one: IIS runs request filtering once, at
+//! BeginRequest. A site without rules does no work for them.
 //!
 //! Choices where IIS's own documentation disagrees or iisn adds something:
 //!
@@ -41,6 +73,7 @@
 use http::HeaderMap;
 
 use crate::config::model::{EffectiveConfig, RequestLimits};
+use crate::config::web_config::FilteringRule;
 
 use super::errors::IisError;
 
@@ -68,6 +101,92 @@ pub struct Filter {
     deny_query: Vec<String>,
     /// Header names and their size limits (0 = no limit).
     header_limits: Vec<(String, u64)>,
+    /// `filteringRules` that can deny something, in order.
+    rules: Vec<Rule>,
+    /// `alwaysAllowedUrls` (as written, trimmed) and `alwaysAllowedQueryStrings` (without a
+    /// leading `?`).
+    always_urls: Vec<String>,
+    always_queries: Vec<String>,
+}
+
+/// A `filteringRule`, ready to scan.
+#[derive(Debug, Clone)]
+struct Rule {
+    name: String,
+    scan_url: bool,
+    scan_query: bool,
+    scan_all_raw: bool,
+    deny_unescaped_percent: bool,
+    headers: Vec<http::HeaderName>,
+    /// Lower-cased extensions with their dot; empty: every request.
+    applies_to: Vec<String>,
+    /// Lower-cased, never empty.
+    deny: Vec<String>,
+}
+
+impl Rule {
+    fn compile(r: &FilteringRule) -> Option<Rule> {
+        let rule = Rule {
+            name: r.name.value.clone(),
+            scan_url: r.scan_url,
+            scan_query: r.scan_query_string,
+            scan_all_raw: r.scan_all_raw,
+            deny_unescaped_percent: r.deny_unescaped_percent,
+            // A name that is not a valid header name can never be sent, so never matches.
+            headers: r
+                .scan_headers
+                .iter()
+                .filter_map(|h| http::HeaderName::from_bytes(h.value.trim().as_bytes()).ok())
+                .collect(),
+            applies_to: r
+                .applies_to
+                .iter()
+                .map(|e| {
+                    let mut ext = e.value.trim().to_ascii_lowercase();
+                    if !ext.starts_with('.') {
+                        ext.insert(0, '.');
+                    }
+                    ext
+                })
+                .collect(),
+            deny: r
+                .deny_strings
+                .iter()
+                .map(|d| d.value.to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        };
+        let scans =
+            rule.scan_url || rule.scan_query || rule.scan_all_raw || !rule.headers.is_empty();
+        (rule.deny_unescaped_percent || scans && !rule.deny.is_empty()).then_some(rule)
+    }
+
+    /// Whether the rule looks at nothing but the URL path.
+    fn url_only(&self) -> bool {
+        !self.scan_query
+            && !self.deny_unescaped_percent
+            && !self.scan_all_raw
+            && self.headers.is_empty()
+    }
+
+    /// The first deny string `text` holds.
+    fn found(&self, text: &[u8]) -> Option<&str> {
+        self.deny
+            .iter()
+            .find(|d| contains_ci(text, d.as_bytes()))
+            .map(String::as_str)
+    }
+
+    fn denial(&self, found: &str, place: &str) -> IisError {
+        denial(
+            404,
+            19,
+            format!(
+                "The filtering rule \"{}\" denies the request: its deny string \"{found}\" is in the {place}.",
+                self.name
+            ),
+        )
+    }
 }
 
 /// What filtering looks at.
@@ -108,12 +227,30 @@ fn sequences(
         .collect()
 }
 
-/// Whether `text` holds `seq` (lower-cased), ASCII case-insensitively.
-fn contains_ci(text: &str, seq: &str) -> bool {
-    let (t, s) = (text.as_bytes(), seq.as_bytes());
-    s.len() <= t.len()
-        && t.windows(s.len())
-            .any(|w| w.iter().zip(s).all(|(a, b)| a.to_ascii_lowercase() == *b))
+/// Whether `text` holds `seq` (lower-cased), ASCII case-insensitively. Bytes, not `str`:
+/// header values need not be UTF-8.
+fn contains_ci(text: &[u8], seq: &[u8]) -> bool {
+    seq.len() <= text.len()
+        && text
+            .windows(seq.len())
+            .any(|w| w.iter().zip(seq).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
+/// A `%` not followed by two hex digits.
+fn has_bare_percent(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+/// The extension `fileExtensions` and `appliesTo` look at: the last segment's, with its
+/// dot, or `.` for a segment without one.
+fn extension(site_path: &str) -> &str {
+    let last = site_path.split('/').rfind(|s| !s.is_empty()).unwrap_or("");
+    last.rfind('.').map_or(".", |i| &last[i..])
 }
 
 /// A 256-bit summary of a list of names (ASCII case-insensitive): a name whose bit is
@@ -190,7 +327,74 @@ impl Filter {
                 .iter()
                 .map(|h| (h.item.header.value.trim().to_string(), h.item.size_limit))
                 .collect(),
+            rules: eff
+                .filtering_rules
+                .iter()
+                .filter_map(|r| Rule::compile(&r.item))
+                .collect(),
+            always_urls: eff
+                .always_allowed_urls
+                .iter()
+                .map(|u| u.item.value.value.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect(),
+            always_queries: eff
+                .always_allowed_query_strings
+                .iter()
+                .map(|q| {
+                    let q = q.item.value.value.trim();
+                    q.strip_prefix('?').unwrap_or(q).to_string()
+                })
+                .filter(|q| !q.is_empty())
+                .collect(),
         }
+    }
+
+    /// Whether a decision for a URL path passing these checks may be remembered ([`super::memo`])
+    /// and used again after [`Filter::check_request_facts`] alone: not when a filtering rule
+    /// reads the query string or headers, since those checks need the URL's extension
+    /// (`appliesTo`), which the memo does not keep.
+    pub fn memo_ok(&self) -> bool {
+        self.rules.iter().all(Rule::url_only)
+    }
+
+    /// `alwaysAllowedUrls` lists the request's URL path.
+    fn url_always_allowed(&self, r: &RequestFacts<'_>) -> bool {
+        !self.always_urls.is_empty()
+            && self
+                .always_urls
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(r.decoded))
+    }
+
+    /// `alwaysAllowedQueryStrings` lists `raw` (as sent) or `decoded`.
+    fn query_always_allowed(&self, raw: &str, decoded: &str) -> bool {
+        self.always_queries
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(raw) || a.eq_ignore_ascii_case(decoded))
+    }
+
+    /// What `alwaysAllowedUrls` / `alwaysAllowedQueryStrings` exempt this request from, in
+    /// words (`iisn route`); empty when nothing.
+    pub fn exemptions(&self, r: &RequestFacts<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.url_always_allowed(r) {
+            out.push(format!(
+                "alwaysAllowedUrls lists {}: denyUrlSequences and the filtering rules' URL scans do not apply",
+                r.decoded
+            ));
+        }
+        if let Some(q) = r.raw_query.filter(|q| !q.is_empty())
+            && !self.always_queries.is_empty()
+        {
+            let decoded = super::super::router::percent_decode(q).unwrap_or_default();
+            if self.query_always_allowed(q, &decoded) {
+                out.push(format!(
+                    "alwaysAllowedQueryStrings lists ?{q}: denyQueryStringSequences and the filtering rules' query-string scans do not apply"
+                ));
+            }
+        }
+        out
     }
 
     pub fn limits(&self) -> RequestLimits {
@@ -231,7 +435,11 @@ impl Filter {
         if let Some(seq) = self
             .deny_url
             .iter()
-            .find(|q| contains_ci(r.raw_path, q) || contains_ci(r.decoded, q))
+            .filter(|_| !self.url_always_allowed(r))
+            .find(|q| {
+                contains_ci(r.raw_path.as_bytes(), q.as_bytes())
+                    || contains_ci(r.decoded.as_bytes(), q.as_bytes())
+            })
         {
             return Err(denial(
                 404,
@@ -243,7 +451,8 @@ impl Filter {
         }
         self.check_query_sequences(r)?;
         self.check_url(r.site_path)?;
-        self.check_header_sizes(r)
+        self.check_header_sizes(r)?;
+        self.check_rules(r, true)
     }
 
     /// The checks of [`Filter::check_request`] that depend on more than the method and the
@@ -254,7 +463,9 @@ impl Filter {
         self.check_content_length(r)?;
         self.check_verb(r)?;
         self.check_query_sequences(r)?;
-        self.check_header_sizes(r)
+        self.check_header_sizes(r)?;
+        // Only URL-only rules can be here (see `memo_ok`), and the path passed them.
+        self.check_rules(r, false)
     }
 
     fn check_query_length(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
@@ -319,11 +530,13 @@ impl Filter {
             && !self.deny_query.is_empty()
         {
             let decoded = super::super::router::percent_decode(q).unwrap_or_default();
-            if let Some(seq) = self
-                .deny_query
-                .iter()
-                .find(|s| contains_ci(q, s) || contains_ci(&decoded, s))
-            {
+            if self.query_always_allowed(q, &decoded) {
+                return Ok(());
+            }
+            if let Some(seq) = self.deny_query.iter().find(|s| {
+                contains_ci(q.as_bytes(), s.as_bytes())
+                    || contains_ci(decoded.as_bytes(), s.as_bytes())
+            }) {
                 return Err(denial(
                     404,
                     18,
@@ -364,6 +577,91 @@ impl Filter {
         Ok(())
     }
 
+    /// `filteringRules` (404.19); `with_url`: the URL scans too (the memo's requests passed
+    /// them already).
+    fn check_rules(&self, r: &RequestFacts<'_>, with_url: bool) -> Result<(), IisError> {
+        if self.rules.is_empty() {
+            return Ok(());
+        }
+        let ext = extension(r.site_path);
+        let scan_url = with_url && !self.url_always_allowed(r);
+        let query = r.raw_query.filter(|q| !q.is_empty());
+        // Decoded once, when a rule needs it.
+        let mut decoded_query: Option<String> = None;
+        let mut query_allowed: Option<bool> = None;
+        let mut line = Vec::new();
+        for rule in &self.rules {
+            if !rule.applies_to.is_empty()
+                && !rule.applies_to.iter().any(|e| e.eq_ignore_ascii_case(ext))
+            {
+                continue;
+            }
+            if scan_url && rule.scan_url {
+                for (text, place) in [
+                    (r.raw_path, "URL"),
+                    (r.decoded, "decoded URL"),
+                    (r.site_path, "normalised URL"),
+                ] {
+                    if let Some(found) = rule.found(text.as_bytes()) {
+                        return Err(rule.denial(found, place));
+                    }
+                }
+            }
+            if let Some(q) = query
+                && (rule.scan_query || rule.deny_unescaped_percent)
+            {
+                let decoded = decoded_query.get_or_insert_with(|| {
+                    super::super::router::percent_decode(q).unwrap_or_default()
+                });
+                let allowed = *query_allowed
+                    .get_or_insert_with(|| self.query_always_allowed(q, decoded.as_str()));
+                if !allowed {
+                    if rule.deny_unescaped_percent && has_bare_percent(q) {
+                        return Err(denial(
+                            404,
+                            19,
+                            format!(
+                                "The filtering rule \"{}\" denies the request: the query string has a % that is not an escape (denyUnescapedPercent).",
+                                rule.name
+                            ),
+                        ));
+                    }
+                    if rule.scan_query {
+                        for (text, place) in
+                            [(q, "query string"), (&**decoded, "decoded query string")]
+                        {
+                            if let Some(found) = rule.found(text.as_bytes()) {
+                                return Err(rule.denial(found, place));
+                            }
+                        }
+                    }
+                }
+            }
+            let Some(headers) = r.headers else {
+                continue;
+            };
+            for name in &rule.headers {
+                for v in headers.get_all(name) {
+                    if let Some(found) = rule.found(v.as_bytes()) {
+                        return Err(rule.denial(found, &format!("{name} header")));
+                    }
+                }
+            }
+            if rule.scan_all_raw {
+                for (name, v) in headers {
+                    line.clear();
+                    line.extend_from_slice(name.as_str().as_bytes());
+                    line.extend_from_slice(b": ");
+                    line.extend_from_slice(v.as_bytes());
+                    if let Some(found) = rule.found(&line) {
+                        return Err(rule.denial(found, &format!("{name} header (scanAllRaw)")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Hidden segments and file extensions of a site path (also used on rewritten URLs).
     pub fn check_url(&self, site_path: &str) -> Result<(), IisError> {
         for seg in site_path.split('/').filter(|s| !s.is_empty()) {
@@ -388,11 +686,8 @@ impl Filter {
                 ));
             }
         }
-        if let Some(last) = site_path.split('/').rfind(|s| !s.is_empty()) {
-            let ext = match last.rfind('.') {
-                Some(i) => &last[i..],
-                None => ".",
-            };
+        if site_path.split('/').any(|s| !s.is_empty()) {
+            let ext = extension(site_path);
             let rule = if self.extension_summary.may_hold(ext) {
                 self.extensions
                     .iter()
@@ -511,6 +806,185 @@ mod tests {
             sub(f.check_request(&facts("/c++", None, None))),
             Some((404, 11))
         );
+    }
+
+    fn with_config(inner: &str) -> Filter {
+        let text = format!(
+            "<configuration><system.webServer><security><requestFiltering>{inner}</requestFiltering></security></system.webServer></configuration>"
+        );
+        let mut d = Vec::new();
+        let raw =
+            crate::config::web_config::parse(crate::config::source::SourceId(0), &text, &mut d)
+                .expect("parses");
+        let mut eff = iis_defaults();
+        crate::config::merge::apply(&mut eff, &raw.sections, "", &mut d);
+        assert!(d.is_empty(), "{d:#?}");
+        Filter::new(&eff)
+    }
+
+    fn request<'a>(
+        path: &'a str,
+        query: Option<&'a str>,
+        headers: Option<&'a HeaderMap>,
+    ) -> RequestFacts<'a> {
+        RequestFacts {
+            headers,
+            ..facts(path, query, None)
+        }
+    }
+
+    /// Regression: `<filteringRules>` were ignored, so a deny rule a site relied on was not
+    /// enforced.
+    #[test]
+    fn filtering_rules_deny_with_404_19() {
+        let f = with_config(
+            r#"<filteringRules>
+  <filteringRule name="sql" scanUrl="true" scanQueryString="true">
+    <denyStrings><add string="DROP TABLE"/><add string="xp_"/></denyStrings>
+  </filteringRule>
+  <filteringRule name="leech" scanUrl="false" scanQueryString="false">
+    <scanHeaders><add requestHeader="User-Agent"/></scanHeaders>
+    <appliesTo><add fileExtension=".gif"/><add fileExtension="png"/></appliesTo>
+    <denyStrings><add string="leech-bot"/></denyStrings>
+  </filteringRule>
+  <filteringRule name="raw" scanAllRaw="true"><denyStrings><add string="x-evil: 1"/></denyStrings></filteringRule>
+  <filteringRule name="pct" denyUnescapedPercent="true"><appliesTo><add fileExtension=".php"/></appliesTo></filteringRule>
+</filteringRules>"#,
+        );
+        assert!(!f.memo_ok(), "rules read headers and the query string");
+        let check = |path: &str, query: Option<&str>, hs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in hs {
+                h.append(
+                    http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                    http::HeaderValue::from_str(v).expect("value"),
+                );
+            }
+            let decoded = crate::serve::router::percent_decode(path).expect("decodes");
+            let r = RequestFacts {
+                decoded: &decoded,
+                ..request(path, query, Some(&h))
+            };
+            sub(f.check_request(&r))
+        };
+        assert_eq!(check("/a.js", None, &[]), None);
+        // URL: raw and decoded, case-insensitive.
+        assert_eq!(check("/drop%20table/x", None, &[]), Some((404, 19)));
+        assert_eq!(check("/XP_cmd", None, &[]), Some((404, 19)));
+        // Query string: raw and decoded.
+        assert_eq!(check("/a.js", Some("q=drop%20TABLE"), &[]), Some((404, 19)));
+        assert_eq!(check("/a.js", Some("q=xp_"), &[]), Some((404, 19)));
+        // Headers: only for the listed extensions (with or without the dot).
+        let ua = [("user-agent", "Mozilla leech-bot/1")];
+        assert_eq!(check("/i.gif", None, &ua), Some((404, 19)));
+        assert_eq!(check("/I.PNG", None, &ua), Some((404, 19)));
+        assert_eq!(check("/i.jpg", None, &ua), None, "appliesTo");
+        assert_eq!(check("/i.gif", None, &[("referer", "leech-bot")]), None);
+        // scanAllRaw: every header as a `name: value` line.
+        assert_eq!(check("/a", None, &[("X-Evil", "1")]), Some((404, 19)));
+        assert_eq!(check("/a", None, &[("X-Evil", "2")]), None);
+        // denyUnescapedPercent.
+        assert_eq!(check("/a.php", Some("a=100%"), &[]), Some((404, 19)));
+        assert_eq!(check("/a.php", Some("a=100%25"), &[]), None);
+        assert_eq!(check("/a.js", Some("a=100%"), &[]), None, "appliesTo");
+        let e = f
+            .check_request(&facts("/xp_", None, None))
+            .expect_err("denied");
+        assert!(
+            e.detail.starts_with("The filtering rule \"sql\" "),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn no_rules_no_work_and_url_only_rules_keep_the_memo() {
+        let f = Filter::new(&iis_defaults());
+        assert!(f.rules.is_empty() && f.memo_ok());
+        let f = with_config(
+            r#"<filteringRules>
+  <filteringRule name="u" scanUrl="true"><denyStrings><add string="bad"/></denyStrings></filteringRule>
+  <filteringRule name="nothing-to-scan"><denyStrings><add string="bad"/></denyStrings></filteringRule>
+  <filteringRule name="no-strings" scanUrl="true" scanQueryString="true"/>
+</filteringRules>"#,
+        );
+        assert_eq!(f.rules.len(), 1, "rules that can deny nothing are dropped");
+        assert!(f.memo_ok());
+        assert_eq!(
+            sub(f.check_request(&facts("/bad", None, None))),
+            Some((404, 19))
+        );
+        assert_eq!(
+            sub(f.check_request(&facts("/a", Some("bad"), None))),
+            None,
+            "scanQueryString is off"
+        );
+    }
+
+    /// Regression: `<alwaysAllowedUrls>` / `<alwaysAllowedQueryStrings>` were ignored.
+    #[test]
+    fn always_allowed_urls_and_query_strings() {
+        let f = with_config(
+            r#"<denyUrlSequences><add sequence="--"/></denyUrlSequences>
+<denyQueryStringSequences><add sequence="&lt;script"/></denyQueryStringSequences>
+<filteringRules>
+  <filteringRule name="r" scanUrl="true" scanQueryString="true">
+    <scanHeaders><add requestHeader="X-Bad"/></scanHeaders>
+    <denyStrings><add string="evil"/></denyStrings>
+  </filteringRule>
+</filteringRules>
+<alwaysAllowedUrls><add url="/Search--evil.txt"/><add url="/web.config"/></alwaysAllowedUrls>
+<alwaysAllowedQueryStrings><add queryString="?q=&lt;script&gt;evil"/></alwaysAllowedQueryStrings>"#,
+        );
+        let go = |path: &str, query: Option<&str>, h: Option<&HeaderMap>| {
+            sub(f.check_request(&request(path, query, h)))
+        };
+        assert_eq!(go("/other--.txt", None, None), Some((404, 5)));
+        assert_eq!(go("/other-evil.txt", None, None), Some((404, 19)));
+        assert_eq!(
+            go("/search--EVIL.txt", None, None),
+            None,
+            "exact, case-insensitive: denyUrlSequences and the rule's URL scan are skipped"
+        );
+        assert_eq!(
+            go("/search--evil.txt/x", None, None),
+            Some((404, 5)),
+            "exact only"
+        );
+        assert_eq!(
+            go("/web.config", None, None),
+            Some((404, 8)),
+            "hidden segments still apply"
+        );
+        assert_eq!(
+            go("/search--evil.txt", Some("x=evil"), None),
+            Some((404, 19))
+        );
+        assert_eq!(go("/a", Some("q=<script>"), None), Some((404, 18)));
+        assert_eq!(go("/a", Some("q=<script>evil"), None), None);
+        assert_eq!(
+            go("/a", Some("q=%3Cscript%3Eevil"), None),
+            None,
+            "the decoded query string matches too"
+        );
+        let mut h = HeaderMap::new();
+        h.insert("x-bad", http::HeaderValue::from_static("evil"));
+        assert_eq!(
+            go("/search--evil.txt", None, Some(&h)),
+            Some((404, 19)),
+            "header scans still apply"
+        );
+        let notes = f.exemptions(&request("/search--evil.txt", Some("q=<script>evil"), None));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes[0].starts_with("alwaysAllowedUrls lists /search--evil.txt"),
+            "{notes:?}"
+        );
+        assert!(
+            notes[1].starts_with("alwaysAllowedQueryStrings lists ?q=<script>evil"),
+            "{notes:?}"
+        );
+        assert!(f.exemptions(&request("/a", None, None)).is_empty());
     }
 
     #[test]

@@ -127,13 +127,20 @@ impl FolderConfig {
     }
 
     /// The MIME type IIS would send for `file_name`, or `None` (404.3). A name without an
-    /// extension looks up the `.` entry, as IIS does.
+    /// extension looks up the `.` entry, as IIS does. `<mimeMap fileExtension="*">` is the
+    /// fallback for every file whose extension has no entry of its own, extension-less files
+    /// included (IIS's static file handler tries the extension, then `*`; the wildcard is the
+    /// documented way to serve "any file", e.g. ACME challenge files, which have no
+    /// extension); `<remove fileExtension="*"/>` takes it away like any other entry.
     pub fn mime_type(&self, file_name: &str) -> Option<&str> {
         let ext = match file_name.rfind('.') {
             Some(i) => file_name[i..].to_ascii_lowercase(),
             None => ".".to_string(),
         };
-        self.mime.get(&ext).map(String::as_str)
+        self.mime
+            .get(&ext)
+            .or_else(|| self.mime.get("*"))
+            .map(String::as_str)
     }
 }
 
@@ -657,20 +664,22 @@ impl Pipeline {
             return r;
         }
         let orig_cfg = self.config_for(&path);
+        let memo_ok = memo_ok && orig_cfg.filter.memo_ok();
 
         // Request filtering, on the URL as requested.
-        let content_length = content_length(&head.headers);
-        let filtered = orig_cfg.filter.check_request(&filtering::RequestFacts {
+        let facts = filtering::RequestFacts {
             raw_path,
             raw_query,
             decoded: &decoded,
             site_path: &path,
-            content_length,
+            content_length: content_length(&head.headers),
             method: head.method.as_str(),
             headers: Some(&head.headers),
-        });
+        };
+        let filtered = orig_cfg.filter.check_request(&facts);
         rec(&mut trace, |t| {
-            t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()))
+            t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()));
+            t.filter_exemptions(orig_cfg.filter.exemptions(&facts));
         });
         if let Err(e) = filtered {
             return self.error_routed(e, &path);

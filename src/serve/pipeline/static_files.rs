@@ -5,7 +5,9 @@
 //! * a file is served only when the effective `<staticContent>` MIME map has its extension
 //!   (404.3 otherwise; decided in [`super::Pipeline::dispatch`]), with that `Content-Type`;
 //! * `ETag` (IIS's form: the file time in hex, `:0`) and `Last-Modified`, answering
-//!   `If-None-Match` / `If-Modified-Since` with 304; `setEtag="false"` drops the ETag;
+//!   `If-None-Match` / `If-Modified-Since` with 304 and a false `If-Match` /
+//!   `If-Unmodified-Since` with 412, in RFC 9110 §13.2.2's order ([`precondition`]);
+//!   `setEtag="false"` drops the ETag;
 //! * `Accept-Ranges: bytes` and byte ranges (206, `Content-Range`; 416 with `bytes */len`
 //!   when none is satisfiable; `If-Range` honoured). Several ranges get a
 //!   `multipart/byteranges` body, as IIS's static file handler sends, each part with its
@@ -304,11 +306,75 @@ pub struct FileRequest<'a> {
     pub status: Option<StatusCode>,
 }
 
+/// Whether an `If-None-Match` list names `etag` (RFC 9110 §8.8.3.2: weak comparison, so
+/// `W/"x"` matches `"x"`), or is `*`.
 fn etag_matches(header_value: &str, etag: &str) -> bool {
     let strip = |s: &str| s.trim().trim_start_matches("W/").to_string();
     header_value
         .split(',')
         .any(|t| t.trim() == "*" || strip(t) == strip(etag))
+}
+
+/// Whether an `If-Match` list holds for the file: `*` matches any existing file, and an
+/// entity tag matches only by strong comparison (RFC 9110 §13.1.1): neither tag weak, same
+/// text. IIS's tags are strong (`"hex:0"`), so `W/"hex:0"` never matches; without an ETag
+/// (`setEtag="false"`) only `*` does.
+fn if_match_holds(header_value: &str, etag: Option<&str>) -> bool {
+    header_value.split(',').map(str::trim).any(|t| {
+        t == "*" || etag.is_some_and(|e| !t.starts_with("W/") && !e.starts_with("W/") && t == e)
+    })
+}
+
+/// What the request's preconditions say about a static file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precondition {
+    /// Serve the file (ranges and `If-Range` are looked at next).
+    Proceed,
+    /// 304: the client's copy is current.
+    NotModified,
+    /// 412: `If-Match` or `If-Unmodified-Since` is false.
+    Failed,
+}
+
+/// The conditional headers of a GET or HEAD for a file with `etag` and `modified`, evaluated
+/// in RFC 9110 §13.2.2's order, as IIS's static file handler does: `If-Match` (412 when
+/// false), else `If-Unmodified-Since` (412 when the file changed after the date; ignored
+/// with `If-Match`, or when the date does not parse), then `If-None-Match` (304 when it
+/// matches), else `If-Modified-Since` (304 when the file has not changed since). `If-Range`
+/// is the caller's, as it only decides whether a `Range` applies.
+fn precondition(
+    headers: &HeaderMap,
+    etag: Option<&str>,
+    modified: Option<SystemTime>,
+) -> Precondition {
+    let header = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    // HTTP dates have whole seconds; so does the comparison.
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let date = |name: header::HeaderName| {
+        header(name).and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+    };
+    if let Some(im) = header(header::IF_MATCH) {
+        if !if_match_holds(im, etag) {
+            return Precondition::Failed;
+        }
+    } else if let (Some(since), Some(m)) = (date(header::IF_UNMODIFIED_SINCE), modified)
+        && secs(m) > secs(since)
+    {
+        return Precondition::Failed;
+    }
+    let not_modified = match (header(header::IF_NONE_MATCH), etag) {
+        (Some(inm), Some(tag)) => etag_matches(inm, tag),
+        (Some(_), None) => false,
+        (None, _) => match (date(header::IF_MODIFIED_SINCE), modified) {
+            (Some(since), Some(m)) => secs(m) <= secs(since),
+            _ => false,
+        },
+    };
+    if not_modified {
+        Precondition::NotModified
+    } else {
+        Precondition::Proceed
+    }
 }
 
 fn client_cache_headers(h: &mut HeaderMap, cache: &ClientCache) {
@@ -383,29 +449,26 @@ pub async fn serve_file(path: &Path, r: FileRequest<'_>) -> Response<Body> {
     let mut status = r.status.unwrap_or(StatusCode::OK);
     let mut range = RangeSpec::Full;
     if r.status.is_none() {
-        // Conditional GET (RFC 9110 §13.2.2: If-None-Match wins over If-Modified-Since).
         let header = |name: header::HeaderName| {
             r.headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let not_modified = match (header(header::IF_NONE_MATCH), &etag) {
-            (Some(inm), Some(tag)) => etag_matches(&inm, tag),
-            (Some(_), None) => false,
-            (None, _) => match (header(header::IF_MODIFIED_SINCE), modified) {
-                (Some(ims), Some(m)) => httpdate::parse_http_date(&ims).is_ok_and(|since| {
-                    let secs =
-                        |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                    secs(m) <= secs(since)
-                }),
-                _ => false,
-            },
-        };
-        if not_modified {
-            *resp.status_mut() = StatusCode::NOT_MODIFIED;
-            resp.headers_mut().remove(header::CONTENT_TYPE);
-            return resp;
+        match precondition(r.headers, etag.as_deref(), modified) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                *resp.status_mut() = StatusCode::NOT_MODIFIED;
+                resp.headers_mut().remove(header::CONTENT_TYPE);
+                return resp;
+            }
+            Precondition::Failed => {
+                *resp.status_mut() = StatusCode::PRECONDITION_FAILED;
+                let h = resp.headers_mut();
+                h.remove(header::CONTENT_TYPE);
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+                return resp;
+            }
         }
         if *r.method == Method::GET
             && let Some(rv) = header(header::RANGE)
@@ -770,6 +833,76 @@ mod tests {
         assert!(etag_matches("W/\"1:0\", \"2:0\"", "\"2:0\""));
         assert!(etag_matches("*", "\"2:0\""));
         assert!(!etag_matches("\"3:0\"", "\"2:0\""));
+    }
+
+    fn conditional(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    /// Regression: If-Match and If-Unmodified-Since were ignored on static files (IIS
+    /// answers 412); the order is RFC 9110 §13.2.2's.
+    #[test]
+    fn preconditions_in_rfc_9110_order() {
+        use Precondition::{Failed, NotModified, Proceed};
+        let m = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let tag = etag_for(m);
+        let before = httpdate::fmt_http_date(m - std::time::Duration::from_secs(60));
+        let at = httpdate::fmt_http_date(m);
+        let pc = |pairs: &[(&str, &str)]| precondition(&conditional(pairs), Some(&tag), Some(m));
+        assert_eq!(pc(&[]), Proceed);
+        // If-Match: strong comparison, `*` matches any existing file.
+        assert_eq!(pc(&[("if-match", &tag)]), Proceed);
+        assert_eq!(pc(&[("if-match", &format!("\"x:0\", {tag}"))]), Proceed);
+        assert_eq!(pc(&[("if-match", "*")]), Proceed);
+        assert_eq!(pc(&[("if-match", "\"x:0\"")]), Failed);
+        assert_eq!(pc(&[("if-match", &format!("W/{tag}"))]), Failed);
+        assert_eq!(
+            precondition(&conditional(&[("if-match", "*")]), None, Some(m)),
+            Proceed
+        );
+        assert_eq!(
+            precondition(&conditional(&[("if-match", &tag)]), None, Some(m)),
+            Failed,
+            "without an ETag (setEtag=false) only * matches"
+        );
+        // If-Unmodified-Since: only without If-Match; whole seconds.
+        assert_eq!(pc(&[("if-unmodified-since", &before)]), Failed);
+        assert_eq!(pc(&[("if-unmodified-since", &at)]), Proceed);
+        assert_eq!(pc(&[("if-unmodified-since", "not a date")]), Proceed);
+        assert_eq!(
+            pc(&[("if-match", "*"), ("if-unmodified-since", &before)]),
+            Proceed,
+            "If-Unmodified-Since is ignored when If-Match is present"
+        );
+        // 412 comes before 304.
+        assert_eq!(
+            pc(&[("if-match", "\"x:0\""), ("if-none-match", &tag)]),
+            Failed
+        );
+        assert_eq!(
+            pc(&[("if-unmodified-since", &before), ("if-modified-since", &at)]),
+            Failed
+        );
+        // Then If-None-Match (weak comparison), else If-Modified-Since.
+        assert_eq!(
+            pc(&[("if-match", &tag), ("if-none-match", &tag)]),
+            NotModified
+        );
+        assert_eq!(pc(&[("if-none-match", &format!("W/{tag}"))]), NotModified);
+        assert_eq!(
+            pc(&[("if-none-match", "\"x:0\""), ("if-modified-since", &at)]),
+            Proceed,
+            "If-Modified-Since is ignored when If-None-Match is present"
+        );
+        assert_eq!(pc(&[("if-modified-since", &at)]), NotModified);
+        assert_eq!(pc(&[("if-modified-since", &before)]), Proceed);
     }
 
     proptest::proptest! {

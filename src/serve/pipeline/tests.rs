@@ -981,6 +981,94 @@ fn static_mime_map_default_documents_and_listing() {
     );
 }
 
+/// A decision remembered for a URL path ([`memo`]) never lets a filtering rule's query or
+/// header scan go unchecked, and a site with URL-only rules keeps the memo.
+#[test]
+fn filtering_rules_and_the_memo() {
+    for (scan, memo_ok) in [
+        ("scanQueryString=\"true\"", false),
+        ("scanUrl=\"true\"", true),
+    ] {
+        let site = Site::new(&[("app.js", "//")]);
+        site.write(
+            "web.config",
+            &wrap(&format!(
+                r#"<handlers><add name="n" path="app.js" verb="*" modules="iisnode"/></handlers>
+<security><requestFiltering><filteringRules>
+  <filteringRule name="r" {scan}><denyStrings><add string="evil"/></denyStrings></filteringRule>
+</filteringRules></requestFiltering></security>"#
+            )),
+        );
+        let p = site.pipeline();
+        assert_eq!(p.config_for("/app.js").filter.memo_ok(), memo_ok);
+        for _ in 0..2 {
+            assert_eq!(get(&site, &p, "/app.js?q=fine"), "app app.js");
+        }
+        let q = if memo_ok {
+            "app app.js"
+        } else {
+            "error 404.19"
+        };
+        assert_eq!(get(&site, &p, "/app.js?q=EVIL"), q, "{scan}");
+        let u = if memo_ok {
+            "error 404.19"
+        } else {
+            "app app.js +/evil"
+        };
+        assert_eq!(get(&site, &p, "/app.js/evil"), u, "{scan}");
+    }
+}
+
+/// Regression: `<mimeMap fileExtension="*">` was not supported (404.3 for files it maps).
+#[test]
+fn mime_map_wildcard_is_the_fallback() {
+    let site = Site::new(&[
+        ("a.xyz", "?"),
+        ("a.css", "?"),
+        ("noext", "?"),
+        ("sub/b.xyz", "?"),
+        ("dot/c", "?"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(r#"<staticContent><mimeMap fileExtension="*" mimeType="application/octet-stream"/></staticContent>"#),
+    );
+    site.write(
+        "sub/web.config",
+        &wrap(r#"<staticContent><remove fileExtension="*"/></staticContent>"#),
+    );
+    site.write(
+        "dot/web.config",
+        &wrap(
+            r#"<staticContent><mimeMap fileExtension="." mimeType="text/plain"/></staticContent>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.xyz"), "file a.xyz");
+    assert_eq!(
+        get(&site, &p, "/noext"),
+        "file noext",
+        "extension-less files too"
+    );
+    assert_eq!(
+        get(&site, &p, "/sub/b.xyz"),
+        "error 404.3",
+        "<remove> takes it away"
+    );
+    let root = p.config_for("/");
+    assert_eq!(root.mime_type("a.xyz"), Some("application/octet-stream"));
+    assert_eq!(root.mime_type("noext"), Some("application/octet-stream"));
+    assert_eq!(
+        root.mime_type("a.CSS"),
+        Some("text/css"),
+        "the exact extension wins"
+    );
+    let dot = p.config_for("/dot/c");
+    assert_eq!(dot.mime_type("c"), Some("text/plain"), "`.` beats `*`");
+    assert_eq!(dot.mime_type("c.xyz"), Some("application/octet-stream"));
+    assert_eq!(p.config_for("/sub/b.xyz").mime_type("b.xyz"), None);
+}
+
 #[test]
 fn request_filtering_configuration() {
     let site = Site::new(&[

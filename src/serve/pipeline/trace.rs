@@ -61,6 +61,8 @@ pub enum Step {
         rewritten: bool,
         config: Arc<FolderConfig>,
         denied: Option<IisError>,
+        /// What `alwaysAllowedUrls` / `alwaysAllowedQueryStrings` exempted the request from.
+        exempt: Vec<String>,
     },
     /// A rewrite rule considered.
     Rule(RuleStep),
@@ -202,7 +204,15 @@ impl Trace {
             rewritten,
             config: config.clone(),
             denied: r.err().cloned(),
+            exempt: Vec::new(),
         });
+    }
+
+    /// Notes on the last filter step what the always-allowed lists exempted the request from.
+    pub fn filter_exemptions(&mut self, exempt: Vec<String>) {
+        if let Some(Step::Filter { exempt: slot, .. }) = self.steps.last_mut() {
+            *slot = exempt;
+        }
     }
 
     fn last_rule(&mut self) -> Option<&mut RuleStep> {
@@ -579,7 +589,15 @@ impl Report<'_> {
                 rewritten,
                 config,
                 denied,
-            } => self.filter_step(site_path, *rewritten, config, denied.as_ref()),
+                exempt,
+            } => {
+                let mut r = self.filter_step(site_path, *rewritten, config, denied.as_ref());
+                if !exempt.is_empty() {
+                    r.text.extend(exempt.iter().map(|x| format!("  {x}")));
+                    r.json["exempt"] = json!(exempt);
+                }
+                r
+            }
             Step::Rule(r) => self.rule_step(r),
             Step::Handler {
                 site_path,
@@ -675,9 +693,27 @@ impl Report<'_> {
             ),
             (404, 8) => ("hiddenSegments", "hiddenSegments"),
             (404, 7) => ("fileExtensions", "fileExtensions"),
+            (404, 6) => ("verbs", "verbs"),
+            (404, 5) => ("denyUrlSequences", "denyUrlSequences"),
+            (404, 18) => ("denyQueryStringSequences", "denyQueryStringSequences"),
+            (404, 10) => ("headerLimits", "requestLimits headerLimits"),
+            (404, 19) => ("filteringRules", "filteringRules"),
             _ => ("filter", "requestFiltering"),
         };
-        let at = self.filter_setting(config, site_path, e.substatus);
+        let at = if e.substatus == 19 {
+            // The rule the denial names (`The filtering rule "NAME" denies ...`).
+            config
+                .eff
+                .filtering_rules
+                .iter()
+                .find(|r| {
+                    e.detail
+                        .starts_with(&format!("The filtering rule \"{}\" ", r.item.name.value))
+                })
+                .map(|r| self.loc(r.item.span))
+        } else {
+            self.filter_setting(config, site_path, e.substatus)
+        };
         let mut text = format!(
             "{which} {site_path} is denied: {}.{} by {setting}",
             e.status, e.substatus

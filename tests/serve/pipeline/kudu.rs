@@ -79,6 +79,47 @@ fn static_files_conditional_get_ranges_and_head() {
     let r = s.raw_get_with("/big.bin", &["If-None-Match: \"other:0\""]);
     assert_eq!(r.status, 200);
 
+    // If-Match / If-Unmodified-Since: 412 when false, checked before If-None-Match (RFC
+    // 9110 §13.2.2); the comparison is strong, and `*` matches any existing file.
+    let r = s.raw_get_with("/big.bin", &["If-Match: \"other:0\""]);
+    assert_eq!((r.status, r.body.len()), (412, 0), "{}", r.text());
+    let r = s.raw_get_with("/big.bin", &[&format!("If-Match: W/{etag}")]);
+    assert_eq!(r.status, 412, "a weak tag never matches strongly");
+    let r = s.raw_get_with(
+        "/big.bin",
+        &["If-Match: \"other:0\"", &format!("If-None-Match: {etag}")],
+    );
+    assert_eq!(r.status, 412, "If-Match comes before If-None-Match");
+    let r = s.raw_get_with("/big.bin", &[&format!("If-Match: \"x:0\", {etag}")]);
+    assert_eq!((r.status, r.body.len()), (200, 200_000));
+    let r = s.raw_get_with("/big.bin", &["If-Match: *"]);
+    assert_eq!(r.status, 200);
+    let r = s.raw_get_with(
+        "/big.bin",
+        &[&format!("If-Match: {etag}"), "Range: bytes=0-9"],
+    );
+    assert_eq!(r.status, 206, "a true If-Match lets the range through");
+    let r = s.raw_get_with(
+        "/big.bin",
+        &["If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT"],
+    );
+    assert_eq!(r.status, 412, "the file changed after the date");
+    let r = s.raw_get_with("/big.bin", &[&format!("If-Unmodified-Since: {lm}")]);
+    assert_eq!(r.status, 200);
+    let r = s.raw_get_with(
+        "/big.bin",
+        &[
+            "If-Match: *",
+            "If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT",
+        ],
+    );
+    assert_eq!(
+        r.status, 200,
+        "If-Unmodified-Since is ignored with If-Match"
+    );
+    let r = s.raw_send("HEAD /big.bin HTTP/1.1\r\nIf-Match: \"other:0\"", b"");
+    assert_eq!((r.status, r.body.len()), (412, 0), "HEAD too");
+
     let r = s.raw_get_with("/big.bin", &["Range: bytes=100-199"]);
     assert_eq!(r.status, 206);
     assert_eq!(r.header("content-range"), Some("bytes 100-199/200000"));
