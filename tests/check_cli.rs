@@ -759,3 +759,32 @@ fn a_web_config_that_is_not_a_file_is_unreadable() {
         assert_eq!(doc["diagnostics"][0]["code"], "IISN0003", "{case}: {doc:#}");
     }
 }
+
+/// Regression: with node missing from PATH, IISN7005's help said "Use node.exe (node from
+/// PATH)" to a configuration that already does: the fix is to install node.
+#[test]
+fn node_missing_from_path_says_to_install_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .env("PATH", dir.path().join("no-bin"))
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    let d = doc["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["code"] == "IISN7005")
+        .unwrap_or_else(|| panic!("IISN7005: {doc:#}"));
+    let help = d["help"].as_str().unwrap_or_default();
+    assert!(help.contains("install node"), "{help}");
+    assert!(!help.contains("Use node.exe"), "{help}");
+}
