@@ -3,9 +3,10 @@
 //! | code | meaning                                                        |
 //! |------|----------------------------------------------------------------|
 //! | 0    | success                                                        |
-//! | 1    | the configuration has errors (`iisn config`, later `iisn check`) |
+//! | 1    | the configuration has errors (`iisn config`, `iisn check`)     |
 //! | 2    | usage error, or a path that is missing or unreadable           |
 //! | 3    | `iisn serve` could not start (port taken, no socket directory)  |
+//! | 128+n | `iisn serve` stopped gracefully after signal n: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP |
 
 use std::path::PathBuf;
 
@@ -18,6 +19,8 @@ pub mod exit {
     pub const CONFIG_ERRORS: i32 = 1;
     pub const USAGE: i32 = 2;
     pub const SERVE_FAILED: i32 = 3;
+    /// Added to a signal's number after `iisn serve` stopped on it, as shells report it.
+    pub const SIGNAL_BASE: i32 = 128;
 }
 
 /// A failure that ends a command.
@@ -41,6 +44,11 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// `iisn serve` stopped gracefully on a signal. Not a failure, and nothing is printed,
+    /// but the exit status is the signal-conventional 128 + its number (peers.md §4.2), so
+    /// a script or service manager can tell a stop from a clean exit.
+    #[error("stopped by signal {signal}")]
+    Stopped { signal: i32 },
     #[error("{what}: {path}")]
     Path {
         what: &'static str,
@@ -57,6 +65,21 @@ impl Error {
             Error::LoadSite(_) | Error::Usage { .. } | Error::Path { .. } => exit::USAGE,
             Error::Output(_) => exit::USAGE,
             Error::ServeStart { .. } => exit::SERVE_FAILED,
+            Error::Stopped { signal } => exit::SIGNAL_BASE + signal,
+        }
+    }
+
+    /// The error as `command` reports it: a site folder that does not exist gets a hint with
+    /// an example of that command (`iisn serve examples/hello`), not of another one.
+    pub fn for_command(self, example: &str) -> Error {
+        match self {
+            Error::LoadSite(e @ LoadSiteError::NotFound { .. }) => Error::Usage {
+                message: e.to_string(),
+                hint: Some(format!(
+                    "pass the folder that holds the site's web.config, e.g. `{example}`"
+                )),
+            },
+            other => other,
         }
     }
 
@@ -67,7 +90,7 @@ impl Error {
 
     /// The message for stderr: `error: ...`, the cause chain, and what to do next.
     pub fn render(&self, st: &Styles) -> String {
-        if matches!(self, Error::ConfigErrors) {
+        if matches!(self, Error::ConfigErrors | Error::Stopped { .. }) {
             return String::new();
         }
         let mut out = format!("{} {self}\n", st.error.apply_to("error:"));
@@ -77,9 +100,10 @@ impl Error {
             source = s.source();
         }
         let hint = match self {
-            Error::LoadSite(LoadSiteError::NotFound { .. }) => Some(
-                "pass the folder that holds the site's web.config, e.g. `iisn config examples/hello`",
-            ),
+            // Commands add an example of themselves first (`for_command`).
+            Error::LoadSite(LoadSiteError::NotFound { .. }) => {
+                Some("pass the folder that holds the site's web.config")
+            }
             Error::Usage { hint, .. } | Error::ServeStart { hint, .. } => hint.as_deref(),
             _ => None,
         };

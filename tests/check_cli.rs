@@ -523,3 +523,268 @@ fn a_watched_folder_without_its_parent_is_an_error() {
     assert!(found[0].contains("nodir"), "{found:?}");
     assert_eq!(code, Some(1));
 }
+
+/// `broken_site` with the error fixed: one warning (IISN6013) and nothing else.
+fn warning_only_site() -> tempfile::TempDir {
+    let site = broken_site();
+    let text = fs::read_to_string(site.path().join("web.config")).expect("read");
+    fs::write(
+        site.path().join("web.config"),
+        text.replace("^api/(.*\"", "^api/(.*)\""),
+    )
+    .expect("write");
+    site
+}
+
+/// Regression: `--deny-warnings -q` failed with nothing printed. Warnings that fail the run
+/// are failures, and -q still shows those.
+#[test]
+fn deny_warnings_shows_the_warnings_that_fail_the_run_even_with_quiet() {
+    let site = warning_only_site();
+    iisn()
+        .args(["-q", "check", "--deny-warnings"])
+        .arg(site.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("warning[IISN6013]"))
+        .stdout(predicate::str::contains("check: 1 warning in 1 file"));
+    iisn()
+        .args(["-q", "check", "--deny-warnings", "--format", "github"])
+        .arg(site.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("::warning file="));
+}
+
+/// Regression: -q printed the summary line of a run that passed. "Print only errors": the
+/// summary only when something fails.
+#[test]
+fn quiet_prints_nothing_when_the_run_passes_and_the_summary_when_it_fails() {
+    let site = warning_only_site();
+    iisn()
+        .args(["-q", "check"])
+        .arg(site.path())
+        .assert()
+        .success()
+        .stdout("");
+    iisn()
+        .args(["-q", "check", "examples/hello"])
+        .assert()
+        .success()
+        .stdout("");
+    let broken = broken_site();
+    iisn()
+        .args(["-q", "check"])
+        .arg(broken.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[IISN6006]"))
+        .stdout(predicate::str::contains("warning[").not())
+        .stdout(predicate::str::contains(
+            "check: 1 error, 1 warning in 1 file",
+        ));
+}
+
+/// Regression: a folder without configuration files passed with "ok: no problems in 0
+/// files". It warns (IISN0005) in every format, so --deny-warnings fails it.
+#[test]
+fn a_folder_with_nothing_to_check_warns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "README.md", "not a site\n");
+    iisn()
+        .arg("check")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "warning[IISN0005]: nothing was checked",
+        ))
+        .stdout(predicate::str::contains(
+            dir.path().to_string_lossy().as_ref(),
+        ))
+        .stdout(predicate::str::contains("check: 1 warning in 0 files"));
+    iisn()
+        .args(["check", "--deny-warnings"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    assert_eq!(doc["diagnostics"][0]["code"], "IISN0005", "{doc:#}");
+    assert_eq!(doc["diagnostics"][0]["file"], Value::Null, "{doc:#}");
+    iisn()
+        .args(["check", "--format", "github"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "::warning title=IISN0005::nothing was checked",
+        ));
+}
+
+/// Regression: a diagnostic in a site with no configuration file (IISN6001 for a node
+/// repository without web.config, IISN0005) had `"locations": []`, which GitHub rejects.
+#[test]
+fn sarif_places_a_diagnostic_of_a_site_without_files_at_its_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("pkg only");
+    write(&site, "package.json", r#"{"name":"x","main":"server.js"}"#);
+    write(&site, "server.js", SERVER);
+    let out = iisn()
+        .args(["check", "--format", "sarif", "pkg only"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    let results = doc["runs"][0]["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{doc:#}");
+    for r in results {
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "pkg%20only", "{doc:#}");
+        assert_eq!(loc["region"]["startLine"], 1, "{doc:#}");
+    }
+    // The current directory itself is `.`.
+    let out = iisn()
+        .args(["check", "--format", "sarif"])
+        .current_dir(&site)
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    assert_eq!(
+        doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        ".",
+        "{doc:#}"
+    );
+}
+
+/// Regression: a path given twice, or a file along with its folder, was checked and counted
+/// twice.
+#[test]
+fn the_same_file_named_twice_is_checked_once() {
+    let site = warning_only_site();
+    let file = site.path().join("web.config");
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(site.path())
+        .arg(&file)
+        .arg(site.path().join("."))
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    assert_eq!(doc["summary"]["files"], 1, "{doc:#}");
+    assert_eq!(doc["summary"]["warnings"], 1, "{doc:#}");
+    iisn()
+        .arg("check")
+        .arg(&file)
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("check: 1 warning in 1 file"));
+}
+
+/// Regression: a web.config named on the command line that cannot be read exited 1 with
+/// IISN0003; like a missing path, it exits 2. (Run as an unprivileged user: root reads it.)
+#[cfg(unix)]
+#[test]
+fn an_unreadable_path_on_the_command_line_exits_2() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let site = dir.path().join("site");
+    write(&site, "web.config", "<configuration/>\n");
+    fs::set_permissions(&site, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let file = site.join("web.config");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o000)).expect("chmod");
+    let root = nix::unistd::geteuid().is_root();
+    let mut cmd = if root {
+        if std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("skipped: running as root and setpriv is not available");
+            return;
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_iisn"))
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .current_dir(dir.path());
+        c
+    } else {
+        let mut c = iisn();
+        c.current_dir(dir.path());
+        c
+    };
+    let out = cmd.arg("check").arg(&file).output().expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+}
+
+/// A folder named web.config, a link named web.config to a folder and one to nothing: IIS
+/// cannot read any of them (500.19), so each is IISN0003 (was: the first two skipped
+/// silently).
+#[cfg(unix)]
+#[test]
+fn a_web_config_that_is_not_a_file_is_unreadable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::create_dir_all(root.join("folder/web.config")).expect("mkdir");
+    fs::create_dir_all(root.join("target")).expect("mkdir");
+    fs::create_dir_all(root.join("to-folder")).expect("mkdir");
+    fs::create_dir_all(root.join("dangling")).expect("mkdir");
+    std::os::unix::fs::symlink(root.join("target"), root.join("to-folder/web.config"))
+        .expect("link");
+    std::os::unix::fs::symlink(root.join("nothing"), root.join("dangling/web.config"))
+        .expect("link");
+    for case in ["folder", "to-folder", "dangling"] {
+        let out = iisn()
+            .args(["check", "--format", "json"])
+            .arg(root.join(case))
+            .output()
+            .expect("runs");
+        let doc = json_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{case}: {doc:#}");
+        assert_eq!(doc["diagnostics"][0]["code"], "IISN0003", "{case}: {doc:#}");
+    }
+}
+
+/// Regression: with node missing from PATH, IISN7005's help said "Use node.exe (node from
+/// PATH)" to a configuration that already does: the fix is to install node.
+#[test]
+fn node_missing_from_path_says_to_install_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(dir.path())
+        .env("PATH", dir.path().join("no-bin"))
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    let d = doc["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .find(|d| d["code"] == "IISN7005")
+        .unwrap_or_else(|| panic!("IISN7005: {doc:#}"));
+    let help = d["help"].as_str().unwrap_or_default();
+    assert!(help.contains("install node"), "{help}");
+    assert!(!help.contains("Use node.exe"), "{help}");
+}

@@ -123,6 +123,7 @@ pub fn human(checked: Checked, base: &Path) -> String {
         render::Filter {
             quiet: false,
             verbose: true,
+            deny_warnings: false,
         },
     )
 }

@@ -320,3 +320,128 @@ fn help_has_examples() {
         .stdout(predicate::str::contains("Examples:"))
         .stdout(predicate::str::contains("Precedence"));
 }
+
+/// Regression: `iisn serve nonexist` and `iisn route nonexist /` suggested `iisn config`.
+#[test]
+fn a_missing_site_hint_names_the_command_that_ran() {
+    for (args, example) in [
+        (
+            vec!["config", "does/not/exist"],
+            "`iisn config examples/hello`",
+        ),
+        (
+            vec!["serve", "does/not/exist"],
+            "`iisn serve examples/hello`",
+        ),
+        (
+            vec!["route", "does/not/exist", "/"],
+            "`iisn route examples/hello /hello.js`",
+        ),
+    ] {
+        iisn()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "site folder does/not/exist does not exist",
+            ))
+            .stderr(predicate::str::contains(example));
+    }
+}
+
+/// Regression: a web.config that cannot be parsed gave "no web.config maps a script to
+/// iisnode. add <handlers>...", although the handlers may well be in the broken file.
+#[test]
+fn no_application_because_the_web_config_is_malformed_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration>\n  <system.webServer>\n  </system.web>\n</configuration>\n",
+    );
+    iisn()
+        .arg("config")
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("could not be loaded"))
+        .stdout(predicate::str::contains("add <handlers>").not());
+}
+
+/// `iisn config` shows the loader's diagnostics only; when `iisn check`'s lints find more (a
+/// missing script), a note points to it.
+#[test]
+fn config_points_to_check_for_the_lints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"missing.js\" verb=\"*\" modules=\"iisnode\"/></handlers></system.webServer></configuration>",
+    );
+    iisn()
+        .arg("config")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("`iisn check"));
+    // Nothing more to find: no note.
+    iisn()
+        .args(["config", "examples/hello"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "PATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/bin"),
+        )
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("iisn check").not());
+}
+
+/// Regression: `--color never` did not reach clap's own help and usage errors (forced on
+/// here with CLICOLOR_FORCE, as a terminal would); the flag wins over the environment.
+#[test]
+fn color_never_reaches_clap_help_and_usage_errors() {
+    let forced = |args: &[&str]| {
+        let out = iisn()
+            .env_remove("NO_COLOR")
+            .env("CLICOLOR_FORCE", "1")
+            .args(args)
+            .output()
+            .expect("runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    assert!(
+        forced(&["--help"]).contains('\u{1b}'),
+        "the check is meaningful"
+    );
+    for args in [
+        &["--color", "never", "--help"][..],
+        &["--color=never", "check", "--help"],
+        &["check", "--color", "never", "--no-such-flag"],
+    ] {
+        let text = forced(args);
+        assert!(!text.contains('\u{1b}'), "{args:?}: {text}");
+        assert!(!text.is_empty());
+    }
+    // --color always wins over NO_COLOR.
+    let out = iisn()
+        .args(["--color", "always", "--help"])
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}
+
+/// The top-level help says where each command prints the errors behind exit code 1.
+#[test]
+fn top_level_help_says_where_errors_go() {
+    iisn()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("iisn check prints them on stdout"))
+        .stdout(predicate::str::contains("130"));
+}

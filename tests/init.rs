@@ -541,3 +541,36 @@ fn readme_shows_the_real_output() {
         "README.md's `iisn init` example is stale; it should read:\n{expected}"
     );
 }
+
+/// Regression: `iisn init Ünïcode -t subdir` derived `n-code`. Latin letters lose their
+/// accents; a name with nothing usable falls back to `iisn-site`, and the output says why.
+#[test]
+fn accented_folder_names_are_transliterated_and_the_fallback_is_explained() {
+    let tmp = TempDir::new().expect("tmp");
+    let out = iisn_in(
+        tmp.path(),
+        &["init", "Ünïcode", "-t", "subdir", "--dry-run"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("(name: unicode)"), "{stdout}");
+
+    let out = iisn_in(tmp.path(), &["init", "日本語", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("name: iisn-site, as the folder's name"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--name"), "{stdout}");
+}
+
+/// -q prints nothing when init succeeds (its help: "Print only errors").
+#[test]
+fn quiet_init_prints_nothing() {
+    let tmp = TempDir::new().expect("tmp");
+    let out = iisn_in(tmp.path(), &["-q", "init", "site"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(text(&out.stderr), "");
+}

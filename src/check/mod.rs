@@ -113,13 +113,26 @@ pub fn check_path(path: &Path, opts: &LoadOptions) -> Result<Checked, CheckPathE
     })?;
     if meta.is_dir() {
         let site = load_site(path, opts)?;
-        let diagnostics = all_with_path(&site, opts.env.get("PATH"));
+        let mut diagnostics = all_with_path(&site, opts.env.get("PATH"));
+        let files = site.sources.files().count();
+        if files == 0 && !diagnostics.iter().any(|d| d.severity >= Severity::Warning) {
+            diagnostics.insert(0, nothing_checked(&site.root));
+        }
         return Ok(Checked {
             input: path.to_path_buf(),
-            files: site.sources.files().count(),
+            files,
             site,
             diagnostics,
         });
+    }
+    // A file named on the command line that cannot be read is a problem with the command
+    // (exit 2, as for a missing path), not a finding about the site: IISN0003 is for files
+    // found unreadable while walking a folder, which IIS would answer with 500.19.
+    if meta.is_file() {
+        std::fs::File::open(path).map_err(|source| CheckPathError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
     }
     let name = path
         .file_name()
@@ -147,6 +160,23 @@ pub fn check_path(path: &Path, opts: &LoadOptions) -> Result<Checked, CheckPathE
         return check_yml_file(path, opts);
     }
     check_standalone_config(path, opts)
+}
+
+/// IISN0005: a folder with no configuration file passes with nothing checked, so say so
+/// (a CI step pointed at the wrong folder would otherwise go green); a warning, so that
+/// `--deny-warnings` fails it.
+fn nothing_checked(dir: &Path) -> Diagnostic {
+    Diagnostic::new(
+        &crate::diag::codes::NO_CONFIG_FILES,
+        format!(
+            "nothing was checked: no web.config in {} or its sub-folders",
+            dir.display()
+        ),
+    )
+    .help(
+        "Pass the site's root folder (the one holding its web.config), or name the web.config \
+         and iisnode.yml files; an iisnode.yml is read only for an application a web.config maps.",
+    )
 }
 
 fn find_source(sources: &SourceMap, path: &Path) -> Option<SourceId> {

@@ -20,17 +20,21 @@ use crate::ui::Styles;
 
 /// Which diagnostics the display formats (human, github) show: errors always, warnings
 /// unless quiet, notes (info) only when verbose. JSON and SARIF always carry everything.
+///
+/// `-q` means "print only errors", and with `--deny-warnings` a warning fails the run like an
+/// error, so it is shown then too: a run must never fail without saying why.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Filter {
     pub quiet: bool,
     pub verbose: bool,
+    pub deny_warnings: bool,
 }
 
 impl Filter {
     pub fn shows(self, d: &Diagnostic) -> bool {
         match d.severity {
             Severity::Error => true,
-            Severity::Warning => !self.quiet,
+            Severity::Warning => !self.quiet || self.deny_warnings,
             Severity::Info => self.verbose,
         }
     }
@@ -53,6 +57,11 @@ pub fn human_report(checked: &[Checked], base: &Path, st: &Styles, filter: Filte
         }
     }
     let summary = Summary::of(all_diags(checked));
+    // `-q` prints only what fails the run: no "ok" line, no count of warnings that pass.
+    let fails = summary.errors > 0 || (filter.deny_warnings && summary.warnings > 0);
+    if filter.quiet && !fails {
+        return out;
+    }
     let files: usize = checked.iter().map(|c| c.files).sum();
     let files = crate::ui::plural(files, "file", "files");
     let shown = Summary {
@@ -332,6 +341,25 @@ fn sarif_location(
     })
 }
 
+/// Line 1 of the site's folder itself: the location of a diagnostic in a site that has no
+/// configuration file to point at (`.` when the folder is the base).
+fn folder_location(dir: &Path, base: &Path) -> SarifLocation {
+    let shown = display_path(dir, base);
+    let rel = if dir == base { "." } else { shown.as_str() };
+    SarifLocation {
+        physical_location: SarifPhysicalLocation {
+            artifact_location: SarifArtifactLocation { uri: uri_of(rel) },
+            region: SarifRegion {
+                start_line: 1,
+                start_column: 1,
+                end_line: 1,
+                end_column: 1,
+            },
+        },
+        message: None,
+    }
+}
+
 /// FNV-1a, 64 bits: a stable fingerprint that does not depend on Rust's hasher.
 fn fnv1a(parts: &[&str]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -368,7 +396,9 @@ fn rule_of(l: &'static Lint) -> SarifRule {
 
 /// The SARIF 2.1.0 log GitHub code scanning accepts: one run, every lint as a rule, each
 /// result with a location (a diagnostic without one is placed at line 1 of the first file
-/// of its site), UTF-16 columns, and a fingerprint that survives unrelated edits.
+/// of its site, or at the site's folder when the site has no file at all, as with IISN0005),
+/// UTF-16 columns, and a fingerprint that survives unrelated edits. GitHub rejects a result
+/// without a location.
 pub fn sarif_report(checked: &[Checked], base: &Path) -> Sarif {
     let rules: Vec<SarifRule> = codes::ALL.iter().map(|l| rule_of(l)).collect();
     let mut results = Vec::new();
@@ -382,6 +412,7 @@ pub fn sarif_report(checked: &[Checked], base: &Path) -> Sarif {
             let span = d.primary.filter(|s| !s.is_builtin()).or(fallback);
             let locations: Vec<SarifLocation> = span
                 .and_then(|s| sarif_location(sources, s, base, None))
+                .or_else(|| Some(folder_location(&c.site.root, base)))
                 .into_iter()
                 .collect();
             let related = d

@@ -97,7 +97,14 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
     let opts = LoadOptions::from_process();
     let mut checked: Vec<Checked> = Vec::new();
     let mut unreadable = 0usize;
+    // The same file or folder named twice (`site site/`, a link to it) is checked once.
+    let mut seen = std::collections::HashSet::new();
     for p in &paths {
+        if let Ok(real) = std::fs::canonicalize(p)
+            && !seen.insert(real)
+        {
+            continue;
+        }
         match check::check_path(p, &opts) {
             Ok(c) => checked.push(c),
             Err(e) => {
@@ -112,10 +119,12 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
             }
         }
     }
+    drop_files_checked_with_their_folder(&mut checked);
     let base = std::env::current_dir().unwrap_or_default();
     let filter = render::Filter {
         quiet: ui.quiet,
         verbose: ui.verbose > 0,
+        deny_warnings: args.deny_warnings,
     };
     let text = match args.format {
         Format::Human => render::human_report(&checked, &base, &ui.out, filter),
@@ -141,6 +150,21 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
         return Err(Error::ConfigErrors);
     }
     Ok(())
+}
+
+/// Drops a file given on the command line when a folder also given already checked it
+/// (`iisn check site site/web.config`): its diagnostics would be reported, and the file
+/// counted, twice.
+fn drop_files_checked_with_their_folder(checked: &mut Vec<Checked>) {
+    let in_folders: std::collections::HashSet<PathBuf> = checked
+        .iter()
+        .filter(|c| c.input.is_dir())
+        .flat_map(|c| c.site.sources.files().map(|(_, f)| f.path().to_path_buf()))
+        .collect();
+    checked.retain(|c| {
+        c.input.is_dir()
+            || !std::fs::canonicalize(&c.input).is_ok_and(|real| in_folders.contains(&real))
+    });
 }
 
 fn json_text<T: serde::Serialize>(doc: &T) -> Result<String, Error> {

@@ -90,6 +90,9 @@ pub fn run(args: &ConfigArgs, ui: &Ui) -> Result<(), Error> {
         }
         Format::Text => {
             print_diagnostics(&site, ui, &base);
+            if !ui.quiet {
+                point_to_check(&site, &args.site, ui);
+            }
             // Origins read best relative to the site (`web.config:12:5`).
             let text = text_report(&site, &apps, &site.root, &ui.out);
             stdout.write_all(text.as_bytes()).map_err(Error::Output)?;
@@ -119,6 +122,23 @@ fn print_diagnostics(site: &LoadedSite, ui: &Ui, base: &Path) {
     }
 }
 
+/// `iisn config` shows the loader's diagnostics only (what makes a setting's value wrong);
+/// when the semantic lints of `iisn check` (a missing script, a rule that never matches) find
+/// errors or warnings, a note says so, so that no diagnostics here is not read as "all good".
+fn point_to_check(site: &LoadedSite, path: &Path, ui: &Ui) {
+    let lints = crate::check::run(site);
+    let more = Summary::of(lints.iter().filter(|d| d.severity >= Severity::Warning));
+    if more.errors + more.warnings == 0 {
+        return;
+    }
+    eprintln!(
+        "{} iisn config shows only problems reading the settings; `iisn check {}` finds {} more",
+        ui.err.info.apply_to("note:"),
+        crate::cli::init::display_dir(path),
+        render::summary_line(&more, &crate::ui::Styles::plain())
+    );
+}
+
 /// Where a value came from, for the table.
 fn origin_text(origin: &Origin, sources: &SourceMap, base: &Path) -> String {
     match origin {
@@ -145,7 +165,20 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
         st.bold.apply_to("site"),
         st.path.apply_to(site.root.display())
     );
-    if apps.is_empty() {
+    let failures = site.load_failures();
+    if apps.is_empty() && !failures.is_empty() {
+        // The handlers are in a file that could not be read: "add a handler" would mislead.
+        let files: Vec<String> = failures
+            .iter()
+            .map(|f| display_path(&f.file, base))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nno application: {} could not be loaded (the errors above), so its handlers are unknown.\n  fix {}, then run iisn config again",
+            files.join(", "),
+            if files.len() == 1 { "it" } else { "them" }
+        );
+    } else if apps.is_empty() {
         let _ = writeln!(
             out,
             "\nno application: no web.config maps a script to iisnode.\n  add <handlers><add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/></handlers> under <system.webServer>"

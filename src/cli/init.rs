@@ -72,6 +72,7 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
         message: format!("no template is called `{}`", args.template),
         hint: Some("`iisn init --list` shows the templates".into()),
     })?;
+    let mut fallback = false;
     let name = match &args.name {
         Some(n) => {
             init::validate_name(n).map_err(|why| Error::Usage {
@@ -83,7 +84,21 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
             })?;
             n.clone()
         }
-        None => init::default_name(&args.dir),
+        None => match init::derived_name(&args.dir) {
+            Some(n) => n,
+            None => {
+                fallback = true;
+                init::FALLBACK_NAME.to_string()
+            }
+        },
+    };
+    // Said with the name, so that `iisn-site` in package.json is not a surprise.
+    let name_note = if fallback {
+        format!(
+            "name: {name}, as the folder's name has no letter npm allows in a name; --name sets another"
+        )
+    } else {
+        format!("name: {name}")
     };
     let plan = init::plan(template, &args.dir, &name, args.force)
         .map_err(|e| init_error(e, &args.dir, template.name))?;
@@ -93,7 +108,7 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
     if args.dry_run {
         let _ = writeln!(
             out,
-            "{} would write the {} template to {} (name: {name})",
+            "{} would write the {} template to {} ({name_note})",
             st.bold.apply_to("dry run:"),
             template.name,
             st.path.apply_to(&shown)
@@ -101,7 +116,7 @@ pub fn run(args: &InitArgs, ui: &Ui) -> Result<(), Error> {
     } else {
         let _ = writeln!(
             out,
-            "Writing the {} template to {} (name: {name})",
+            "Writing the {} template to {} ({name_note})",
             template.name,
             st.path.apply_to(&shown)
         );
@@ -275,7 +290,7 @@ fn init_error(e: InitError, dir: &Path, template: &str) -> Error {
 }
 
 /// The folder as the user wrote it, quoted for a POSIX shell when it needs to be.
-fn display_dir(dir: &Path) -> String {
+pub(crate) fn display_dir(dir: &Path) -> String {
     let s = dir.to_string_lossy();
     if !s.is_empty()
         && s.chars().all(|c| {

@@ -25,10 +25,11 @@ Examples:
   iisn route examples/kudu / /x.html  what IIS does with each URL, step by step
 
 Exit codes:
-  0  success
-  1  the configuration has errors (details on stderr)
-  2  usage error, or a missing or unreadable path
-  3  iisn serve could not start (port taken, no socket directory)
+  0    success
+  1    the configuration has errors (iisn check prints them on stdout, the others on stderr)
+  2    usage error, or a missing or unreadable path
+  3    iisn serve could not start (port taken, no socket directory)
+  130  iisn serve stopped by Ctrl-C (143 SIGTERM, 129 SIGHUP: 128 + the signal)
 
 Documentation: README.md, docs/config-json.md";
 
@@ -110,11 +111,16 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     let ui = Ui::new(&cli.global);
     crate::logging::init(cli.global.verbose, cli.global.color.enabled(Stream::Stderr));
     match cli.command {
-        Command::Config(args) => config::run(&args, &ui),
+        Command::Config(args) => {
+            config::run(&args, &ui).map_err(|e| e.for_command("iisn config examples/hello"))
+        }
         Command::Check(args) => check::run(&args, &ui),
-        Command::Serve(args) => serve::run(&args, &ui, cli.global.color),
+        Command::Serve(args) => serve::run(&args, &ui, cli.global.color)
+            .map_err(|e| e.for_command("iisn serve examples/hello")),
         Command::Init(args) => init::run(&args, &ui),
-        Command::Route(args) => route::run(&args, &ui),
+        Command::Route(args) => {
+            route::run(&args, &ui).map_err(|e| e.for_command("iisn route examples/hello /hello.js"))
+        }
         Command::Completions(args) => completions::completions(&args),
         Command::Man(args) => completions::man(&args),
         Command::Guard(args) => crate::serve::job::guard(&args.dir),

@@ -24,7 +24,15 @@ Examples:
 
 Workers listen on a Unix socket given in process.env.PORT, as under iisnode (a named pipe
 on Windows): pass it to listen() as it is. Ctrl-C stops gracefully; press it twice to stop
-at once.";
+at once. SIGTERM and SIGHUP stop gracefully too.
+
+--host other than a loopback address (127.0.0.1, ::1, localhost) makes the site reachable
+from other machines, with iisnode's debugger URLs and devErrorsEnabled pages: iisn warns.
+
+Exit codes:
+  2    usage error, or a missing or unreadable site folder
+  3    could not start (port taken, no socket directory)
+  130  stopped by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP (128 + the signal)";
 
 const NETWORK: &str = "Network";
 const WORKERS: &str = "Workers";
@@ -53,8 +61,9 @@ pub struct ServeArgs {
     #[arg(default_value = ".", value_name = "SITE")]
     pub site: PathBuf,
 
-    /// Address to listen on. The default keeps the site private to this machine.
-    #[arg(long, default_value = "127.0.0.1", help_heading = NETWORK, env = "IISN_HOST")]
+    /// Address to listen on: an IP address or `localhost`. The default keeps the site
+    /// private to this machine; any other than a loopback address exposes it (iisn warns).
+    #[arg(long, default_value = "127.0.0.1", value_parser = parse_host, help_heading = NETWORK, env = "IISN_HOST")]
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one.
     #[arg(long, short = 'p', default_value_t = 8080, help_heading = NETWORK, env = "IISN_PORT")]
@@ -105,6 +114,65 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
 }
 
+/// `--host`: an IP address (`[::1]` too, as in a URL), or `localhost`, which is 127.0.0.1
+/// (not resolved: the default address, and what the ready line's URL shows).
+fn parse_host(s: &str) -> Result<IpAddr, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    }
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse().map_err(|_| {
+        format!("`{s}` is not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0) or `localhost`")
+    })
+}
+
+/// What a non-loopback `--host` exposes to other machines, as a warning; `None` on a
+/// loopback address. iisnode's debugger URLs answer anyone (any client can start the
+/// inspector, or `?kill` the workers) and devErrorsEnabled pages show the stderr of the
+/// workers to anyone; under IIS a site is usually behind a firewall and these are turned off.
+fn exposure_warning(host: IpAddr, site: &crate::config::LoadedSite) -> Option<String> {
+    use crate::config::schema::Attr;
+    if host.is_loopback() {
+        return None;
+    }
+    let apps: Vec<&crate::config::Application> = site
+        .apps
+        .iter()
+        .filter(|a| a.config_error.is_none())
+        .collect();
+    let debugger: Vec<&str> = apps
+        .iter()
+        .filter(|a| a.settings.bool(Attr::DebuggingEnabled))
+        .map(|a| a.script_rel.as_str())
+        .collect();
+    let dev_errors = apps.iter().any(|a| a.settings.bool(Attr::DevErrorsEnabled));
+    let mut text = format!(
+        "listening on {host}, not a loopback address: the site is reachable from other machines"
+    );
+    if !debugger.is_empty() {
+        text.push_str(&format!(
+            ", including iisnode's debugger URLs ({}: anyone can start node's inspector or kill the workers)",
+            debugger
+                .iter()
+                .map(|s| format!("/{s}/debug/"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if dev_errors {
+        text.push_str(", and devErrorsEnabled pages that show the workers' stderr");
+    }
+    text.push_str(
+        "; use --host 127.0.0.1 (the default) unless others must reach it, and then set \
+         debuggingEnabled=\"false\" and devErrorsEnabled=\"false\" in <iisnode>",
+    );
+    Some(text)
+}
+
 pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> Result<(), Error> {
     let load = LoadOptions::from_process();
     let site = load_site(&args.site, &load)?;
@@ -138,6 +206,10 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
             ui.err.warning.apply_to("warning:"),
             site.root.display()
         );
+    }
+    // Printed even with -q: it is about who can reach the machine, not the configuration.
+    if let Some(text) = exposure_warning(args.host, &site) {
+        eprintln!("{} {text}", ui.err.warning.apply_to("warning:"));
     }
     let json = args.log_format == LogFormat::Json;
     if let Some(pattern) = &args.trace {
@@ -176,4 +248,21 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
         inspect: args.inspect,
     };
     crate::serve::run(site, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_ip_addresses_or_localhost() {
+        let v4 = |s: &str| parse_host(s).map(|ip| ip.to_string());
+        assert_eq!(v4("localhost").as_deref(), Ok("127.0.0.1"));
+        assert_eq!(v4("LocalHost").as_deref(), Ok("127.0.0.1"));
+        assert_eq!(v4("::1").as_deref(), Ok("::1"));
+        assert_eq!(v4("[::1]").as_deref(), Ok("::1"));
+        assert_eq!(v4("0.0.0.0").as_deref(), Ok("0.0.0.0"));
+        assert!(parse_host("example.com").is_err());
+        assert!(parse_host("").is_err());
+    }
 }

@@ -429,9 +429,14 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Ok(ft) = entry.file_type() else { continue };
-            let folder = if ft.is_dir() {
+            // Anything called web.config is the folder's configuration, whatever it is: IIS
+            // opens it and answers 500.19 when that fails, so a folder, a link to a folder
+            // and a dangling link all become IISN0003 (the folder is not walked: request
+            // filtering hides it anyway). A FIFO or socket is left alone: reading one blocks.
+            let is_config = name.eq_ignore_ascii_case("web.config");
+            let folder = if ft.is_dir() && !is_config {
                 Some(chain.last().map(|c| c.join(&name)))
-            } else if ft.is_symlink() && !name.eq_ignore_ascii_case("web.config") {
+            } else if ft.is_symlink() && !is_config {
                 linked_folder(&entry.path(), canon_root.as_deref(), &chain).map(Some)
             } else {
                 None
@@ -440,7 +445,7 @@ fn discover(root: &Path) -> io::Result<Vec<(String, PathBuf)>> {
                 if depth < MAX_DEPTH && !skip_dir(&name) {
                     subdirs.push((name, real));
                 }
-            } else if name.eq_ignore_ascii_case("web.config") && (ft.is_file() || ft.is_symlink()) {
+            } else if is_config && (ft.is_file() || ft.is_symlink() || ft.is_dir()) {
                 configs.push(entry.path());
             }
         }
@@ -721,6 +726,26 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
                         (Some(id), None)
                     }
                 }
+            }
+            // Found by the search, yet not there: a link to nothing (or a file removed a
+            // moment ago). IIS cannot open it either.
+            Ok(None) if fs::symlink_metadata(&file).is_ok() => {
+                let target = fs::read_link(&file)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                let id = sources.add(file.clone(), String::new());
+                diags.push(
+                    Diagnostic::new(
+                        &codes::FILE_UNREADABLE,
+                        format!(
+                            "cannot read {}: it is a symbolic link to {target}, which does not exist",
+                            file.display()
+                        ),
+                    )
+                    .at(Span::point(id, 0))
+                    .help("Make the link point to a web.config file, or remove it."),
+                );
+                (Some(id), None)
             }
             Ok(None) => (None, None),
             Err(d) => {

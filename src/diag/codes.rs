@@ -62,12 +62,24 @@ lints! {
          text: a UTF-16 iisnode.yml is refused. Save the file as UTF-8.";
     FILE_UNREADABLE = "IISN0003", "file-unreadable", Error,
         "a configuration file exists but cannot be read",
-        "The file is there but reading it failed (permissions, or it is a directory). IIS would \
-         answer HTTP 500.19 with HRESULT 0x80070005. Make the file readable by the user running iisn.";
+        "The file is there but reading it failed: permissions, a folder named web.config, or a \
+         symbolic link to a folder or to nothing. IIS would answer HTTP 500.19 with HRESULT \
+         0x80070005 for every URL at or below its folder. Make the file readable by the user \
+         running iisn. (A file named on `iisn check`'s command line that cannot be read is not \
+         this diagnostic: the command exits with 2, as for a missing path.)";
     ROOT_ELEMENT = "IISN0004", "root-element", Error,
         "the root element of web.config is not <configuration>",
         "IIS only reads web.config files whose root element is `<configuration>`; anything else \
          is a configuration error (500.19). Wrap the sections in `<configuration>`.";
+
+    NO_CONFIG_FILES = "IISN0005", "no-config-files", Warning,
+        "a folder given to `iisn check` holds no web.config: nothing was checked",
+        "`iisn check FOLDER` reads every web.config in the folder and its sub-folders, and the \
+         iisnode.yml of each application they map. A folder without any (a CI step pointed at \
+         the repository instead of the site, a typo) would pass with nothing checked, so it is \
+         a warning: `--deny-warnings` fails it. It is not reported when the folder already has \
+         a warning, such as IISN6001 for a node application without a web.config. Pass the \
+         site's root folder, or name the files.";
 
     NOT_EMULATED = "IISN1001", "not-emulated", Info,
         "a configuration section iisn reads but does not emulate",

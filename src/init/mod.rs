@@ -136,19 +136,31 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The name used when neither `--name` nor the folder's name gives one.
+pub const FALLBACK_NAME: &str = "iisn-site";
+
 /// The name to use when `--name` is not given: the destination folder's name, made valid
-/// (`My Site` becomes `my-site`), or `iisn-site` when nothing usable is left.
+/// (`My Site` becomes `my-site`, `Ünïcode` becomes `unicode`), or [`FALLBACK_NAME`] when
+/// nothing usable is left.
 pub fn default_name(dest: &Path) -> String {
+    derived_name(dest).unwrap_or_else(|| FALLBACK_NAME.to_string())
+}
+
+/// The destination folder's name made into a valid package name, if anything is left of it.
+/// npm allows only URL-safe ASCII in new package names, so Latin letters with accents lose
+/// them (`é` → `e`, `ß` → `ss`) and other characters become `-`.
+pub fn derived_name(dest: &Path) -> Option<String> {
     let folder = fs::canonicalize(dest)
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .or_else(|| dest.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
     let mut name = String::new();
-    for c in folder.chars() {
-        let c = c.to_ascii_lowercase();
+    for c in folder.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.') {
             name.push(c);
+        } else if let Some(plain) = unaccented(c) {
+            name.push_str(plain);
         } else if !name.ends_with('-') {
             name.push('-');
         }
@@ -157,11 +169,38 @@ pub fn default_name(dest: &Path) -> String {
         .trim_start_matches(['.', '_', '-'])
         .trim_end_matches('-');
     let name: String = name.chars().take(214).collect();
-    if validate_name(&name).is_ok() {
-        name
-    } else {
-        "iisn-site".to_string()
-    }
+    validate_name(&name).is_ok().then_some(name)
+}
+
+/// A lowercase Latin letter with a diacritic (Latin-1 and Latin Extended-A), as ASCII.
+fn unaccented(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+        'ĥ' | 'ħ' => "h",
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
+        'ĳ' => "ij",
+        'ĵ' => "j",
+        'ķ' | 'ĸ' => "k",
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+        'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' | 'ŋ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+        'œ' => "oe",
+        'ŕ' | 'ŗ' | 'ř' => "r",
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ſ' => "s",
+        'ß' => "ss",
+        'ţ' | 'ť' | 'ŧ' => "t",
+        'þ' => "th",
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+        'ŵ' => "w",
+        'ý' | 'ÿ' | 'ŷ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        _ => return None,
+    })
 }
 
 /// Decides what `init` does in `dest`. With `force`, existing files are replaced; folders in
@@ -380,6 +419,13 @@ mod tests {
         assert_eq!(default_name(Path::new("/no/such/My Site!")), "my-site");
         assert_eq!(default_name(Path::new("/no/such/.hidden")), "hidden");
         assert_eq!(default_name(Path::new("/no/such/日本")), "iisn-site");
+        assert_eq!(derived_name(Path::new("/no/such/日本")), None);
+        assert_eq!(default_name(Path::new("/no/such/Ünïcode")), "unicode");
+        assert_eq!(
+            default_name(Path::new("/no/such/Café Straße")),
+            "cafe-strasse"
+        );
+        assert_eq!(default_name(Path::new("/no/such/Łódź 2")), "lodz-2");
         assert_eq!(default_name(Path::new("/")), "iisn-site");
     }
 

@@ -55,7 +55,7 @@
 //!   worker in debug mode) and picks inspector ports for `--inspect`.
 //! * [`events`] is the only bridge to the terminal ([`term`]).
 //!
-//! Shutdown: the first Ctrl-C (or SIGTERM) stops accepting, lets requests in flight finish
+//! Shutdown: the first Ctrl-C (or SIGTERM, or SIGHUP: the terminal closed) stops accepting, lets requests in flight finish
 //! (up to `gracefulShutdownTimeout`), then stops workers (SIGTERM to each process group and
 //! to what each worker detached, SIGKILL after 2 s); a second Ctrl-C kills everything at
 //! once. Then whatever still carries the run's mark is killed (children detached by workers
@@ -64,7 +64,9 @@
 //! panic), the workers die with it (PR_SET_PDEATHSIG) and the guardian, a second iisn
 //! process waiting on a pipe from this one, kills what they started and removes the socket
 //! directory; failing that, the next run removes the directory. All of this is Linux's: on
-//! macOS only the workers' process groups are stopped (see [`job`]).
+//! macOS only the workers' process groups are stopped (see [`job`]). iisn then exits with
+//! 128 + the number of the first signal (130, 143, 129), as a shell reports a program that
+//! signal ended, so a script can tell a stop from a clean exit (peers.md §4.2).
 
 pub mod cmdline;
 pub mod debugger;
@@ -264,6 +266,12 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
                 "port {} is taken; pass --port with another port, or --port 0 for any free one",
                 opts.port
             )
+        } else if e.kind() == std::io::ErrorKind::PermissionDenied && opts.port < 1024 {
+            // Ports below 1024 are privileged on Unix (IIS's port 80 is no exception).
+            format!(
+                "ports below 1024 need privileges (root, or CAP_NET_BIND_SERVICE); pass a port of 1024 or more, e.g. --port 8080 (the default), and put a proxy in front if port {} matters",
+                opts.port
+            )
         } else {
             "check --host and --port".into()
         }),
@@ -380,7 +388,7 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     events.emit(ServeEvent::Listening { url });
 
     let mut signals = Signals::new()?;
-    signals.next().await;
+    let stopped_by = signals.next().await;
     sup_task.abort();
     let current = ctx_tx.borrow().clone();
     let all = current.router.pools();
@@ -450,15 +458,19 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     let _ = tokio::time::timeout(Duration::from_millis(500), term_task).await;
     // Closes its pipe: it finds nothing left, removes the run directory and exits.
     drop(guardian);
-    Ok(())
+    Err(Error::Stopped { signal: stopped_by })
 }
 
-/// SIGINT and SIGTERM as one stream.
+/// SIGINT, SIGTERM and SIGHUP as one stream. SIGHUP (the terminal closed, or a service
+/// manager stopping iisn) stops gracefully like SIGTERM: its default action would kill iisn
+/// without stopping the workers' children or draining requests.
 struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -473,19 +485,28 @@ impl Signals {
             Ok(Signals {
                 int: signal(SignalKind::interrupt()).map_err(err)?,
                 term: signal(SignalKind::terminate()).map_err(err)?,
+                hup: signal(SignalKind::hangup()).map_err(err)?,
             })
         }
         #[cfg(not(unix))]
         Ok(Signals {})
     }
 
-    async fn next(&mut self) {
+    /// Waits for the next signal and returns its number.
+    async fn next(&mut self) -> i32 {
         #[cfg(unix)]
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
+        {
+            use nix::libc::{SIGHUP, SIGINT, SIGTERM};
+            tokio::select! {
+                _ = self.int.recv() => SIGINT,
+                _ = self.term.recv() => SIGTERM,
+                _ = self.hup.recv() => SIGHUP,
+            }
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            2
+        }
     }
 }

@@ -1,6 +1,10 @@
 //! The basics: a request reaches node and comes back; routing; the listen address.
 
+use std::fs;
+use std::io::Read;
 use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::harness::{Site, is_event};
 
@@ -210,4 +214,102 @@ fn dot_dot_segments_never_leave_the_site() {
         .filter(|e| is_event(e, "spawned"))
         .collect();
     assert!(spawned.is_empty(), "{spawned:?}");
+}
+
+/// `--host localhost` is 127.0.0.1 (was rejected as invalid IP syntax), and a loopback
+/// address gets no exposure warning.
+#[test]
+fn host_localhost_is_the_loopback_address() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    let server = site.iisn().arg("--host").arg("localhost").start();
+    assert!(
+        server.url().starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
+    assert_eq!(server.get("/hello.js").status, 200);
+    assert!(!server.stderr().contains("reachable from other machines"));
+}
+
+/// Regression: `--host 0.0.0.0` said nothing, though other machines can then reach the site
+/// and iisnode's debugger URLs (start the inspector, kill the workers).
+#[test]
+fn a_non_loopback_host_warns_about_what_it_exposes() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    let mut server = site.iisn().arg("--host").arg("0.0.0.0").start();
+    let err = server.stderr();
+    assert!(err.contains("warning: listening on 0.0.0.0"), "{err}");
+    assert!(err.contains("reachable from other machines"), "{err}");
+    assert!(err.contains("/hello.js/debug/"), "{err}");
+    assert!(err.contains("--host 127.0.0.1"), "{err}");
+    server.stop();
+}
+
+/// Regression: a refused bind on a port below 1024 only said "check --host and --port".
+#[test]
+fn a_privileged_port_says_why_it_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    let root = nix::unistd::geteuid().is_root();
+    let mut cmd = if root {
+        // Run as nobody, who can read the site and write its TMPDIR.
+        for (dir, mode) in [
+            (site.outside().to_path_buf(), 0o755),
+            (site.tmpdir(), 0o777),
+        ] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_iisn"));
+        c
+    } else {
+        match TcpListener::bind("127.0.0.1:80") {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+            _ => {
+                eprintln!("skipped: this user may listen on port 80");
+                return;
+            }
+        }
+        Command::new(env!("CARGO_BIN_EXE_iisn"))
+    };
+    cmd.arg("serve")
+        .arg(site.root())
+        .args(["--port", "80", "--lazy"])
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TMPDIR", site.tmpdir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let Ok(mut child) = cmd.spawn() else {
+        eprintln!("skipped: cannot run setpriv");
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("iisn serve --port 80 did not exit (was it allowed to bind?)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("ports below 1024 need privileges"), "{err}");
+    assert!(err.contains("--port 8080"), "{err}");
 }

@@ -13,7 +13,7 @@
 //!   worker sockets and their cleanup can be checked.
 //! * [`Server`] offers `get`/`post`/`send` (hyper's client), [`Conn`] raw HTTP/1.1 over a TCP
 //!   socket for framing-exact tests, `raw_get`/`raw_send` (a request target sent exactly as
-//!   written, read until iisn closes), `wait_for_event`, `stop` (SIGINT, exit status 0),
+//!   written, read until iisn closes), `wait_for_event`, `stop` (SIGINT, exit status 130),
 //!   `kill9`, and a `Drop` that kills iisn if it is still running and, when the test is
 //!   failing, prints what iisn said.
 //!
@@ -808,14 +808,15 @@ impl Server {
         }
     }
 
-    /// Ctrl-C: SIGINT, then waits for iisn to exit and asserts exit status 0.
+    /// Ctrl-C: SIGINT, then waits for iisn to exit and asserts exit status 130 (128 +
+    /// SIGINT: a graceful stop on Ctrl-C).
     pub fn stop(&mut self) {
         self.signal(nix::sys::signal::Signal::SIGINT);
         let limit = Duration::from_secs(15);
         match self.wait_exit(limit) {
             Some(s) => assert!(
-                s.success(),
-                "iisn exited with {s} after SIGINT (expected 0)\n{}",
+                s.code() == Some(130),
+                "iisn exited with {s} after SIGINT (expected 130)\n{}",
                 self.transcript()
             ),
             None => {

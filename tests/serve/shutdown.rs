@@ -1,4 +1,5 @@
-//! Shutdown: Ctrl-C drains and stops every worker (exit 0), a second Ctrl-C kills at once,
+//! Shutdown: Ctrl-C drains and stops every worker (exit 130; SIGTERM 143, SIGHUP 129), a
+//! second Ctrl-C kills at once,
 //! and no node process outlives iisn, even after `kill -9` (PR_SET_PDEATHSIG): neither the
 //! workers nor what they started, detached or not (iisnode's job object; the guardian).
 
@@ -30,13 +31,19 @@ fn assert_workers_gone(pids: &[u32], what: &str) {
     );
 }
 
-/// iisn exits by itself within `limit` (`after` names the cause), with status 0, and takes
-/// its workers with it.
-fn assert_exits_cleanly(server: &mut Server, limit: Duration, after: &str, pids: &[u32]) {
+/// iisn exits by itself within `limit` (`after` names the cause) with status 128 + the
+/// number of the signal that stopped it (`signal`), and takes its workers with it.
+fn assert_exits_cleanly(
+    server: &mut Server,
+    limit: Duration,
+    after: &str,
+    pids: &[u32],
+    signal: Signal,
+) {
     let status = server
         .wait_exit(limit)
         .unwrap_or_else(|| panic!("iisn exits {after} (waited {limit:?})"));
-    assert!(status.success(), "{status}");
+    assert_eq!(status.code(), Some(128 + signal as i32), "{status}");
     assert_workers_gone(pids, "iisn");
 }
 
@@ -66,7 +73,7 @@ fn ctrl_c_stops_everything() {
     }
 }
 
-/// SIGTERM is a graceful stop too.
+/// SIGTERM is a graceful stop too, exit 143 (was 0).
 #[test]
 fn sigterm_stops_gracefully() {
     let Some(site) = Site::new("hello") else {
@@ -75,7 +82,36 @@ fn sigterm_stops_gracefully() {
     let mut server = site.serve();
     let pids = server.wait_ready(1);
     server.signal(Signal::SIGTERM);
-    assert_exits_cleanly(&mut server, TIMEOUT, "after SIGTERM", &pids);
+    assert_exits_cleanly(
+        &mut server,
+        TIMEOUT,
+        "after SIGTERM",
+        &pids,
+        Signal::SIGTERM,
+    );
+}
+
+/// Regression: SIGHUP (the terminal closed) killed iisn with its default action, exit 129
+/// without stopping anything. It stops gracefully like SIGTERM: the workers get their
+/// SIGTERM, the stop is announced, and the exit status is still 129.
+#[test]
+fn sighup_stops_gracefully() {
+    let Some(site) = Site::new("stubborn") else {
+        return;
+    };
+    let mut server = site.serve();
+    let pids = server.wait_ready(1);
+    server.signal(Signal::SIGHUP);
+    server.wait_for_event(|e| is_output(e, "stdout", "ignoring SIGTERM"), TIMEOUT);
+    assert_exits_cleanly(&mut server, TIMEOUT, "after SIGHUP", &pids, Signal::SIGHUP);
+    assert!(
+        server
+            .events()
+            .iter()
+            .any(|e| is_event(e, "note") && e["text"] == "stopped"),
+        "{}",
+        server.transcript()
+    );
 }
 
 /// The first Ctrl-C lets a request in flight finish before the workers stop.
@@ -110,7 +146,13 @@ fn ctrl_c_drains_requests_in_flight() {
     let r = server.block_on(held).expect("task");
     assert_eq!((r.status, r.text()), (200, "released drain".to_string()));
 
-    assert_exits_cleanly(&mut server, TIMEOUT, "after draining", &pids);
+    assert_exits_cleanly(
+        &mut server,
+        TIMEOUT,
+        "after draining",
+        &pids,
+        Signal::SIGINT,
+    );
 }
 
 /// A worker that ignores SIGTERM is killed after the grace period; iisn still exits 0.
@@ -150,6 +192,7 @@ fn second_ctrl_c_kills_at_once() {
         Duration::from_millis(1500),
         "promptly after the second Ctrl-C",
         &pids,
+        Signal::SIGINT,
     );
 }
 
@@ -165,7 +208,7 @@ fn sigkill_of_iisn_takes_the_workers_down() {
 }
 
 /// Ctrl-C with idle client connections open (one kept alive after a request, one that never
-/// sent anything) and a WebSocket tunnel open: iisn still stops at once, with exit 0.
+/// sent anything) and a WebSocket tunnel open: iisn still stops at once, with exit 130.
 #[test]
 fn ctrl_c_with_idle_connections_and_an_open_tunnel() {
     let Some(site) = Site::new("websocket") else {

@@ -213,6 +213,9 @@ fn command_line(ctx: &mut Ctx<'_>, app: &Application) {
     }
     let span = setting_span(app, Attr::NodeProcessCommandLine);
     let script_dir = app.script.parent().unwrap_or(&ctx.site.root).to_path_buf();
+    // Whether the configuration already means `node` from PATH and only PATH lacks it: then
+    // the fix is on the machine, not in the configuration.
+    let mut needs_node_on_path = false;
     let problem = match crate::node::node_command(line) {
         Err(e) if e.contains("is empty") => return,
         Err(e) => e,
@@ -228,6 +231,7 @@ fn command_line(ctx: &mut Ctx<'_>, app: &Application) {
                         "nodeProcessCommandLine names the Windows path `{w}`, which does not exist here; iisn runs `node` from PATH instead{kept}"
                     )
                 } else {
+                    needs_node_on_path = true;
                     format!(
                         "nodeProcessCommandLine names the Windows path `{w}`, and there is no `node` on PATH to run instead"
                     )
@@ -238,6 +242,7 @@ fn command_line(ctx: &mut Ctx<'_>, app: &Application) {
                     return;
                 }
                 let written = program_of(line).unwrap_or_else(|| "node".into());
+                needs_node_on_path = true;
                 format!("nodeProcessCommandLine runs `{written}`, but there is no `node` on PATH")
             }
             None => {
@@ -256,11 +261,16 @@ fn command_line(ctx: &mut Ctx<'_>, app: &Application) {
             }
         },
     };
+    let help = if needs_node_on_path {
+        "The configuration is right: install node (18 or newer), or add the folder that holds it to the PATH iisn runs with."
+    } else {
+        "Use node.exe (node from PATH), or a path that exists on every machine that runs the site."
+    };
     let d = Diagnostic::new(&codes::NODE_NOT_FOUND, problem)
         .severity(Severity::Warning)
         .at(span)
         .note(node_note(path))
-        .help("Use node.exe (node from PATH), or a path that exists on every machine that runs the site.");
+        .help(help);
     ctx.push(d);
 }
 

@@ -105,8 +105,8 @@ impl UnreadCheck {
         None
     }
 
-    /// The web.config in `dir` (any case, a file or a link to one), as the web.config
-    /// search takes it; looked up again only when the folder changed.
+    /// The web.config in `dir` (any case: a file, a link, or a folder, which cannot be
+    /// read), as the web.config search takes it; looked up again only when the folder changed.
     fn web_config_in(&self, dir: &Path) -> Option<PathBuf> {
         let mtime = std::fs::metadata(dir).and_then(|m| m.modified()).ok()?;
         // (A folder changed in the last moments is read again: its time has the kernel's
@@ -128,7 +128,8 @@ impl UnreadCheck {
                 e.file_name()
                     .to_string_lossy()
                     .eq_ignore_ascii_case("web.config")
-                    && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
+                    && e.file_type()
+                        .is_ok_and(|t| t.is_file() || t.is_symlink() || t.is_dir())
             })
             .map(|e| e.path())
             .collect();
@@ -177,9 +178,10 @@ mod tests {
         let found = check.find("/node_modules/p/y.js", false).expect("found");
         assert!(found.never.is_some_and(|r| r.contains("node_modules")));
 
-        // A folder named web.config is not one; a path outside the site is not looked at.
+        // A folder named web.config is one IIS cannot read (500.19), as the search takes it.
         std::fs::create_dir_all(root.join("c/web.config")).expect("mkdir");
-        assert_eq!(check.find("/c/z.txt", false), None);
+        let found = check.find("/c/z.txt", false).expect("found");
+        assert_eq!(found.file, root.join("c/web.config"));
         // A folder that does not exist: nothing below it to serve.
         assert_eq!(check.find("/nowhere/z.txt", false), None);
     }
