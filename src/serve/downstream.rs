@@ -8,7 +8,8 @@
 //! * `GET` or `HEAD`, HTTP/1.1, with an origin-form target (`/…`);
 //! * without `Content-Length`, `Transfer-Encoding`, `Expect` or `Upgrade`;
 //! * with `Connection` absent, `keep-alive` or `close`;
-//! * at most 100 headers (hyper's limit), all valid.
+//! * at most 100 headers (hyper's limit), all valid, with exactly one valid `Host`, the
+//!   whole head within HTTP.sys's 16 KiB ([`super::http_sys`]).
 //!
 //! At the first head that is not simple, cannot be parsed, or is not whole after a read, the
 //! connection is handed to hyper, the bytes read so far included (`Rewind`), and hyper
@@ -158,7 +159,11 @@ pub(super) async fn serve(
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
         let ctx = super::supervisor::settled(&ctx);
         async move {
-            let req = Box::new(req.map(http_body_util::Either::Left));
+            let mut req = Box::new(req.map(http_body_util::Either::Left));
+            // What HTTP.sys refuses never reaches IIS (nor the access log).
+            if let Some(refused) = super::http_sys::check(&mut req) {
+                return Ok(refused);
+            }
             Ok::<_, std::convert::Infallible>(front::handle(req, &*ctx.await, peer).await)
         }
     });
@@ -216,12 +221,19 @@ fn parse_simple_with(
             return None;
         }
         let path = req.path?;
-        if !path.starts_with('/') {
+        if !path.starts_with('/') || len > super::http_sys::MAX_REQUEST_BYTES {
             return None;
         }
         let base = bytes.as_ptr() as usize;
+        let mut hosts = 0u32;
         for h in req.headers.iter() {
             let name = h.name.as_bytes();
+            if name.eq_ignore_ascii_case(b"host") {
+                if !super::http_sys::valid_host(h.value) {
+                    return None;
+                }
+                hosts += 1;
+            }
             if name.eq_ignore_ascii_case(b"content-length")
                 || name.eq_ignore_ascii_case(b"transfer-encoding")
                 || name.eq_ignore_ascii_case(b"expect")
@@ -242,6 +254,9 @@ fn parse_simple_with(
                 (h.value.as_ptr() as usize - base) as u32,
                 h.value.len() as u32,
             ]);
+        }
+        if hosts != 1 {
+            return None;
         }
         let p = path.as_ptr() as usize - base;
         (len, method, p..p + path.len())
@@ -1133,11 +1148,11 @@ mod tests {
             Some((Method::GET, "/a?b=c".into(), true, 0))
         );
         assert_eq!(
-            simple("HEAD / HTTP/1.1\r\nConnection: close\r\n\r\nGET /"),
+            simple("HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /"),
             Some((Method::HEAD, "/".into(), false, 5))
         );
         assert_eq!(
-            simple("GET / HTTP/1.1\r\nconnection: Keep-Alive\r\n\r\n").map(|r| r.2),
+            simple("GET / HTTP/1.1\r\nhost: x:80\r\nconnection: Keep-Alive\r\n\r\n").map(|r| r.2),
             Some(true)
         );
         for raw in [
@@ -1155,13 +1170,25 @@ mod tests {
             "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
             "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
             "GET /\x01 HTTP/1.1\r\n\r\n",
+            // HTTP.sys's refusals are hyper's to answer (super::http_sys).
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
         ] {
             assert_eq!(simple(raw), None, "{raw:?}");
         }
-        let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert_eq!(simple(&format!("GET / HTTP/1.1\r\n{many}\r\n")), None);
-        let enough: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
-        assert!(simple(&format!("GET / HTTP/1.1\r\n{enough}\r\n")).is_some());
+        let many: String = (0..100).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            simple(&format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")),
+            None
+        );
+        let enough: String = (0..99).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert!(simple(&format!("GET / HTTP/1.1\r\nHost: x\r\n{enough}\r\n")).is_some());
+        let big = "v".repeat(super::super::http_sys::MAX_REQUEST_BYTES);
+        assert_eq!(
+            simple(&format!("GET / HTTP/1.1\r\nHost: x\r\nX: {big}\r\n\r\n")),
+            None
+        );
     }
 
     #[test]

@@ -38,7 +38,9 @@
 //!   `GET`/`HEAD` requests (parsed with httparse, answered with hyper's exact encoding
 //!   rules), handing the connection to hyper's server, with the bytes read so far, at the
 //!   first request that is not simple (a body, an upgrade, `Expect`, HTTP/1.0, a malformed
-//!   or incomplete head), so hyper's strictness toward clients stays whole.
+//!   or incomplete head), so hyper's strictness toward clients stays whole. [`http_sys`]
+//!   refuses what HTTP.sys refuses before IIS sees it (heads over 16 KiB, a missing or
+//!   invalid Host, a target that is not a path).
 //! * [`front`] accepts connections and runs the request pipeline ([`front::handle`], for
 //!   both servers); [`router`] maps URLs to applications; [`pages`] renders IIS's and
 //!   iisnode's own responses.
@@ -73,6 +75,7 @@ pub mod debugger;
 pub mod downstream;
 pub mod events;
 pub mod front;
+pub mod http_sys;
 pub mod job;
 pub mod live_trace;
 pub mod loader;

@@ -892,3 +892,75 @@ fn a_malformed_chunked_body_gets_400_and_the_client_is_blamed() {
     // The workers are fine: the next request is served.
     assert_eq!(server.get("/echo.js").status, 200);
 }
+
+/// What HTTP.sys refuses before IIS (and node) sees it gets HTTP.sys's own 400 page: a
+/// request head over its 16 KiB default (MaxRequestBytes / MaxFieldLength, KB 820129), an
+/// HTTP/1.1 request without a Host or with two, a target that is not a path. An
+/// absolute-form target reaches node as its path and query, as iisnode forwards HTTP.sys's
+/// cooked URL.
+#[test]
+fn http_sys_refuses_what_it_refuses_on_windows() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let refused = |r: &crate::harness::RawResponse, why: &str| {
+        assert_eq!(r.status, 400, "{}\n{}", r.head, r.text());
+        assert_eq!(
+            r.header("server"),
+            Some("Microsoft-HTTPAPI/2.0"),
+            "{}",
+            r.head
+        );
+        assert!(r.text().contains(why), "{why}: {}", r.text());
+    };
+    // One header of 17,000 bytes, and many small ones adding up to more than 16 KiB.
+    let big = "b".repeat(17_000);
+    refused(
+        &server.raw(&format!(
+            "GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\n\r\n"
+        )),
+        "Header Field Too Long",
+    );
+    let many: String = (0..40)
+        .map(|i| format!("X-{i}: {}\r\n", "v".repeat(500)))
+        .collect();
+    refused(
+        &server.raw(&format!(
+            "GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n{many}\r\n"
+        )),
+        "Request Header Too Long",
+    );
+    // Under the limit, node gets it.
+    let fits = "b".repeat(15_000);
+    let r = server.raw(&format!(
+        "GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nX-Big: {fits}\r\n\r\n"
+    ));
+    assert_eq!(r.status, 200, "{}", r.head);
+    // Host: missing, twice, or not a host name.
+    refused(
+        &server.raw("GET /hello.js?dump HTTP/1.1\r\n\r\n"),
+        "Invalid Hostname",
+    );
+    refused(
+        &server.raw("GET /hello.js?dump HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        "Invalid Hostname",
+    );
+    refused(
+        &server.raw("GET /hello.js?dump HTTP/1.1\r\nHost: a b\r\n\r\n"),
+        "Invalid Hostname",
+    );
+    // HTTP/1.0 needs no Host.
+    let r = server.raw("GET /hello.js?dump HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200, "{}", r.head);
+    // A target that is not a path; an absolute URL, which node sees as a path.
+    refused(
+        &server.raw("GET hello.js HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        "Invalid URL",
+    );
+    let r =
+        server.raw("GET http://other.example:99/hello.js?dump HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    assert_eq!(d["url"], "/hello.js?dump", "{d}");
+}

@@ -814,6 +814,10 @@ fn open_files_limit_is_raised_for_many_clients() {
 fn out_of_file_descriptors_is_503_at_once() {
     let Some(site) = site() else { return };
     let server = site.iisn().open_files_hard_limit(96).start();
+    // The worker is up before the flood: this is about connections to node. (On a loaded
+    // machine its start could otherwise fall inside the flood and fail for lack of
+    // descriptors: 500.1000, as iisnode answers when it cannot start node.exe.)
+    assert_eq!(server.get("/up.js/len").status, 200);
     let addr = server.addr();
     let statuses: Vec<_> = server
         .block_on_for(Duration::from_secs(20), at_once(addr, 120, "/up.js/drip"))

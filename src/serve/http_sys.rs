@@ -1,0 +1,251 @@
+//! What HTTP.sys, the kernel driver in front of IIS, refuses before IIS sees a request.
+//!
+//! On Windows every request reaches IIS (and iisnode, and node) through HTTP.sys, which
+//! answers some requests itself with its own short HTML page, `Server: Microsoft-HTTPAPI/2.0`
+//! and a closed connection. iisn answers the same requests the same way, so that what breaks
+//! behind IIS breaks here (KB 820129 for the limits; RFC 9112 §3.2 for Host):
+//!
+//! * a request head larger than `MaxRequestBytes` (16,384 bytes: the request line and all
+//!   headers) → 400 "Request Header Too Long"; one header line longer than `MaxFieldLength`
+//!   (16,384 bytes) → 400 "Header Field Too Long". Both are HTTP.sys's defaults, which a
+//!   server can raise in the registry: a site that needs more fails on a stock server;
+//! * an HTTP/1.1 request without a Host header, with more than one, or with one that is
+//!   not a valid host (and port) → 400 "Invalid Hostname";
+//! * a request target that is neither a path (`/…`), `*`, nor an absolute URL → 400 "Invalid
+//!   URL". An absolute URL (`GET http://host/path`) is accepted, and IIS and node see only
+//!   its path and query (iisnode forwards HTTP.sys's cooked absolute path), as they would
+//!   for the same request in origin form.
+//!
+//! Simple requests (iisn's own parser, [`super::downstream`]) are checked where they are
+//! parsed, at no cost: any head over the limit, without exactly one Host header, or with an
+//! invalid one goes to hyper, whose requests all pass through [`check`].
+
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri, Version, header};
+
+use super::proxy::Body;
+
+/// HTTP.sys's `MaxRequestBytes` default: the request line plus all header lines.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// HTTP.sys's `MaxFieldLength` default: one header line.
+pub const MAX_FIELD_LENGTH: usize = 16 * 1024;
+
+/// Whether a Host header value is one HTTP.sys accepts: a host name, IPv4 address or
+/// bracketed IPv6 address, with an optional port.
+pub fn valid_host(v: &[u8]) -> bool {
+    if v.is_empty() || v.len() > 255 {
+        return false;
+    }
+    let (host, port) = if v[0] == b'[' {
+        let Some(end) = v.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inside = &v[1..end];
+        if inside.is_empty()
+            || !inside
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return false;
+        }
+        match &v[end + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&v[..=end], port),
+            _ => return false,
+        }
+    } else {
+        match v.iter().rposition(|&b| b == b':') {
+            Some(i) => (&v[..i], &v[i + 1..]),
+            None => (v, &[][..]),
+        }
+    };
+    let host_ok = v[0] == b'['
+        || (!host.is_empty()
+            && host
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')));
+    let port_ok = port.len() <= 5 && port.iter().all(u8::is_ascii_digit);
+    host_ok && port_ok
+}
+
+/// The HTTP.sys refusal for a request iisn's own parser did not take, if HTTP.sys would
+/// refuse it; an absolute-form target becomes its path and query.
+pub fn check<B>(req: &mut Request<B>) -> Option<Response<Body>> {
+    if let Some(r) = check_target(req) {
+        return Some(r);
+    }
+    if let Some(r) = check_size(req.method().as_str(), req.uri(), req.headers()) {
+        return Some(r);
+    }
+    check_host(req.version(), req.headers())
+}
+
+fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
+    let uri = req.uri();
+    if uri.scheme().is_some() {
+        // Absolute form: IIS works with the path and query (HTTP.sys's cooked URL).
+        let origin = uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        if let Some(authority) = uri.authority().map(|a| a.as_str().to_string())
+            && !req.headers().contains_key(header::HOST)
+            && let Ok(v) = HeaderValue::from_str(&authority)
+        {
+            req.headers_mut().insert(header::HOST, v);
+        }
+        match origin.parse::<Uri>() {
+            Ok(u) => *req.uri_mut() = u,
+            Err(_) => return Some(refusal("Invalid URL", "The request URL is invalid.")),
+        }
+        return None;
+    }
+    let path = uri.path();
+    if uri.authority().is_some() || !(path.starts_with('/') || path == "*") {
+        return Some(refusal("Invalid URL", "The request URL is invalid."));
+    }
+    None
+}
+
+fn check_size(method: &str, uri: &Uri, headers: &HeaderMap) -> Option<Response<Body>> {
+    // `METHOD SP target SP HTTP/1.1 CRLF`
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let mut total = method.len() + target + 12;
+    for (name, value) in headers {
+        let line = name.as_str().len() + 2 + value.len() + 2;
+        if line > MAX_FIELD_LENGTH {
+            return Some(refusal(
+                "Header Field Too Long",
+                "A request header field is too long.",
+            ));
+        }
+        total += line;
+    }
+    (total > MAX_REQUEST_BYTES).then(|| {
+        refusal(
+            "Request Header Too Long",
+            "The size of the request headers is too long.",
+        )
+    })
+}
+
+fn check_host(version: Version, headers: &HeaderMap) -> Option<Response<Body>> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let bad = match (hosts.next(), hosts.next()) {
+        (None, _) => version == Version::HTTP_11,
+        (Some(h), None) => !valid_host(h.as_bytes()),
+        (Some(_), Some(_)) => true,
+    };
+    bad.then(|| refusal("Invalid Hostname", "The request hostname is invalid."))
+}
+
+/// HTTP.sys's own 400 page (its HTML, word for word in shape), with the connection closed.
+pub fn refusal(title: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"\"http://www.w3.org/TR/html4/strict.dtd\">\r\n\
+         <HTML><HEAD><TITLE>Bad Request</TITLE>\r\n\
+         <META HTTP-EQUIV=\"Content-Type\" Content=\"text/html; charset=us-ascii\"></HEAD>\r\n\
+         <BODY><h2>Bad Request - {title}</h2>\r\n\
+         <hr><p>HTTP Error 400. {message}</p>\r\n\
+         </BODY></HTML>\r\n"
+    );
+    let mut r = Response::new(super::proxy::full(bytes::Bytes::from(body)));
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=us-ascii"),
+    );
+    h.insert(
+        header::SERVER,
+        HeaderValue::from_static("Microsoft-HTTPAPI/2.0"),
+    );
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(target: &str, headers: &[(&str, &str)]) -> Request<()> {
+        let mut b = Request::builder().uri(target);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).expect("request")
+    }
+
+    #[test]
+    fn hosts() {
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "example.com",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "my_host",
+        ] {
+            assert!(valid_host(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a:b",
+            "[::1",
+            "[zz]",
+            "a/b",
+            "host:123456",
+            "a@b",
+        ] {
+            assert!(!valid_host(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let status = |r: &mut Request<()>| check(r).map(|x| x.status().as_u16());
+        assert_eq!(status(&mut req("/a", &[("host", "x")])), None);
+        assert_eq!(status(&mut req("/a", &[])), Some(400));
+        assert_eq!(
+            status(&mut req("/a", &[("host", "x"), ("host", "y")])),
+            Some(400)
+        );
+        assert_eq!(status(&mut req("/a", &[("host", "a b")])), Some(400));
+        let big = "b".repeat(MAX_FIELD_LENGTH);
+        assert_eq!(
+            status(&mut req("/a", &[("host", "x"), ("x-big", &big)])),
+            Some(400)
+        );
+        let half = "b".repeat(MAX_FIELD_LENGTH / 2);
+        assert_eq!(
+            status(&mut req(
+                "/a",
+                &[("host", "x"), ("x-1", &half), ("x-2", &half)]
+            )),
+            Some(400)
+        );
+        assert_eq!(
+            status(&mut req("/a", &[("host", "x"), ("x-1", &half)])),
+            None
+        );
+        // HTTP/1.0 needs no Host.
+        let mut r10 = req("/a", &[]);
+        *r10.version_mut() = Version::HTTP_10;
+        assert_eq!(status(&mut r10), None);
+    }
+
+    #[test]
+    fn an_absolute_target_becomes_its_path() {
+        let mut r = req("http://other.example:99/server.js?x=1", &[]);
+        assert!(check(&mut r).is_none());
+        assert_eq!(r.uri().to_string(), "/server.js?x=1");
+        assert_eq!(r.headers()[header::HOST], "other.example:99");
+        let mut r = req("http://other.example", &[("host", "h")]);
+        assert!(check(&mut r).is_none());
+        assert_eq!(r.uri().to_string(), "/");
+        assert_eq!(r.headers()[header::HOST], "h");
+        // Authority form (no path) outside CONNECT.
+        let mut r = req("server.js", &[("host", "h")]);
+        assert_eq!(check(&mut r).map(|x| x.status().as_u16()), Some(400));
+    }
+}
