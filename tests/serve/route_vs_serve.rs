@@ -27,6 +27,8 @@ fn route(site: &Site, urls: &[&str]) -> Vec<Value> {
         .arg(site.root())
         .args(urls)
         .args(["--format", "json"])
+        // The Host the raw requests below send (IIS's folder redirect names it).
+        .args(["--header", "Host: 127.0.0.1"])
         .current_dir(site.root())
         .env("NO_COLOR", "1");
     for (k, _) in std::env::vars_os() {

@@ -403,7 +403,13 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
         }
     };
     *resp.status_mut() = status;
-    set_reason(&mut resp, err.reason.as_deref());
+    // IIS's reason phrases are RFC 2616's where RFC 9110 renamed them.
+    let stock = match err.status {
+        413 => Some("Request Entity Too Large"),
+        414 => Some("Request-URI Too Long"),
+        _ => None,
+    };
+    set_reason(&mut resp, err.reason.as_deref().or(stock));
     substatus_header(&mut resp, err.substatus);
     super::static_files::allow_header(&mut resp, err.status, err.module);
     // For HEAD, hyper sends the headers (with the page's length) and drops the body.

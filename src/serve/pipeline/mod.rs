@@ -693,7 +693,7 @@ impl Pipeline {
             if pure && let Some(app) = memo::App::plain(&routed) {
                 memo::put(self.id, &head.method, raw_path, app);
             }
-            Self::keep_query_on_folder_redirect(&mut routed, raw_query);
+            Self::finish_folder_redirect(&mut routed, raw_query, head);
             routed.query = raw_query.map(str::to_string);
             return routed;
         }
@@ -767,7 +767,7 @@ impl Pipeline {
         let mut pure = memo_rules;
         let mut routed =
             self.dispatch_noting(head.method.as_str(), &final_path, &mut trace, &mut pure);
-        Self::keep_query_on_folder_redirect(&mut routed, raw_query);
+        Self::finish_folder_redirect(&mut routed, raw_query, head);
         routed.rewritten = rewritten;
         routed.set_headers = set_headers;
         routed.set_vars = set_vars;
@@ -807,12 +807,24 @@ impl Pipeline {
     }
 
     /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.
-    fn keep_query_on_folder_redirect(routed: &mut Routed, raw_query: Option<&str>) {
-        if let Decision::Redirect { location, .. } = &mut routed.decision
-            && let Some(q) = raw_query.filter(|q| !q.is_empty())
-        {
-            location.push('?');
-            location.push_str(&location_safe(q));
+    fn finish_folder_redirect(routed: &mut Routed, raw_query: Option<&str>, head: &RequestHead) {
+        if let Decision::Redirect { location, .. } = &mut routed.decision {
+            if let Some(q) = raw_query.filter(|q| !q.is_empty()) {
+                location.push('?');
+                location.push_str(&location_safe(q));
+            }
+            // IIS's courtesy redirect names the whole URL (KB 298408): the host the client
+            // asked for (HTTP.sys made sure there is one valid Host on HTTP/1.1).
+            let host = head
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| !h.is_empty());
+            let host = match host {
+                Some(h) => h.to_string(),
+                None => head.local_addr.to_string(),
+            };
+            *location = format!("http://{host}{location}");
         }
     }
 

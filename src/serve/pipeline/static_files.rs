@@ -501,6 +501,11 @@ pub async fn serve_file(path: &Path, r: FileRequest<'_>) -> Response<Body> {
         }
         RangeSpec::Unsatisfiable => {
             *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            // IIS's reason phrase (RFC 2616's), not RFC 9110's "Range Not Satisfiable".
+            resp.extensions_mut()
+                .insert(hyper::ext::ReasonPhrase::from_static(
+                    b"Requested Range Not Satisfiable",
+                ));
             let h = resp.headers_mut();
             h.remove(header::CONTENT_TYPE);
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {

@@ -252,7 +252,7 @@ fn iisnode_test_102_defaultdocument_and_111() {
     );
     assert_eq!(
         get(&site, &p, "/102_defaultdocument?a=1"),
-        "redirect 301 /102_defaultdocument/?a=1"
+        "redirect 301 http://localhost:8080/102_defaultdocument/?a=1"
     );
     assert_eq!(
         get(&site, &p, "/111_node_env/hello.js"),
@@ -335,7 +335,7 @@ fn iisnode_samples_under_a_virtual_directory() {
     );
     assert_eq!(
         get(&site, &p, "/node/defaultdocument"),
-        "redirect 301 /node/defaultdocument/"
+        "redirect 301 http://localhost:8080/node/defaultdocument/"
     );
 }
 
@@ -527,7 +527,10 @@ fn next_js_is_file_and_is_directory() {
         get(&site, &p, "/_next/static/a.js"),
         "file _next/static/a.js"
     );
-    assert_eq!(get(&site, &p, "/docs"), "redirect 301 /docs/");
+    assert_eq!(
+        get(&site, &p, "/docs"),
+        "redirect 301 http://localhost:8080/docs/"
+    );
     assert_eq!(get(&site, &p, "/docs/"), "error 403.14");
 }
 
@@ -1189,7 +1192,10 @@ fn app_path_and_absolute_rewrites() {
     );
     assert_eq!(get(&site, &p, "/base/full"), "app app.js");
     assert_eq!(get(&site, &p, "/base/go"), "redirect 301 /base/there");
-    assert_eq!(get(&site, &p, "/base/dir"), "redirect 301 /base/dir/");
+    assert_eq!(
+        get(&site, &p, "/base/dir"),
+        "redirect 301 http://localhost:8080/base/dir/"
+    );
     assert_eq!(get(&site, &p, "/base"), "error 403.14");
     assert_eq!(get(&site, &p, "/other/app.js"), "error 404.0");
 }

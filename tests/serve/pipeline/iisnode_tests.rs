@@ -108,7 +108,10 @@ fn test_102_default_document() {
     );
     let r = s.raw_get("/102_defaultdocument?x=1");
     assert_eq!(r.status, 301);
-    assert_eq!(r.header("location"), Some("/102_defaultdocument/?x=1"));
+    assert_eq!(
+        r.header("location"),
+        Some("http://127.0.0.1/102_defaultdocument/?x=1")
+    );
 }
 
 #[test]
@@ -180,7 +183,10 @@ fn test_200_samples_under_app_path() {
         "You have reached the default node.js application at index.js! [defaultdocument sample]"
     );
     let r = s.raw_get("/node/defaultdocument");
-    assert_eq!(r.header("location"), Some("/node/defaultdocument/"));
+    assert_eq!(
+        r.header("location"),
+        Some("http://127.0.0.1/node/defaultdocument/")
+    );
     // Outside the application path there is nothing.
     assert_eq!(s.raw_get("/urlrewrite/myapp/foo").status, 404);
     assert_eq!(s.raw_get("/nodes/urlrewrite/myapp/foo").status, 404);
