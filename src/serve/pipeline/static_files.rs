@@ -736,17 +736,25 @@ pub async fn listing(
     if url.trim_end_matches('/').contains('/') {
         let parent = url.trim_end_matches('/');
         let parent = &parent[..parent.rfind('/').map_or(0, |i| i + 1)];
+        let parent: String = parent
+            .split('/')
+            .map(percent_encode_segment)
+            .collect::<Vec<_>>()
+            .join("/");
         body.push_str(&format!(
             "<A HREF=\"{}\">[To Parent Directory]</A><br><br>",
-            escape_html(parent)
+            escape_html(&parent)
         ));
     }
     for (name, is_dir, modified, size) in entries {
-        let date = modified.map(httpdate::fmt_http_date).unwrap_or_default();
+        let (date, time) = modified.map(listing_date).unwrap_or_default();
+        // Padded as text, then escaped: `        &lt;dir&gt;` lines up with the sizes.
         let size = if is_dir {
-            "&lt;dir&gt;".to_string()
+            format!("{:>12}", "<dir>")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
         } else {
-            size.to_string()
+            format!("{size:>12}")
         };
         let href = format!(
             "{}/{}{}",
@@ -755,7 +763,7 @@ pub async fn listing(
             if is_dir { "/" } else { "" }
         );
         body.push_str(&format!(
-            "{date:>31} {size:>12} <A HREF=\"{}\">{}</A><br>",
+            "{date:>10} {time:>8} {size} <A HREF=\"{}\">{}</A><br>",
             escape_html(&href),
             escape_html(&name)
         ));
@@ -767,6 +775,36 @@ pub async fn listing(
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     r
+}
+
+/// A listing's date and time as IIS writes them (`12/4/2026`, `4:58 PM`: month/day/year, a
+/// 12-hour clock), in UTC (IIS uses the server's time zone).
+fn listing_date(t: SystemTime) -> (String, String) {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h12, ampm) = match h {
+        0 => (12, "AM"),
+        1..=11 => (h, "AM"),
+        12 => (12, "PM"),
+        _ => (h - 12, "PM"),
+    };
+    (
+        format!("{month}/{day}/{year}"),
+        format!("{h12}:{m:02} {ampm}"),
+    )
 }
 
 /// Percent-encodes a path segment for a link.
@@ -796,6 +834,19 @@ pub fn allow_header<B>(resp: &mut http::Response<B>, status: u16, module: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listing_dates_as_iis_writes_them() {
+        let at = |s: u64| {
+            let (d, t) = listing_date(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
+            format!("{d:>10} {t:>8}")
+        };
+        assert_eq!(at(0), "  1/1/1970 12:00 AM");
+        // 2026-12-04 16:58 UTC
+        assert_eq!(at(1_796_403_480), " 12/4/2026  4:58 PM");
+        // 2024-02-29 12:05 UTC
+        assert_eq!(at(1_709_208_300), " 2/29/2024 12:05 PM");
+    }
 
     #[test]
     fn ranges() {
