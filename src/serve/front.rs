@@ -424,25 +424,19 @@ async fn pipeline(
             site_root: ctx.router.pipeline().root(),
         },
     );
-    // The Host header is only shown on IIS's detailed pages: for node's responses it is
-    // kept (a reference to the request's buffer, no copy) only when httpErrors may replace
-    // one with the detailed page; the text is made only when a page shows it.
-    let pages_possible =
-        !matches!(route, Route::App { .. }) || errors::may_show_detailed_for_node(&config, local);
-    let host_value = if pages_possible {
-        req.headers().get(header::HOST).cloned()
-    } else {
+    // The Host header is only shown on IIS's own pages: it is kept (a reference to the
+    // request's buffer, no copy) for requests iisn answers itself. For node's responses,
+    // which httpErrors replaces only now and then, nothing is kept on the hot path: such a
+    // page names the address the client reached.
+    let host_value = if matches!(route, Route::App { .. }) {
         None
+    } else {
+        req.headers().get(header::HOST).cloned()
     };
-    let local_text;
-    let host = match host_value.as_ref().and_then(|v| v.to_str().ok()) {
-        Some(h) => h,
-        None if pages_possible => {
-            local_text = peer.local.to_string();
-            local_text.as_str()
-        }
-        None => "",
-    };
+    let host = host_value
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let logon_user = ctx.auth.as_ref().map_or("", |a| a.user.as_str());
     let err_cx = ErrorContext {
         pipeline: ctx.router.pipeline(),
@@ -451,6 +445,7 @@ async fn pipeline(
         method: &method,
         url: &url,
         host,
+        local_addr: peer.local,
         logon_user,
         events: ctx.router.shared_events(),
     };

@@ -170,9 +170,12 @@ pub struct ErrorContext<'a> {
     pub config: &'a FolderConfig,
     pub local: bool,
     pub method: &'a Method,
-    /// The requested URL (decoded, with the `--app-path` prefix) and the Host header.
+    /// The requested URL (decoded, with the `--app-path` prefix) and the Host header (empty
+    /// when not kept: the detailed page then names the address the client reached, as IIS
+    /// names the server's own name and port).
     pub url: &'a str,
     pub host: &'a str,
+    pub local_addr: std::net::SocketAddr,
     pub logon_user: &'a str,
     /// Where the warning about an `ExecuteURL` page iisn does not run goes.
     pub events: &'a Events,
@@ -360,14 +363,6 @@ pub fn shows_detailed(config: &FolderConfig, local: bool) -> bool {
     }
 }
 
-/// Whether httpErrors may swap one of node's error responses for a page that shows the
-/// requested URL with its host (the detailed page): the front copies the `Host` header only
-/// then.
-pub fn may_show_detailed_for_node(config: &FolderConfig, local: bool) -> bool {
-    config.eff.http_errors.existing_response != ExistingResponse::PassThrough
-        && shows_detailed(config, local)
-}
-
 /// The response for an error iisn produced.
 pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     let status = err.status_code();
@@ -388,7 +383,11 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
             module: err.module,
             notification: err.notification,
             handler: err.handler.as_deref().unwrap_or("Not yet determined"),
-            url: &format!("http://{}{}", cx.host, cx.url),
+            url: &if cx.host.is_empty() {
+                format!("http://{}{}", cx.local_addr, cx.url)
+            } else {
+                format!("http://{}{}", cx.host, cx.url)
+            },
             physical: &physical,
             logon_user: cx.logon_user,
             config: err.config.as_deref(),

@@ -1511,6 +1511,7 @@ fn the_500_19_page_is_detailed_for_loopback_clients_and_bare_otherwise() {
             method: &Method::GET,
             url: "/a.txt",
             host: "localhost",
+            local_addr: "127.0.0.1:8080".parse().expect("addr"),
             logon_user: "",
             events: &events,
         };
