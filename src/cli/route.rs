@@ -141,7 +141,24 @@ fn parse_headers(raw: &[String]) -> Result<HeaderMap, Error> {
                 None,
             )
         })?;
+        if name == http::header::HOST && !crate::serve::http_sys::valid_host(value.as_bytes()) {
+            return Err(usage(
+                format!(
+                    "`{}` is not a valid Host: HTTP.sys would answer 400 (Invalid Hostname) before IIS sees the request",
+                    line.trim()
+                ),
+                Some(
+                    "give a host name or address with an optional port, e.g. 'Host: example.com:8080'",
+                ),
+            ));
+        }
         h.append(name, value);
+    }
+    if h.get_all(http::header::HOST).iter().count() > 1 {
+        return Err(usage(
+            "two Host headers: HTTP.sys would answer 400 (Invalid Hostname) before IIS sees the request".to_string(),
+            None,
+        ));
     }
     if !h.contains_key(http::header::HOST) {
         h.insert(

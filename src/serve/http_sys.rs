@@ -83,9 +83,14 @@ fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
     let uri = req.uri();
     if uri.scheme().is_some() {
         // Absolute form: IIS works with the path and query (HTTP.sys's cooked URL).
-        let origin = uri
-            .path_and_query()
-            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let path = match uri.path() {
+            "" => "/",
+            p => p,
+        };
+        let origin = match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        };
         if let Some(authority) = uri.authority().map(|a| a.as_str().to_string())
             && !req.headers().contains_key(header::HOST)
             && let Ok(v) = HeaderValue::from_str(&authority)
@@ -99,7 +104,9 @@ fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
         return None;
     }
     let path = uri.path();
-    if uri.authority().is_some() || !(path.starts_with('/') || path == "*") {
+    // `*` is OPTIONS's target only (RFC 9112 §3.2.4).
+    let asterisk = path == "*" && req.method() == http::Method::OPTIONS;
+    if uri.authority().is_some() || !(path.starts_with('/') || asterisk) {
         return Some(refusal("Invalid URL", "The request URL is invalid."));
     }
     None
@@ -244,6 +251,15 @@ mod tests {
         assert!(check(&mut r).is_none());
         assert_eq!(r.uri().to_string(), "/");
         assert_eq!(r.headers()[header::HOST], "h");
+        let mut r = req("http://other.example?x=1", &[("host", "h")]);
+        assert!(check(&mut r).is_none());
+        assert_eq!(r.uri().to_string(), "/?x=1");
+        // `*` is for OPTIONS only.
+        let mut r = req("*", &[("host", "h")]);
+        assert_eq!(check(&mut r).map(|x| x.status().as_u16()), Some(400));
+        let mut r = req("*", &[("host", "h")]);
+        *r.method_mut() = http::Method::OPTIONS;
+        assert!(check(&mut r).is_none());
         // Authority form (no path) outside CONNECT.
         let mut r = req("server.js", &[("host", "h")]);
         assert_eq!(check(&mut r).map(|x| x.status().as_u16()), Some(400));

@@ -93,6 +93,32 @@ pub enum HandlerChoice {
     None,
 }
 
+/// Decodes `%XX` escapes once, keeping a malformed escape as written and replacing bytes
+/// that are not UTF-8: for scanning text (request filtering), where one stray `%` must not
+/// hide the rest.
+pub fn percent_decode_lossy(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: Option<&u8>| c.and_then(|&c| (c as char).to_digit(16));
+        match (b[i], hex(b.get(i + 1)), hex(b.get(i + 2))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Decodes `%XX` escapes once. `None` for a malformed escape or non-UTF-8 result.
 pub fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
@@ -456,7 +482,8 @@ impl Router {
             rewritten: routed.rewritten,
             set_headers: routed.set_headers,
             set_vars: routed.set_vars,
-            query: if routed.rewritten { routed.query } else { None },
+            // Rewritten to no query at all is an empty QUERY_STRING, not the client's.
+            query: routed.rewritten.then(|| routed.query.unwrap_or_default()),
         }
     }
 

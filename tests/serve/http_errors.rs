@@ -91,6 +91,10 @@ fn auto_keeps_node_error_bodies_under_detailed_mode() {
             (r.status, r.text().as_str()),
             (400, "node chunk one, node chunk two")
         );
+        // A chunked body with no data is no body either (rule d).
+        let r = s.raw_get("/app.js/chunkedempty404");
+        assert_eq!(r.status, 404, "{http_errors}");
+        assert!(r.text().contains("HTTP Error 404"), "{}", r.text());
         // No body (Content-Length: 0): IIS's detailed page, naming iisnode.
         let r = s.raw_get("/app.js/empty500");
         assert_eq!(r.status, 500, "{http_errors}");

@@ -397,6 +397,10 @@ fn promoted_variables_are_read_after_url_rewrite() {
       <serverVariables><set name="MY_VAR" value="v-{R:0}"/></serverVariables>
       <action type="Rewrite" url="hello.js?x=1"/>
     </rule>
+    <rule name="noqs" stopProcessing="true">
+      <match url="^noqs$"/>
+      <action type="Rewrite" url="hello.js" appendQueryString="false"/>
+    </rule>
   </rules></rewrite>
 </system.webServer></configuration>"#,
     );
@@ -413,6 +417,11 @@ fn promoted_variables_are_read_after_url_rewrite() {
         format!("http://localhost:{port}/dumpme?dump"),
         "{d}"
     );
+    // Rewritten to no query at all: QUERY_STRING is empty, not the client's.
+    let r = server.raw("GET /noqs?dump HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    assert_eq!(d["headers"]["x-iisnode-query_string"], "", "{d}");
 }
 
 /// On a wildcard address (`--host 0.0.0.0`), LOCAL_ADDR is the address the client reached,

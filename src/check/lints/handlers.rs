@@ -256,33 +256,70 @@ fn not_emulated_handlers(ctx: &mut Ctx<'_>) {
     }
 }
 
-/// IISN6025: an iisnode mapping the folder's accessPolicy disables: IIS skips it and the
-/// StaticFile handler sends the script.
+/// IISN6025: iisnode mappings a folder's accessPolicy disables: IIS skips them and the
+/// StaticFile handler sends the script. Reported where the policy is set (a child folder's
+/// web.config or `<location>` may take `Script` away from mappings its parent added), or at
+/// a mapping added under a policy inherited from above.
 fn access_denied(ctx: &mut Ctx<'_>) {
+    use crate::config::web_config::access;
     let mut found = Vec::new();
     for at in ctx.sections() {
-        let Some(handlers) = &at.sections.handlers else {
+        let eff = ctx.effective(&at.dir_rel);
+        let denied: Vec<&HandlerEntry> = eff
+            .handlers
+            .iter()
+            .map(|e| &e.item)
+            .filter(|h| {
+                h.is_iisnode()
+                    && !access::allows(
+                        eff.access_policy,
+                        h.require_access.as_ref().map(|a| a.value.as_str()),
+                    )
+            })
+            .collect();
+        if denied.is_empty() {
             continue;
+        }
+        let message = |names: &str, paths: &str| {
+            format!(
+                "accessPolicy does not grant Script, which the iisnode handler {names} needs: IIS skips it and serves {paths} as a static file, its source code"
+            )
         };
-        let policy = ctx.effective(&at.dir_rel).access_policy;
-        for h in handlers.added().filter(|h| h.is_iisnode()) {
-            let require = h.require_access.as_ref().map(|a| a.value.as_str());
-            if crate::config::web_config::access::allows(policy, require) {
-                continue;
-            }
+        let help = "Add Script to <handlers accessPolicy=\"...\"> (the default is \"Read, Script\"), or remove the accessPolicy attribute.";
+        if let Some(p) = &at.sections.handlers_access_policy {
+            let names: Vec<String> = denied
+                .iter()
+                .map(|h| format!("`{}`", h.name.value))
+                .collect();
+            let paths: Vec<String> = denied
+                .iter()
+                .map(|h| format!("`{}`", h.path.value))
+                .collect();
             found.push(
                 Diagnostic::new(
                     &codes::HANDLER_ACCESS_DENIED,
-                    format!(
-                        "the iisnode handler `{}` needs {} access, which this folder's accessPolicy does not grant: IIS skips it and serves `{}` as a static file, its source code",
-                        h.name.value,
-                        require.map_or("Script", str::trim),
-                        h.path.value
-                    ),
+                    message(&names.join(", "), &paths.join(", ")),
                 )
-                .at(h.name.span)
-                .help("Add Script to <handlers accessPolicy=\"...\"> (the default is \"Read, Script\"), or remove the accessPolicy attribute."),
+                .at(p.span)
+                .help(help),
             );
+        } else if let Some(handlers) = &at.sections.handlers {
+            for h in handlers
+                .added()
+                .filter(|h| denied.iter().any(|d| d.name.value == h.name.value))
+            {
+                found.push(
+                    Diagnostic::new(
+                        &codes::HANDLER_ACCESS_DENIED,
+                        message(
+                            &format!("`{}`", h.name.value),
+                            &format!("`{}`", h.path.value),
+                        ),
+                    )
+                    .at(h.name.span)
+                    .help(help),
+                );
+            }
         }
     }
     for d in found {

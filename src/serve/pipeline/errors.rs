@@ -599,8 +599,11 @@ pub async fn node_response(
         ExistingResponse::Auto if !from.from_node => return resp,
         ExistingResponse::Auto if detailed(cx) => {
             // (c) a body is passed through; (d) none: the detailed page.
-            if *cx.method == Method::HEAD || has_body(resp.headers()) {
+            if *cx.method == Method::HEAD {
                 return resp;
+            }
+            if let Ok(with_body) = peek_body(resp).await {
+                return with_body;
             }
             "The node application answered with an error status and no body; with httpErrors existingResponse=\"Auto\" IIS replaces such a response with its error page. Send a body, or set existingResponse=\"PassThrough\"."
         }
@@ -618,10 +621,9 @@ pub async fn node_response(
     respond(cx, &err).await
 }
 
-/// Whether node's response has a body, from its framing headers (IIS looks at the
-/// response's entity chunks; iisn sends the head before it has read the body): chunked
-/// counts as a body even if it turns out empty, `Content-Length: 0` and no framing at all
-/// (node does that only for responses it sends without a body) do not.
+/// Whether node's response has a body, from its framing headers: `Content-Length: 0` and no
+/// framing at all (node does that only for responses it sends without a body) do not; a
+/// chunked body may still turn out empty (`res.writeHead(404); res.end()`).
 fn has_body(headers: &http::HeaderMap) -> bool {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         return true;
@@ -629,6 +631,71 @@ fn has_body(headers: &http::HeaderMap) -> bool {
     headers
         .get(header::CONTENT_LENGTH)
         .is_some_and(|v| v.as_bytes().trim_ascii() != b"0")
+}
+
+/// `Ok` with the response (its body whole, the part read put back in front) when node's
+/// response has a body, `Err` with it when it has none. IIS looks at the response's entity
+/// chunks, which iisnode has buffered (flushResponse is off by default); a chunked body is
+/// read up to its first byte of data to tell (only for error responses that IIS may
+/// replace).
+async fn peek_body(resp: Response<Body>) -> Result<Response<Body>, Response<Body>> {
+    use http_body_util::BodyExt;
+    if !has_body(resp.headers()) {
+        return Err(resp);
+    }
+    let (parts, mut body) = resp.into_parts();
+    loop {
+        if hyper::body::Body::is_end_stream(&body) {
+            return Err(Response::from_parts(parts, body));
+        }
+        match body.frame().await {
+            // The end: no byte of data came.
+            None => return Err(Response::from_parts(parts, crate::serve::proxy::empty())),
+            Some(Ok(frame)) => {
+                if frame.data_ref().is_some_and(bytes::Buf::has_remaining) || frame.is_trailers() {
+                    let body = Prepend {
+                        first: Some(Ok(frame)),
+                        rest: body,
+                    };
+                    return Ok(Response::from_parts(parts, body.boxed()));
+                }
+            }
+            // A body that fails is passed on as it is (the client sees the failure).
+            Some(Err(e)) => {
+                let body = Prepend {
+                    first: Some(Err(e)),
+                    rest: body,
+                };
+                return Ok(Response::from_parts(parts, body.boxed()));
+            }
+        }
+    }
+}
+
+/// A body with a frame already read put back in front of the rest.
+struct Prepend {
+    first: Option<Result<hyper::body::Frame<bytes::Bytes>, crate::serve::proxy::BoxError>>,
+    rest: Body,
+}
+
+impl hyper::body::Body for Prepend {
+    type Data = bytes::Bytes;
+    type Error = crate::serve::proxy::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(f) = this.first.take() {
+            return std::task::Poll::Ready(Some(f));
+        }
+        std::pin::Pin::new(&mut this.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.rest.is_end_stream()
+    }
 }
 
 #[cfg(test)]

@@ -387,7 +387,7 @@ impl Filter {
         if let Some(q) = r.raw_query.filter(|q| !q.is_empty())
             && !self.always_queries.is_empty()
         {
-            let decoded = super::super::router::percent_decode(q).unwrap_or_default();
+            let decoded = super::super::router::percent_decode_lossy(q);
             if self.query_always_allowed(q, &decoded) {
                 out.push(format!(
                     "alwaysAllowedQueryStrings lists ?{q}: denyQueryStringSequences and the filtering rules' query-string scans do not apply"
@@ -529,7 +529,7 @@ impl Filter {
         if let Some(q) = r.raw_query.filter(|q| !q.is_empty())
             && !self.deny_query.is_empty()
         {
-            let decoded = super::super::router::percent_decode(q).unwrap_or_default();
+            let decoded = super::super::router::percent_decode_lossy(q);
             if self.query_always_allowed(q, &decoded) {
                 return Ok(());
             }
@@ -610,9 +610,8 @@ impl Filter {
             if let Some(q) = query
                 && (rule.scan_query || rule.deny_unescaped_percent)
             {
-                let decoded = decoded_query.get_or_insert_with(|| {
-                    super::super::router::percent_decode(q).unwrap_or_default()
-                });
+                let decoded = decoded_query
+                    .get_or_insert_with(|| super::super::router::percent_decode_lossy(q));
                 let allowed = *query_allowed
                     .get_or_insert_with(|| self.query_always_allowed(q, decoded.as_str()));
                 if !allowed {
@@ -967,6 +966,10 @@ mod tests {
             None,
             "the decoded query string matches too"
         );
+        // A stray `%` or bytes that are not UTF-8 do not blind the decoded scans.
+        assert_eq!(go("/a", Some("q=%3Cscript&%zz"), None), Some((404, 18)));
+        assert_eq!(go("/a", Some("q=%ff&x=%65vil"), None), Some((404, 19)));
+        assert_eq!(go("/a", Some("q=%65vil%"), None), Some((404, 19)));
         let mut h = HeaderMap::new();
         h.insert("x-bad", http::HeaderValue::from_static("evil"));
         assert_eq!(

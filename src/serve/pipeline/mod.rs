@@ -814,17 +814,17 @@ impl Pipeline {
                 location.push_str(&location_safe(q));
             }
             // IIS's courtesy redirect names the whole URL (KB 298408): the host the client
-            // asked for (HTTP.sys made sure there is one valid Host on HTTP/1.1).
-            let host = head
+            // asked for (HTTP.sys made sure there is one valid Host on HTTP/1.1). Without
+            // one (HTTP/1.0) IIS named its own address (KB 834141, an internal address
+            // behind NAT); iisn keeps the Location relative then.
+            if let Some(host) = head
                 .headers
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .filter(|h| !h.is_empty());
-            let host = match host {
-                Some(h) => h.to_string(),
-                None => head.local_addr.to_string(),
-            };
-            *location = format!("http://{host}{location}");
+                .filter(|h| super::http_sys::valid_host(h.as_bytes()))
+            {
+                *location = format!("http://{host}{location}");
+            }
         }
     }
 
