@@ -792,3 +792,23 @@ fn node_missing_from_path_says_to_install_it() {
     assert!(help.contains("install node"), "{help}");
     assert!(!help.contains("Use node.exe"), "{help}");
 }
+
+/// Regression (Azure's SSE sample): a second iisnode mapping whose path runs through the
+/// script (`server.js/api/events`) names that script plus PATH_INFO, never a script of its
+/// own: no IISN7001 "does not exist", no iisnode.yml read below a file.
+#[test]
+fn a_mapping_through_the_script_is_path_info() {
+    let (found, code) = check_site(
+        r#"<configuration><system.webServer><handlers>
+  <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+  <add name="sse" path="server.js/api/events" verb="*" modules="iisnode"/>
+</handlers></system.webServer></configuration>"#,
+    );
+    assert!(
+        found
+            .iter()
+            .all(|(c, _)| c != "IISN7001" && c != "IISN3015"),
+        "{found:?}"
+    );
+    assert_eq!(code, Some(0), "{found:?}");
+}

@@ -672,6 +672,13 @@ fn script_rel(level: &str, path: &str) -> Option<String> {
 }
 
 /// A site-relative URL path (`api/server.js`) as a file path under `root`.
+/// Whether a proper prefix of site path `rel` (at a `/`) is a file: the rest of `rel` is then
+/// PATH_INFO after that file, never a path of its own.
+fn under_a_file(root: &Path, rel: &str) -> bool {
+    rel.match_indices('/')
+        .any(|(i, _)| rel_to_path(root, &rel[..i]).is_file())
+}
+
 pub fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
     let mut p = root.to_path_buf();
     p.extend(rel.split('/').filter(|s| !s.is_empty()));
@@ -793,6 +800,12 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
             };
             let script = rel_to_path(&root, &rel);
             let exists = script.is_file();
+            if !exists && under_a_file(&root, &rel) {
+                // `server.js/api/events`: IIS finds the file `server.js` first and maps the
+                // URL as that script plus PATH_INFO, so this mapping never names a script
+                // of its own (Azure's SSE samples add one to change a setting).
+                continue;
+            }
             if !(exists || h.level == *level_rel) || !seen.insert(rel.to_ascii_lowercase()) {
                 continue;
             }
