@@ -199,7 +199,9 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
     }
     if site.apps.is_empty()
         && site.wildcard_handlers.is_empty()
-        && !diagnostics.iter().any(|d| d.code() == "IISN6001")
+        && !diagnostics
+            .iter()
+            .any(|d| matches!(d.code(), "IISN6001" | "IISN6025"))
     {
         eprintln!(
             "{} no web.config in {} maps a script to iisnode; add <handlers><add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/></handlers>",

@@ -785,6 +785,13 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
     for level_rel in &level_dirs {
         let cfg = effective_for(&levels, level_rel, &mut diags);
         for h in cfg.iisnode_handlers() {
+            // A mapping the folder's accessPolicy disables never runs (IISN6025 says so).
+            if !crate::config::web_config::access::allows(
+                cfg.access_policy,
+                h.item.require_access.as_ref().map(|a| a.value.as_str()),
+            ) {
+                continue;
+            }
             let path = &h.item.path.value;
             if !is_concrete(path) {
                 if !wildcard_handlers

@@ -260,7 +260,7 @@ fn not_emulated_handlers(ctx: &mut Ctx<'_>) {
 /// StaticFile handler sends the script. Reported where the policy is set (a child folder's
 /// web.config or `<location>` may take `Script` away from mappings its parent added), or at
 /// a mapping added under a policy inherited from above.
-fn access_denied(ctx: &mut Ctx<'_>) {
+fn access_denied(ctx: &mut Ctx<'_>) -> bool {
     use crate::config::web_config::access;
     let mut found = Vec::new();
     for at in ctx.sections() {
@@ -322,13 +322,16 @@ fn access_denied(ctx: &mut Ctx<'_>) {
             }
         }
     }
+    let any = !found.is_empty();
     for d in found {
         ctx.push(d);
     }
+    any
 }
 
 pub fn run(ctx: &mut Ctx<'_>) {
-    access_denied(ctx);
+    // Mappings accessPolicy disables are reported there, not as "no handler".
+    let disabled = access_denied(ctx);
     let site = ctx.site;
     // A web.config that could not be read (or has the wrong root) hides its handlers: the
     // loader's error says enough.
@@ -337,7 +340,7 @@ pub fn run(ctx: &mut Ctx<'_>) {
             .diagnostics
             .iter()
             .any(|d| d.lint == &codes::ROOT_ELEMENT);
-    if site.apps.is_empty() && site.wildcard_handlers.is_empty() && !unreadable {
+    if site.apps.is_empty() && site.wildcard_handlers.is_empty() && !unreadable && !disabled {
         let mut d = Diagnostic::new(
             &codes::NO_IISNODE_HANDLER,
             "no handler maps a script to iisnode, so node never runs",
