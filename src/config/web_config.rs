@@ -1066,7 +1066,16 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
         "security" => {
             Attrs::new(el).finish(diags);
             for child in &el.children {
-                if child.name == "requestFiltering" {
+                if child.name == "authentication" && !child.children.is_empty() {
+                    // Each method is a section of its own (and most are locked by default).
+                    for method in &child.children {
+                        not_emulated(
+                            s,
+                            format!("system.webServer/security/authentication/{}", method.name),
+                            method.name_span,
+                        );
+                    }
+                } else if child.name == "requestFiltering" {
                     let rf = read_request_filtering(child, diags);
                     once(
                         &mut s.request_filtering,

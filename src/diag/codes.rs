@@ -132,6 +132,18 @@ lints! {
          otherwise empty. A missing or mismatched file is HTTP 500.19 for every URL at or below \
          the folder. iisn reads the file as IIS does and reports its problems at their place in \
          that file.";
+    LOCKED_SECTION = "IISN1010", "locked-section", Warning,
+        "a section that IIS locks at the server level by default",
+        "IIS's applicationHost.config declares some sections with `overrideModeDefault=\"Deny\"`: \
+         the authentication methods (`anonymousAuthentication`, `windowsAuthentication`, \
+         `basicAuthentication`, `digestAuthentication`, the client certificate mappings), \
+         `security/access`, `security/ipSecurity`, `serverRuntime` and `asp`. On a server that \
+         has not unlocked one, a web.config that sets it gets HTTP 500.19 (HRESULT 0x80070021, \
+         \"This configuration section cannot be used at this path\") for every URL at or below \
+         its folder. Unlock it on the server (`appcmd unlock config \
+         -section:system.webServer/security/authentication/windowsAuthentication`, or Feature \
+         Delegation in IIS Manager), or remove it from web.config. iisn does not emulate these \
+         sections and serves the site.";
 
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
         "an attribute of <iisnode> that iisnode's schema does not define",

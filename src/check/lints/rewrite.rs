@@ -314,7 +314,40 @@ fn check_outbound(ctx: &mut Ctx<'_>, ob: &OutboundSection) {
     }
 }
 
+/// Sections applicationHost.config declares with `overrideModeDefault="Deny"` (IIS 10).
+const LOCKED_BY_DEFAULT: &[&str] = &[
+    "system.webServer/security/authentication/anonymousAuthentication",
+    "system.webServer/security/authentication/basicAuthentication",
+    "system.webServer/security/authentication/clientCertificateMappingAuthentication",
+    "system.webServer/security/authentication/digestAuthentication",
+    "system.webServer/security/authentication/iisClientCertificateMappingAuthentication",
+    "system.webServer/security/authentication/windowsAuthentication",
+    "system.webServer/security/access",
+    "system.webServer/security/ipSecurity",
+    "system.webServer/serverRuntime",
+    "system.webServer/asp",
+];
+
 fn not_emulated(ctx: &mut Ctx<'_>, path: &str, span: Span) {
+    if let Some(locked) = LOCKED_BY_DEFAULT
+        .iter()
+        .find(|l| l.eq_ignore_ascii_case(path))
+    {
+        let name = locked.rsplit('/').next().unwrap_or(locked);
+        ctx.push(
+            Diagnostic::new(
+                &codes::LOCKED_SECTION,
+                format!(
+                    "<{name}> is locked at the server level on a stock IIS: unless the server unlocks it, IIS answers 500.19 (0x80070021) for this folder"
+                ),
+            )
+            .at(span)
+            .help(format!(
+                "Unlock it on the server (appcmd unlock config -section:{locked}) or remove it from web.config; iisn does not emulate it."
+            )),
+        );
+        return;
+    }
     if path.ends_with("(response body rules)") {
         ctx.push(
             Diagnostic::new(
