@@ -172,6 +172,40 @@ pub fn refusal(title: &str, message: &str) -> Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any Host value: never a panic, and what passes is a host and an optional port.
+        #[test]
+        fn any_host_is_safe(v in proptest::collection::vec(any::<u8>(), 0..80)) {
+            if valid_host(&v) {
+                prop_assert!(!v.is_empty() && v.is_ascii());
+                prop_assert!(!v.iter().any(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'@'));
+            }
+        }
+
+        /// Any target and headers: never a panic; an accepted target is a path (or OPTIONS *).
+        #[test]
+        fn any_request_is_checked_safely(
+            target in "[ -~]{0,40}",
+            host in proptest::option::of("[ -~]{0,20}"),
+            extra in 0usize..20_000,
+        ) {
+            let Ok(uri) = target.parse::<Uri>() else { return Ok(()) };
+            let mut b = Request::builder().uri(uri);
+            if let Some(h) = &host {
+                b = b.header(header::HOST, h.as_str());
+            }
+            let Ok(mut r) = b.header("x-pad", "p".repeat(extra)).body(()) else {
+                return Ok(());
+            };
+            if check(&mut r).is_none() {
+                let p = r.uri().path();
+                prop_assert!(p.starts_with('/'), "{p}");
+                prop_assert!(r.uri().scheme().is_none());
+            }
+        }
+    }
 
     fn req(target: &str, headers: &[(&str, &str)]) -> Request<()> {
         let mut b = Request::builder().uri(target);
