@@ -445,3 +445,37 @@ fn top_level_help_says_where_errors_go() {
         .stdout(predicate::str::contains("iisn check prints them on stdout"))
         .stdout(predicate::str::contains("130"));
 }
+
+/// A handler path without a slash maps the same file name in folders below (iisnode issue
+/// 189): `iisn config` lists `sub/deep/server.js` as an application of its own (created on
+/// its first request, with its folder's settings), as `iisn serve` runs it; not one hidden
+/// by request filtering, which IIS never serves.
+#[test]
+fn same_name_scripts_below_are_applications() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        root,
+        "web.config",
+        r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+  <security><requestFiltering><hiddenSegments><add segment="src"/></hiddenSegments></requestFiltering></security>
+</system.webServer>
+<location path="sub/deep"><system.webServer><iisnode maxLogFiles="11"/></system.webServer></location>
+</configuration>"#,
+    );
+    for f in ["server.js", "sub/deep/server.js", "src/server.js"] {
+        write(
+            root,
+            f,
+            "require('http').createServer(()=>{}).listen(process.env.PORT);\n",
+        );
+    }
+    let doc = json(iisn().args(["config", "--format", "json"]).arg(root));
+    let apps = doc["applications"].as_array().expect("applications");
+    let scripts: Vec<&str> = apps.iter().filter_map(|a| a["script"].as_str()).collect();
+    assert_eq!(scripts, ["server.js", "sub/deep/server.js"], "{doc}");
+    assert_eq!(apps[0]["fromWildcard"], false);
+    assert_eq!(apps[1]["fromWildcard"], true);
+    assert_eq!(setting(&apps[1], "maxLogFiles")["value"], 11, "{}", apps[1]);
+}

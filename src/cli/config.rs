@@ -221,7 +221,7 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
                 out,
                 "  {}",
                 st.dim.apply_to(
-                    "found on disk through a wildcard handler: IIS creates it on the first request for the script"
+                    "found on disk by file name (a wildcard handler, or a path without a slash): IIS creates it on the first request for the script"
                 )
             );
         }

@@ -3,8 +3,9 @@
 //! An *application* is one handler-mapped script (iisnode's unit: one process pool per
 //! script path). [`load_site`] finds the applications iisn can know without a request:
 //! every iisnode handler whose `path` names a concrete file, in every folder that has a
-//! web.config, and every script on disk that a wildcard mapping (`*.js`, `server*.js`)
-//! maps (marked [`Application::from_wildcard`]: IIS creates those on their first request,
+//! web.config, and every script on disk that a mapping matches by file name (a wildcard,
+//! `*.js`, or a path without a slash, `server.js`, which also maps `sub/server.js`; marked
+//! [`Application::from_wildcard`]: IIS creates those on their first request,
 //! but `iisn check`, `iisn config` and the watchers treat them as applications like any
 //! other). A script created later is still created on its first request. Loading never fails on a bad value: problems become diagnostics, and an
 //! application whose configuration iisnode would reject carries a [`ConfigErrorKind`].
@@ -149,8 +150,9 @@ pub struct Application {
     pub config_error: Option<ConfigErrorKind>,
     /// The environment iisnode adds from `<appSettings>`: non-empty keys, in order.
     pub app_settings: Vec<(String, String)>,
-    /// Found on disk through a wildcard handler (`*.js`, `server*.js`): IIS creates it on
-    /// the first request for the script, so `iisn serve` starts it then, not at launch.
+    /// Found on disk by file name, through a wildcard handler (`*.js`, `server*.js`) or one
+    /// whose path has no slash (`server.js` also maps `sub/server.js`): IIS creates it on the
+    /// first request for the script, so `iisn serve` starts it then, not at launch.
     pub from_wildcard: bool,
 }
 
@@ -828,15 +830,23 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
         failed: env_failed,
     };
     let mut applications = Vec::new();
-    if !wildcard_handlers.is_empty() {
+    // A handler path without a slash matches by file name in every folder below its own
+    // (iisnode issue 189): `server.js` in `sub/` runs with node too, as its own
+    // application, which IIS creates on its first request.
+    let by_name_possible = apps.iter().any(|a| !a.4.path.value.contains(['/', '\\']));
+    let mut on_demand: HashSet<String> = HashSet::new();
+    if !wildcard_handlers.is_empty() || by_name_possible {
         let concrete: HashSet<String> = apps.iter().map(|a| a.0.to_ascii_lowercase()).collect();
         for w in wildcard_scripts(&root, &levels) {
             if !concrete.contains(&w.rel.to_ascii_lowercase()) {
+                on_demand.insert(w.rel.to_ascii_lowercase());
                 apps.push((w.rel, w.script, true, w.dir_rel, w.handler));
             }
         }
     }
     for (rel, script, script_exists, dir_rel, handler) in apps {
+        let from_wildcard =
+            !is_concrete(&handler.path.value) || on_demand.contains(&rel.to_ascii_lowercase());
         let (app, app_diags) = build_application(
             &AppInputs {
                 root: &root,
@@ -850,7 +860,7 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
                 script,
                 script_exists,
                 dir_rel,
-                from_wildcard: !is_concrete(&handler.path.value),
+                from_wildcard,
                 handler,
             },
             &mut sources,
@@ -1071,8 +1081,9 @@ fn name_matches(pattern: &str, name: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-/// The scripts that wildcard iisnode handlers (`*.js`, `server*.js`) map, as IIS would on a
-/// request for each: every file below the handler's folder whose name the mapping matches,
+/// The scripts that iisnode handlers without a slash in their path (`*.js`, `server*.js`,
+/// `server.js`) map by file name, as IIS would on a request for each: every file below the
+/// handler's folder whose name the mapping matches,
 /// when that mapping is the first one matching the name in the file's folder (a child
 /// web.config can remove it or map the name to something else first). Skips dependencies
 /// and hidden folders, as the web.config search does.
@@ -1080,7 +1091,8 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
     let mut out = Vec::new();
     let mut walked = 0usize;
     let mut stack = vec![(String::new(), root.to_path_buf(), 0usize)];
-    let mut cache: std::collections::HashMap<String, Vec<Entry<HandlerEntry>>> =
+    // Per folder: its handler mappings and hidden segments.
+    let mut cache: std::collections::HashMap<String, (Vec<Entry<HandlerEntry>>, Vec<String>)> =
         std::collections::HashMap::new();
     while let Some((rel, dir, depth)) = stack.pop() {
         let Some(names) = sorted_dir(&dir) else {
@@ -1100,18 +1112,31 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
             if name.eq_ignore_ascii_case("web.config") || name.eq_ignore_ascii_case("iisnode.yml") {
                 continue;
             }
-            let handlers = cache
-                .entry(rel.clone())
-                .or_insert_with(|| effective_for(levels, &rel, &mut Vec::new()).handlers);
+            let (handlers, hidden) = cache.entry(rel.clone()).or_insert_with(|| {
+                let eff = effective_for(levels, &rel, &mut Vec::new());
+                let hidden = eff
+                    .hidden_segments
+                    .iter()
+                    .map(|h| h.item.segment.value.trim().to_ascii_lowercase())
+                    .collect();
+                (eff.handlers, hidden)
+            });
+            // A script request filtering hides is never requested: IIS never creates it.
+            let script_rel = join_rel(&rel, &name);
+            if script_rel
+                .split('/')
+                .any(|seg| hidden.iter().any(|h| seg.eq_ignore_ascii_case(h)))
+            {
+                continue;
+            }
             let first = handlers.iter().find(|h| {
                 let p = h.item.path.value.trim();
                 !p.contains(['/', '\\']) && name_matches(p, &name)
             });
             let Some(h) = first else { continue };
-            if !h.item.is_iisnode() || is_concrete(&h.item.path.value) {
+            if !h.item.is_iisnode() {
                 continue;
             }
-            let script_rel = join_rel(&rel, &name);
             out.push(WildcardScript {
                 script: dir.join(&name),
                 dir_rel: rel.clone(),
