@@ -479,3 +479,38 @@ fn same_name_scripts_below_are_applications() {
     assert_eq!(apps[1]["fromWildcard"], true);
     assert_eq!(setting(&apps[1], "maxLogFiles")["value"], 11, "{}", apps[1]);
 }
+
+/// `raw` is the value as written in its source (docs/config-json.md): `+3` and `YES` in
+/// iisnode.yml, `12abc` in the environment, next to the values iisnode reads from them.
+#[test]
+fn raw_is_the_text_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        root,
+        "web.config",
+        r#"<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+    );
+    write(root, "server.js", "//\n");
+    write(
+        root,
+        "iisnode.yml",
+        "nodeProcessCountPerApplication: +3\nloggingEnabled: YES\n",
+    );
+    let doc = json(
+        iisn()
+            .args(["config", "--format", "json"])
+            .arg(root)
+            .env("IISNODE_maxRequestBufferSize", "12abc"),
+    );
+    let app = &doc["applications"][0];
+    for (name, value, raw) in [
+        ("nodeProcessCountPerApplication", serde_json::json!(3), "+3"),
+        ("loggingEnabled", serde_json::json!(true), "YES"),
+        ("maxRequestBufferSize", serde_json::json!(12), "12abc"),
+    ] {
+        let s = setting(app, name);
+        assert_eq!(s["value"], value, "{s}");
+        assert_eq!(s["raw"], raw, "{s}");
+    }
+}

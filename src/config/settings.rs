@@ -209,7 +209,11 @@ pub fn resolve(
         settings[o.attr as usize] = Setting {
             attr: o.attr,
             value: o.value.clone(),
-            raw: o.value.to_string(),
+            // As written in the environment (`12abc` reads as 12).
+            raw: inputs
+                .env
+                .get(&o.var)
+                .map_or_else(|| o.value.to_string(), str::to_string),
             origin: Origin::Env { var: o.var.clone() },
             note: None,
         };
@@ -261,9 +265,16 @@ pub fn resolve(
                     outcome.failed = !syntax_ok || !resolved.ok;
                     for o in resolved.overrides {
                         let s = o.attr.schema();
+                        // As written in the file (`+3`, `YES`), not as read.
+                        let written = |fallback: String| {
+                            text.get(o.value_span.start as usize..o.value_span.end as usize)
+                                .map(str::trim)
+                                .filter(|t| !t.is_empty())
+                                .map_or(fallback, str::to_string)
+                        };
                         let (value, raw) = match o.value {
-                            YmlValue::Uint(n) => (SettingValue::Uint(n), n.to_string()),
-                            YmlValue::Bool(b) => (SettingValue::Bool(b), b.to_string()),
+                            YmlValue::Uint(n) => (SettingValue::Uint(n), written(n.to_string())),
+                            YmlValue::Bool(b) => (SettingValue::Bool(b), written(b.to_string())),
                             YmlValue::Str(text) if s.yml_expanded => {
                                 let x = env::expand(&text, inputs.env);
                                 report_undefined(s, &x.undefined, o.value_span, diags);
