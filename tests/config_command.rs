@@ -514,3 +514,33 @@ fn raw_is_the_text_as_written() {
         assert_eq!(s["raw"], raw, "{s}");
     }
 }
+
+/// iisnode reads `<iisnode>` at the configuration path of the script's URL: a
+/// `<location path="server.js">` that names the script applies (it was ignored).
+#[test]
+fn a_location_naming_the_script_applies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        root,
+        "web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+    <iisnode node_env="main"/>
+  </system.webServer>
+  <location path="server.js">
+    <system.webServer><iisnode nodeProcessCountPerApplication="3" node_env="fileloc"/></system.webServer>
+  </location>
+</configuration>"#,
+    );
+    write(root, "server.js", "//\n");
+    let doc = json(iisn().args(["config", "--format", "json"]).arg(root));
+    let app = &doc["applications"][0];
+    assert_eq!(setting(app, "node_env")["value"], "fileloc", "{app}");
+    assert_eq!(
+        setting(app, "nodeProcessCountPerApplication")["value"],
+        3,
+        "{app}"
+    );
+}

@@ -915,7 +915,9 @@ fn build_application(
     sources: &mut SourceMap,
 ) -> (Application, Vec<Diagnostic>) {
     let mut app_diags = Vec::new();
-    let cfg = effective_for(inputs.levels, &c.dir_rel, &mut app_diags);
+    // iisnode reads its section (and appSettings) at the configuration path of the script's
+    // URL, so a `<location path="server.js">` naming the script itself applies too.
+    let cfg = effective_for(inputs.levels, &c.rel, &mut app_diags);
     let script_dir = c
         .script
         .parent()
