@@ -387,10 +387,12 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
         control_tx,
     );
     let sup_task = tokio::spawn(sup.run(control_rx));
+    // Before it says it listens: a Ctrl-C right after that line must find the handlers
+    // installed (or the default action would kill iisn without stopping the workers).
+    let mut signals = Signals::new()?;
     // After the watchers are set up, so that the site is watched once it says it listens.
     events.emit(ServeEvent::Listening { url });
 
-    let mut signals = Signals::new()?;
     let stopped_by = signals.next().await;
     sup_task.abort();
     let current = ctx_tx.borrow().clone();
