@@ -468,7 +468,7 @@ fn percent_encode(s: &str) -> String {
 }
 
 /// Civil date and time in UTC of a Unix time in milliseconds.
-fn civil_utc(ms: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
+pub(crate) fn civil_utc(ms: u64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let secs = i64::try_from(ms / 1000).unwrap_or(i64::MAX / 2);
     let millis = (ms % 1000) as u32;
     let days = secs.div_euclid(86_400);

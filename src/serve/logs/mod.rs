@@ -14,6 +14,7 @@
 
 mod files;
 
+pub(crate) use files::civil_utc;
 pub use files::{
     LogFile, LogSettings, STDERR_TAIL_BYTES, StreamKind, prepare, stderr_tail, write_index,
 };

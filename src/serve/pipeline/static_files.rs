@@ -780,31 +780,17 @@ pub async fn listing(
 /// A listing's date and time as IIS writes them (`12/4/2026`, `4:58 PM`: month/day/year, a
 /// 12-hour clock), in UTC (IIS uses the server's time zone).
 fn listing_date(t: SystemTime) -> (String, String) {
-    let secs = t
+    let ms = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let (year, month, day, h, m, ..) = crate::serve::logs::civil_utc(ms);
     let (h12, ampm) = match h {
         0 => (12, "AM"),
         1..=11 => (h, "AM"),
         12 => (12, "PM"),
         _ => (h - 12, "PM"),
     };
-    (
-        format!("{month}/{day}/{year}"),
-        format!("{h12}:{m:02} {ampm}"),
-    )
+    (format!("{month}/{day}/{year}"), format!("{h12}:{m:02} {ampm}"))
 }
 
 /// Percent-encodes a path segment for a link.
