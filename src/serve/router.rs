@@ -97,7 +97,13 @@ pub enum HandlerChoice {
 /// that are not UTF-8: for scanning text (request filtering), where one stray `%` must not
 /// hide the rest.
 pub fn percent_decode_lossy(s: &str) -> String {
-    if !s.contains('%') {
+    decode_lossy(s, false)
+}
+
+/// [`percent_decode_lossy`], with `+` read as a space when `plus` (URL Rewrite's
+/// `UrlDecode`).
+pub fn decode_lossy(s: &str, plus: bool) -> String {
+    if !s.contains('%') && !(plus && s.contains('+')) {
         return s.to_string();
     }
     let b = s.as_bytes();
@@ -109,6 +115,10 @@ pub fn percent_decode_lossy(s: &str) -> String {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
+            }
+            (b'+', _, _) if plus => {
+                out.push(b' ');
+                i += 1;
             }
             (c, _, _) => {
                 out.push(c);
