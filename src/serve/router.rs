@@ -103,7 +103,7 @@ pub fn percent_decode_lossy(s: &str) -> String {
 /// [`percent_decode_lossy`], with `+` read as a space when `plus` (URL Rewrite's
 /// `UrlDecode`).
 pub fn decode_lossy(s: &str, plus: bool) -> String {
-    if !s.contains('%') && !(plus && s.contains('+')) {
+    if !(s.contains('%') || plus && s.contains('+')) {
         return s.to_string();
     }
     let b = s.as_bytes();
