@@ -432,15 +432,15 @@ impl Filter {
                 "The URL contains high-bit characters; requestFiltering allowHighBitCharacters is false.".into(),
             ));
         }
-        if let Some(seq) = self
-            .deny_url
-            .iter()
-            .filter(|_| !self.url_always_allowed(r))
-            .find(|q| {
+        let denied = if self.deny_url.is_empty() || self.url_always_allowed(r) {
+            None
+        } else {
+            self.deny_url.iter().find(|q| {
                 contains_ci(r.raw_path.as_bytes(), q.as_bytes())
                     || contains_ci(r.decoded.as_bytes(), q.as_bytes())
             })
-        {
+        };
+        if let Some(seq) = denied {
             return Err(denial(
                 404,
                 5,

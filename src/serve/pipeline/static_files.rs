@@ -790,7 +790,10 @@ fn listing_date(t: SystemTime) -> (String, String) {
         12 => (12, "PM"),
         _ => (h - 12, "PM"),
     };
-    (format!("{month}/{day}/{year}"), format!("{h12}:{m:02} {ampm}"))
+    (
+        format!("{month}/{day}/{year}"),
+        format!("{h12}:{m:02} {ampm}"),
+    )
 }
 
 /// Percent-encodes a path segment for a link.
