@@ -249,7 +249,7 @@ fn static_405_has_an_allow_header() {
     let server = site.serve();
     let r = server.post("/readme.txt", &[], "x");
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS, TRACE"));
 }
 
 /// A script created after launch becomes an application on its first request (as on IIS)

@@ -809,13 +809,18 @@ pub fn percent_encode_segment(s: &str) -> String {
     out
 }
 
+/// What IIS's StaticFile handler names in the `Allow` header of its 405.
+pub const STATIC_ALLOW: &str = "GET, HEAD, OPTIONS, TRACE";
+
 /// The StaticFile handler's 405 says which methods it takes, as HTTP requires of a 405
-/// (RFC 9110 §15.5.6) and as IIS's static file handler answers: `Allow: GET, HEAD`.
+/// (RFC 9110 §15.5.6), in IIS's words: `Allow: GET, HEAD, OPTIONS, TRACE` (the verbs the
+/// StaticFile handler and the stock OPTIONS and TRACE handlers answer; that is what IIS
+/// sends for a POST, DELETE or PATCH to a static file).
 pub fn allow_header<B>(resp: &mut http::Response<B>, status: u16, module: &str) {
     if status == 405 && module == "StaticFileModule" {
         resp.headers_mut().insert(
             http::header::ALLOW,
-            http::HeaderValue::from_static("GET, HEAD"),
+            http::HeaderValue::from_static(STATIC_ALLOW),
         );
     }
 }
