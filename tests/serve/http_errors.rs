@@ -152,11 +152,16 @@ fn execute_url_to_a_node_script_never_sends_its_source() {
         "said once: {}",
         s.transcript()
     );
-    // An ExecuteURL page that handler mapping sends to StaticFile is served.
+    // An ExecuteURL page that handler mapping sends to StaticFile is served as IIS's child
+    // request answers it: the StaticFile handler's 200, not the 404 (responseMode="File"
+    // keeps the error status).
     let r = s.raw_get("/static-exec/missing.txt");
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.text(), "<h1>custom 404 page</h1>\n");
     assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(r.header("etag").is_some(), "{}", r.head);
+    assert!(r.header("last-modified").is_some(), "{}", r.head);
+    assert_eq!(r.header("x-iisn-substatus"), None, "{}", r.head);
 }
 
 /// A File error page is sent only when a request for it would be served as a static file:

@@ -18,8 +18,11 @@
 //!   added the entry; Windows paths such as `%SystemDrive%\inetpub\custerr\...` do not exist
 //!   here and fall back to the stock page).
 //! * `ExecuteURL` is a child request on IIS: the URL goes through handler mapping, and its
-//!   handler produces the body. When that handler is StaticFile, iisn streams the file;
-//!   when it is iisnode, iisn does not run node for an error page: it answers the stock page
+//!   handler produces the body and the status. When that handler is StaticFile, iisn
+//!   streams the file as the StaticFile handler answers it: **200**, with `ETag` and
+//!   `Last-Modified`, not the error status (IIS's child request answers 200, which is why
+//!   a custom 404 page run this way is logged and sent as 200; `File` keeps the status).
+//!   When it is iisnode, iisn does not run node for an error page: it answers the stock page
 //!   and says so once (`iisn check` warns about the entry, IISN6026). Any other handler
 //!   gets the stock page too.
 //!
@@ -397,6 +400,12 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
             // IIS answers a Redirect entry with the redirect itself: 302 and `Location`,
             // not the error status.
             Some(CustomPage::Redirect(r)) => return r,
+            // An ExecuteURL page is a child request: its handler's status is the answer's
+            // (200 for a static file); the error status's own headers stay.
+            Some(CustomPage::Executed(mut r)) => {
+                super::static_files::allow_header(&mut r, err.status, err.module);
+                return r;
+            }
             Some(CustomPage::Page(r)) => r,
             None => pages::iis_error(status, err.substatus, "", false),
         }
@@ -419,8 +428,11 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
 enum CustomPage {
     /// `responseMode="Redirect"`: sent as it is (302).
     Redirect(Response<Body>),
-    /// A file's content, sent with the error status.
+    /// A file's content, sent with the error status (`responseMode="File"`).
     Page(Response<Body>),
+    /// A static file run as `ExecuteURL`'s child request: sent as the StaticFile handler
+    /// answers it, 200.
+    Executed(Response<Body>),
 }
 
 /// What the custom error page of an error is, as `iisn serve` sends it (`iisn route` shows
@@ -429,8 +441,13 @@ enum CustomPage {
 pub enum CustomTarget {
     /// `responseMode="Redirect"`: 302 to this location.
     Redirect(String),
-    /// A static file, with the configuration of its folder (MIME type, clientCache).
+    /// `responseMode="File"`: a static file sent with the error status, with the
+    /// configuration of its folder (MIME type, clientCache).
     File(PathBuf, Arc<FolderConfig>),
+    /// `responseMode="ExecuteURL"` to a URL the StaticFile handler serves: IIS runs it as a
+    /// child request, and the child's status is the answer's: 200, not the error status (a
+    /// well-known IIS surprise: a custom 404 page run this way answers 200).
+    ExecutedFile(PathBuf, Arc<FolderConfig>),
     /// `ExecuteURL` to a URL an iisnode handler maps (its public URL, and the script): IIS
     /// runs node for it, iisn answers the stock page.
     NotRun { url: String, script: String },
@@ -442,7 +459,7 @@ pub enum CustomTarget {
 /// The configured custom error page for `status.substatus`, if one applies and exists.
 async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Option<CustomPage> {
     let code = StatusCode::from_u16(status).ok()?;
-    let (file, config) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
+    let (file, config, executed) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
         CustomTarget::Redirect(location) => {
             let mut r = Response::new(crate::serve::proxy::empty());
             *r.status_mut() = StatusCode::FOUND;
@@ -450,7 +467,8 @@ async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Opti
                 .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
             return Some(CustomPage::Redirect(r));
         }
-        CustomTarget::File(file, config) => (file, config),
+        CustomTarget::File(file, config) => (file, config, false),
+        CustomTarget::ExecutedFile(file, config) => (file, config, true),
         CustomTarget::NotRun { url, script } => {
             execute_url_not_run(cx.events, &url, &script);
             return None;
@@ -461,19 +479,22 @@ async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Opti
     // (Handler mapping found a MIME type for it: a file without one is 404.3, never sent.)
     let mime = config.mime_type(&name)?.to_string();
     let headers = http::HeaderMap::new();
-    Some(CustomPage::Page(
-        static_files::serve_file(
-            &file,
-            FileRequest {
-                method: cx.method,
-                headers: &headers,
-                cache: &config.eff.client_cache,
-                mime: &mime,
-                status: Some(code),
-            },
-        )
-        .await,
-    ))
+    let page = static_files::serve_file(
+        &file,
+        FileRequest {
+            method: cx.method,
+            headers: &headers,
+            cache: &config.eff.client_cache,
+            mime: &mime,
+            status: Some(if executed { StatusCode::OK } else { code }),
+        },
+    )
+    .await;
+    Some(if executed {
+        CustomPage::Executed(page)
+    } else {
+        CustomPage::Page(page)
+    })
 }
 
 /// The `<error>` entry (or `defaultPath`) for `status.substatus` in `config`, and what it
@@ -536,7 +557,11 @@ fn static_target(p: &Pipeline, site_path: &str, mode: ResponseMode) -> CustomTar
     let routed = p.dispatch("GET", site_path);
     match routed.decision {
         Decision::File { path } if p.unread_config(site_path, false).is_none() => {
-            CustomTarget::File(path, routed.config)
+            if mode == ResponseMode::ExecuteUrl {
+                CustomTarget::ExecutedFile(path, routed.config)
+            } else {
+                CustomTarget::File(path, routed.config)
+            }
         }
         Decision::App(app) if mode == ResponseMode::ExecuteUrl => CustomTarget::NotRun {
             url: routed.url,
