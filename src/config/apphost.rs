@@ -361,6 +361,9 @@ pub const HTTP_ERRORS_ERROR_MODE: &str = "DetailedLocalOnly";
 pub const HTTP_ERRORS_EXISTING_RESPONSE: &str = "Auto";
 /// `<httpErrors defaultResponseMode>` schema default.
 pub const HTTP_ERRORS_DEFAULT_RESPONSE_MODE: &str = "File";
+/// The `prefixLanguageFilePath` of the server's `<httpErrors>` rows on full IIS (IIS Express:
+/// `%IIS_BIN%\custerr`).
+pub const HTTP_ERRORS_PREFIX: &str = "%SystemDrive%\\inetpub\\custerr";
 /// The server's `<httpErrors>` `<error>` entries: status code (any sub-status) and the
 /// custom-error page file, which IIS looks up under
 /// `prefixLanguageFilePath="%IIS_BIN%\custerr"` (IIS Express) or

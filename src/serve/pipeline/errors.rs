@@ -13,6 +13,13 @@
 //! matches (an exact sub-status before `-1`), else `defaultPath`. Without an entry, or when
 //! the entry cannot be used, the stock page names the status and sub-status.
 //!
+//! Every site inherits IIS's server rows for 401, 403, 404, 405, 406, 412, 500, 501 and 502
+//! (any sub-status), whose pages are IIS's own files in `%SystemDrive%\inetpub\custerr\<the
+//! client's language>` (`prefixLanguageFilePath`): they give the stock page here, and a
+//! site's row for one of those statuses needs a `<remove>` first (IIS's "Cannot add
+//! duplicate collection entry", a 500.19, otherwise). A site's `File` row with a
+//! `prefixLanguageFilePath` of its own gives the stock page too.
+//!
 //! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect).
 //! * `File` streams a file of the site (a path relative to the folder whose web.config
 //!   added the entry; Windows paths such as `%SystemDrive%\inetpub\custerr\...` do not exist
@@ -506,21 +513,31 @@ pub fn custom_target(
     substatus: u32,
 ) -> Option<CustomTarget> {
     let he = &config.eff.http_errors;
-    let (path, mode, level) = match find_entry(config, status, substatus) {
+    let (path, mode, level, by_language) = match find_entry(config, status, substatus) {
         Some(e) => (
             e.item.path.as_ref().map(|p| p.value.as_str()),
             e.item.response_mode.unwrap_or(he.default_response_mode),
             e.level.as_str(),
+            e.item
+                .prefix_language_file_path
+                .as_ref()
+                .is_some_and(|p| !p.value.trim().is_empty()),
         ),
         None => (
             he.default_path.as_ref().map(|p| p.value.as_str()),
             he.default_response_mode,
             "",
+            false,
         ),
     };
     let path = path.map(str::trim).filter(|p| !p.is_empty())?;
     if mode == ResponseMode::Redirect {
         return Some(CustomTarget::Redirect(path.to_string()));
+    }
+    // `prefix\<client language>\path`: IIS's own pages in `%SystemDrive%\inetpub\custerr`
+    // (the server's rows), which do not exist here.
+    if mode == ResponseMode::File && by_language {
+        return Some(CustomTarget::Refused);
     }
     // Windows paths (`%SystemDrive%\...`, `C:\...`, UNC) do not exist here.
     if path.contains(':') || path.starts_with('%') || path.starts_with("\\\\") {

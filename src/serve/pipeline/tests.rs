@@ -2289,3 +2289,36 @@ fn access_policy_decides_which_mappings_run() {
     let p = site.pipeline();
     assert_eq!(get(&site, &p, "/server.js"), "app server.js");
 }
+
+/// The server's httpErrors rows point into `%SystemDrive%\inetpub\custerr\<language>`, which
+/// does not exist here: under errorMode Custom they give the stock page, never a file of the
+/// site that happens to be called `404.htm`; nor does a site row with a language prefix.
+#[test]
+fn server_error_rows_and_language_prefixed_rows_give_the_stock_page() {
+    let site = Site::new(&[
+        ("404.htm", "a page of the site"),
+        ("500.htm", "another"),
+        ("errors/403.html", "forbidden page"),
+        (
+            "web.config",
+            &wrap(
+                r#"<httpErrors errorMode="Custom">
+  <remove statusCode="500"/>
+  <error statusCode="500" prefixLanguageFilePath="custerr" path="500.htm"/>
+  <remove statusCode="403"/>
+  <error statusCode="403" prefixLanguageFilePath="" path="/errors/403.html" responseMode="ExecuteURL"/>
+</httpErrors>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    let config = p.dispatch("GET", "/").config;
+    let target = |status| errors::custom_target(&p, &config, status, 0);
+    assert!(matches!(target(404), Some(errors::CustomTarget::Refused)));
+    assert!(matches!(target(500), Some(errors::CustomTarget::Refused)));
+    assert!(
+        matches!(target(403), Some(errors::CustomTarget::ExecutedFile(..))),
+        "an empty prefix is no prefix"
+    );
+    assert!(target(400).is_none(), "no row, no defaultPath");
+}
