@@ -16,7 +16,8 @@
 //!   which HTTP allows;
 //! * `HEAD` gets the headers of `GET`;
 //! * `<clientCache>`: `DisableCache` → `Cache-Control: no-cache`, `UseMaxAge` →
-//!   `max-age=<seconds>`, `UseExpires` → `Expires`, plus `cacheControlCustom`.
+//!   `max-age=<seconds>`, `UseExpires` → `Expires`, with `cacheControlCustom` in front
+//!   (`public,max-age=30`, as IIS writes it).
 //!
 //! Path resolution ([`resolve`]) must never leave the site: the URL is decoded once and
 //! normalised before it gets here (`..` above the root is a 400), each segment is checked
@@ -378,33 +379,37 @@ fn precondition(
 }
 
 fn client_cache_headers(h: &mut HeaderMap, cache: &ClientCache) {
-    let mut cc: Vec<String> = Vec::new();
-    match cache.mode {
-        CacheControlMode::NoControl => {}
-        CacheControlMode::DisableCache => cc.push("no-cache".into()),
-        CacheControlMode::UseMaxAge => cc.push(format!("max-age={}", cache.max_age_secs)),
-        CacheControlMode::UseExpires => {
-            if let Some(v) = cache
-                .http_expires
-                .as_deref()
-                .and_then(|e| HeaderValue::from_str(e.trim()).ok())
-            {
-                h.insert(header::EXPIRES, v);
-            }
-        }
+    if cache.mode == CacheControlMode::UseExpires
+        && let Some(v) = cache
+            .http_expires
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e.trim()).ok())
+    {
+        h.insert(header::EXPIRES, v);
     }
-    if let Some(c) = cache
+    if let Some(v) = cache_control(cache).and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+}
+
+/// `<clientCache>`'s `Cache-Control`, as IIS writes it: `cacheControlCustom` first, then
+/// the mode's directive (`no-cache`, `max-age=<seconds>`), joined by a comma without a
+/// space (`public,max-age=30`); the custom text alone under `NoControl` and `UseExpires`.
+fn cache_control(cache: &ClientCache) -> Option<String> {
+    let custom = cache
         .custom
         .as_deref()
         .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        cc.push(c.to_string());
-    }
-    if !cc.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&cc.join(","))
-    {
-        h.insert(header::CACHE_CONTROL, v);
+        .filter(|c| !c.is_empty());
+    let mode = match cache.mode {
+        CacheControlMode::DisableCache => Some("no-cache".to_string()),
+        CacheControlMode::UseMaxAge => Some(format!("max-age={}", cache.max_age_secs)),
+        CacheControlMode::NoControl | CacheControlMode::UseExpires => None,
+    };
+    match (custom, mode) {
+        (Some(c), Some(m)) => Some(format!("{c},{m}")),
+        (Some(c), None) => Some(c.to_string()),
+        (None, m) => m,
     }
 }
 
@@ -874,6 +879,38 @@ mod tests {
         assert_eq!(parse_range("bytes=x-1", 100), RangeSpec::Full);
         assert_eq!(parse_range("BYTES=0-0", 1), RangeSpec::Partial(0, 0));
         assert_eq!(parse_range("bytes=0-", 0), RangeSpec::Unsatisfiable);
+    }
+
+    /// Regression: `cacheControlCustom` came after `max-age`; IIS 10 writes it first
+    /// (`public,max-age=30`), and sends it alone when the mode adds no directive.
+    #[test]
+    fn cache_control_as_iis_writes_it() {
+        let cc = |mode, custom: Option<&str>| {
+            cache_control(&ClientCache {
+                mode,
+                max_age_secs: 30,
+                custom: custom.map(str::to_string),
+                ..ClientCache::default()
+            })
+        };
+        use CacheControlMode::*;
+        assert_eq!(cc(UseMaxAge, None).as_deref(), Some("max-age=30"));
+        assert_eq!(
+            cc(UseMaxAge, Some(" public ")).as_deref(),
+            Some("public,max-age=30")
+        );
+        assert_eq!(
+            cc(DisableCache, Some("private")).as_deref(),
+            Some("private,no-cache")
+        );
+        assert_eq!(cc(DisableCache, None).as_deref(), Some("no-cache"));
+        assert_eq!(
+            cc(NoControl, Some("public, must-revalidate")).as_deref(),
+            Some("public, must-revalidate")
+        );
+        assert_eq!(cc(UseExpires, Some("public")).as_deref(), Some("public"));
+        assert_eq!(cc(NoControl, Some("  ")), None);
+        assert_eq!(cc(UseExpires, None), None);
     }
 
     #[test]
