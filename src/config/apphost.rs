@@ -266,6 +266,12 @@ pub static STOCK_HANDLERS: &[StockHandler] = &[
     ),
 ];
 
+/// `<httpProtocol><customHeaders>` of the server (full IIS and IIS Express alike:
+/// `<clear /><add name="X-Powered-By" value="ASP.NET" />`): every response carries it until
+/// a site removes it, and a site's `<add name="X-Powered-By">` without `<remove>` first is a
+/// duplicate entry (500.19).
+pub static CUSTOM_HEADERS: &[(&str, &str)] = &[("X-Powered-By", "ASP.NET")];
+
 /// `<defaultDocument><files>`, in IIS order (first existing file wins). `enabled` defaults
 /// to [`DEFAULT_DOCUMENT_ENABLED`]. Spelled as in IIS; file-name comparison is
 /// case-insensitive on Windows.

@@ -18,9 +18,9 @@ use crate::config::model::{ClientCache, EffectiveConfig, Entry, HttpErrors, Requ
 use crate::config::schema::SCHEMA;
 use crate::config::source::{Span, Spanned};
 use crate::config::web_config::{
-    Collection, CollectionOp, DefaultDocumentFile, ErrorMode, ErrorPage, ExistingResponse,
-    FileExtensionRule, HandlerEntry, HiddenSegment, Keyed, MimeMapEntry, ResourceType,
-    ResponseMode, Sections,
+    Collection, CollectionOp, CustomHeader, DefaultDocumentFile, ErrorMode, ErrorPage,
+    ExistingResponse, FileExtensionRule, HandlerEntry, HiddenSegment, Keyed, MimeMapEntry,
+    ResourceType, ResponseMode, Sections,
 };
 use crate::diag::{Diagnostic, codes};
 
@@ -148,7 +148,16 @@ pub fn iis_defaults() -> EffectiveConfig {
         },
         web_socket_enabled: true,
         web_socket_span: None,
-        custom_headers: Vec::new(),
+        custom_headers: apphost::CUSTOM_HEADERS
+            .iter()
+            .map(|&(name, value)| {
+                stock(CustomHeader {
+                    name: builtin(name),
+                    value: builtin(value),
+                    span: Span::builtin(),
+                })
+            })
+            .collect(),
         app_settings: Vec::new(),
         app_settings_file: None,
         not_emulated: Vec::new(),
@@ -650,6 +659,37 @@ mod tests {
         assert_eq!(errors.len(), 1);
         let (codes, _) = page(r#"<error statusCode="400" path="e.html"/>"#);
         assert!(codes.is_empty(), "no server row for 400: {codes:?}");
+    }
+
+    /// IIS's server file has `X-Powered-By: ASP.NET` in customHeaders: `<remove>` drops it,
+    /// and adding the name again without `<remove>` is a duplicate (500.19 on IIS).
+    #[test]
+    fn custom_headers_start_with_x_powered_by() {
+        let headers = |inner: &str| {
+            let mut d = Vec::new();
+            let mut cfg = iis_defaults();
+            let text = format!(
+                "<configuration><system.webServer><httpProtocol><customHeaders>{inner}</customHeaders></httpProtocol></system.webServer></configuration>"
+            );
+            apply(&mut cfg, &sections(0, &text, &mut d), "", &mut d);
+            let codes: Vec<_> = d.iter().map(|d| d.code()).collect();
+            let names: Vec<_> = cfg
+                .custom_headers
+                .iter()
+                .map(|h| format!("{}: {}", h.item.name.value, h.item.value.value))
+                .collect();
+            (codes, names)
+        };
+        let (codes, names) = headers("");
+        assert!(codes.is_empty());
+        assert_eq!(names, ["X-Powered-By: ASP.NET"]);
+        let (codes, _) = headers(r#"<add name="x-powered-by" value="node"/>"#);
+        assert_eq!(codes, ["IISN1004"]);
+        let (codes, names) = headers(r#"<remove name="X-Powered-By"/><add name="X-A" value="1"/>"#);
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(names, ["X-A: 1"]);
+        let (codes, names) = headers(r#"<clear/>"#);
+        assert!(codes.is_empty() && names.is_empty());
     }
 
     #[test]
