@@ -341,7 +341,8 @@ enum Precondition {
 /// in RFC 9110 §13.2.2's order, as IIS's static file handler does: `If-Match` (412 when
 /// false), else `If-Unmodified-Since` (412 when the file changed after the date; ignored
 /// with `If-Match`, or when the date does not parse), then `If-None-Match` (304 when it
-/// matches), else `If-Modified-Since` (304 when the file has not changed since). `If-Range`
+/// matches), else `If-Modified-Since` (304 when the file has not changed since; ignored
+/// when the date is later than the server's clock, as IIS does). `If-Range`
 /// is the caller's, as it only decides whether a `Range` applies.
 fn precondition(
     headers: &HeaderMap,
@@ -366,8 +367,12 @@ fn precondition(
     let not_modified = match (header(header::IF_NONE_MATCH), etag) {
         (Some(inm), Some(tag)) => etag_matches(inm, tag),
         (Some(_), None) => false,
+        // A date later than the server's clock is no date (RFC 2616 §14.25): IIS answers
+        // 200 to a far-future If-Modified-Since.
         (None, _) => match (date(header::IF_MODIFIED_SINCE), modified) {
-            (Some(since), Some(m)) => secs(m) <= secs(since),
+            (Some(since), Some(m)) => {
+                secs(m) <= secs(since) && secs(since) <= secs(SystemTime::now())
+            }
             _ => false,
         },
     };
@@ -990,6 +995,11 @@ mod tests {
         );
         assert_eq!(pc(&[("if-modified-since", &at)]), NotModified);
         assert_eq!(pc(&[("if-modified-since", &before)]), Proceed);
+        // Regression: a date in the future answered 304; IIS ignores it (200).
+        let future = httpdate::fmt_http_date(
+            SystemTime::now() + std::time::Duration::from_secs(86_400 * 365),
+        );
+        assert_eq!(pc(&[("if-modified-since", &future)]), Proceed);
     }
 
     proptest::proptest! {
