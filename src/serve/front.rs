@@ -623,7 +623,7 @@ async fn unread_config_response(
 }
 
 /// IIS's response to a redirect: the status, `Location` and a short "Object Moved" page.
-fn redirect_response(status: u16, location: &str) -> Response<Body> {
+pub(crate) fn redirect_response(status: u16, location: &str) -> Response<Body> {
     let body = format!(
         "<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF=\"{}\">here</a></body>",
         pages::escape_html(location)

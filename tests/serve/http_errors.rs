@@ -190,7 +190,9 @@ fn file_error_pages_never_send_what_iis_would_refuse() {
     }
 }
 
-/// responseMode="Redirect": IIS answers 302 with Location, not the error status.
+/// responseMode="Redirect": IIS answers 302 with Location, not the error status, in the
+/// shape of its other redirects: `302 Redirect`, the site-relative path made absolute
+/// against the Host, the "Object Moved" page.
 #[test]
 fn redirect_error_pages_answer_302() {
     let Some(site) = Site::new("http_errors") else {
@@ -200,10 +202,22 @@ fn redirect_error_pages_answer_302() {
     let r = s.raw_get("/redirect/missing.txt");
     assert_eq!(
         (r.status, r.header("location")),
-        (302, Some("/errors/404.html")),
+        (302, Some("http://127.0.0.1/errors/404.html")),
         "{}",
         r.head
     );
+    assert!(
+        r.head.starts_with("HTTP/1.1 302 Redirect\r\n"),
+        "{}",
+        r.head
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/html; charset=UTF-8"),
+        "{}",
+        r.head
+    );
+    assert!(r.text().contains("Object Moved"), "{}", r.text());
     let r = s.raw_get("/errors/404.html");
     assert_eq!(r.status, 200);
 }

@@ -20,7 +20,9 @@
 //! duplicate collection entry", a 500.19, otherwise). A site's `File` row with a
 //! `prefixLanguageFilePath` of its own gives the stock page too.
 //!
-//! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect).
+//! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect),
+//!   in the shape of IIS's other redirects: reason phrase `Redirect`, the "Object Moved"
+//!   page, and a site-relative path made absolute against the request's Host.
 //! * `File` streams a file of the site (a path relative to the folder whose web.config
 //!   added the entry; Windows paths such as `%SystemDrive%\inetpub\custerr\...` do not exist
 //!   here and fall back to the stock page).
@@ -468,10 +470,20 @@ async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Opti
     let code = StatusCode::from_u16(status).ok()?;
     let (file, config, executed) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
         CustomTarget::Redirect(location) => {
-            let mut r = Response::new(crate::serve::proxy::empty());
-            *r.status_mut() = StatusCode::FOUND;
-            r.headers_mut()
-                .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+            HeaderValue::from_str(&location).ok()?;
+            // IIS's redirect: a site-relative path made absolute against the Host the
+            // client asked for, the "Object Moved" page, reason phrase "Redirect".
+            let location = if location.starts_with('/')
+                && !location.starts_with("//")
+                && crate::serve::http_sys::valid_host(cx.host.as_bytes())
+            {
+                format!("http://{}{location}", cx.host)
+            } else {
+                location
+            };
+            let mut r = crate::serve::front::redirect_response(302, &location);
+            r.extensions_mut()
+                .insert(hyper::ext::ReasonPhrase::from_static(b"Redirect"));
             return Some(CustomPage::Redirect(r));
         }
         CustomTarget::File(file, config) => (file, config, false),
