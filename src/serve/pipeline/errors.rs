@@ -529,7 +529,7 @@ pub fn custom_target(
         Some(e) => (
             e.item.path.as_ref().map(|p| p.value.as_str()),
             e.item.response_mode.unwrap_or(he.default_response_mode),
-            e.level.as_str(),
+            declaring_folder(pipeline, e.item.span, &e.level),
             e.item
                 .prefix_language_file_path
                 .as_ref()
@@ -538,7 +538,9 @@ pub fn custom_target(
         None => (
             he.default_path.as_ref().map(|p| p.value.as_str()),
             he.default_response_mode,
-            "",
+            he.default_path
+                .as_ref()
+                .map_or("", |p| declaring_folder(pipeline, p.span, "")),
             false,
         ),
     };
@@ -569,6 +571,26 @@ pub fn custom_target(
         return Some(CustomTarget::Refused);
     };
     Some(static_target(pipeline, &site_path, mode))
+}
+
+/// The folder of the web.config that declared an entry (site-relative): what a relative
+/// `File` path is relative to, also for an entry inside `<location path="sub">` (IIS
+/// resolves it from the file's folder, not from the location's path). `fallback` when the
+/// entry is IIS's own.
+fn declaring_folder<'a>(
+    pipeline: &'a Pipeline,
+    span: crate::config::source::Span,
+    fallback: &'a str,
+) -> &'a str {
+    if span.is_builtin() {
+        return fallback;
+    }
+    pipeline
+        .site()
+        .levels
+        .iter()
+        .find(|l| l.owns(span.source))
+        .map_or(fallback, |l| l.dir_rel.as_str())
 }
 
 /// What a custom error page at `site_path` is: a static file when a request for it would be

@@ -2322,3 +2322,37 @@ fn server_error_rows_and_language_prefixed_rows_give_the_stock_page() {
     );
     assert!(target(400).is_none(), "no row, no defaultPath");
 }
+
+/// Regression: a relative `File` error page declared in `<location path="sub">` was looked
+/// up under `sub/`; IIS resolves it from the folder of the web.config that declares it.
+#[test]
+fn a_relative_file_error_page_is_relative_to_its_web_config() {
+    let site = Site::new(&[
+        ("errors/404.html", "root page"),
+        ("sub/errors/404.html", "decoy"),
+        ("sub/a.txt", "a"),
+        ("folder/errors/404.html", "folder page"),
+        (
+            "folder/web.config",
+            &wrap(
+                r#"<httpErrors errorMode="Custom"><remove statusCode="404"/><error statusCode="404" path="errors\404.html"/></httpErrors>"#,
+            ),
+        ),
+        (
+            "web.config",
+            r#"<configuration><location path="sub"><system.webServer>
+<httpErrors errorMode="Custom"><remove statusCode="404"/><error statusCode="404" path="errors\404.html"/></httpErrors>
+</system.webServer></location></configuration>"#,
+        ),
+    ]);
+    let p = site.pipeline();
+    let page = |dir: &str| {
+        let config = p.dispatch("GET", &format!("/{dir}/missing.txt")).config;
+        match errors::custom_target(&p, &config, 404, 0) {
+            Some(errors::CustomTarget::File(f, _)) => rel(&site.root, &f),
+            other => panic!("{dir}: {other:?}"),
+        }
+    };
+    assert_eq!(page("sub"), "errors/404.html");
+    assert_eq!(page("folder"), "folder/errors/404.html");
+}
