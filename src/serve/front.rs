@@ -527,7 +527,17 @@ async fn pipeline(
         }
         Route::Redirect { status, location } => (redirect_response(status, &location), 0, None),
         Route::Options => (options_response(), 0, None),
-        Route::Error(e) => (errors::respond(&err_cx, &e).await, e.substatus, None),
+        Route::Error(e) => {
+            let resp = errors::respond(&err_cx, &e).await;
+            // A custom page that answers with another status (an ExecuteURL page's 200, a
+            // Redirect's 302) is logged with that status alone, as IIS logs it.
+            let substatus = if resp.status().as_u16() == e.status {
+                e.substatus
+            } else {
+                0
+            };
+            (resp, substatus, None)
+        }
         Route::Abort => return (abort_response(), 0, None),
     };
     // httpProtocol/customHeaders go on every response IIS sends, node's included.

@@ -221,3 +221,30 @@ fn redirect_error_pages_answer_302() {
     let r = s.raw_get("/errors/404.html");
     assert_eq!(r.status, 200);
 }
+
+/// A custom page that answers with another status is logged as IIS logs it: the ExecuteURL
+/// page's 200 and the Redirect's 302, without the error's sub-status; the stock page keeps
+/// the error's status and sub-status (404.8 for web.config).
+#[test]
+fn custom_pages_are_logged_with_the_status_sent() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    let s = site.iisn().arg("--no-watch").arg("-v").start();
+    for (url, status, substatus) in [
+        ("/static-exec/web.config", 200, 0),
+        ("/redirect/missing.txt", 302, 0),
+        ("/web.config", 404, 8),
+    ] {
+        assert_eq!(s.raw_get(url).status, status, "{url}");
+        let e = s.wait_for_event(
+            |e| is_event(e, "request") && e["url"] == url,
+            Duration::from_secs(10),
+        );
+        assert_eq!(
+            (e["status"].as_u64(), e["substatus"].as_u64()),
+            (Some(u64::from(status)), Some(substatus)),
+            "{e}"
+        );
+    }
+}
