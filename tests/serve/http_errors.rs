@@ -248,3 +248,38 @@ fn custom_pages_are_logged_with_the_status_sent() {
         );
     }
 }
+
+/// A File error page is the CustomErrorModule's entity: the error status and the file's
+/// type, without the StaticFile handler's validators or `<clientCache>` headers (a 404 with
+/// `max-age` and `Last-Modified` would be kept by caches).
+#[test]
+fn file_error_pages_carry_no_caching_headers() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    root_http_errors(
+        &site,
+        r#"<staticContent><clientCache cacheControlMode="UseMaxAge" /></staticContent>
+    <httpErrors errorMode="Custom">
+      <remove statusCode="404" />
+      <error statusCode="404" path="errors\404.html" responseMode="File" />
+    </httpErrors>"#,
+    );
+    let s = serve(&site);
+    let r = s.raw_get("/missing.txt");
+    assert_eq!(r.status, 404, "{}", r.head);
+    assert_eq!(r.text(), "<h1>custom 404 page</h1>\n");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    for name in ["etag", "last-modified", "accept-ranges", "cache-control"] {
+        assert_eq!(r.header(name), None, "{name}: {}", r.head);
+    }
+    // The page itself, requested, is a static file like any other.
+    let r = s.raw_get("/errors/404.html");
+    assert_eq!(
+        r.header("cache-control"),
+        Some("max-age=86400"),
+        "{}",
+        r.head
+    );
+    assert!(r.header("etag").is_some(), "{}", r.head);
+}

@@ -23,9 +23,12 @@
 //! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect),
 //!   in the shape of IIS's other redirects: reason phrase `Redirect`, the "Object Moved"
 //!   page, and a site-relative path made absolute against the request's Host.
-//! * `File` streams a file of the site (a path relative to the folder whose web.config
-//!   added the entry; Windows paths such as `%SystemDrive%\inetpub\custerr\...` do not exist
-//!   here and fall back to the stock page).
+//! * `File` streams a file of the site with the error status and the file's MIME type, as
+//!   the CustomErrorModule sends it (without the StaticFile handler's `ETag`,
+//!   `Last-Modified`, `Accept-Ranges` or `<clientCache>` headers), from a path relative to
+//!   the folder whose web.config added the entry (Windows paths such as
+//!   `%SystemDrive%\inetpub\custerr\...` do not exist here and fall back to the stock
+//!   page).
 //! * `ExecuteURL` is a child request on IIS: the URL goes through handler mapping, and its
 //!   handler produces the body and the status. When that handler is StaticFile, iisn
 //!   streams the file as the StaticFile handler answers it: **200**, with `ETag` and
@@ -509,11 +512,24 @@ async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Opti
         },
     )
     .await;
-    Some(if executed {
-        CustomPage::Executed(page)
-    } else {
-        CustomPage::Page(page)
-    })
+    if executed {
+        return Some(CustomPage::Executed(page));
+    }
+    // A File page is the CustomErrorModule's entity, not the StaticFile handler's answer:
+    // no validators, ranges or clientCache headers, which would let a client or a proxy
+    // keep the error (a 404 with `max-age` and `Last-Modified` is cacheable).
+    let mut page = page;
+    let h = page.headers_mut();
+    for name in [
+        header::ETAG,
+        header::LAST_MODIFIED,
+        header::ACCEPT_RANGES,
+        header::CACHE_CONTROL,
+        header::EXPIRES,
+    ] {
+        h.remove(name);
+    }
+    Some(CustomPage::Page(page))
 }
 
 /// The `<error>` entry (or `defaultPath`) for `status.substatus` in `config`, and what it
