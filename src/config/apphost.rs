@@ -266,6 +266,12 @@ pub static STOCK_HANDLERS: &[StockHandler] = &[
     ),
 ];
 
+/// `<httpProtocol><customHeaders>` of the server (full IIS and IIS Express alike:
+/// `<clear /><add name="X-Powered-By" value="ASP.NET" />`): every response carries it until
+/// a site removes it, and a site's `<add name="X-Powered-By">` without `<remove>` first is a
+/// duplicate entry (500.19).
+pub static CUSTOM_HEADERS: &[(&str, &str)] = &[("X-Powered-By", "ASP.NET")];
+
 /// `<defaultDocument><files>`, in IIS order (first existing file wins). `enabled` defaults
 /// to [`DEFAULT_DOCUMENT_ENABLED`]. Spelled as in IIS; file-name comparison is
 /// case-insensitive on Windows.
@@ -361,6 +367,9 @@ pub const HTTP_ERRORS_ERROR_MODE: &str = "DetailedLocalOnly";
 pub const HTTP_ERRORS_EXISTING_RESPONSE: &str = "Auto";
 /// `<httpErrors defaultResponseMode>` schema default.
 pub const HTTP_ERRORS_DEFAULT_RESPONSE_MODE: &str = "File";
+/// The `prefixLanguageFilePath` of the server's `<httpErrors>` rows on full IIS (IIS Express:
+/// `%IIS_BIN%\custerr`).
+pub const HTTP_ERRORS_PREFIX: &str = "%SystemDrive%\\inetpub\\custerr";
 /// The server's `<httpErrors>` `<error>` entries: status code (any sub-status) and the
 /// custom-error page file, which IIS looks up under
 /// `prefixLanguageFilePath="%IIS_BIN%\custerr"` (IIS Express) or

@@ -18,8 +18,9 @@ use crate::config::model::{ClientCache, EffectiveConfig, Entry, HttpErrors, Requ
 use crate::config::schema::SCHEMA;
 use crate::config::source::{Span, Spanned};
 use crate::config::web_config::{
-    Collection, CollectionOp, DefaultDocumentFile, ErrorMode, ExistingResponse, FileExtensionRule,
-    HandlerEntry, HiddenSegment, Keyed, MimeMapEntry, ResourceType, ResponseMode, Sections,
+    Collection, CollectionOp, CustomHeader, DefaultDocumentFile, ErrorMode, ErrorPage,
+    ExistingResponse, FileExtensionRule, HandlerEntry, HiddenSegment, Keyed, MimeMapEntry,
+    ResourceType, ResponseMode, Sections,
 };
 use crate::diag::{Diagnostic, codes};
 
@@ -128,11 +129,35 @@ pub fn iis_defaults() -> EffectiveConfig {
             existing_response: ExistingResponse::Auto,
             default_path: None,
             default_response_mode: ResponseMode::File,
-            errors: Vec::new(),
+            // The server's rows (401, 403, 404, 405, 406, 412, 500, 501, 502, any
+            // sub-status): a site's `<error statusCode="404">` needs a `<remove>` first.
+            errors: apphost::HTTP_ERROR_PAGES
+                .iter()
+                .map(|&(status, page)| {
+                    stock(ErrorPage {
+                        key: builtin(&status.to_string()),
+                        status_code: status,
+                        sub_status_code: -1,
+                        path: Some(builtin(page)),
+                        response_mode: None,
+                        prefix_language_file_path: Some(builtin(apphost::HTTP_ERRORS_PREFIX)),
+                        span: Span::builtin(),
+                    })
+                })
+                .collect(),
         },
         web_socket_enabled: true,
         web_socket_span: None,
-        custom_headers: Vec::new(),
+        custom_headers: apphost::CUSTOM_HEADERS
+            .iter()
+            .map(|&(name, value)| {
+                stock(CustomHeader {
+                    name: builtin(name),
+                    value: builtin(value),
+                    span: Span::builtin(),
+                })
+            })
+            .collect(),
         app_settings: Vec::new(),
         app_settings_file: None,
         not_emulated: Vec::new(),
@@ -585,6 +610,86 @@ mod tests {
             .find(|m| m.item.file_extension.value == ".woff2")
             .expect("woff2");
         assert_eq!(woff2.item.mime_type.value, "font/woff2");
+    }
+
+    /// Regression: IIS's server rows for 401, 403, 404, 405, 406, 412, 500, 501 and 502
+    /// were missing, so a site's `<error statusCode="404">` without `<remove>` passed,
+    /// where IIS answers 500.19 ("Cannot add duplicate collection entry of type 'error'").
+    #[test]
+    fn error_pages_start_with_the_servers_rows() {
+        let stock: Vec<_> = iis_defaults()
+            .http_errors
+            .errors
+            .iter()
+            .map(|e| e.item.key.value.clone())
+            .collect();
+        assert_eq!(
+            stock,
+            [
+                "401", "403", "404", "405", "406", "412", "500", "501", "502"
+            ]
+        );
+        let page = |inner: &str| {
+            let mut d = Vec::new();
+            let mut cfg = iis_defaults();
+            let text = format!(
+                "<configuration><system.webServer><httpErrors>{inner}</httpErrors></system.webServer></configuration>"
+            );
+            apply(&mut cfg, &sections(0, &text, &mut d), "", &mut d);
+            let codes: Vec<_> = d.iter().map(|d| d.code()).collect();
+            (codes, cfg.http_errors.errors)
+        };
+        let (codes, _) =
+            page(r#"<error statusCode="404" path="/404.html" responseMode="ExecuteURL"/>"#);
+        assert_eq!(codes, ["IISN1004"]);
+        let (codes, _) = page(r#"<error statusCode="500" subStatusCode="-1" path="500.html"/>"#);
+        assert_eq!(codes, ["IISN1004"]);
+        let (codes, errors) = page(
+            r#"<remove statusCode="404"/><error statusCode="404" path="/404.html" responseMode="ExecuteURL"/>"#,
+        );
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(errors.len(), 9);
+        let (codes, _) = page(r#"<error statusCode="404" subStatusCode="3" path="e.html"/>"#);
+        assert!(
+            codes.is_empty(),
+            "a sub-status of its own is another key: {codes:?}"
+        );
+        let (codes, errors) = page(r#"<clear/><error statusCode="404" path="e.html"/>"#);
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(errors.len(), 1);
+        let (codes, _) = page(r#"<error statusCode="400" path="e.html"/>"#);
+        assert!(codes.is_empty(), "no server row for 400: {codes:?}");
+    }
+
+    /// IIS's server file has `X-Powered-By: ASP.NET` in customHeaders: `<remove>` drops it,
+    /// and adding the name again without `<remove>` is a duplicate (500.19 on IIS).
+    #[test]
+    fn custom_headers_start_with_x_powered_by() {
+        let headers = |inner: &str| {
+            let mut d = Vec::new();
+            let mut cfg = iis_defaults();
+            let text = format!(
+                "<configuration><system.webServer><httpProtocol><customHeaders>{inner}</customHeaders></httpProtocol></system.webServer></configuration>"
+            );
+            apply(&mut cfg, &sections(0, &text, &mut d), "", &mut d);
+            let codes: Vec<_> = d.iter().map(|d| d.code()).collect();
+            let names: Vec<_> = cfg
+                .custom_headers
+                .iter()
+                .map(|h| format!("{}: {}", h.item.name.value, h.item.value.value))
+                .collect();
+            (codes, names)
+        };
+        let (codes, names) = headers("");
+        assert!(codes.is_empty());
+        assert_eq!(names, ["X-Powered-By: ASP.NET"]);
+        let (codes, _) = headers(r#"<add name="x-powered-by" value="node"/>"#);
+        assert_eq!(codes, ["IISN1004"]);
+        let (codes, names) = headers(r#"<remove name="X-Powered-By"/><add name="X-A" value="1"/>"#);
+        assert!(codes.is_empty(), "{codes:?}");
+        assert_eq!(names, ["X-A: 1"]);
+        let (codes, names) = headers(r#"<clear/>"#);
+        assert!(codes.is_empty() && names.is_empty());
     }
 
     #[test]

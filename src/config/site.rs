@@ -104,7 +104,7 @@ pub struct Level {
 impl Level {
     /// Whether a diagnostic points into this level's files (web.config or a
     /// `configSource` file).
-    fn owns(&self, source: SourceId) -> bool {
+    pub fn owns(&self, source: SourceId) -> bool {
         self.source == Some(source) || self.extra_sources.contains(&source)
     }
 }

@@ -576,6 +576,9 @@ pub struct ErrorPage {
     pub sub_status_code: i32,
     pub path: Option<Spanned<String>>,
     pub response_mode: Option<ResponseMode>,
+    /// The folder of per-language subfolders the `File` page is looked up in
+    /// (`prefix\<language>\path`), e.g. IIS's own `%SystemDrive%\inetpub\custerr`.
+    pub prefix_language_file_path: Option<Spanned<String>>,
     pub span: Span,
 }
 keyed!(ErrorPage, key);
@@ -2233,7 +2236,7 @@ fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSect
                 };
                 let path = ca.string("path");
                 let mode = ca.choice("responseMode", &response_modes, diags);
-                ca.ignore(&["prefixLanguageFilePath"]);
+                let prefix = ca.string("prefixLanguageFilePath");
                 ca.finish(diags);
                 let Some(status) = status else {
                     if ca_missing_status(child) {
@@ -2266,6 +2269,7 @@ fn read_http_errors(el: &Element, diags: &mut Vec<Diagnostic>) -> HttpErrorsSect
                         sub_status_code: sub,
                         path,
                         response_mode: mode.map(|m| m.value),
+                        prefix_language_file_path: prefix,
                         span: child.name_span,
                     }));
                 }

@@ -101,8 +101,10 @@ lints! {
         "a collection entry is added twice with the same key",
         "IIS collections (handlers, mimeMap, appSettings, hiddenSegments, rewrite rules, ...) are \
          keyed. Adding a key that the collection already has, in this file or inherited from a \
-         parent web.config, is HTTP 500.19 with HRESULT 0x800700b7. To replace an inherited \
-         entry, `<remove>` it first, then `<add>` it again.";
+         parent web.config or from IIS's own server configuration (its MIME map, default \
+         documents, the httpErrors rows for 401, 403, 404, 405, 406, 412, 500, 501 and 502, the \
+         `X-Powered-By` custom header), is HTTP 500.19 with HRESULT 0x800700b7. To replace an \
+         inherited entry, `<remove>` it first, then `<add>` it again.";
     MISSING_ATTRIBUTE = "IISN1005", "missing-attribute", Error,
         "a required attribute is missing",
         "The IIS schema marks this attribute as required (for example `name`, `path` and `verb` \

@@ -527,25 +527,61 @@ async fn pipeline(
         }
         Route::Redirect { status, location } => (redirect_response(status, &location), 0, None),
         Route::Options => (options_response(), 0, None),
-        Route::Error(e) => (errors::respond(&err_cx, &e).await, e.substatus, None),
+        Route::Error(e) => {
+            let resp = errors::respond(&err_cx, &e).await;
+            // A custom page that answers with another status (an ExecuteURL page's 200, a
+            // Redirect's 302) is logged with that status alone, as IIS logs it.
+            let substatus = if resp.status().as_u16() == e.status {
+                e.substatus
+            } else {
+                0
+            };
+            (resp, substatus, None)
+        }
         Route::Abort => return (abort_response(), 0, None),
     };
     // httpProtocol/customHeaders go on every response IIS sends, node's included.
     for h in &config.eff.custom_headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.item.name.value.trim().as_bytes()),
-            HeaderValue::from_str(h.item.value.value.trim()),
-        ) else {
-            continue;
-        };
-        if !resp.headers().get_all(&name).iter().any(|v| *v == value) {
-            resp.headers_mut().append(name, value);
-        }
+        add_custom_header(resp.headers_mut(), &h.item.name.value, &h.item.value.value);
     }
     if let Some(o) = outbound {
         o.apply(resp.status().as_u16(), resp.headers_mut());
     }
     (resp, substatus, worker)
+}
+
+/// One `<customHeaders>` entry added to a response as IIS adds it: after the response's own
+/// headers, never replacing one (the application's `X-Frame-Options` and the entry's are
+/// both sent, even when equal: browsers then see `SAMEORIGIN, SAMEORIGIN`, or CORS's
+/// "multiple values '*, *'", as on IIS); `Cache-Control` and `Content-Type`, which IIS keeps
+/// as one value, get the entry's value joined with a comma (`private,no-store`); an entry
+/// with an empty value sends nothing.
+fn add_custom_header(headers: &mut http::HeaderMap, name: &str, value: &str) {
+    let value = value.trim();
+    if value.is_empty() {
+        return;
+    }
+    let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(name.trim().as_bytes()),
+        HeaderValue::from_str(value),
+    ) else {
+        return;
+    };
+    if (name == header::CACHE_CONTROL || name == header::CONTENT_TYPE)
+        && headers.contains_key(&name)
+    {
+        let mut joined = Vec::new();
+        for v in headers.get_all(&name) {
+            joined.extend_from_slice(v.as_bytes());
+            joined.push(b',');
+        }
+        joined.extend_from_slice(value.as_bytes());
+        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+            headers.insert(name, v);
+        }
+        return;
+    }
+    headers.append(name, value);
 }
 
 /// 500.19 for a file or listing below a web.config the configuration does not hold
@@ -597,7 +633,7 @@ async fn unread_config_response(
 }
 
 /// IIS's response to a redirect: the status, `Location` and a short "Object Moved" page.
-fn redirect_response(status: u16, location: &str) -> Response<Body> {
+pub(crate) fn redirect_response(status: u16, location: &str) -> Response<Body> {
     let body = format!(
         "<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>This document may be found <a HREF=\"{}\">here</a></body>",
         pages::escape_html(location)
@@ -1023,6 +1059,43 @@ use super::process as process_worker;
 #[cfg(test)]
 mod tests {
     use super::Peer;
+
+    /// Regression: an entry equal to a header the response already had was dropped, an
+    /// empty value was sent as an empty header, and `Cache-Control` got a second line. IIS
+    /// appends (both values are sent), sends nothing for an empty value and joins
+    /// `Cache-Control` / `Content-Type` into the one value.
+    #[test]
+    fn custom_headers_are_added_as_iis_adds_them() {
+        let mut h = http::HeaderMap::new();
+        h.insert("access-control-allow-origin", "*".parse().expect("value"));
+        h.insert("cache-control", "private".parse().expect("value"));
+        h.insert("content-type", "text/plain".parse().expect("value"));
+        super::add_custom_header(&mut h, "Access-Control-Allow-Origin", "*");
+        super::add_custom_header(&mut h, "Cache-Control", "no-store");
+        super::add_custom_header(&mut h, "Content-Type", "text/x-bogus");
+        super::add_custom_header(&mut h, "X-Empty", "");
+        super::add_custom_header(&mut h, "X-Multi", "a, b");
+        super::add_custom_header(&mut h, "X-Frame-Options", "DENY");
+        let all = |n: &str| {
+            h.get_all(n)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("?").to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all("access-control-allow-origin"), ["*", "*"]);
+        assert_eq!(all("cache-control"), ["private,no-store"]);
+        assert_eq!(all("content-type"), ["text/plain,text/x-bogus"]);
+        assert!(all("x-empty").is_empty());
+        assert_eq!(all("x-multi"), ["a, b"]);
+        assert_eq!(all("x-frame-options"), ["DENY"]);
+        // On a static file without a Cache-Control of its own, the entry is the header.
+        let mut h = http::HeaderMap::new();
+        super::add_custom_header(&mut h, "Cache-Control", "no-store");
+        assert_eq!(
+            h.get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
+    }
 
     /// iisnode's `IsLocalCall`, case by case (cprotocolbridge.cpp).
     #[test]

@@ -152,11 +152,16 @@ fn execute_url_to_a_node_script_never_sends_its_source() {
         "said once: {}",
         s.transcript()
     );
-    // An ExecuteURL page that handler mapping sends to StaticFile is served.
+    // An ExecuteURL page that handler mapping sends to StaticFile is served as IIS's child
+    // request answers it: the StaticFile handler's 200, not the 404 (responseMode="File"
+    // keeps the error status).
     let r = s.raw_get("/static-exec/missing.txt");
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.text(), "<h1>custom 404 page</h1>\n");
     assert_eq!(r.header("content-type"), Some("text/html"));
+    assert!(r.header("etag").is_some(), "{}", r.head);
+    assert!(r.header("last-modified").is_some(), "{}", r.head);
+    assert_eq!(r.header("x-iisn-substatus"), None, "{}", r.head);
 }
 
 /// A File error page is sent only when a request for it would be served as a static file:
@@ -185,7 +190,9 @@ fn file_error_pages_never_send_what_iis_would_refuse() {
     }
 }
 
-/// responseMode="Redirect": IIS answers 302 with Location, not the error status.
+/// responseMode="Redirect": IIS answers 302 with Location, not the error status, in the
+/// shape of its other redirects: `302 Redirect`, the site-relative path made absolute
+/// against the Host, the "Object Moved" page.
 #[test]
 fn redirect_error_pages_answer_302() {
     let Some(site) = Site::new("http_errors") else {
@@ -195,10 +202,84 @@ fn redirect_error_pages_answer_302() {
     let r = s.raw_get("/redirect/missing.txt");
     assert_eq!(
         (r.status, r.header("location")),
-        (302, Some("/errors/404.html")),
+        (302, Some("http://127.0.0.1/errors/404.html")),
         "{}",
         r.head
     );
+    assert!(
+        r.head.starts_with("HTTP/1.1 302 Redirect\r\n"),
+        "{}",
+        r.head
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/html; charset=UTF-8"),
+        "{}",
+        r.head
+    );
+    assert!(r.text().contains("Object Moved"), "{}", r.text());
     let r = s.raw_get("/errors/404.html");
     assert_eq!(r.status, 200);
+}
+
+/// A custom page that answers with another status is logged as IIS logs it: the ExecuteURL
+/// page's 200 and the Redirect's 302, without the error's sub-status; the stock page keeps
+/// the error's status and sub-status (404.8 for web.config).
+#[test]
+fn custom_pages_are_logged_with_the_status_sent() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    let s = site.iisn().arg("--no-watch").arg("-v").start();
+    for (url, status, substatus) in [
+        ("/static-exec/web.config", 200, 0),
+        ("/redirect/missing.txt", 302, 0),
+        ("/web.config", 404, 8),
+    ] {
+        assert_eq!(s.raw_get(url).status, status, "{url}");
+        let e = s.wait_for_event(
+            |e| is_event(e, "request") && e["url"] == url,
+            Duration::from_secs(10),
+        );
+        assert_eq!(
+            (e["status"].as_u64(), e["substatus"].as_u64()),
+            (Some(u64::from(status)), Some(substatus)),
+            "{e}"
+        );
+    }
+}
+
+/// A File error page is the CustomErrorModule's entity: the error status and the file's
+/// type, without the StaticFile handler's validators or `<clientCache>` headers (a 404 with
+/// `max-age` and `Last-Modified` would be kept by caches).
+#[test]
+fn file_error_pages_carry_no_caching_headers() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    root_http_errors(
+        &site,
+        r#"<staticContent><clientCache cacheControlMode="UseMaxAge" /></staticContent>
+    <httpErrors errorMode="Custom">
+      <remove statusCode="404" />
+      <error statusCode="404" path="errors\404.html" responseMode="File" />
+    </httpErrors>"#,
+    );
+    let s = serve(&site);
+    let r = s.raw_get("/missing.txt");
+    assert_eq!(r.status, 404, "{}", r.head);
+    assert_eq!(r.text(), "<h1>custom 404 page</h1>\n");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    for name in ["etag", "last-modified", "accept-ranges", "cache-control"] {
+        assert_eq!(r.header(name), None, "{name}: {}", r.head);
+    }
+    // The page itself, requested, is a static file like any other.
+    let r = s.raw_get("/errors/404.html");
+    assert_eq!(
+        r.header("cache-control"),
+        Some("max-age=86400"),
+        "{}",
+        r.head
+    );
+    assert!(r.header("etag").is_some(), "{}", r.head);
 }

@@ -249,7 +249,35 @@ fn static_405_has_an_allow_header() {
     let server = site.serve();
     let r = server.post("/readme.txt", &[], "x");
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS, TRACE"));
+}
+
+/// IIS's server-level customHeaders entry `X-Powered-By: ASP.NET` rides every response (a
+/// static file, node's, IIS's own errors) until a web.config removes it.
+#[test]
+fn x_powered_by_asp_net_unless_removed() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("readme.txt", "static\n");
+    site.write("plain/readme.txt", "static\n");
+    site.write(
+        "plain/web.config",
+        "<configuration><system.webServer><httpProtocol><customHeaders><remove name=\"X-Powered-By\"/></customHeaders></httpProtocol></system.webServer></configuration>",
+    );
+    let server = site.serve();
+    for url in ["/readme.txt", "/hello.js", "/missing.txt"] {
+        let r = server.raw_get(url);
+        assert_eq!(
+            r.header_all("x-powered-by"),
+            ["ASP.NET"],
+            "{url}: {}",
+            r.head
+        );
+    }
+    let r = server.raw_get("/plain/readme.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-powered-by"), None, "{}", r.head);
 }
 
 /// A script created after launch becomes an application on its first request (as on IIS)

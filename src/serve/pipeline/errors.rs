@@ -13,13 +13,28 @@
 //! matches (an exact sub-status before `-1`), else `defaultPath`. Without an entry, or when
 //! the entry cannot be used, the stock page names the status and sub-status.
 //!
-//! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect).
-//! * `File` streams a file of the site (a path relative to the folder whose web.config
-//!   added the entry; Windows paths such as `%SystemDrive%\inetpub\custerr\...` do not exist
-//!   here and fall back to the stock page).
+//! Every site inherits IIS's server rows for 401, 403, 404, 405, 406, 412, 500, 501 and 502
+//! (any sub-status), whose pages are IIS's own files in `%SystemDrive%\inetpub\custerr\<the
+//! client's language>` (`prefixLanguageFilePath`): they give the stock page here, and a
+//! site's row for one of those statuses needs a `<remove>` first (IIS's "Cannot add
+//! duplicate collection entry", a 500.19, otherwise). A site's `File` row with a
+//! `prefixLanguageFilePath` of its own gives the stock page too.
+//!
+//! * `Redirect` answers 302 with `Location` (not the error status: IIS sends the redirect),
+//!   in the shape of IIS's other redirects: reason phrase `Redirect`, the "Object Moved"
+//!   page, and a site-relative path made absolute against the request's Host.
+//! * `File` streams a file of the site with the error status and the file's MIME type, as
+//!   the CustomErrorModule sends it (without the StaticFile handler's `ETag`,
+//!   `Last-Modified`, `Accept-Ranges` or `<clientCache>` headers), from a path relative to
+//!   the folder whose web.config added the entry (Windows paths such as
+//!   `%SystemDrive%\inetpub\custerr\...` do not exist here and fall back to the stock
+//!   page).
 //! * `ExecuteURL` is a child request on IIS: the URL goes through handler mapping, and its
-//!   handler produces the body. When that handler is StaticFile, iisn streams the file;
-//!   when it is iisnode, iisn does not run node for an error page: it answers the stock page
+//!   handler produces the body and the status. When that handler is StaticFile, iisn
+//!   streams the file as the StaticFile handler answers it: **200**, with `ETag` and
+//!   `Last-Modified`, not the error status (IIS's child request answers 200, which is why
+//!   a custom 404 page run this way is logged and sent as 200; `File` keeps the status).
+//!   When it is iisnode, iisn does not run node for an error page: it answers the stock page
 //!   and says so once (`iisn check` warns about the entry, IISN6026). Any other handler
 //!   gets the stock page too.
 //!
@@ -397,6 +412,12 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
             // IIS answers a Redirect entry with the redirect itself: 302 and `Location`,
             // not the error status.
             Some(CustomPage::Redirect(r)) => return r,
+            // An ExecuteURL page is a child request: its handler's status is the answer's
+            // (200 for a static file); the error status's own headers stay.
+            Some(CustomPage::Executed(mut r)) => {
+                super::static_files::allow_header(&mut r, err.status, err.module);
+                return r;
+            }
             Some(CustomPage::Page(r)) => r,
             None => pages::iis_error(status, err.substatus, "", false),
         }
@@ -419,8 +440,11 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
 enum CustomPage {
     /// `responseMode="Redirect"`: sent as it is (302).
     Redirect(Response<Body>),
-    /// A file's content, sent with the error status.
+    /// A file's content, sent with the error status (`responseMode="File"`).
     Page(Response<Body>),
+    /// A static file run as `ExecuteURL`'s child request: sent as the StaticFile handler
+    /// answers it, 200.
+    Executed(Response<Body>),
 }
 
 /// What the custom error page of an error is, as `iisn serve` sends it (`iisn route` shows
@@ -429,8 +453,13 @@ enum CustomPage {
 pub enum CustomTarget {
     /// `responseMode="Redirect"`: 302 to this location.
     Redirect(String),
-    /// A static file, with the configuration of its folder (MIME type, clientCache).
+    /// `responseMode="File"`: a static file sent with the error status, with the
+    /// configuration of its folder (MIME type, clientCache).
     File(PathBuf, Arc<FolderConfig>),
+    /// `responseMode="ExecuteURL"` to a URL the StaticFile handler serves: IIS runs it as a
+    /// child request, and the child's status is the answer's: 200, not the error status (a
+    /// well-known IIS surprise: a custom 404 page run this way answers 200).
+    ExecutedFile(PathBuf, Arc<FolderConfig>),
     /// `ExecuteURL` to a URL an iisnode handler maps (its public URL, and the script): IIS
     /// runs node for it, iisn answers the stock page.
     NotRun { url: String, script: String },
@@ -442,15 +471,26 @@ pub enum CustomTarget {
 /// The configured custom error page for `status.substatus`, if one applies and exists.
 async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Option<CustomPage> {
     let code = StatusCode::from_u16(status).ok()?;
-    let (file, config) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
+    let (file, config, executed) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
         CustomTarget::Redirect(location) => {
-            let mut r = Response::new(crate::serve::proxy::empty());
-            *r.status_mut() = StatusCode::FOUND;
-            r.headers_mut()
-                .insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+            HeaderValue::from_str(&location).ok()?;
+            // IIS's redirect: a site-relative path made absolute against the Host the
+            // client asked for, the "Object Moved" page, reason phrase "Redirect".
+            let location = if location.starts_with('/')
+                && !location.starts_with("//")
+                && crate::serve::http_sys::valid_host(cx.host.as_bytes())
+            {
+                format!("http://{}{location}", cx.host)
+            } else {
+                location
+            };
+            let mut r = crate::serve::front::redirect_response(302, &location);
+            r.extensions_mut()
+                .insert(hyper::ext::ReasonPhrase::from_static(b"Redirect"));
             return Some(CustomPage::Redirect(r));
         }
-        CustomTarget::File(file, config) => (file, config),
+        CustomTarget::File(file, config) => (file, config, false),
+        CustomTarget::ExecutedFile(file, config) => (file, config, true),
         CustomTarget::NotRun { url, script } => {
             execute_url_not_run(cx.events, &url, &script);
             return None;
@@ -461,19 +501,35 @@ async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Opti
     // (Handler mapping found a MIME type for it: a file without one is 404.3, never sent.)
     let mime = config.mime_type(&name)?.to_string();
     let headers = http::HeaderMap::new();
-    Some(CustomPage::Page(
-        static_files::serve_file(
-            &file,
-            FileRequest {
-                method: cx.method,
-                headers: &headers,
-                cache: &config.eff.client_cache,
-                mime: &mime,
-                status: Some(code),
-            },
-        )
-        .await,
-    ))
+    let page = static_files::serve_file(
+        &file,
+        FileRequest {
+            method: cx.method,
+            headers: &headers,
+            cache: &config.eff.client_cache,
+            mime: &mime,
+            status: Some(if executed { StatusCode::OK } else { code }),
+        },
+    )
+    .await;
+    if executed {
+        return Some(CustomPage::Executed(page));
+    }
+    // A File page is the CustomErrorModule's entity, not the StaticFile handler's answer:
+    // no validators, ranges or clientCache headers, which would let a client or a proxy
+    // keep the error (a 404 with `max-age` and `Last-Modified` is cacheable).
+    let mut page = page;
+    let h = page.headers_mut();
+    for name in [
+        header::ETAG,
+        header::LAST_MODIFIED,
+        header::ACCEPT_RANGES,
+        header::CACHE_CONTROL,
+        header::EXPIRES,
+    ] {
+        h.remove(name);
+    }
+    Some(CustomPage::Page(page))
 }
 
 /// The `<error>` entry (or `defaultPath`) for `status.substatus` in `config`, and what it
@@ -485,21 +541,33 @@ pub fn custom_target(
     substatus: u32,
 ) -> Option<CustomTarget> {
     let he = &config.eff.http_errors;
-    let (path, mode, level) = match find_entry(config, status, substatus) {
+    let (path, mode, level, by_language) = match find_entry(config, status, substatus) {
         Some(e) => (
             e.item.path.as_ref().map(|p| p.value.as_str()),
             e.item.response_mode.unwrap_or(he.default_response_mode),
-            e.level.as_str(),
+            declaring_folder(pipeline, e.item.span, &e.level),
+            e.item
+                .prefix_language_file_path
+                .as_ref()
+                .is_some_and(|p| !p.value.trim().is_empty()),
         ),
         None => (
             he.default_path.as_ref().map(|p| p.value.as_str()),
             he.default_response_mode,
-            "",
+            he.default_path
+                .as_ref()
+                .map_or("", |p| declaring_folder(pipeline, p.span, "")),
+            false,
         ),
     };
     let path = path.map(str::trim).filter(|p| !p.is_empty())?;
     if mode == ResponseMode::Redirect {
         return Some(CustomTarget::Redirect(path.to_string()));
+    }
+    // `prefix\<client language>\path`: IIS's own pages in `%SystemDrive%\inetpub\custerr`
+    // (the server's rows), which do not exist here.
+    if mode == ResponseMode::File && by_language {
+        return Some(CustomTarget::Refused);
     }
     // Windows paths (`%SystemDrive%\...`, `C:\...`, UNC) do not exist here.
     if path.contains(':') || path.starts_with('%') || path.starts_with("\\\\") {
@@ -521,6 +589,26 @@ pub fn custom_target(
     Some(static_target(pipeline, &site_path, mode))
 }
 
+/// The folder of the web.config that declared an entry (site-relative): what a relative
+/// `File` path is relative to, also for an entry inside `<location path="sub">` (IIS
+/// resolves it from the file's folder, not from the location's path). `fallback` when the
+/// entry is IIS's own.
+fn declaring_folder<'a>(
+    pipeline: &'a Pipeline,
+    span: crate::config::source::Span,
+    fallback: &'a str,
+) -> &'a str {
+    if span.is_builtin() {
+        return fallback;
+    }
+    pipeline
+        .site()
+        .levels
+        .iter()
+        .find(|l| l.owns(span.source))
+        .map_or(fallback, |l| l.dir_rel.as_str())
+}
+
 /// What a custom error page at `site_path` is: a static file when a request for it would be
 /// served as one (not under a web.config IIS cannot load or one iisn has not read yet, not
 /// refused by request filtering, mapped to the StaticFile handler with a MIME type). A path
@@ -536,7 +624,11 @@ fn static_target(p: &Pipeline, site_path: &str, mode: ResponseMode) -> CustomTar
     let routed = p.dispatch("GET", site_path);
     match routed.decision {
         Decision::File { path } if p.unread_config(site_path, false).is_none() => {
-            CustomTarget::File(path, routed.config)
+            if mode == ResponseMode::ExecuteUrl {
+                CustomTarget::ExecutedFile(path, routed.config)
+            } else {
+                CustomTarget::File(path, routed.config)
+            }
         }
         Decision::App(app) if mode == ResponseMode::ExecuteUrl => CustomTarget::NotRun {
             url: routed.url,

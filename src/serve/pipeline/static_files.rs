@@ -16,7 +16,8 @@
 //!   which HTTP allows;
 //! * `HEAD` gets the headers of `GET`;
 //! * `<clientCache>`: `DisableCache` → `Cache-Control: no-cache`, `UseMaxAge` →
-//!   `max-age=<seconds>`, `UseExpires` → `Expires`, plus `cacheControlCustom`.
+//!   `max-age=<seconds>`, `UseExpires` → `Expires`, with `cacheControlCustom` in front
+//!   (`public,max-age=30`, as IIS writes it).
 //!
 //! Path resolution ([`resolve`]) must never leave the site: the URL is decoded once and
 //! normalised before it gets here (`..` above the root is a 400), each segment is checked
@@ -340,7 +341,8 @@ enum Precondition {
 /// in RFC 9110 §13.2.2's order, as IIS's static file handler does: `If-Match` (412 when
 /// false), else `If-Unmodified-Since` (412 when the file changed after the date; ignored
 /// with `If-Match`, or when the date does not parse), then `If-None-Match` (304 when it
-/// matches), else `If-Modified-Since` (304 when the file has not changed since). `If-Range`
+/// matches), else `If-Modified-Since` (304 when the file has not changed since; ignored
+/// when the date is later than the server's clock, as IIS does). `If-Range`
 /// is the caller's, as it only decides whether a `Range` applies.
 fn precondition(
     headers: &HeaderMap,
@@ -365,8 +367,12 @@ fn precondition(
     let not_modified = match (header(header::IF_NONE_MATCH), etag) {
         (Some(inm), Some(tag)) => etag_matches(inm, tag),
         (Some(_), None) => false,
+        // A date later than the server's clock is no date (RFC 2616 §14.25): IIS answers
+        // 200 to a far-future If-Modified-Since.
         (None, _) => match (date(header::IF_MODIFIED_SINCE), modified) {
-            (Some(since), Some(m)) => secs(m) <= secs(since),
+            (Some(since), Some(m)) => {
+                secs(m) <= secs(since) && secs(since) <= secs(SystemTime::now())
+            }
             _ => false,
         },
     };
@@ -378,33 +384,37 @@ fn precondition(
 }
 
 fn client_cache_headers(h: &mut HeaderMap, cache: &ClientCache) {
-    let mut cc: Vec<String> = Vec::new();
-    match cache.mode {
-        CacheControlMode::NoControl => {}
-        CacheControlMode::DisableCache => cc.push("no-cache".into()),
-        CacheControlMode::UseMaxAge => cc.push(format!("max-age={}", cache.max_age_secs)),
-        CacheControlMode::UseExpires => {
-            if let Some(v) = cache
-                .http_expires
-                .as_deref()
-                .and_then(|e| HeaderValue::from_str(e.trim()).ok())
-            {
-                h.insert(header::EXPIRES, v);
-            }
-        }
+    if cache.mode == CacheControlMode::UseExpires
+        && let Some(v) = cache
+            .http_expires
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e.trim()).ok())
+    {
+        h.insert(header::EXPIRES, v);
     }
-    if let Some(c) = cache
+    if let Some(v) = cache_control(cache).and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+}
+
+/// `<clientCache>`'s `Cache-Control`, as IIS writes it: `cacheControlCustom` first, then
+/// the mode's directive (`no-cache`, `max-age=<seconds>`), joined by a comma without a
+/// space (`public,max-age=30`); the custom text alone under `NoControl` and `UseExpires`.
+fn cache_control(cache: &ClientCache) -> Option<String> {
+    let custom = cache
         .custom
         .as_deref()
         .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        cc.push(c.to_string());
-    }
-    if !cc.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&cc.join(","))
-    {
-        h.insert(header::CACHE_CONTROL, v);
+        .filter(|c| !c.is_empty());
+    let mode = match cache.mode {
+        CacheControlMode::DisableCache => Some("no-cache".to_string()),
+        CacheControlMode::UseMaxAge => Some(format!("max-age={}", cache.max_age_secs)),
+        CacheControlMode::NoControl | CacheControlMode::UseExpires => None,
+    };
+    match (custom, mode) {
+        (Some(c), Some(m)) => Some(format!("{c},{m}")),
+        (Some(c), None) => Some(c.to_string()),
+        (None, m) => m,
     }
 }
 
@@ -809,13 +819,18 @@ pub fn percent_encode_segment(s: &str) -> String {
     out
 }
 
+/// What IIS's StaticFile handler names in the `Allow` header of its 405.
+pub const STATIC_ALLOW: &str = "GET, HEAD, OPTIONS, TRACE";
+
 /// The StaticFile handler's 405 says which methods it takes, as HTTP requires of a 405
-/// (RFC 9110 §15.5.6) and as IIS's static file handler answers: `Allow: GET, HEAD`.
+/// (RFC 9110 §15.5.6), in IIS's words: `Allow: GET, HEAD, OPTIONS, TRACE` (the verbs the
+/// StaticFile handler and the stock OPTIONS and TRACE handlers answer; that is what IIS
+/// sends for a POST, DELETE or PATCH to a static file).
 pub fn allow_header<B>(resp: &mut http::Response<B>, status: u16, module: &str) {
     if status == 405 && module == "StaticFileModule" {
         resp.headers_mut().insert(
             http::header::ALLOW,
-            http::HeaderValue::from_static("GET, HEAD"),
+            http::HeaderValue::from_static(STATIC_ALLOW),
         );
     }
 }
@@ -869,6 +884,38 @@ mod tests {
         assert_eq!(parse_range("bytes=x-1", 100), RangeSpec::Full);
         assert_eq!(parse_range("BYTES=0-0", 1), RangeSpec::Partial(0, 0));
         assert_eq!(parse_range("bytes=0-", 0), RangeSpec::Unsatisfiable);
+    }
+
+    /// Regression: `cacheControlCustom` came after `max-age`; IIS 10 writes it first
+    /// (`public,max-age=30`), and sends it alone when the mode adds no directive.
+    #[test]
+    fn cache_control_as_iis_writes_it() {
+        let cc = |mode, custom: Option<&str>| {
+            cache_control(&ClientCache {
+                mode,
+                max_age_secs: 30,
+                custom: custom.map(str::to_string),
+                ..ClientCache::default()
+            })
+        };
+        use CacheControlMode::*;
+        assert_eq!(cc(UseMaxAge, None).as_deref(), Some("max-age=30"));
+        assert_eq!(
+            cc(UseMaxAge, Some(" public ")).as_deref(),
+            Some("public,max-age=30")
+        );
+        assert_eq!(
+            cc(DisableCache, Some("private")).as_deref(),
+            Some("private,no-cache")
+        );
+        assert_eq!(cc(DisableCache, None).as_deref(), Some("no-cache"));
+        assert_eq!(
+            cc(NoControl, Some("public, must-revalidate")).as_deref(),
+            Some("public, must-revalidate")
+        );
+        assert_eq!(cc(UseExpires, Some("public")).as_deref(), Some("public"));
+        assert_eq!(cc(NoControl, Some("  ")), None);
+        assert_eq!(cc(UseExpires, None), None);
     }
 
     #[test]
@@ -948,6 +995,11 @@ mod tests {
         );
         assert_eq!(pc(&[("if-modified-since", &at)]), NotModified);
         assert_eq!(pc(&[("if-modified-since", &before)]), Proceed);
+        // Regression: a date in the future answered 304; IIS ignores it (200).
+        let future = httpdate::fmt_http_date(
+            SystemTime::now() + std::time::Duration::from_secs(86_400 * 365),
+        );
+        assert_eq!(pc(&[("if-modified-since", &future)]), Proceed);
     }
 
     proptest::proptest! {

@@ -2289,3 +2289,70 @@ fn access_policy_decides_which_mappings_run() {
     let p = site.pipeline();
     assert_eq!(get(&site, &p, "/server.js"), "app server.js");
 }
+
+/// The server's httpErrors rows point into `%SystemDrive%\inetpub\custerr\<language>`, which
+/// does not exist here: under errorMode Custom they give the stock page, never a file of the
+/// site that happens to be called `404.htm`; nor does a site row with a language prefix.
+#[test]
+fn server_error_rows_and_language_prefixed_rows_give_the_stock_page() {
+    let site = Site::new(&[
+        ("404.htm", "a page of the site"),
+        ("500.htm", "another"),
+        ("errors/403.html", "forbidden page"),
+        (
+            "web.config",
+            &wrap(
+                r#"<httpErrors errorMode="Custom">
+  <remove statusCode="500"/>
+  <error statusCode="500" prefixLanguageFilePath="custerr" path="500.htm"/>
+  <remove statusCode="403"/>
+  <error statusCode="403" prefixLanguageFilePath="" path="/errors/403.html" responseMode="ExecuteURL"/>
+</httpErrors>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    let config = p.dispatch("GET", "/").config;
+    let target = |status| errors::custom_target(&p, &config, status, 0);
+    assert!(matches!(target(404), Some(errors::CustomTarget::Refused)));
+    assert!(matches!(target(500), Some(errors::CustomTarget::Refused)));
+    assert!(
+        matches!(target(403), Some(errors::CustomTarget::ExecutedFile(..))),
+        "an empty prefix is no prefix"
+    );
+    assert!(target(400).is_none(), "no row, no defaultPath");
+}
+
+/// Regression: a relative `File` error page declared in `<location path="sub">` was looked
+/// up under `sub/`; IIS resolves it from the folder of the web.config that declares it.
+#[test]
+fn a_relative_file_error_page_is_relative_to_its_web_config() {
+    let site = Site::new(&[
+        ("errors/404.html", "root page"),
+        ("sub/errors/404.html", "decoy"),
+        ("sub/a.txt", "a"),
+        ("folder/errors/404.html", "folder page"),
+        (
+            "folder/web.config",
+            &wrap(
+                r#"<httpErrors errorMode="Custom"><remove statusCode="404"/><error statusCode="404" path="errors\404.html"/></httpErrors>"#,
+            ),
+        ),
+        (
+            "web.config",
+            r#"<configuration><location path="sub"><system.webServer>
+<httpErrors errorMode="Custom"><remove statusCode="404"/><error statusCode="404" path="errors\404.html"/></httpErrors>
+</system.webServer></location></configuration>"#,
+        ),
+    ]);
+    let p = site.pipeline();
+    let page = |dir: &str| {
+        let config = p.dispatch("GET", &format!("/{dir}/missing.txt")).config;
+        match errors::custom_target(&p, &config, 404, 0) {
+            Some(errors::CustomTarget::File(f, _)) => rel(&site.root, &f),
+            other => panic!("{dir}: {other:?}"),
+        }
+    };
+    assert_eq!(page("sub"), "errors/404.html");
+    assert_eq!(page("folder"), "folder/errors/404.html");
+}

@@ -987,6 +987,14 @@ impl Report<'_> {
                         self.site_rel(&file)
                     ),
                 ),
+                Some(errors::CustomTarget::ExecutedFile(file, _)) => (
+                    "custom",
+                    format!(
+                        "{code}: the custom error page of {at}: {}, answered 200 (responseMode ExecuteURL runs it as a child request, whose status is the answer's; responseMode=\"File\" keeps {})",
+                        self.site_rel(&file),
+                        e.status
+                    ),
+                ),
                 Some(errors::CustomTarget::NotRun { url, script }) => (
                     "iis",
                     format!(
