@@ -541,8 +541,8 @@ async fn pipeline(
         Route::Abort => return (abort_response(), 0, None),
     };
     // httpProtocol/customHeaders go on every response IIS sends, node's included.
-    for h in &config.eff.custom_headers {
-        add_custom_header(resp.headers_mut(), &h.item.name.value, &h.item.value.value);
+    for (name, value) in &config.custom_headers {
+        add_custom_header(resp.headers_mut(), name, value);
     }
     if let Some(o) = outbound {
         o.apply(resp.status().as_u16(), resp.headers_mut());
@@ -554,34 +554,25 @@ async fn pipeline(
 /// headers, never replacing one (the application's `X-Frame-Options` and the entry's are
 /// both sent, even when equal: browsers then see `SAMEORIGIN, SAMEORIGIN`, or CORS's
 /// "multiple values '*, *'", as on IIS); `Cache-Control` and `Content-Type`, which IIS keeps
-/// as one value, get the entry's value joined with a comma (`private,no-store`); an entry
-/// with an empty value sends nothing.
-fn add_custom_header(headers: &mut http::HeaderMap, name: &str, value: &str) {
-    let value = value.trim();
-    if value.is_empty() {
-        return;
-    }
-    let (Ok(name), Ok(value)) = (
-        HeaderName::from_bytes(name.trim().as_bytes()),
-        HeaderValue::from_str(value),
-    ) else {
-        return;
-    };
-    if (name == header::CACHE_CONTROL || name == header::CONTENT_TYPE)
-        && headers.contains_key(&name)
+/// as one value, get the entry's value joined with a comma (`private,no-store`). Entries
+/// with an empty value, which send nothing, are left out when the configuration is built
+/// ([`super::pipeline::FolderConfig::custom_headers`]).
+fn add_custom_header(headers: &mut http::HeaderMap, name: &HeaderName, value: &HeaderValue) {
+    if (*name == header::CACHE_CONTROL || *name == header::CONTENT_TYPE)
+        && headers.contains_key(name)
     {
         let mut joined = Vec::new();
-        for v in headers.get_all(&name) {
+        for v in headers.get_all(name) {
             joined.extend_from_slice(v.as_bytes());
             joined.push(b',');
         }
         joined.extend_from_slice(value.as_bytes());
         if let Ok(v) = HeaderValue::from_bytes(&joined) {
-            headers.insert(name, v);
+            headers.insert(name.clone(), v);
         }
         return;
     }
-    headers.append(name, value);
+    headers.append(name.clone(), value.clone());
 }
 
 /// 500.19 for a file or listing below a web.config the configuration does not hold
@@ -1066,16 +1057,20 @@ mod tests {
     /// `Cache-Control` / `Content-Type` into the one value.
     #[test]
     fn custom_headers_are_added_as_iis_adds_them() {
+        fn add(h: &mut http::HeaderMap, name: &str, value: &str) {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).expect("name");
+            let value = http::HeaderValue::from_str(value).expect("value");
+            super::add_custom_header(h, &name, &value);
+        }
         let mut h = http::HeaderMap::new();
         h.insert("access-control-allow-origin", "*".parse().expect("value"));
         h.insert("cache-control", "private".parse().expect("value"));
         h.insert("content-type", "text/plain".parse().expect("value"));
-        super::add_custom_header(&mut h, "Access-Control-Allow-Origin", "*");
-        super::add_custom_header(&mut h, "Cache-Control", "no-store");
-        super::add_custom_header(&mut h, "Content-Type", "text/x-bogus");
-        super::add_custom_header(&mut h, "X-Empty", "");
-        super::add_custom_header(&mut h, "X-Multi", "a, b");
-        super::add_custom_header(&mut h, "X-Frame-Options", "DENY");
+        add(&mut h, "Access-Control-Allow-Origin", "*");
+        add(&mut h, "Cache-Control", "no-store");
+        add(&mut h, "Content-Type", "text/x-bogus");
+        add(&mut h, "X-Multi", "a, b");
+        add(&mut h, "X-Frame-Options", "DENY");
         let all = |n: &str| {
             h.get_all(n)
                 .iter()
@@ -1085,12 +1080,11 @@ mod tests {
         assert_eq!(all("access-control-allow-origin"), ["*", "*"]);
         assert_eq!(all("cache-control"), ["private,no-store"]);
         assert_eq!(all("content-type"), ["text/plain,text/x-bogus"]);
-        assert!(all("x-empty").is_empty());
         assert_eq!(all("x-multi"), ["a, b"]);
         assert_eq!(all("x-frame-options"), ["DENY"]);
         // On a static file without a Cache-Control of its own, the entry is the header.
         let mut h = http::HeaderMap::new();
-        super::add_custom_header(&mut h, "Cache-Control", "no-store");
+        add(&mut h, "Cache-Control", "no-store");
         assert_eq!(
             h.get("cache-control").and_then(|v| v.to_str().ok()),
             Some("no-store")

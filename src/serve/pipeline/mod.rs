@@ -54,7 +54,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::config::LoadedSite;
 use crate::config::model::EffectiveConfig;
@@ -97,6 +97,10 @@ pub struct FolderConfig {
     pub rules: rewrite::RuleSet,
     /// URL Rewrite outbound rules on response headers.
     pub outbound: outbound::OutboundRules,
+    /// `httpProtocol/customHeaders`, ready to add to a response: every entry with a name
+    /// and a value HTTP allows, in order (an empty value sends nothing on IIS). Built once:
+    /// IIS's inherited `X-Powered-By` makes this list non-empty for nearly every site.
+    pub custom_headers: Vec<(HeaderName, HeaderValue)>,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -116,12 +120,26 @@ impl FolderConfig {
                 )
             })
             .collect();
+        let custom_headers = eff
+            .custom_headers
+            .iter()
+            .filter_map(|h| {
+                let value = h.item.value.value.trim();
+                if value.is_empty() {
+                    return None;
+                }
+                let name = HeaderName::from_bytes(h.item.name.value.trim().as_bytes()).ok()?;
+                let value = HeaderValue::from_str(value).ok()?;
+                Some((name, value))
+            })
+            .collect();
         FolderConfig {
             key,
             eff,
             filter,
             rules,
             outbound,
+            custom_headers,
             mime,
         }
     }

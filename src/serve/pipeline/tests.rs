@@ -2356,3 +2356,36 @@ fn a_relative_file_error_page_is_relative_to_its_web_config() {
     assert_eq!(page("sub"), "errors/404.html");
     assert_eq!(page("folder"), "folder/errors/404.html");
 }
+
+/// `customHeaders` as a response gets them: IIS's inherited `X-Powered-By` first, the
+/// folder's entries in order, nothing for an empty value, a folder below inheriting them.
+#[test]
+fn custom_headers_are_built_once_per_folder() {
+    let site = Site::new(&[
+        (
+            "web.config",
+            &wrap(
+                r#"<httpProtocol><customHeaders><add name="X-Frame-Options" value="DENY"/><add name="X-Empty" value=" "/></customHeaders></httpProtocol>"#,
+            ),
+        ),
+        (
+            "sub/web.config",
+            &wrap(
+                r#"<httpProtocol><customHeaders><remove name="X-Powered-By"/></customHeaders></httpProtocol>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    let names = |rel: &str| {
+        p.config_for(rel)
+            .custom_headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", v.to_str().unwrap_or("?")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names("a.txt"),
+        ["x-powered-by: ASP.NET", "x-frame-options: DENY"]
+    );
+    assert_eq!(names("sub/a.txt"), ["x-frame-options: DENY"]);
+}
