@@ -13,7 +13,8 @@
 //!   Kudu template depends on it);
 //! * `<conditions logicalGrouping trackAllCaptures>` with `matchType` Pattern, IsFile,
 //!   IsDirectory and `negate`; IsFile/IsDirectory look at the expanded input as a physical
-//!   path (the current URL's when the input is empty) and only inside the site;
+//!   path (the current URL's when the input is empty; `\` separates names, as on Windows)
+//!   and only inside the site;
 //! * substitutions: `{R:n}`, `{C:n}` (last matched condition, or all of them in order with
 //!   `trackAllCaptures`), server variables (`{REQUEST_FILENAME}`, `{REQUEST_URI}`,
 //!   `{QUERY_STRING}`, `{HTTP_HOST}`, `{HTTPS}`, `{HTTP_*}`, ... through
@@ -930,6 +931,19 @@ fn inside_site(root: &Path, input: &str) -> bool {
     })
 }
 
+/// The input of an IsFile / IsDirectory condition as a path on this machine. IIS hands it
+/// to Windows, where `\` and `/` both separate names ("File path formats on Windows
+/// systems"), so real rules build it either way: `{APPL_PHYSICAL_PATH}public\{R:1}`,
+/// `{DOCUMENT_ROOT}\.next\static\{R:1}`, with `{R:1}` holding `/`. A Windows file name
+/// cannot contain `\`, so reading each one as `/` names the file IIS would test.
+pub(super) fn windows_separators(input: String) -> String {
+    if input.contains('\\') {
+        input.replace('\\', "/")
+    } else {
+        input
+    }
+}
+
 /// IsFile / IsDirectory on a path already known to be inside the site under `root`, its
 /// names compared ignoring case as on NTFS ([`super::ci_path`]).
 fn stat_test(root: &Path, input: &str, want_dir: bool) -> bool {
@@ -1204,7 +1218,7 @@ impl RuleSet {
                             .display()
                             .to_string()
                     } else {
-                        input
+                        windows_separators(input)
                     };
                     let want_dir = cond.match_type == MatchType::IsDirectory;
                     let inside = inside_site(env.site_root, &path);

@@ -535,6 +535,41 @@ fn next_js_is_file_and_is_directory() {
 }
 
 #[test]
+fn is_file_inputs_built_with_backslashes_name_the_file() {
+    // Real rules build IsFile inputs as Windows paths, with `\` (one or two) between the
+    // names and `/` inside the back-reference; Windows reads both as separators.
+    let site = rules_site(
+        r#"<rules>
+  <rule name="appl" stopProcessing="true"><match url="^one/(.*)"/><conditions><add input="{APPL_PHYSICAL_PATH}public\{R:1}" matchType="IsFile"/></conditions><action type="Rewrite" url="public/{R:1}"/></rule>
+  <rule name="next" stopProcessing="true"><match url="^_next/static/(.*)"/><conditions><add input="{DOCUMENT_ROOT}\build\static\{R:1}" matchType="IsFile"/></conditions><action type="Rewrite" url="build/static/{R:1}"/></rule>
+  <rule name="double" stopProcessing="true"><match url="^two/(.*)"/><conditions><add input="{DOCUMENT_ROOT}\\public\\{R:1}" matchType="IsDirectory"/></conditions><action type="Rewrite" url="public/{R:1}/a.css"/></rule>
+  <rule name="up" stopProcessing="true"><match url="^up/(.*)"/><conditions><add input="{DOCUMENT_ROOT}\public\..\..\{R:1}" matchType="IsFile"/></conditions><action type="CustomResponse" statusCode="410"/></rule>
+  <rule name="node" stopProcessing="true"><match url=".*"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[
+            ("app.js", "//"),
+            ("public/css/a.css", "a"),
+            ("build/static/chunks/m.js", "//"),
+        ],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/one/css/a.css"), "file public/css/a.css");
+    assert_eq!(get(&site, &p, "/one/css/missing.css"), "app app.js");
+    assert_eq!(
+        get(&site, &p, "/_next/static/chunks/m.js"),
+        "file build/static/chunks/m.js"
+    );
+    assert_eq!(get(&site, &p, "/two/css"), "file public/css/a.css");
+    // `..` written with backslashes is a `..` segment, which iisn's file tests refuse.
+    let outside = site.root.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    assert_eq!(
+        get(&site, &p, &format!("/up/{outside}/app.js")),
+        "app app.js"
+    );
+}
+
+#[test]
 fn ciphershieldtech_api_rule() {
     let site = Site::new(&[("server.js", "//")]);
     site.write(
