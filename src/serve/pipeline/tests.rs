@@ -874,6 +874,63 @@ fn parent_rules_run_before_child_rules_relative_to_their_folder() {
 }
 
 #[test]
+fn patterns_iis_cannot_compile_are_500_50() {
+    // A condition pattern that tries to use {C:1} (IIS does not expand it there, and its
+    // regex engine refuses the brace), lookbehind and named groups: IIS answers 500.50.
+    let site = rules_site(
+        r#"<rules>
+  <rule name="host-folder">
+    <match url="(.*)"/>
+    <conditions trackAllCaptures="true">
+      <add input="{HTTP_HOST}" pattern="^(localhost):\d+$"/>
+      <add input="{PATH_INFO}" pattern="^/{C:1}" negate="true"/>
+    </conditions>
+    <action type="Rewrite" url="/{C:1}/{R:1}"/>
+  </rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/x", &[]);
+    match &r.decision {
+        Decision::Error(e) => {
+            assert_eq!((e.status, e.substatus), (500, 50));
+            assert!(e.detail.contains("repetition count"), "{}", e.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    let site = rules_site(
+        r#"<rules>
+  <rule name="behind" stopProcessing="true"><match url="^(?<!api/)v1/"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/v1/x"), "error 500.50");
+    let site = rules_site(
+        r#"<rules>
+  <rule name="named" stopProcessing="true"><match url="^n/(?<id>\d+)$"/><action type="Rewrite" url="app.js"/></rule>
+  <rule name="escaped" stopProcessing="true"><match url="^e/\{id\}$"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/n/1"), "error 500.50");
+    let site = rules_site(
+        r#"<rules>
+  <rule name="escaped" stopProcessing="true"><match url="^e/\{id\}$"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/e/%7Bid%7D"), "app app.js");
+}
+
+#[test]
 fn location_rules_are_relative_to_the_location() {
     let site = Site::new(&[("api/app.js", "//")]);
     site.write(
