@@ -22,7 +22,8 @@
 //!   `{HtmlEncode:..}` and rewrite maps `{Map:key}` (`defaultValue` when the key is missing);
 //!   unknown names and missing groups expand to the empty string;
 //! * `<serverVariables><set>`: `HTTP_*` names set a request header for node (`HTTP_X_FOO` →
-//!   `x-foo`), others are visible to later rules. iisn accepts every name (IIS requires an
+//!   `x-foo`), others are visible to later rules; `replace="false"` leaves a variable that
+//!   already has a value (`REMOTE_ADDR`, a header) alone. iisn accepts every name (IIS requires an
 //!   `allowedServerVariables` list in applicationHost.config, which iisn does not have);
 //! * actions: Rewrite (relative to the rule's folder, or `/`-absolute — absolute paths are
 //!   server paths, so with `--app-path` they must start with the prefix; backslashes are
@@ -1060,10 +1061,15 @@ impl RuleSet {
                 r: &r_caps,
                 c: &c_caps,
             };
-            let sets: Vec<(String, String, bool)> = rule
+            // `replace="false"` keeps a variable that already has a value, the request's own
+            // (`REMOTE_ADDR`, a header) included.
+            let sets: Vec<(String, String, bool, bool)> = rule
                 .set_vars
                 .iter()
-                .map(|(n, t, replace)| (n.clone(), scope.expand(t), *replace))
+                .map(|(n, t, replace)| {
+                    let has_value = !*replace && !scope.var(n).is_empty();
+                    (n.clone(), scope.expand(t), *replace, has_value)
+                })
                 .collect();
             let action = match &rule.action {
                 Action::None => None,
@@ -1135,8 +1141,10 @@ impl RuleSet {
                 }
                 Action::Broken(why) => Some(Err(why.clone())),
             };
-            for (name, value, replace) in sets {
-                set_var(env, state, name, value, replace);
+            for (name, value, replace, has_value) in sets {
+                if !has_value {
+                    set_var(env, state, name, value, replace);
+                }
             }
             match action {
                 None => rec(trace, |t| t.action(ActionTrace::None)),

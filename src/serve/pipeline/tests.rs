@@ -823,6 +823,44 @@ fn server_variables_set_request_headers() {
 }
 
 #[test]
+fn replace_false_keeps_a_server_variable_the_request_already_has() {
+    // URL Rewrite 2.0: replace "specifies whether to overwrite the value of the server
+    // variable if it already exists"; REMOTE_ADDR and REQUEST_METHOD always do.
+    let site = rules_site(
+        r#"<rules>
+  <rule name="set">
+    <match url="(.*)"/>
+    <serverVariables>
+      <set name="REMOTE_ADDR" value="{HTTP_X_FORWARDED_FOR}" replace="false"/>
+      <set name="MY_VAR" value="first" replace="false"/>
+      <set name="SERVER_SOFTWARE" value="mine"/>
+    </serverVariables>
+  </rule>
+  <rule name="again">
+    <match url="(.*)"/>
+    <serverVariables>
+      <set name="MY_VAR" value="second" replace="false"/>
+    </serverVariables>
+  </rule>
+  <rule name="use" stopProcessing="true">
+    <match url=".*"/>
+    <action type="Rewrite" url="app.js?a={REMOTE_ADDR}&amp;v={MY_VAR}&amp;s={SERVER_SOFTWARE}" appendQueryString="false"/>
+  </rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/p", &[("x-forwarded-for", "203.0.113.9")]);
+    assert_eq!(r.query.as_deref(), Some("a=127.0.0.1&v=first&s=mine"));
+    assert!(
+        !r.set_vars.iter().any(|(n, _)| n == "REMOTE_ADDR"),
+        "{:?}",
+        r.set_vars
+    );
+}
+
+#[test]
 fn parent_rules_run_before_child_rules_relative_to_their_folder() {
     let site = Site::new(&[
         ("sub/app.js", "//"),
