@@ -484,7 +484,10 @@ lints! {
         "a rewrite pattern that does not compile",
         "URL Rewrite compiles `<match url>` and condition patterns when a request needs them and \
          answers HTTP 500.50 when one is invalid. The pattern syntax is ECMAScript unless the \
-         rule sets `patternSyntax`. The message shows what the parser rejected.";
+         rule sets `patternSyntax`. The message shows what the parser rejected. IIS's engine \
+         (Visual C++'s) has lookahead but no lookbehind (`(?<=`, `(?<!`) and no named groups, \
+         and reads `{` only as a repetition count (`{2}`, `{1,3}`): write `\\{` for a literal \
+         brace. `{C:1}` or `{HTTP_HOST}` are not expanded inside a pattern.";
     REGEX_NONSTANDARD = "IISN6007", "regex-nonstandard", Warning,
         "a rewrite pattern that only a lenient ECMAScript parser accepts",
         "IIS's regular expression engine is Perl compatible and accepts escapes that strict \

@@ -9,7 +9,12 @@
 //!   back-references. IIS's own engine is "Perl compatible", so real configs contain escapes
 //!   that strict ECMAScript rejects (`\_`, `\-` outside a class, `\ `) and legacy forms such as
 //!   `[\w-.]`; [`compile`] accepts them through a fallback and says so in
-//!   [`Pattern::fallback`], which `iisn check` reports as a warning.
+//!   [`Pattern::fallback`], which `iisn check` reports as a warning. What IIS's engine does
+//!   *not* have is refused, so that a rule IIS answers 500.50 for fails here too: the module's
+//!   errors are those of Visual C++'s `std::regex` (its `error_badrepeat` text, word for word,
+//!   in IIS's 500.5x page for a condition pattern `^/{C:1}`), whose ECMAScript grammar has
+//!   lookahead but no lookbehind and no named groups, and takes `{` only as a repetition
+//!   count (`{n}`, `{n,}`, `{n,m}`) (Microsoft's "Regular Expressions (C++)" reference).
 //! * **Wildcard**: the whole input must match; each `*` matches any run of characters and
 //!   makes a capture (`*.*` on `logo.jpg` gives `logo` and `jpg`). `?` is a literal character:
 //!   the documentation calls it "one character", but the IIS team has said it is not
@@ -72,8 +77,8 @@ pub enum Fallback {
         removed: Vec<String>,
     },
     /// Compiled with the legacy (web browser, "Annex B") grammar, which accepts forms that
-    /// strict ECMAScript rejects, such as `[\w-.]`, a lone `{` or `]`. `reason` is what the
-    /// strict parser said.
+    /// strict ECMAScript rejects, such as `[\w-.]` or a lone `]` (a `{` that is not a
+    /// repetition count is an error, as in IIS). `reason` is what the strict parser said.
     Legacy { reason: String },
 }
 
@@ -240,6 +245,9 @@ fn compile_ecmascript(
     pattern: &str,
     ignore_case: bool,
 ) -> Result<(regress::Regex, Option<Fallback>), PatternError> {
+    if let Some(e) = not_in_iis_grammar(pattern) {
+        return Err(e);
+    }
     let strict = match regress::Regex::with_flags(pattern, flags(ignore_case, true)) {
         Ok(re) => return Ok((re, None)),
         Err(e) => e,
@@ -269,6 +277,90 @@ fn compile_ecmascript(
             hint: syntax_hint(pattern, &reason),
             message: reason,
         }),
+    }
+}
+
+/// The first construct regress accepts that IIS's ECMAScript engine (Visual C++'s
+/// `std::regex`) rejects: lookbehind, a named group, or a `{` that does not start a repetition
+/// count. Escapes (`\{`) and character classes (`[{]`) are skipped, as both engines read them
+/// literally.
+fn not_in_iis_grammar(pattern: &str) -> Option<PatternError> {
+    let b = pattern.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'(' if !in_class && b[i + 1..].starts_with(b"?<") => {
+                let lookbehind = matches!(b.get(i + 3), Some(b'=' | b'!'));
+                let written = pattern.get(i..i + if lookbehind { 4 } else { 3 })?;
+                return Some(if lookbehind {
+                    PatternError {
+                        message: format!("lookbehind `{written}` is not supported by URL Rewrite"),
+                        hint: Some("IIS's ECMAScript engine has lookahead (`(?=`, `(?!`) but no lookbehind, and answers 500.50 for this rule; write the test another way (a condition with negate=\"true\" often replaces `(?<!...)`).".into()),
+                    }
+                } else {
+                    PatternError {
+                        message: "named groups `(?<name>...)` are not supported by URL Rewrite".into(),
+                        hint: Some("Use a plain group `(...)` and refer to it by number ({R:1}, {C:1}); IIS answers 500.50 for this rule.".into()),
+                    }
+                });
+            }
+            b'{' if !in_class => match repetition_count_len(&b[i..]) {
+                Some(len) => {
+                    i += len;
+                    continue;
+                }
+                None => {
+                    return Some(PatternError {
+                        message: "`{` does not start a repetition count such as `{2}` or `{1,3}`"
+                            .into(),
+                        hint: Some("Escape a brace meant literally as `\\{`. `{...}` expressions such as {C:1} or {HTTP_HOST} are not expanded inside a pattern, only in inputs and actions; IIS answers 500.50 for this rule.".into()),
+                    });
+                }
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The length of the repetition count `{n}`, `{n,}` or `{n,m}` (with n <= m) that `b` starts
+/// with, if it starts with one.
+fn repetition_count_len(b: &[u8]) -> Option<usize> {
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let number = |from: usize, len: usize| {
+        std::str::from_utf8(&b[from..from + len])
+            .ok()?
+            .parse::<u64>()
+            .ok()
+    };
+    let min_len = digits(1);
+    if min_len == 0 {
+        return None;
+    }
+    let min = number(1, min_len);
+    let mut j = 1 + min_len;
+    match b.get(j) {
+        Some(b'}') => return Some(j + 1),
+        Some(b',') => j += 1,
+        _ => return None,
+    }
+    let max_len = digits(j);
+    let max = (max_len > 0).then(|| number(j, max_len)).flatten();
+    j += max_len;
+    if b.get(j) != Some(&b'}') {
+        return None;
+    }
+    match (min, max) {
+        (Some(lo), Some(hi)) if hi < lo => None,
+        _ => Some(j + 1),
     }
 }
 
@@ -668,7 +760,9 @@ mod tests {
             r"^api\/(.*)",
             "iisnode.+",
             r"\d{1,3}",
-            "(?<name>x)(?<=x)",
+            r"^\{id\}$",
+            "[{}]",
+            "x{2,}",
             "^public",
         ] {
             let c = ecma(p);
@@ -713,13 +807,38 @@ mod tests {
     }
 
     #[test]
+    fn what_iis_engine_lacks_does_not_compile() {
+        // Visual C++'s std::regex, the engine behind IIS's error texts: lookahead only, no
+        // named groups, and `{` only as a repetition count.
+        for (p, says) in [
+            ("^(?<!api/)x", "lookbehind `(?<!`"),
+            ("(?<=/)x", "lookbehind `(?<=`"),
+            ("(?<id>\\d+)", "named groups"),
+            ("^/{C:1}", "`{` does not start"),
+            ("^api/{id}$", "`{` does not start"),
+            ("a{2", "`{` does not start"),
+            ("a{3,1}", "`{` does not start"),
+            ("{", "`{` does not start"),
+        ] {
+            let e = compile(PatternSyntax::EcmaScript, p, true).expect_err(p);
+            assert!(e.message.contains(says), "{p}: {}", e.message);
+            assert!(e.hint.is_some_and(|h| h.contains("500.50")), "{p}");
+        }
+        // Escaped or in a class, a brace is a character in both engines.
+        assert!(ecma(r"^a\{1\}$").is_match("a{1}"));
+        assert!(ecma("^[{]x").is_match("{x"));
+        assert!(ecma("^a{2}$").is_match("aa"));
+        // Wildcard and ExactMatch patterns are not regular expressions.
+        assert!(compile(PatternSyntax::Wildcard, "api/{id}/*", true).is_ok());
+    }
+
+    #[test]
     fn capture_counting() {
         for (p, n) in [
             ("abc", 0),
             ("(a)(b)", 2),
             ("(?:a)(b)", 1),
-            ("(?=a)(?!b)(?<=c)(?<!d)", 0),
-            ("(?<x>a)", 1),
+            ("(?=a)(?!b)", 0),
             (r"\(a\)", 0),
             ("[(](a)", 1),
             (r"[\]()](a)", 1),

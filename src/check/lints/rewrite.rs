@@ -434,7 +434,7 @@ fn compile_and_report(
                         ),
                     )
                     .at(span)
-                    .help("Escape `{`, `}` and `]` meant literally, and put `-` first or last in a character class."),
+                    .help("Escape `}` and `]` meant literally, and put `-` first or last in a character class."),
                 ),
                 None => {}
             }

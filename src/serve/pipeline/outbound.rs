@@ -314,6 +314,7 @@ impl Pending {
                     },
                 },
                 MatchType::IsFile | MatchType::IsDirectory => {
+                    let input = super::rewrite::windows_separators(input);
                     let p = Path::new(&input);
                     let inside = p.is_absolute()
                         && p.starts_with(&self.site_root)

@@ -13,7 +13,8 @@
 //!   Kudu template depends on it);
 //! * `<conditions logicalGrouping trackAllCaptures>` with `matchType` Pattern, IsFile,
 //!   IsDirectory and `negate`; IsFile/IsDirectory look at the expanded input as a physical
-//!   path (the current URL's when the input is empty) and only inside the site;
+//!   path (the current URL's when the input is empty; `\` separates names, as on Windows)
+//!   and only inside the site;
 //! * substitutions: `{R:n}`, `{C:n}` (last matched condition, or all of them in order with
 //!   `trackAllCaptures`), server variables (`{REQUEST_FILENAME}`, `{REQUEST_URI}`,
 //!   `{QUERY_STRING}`, `{HTTP_HOST}`, `{HTTPS}`, `{HTTP_*}`, ... through
@@ -21,7 +22,8 @@
 //!   `{HtmlEncode:..}` and rewrite maps `{Map:key}` (`defaultValue` when the key is missing);
 //!   unknown names and missing groups expand to the empty string;
 //! * `<serverVariables><set>`: `HTTP_*` names set a request header for node (`HTTP_X_FOO` →
-//!   `x-foo`), others are visible to later rules. iisn accepts every name (IIS requires an
+//!   `x-foo`), others are visible to later rules; `replace="false"` leaves a variable that
+//!   already has a value (`REMOTE_ADDR`, a header) alone. iisn accepts every name (IIS requires an
 //!   `allowedServerVariables` list in applicationHost.config, which iisn does not have);
 //! * actions: Rewrite (relative to the rule's folder, or `/`-absolute — absolute paths are
 //!   server paths, so with `--app-path` they must start with the prefix; backslashes are
@@ -930,6 +932,19 @@ fn inside_site(root: &Path, input: &str) -> bool {
     })
 }
 
+/// The input of an IsFile / IsDirectory condition as a path on this machine. IIS hands it
+/// to Windows, where `\` and `/` both separate names ("File path formats on Windows
+/// systems"), so real rules build it either way: `{APPL_PHYSICAL_PATH}public\{R:1}`,
+/// `{DOCUMENT_ROOT}\.next\static\{R:1}`, with `{R:1}` holding `/`. A Windows file name
+/// cannot contain `\`, so reading each one as `/` names the file IIS would test.
+pub(super) fn windows_separators(input: String) -> String {
+    if input.contains('\\') {
+        input.replace('\\', "/")
+    } else {
+        input
+    }
+}
+
 /// IsFile / IsDirectory on a path already known to be inside the site under `root`, its
 /// names compared ignoring case as on NTFS ([`super::ci_path`]).
 fn stat_test(root: &Path, input: &str, want_dir: bool) -> bool {
@@ -1046,10 +1061,15 @@ impl RuleSet {
                 r: &r_caps,
                 c: &c_caps,
             };
-            let sets: Vec<(String, String, bool)> = rule
+            // `replace="false"` keeps a variable that already has a value, the request's own
+            // (`REMOTE_ADDR`, a header) included.
+            let sets: Vec<(String, String, bool, bool)> = rule
                 .set_vars
                 .iter()
-                .map(|(n, t, replace)| (n.clone(), scope.expand(t), *replace))
+                .map(|(n, t, replace)| {
+                    let has_value = !*replace && !scope.var(n).is_empty();
+                    (n.clone(), scope.expand(t), *replace, has_value)
+                })
                 .collect();
             let action = match &rule.action {
                 Action::None => None,
@@ -1121,8 +1141,10 @@ impl RuleSet {
                 }
                 Action::Broken(why) => Some(Err(why.clone())),
             };
-            for (name, value, replace) in sets {
-                set_var(env, state, name, value, replace);
+            for (name, value, replace, has_value) in sets {
+                if !has_value {
+                    set_var(env, state, name, value, replace);
+                }
             }
             match action {
                 None => rec(trace, |t| t.action(ActionTrace::None)),
@@ -1204,7 +1226,7 @@ impl RuleSet {
                             .display()
                             .to_string()
                     } else {
-                        input
+                        windows_separators(input)
                     };
                     let want_dir = cond.match_type == MatchType::IsDirectory;
                     let inside = inside_site(env.site_root, &path);

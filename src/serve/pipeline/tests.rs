@@ -535,6 +535,41 @@ fn next_js_is_file_and_is_directory() {
 }
 
 #[test]
+fn is_file_inputs_built_with_backslashes_name_the_file() {
+    // Real rules build IsFile inputs as Windows paths, with `\` (one or two) between the
+    // names and `/` inside the back-reference; Windows reads both as separators.
+    let site = rules_site(
+        r#"<rules>
+  <rule name="appl" stopProcessing="true"><match url="^one/(.*)"/><conditions><add input="{APPL_PHYSICAL_PATH}public\{R:1}" matchType="IsFile"/></conditions><action type="Rewrite" url="public/{R:1}"/></rule>
+  <rule name="next" stopProcessing="true"><match url="^_next/static/(.*)"/><conditions><add input="{DOCUMENT_ROOT}\build\static\{R:1}" matchType="IsFile"/></conditions><action type="Rewrite" url="build/static/{R:1}"/></rule>
+  <rule name="double" stopProcessing="true"><match url="^two/(.*)"/><conditions><add input="{DOCUMENT_ROOT}\\public\\{R:1}" matchType="IsDirectory"/></conditions><action type="Rewrite" url="public/{R:1}/a.css"/></rule>
+  <rule name="up" stopProcessing="true"><match url="^up/(.*)"/><conditions><add input="{DOCUMENT_ROOT}\public\..\..\{R:1}" matchType="IsFile"/></conditions><action type="CustomResponse" statusCode="410"/></rule>
+  <rule name="node" stopProcessing="true"><match url=".*"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[
+            ("app.js", "//"),
+            ("public/css/a.css", "a"),
+            ("build/static/chunks/m.js", "//"),
+        ],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/one/css/a.css"), "file public/css/a.css");
+    assert_eq!(get(&site, &p, "/one/css/missing.css"), "app app.js");
+    assert_eq!(
+        get(&site, &p, "/_next/static/chunks/m.js"),
+        "file build/static/chunks/m.js"
+    );
+    assert_eq!(get(&site, &p, "/two/css"), "file public/css/a.css");
+    // `..` written with backslashes is a `..` segment, which iisn's file tests refuse.
+    let outside = site.root.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    assert_eq!(
+        get(&site, &p, &format!("/up/{outside}/app.js")),
+        "app app.js"
+    );
+}
+
+#[test]
 fn ciphershieldtech_api_rule() {
     let site = Site::new(&[("server.js", "//")]);
     site.write(
@@ -788,6 +823,44 @@ fn server_variables_set_request_headers() {
 }
 
 #[test]
+fn replace_false_keeps_a_server_variable_the_request_already_has() {
+    // URL Rewrite 2.0: replace "specifies whether to overwrite the value of the server
+    // variable if it already exists"; REMOTE_ADDR and REQUEST_METHOD always do.
+    let site = rules_site(
+        r#"<rules>
+  <rule name="set">
+    <match url="(.*)"/>
+    <serverVariables>
+      <set name="REMOTE_ADDR" value="{HTTP_X_FORWARDED_FOR}" replace="false"/>
+      <set name="MY_VAR" value="first" replace="false"/>
+      <set name="SERVER_SOFTWARE" value="mine"/>
+    </serverVariables>
+  </rule>
+  <rule name="again">
+    <match url="(.*)"/>
+    <serverVariables>
+      <set name="MY_VAR" value="second" replace="false"/>
+    </serverVariables>
+  </rule>
+  <rule name="use" stopProcessing="true">
+    <match url=".*"/>
+    <action type="Rewrite" url="app.js?a={REMOTE_ADDR}&amp;v={MY_VAR}&amp;s={SERVER_SOFTWARE}" appendQueryString="false"/>
+  </rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/p", &[("x-forwarded-for", "203.0.113.9")]);
+    assert_eq!(r.query.as_deref(), Some("a=127.0.0.1&v=first&s=mine"));
+    assert!(
+        !r.set_vars.iter().any(|(n, _)| n == "REMOTE_ADDR"),
+        "{:?}",
+        r.set_vars
+    );
+}
+
+#[test]
 fn parent_rules_run_before_child_rules_relative_to_their_folder() {
     let site = Site::new(&[
         ("sub/app.js", "//"),
@@ -836,6 +909,63 @@ fn parent_rules_run_before_child_rules_relative_to_their_folder() {
         "error 404.0",
         "the child's rules do not apply outside sub"
     );
+}
+
+#[test]
+fn patterns_iis_cannot_compile_are_500_50() {
+    // A condition pattern that tries to use {C:1} (IIS does not expand it there, and its
+    // regex engine refuses the brace), lookbehind and named groups: IIS answers 500.50.
+    let site = rules_site(
+        r#"<rules>
+  <rule name="host-folder">
+    <match url="(.*)"/>
+    <conditions trackAllCaptures="true">
+      <add input="{HTTP_HOST}" pattern="^(localhost):\d+$"/>
+      <add input="{PATH_INFO}" pattern="^/{C:1}" negate="true"/>
+    </conditions>
+    <action type="Rewrite" url="/{C:1}/{R:1}"/>
+  </rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    let r = routed(&p, "GET", "/x", &[]);
+    match &r.decision {
+        Decision::Error(e) => {
+            assert_eq!((e.status, e.substatus), (500, 50));
+            assert!(e.detail.contains("repetition count"), "{}", e.detail);
+        }
+        other => panic!("{other:?}"),
+    }
+    let site = rules_site(
+        r#"<rules>
+  <rule name="behind" stopProcessing="true"><match url="^(?<!api/)v1/"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/v1/x"), "error 500.50");
+    let site = rules_site(
+        r#"<rules>
+  <rule name="named" stopProcessing="true"><match url="^n/(?<id>\d+)$"/><action type="Rewrite" url="app.js"/></rule>
+  <rule name="escaped" stopProcessing="true"><match url="^e/\{id\}$"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/n/1"), "error 500.50");
+    let site = rules_site(
+        r#"<rules>
+  <rule name="escaped" stopProcessing="true"><match url="^e/\{id\}$"/><action type="Rewrite" url="app.js"/></rule>
+</rules>"#,
+        "",
+        &[("app.js", "//")],
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/e/%7Bid%7D"), "app app.js");
 }
 
 #[test]
