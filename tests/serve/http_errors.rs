@@ -283,3 +283,34 @@ fn file_error_pages_carry_no_caching_headers() {
     );
     assert!(r.header("etag").is_some(), "{}", r.head);
 }
+
+/// IIS's error pages exist for 400 and above: a URL Rewrite CustomResponse answering 200 (a
+/// health check) or a 204 sends its status and reason with nothing in the body, while one
+/// answering 403 gets the error page.
+#[test]
+fn custom_responses_below_400_have_no_page() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    site.write(
+        "web.config",
+        r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode" /></handlers>
+  <rewrite><rules>
+    <rule name="health" stopProcessing="true"><match url="^health$" /><action type="CustomResponse" statusCode="200" statusReason="Alive" statusDescription="fine" /></rule>
+    <rule name="empty" stopProcessing="true"><match url="^empty$" /><action type="CustomResponse" statusCode="204" /></rule>
+    <rule name="closed" stopProcessing="true"><match url="^closed$" /><action type="CustomResponse" statusCode="403" statusReason="Forbidden" statusDescription="closed" /></rule>
+  </rules></rewrite>
+</system.webServer></configuration>"#,
+    );
+    let s = serve(&site);
+    let r = s.raw_get("/health");
+    assert_eq!((r.status, r.text().as_str()), (200, ""), "{}", r.head);
+    assert!(r.head.starts_with("HTTP/1.1 200 Alive\r\n"), "{}", r.head);
+    assert_eq!(r.header("content-length"), Some("0"), "{}", r.head);
+    let r = s.raw_get("/empty");
+    assert_eq!((r.status, r.text().as_str()), (204, ""), "{}", r.head);
+    let r = s.raw_get("/closed");
+    assert_eq!(r.status, 403);
+    assert!(r.text().contains("HTTP Error 403"), "{}", r.text());
+}

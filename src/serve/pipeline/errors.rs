@@ -381,6 +381,16 @@ pub fn shows_detailed(config: &FolderConfig, local: bool) -> bool {
 /// The response for an error iisn produced.
 pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     let status = err.status_code();
+    // IIS's error pages (detailed, custom, httpErrors entries) exist for 400 and above only:
+    // a URL Rewrite CustomResponse answering 200 (a health check) or a 3xx sends its status
+    // and reason with an empty body.
+    if err.status < 400 {
+        let mut resp = Response::new(crate::serve::proxy::empty());
+        *resp.status_mut() = status;
+        set_reason(&mut resp, err.reason.as_deref());
+        substatus_header(&mut resp, err.substatus);
+        return resp;
+    }
     let mut resp = if detailed(cx) {
         let (summary, causes) = advice(err.status, err.substatus);
         let physical = err
