@@ -956,6 +956,30 @@ fn a_location_naming_the_file_holds_its_handler_mapping() {
     assert_eq!(get(&site, &p, "/app/client.js"), "file app/client.js");
 }
 
+/// A default document request filtering hides is not served, and the reason given is
+/// filtering, not a symbolic link (there is none).
+#[test]
+fn a_hidden_default_document_is_refused_for_the_right_reason() {
+    let site = Site::new(&[("d/iisnode.yml", "secret: 1"), ("d/app.config", "x")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<defaultDocument><files><clear/><add value="iisnode.yml"/><add value="web.config"/></files></defaultDocument>"#),
+    );
+    let p = site.pipeline();
+    for url in ["/", "/d/"] {
+        let r = routed(&p, "GET", url, &[]);
+        let Decision::Error(e) = &r.decision else {
+            panic!("{url}: {:?}", describe(&site.root, &r));
+        };
+        assert_eq!((e.status, e.substatus), (404, 0), "{url}");
+        assert!(
+            e.detail.starts_with("Request filtering hides"),
+            "{url}: {}",
+            e.detail
+        );
+    }
+}
+
 #[test]
 fn static_mime_map_default_documents_and_listing() {
     let site = Site::new(&[
