@@ -286,7 +286,7 @@ fn decide_bounded(
         .name("iisn-route".into())
         .spawn(move || {
             let mut trace = Trace::new();
-            let routed = p.decide_traced(&head, None, Some(&mut trace));
+            let routed = p.decide_explained(&head, &mut trace);
             let _ = tx.send((routed, trace));
         })
         .ok()?;
