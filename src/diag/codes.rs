@@ -600,6 +600,14 @@ lints! {
          it answers IIS's stock error page for that status instead, and never sends the \
          script's source. Point the entry at a static page (an .html file), or let the \
          application answer the error itself.";
+    SCRIPT_SERVED_AS_FILE = "IISN6027", "script-served-as-file", Error,
+        "a GET of the script's own URL does not reach its iisnode handler",
+        "IIS maps each request with the handler list of its URL: the first entry whose path, \
+         verb and resourceType fit wins. When a GET of the script's URL does not pick the \
+         iisnode mapping (its verb list leaves GET out, `resourceType=\"Directory\"` does not \
+         fit a file, or a `<location>` or sub-folder web.config puts another mapping first), \
+         it falls through to the StaticFile handler, which sends the script's source code. \
+         Use `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

@@ -432,6 +432,56 @@ pub fn run(ctx: &mut Ctx<'_>) {
         }
     }
     default_documents(ctx);
+    scripts_served_as_files(ctx);
+}
+
+/// IISN6027: concrete scripts that a GET of their own URL sends through StaticFile.
+fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    // (A path with a backslash is IISN6004's.)
+    for app in ctx
+        .site
+        .apps
+        .iter()
+        .filter(|a| a.script_exists && !a.from_wildcard && !a.handler.path.value.contains('\\'))
+    {
+        let Mapping::Other { handler } = map_url(ctx, &app.script_rel) else {
+            continue;
+        };
+        let static_file = handler.modules.as_ref().is_some_and(|m| {
+            m.value
+                .split(',')
+                .any(|x| x.trim().eq_ignore_ascii_case("StaticFileModule"))
+        });
+        if !static_file {
+            continue;
+        }
+        let h = &app.handler;
+        let why = if !verb_allows_get(h) {
+            format!("its verb=\"{}\" leaves GET out", h.verb.value.trim())
+        } else if h.resource_type == ResourceType::Directory {
+            "resourceType=\"Directory\" does not fit a file".to_string()
+        } else {
+            format!(
+                "the handler list of its URL maps it to `{}` first",
+                handler.name.value
+            )
+        };
+        found.push(
+            Diagnostic::new(
+                &codes::SCRIPT_SERVED_AS_FILE,
+                format!(
+                    "a GET of /{} does not reach the iisnode handler `{}` ({why}): IIS sends the script's source code as a static file",
+                    app.script_rel, h.name.value
+                ),
+            )
+            .at(h.path.span)
+            .help("Use verb=\"*\", drop resourceType, or remove the mapping that comes first for this URL."),
+        );
+    }
+    for d in found {
+        ctx.push(d);
+    }
 }
 
 /// `.js` default documents the site adds that no iisnode handler maps (source disclosure).
