@@ -120,9 +120,11 @@ lints! {
     MISPLACED_ELEMENT = "IISN1008", "misplaced-element", Error,
         "an element in a place where IIS does not expect it",
         "The element is not in the IIS schema under this parent: a misspelt child of a section \
-         IIS knows (`<rule>` inside `<handlers>`), or a known section under the wrong parent \
+         IIS knows (`<rule>` inside `<handlers>`), a known section under the wrong parent \
          (`<iisnode>` directly under `<configuration>`, which has no section declaration \
-         there). IIS refuses the file with HTTP 500.19 (HRESULT 0x8007000d) for every URL at or \
+         there), or a section name with a letter or two wrong or in another case \
+         (`<handler>`, `<system.webserver>`: IIS section names are case-sensitive; a name far \
+         from every section iisn reads is only noted, IISN1001). IIS refuses the file with HTTP 500.19 (HRESULT 0x8007000d) for every URL at or \
          below its folder, and `iisn serve` does the same. Move or rename the element.";
     CONFIG_SOURCE = "IISN1009", "config-source", Error,
         "a `configSource` file that IIS cannot use",
