@@ -292,6 +292,16 @@ fn a_file_below_an_unread_web_config_is_a_500_19_as_in_serve() {
     assert_eq!(v[1]["outcome"], "file", "{}", v[1]);
 }
 
+/// A `#fragment` is not part of what the server gets (serve's HTTP parser drops it); route
+/// looked for a file named `a.txt#top`.
+#[test]
+fn a_fragment_is_not_part_of_the_path() {
+    let site = site_with("<configuration/>", &[("a.txt", "a")]);
+    let v = route_json(site.path(), &["/a.txt#top", "/a.txt?x=1#top"], &[]);
+    assert_eq!(v[0]["outcome"], "file", "{}", v[0]);
+    assert_eq!(v[1]["outcome"], "file", "{}", v[1]);
+}
+
 #[test]
 fn app_path_applies_as_in_serve() {
     let v = route_json(
