@@ -1130,6 +1130,16 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
     // Per folder: its handler mappings and hidden segments.
     let mut cache: std::collections::HashMap<String, (Vec<Entry<HandlerEntry>>, Vec<String>)> =
         std::collections::HashMap::new();
+    // Files a `<location>` names: their own configuration decides their mapping.
+    let file_locations: HashSet<String> = levels
+        .iter()
+        .flat_map(|l| {
+            l.config
+                .iter()
+                .flat_map(|c| &c.locations)
+                .map(|loc| join_rel(&l.dir_rel, &loc.path.value).to_ascii_lowercase())
+        })
+        .collect();
     while let Some((rel, dir, depth)) = stack.pop() {
         let Some(names) = sorted_dir(&dir) else {
             continue;
@@ -1165,6 +1175,13 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
             {
                 continue;
             }
+            let own;
+            let handlers = if file_locations.contains(&script_rel.to_ascii_lowercase()) {
+                own = effective_for(levels, &script_rel, &mut Vec::new()).handlers;
+                &own
+            } else {
+                &*handlers
+            };
             let first = handlers.iter().find(|h| {
                 let p = h.item.path.value.trim();
                 !p.contains(['/', '\\']) && name_matches(p, &name)
@@ -1299,6 +1316,32 @@ mod tests {
             .collect();
         apps.sort();
         assert_eq!(apps, [("api/server.js", "api"), ("main.js", "")]);
+    }
+
+    /// A wildcard mapping that a `<location>` naming one file removes does not make that
+    /// file an application (IIS serves it as a static file).
+    #[test]
+    fn a_location_naming_a_file_decides_its_wildcard_mapping() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration>
+  <system.webServer><handlers><add name="iisnode" path="*.js" verb="*" modules="iisnode"/></handlers></system.webServer>
+  <location path="public/app.js"><system.webServer><handlers><remove name="iisnode"/></handlers></system.webServer></location>
+</configuration>"#,
+        );
+        for f in ["server.js", "public/app.js", "public/other.js"] {
+            w(f, "");
+        }
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let mut apps: Vec<&str> = site.apps.iter().map(|a| a.script_rel.as_str()).collect();
+        apps.sort();
+        assert_eq!(apps, ["public/other.js", "server.js"]);
     }
 
     #[test]
