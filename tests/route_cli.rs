@@ -264,6 +264,44 @@ fn every_outcome() {
     assert_eq!(v[7]["file"], "files/a.txt");
 }
 
+/// Regression: a file below a web.config iisn never reads (in node_modules) is a 500.19 in
+/// `iisn serve`, which will not send it as if the file were not there; `iisn route` said
+/// "file 200" for it.
+#[test]
+fn a_file_below_an_unread_web_config_is_a_500_19_as_in_serve() {
+    let site = site_with(
+        r#"<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+        &[
+            ("server.js", "//"),
+            ("node_modules/pkg/a.js", "// source"),
+            (
+                "node_modules/pkg/web.config",
+                r#"<configuration><system.webServer><handlers><add name="pkg" path="a.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+            ),
+            ("node_modules/other/b.js", "// public"),
+        ],
+    );
+    let v = route_json(
+        site.path(),
+        &["/node_modules/pkg/a.js", "/node_modules/other/b.js"],
+        &[],
+    );
+    assert_eq!(v[0]["outcome"], "error", "{}", v[0]);
+    assert_eq!(v[0]["status"], 500, "{}", v[0]);
+    assert_eq!(v[0]["substatus"], 19, "{}", v[0]);
+    assert_eq!(v[1]["outcome"], "file", "{}", v[1]);
+}
+
+/// A `#fragment` is not part of what the server gets (serve's HTTP parser drops it); route
+/// looked for a file named `a.txt#top`.
+#[test]
+fn a_fragment_is_not_part_of_the_path() {
+    let site = site_with("<configuration/>", &[("a.txt", "a")]);
+    let v = route_json(site.path(), &["/a.txt#top", "/a.txt?x=1#top"], &[]);
+    assert_eq!(v[0]["outcome"], "file", "{}", v[0]);
+    assert_eq!(v[1]["outcome"], "file", "{}", v[1]);
+}
+
 #[test]
 fn app_path_applies_as_in_serve() {
     let v = route_json(

@@ -209,9 +209,11 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
 
     let mut stdout = std::io::stdout().lock();
     for (i, url) in urls.iter().enumerate() {
+        // A fragment never reaches the server: serve's HTTP parser drops it.
+        let target = url.split_once('#').map_or(url.as_str(), |(t, _)| t);
         let head = RequestHead {
             method: method.clone(),
-            target: url.clone(),
+            target: target.to_string(),
             headers: headers.clone(),
             remote: SocketAddr::from(([127, 0, 0, 1], 50000)),
             local_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -286,7 +288,7 @@ fn decide_bounded(
         .name("iisn-route".into())
         .spawn(move || {
             let mut trace = Trace::new();
-            let routed = p.decide_traced(&head, None, Some(&mut trace));
+            let routed = p.decide_explained(&head, &mut trace);
             let _ = tx.send((routed, trace));
         })
         .ok()?;

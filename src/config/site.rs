@@ -650,6 +650,11 @@ impl YmlSource for FsYml<'_> {
     }
 }
 
+/// The folder of a site-relative path (`api/server.js` → `api`, `server.js` → ``).
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
 /// Whether a handler path names one file (no wildcard).
 fn is_concrete(path: &str) -> bool {
     !path.contains(['*', '?']) && !path.trim().is_empty()
@@ -779,13 +784,30 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
     let env_failed = env_diags.iter().any(Diagnostic::is_error);
     diags.extend(env_diags);
 
-    // Applications: concrete iisnode handler paths, per configured folder.
+    // Applications: concrete iisnode handler paths, per configured folder and per
+    // `<location>` (a mapping inside `<location path="api">` maps `api/server.js`, one inside
+    // `<location path="server.js">` that very file, as IIS maps a URL with the handlers of
+    // its own configuration path).
     let mut apps = Vec::new();
     let mut seen = HashSet::new();
     let mut wildcard_handlers: Vec<Entry<HandlerEntry>> = Vec::new();
-    let level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
-    for level_rel in &level_dirs {
+    let mut level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
+    for level in &levels {
+        for loc in level.config.iter().flat_map(|c| &c.locations) {
+            let key = join_rel(&level.dir_rel, &loc.path.value);
+            if !level_dirs.iter().any(|d| d.eq_ignore_ascii_case(&key)) {
+                level_dirs.push(key);
+            }
+        }
+    }
+    for (i, level_rel) in level_dirs.iter().enumerate() {
         let cfg = effective_for(&levels, level_rel, &mut diags);
+        // At a `<location>`, only its own mappings (the inherited ones are the folders'
+        // and map scripts below by name, on demand, as before).
+        let location = i >= levels.len();
+        // A `<location>` naming a file: its mappings can map that file and nothing else.
+        let file_name = (!level_rel.is_empty() && rel_to_path(&root, level_rel).is_file())
+            .then(|| level_rel.rsplit('/').next().unwrap_or(level_rel));
         for h in cfg.iisnode_handlers() {
             // A mapping the folder's accessPolicy disables never runs (IISN6025 says so).
             if !crate::config::web_config::access::allows(
@@ -794,7 +816,21 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
             ) {
                 continue;
             }
+            if location && !h.level.eq_ignore_ascii_case(level_rel) {
+                continue;
+            }
             let path = &h.item.path.value;
+            if let Some(name) = file_name {
+                if !path.contains(['/', '\\'])
+                    && name_matches(path.trim(), name)
+                    && seen.insert(level_rel.to_ascii_lowercase())
+                {
+                    let dir_rel = parent_of(level_rel).to_string();
+                    let script = rel_to_path(&root, level_rel);
+                    apps.push((level_rel.clone(), script, true, dir_rel, h.item.clone()));
+                }
+                continue;
+            }
             if !is_concrete(path) {
                 if !wildcard_handlers
                     .iter()
@@ -818,9 +854,7 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
             if !(exists || h.level == *level_rel) || !seen.insert(rel.to_ascii_lowercase()) {
                 continue;
             }
-            let dir_rel = rel
-                .rsplit_once('/')
-                .map_or(String::new(), |(d, _)| d.to_string());
+            let dir_rel = parent_of(&rel).to_string();
             apps.push((rel, script, exists, dir_rel, h.item.clone()));
         }
     }
@@ -1096,6 +1130,16 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
     // Per folder: its handler mappings and hidden segments.
     let mut cache: std::collections::HashMap<String, (Vec<Entry<HandlerEntry>>, Vec<String>)> =
         std::collections::HashMap::new();
+    // Files a `<location>` names: their own configuration decides their mapping.
+    let file_locations: HashSet<String> = levels
+        .iter()
+        .flat_map(|l| {
+            l.config
+                .iter()
+                .flat_map(|c| &c.locations)
+                .map(|loc| join_rel(&l.dir_rel, &loc.path.value).to_ascii_lowercase())
+        })
+        .collect();
     while let Some((rel, dir, depth)) = stack.pop() {
         let Some(names) = sorted_dir(&dir) else {
             continue;
@@ -1131,6 +1175,13 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
             {
                 continue;
             }
+            let own;
+            let handlers = if file_locations.contains(&script_rel.to_ascii_lowercase()) {
+                own = effective_for(levels, &script_rel, &mut Vec::new()).handlers;
+                &own
+            } else {
+                &*handlers
+            };
             let first = handlers.iter().find(|h| {
                 let p = h.item.path.value.trim();
                 !p.contains(['/', '\\']) && name_matches(p, &name)
@@ -1222,6 +1273,75 @@ mod tests {
         assert!(is_ancestor("a/b", "a/b"));
         assert!(!is_ancestor("a/b", "a/bc"));
         assert!(!is_ancestor("a/b", "a"));
+    }
+
+    /// Regression: mappings inside `<location>` made no application (`iisn config` said "no
+    /// application", `iisn check` that no handler maps a script, and nothing started).
+    #[test]
+    fn mappings_inside_locations_are_applications() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration>
+  <location path="api"><system.webServer><handlers>
+    <add name="api" path="server.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+  <location path="main.js"><system.webServer><handlers>
+    <add name="main" path="*.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+  <location path="tools/x.js"><system.webServer><handlers>
+    <add name="other" path="y.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+</configuration>"#,
+        );
+        for f in [
+            "api/server.js",
+            "main.js",
+            "other.js",
+            "tools/x.js",
+            "tools/y.js",
+        ] {
+            w(f, "");
+        }
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let mut apps: Vec<(&str, &str)> = site
+            .apps
+            .iter()
+            .map(|a| (a.script_rel.as_str(), a.dir_rel.as_str()))
+            .collect();
+        apps.sort();
+        assert_eq!(apps, [("api/server.js", "api"), ("main.js", "")]);
+    }
+
+    /// A wildcard mapping that a `<location>` naming one file removes does not make that
+    /// file an application (IIS serves it as a static file).
+    #[test]
+    fn a_location_naming_a_file_decides_its_wildcard_mapping() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration>
+  <system.webServer><handlers><add name="iisnode" path="*.js" verb="*" modules="iisnode"/></handlers></system.webServer>
+  <location path="public/app.js"><system.webServer><handlers><remove name="iisnode"/></handlers></system.webServer></location>
+</configuration>"#,
+        );
+        for f in ["server.js", "public/app.js", "public/other.js"] {
+            w(f, "");
+        }
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let mut apps: Vec<&str> = site.apps.iter().map(|a| a.script_rel.as_str()).collect();
+        apps.sort();
+        assert_eq!(apps, ["public/other.js", "server.js"]);
     }
 
     #[test]

@@ -949,6 +949,132 @@ fn not_emulated(sections: &mut Sections, path: String, span: Span) {
     sections.not_emulated.push(Spanned::new(path, span));
 }
 
+/// Sections IIS knows under `<configuration>` besides those iisn reads (the .NET ones, and
+/// custom ones commonly declared in `<configSections>`), so that they are never taken for a
+/// misspelling.
+const TOP_LEVEL_KNOWN: &[&str] = &[
+    "system.web",
+    "system.net",
+    "system.codedom",
+    "system.data",
+    "system.diagnostics",
+    "system.serviceModel",
+    "system.transactions",
+    "system.identityModel",
+    "system.runtime.caching",
+    "system.web.extensions",
+    "system.xml.serialization",
+    "runtime",
+    "startup",
+    "connectionStrings",
+    "configSections",
+    "configProtectedData",
+    "applicationSettings",
+    "userSettings",
+    "entityFramework",
+    "mscorlib",
+    "uri",
+];
+
+/// `system.webServer` sections of IIS and its common modules that iisn does not read.
+const WEB_SERVER_KNOWN: &[&str] = &[
+    "asp",
+    "caching",
+    "cgi",
+    "fastCgi",
+    "globalModules",
+    "httpCompression",
+    "httpLogging",
+    "httpRedirect",
+    "httpTracing",
+    "isapiFilters",
+    "modules",
+    "applicationInitialization",
+    "odbcLogging",
+    "serverRuntime",
+    "serverSideInclude",
+    "tracing",
+    "urlCompression",
+    "validation",
+    "webdav",
+    "management",
+    "aspNetCore",
+    "httpPlatform",
+    "cors",
+    "proxy",
+    "advancedLogging",
+    "applicationRequestRouting",
+    "diagnostics",
+    "webFarms",
+    "monitoring",
+];
+
+/// `system.webServer/security` sections iisn does not read.
+const SECURITY_KNOWN: &[&str] = &[
+    "access",
+    "applicationDependencies",
+    "authentication",
+    "authorization",
+    "dynamicIpSecurity",
+    "ipSecurity",
+    "isapiCgiRestriction",
+];
+
+/// Levenshtein distance between two ASCII-case-folded names, stopping early above `limit`.
+fn distance_ci(a: &str, b: &str, limit: usize) -> usize {
+    let (a, b): (Vec<u8>, Vec<u8>) = (
+        a.bytes().map(|c| c.to_ascii_lowercase()).collect(),
+        b.bytes().map(|c| c.to_ascii_lowercase()).collect(),
+    );
+    if a.len().abs_diff(b.len()) > limit {
+        return limit + 1;
+    }
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = (prev + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = here;
+        }
+    }
+    row[b.len()]
+}
+
+/// The section `name` (unknown to IIS) was meant to be, when it is one iisn reads or one IIS
+/// knows written in another case, or one iisn reads with a letter or two wrong. IIS refuses
+/// such a file (500.19: section names are case-sensitive), and reading on without the
+/// section would serve the site without it: a `<handler>` meant to map server.js to
+/// iisnode would leave the script to the static file handler, which sends its source.
+fn misspelt_section<'a>(name: &str, read: &[&'a str], known: &[&'a str]) -> Option<&'a str> {
+    if known.contains(&name) {
+        return None;
+    }
+    read.iter()
+        .chain(known)
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .or_else(|| read.iter().find(|k| distance_ci(k, name, 2) <= 2))
+        .copied()
+}
+
+/// IISN1008 for a misspelt section (see [`misspelt_section`]).
+fn misspelt(el: &Element, parent: &str, meant: &str) -> Diagnostic {
+    Diagnostic::new(
+        &codes::MISPLACED_ELEMENT,
+        format!(
+            "<{}> is not a section IIS knows under <{parent}>: did you mean <{meant}>?",
+            el.name
+        ),
+    )
+    .at(el.name_span)
+    .help(format!(
+        "IIS refuses the whole file (HTTP 500.19, unrecognized configuration section; section names are case-sensitive) until it is written <{meant}>."
+    ))
+}
+
 fn read_top_level(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
     match el.name.as_str() {
         "system.webServer" => {
@@ -989,7 +1115,14 @@ fn read_top_level(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
                 .help("Move this element into <system.webServer>: IIS has no section declared here and refuses the whole file (500.19) until it moves."),
             );
         }
-        other => not_emulated(s, other.to_string(), el.name_span),
+        other => match misspelt_section(
+            other,
+            &["system.webServer", "appSettings", "location"],
+            TOP_LEVEL_KNOWN,
+        ) {
+            Some(meant) => diags.push(misspelt(el, "configuration", meant)),
+            None => not_emulated(s, other.to_string(), el.name_span),
+        },
     }
 }
 
@@ -1087,6 +1220,10 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
                         child.name_span,
                         diags,
                     );
+                } else if let Some(meant) =
+                    misspelt_section(&child.name, &["requestFiltering"], SECURITY_KNOWN)
+                {
+                    diags.push(misspelt(child, "security", meant));
                 } else {
                     not_emulated(
                         s,
@@ -1154,7 +1291,26 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
                 .help("Move <appSettings> up one level, directly under <configuration>: IIS refuses the file (500.19) while it is here."),
             );
         }
-        other => not_emulated(s, format!("system.webServer/{other}"), span),
+        other => match misspelt_section(
+            other,
+            &[
+                "iisnode",
+                "handlers",
+                "rewrite",
+                "defaultDocument",
+                "directoryBrowse",
+                "staticContent",
+                "security",
+                "httpErrors",
+                "webSocket",
+                "httpProtocol",
+                "appSettings",
+            ],
+            WEB_SERVER_KNOWN,
+        ) {
+            Some(meant) => diags.push(misspelt(el, "system.webServer", meant)),
+            None => not_emulated(s, format!("system.webServer/{other}"), span),
+        },
     }
 }
 
@@ -2410,6 +2566,66 @@ mod tests {
         let text = "<configuration><system.webServer><iisnode/><iisnode/></system.webServer><iisnode/><system.webServer><appSettings/></system.webServer></configuration>";
         let (_, d) = load(text);
         assert_eq!(codes_of(&d), ["IISN1003", "IISN1008", "IISN1008"]);
+    }
+
+    /// Regression: a misspelt or miscased section (`<handler>`, `<Handlers>`,
+    /// `<system.webserver>`, `<requestfiltering>`) was read as a section iisn does not
+    /// emulate (a note), so the site ran without it and server.js went out as a static file;
+    /// IIS refuses such a file with 500.19. Sections IIS knows, and names far from any iisn
+    /// reads, stay notes.
+    #[test]
+    fn misspelt_sections_are_errors() {
+        for (text, meant) in [
+            (
+                "<configuration><system.webserver/></configuration>",
+                "system.webServer",
+            ),
+            (
+                "<configuration><AppSettings/></configuration>",
+                "appSettings",
+            ),
+            (
+                "<configuration><Location path=\"a\"/></configuration>",
+                "location",
+            ),
+            (
+                "<configuration><system.webServer><handler/></system.webServer></configuration>",
+                "handlers",
+            ),
+            (
+                "<configuration><system.webServer><Handlers/></system.webServer></configuration>",
+                "handlers",
+            ),
+            (
+                "<configuration><system.webServer><iisNode/></system.webServer></configuration>",
+                "iisnode",
+            ),
+            (
+                "<configuration><system.webServer><rewrites/></system.webServer></configuration>",
+                "rewrite",
+            ),
+            (
+                "<configuration><system.webServer><HttpCompression/></system.webServer></configuration>",
+                "httpCompression",
+            ),
+            (
+                "<configuration><system.webServer><security><requestfiltering/></security></system.webServer></configuration>",
+                "requestFiltering",
+            ),
+        ] {
+            let (_, d) = load(text);
+            assert_eq!(codes_of(&d), ["IISN1008"], "{text}");
+            assert!(
+                d[0].message.contains(&format!("<{meant}>")),
+                "{text}: {}",
+                d[0].message
+            );
+        }
+        let (c, d) = load(
+            "<configuration><system.web/><connectionStrings/><system.webServer><modules/><httpCompression/><aspNetCore/><foo/><security><ipSecurity/></security></system.webServer></configuration>",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(c.expect("parses").sections.not_emulated.len(), 7);
     }
 
     /// Regression: `<filteringRules>`, `<alwaysAllowedUrls>` and `<alwaysAllowedQueryStrings>`

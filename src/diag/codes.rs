@@ -122,9 +122,11 @@ lints! {
     MISPLACED_ELEMENT = "IISN1008", "misplaced-element", Error,
         "an element in a place where IIS does not expect it",
         "The element is not in the IIS schema under this parent: a misspelt child of a section \
-         IIS knows (`<rule>` inside `<handlers>`), or a known section under the wrong parent \
+         IIS knows (`<rule>` inside `<handlers>`), a known section under the wrong parent \
          (`<iisnode>` directly under `<configuration>`, which has no section declaration \
-         there). IIS refuses the file with HTTP 500.19 (HRESULT 0x8007000d) for every URL at or \
+         there), or a section name with a letter or two wrong or in another case \
+         (`<handler>`, `<system.webserver>`: IIS section names are case-sensitive; a name far \
+         from every section iisn reads is only noted, IISN1001). IIS refuses the file with HTTP 500.19 (HRESULT 0x8007000d) for every URL at or \
          below its folder, and `iisn serve` does the same. Move or rename the element.";
     CONFIG_SOURCE = "IISN1009", "config-source", Error,
         "a `configSource` file that IIS cannot use",
@@ -605,6 +607,14 @@ lints! {
          it answers IIS's stock error page for that status instead, and never sends the \
          script's source. Point the entry at a static page (an .html file), or let the \
          application answer the error itself.";
+    SCRIPT_SERVED_AS_FILE = "IISN6027", "script-served-as-file", Error,
+        "a GET of the script's own URL does not reach its iisnode handler",
+        "IIS maps each request with the handler list of its URL: the first entry whose path, \
+         verb and resourceType fit wins. When a GET of the script's URL does not pick the \
+         iisnode mapping (its verb list leaves GET out, `resourceType=\"Directory\"` does not \
+         fit a file, or a `<location>` or sub-folder web.config puts another mapping first), \
+         it falls through to the StaticFile handler, which sends the script's source code. \
+         Use `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

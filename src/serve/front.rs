@@ -593,33 +593,13 @@ async fn unread_config_response(
         new
     });
     let events = ctx.router.shared_events();
-    let message = match &u.never {
-        None => {
-            events.config_poke.notify_one();
-            format!(
-                "{} appeared after iisn read the configuration; iisn reads it now, and the next request follows it",
-                u.file.display()
-            )
-        }
-        Some(reason) => format!(
-            "{reason}, but IIS would apply {} to the files below it: iisn serves none of them; move the file, or hide the folder (hiddenSegments)",
-            u.file.display()
-        ),
-    };
-    if first {
-        events.emit(ServeEvent::Warning {
-            text: message.clone(),
-        });
+    if u.never.is_none() {
+        events.config_poke.notify_one();
     }
-    let fault = super::pipeline::errors::ConfigFault {
-        hresult: 0x8007_000d,
-        message,
-        file: u.file.clone(),
-        line: 0,
-        column: 0,
-        source_lines: Vec::new(),
-    };
-    let e = super::pipeline::errors::IisError::config_invalid(fault, u.dir.clone());
+    let e = u.error();
+    if first {
+        events.emit(ServeEvent::Warning { text: u.message() });
+    }
     errors::respond(err_cx, &e).await
 }
 

@@ -3,9 +3,10 @@
 //! status.
 //!
 //! The trace comes from [`Pipeline::decide_traced`], the function every request is routed
-//! with (`decide` is `decide_traced(.., None)`) and the one `iisn route` prints, run on the
-//! same request head just before the request is routed. So `route`, `serve --trace` and what
-//! `serve` does cannot disagree, short of a file changing between the two calls.
+//! with (`decide` is `decide_traced(.., None)`), through [`Pipeline::decide_explained`] as
+//! `iisn route` prints it, run on the same request head just before the request is routed.
+//! So `route`, `serve --trace` and what `serve` does cannot disagree, short of a file
+//! changing between the two calls.
 //!
 //! Off by default and free when off: [`begin`] is one load of a `OnceLock` that is never set.
 //! When on, traced requests pay for the extra decision and the rendering (on a blocking
@@ -74,7 +75,7 @@ pub async fn begin<B>(ctx: &ServerCtx, req: &Request<B>, peer: Peer) -> Option<P
     let (method, url) = (head.method.to_string(), head.target.clone());
     let job = tokio::task::spawn_blocking(move || {
         let mut trace = Trace::new();
-        let routed = pipeline.decide_traced(&head, None, Some(&mut trace));
+        let routed = pipeline.decide_explained(&head, &mut trace);
         let report = Report {
             pipeline: &pipeline,
             method: head.method.as_str(),

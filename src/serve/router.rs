@@ -8,8 +8,10 @@
 //! (iisnode keys applications by script path).
 //!
 //! Handler mapping ([`select_handler`]) walks the final URL's segments from the left. At each
-//! segment, the handler list of the folder above it is tried in order (child levels' entries
-//! first, as IIS merges them, so a site's mapping beats the stock ones); the first mapping
+//! segment, the handler list of the URL up to that segment is tried in order (its folder's
+//! configuration, with any `<location>` naming the segment itself: IIS reads handlers at the
+//! request URL's configuration path; child levels' entries come first, as IIS merges them,
+//! so a site's mapping beats the stock ones); the first mapping
 //! whose `path` matches the segment (`hello.js`, `*.js`, `server*.js`, or a path with `/`
 //! compared with the URL relative to the mapping's folder) and whose `verb` and
 //! `resourceType` fit selects the handler, and the rest of the URL is PATH_INFO
@@ -335,7 +337,10 @@ pub fn select_handler(
             && !precondition_fails(&h.item)
     };
     for i in 0..segs.len() {
-        let cfg = p.config_for(&site_path[..starts[i]]);
+        // The configuration of the URL up to and including this segment: its folder's, and a
+        // `<location>` naming the segment itself (`<location path="elmah.axd">` holding the
+        // mapping for elmah.axd, a pattern IIS honours), which the folder's alone would miss.
+        let cfg = p.config_for(&site_path[..starts[i] + segs[i].len()]);
         let found = cfg.eff.handlers.iter().enumerate().find(|(_, h)| {
             h.item.path.value.trim() != "*"
                 && usable(h, cfg.eff.access_policy)

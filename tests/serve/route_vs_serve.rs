@@ -407,3 +407,69 @@ fn filtering_rules_and_always_allowed() {
     );
     compare(&site, &urls);
 }
+
+/// Attempts at a site's source and settings: route and serve agree on every one (encoded
+/// and double-encoded traversal, backslashes, case, stream names, PATH_INFO climbing out of
+/// a script), including the two they used to disagree on or get wrong: a script whose
+/// mapping is in `<location path="api.js">` (served as text) and a file below a web.config
+/// iisn never reads (route said `file`, serve answered 500.19).
+#[test]
+fn source_exposure_attempts() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write(
+        "web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers><add name="iisnode" path="hello.js" verb="*" modules="iisnode"/></handlers>
+  </system.webServer>
+  <location path="api.js"><system.webServer><handlers>
+    <add name="api" path="api.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+</configuration>"#,
+    );
+    site.write(
+        "api.js",
+        "require('http').createServer((q, s) => s.end('api')).listen(process.env.PORT);\n",
+    );
+    site.write("iisnode.yml", "nodeProcessCountPerApplication: 1\n");
+    site.write("bin/x.txt", "bin\n");
+    site.write("public/a.txt", "public\n");
+    site.write("node_modules/pkg/a.js", "// pkg source\n");
+    site.write(
+        "node_modules/pkg/web.config",
+        r#"<configuration><system.webServer><handlers><add name="pkg" path="a.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+    );
+    site.write("node_modules/other/b.js", "// public\n");
+    let urls = [
+        "/api.js",
+        "/api.js/x",
+        "/node_modules/pkg/a.js",
+        "/node_modules/other/b.js",
+        "/public/a.txt",
+        "/Web.Config",
+        "/public/..%2fweb.config",
+        "/public/..%5Cweb.config",
+        "/public/%2e%2e/hello.js",
+        "/%252e%252e/web.config",
+        "/%2e%2e/outside.txt",
+        "/hello.js/../web.config",
+        "/hello.js::$DATA",
+        "/web.config%20",
+        "/IISNODE.YML",
+        "/bin/x.txt",
+    ];
+    let r = route(&site, &urls);
+    assert_eq!(r[0]["app"]["script"], "api.js");
+    assert_eq!(r[1]["app"]["path_info"], "/x");
+    assert_eq!(
+        (&r[2]["status"], &r[2]["substatus"]),
+        (&500.into(), &19.into())
+    );
+    assert_eq!(r[3]["outcome"], "file");
+    for v in &r[5..] {
+        assert_ne!(v["outcome"], "file", "{v}");
+    }
+    compare(&site, &urls);
+}

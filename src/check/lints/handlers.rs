@@ -12,7 +12,7 @@ use crate::config::site::{is_ancestor, rel_to_path};
 use crate::config::web_config::{CollectionOp, HandlerEntry, ResourceType};
 use crate::diag::{Diagnostic, codes};
 
-use super::{Ctx, parent_rel};
+use super::Ctx;
 
 /// What serves a URL.
 #[derive(Clone, Debug)]
@@ -88,7 +88,8 @@ pub fn map_url(ctx: &Ctx<'_>, url: &str) -> Mapping {
     for i in 1..=segments.len() {
         let prefix = segments[..i].join("/");
         let name = segments[i - 1];
-        let eff = ctx.effective(parent_rel(&prefix));
+        // The URL's configuration up to this segment (a `<location>` naming the file counts).
+        let eff = ctx.effective(&prefix);
         let first = eff.handlers.iter().find(|h| {
             verb_allows_get(&h.item)
                 && path_matches(h, &prefix, name)
@@ -431,6 +432,56 @@ pub fn run(ctx: &mut Ctx<'_>) {
         }
     }
     default_documents(ctx);
+    scripts_served_as_files(ctx);
+}
+
+/// IISN6027: concrete scripts that a GET of their own URL sends through StaticFile.
+fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    // (A path with a backslash is IISN6004's.)
+    for app in ctx
+        .site
+        .apps
+        .iter()
+        .filter(|a| a.script_exists && !a.from_wildcard && !a.handler.path.value.contains('\\'))
+    {
+        let Mapping::Other { handler } = map_url(ctx, &app.script_rel) else {
+            continue;
+        };
+        let static_file = handler.modules.as_ref().is_some_and(|m| {
+            m.value
+                .split(',')
+                .any(|x| x.trim().eq_ignore_ascii_case("StaticFileModule"))
+        });
+        if !static_file {
+            continue;
+        }
+        let h = &app.handler;
+        let why = if !verb_allows_get(h) {
+            format!("its verb=\"{}\" leaves GET out", h.verb.value.trim())
+        } else if h.resource_type == ResourceType::Directory {
+            "resourceType=\"Directory\" does not fit a file".to_string()
+        } else {
+            format!(
+                "the handler list of its URL maps it to `{}` first",
+                handler.name.value
+            )
+        };
+        found.push(
+            Diagnostic::new(
+                &codes::SCRIPT_SERVED_AS_FILE,
+                format!(
+                    "a GET of /{} does not reach the iisnode handler `{}` ({why}): IIS sends the script's source code as a static file",
+                    app.script_rel, h.name.value
+                ),
+            )
+            .at(h.path.span)
+            .help("Use verb=\"*\", drop resourceType, or remove the mapping that comes first for this URL."),
+        );
+    }
+    for d in found {
+        ctx.push(d);
+    }
 }
 
 /// `.js` default documents the site adds that no iisnode handler maps (source disclosure).
@@ -484,5 +535,47 @@ mod tests {
         assert!(glob_match("hello.js", "HELLO.js"));
         assert!(glob_match("*_AppService.axd", "x_appservice.axd"));
         assert!(!glob_match("a*b*c", "acb"));
+    }
+
+    fn codes_for(web_config: &str, files: &[&str]) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("web.config"), web_config).expect("write");
+        for f in files {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(
+                p,
+                "require('http').createServer().listen(process.env.PORT);\n",
+            )
+            .expect("write");
+        }
+        let opts = crate::config::LoadOptions {
+            env: crate::config::env::Environment::from_pairs(Vec::<(String, String)>::new()),
+            cpu_count: 1,
+        };
+        let checked = crate::check::check_path(dir.path(), &opts).expect("checked");
+        checked
+            .diagnostics
+            .iter()
+            .map(|d| d.lint.code.to_string())
+            .collect()
+    }
+
+    /// Regression: a mapping in `<location path="server.js">` was not seen by the static
+    /// handler selection, so a rewrite to the script was reported as sending its source.
+    #[test]
+    fn a_location_naming_the_script_maps_it() {
+        let codes = codes_for(
+            r#"<configuration>
+  <location path="server.js"><system.webServer><handlers>
+    <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+  <system.webServer><rewrite><rules>
+    <rule name="app"><match url=".*"/><action type="Rewrite" url="server.js"/></rule>
+  </rules></rewrite></system.webServer>
+</configuration>"#,
+            &["server.js"],
+        );
+        assert!(!codes.iter().any(|c| c == "IISN6005"), "{codes:?}");
     }
 }

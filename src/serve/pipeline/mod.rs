@@ -655,6 +655,24 @@ impl Pipeline {
         self.decide_unremembered(head, progress, trace, memo_ok)
     }
 
+    /// [`Pipeline::decide_traced`] as `iisn serve` answers the request, for `iisn route` and
+    /// `serve --trace`: a file or listing below a web.config this configuration does not
+    /// hold is IIS's 500.19 ([`unread`]; the front makes the same substitution), never the
+    /// file.
+    pub fn decide_explained(&self, head: &RequestHead, trace: &mut Trace) -> Routed {
+        let mut routed = self.decide_traced(head, None, Some(trace));
+        let listing = matches!(routed.decision, Decision::Listing { .. });
+        if (listing || matches!(routed.decision, Decision::File { .. }))
+            && let Some(u) = self.unread_config(
+                strip_prefix_ci(&routed.url, &self.app_path).unwrap_or("/"),
+                listing,
+            )
+        {
+            routed.decision = Decision::Error(u.error());
+        }
+        routed
+    }
+
     /// [`Pipeline::decide_traced`] once the memo has no decision for the request; `memo_ok`:
     /// the decision may be remembered.
     fn decide_unremembered(

@@ -102,6 +102,14 @@ pub fn resolve(root: &Path, site_path: &str, filter: &Filter) -> Resolved {
         Err(_) => return Resolved::Missing(p),
     };
     if let Some(why) = refused_target(root, &real, filter) {
+        // With no link on the way (the path is its own canonical form), only request
+        // filtering can refuse it here: a default document named `web.config` or
+        // `iisnode.yml`, whose folder URL passed filtering.
+        let why = if real == p {
+            "Request filtering hides this file or folder (a hidden segment or a denied file extension)."
+        } else {
+            why
+        };
         return Resolved::Hidden(p, why.into());
     }
     match fs::metadata(&real) {

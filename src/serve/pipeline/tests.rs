@@ -1054,6 +1054,62 @@ fn handler_list_order_clear_remove_verbs_and_not_emulated() {
     assert_eq!(get(&site, &p, "/readd/a.txt"), "file readd/a.txt");
 }
 
+/// Regression: a mapping inside `<location path="server.js">` (the pattern ELMAH's
+/// `<location path="elmah.axd">` made common) was ignored, because each segment was mapped
+/// with its folder's handlers only: the script went out as a static file, its source.
+#[test]
+fn a_location_naming_the_file_holds_its_handler_mapping() {
+    let site = Site::new(&[
+        ("server.js", "// secret"),
+        ("app/main.js", "// secret"),
+        ("app/client.js", "// public"),
+        ("other.js", "// public"),
+    ]);
+    site.write(
+        "web.config",
+        r#"<configuration>
+  <location path="server.js"><system.webServer><handlers>
+    <add name="iisnode" path="*.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+  <location path="app/main.js"><system.webServer><handlers>
+    <add name="main" path="main.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+</configuration>"#,
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+    assert_eq!(get(&site, &p, "/SERVER.JS"), "app SERVER.JS");
+    assert_eq!(get(&site, &p, "/server.js/debug"), "app server.js +/debug");
+    assert_eq!(get(&site, &p, "/app/main.js"), "app app/main.js");
+    // The locations name those files only.
+    assert_eq!(get(&site, &p, "/other.js"), "file other.js");
+    assert_eq!(get(&site, &p, "/app/client.js"), "file app/client.js");
+}
+
+/// A default document request filtering hides is not served, and the reason given is
+/// filtering, not a symbolic link (there is none).
+#[test]
+fn a_hidden_default_document_is_refused_for_the_right_reason() {
+    let site = Site::new(&[("d/iisnode.yml", "secret: 1"), ("d/app.config", "x")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<defaultDocument><files><clear/><add value="iisnode.yml"/><add value="web.config"/></files></defaultDocument>"#),
+    );
+    let p = site.pipeline();
+    for url in ["/", "/d/"] {
+        let r = routed(&p, "GET", url, &[]);
+        let Decision::Error(e) = &r.decision else {
+            panic!("{url}: {:?}", describe(&site.root, &r));
+        };
+        assert_eq!((e.status, e.substatus), (404, 0), "{url}");
+        assert!(
+            e.detail.starts_with("Request filtering hides"),
+            "{url}: {}",
+            e.detail
+        );
+    }
+}
+
 #[test]
 fn static_mime_map_default_documents_and_listing() {
     let site = Site::new(&[

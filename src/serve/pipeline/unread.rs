@@ -35,6 +35,36 @@ pub struct Unread {
     pub never: Option<String>,
 }
 
+impl Unread {
+    /// What iisn says about it (the terminal's warning, the 500.19 page's message).
+    pub fn message(&self) -> String {
+        match &self.never {
+            None => format!(
+                "{} appeared after iisn read the configuration; iisn reads it now, and the next request follows it",
+                self.file.display()
+            ),
+            Some(reason) => format!(
+                "{reason}, but IIS would apply {} to the files below it: iisn serves none of them; move the file, or hide the folder (hiddenSegments)",
+                self.file.display()
+            ),
+        }
+    }
+
+    /// IIS's 500.19 for a file or listing below it (`iisn serve` answers it, `iisn route`
+    /// shows it).
+    pub fn error(&self) -> super::errors::IisError {
+        let fault = super::errors::ConfigFault {
+            hresult: 0x8007_000d,
+            message: self.message(),
+            file: self.file.clone(),
+            line: 0,
+            column: 0,
+            source_lines: Vec::new(),
+        };
+        super::errors::IisError::config_invalid(fault, self.dir.clone())
+    }
+}
+
 /// Folders known to hold a web.config, and what was last seen in the others.
 #[derive(Debug)]
 pub struct UnreadCheck {
