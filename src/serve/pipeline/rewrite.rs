@@ -38,9 +38,9 @@
 //! `REQUEST_URI`, `HTTP_URL` and `UNENCODED_URL` stay the original request target;
 //! `HTTP_X_ORIGINAL_URL` is the original target once a rule has rewritten.
 //!
-//! Errors IIS reports as 500.50 (a pattern that does not compile, a Rewrite to `http://...`,
-//! which needs Application Request Routing) are 500.50 here too, when a request reaches the
-//! rule. Evaluation never panics, and it is bounded: patterns refuse inputs over 4096 bytes and
+//! Errors IIS reports as 500.50 (a pattern that does not compile, a `{Name:...}` naming
+//! neither a string function nor a rewrite map, a Rewrite to `http://...`, which needs
+//! Application Request Routing) are 500.50 here too, when a request reaches the rule. Evaluation never panics, and it is bounded: patterns refuse inputs over 4096 bytes and
 //! the whole evaluation runs under [`super::budget`].
 
 use std::cell::RefCell;
@@ -81,8 +81,9 @@ enum Piece {
     C(usize),
     Func(Func, Template),
     Map(usize, Template),
-    /// `{Name:...}` naming neither a function nor a map: expands to nothing.
-    Unknown(Template),
+    /// `{Name:...}` naming neither a function nor a map (the name as written): URL Rewrite
+    /// cannot expand it, and a rule holding one answers 500.50 when it runs.
+    Unknown(String, Template),
 }
 
 /// A parsed substitution string.
@@ -164,7 +165,7 @@ impl Template {
         }
         match maps.iter().position(|m| m.eq_ignore_ascii_case(name)) {
             Some(i) => Piece::Map(i, arg),
-            None => Piece::Unknown(arg),
+            None => Piece::Unknown(name.to_string(), arg),
         }
     }
 }
@@ -205,10 +206,19 @@ impl Template {
                         out.push_str(m.lookup(arg.expand_with(var, r, c, maps)));
                     }
                 }
-                Piece::Unknown(_) => {}
+                Piece::Unknown(..) => {}
             }
         }
         out
+    }
+
+    /// The first `{Name:...}` naming neither a function nor a map, nested ones included.
+    fn unknown_name(&self) -> Option<&str> {
+        self.0.iter().find_map(|p| match p {
+            Piece::Unknown(name, _) => Some(name.as_str()),
+            Piece::Func(_, arg) | Piece::Map(_, arg) => arg.unknown_name(),
+            Piece::Lit(_) | Piece::Var(_) | Piece::R(_) | Piece::C(_) => None,
+        })
     }
 }
 
@@ -246,7 +256,7 @@ impl Template {
         self.0.iter().all(|p| match p {
             Piece::Var(name) => PURE_VARS.contains(&name.as_str()),
             Piece::Func(_, arg) | Piece::Map(_, arg) => arg.is_pure(),
-            Piece::Lit(_) | Piece::R(_) | Piece::C(_) | Piece::Unknown(_) => true,
+            Piece::Lit(_) | Piece::R(_) | Piece::C(_) | Piece::Unknown(..) => true,
         })
     }
 }
@@ -350,6 +360,9 @@ struct CompiledRule {
     conditions: Vec<CompiledCondition>,
     set_vars: Vec<(String, Template, bool)>,
     action: Action,
+    /// A `{Name:...}` in the rule naming neither a function nor a map: URL Rewrite cannot
+    /// expand the rule, so it answers 500.50 whenever the rule runs.
+    unknown_function: Option<String>,
     /// Matches of this rule that overran the budget and are still running.
     runaway: AtomicUsize,
     /// The shortest input among them (`usize::MAX` when none runs).
@@ -357,6 +370,24 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
+    fn find_unknown_function(&self) -> Option<&str> {
+        let action: Vec<&Template> = match &self.action {
+            Action::Rewrite { url, .. } | Action::Redirect { url, .. } => vec![url],
+            Action::Custom {
+                reason,
+                description,
+                ..
+            } => reason.iter().chain(description).collect(),
+            Action::None | Action::Abort | Action::Broken(_) => Vec::new(),
+        };
+        self.conditions
+            .iter()
+            .map(|c| &c.input)
+            .chain(self.set_vars.iter().map(|(_, t, _)| t))
+            .chain(action)
+            .find_map(Template::unknown_name)
+    }
+
     /// Whether the rule decides from the request line, the configuration and file tests
     /// alone: no `<serverVariables>`, and every template reads only [`PURE_VARS`].
     fn is_pure(&self) -> bool {
@@ -457,6 +488,25 @@ pub(super) fn compile_maps(eff: &EffectiveConfig) -> (Vec<String>, Vec<CompiledM
     (map_names, maps)
 }
 
+/// The `{R:n}` captures of a rule's `<match>` on `input`, or `None` when it does not match:
+/// no pattern matches everything; a negated pattern matches when the pattern does not, with
+/// no captures.
+fn rule_captures(
+    pattern: Option<&Pattern>,
+    negate: bool,
+    input: &str,
+) -> Option<Vec<Option<String>>> {
+    match (pattern, negate) {
+        (None, false) => Some(vec![Some(input.to_string())]),
+        (None, true) => None,
+        (Some(p), negate) => match (captures_of(p, input), negate) {
+            (Some(c), false) => Some(c),
+            (None, true) => Some(Vec::new()),
+            _ => None,
+        },
+    }
+}
+
 impl RuleSet {
     /// Compiles the effective rules and maps of a folder.
     pub fn compile(eff: &EffectiveConfig) -> RuleSet {
@@ -554,11 +604,16 @@ impl RuleSet {
                         })
                         .collect(),
                     action,
+                    unknown_function: None,
                     runaway: AtomicUsize::new(0),
                     runaway_min_len: AtomicUsize::new(usize::MAX),
                 }
             })
             .collect();
+        let mut rules = rules;
+        for r in &mut rules {
+            r.unknown_function = r.find_unknown_function().map(str::to_string);
+        }
         let any_enabled = rules.iter().any(|r| r.enabled);
         let inline = rules.iter().all(|r| {
             let cond = r.conditions.iter().map(|c| &c.pattern);
@@ -870,7 +925,7 @@ impl Scope<'_> {
                         out.push_str(m.lookup(self.expand(arg)));
                     }
                 }
-                Piece::Unknown(_) => {}
+                Piece::Unknown(..) => {}
             }
         }
         out
@@ -1018,24 +1073,32 @@ impl RuleSet {
                     rule.name
                 )));
             }
-            let pattern = match &rule.pattern {
-                Ok(p) => p,
-                Err(e) => {
-                    return Outcome::Respond(rewrite_error(format!(
-                        "the pattern of rule \"{}\" does not compile: {e}",
-                        rule.name
-                    )));
-                }
+            // A rule URL Rewrite cannot load fails every request that reaches it.
+            let broken = match (&rule.unknown_function, &rule.pattern) {
+                (Some(name), _) => Some(format!(
+                    "rule \"{}\" cannot be expanded: {{{name}:...}} names neither a string function (ToLower, UrlEncode, UrlDecode, HtmlEncode) nor a rewrite map",
+                    rule.name
+                )),
+                (None, Err(e)) => Some(format!(
+                    "the pattern of rule \"{}\" does not compile: {e}",
+                    rule.name
+                )),
+                (None, Ok(_)) => None,
             };
-            let r_caps: Option<Vec<Option<String>>> = match (pattern, rule.negate) {
-                (None, false) => Some(vec![Some(input.clone())]),
-                (None, true) => None,
-                (Some(p), negate) => match (captures_of(p, &input), negate) {
-                    (Some(c), false) => Some(c),
-                    (None, true) => Some(Vec::new()),
-                    _ => None,
-                },
+            if let Some(why) = broken {
+                rec(trace, |t| {
+                    // What the pattern would have matched, for the explanation only.
+                    let caps = (rule.pattern.as_ref().ok())
+                        .and_then(|p| rule_captures(p.as_ref(), rule.negate, &input));
+                    t.rule(i, &input, caps.as_deref());
+                    t.action(ActionTrace::Error { why: why.clone() });
+                });
+                return Outcome::Respond(rewrite_error(why));
+            }
+            let Ok(pattern) = &rule.pattern else {
+                continue;
             };
+            let r_caps = rule_captures(pattern.as_ref(), rule.negate, &input);
             rec(trace, |t| t.rule(i, &input, r_caps.as_deref()));
             let Some(r_caps) = r_caps else { continue };
             let c_caps = self.conditions(rule, env, state, &r_caps, trace);
@@ -1451,7 +1514,10 @@ mod tests {
         );
         assert_eq!(
             Template::parse("{Nope:x}", &maps).0,
-            vec![Piece::Unknown(Template(vec![Piece::Lit("x".into())]))]
+            vec![Piece::Unknown(
+                "Nope".into(),
+                Template(vec![Piece::Lit("x".into())])
+            )]
         );
     }
 

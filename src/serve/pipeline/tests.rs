@@ -2575,3 +2575,31 @@ fn custom_headers_are_built_once_per_folder() {
     );
     assert_eq!(names("sub/a.txt"), ["x-frame-options: DENY"]);
 }
+
+/// `{Name:...}` naming neither a function nor a rewrite map cannot be expanded by URL
+/// Rewrite: the rule answers 500.50 whenever a request reaches it, matching or not, as a
+/// pattern that does not compile does (IISN6010 in `iisn check`), instead of expanding to
+/// nothing and rewriting somewhere else. Requests that rules before it end are unaffected.
+#[test]
+fn unknown_rewrite_functions_are_500_50_when_their_rule_runs() {
+    let site = Site::new(&[
+        ("app.js", ""),
+        ("a.txt", "a"),
+        (
+            "web.config",
+            &wrap(
+                r#"<handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode"/></handlers>
+<rewrite><rules>
+  <rule name="files" stopProcessing="true"><match url="^a\.txt$"/><action type="None"/></rule>
+  <rule name="typo" stopProcessing="true"><match url="^b/(.*)"/><action type="Rewrite" url="app.js?x={ToLowr:{R:1}}"/></rule>
+  <rule name="cond" stopProcessing="true"><match url="^c/"/><conditions><add input="{Nope:{URL}}" pattern="^$" negate="true"/></conditions><action type="Rewrite" url="app.js"/></rule>
+</rules></rewrite>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.txt"), "file a.txt");
+    assert_eq!(get(&site, &p, "/b/X"), "error 500.50");
+    assert_eq!(get(&site, &p, "/c/x"), "error 500.50");
+    assert_eq!(get(&site, &p, "/d"), "error 500.50");
+}
