@@ -107,7 +107,17 @@ fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
             Some("give site-relative URLs after the site: iisn route SITE / /about.html"),
         ));
     }
-    for u in urls {
+    // A client never sends the fragment (`#top`): browsers and curl drop it, and serve
+    // routes `/a#top` as `/a`, so route does the same instead of matching rules against it.
+    let urls: Vec<String> = urls
+        .iter()
+        .map(|u| {
+            u.split_once('#')
+                .map_or(u.as_str(), |(before, _)| before)
+                .to_string()
+        })
+        .collect();
+    for u in &urls {
         if !u.starts_with('/') {
             return Err(usage(
                 format!("`{u}` is not a site-relative URL"),
@@ -121,7 +131,7 @@ fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
             ));
         }
     }
-    Ok((site, urls.to_vec()))
+    Ok((site, urls))
 }
 
 fn parse_headers(raw: &[String]) -> Result<HeaderMap, Error> {
@@ -309,6 +319,14 @@ mod tests {
         let (site, urls) = split_args(&s(&["examples/kudu", "/"])).expect("site and url");
         assert_eq!(site, PathBuf::from("examples/kudu"));
         assert_eq!(urls, s(&["/"]));
+    }
+
+    #[test]
+    fn the_fragment_is_not_part_of_the_request() {
+        let (_, urls) =
+            split_args(&s(&["site", "/about.html#top", "/a?x=1#y", "/b#"])).expect("urls");
+        assert_eq!(urls, s(&["/about.html", "/a?x=1", "/b"]));
+        assert!(split_args(&s(&["site", "#top"])).is_err());
     }
 
     #[test]
