@@ -249,6 +249,27 @@ fn a_non_loopback_host_warns_about_what_it_exposes() {
     server.stop();
 }
 
+/// Regression: `iisn serve` on a folder without any web.config (the wrong folder) started
+/// in silence and answered 404s; `iisn check` warns there (IISN0005), and so does serve.
+#[test]
+fn a_folder_without_web_config_is_reported() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    std::fs::remove_file(site.path("web.config")).expect("remove web.config");
+    let mut server = site.serve();
+    let err = server.stderr();
+    assert!(
+        err.contains("warning: no web.config in") && err.contains("node never runs"),
+        "{err}"
+    );
+    server.stop();
+    let with_config = Site::new("hello").expect("node is available");
+    let mut server = with_config.serve();
+    assert!(!server.stderr().contains("no web.config in"));
+    server.stop();
+}
+
 /// Regression: a refused bind on a port below 1024 only said "check --host and --port".
 #[test]
 fn a_privileged_port_says_why_it_is_refused() {
