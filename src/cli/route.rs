@@ -93,10 +93,28 @@ fn is_site(arg: &str) -> bool {
     arg != "/" && std::path::Path::new(arg).join("web.config").is_file()
 }
 
+/// `http://host/path?q` (or https) → the host and the path with its query (`/` when none).
+fn full_url(arg: &str) -> Option<(&str, String)> {
+    let (scheme, rest) = arg.split_once("://")?;
+    if !["http", "https"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
+        return None;
+    }
+    let (host, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Some((host, path))
+}
+
 /// Splits `[SITE] URL...` into the site and the URLs.
 fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
     let (site, urls) = match args.first() {
-        Some(first) if !first.starts_with('/') || is_site(first) => {
+        Some(first) if !(first.starts_with('/') || full_url(first).is_some()) || is_site(first) => {
             (PathBuf::from(first), &args[1..])
         }
         _ => (PathBuf::from("."), args),
@@ -118,6 +136,14 @@ fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
         })
         .collect();
     for u in &urls {
+        if let Some((host, path)) = full_url(u) {
+            return Err(usage(
+                format!("`{u}` is a full URL; route takes the path and query the client sends"),
+                Some(&format!(
+                    "give `{path}`, with --header 'Host: {host}' for the host"
+                )),
+            ));
+        }
         if !u.starts_with('/') {
             return Err(usage(
                 format!("`{u}` is not a site-relative URL"),
@@ -334,6 +360,22 @@ mod tests {
         assert!(split_args(&s(&["site"])).is_err());
         assert!(split_args(&s(&["site", "about.html"])).is_err());
         assert!(split_args(&s(&["site", "/a b"])).is_err());
+        let Err(Error::Usage { hint, .. }) =
+            split_args(&s(&["site", "http://example.com:8080/a?b=1"]))
+        else {
+            panic!("a full URL is a usage error");
+        };
+        assert_eq!(
+            hint.as_deref(),
+            Some("give `/a?b=1`, with --header 'Host: example.com:8080' for the host")
+        );
+        // Also as the first argument, which is otherwise the site when it does not start
+        // with `/`.
+        let Err(Error::Usage { message, hint }) = split_args(&s(&["HTTPS://example.com?q"])) else {
+            panic!("a full URL is a usage error");
+        };
+        assert!(message.contains("is a full URL"), "{message}");
+        assert!(hint.is_some_and(|h| h.starts_with("give `/?q`")));
         assert!(parse_headers(&s(&["NoColon"])).is_err());
         assert!(parse_headers(&s(&["Bad Name: x"])).is_err());
         let h = parse_headers(&s(&["X-A: 1"])).expect("headers");
