@@ -812,3 +812,53 @@ fn a_mapping_through_the_script_is_path_info() {
     );
     assert_eq!(code, Some(0), "{found:?}");
 }
+
+/// Regression: a rule name or value holding `&#13;&#10;` was printed with a raw line break
+/// by the human outputs of check, route and config, so a line of its own could start with
+/// `::error ...`, which GitHub Actions runs as a workflow command when the output is in its
+/// log. Every output now keeps such text on its line, escaped (`\r\n`).
+#[test]
+fn line_breaks_in_configuration_text_stay_escaped_in_human_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+    </handlers>
+    <iisnode node_env="dev&#10;::warning::injected"/>
+    <rewrite>
+      <rules>
+        <rule name="a&#13;&#10;::error file=x,line=1::injected">
+          <match url="^api/(.*"/>
+          <action type="Rewrite" url="server.js"/>
+        </rule>
+      </rules>
+    </rewrite>
+  </system.webServer>
+</configuration>
+"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    let site = dir.path().to_str().expect("utf-8 path");
+    for args in [
+        vec!["check", site],
+        vec!["route", site, "/api/x"],
+        vec!["config", site],
+    ] {
+        let out = iisn().args(&args).output().expect("run iisn");
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(
+                !text.lines().any(|l| l.trim_start().starts_with("::")),
+                "iisn {args:?} printed a line that starts with `::`:\n{text}"
+            );
+            assert!(!text.contains('\r'), "iisn {args:?}: {text}");
+        }
+        let all = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(all.contains("\\n::"), "iisn {args:?} shows the escape:\n{all}");
+    }
+}

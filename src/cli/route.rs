@@ -284,7 +284,13 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
                     Some(400..=499) => &ui.out.warning,
                     _ => &ui.out.good,
                 };
-                for (n, l) in lines.into_iter().enumerate() {
+                // Rule names and values come from the web.config: one line each, whatever
+                // they hold (crate::ui::printable).
+                for (n, l) in lines
+                    .iter()
+                    .map(|l| crate::ui::printable(l).into_owned())
+                    .enumerate()
+                {
                     if n == 0 {
                         t.push_str(&ui.out.bold.apply_to(l).to_string());
                     } else if n == last {

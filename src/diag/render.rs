@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Diagnostic, Severity, Summary};
 use crate::config::source::{SourceMap, Span};
 use crate::ui::Styles;
+use crate::ui::printable;
 
 /// A path shown relative to `base` when it lies under it.
 pub fn display_path(path: &Path, base: &Path) -> String {
@@ -50,7 +51,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
         "{}{} {}",
         sev_style.apply_to(format!("{}[{}]", d.severity.as_str(), d.lint.code)),
         st.bold.apply_to(":"),
-        st.bold.apply_to(&d.message)
+        st.bold.apply_to(printable(&d.message))
     );
     let mut gutter = 1;
     if let Some(span) = d.primary.filter(|s| !s.is_builtin()) {
@@ -115,10 +116,11 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
             "{pad}{} {}: {}",
             st.accent.apply_to("="),
             location(sources, label.span, base),
-            label.message
+            printable(&label.message)
         );
     }
     if let Some(note) = &d.note {
+        let note = printable(note);
         let _ = writeln!(
             out,
             "{pad}{} {} {note}",
@@ -127,6 +129,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
         );
     }
     if let Some(help) = &d.help {
+        let help = printable(help);
         let _ = writeln!(
             out,
             "{pad}{} {} {help}",
