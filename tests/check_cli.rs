@@ -859,6 +859,9 @@ fn line_breaks_in_configuration_text_stay_escaped_in_human_output() {
         }
         let all = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
-        assert!(all.contains("\\n::"), "iisn {args:?} shows the escape:\n{all}");
+        assert!(
+            all.contains("\\n::"),
+            "iisn {args:?} shows the escape:\n{all}"
+        );
     }
 }

@@ -188,6 +188,17 @@ fn parse_headers(raw: &[String]) -> Result<HeaderMap, Error> {
                 ),
             ));
         }
+        if name == http::header::CONTENT_LENGTH
+            && (value.is_empty() || !value.as_bytes().iter().all(u8::is_ascii_digit))
+        {
+            return Err(usage(
+                format!(
+                    "`{}` is not a valid Content-Length: the request would be answered 400 (Bad Request) before IIS sees it",
+                    line.trim()
+                ),
+                Some("give the body's length in bytes, e.g. 'Content-Length: 40000000'"),
+            ));
+        }
         h.append(name, value);
     }
     if h.get_all(http::header::HOST).iter().count() > 1 {
@@ -383,6 +394,9 @@ mod tests {
         assert!(message.contains("is a full URL"), "{message}");
         assert!(hint.is_some_and(|h| h.starts_with("give `/?q`")));
         assert!(parse_headers(&s(&["NoColon"])).is_err());
+        assert!(parse_headers(&s(&["Content-Length: abc"])).is_err());
+        assert!(parse_headers(&s(&["Content-Length: -1"])).is_err());
+        assert!(parse_headers(&s(&["content-length: 40000000"])).is_ok());
         assert!(parse_headers(&s(&["Bad Name: x"])).is_err());
         let h = parse_headers(&s(&["X-A: 1"])).expect("headers");
         assert_eq!(h.get("x-a").and_then(|v| v.to_str().ok()), Some("1"));
