@@ -57,7 +57,7 @@ pub fn run(args: &ConfigArgs, ui: &Ui) -> Result<(), Error> {
     let apps: Vec<&Application> = match &args.app {
         None => site.apps.iter().collect(),
         Some(want) => {
-            let want = want.replace('\\', "/").trim_start_matches("./").to_string();
+            let want = script_key(want);
             let found: Vec<_> = site
                 .apps
                 .iter()
@@ -153,6 +153,16 @@ fn value_text(v: &SettingValue) -> String {
         SettingValue::Str(s) if s.is_empty() => "\"\"".into(),
         other => printable(&other.to_string()).into_owned(),
     }
+}
+
+/// `--app` as the site-relative script path applications are listed by: `\` is `/`, and a
+/// leading `./` or `/` (the script's URL) is dropped.
+fn script_key(want: &str) -> String {
+    let mut key = want.trim().replace('\\', "/");
+    while let Some(rest) = key.strip_prefix("./").or_else(|| key.strip_prefix('/')) {
+        key = rest.to_string();
+    }
+    key
 }
 
 /// The text report for a set of applications.
@@ -453,5 +463,19 @@ pub fn json_document(site: &LoadedSite, apps: &[&Application], base: &Path) -> J
             .map(|d| JsonDiagnostic::of(d, &site.sources, base))
             .collect(),
         summary: Summary::of(&site.diagnostics),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_is_found_by_its_path_its_url_or_a_windows_path() {
+        assert_eq!(script_key("api/server.js"), "api/server.js");
+        assert_eq!(script_key("/api/server.js"), "api/server.js");
+        assert_eq!(script_key("./api/server.js"), "api/server.js");
+        assert_eq!(script_key(".\\api\\server.js"), "api/server.js");
+        assert_eq!(script_key(" server.js "), "server.js");
     }
 }
