@@ -865,3 +865,22 @@ fn line_breaks_in_configuration_text_stay_escaped_in_human_output() {
         );
     }
 }
+
+/// Regression: `iisn check server.js` read the script as XML and reported IISN0001 ("text
+/// outside the root element"); a script or page named on the command line is now a usage
+/// error (exit 2) that says to give its site's folder.
+#[test]
+fn a_script_named_on_the_command_line_is_not_read_as_xml() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "server.js", SERVER);
+    let script = dir.path().join("server.js");
+    let out = iisn()
+        .args(["check", script.to_str().expect("utf-8 path")])
+        .output()
+        .expect("run iisn");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a configuration file"), "{err}");
+    assert!(err.contains("give its site's folder"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("IISN0001"));
+}

@@ -119,6 +119,17 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
                     msg.push_str(&format!("  caused by: {s}\n"));
                     source = s.source();
                 }
+                if let check::CheckPathError::NotConfig { path } = &e {
+                    let folder = path
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or(std::path::Path::new("."));
+                    msg.push_str(&format!(
+                        "  {} give its site's folder (iisn check {}), which checks the scripts its web.config maps too, or a web.config or iisnode.yml\n",
+                        ui.err.help.apply_to("help:"),
+                        crate::cli::init::display_dir(folder)
+                    ));
+                }
                 eprint!("{msg}");
             }
         }
