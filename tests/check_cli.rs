@@ -884,3 +884,21 @@ fn a_script_named_on_the_command_line_is_not_read_as_xml() {
     assert!(err.contains("give its site's folder"), "{err}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("IISN0001"));
 }
+
+/// Regression: with `--format github`, a path that could not be checked was only reported
+/// on stderr (exit 2); it is also an `::error` annotation, so the job summary says why.
+#[test]
+fn github_format_annotates_a_path_that_could_not_be_checked() {
+    let out = iisn()
+        .args(["check", "--format", "github", "no/such/site"])
+        .output()
+        .expect("run iisn");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "::error title=iisn check::no/such/site does not exist"),
+        "{stdout}"
+    );
+}

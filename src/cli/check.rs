@@ -101,6 +101,7 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
     let opts = LoadOptions::from_process();
     let mut checked: Vec<Checked> = Vec::new();
     let mut unreadable = 0usize;
+    let mut path_errors = String::new();
     // The same file or folder named twice (`site site/`, a link to it) is checked once.
     let mut seen = std::collections::HashSet::new();
     for p in &paths {
@@ -113,6 +114,9 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
             Ok(c) => checked.push(c),
             Err(e) => {
                 unreadable += 1;
+                if args.format == Format::Github {
+                    path_errors.push_str(&render::github_path_error(&e.to_string()));
+                }
                 let mut msg = format!("{} {e}\n", ui.err.error.apply_to("error:"));
                 let mut source = std::error::Error::source(&e);
                 while let Some(s) = source {
@@ -143,7 +147,7 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
     };
     let text = match args.format {
         Format::Human => render::human_report(&checked, &base, &ui.out, filter),
-        Format::Github => render::github_report(&checked, &base, filter),
+        Format::Github => render::github_report(&checked, &base, filter) + &path_errors,
         Format::Json => json_text(&render::json_report(&checked, &base))?,
         Format::Sarif => json_text(&render::sarif_report(&checked, &base))?,
     };
