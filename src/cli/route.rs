@@ -78,6 +78,9 @@ pub struct RouteArgs {
     /// Emulate Windows authentication for the request (AUTH_USER etc.), as serve does.
     #[arg(long, value_name = "DOMAIN\\NAME")]
     pub auth_user: Option<String>,
+    /// AUTH_TYPE reported with --auth-user, as serve's --auth-type.
+    #[arg(long, default_value = "Negotiate", requires = "auth_user")]
+    pub auth_type: String,
 }
 
 fn usage(message: impl Into<String>, hint: Option<&str>) -> Error {
@@ -251,7 +254,7 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
     let pipeline = Arc::new(pipeline);
     let auth = args.auth_user.as_ref().map(|u| AuthEmulation {
         user: u.clone(),
-        auth_type: "Negotiate".into(),
+        auth_type: args.auth_type.clone(),
     });
 
     let mut stdout = std::io::stdout().lock();
