@@ -85,6 +85,26 @@ impl Styles {
     }
 }
 
+/// Text from a configuration file made safe for one terminal line: control characters
+/// (`&#10;` or `&#13;` in a web.config attribute, an escape sequence) are written as escapes
+/// (`\n`, `\r`, `\u{1b}`). A raw newline would start a line of its own, which GitHub
+/// Actions reads as a workflow command (`::error ...`) when the human output is in its log.
+/// Tabs stay.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `1 error`, `2 errors`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -98,6 +118,16 @@ mod tests {
     fn plural_forms() {
         assert_eq!(plural(1, "error", "errors"), "1 error");
         assert_eq!(plural(0, "error", "errors"), "0 errors");
+    }
+
+    #[test]
+    fn printable_escapes_line_breaks_and_escape_sequences() {
+        assert_eq!(printable("rule a\tb"), "rule a\tb");
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(
+            printable("a\r\n::error file=x::y \u{1b}[31m"),
+            "a\\r\\n::error file=x::y \\u{1b}[31m"
+        );
     }
 
     #[test]

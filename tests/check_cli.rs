@@ -812,3 +812,93 @@ fn a_mapping_through_the_script_is_path_info() {
     );
     assert_eq!(code, Some(0), "{found:?}");
 }
+
+/// Regression: a rule name or value holding `&#13;&#10;` was printed with a raw line break
+/// by the human outputs of check, route and config, so a line of its own could start with
+/// `::error ...`, which GitHub Actions runs as a workflow command when the output is in its
+/// log. Every output now keeps such text on its line, escaped (`\r\n`).
+#[test]
+fn line_breaks_in_configuration_text_stay_escaped_in_human_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        r#"<configuration>
+  <system.webServer>
+    <handlers>
+      <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+    </handlers>
+    <iisnode node_env="dev&#10;::warning::injected"/>
+    <rewrite>
+      <rules>
+        <rule name="a&#13;&#10;::error file=x,line=1::injected">
+          <match url="^api/(.*"/>
+          <action type="Rewrite" url="server.js"/>
+        </rule>
+      </rules>
+    </rewrite>
+  </system.webServer>
+</configuration>
+"#,
+    );
+    write(dir.path(), "server.js", SERVER);
+    let site = dir.path().to_str().expect("utf-8 path");
+    for args in [
+        vec!["check", site],
+        vec!["route", site, "/api/x"],
+        vec!["config", site],
+    ] {
+        let out = iisn().args(&args).output().expect("run iisn");
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(
+                !text.lines().any(|l| l.trim_start().starts_with("::")),
+                "iisn {args:?} printed a line that starts with `::`:\n{text}"
+            );
+            assert!(!text.contains('\r'), "iisn {args:?}: {text}");
+        }
+        let all = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            all.contains("\\n::"),
+            "iisn {args:?} shows the escape:\n{all}"
+        );
+    }
+}
+
+/// Regression: `iisn check server.js` read the script as XML and reported IISN0001 ("text
+/// outside the root element"); a script or page named on the command line is now a usage
+/// error (exit 2) that says to give its site's folder.
+#[test]
+fn a_script_named_on_the_command_line_is_not_read_as_xml() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "server.js", SERVER);
+    let script = dir.path().join("server.js");
+    let out = iisn()
+        .args(["check", script.to_str().expect("utf-8 path")])
+        .output()
+        .expect("run iisn");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a configuration file"), "{err}");
+    assert!(err.contains("give its site's folder"), "{err}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("IISN0001"));
+}
+
+/// Regression: with `--format github`, a path that could not be checked was only reported
+/// on stderr (exit 2); it is also an `::error` annotation, so the job summary says why.
+#[test]
+fn github_format_annotates_a_path_that_could_not_be_checked() {
+    let out = iisn()
+        .args(["check", "--format", "github", "no/such/site"])
+        .output()
+        .expect("run iisn");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "::error title=iisn check::no/such/site does not exist"),
+        "{stdout}"
+    );
+}

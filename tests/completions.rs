@@ -74,8 +74,37 @@ fn every_shell_gets_a_script_naming_every_subcommand() {
         // The same bytes as clap_complete generates from the definition.
         let mut expected = Vec::new();
         let shell_enum: clap_complete::Shell = shell.parse().expect("shell name");
-        clap_complete::generate(shell_enum, &mut Cli::command(), "iisn", &mut expected);
+        clap_complete::generate(
+            shell_enum,
+            &mut iisn::cli::completions::completion_command(),
+            "iisn",
+            &mut expected,
+        );
         assert_eq!(script.as_bytes(), expected.as_slice(), "{shell}");
+    }
+}
+
+/// Hidden subcommands (`__guard`, which `iisn serve` starts itself) are not offered:
+/// clap_complete would list them, so they are taken out of the tree it is given.
+#[test]
+fn no_shell_offers_a_hidden_subcommand() {
+    let hidden: Vec<String> = Cli::command()
+        .get_subcommands()
+        .filter(|c| c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect();
+    assert!(
+        !hidden.is_empty(),
+        "iisn has a hidden subcommand to test with"
+    );
+    for shell in SHELLS {
+        let script = stdout_of(&["completions", shell]);
+        for name in &hidden {
+            assert!(
+                !script.contains(name.as_str()),
+                "{shell} completion offers the hidden subcommand {name}"
+            );
+        }
     }
 }
 

@@ -409,9 +409,21 @@ fn a_folder_with_a_web_config_is_refused_and_left_alone() {
         fs::read_to_string(dir.join("web.config")).expect("read"),
         "<configuration/>\n"
     );
-    // --dry-run does not get around it either.
+    // --dry-run does not get around it either, and the hint no longer sends the user to
+    // --dry-run alone (which gives this same error): with --force it shows the plan.
     let out = iisn(&["init", dir.to_str().expect("utf-8"), "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "pass --force to replace these files (with --dry-run: see what it would write)"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(tree(dir), before);
+    let out = iisn(&["init", dir.to_str().expect("utf-8"), "--dry-run", "--force"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("would replace  web.config"));
     assert_eq!(tree(dir), before);
 }
 

@@ -503,3 +503,32 @@ fn custom_error_pages_are_explained_as_serve_sends_them() {
     assert!(text.contains("ExecuteURL"), "{text}");
     assert!(text.contains("errors/403.html"), "{text}");
 }
+
+/// Regression: route had --auth-user but no --auth-type, so a rule testing {AUTH_TYPE}
+/// could only be traced for Negotiate, while `iisn serve --auth-type Basic` answers otherwise.
+#[test]
+fn auth_type_reaches_rule_conditions_as_in_serve() {
+    let dir = site_with(
+        r#"<configuration><system.webServer><rewrite><rules>
+  <rule name="basic-only" stopProcessing="true">
+    <match url=".*"/>
+    <conditions><add input="{AUTH_TYPE}" pattern="^Basic$"/></conditions>
+    <action type="CustomResponse" statusCode="418" statusReason="Basic" statusDescription="basic"/>
+  </rule>
+</rules></rewrite></system.webServer></configuration>"#,
+        &[],
+    );
+    let with = |extra: &[&str]| route_json(dir.path(), &["/x"], extra)[0]["status"].clone();
+    assert_eq!(
+        with(&["--auth-user", "CORP\\alice", "--auth-type", "Basic"]),
+        418
+    );
+    assert_eq!(with(&["--auth-user", "CORP\\alice"]), 404);
+    let out = iisn()
+        .arg("route")
+        .arg(dir.path())
+        .args(["/x", "--auth-type", "Basic"])
+        .output()
+        .expect("run iisn");
+    assert_eq!(out.status.code(), Some(2), "--auth-type needs --auth-user");
+}

@@ -90,6 +90,8 @@ pub enum CheckPathError {
     NotFound { path: PathBuf },
     #[error(transparent)]
     LoadSite(#[from] LoadSiteError),
+    #[error("{} is not a configuration file", path.display())]
+    NotConfig { path: PathBuf },
     #[error("cannot read {path}")]
     Unreadable {
         path: PathBuf,
@@ -138,6 +140,19 @@ pub fn check_path(path: &Path, opts: &LoadOptions) -> Result<Checked, CheckPathE
         .file_name()
         .map(|n| n.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
+    // A script or a page named on the command line would otherwise be read as XML and get
+    // a confusing IISN0001; its lints (IISN7xxx) run when its site's folder is checked.
+    const NOT_CONFIG: [&str; 11] = [
+        "js", "mjs", "cjs", "ts", "jsx", "tsx", "json", "html", "htm", "css", "md",
+    ];
+    if Path::new(&name)
+        .extension()
+        .is_some_and(|e| NOT_CONFIG.iter().any(|x| e == *x))
+    {
+        return Err(CheckPathError::NotConfig {
+            path: path.to_path_buf(),
+        });
+    }
     if name == "web.config" {
         let site = load_site(path, opts)?;
         let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

@@ -141,6 +141,12 @@ fn gh_property(s: &str) -> String {
 
 /// One `::error file=...,line=...,col=...,endLine=...,endColumn=...,title=IISNxxxx::message`
 /// line per diagnostic the filter shows.
+/// A path `iisn check` could not check (missing, unreadable, a script), as an annotation
+/// with no file: the job's summary shows why the step failed, not only its raw log.
+pub fn github_path_error(message: &str) -> String {
+    format!("::error title=iisn check::{}\n", gh_data(message))
+}
+
 pub fn github_report(checked: &[Checked], base: &Path, filter: Filter) -> String {
     let mut out = String::new();
     for c in checked {

@@ -60,7 +60,8 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
-    /// Print the explanation of a diagnostic code (e.g. IISN6005) and exit.
+    /// Print the explanation of a diagnostic code (IISN6005, 6005 or its name, regex-syntax) and
+    /// exit.
     #[arg(long, value_name = "CODE", conflicts_with_all = ["paths", "explain_all_markdown"])]
     pub explain: Option<String>,
     /// Print docs/lints.md (every lint and its explanation) and exit.
@@ -77,10 +78,13 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
         return Ok(());
     }
     if let Some(code) = &args.explain {
-        let Some(lint) = codes::find(code.trim()) else {
+        let Some(lint) = explained(code) else {
             return Err(Error::Usage {
                 message: format!("no diagnostic has the code `{code}`"),
-                hint: Some("codes look like IISN6005; docs/lints.md lists them all".into()),
+                hint: Some(
+                    "codes look like IISN6005 (or its name, regex-syntax); docs/lints.md lists them all"
+                        .into(),
+                ),
             });
         };
         stdout
@@ -97,6 +101,7 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
     let opts = LoadOptions::from_process();
     let mut checked: Vec<Checked> = Vec::new();
     let mut unreadable = 0usize;
+    let mut path_errors = String::new();
     // The same file or folder named twice (`site site/`, a link to it) is checked once.
     let mut seen = std::collections::HashSet::new();
     for p in &paths {
@@ -109,11 +114,25 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
             Ok(c) => checked.push(c),
             Err(e) => {
                 unreadable += 1;
+                if args.format == Format::Github {
+                    path_errors.push_str(&render::github_path_error(&e.to_string()));
+                }
                 let mut msg = format!("{} {e}\n", ui.err.error.apply_to("error:"));
                 let mut source = std::error::Error::source(&e);
                 while let Some(s) = source {
                     msg.push_str(&format!("  caused by: {s}\n"));
                     source = s.source();
+                }
+                if let check::CheckPathError::NotConfig { path } = &e {
+                    let folder = path
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or(std::path::Path::new("."));
+                    msg.push_str(&format!(
+                        "  {} give its site's folder (iisn check {}), which checks the scripts its web.config maps too, or a web.config or iisnode.yml\n",
+                        ui.err.help.apply_to("help:"),
+                        crate::cli::init::display_dir(folder)
+                    ));
                 }
                 eprint!("{msg}");
             }
@@ -128,7 +147,7 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
     };
     let text = match args.format {
         Format::Human => render::human_report(&checked, &base, &ui.out, filter),
-        Format::Github => render::github_report(&checked, &base, filter),
+        Format::Github => render::github_report(&checked, &base, filter) + &path_errors,
         Format::Json => json_text(&render::json_report(&checked, &base))?,
         Format::Sarif => json_text(&render::sarif_report(&checked, &base))?,
     };
@@ -152,6 +171,21 @@ pub fn run(args: &CheckArgs, ui: &Ui) -> Result<(), Error> {
     Ok(())
 }
 
+/// The lint `--explain` names: by code (`IISN6005`, any case), by its number alone (`6005`,
+/// as the code is often quoted), or by its name (`regex-syntax`, as JSON and SARIF give it).
+fn explained(arg: &str) -> Option<&'static codes::Lint> {
+    let arg = arg.trim();
+    if !arg.is_empty() && arg.bytes().all(|b| b.is_ascii_digit()) {
+        return codes::find(&format!("IISN{arg}"));
+    }
+    codes::find(arg).or_else(|| {
+        codes::ALL
+            .iter()
+            .copied()
+            .find(|l| l.name.eq_ignore_ascii_case(arg))
+    })
+}
+
 /// Drops a file given on the command line when a folder also given already checked it
 /// (`iisn check site site/web.config`): its diagnostics would be reported, and the file
 /// counted, twice.
@@ -171,4 +205,21 @@ fn json_text<T: serde::Serialize>(doc: &T) -> Result<String, Error> {
     let mut s = serde_json::to_string_pretty(doc).map_err(|e| Error::Output(e.into()))?;
     s.push('\n');
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explain_takes_a_code_its_number_or_its_name() {
+        let code = |a: &str| explained(a).map(|l| l.code);
+        assert_eq!(code("IISN6006"), Some("IISN6006"));
+        assert_eq!(code(" iisn6006 "), Some("IISN6006"));
+        assert_eq!(code("6006"), Some("IISN6006"));
+        assert_eq!(code("regex-syntax"), Some("IISN6006"));
+        assert_eq!(code("9999"), None);
+        assert_eq!(code(""), None);
+        assert_eq!(code("no-such-lint"), None);
+    }
 }

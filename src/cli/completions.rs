@@ -40,9 +40,24 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
+/// The command tree the completion scripts describe: [`Cli`] without its hidden
+/// subcommands. clap_complete lists a subcommand even when it is hidden, so `iisn <TAB>`
+/// would offer `__guard`, which only `iisn serve` itself runs.
+pub fn completion_command() -> clap::Command {
+    let full = Cli::command();
+    let mut cmd = clap::Command::new("iisn")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
+    if let Some(about) = full.get_about() {
+        cmd = cmd.about(about.clone());
+    }
+    cmd
+}
+
 pub fn completions(args: &CompletionsArgs) -> Result<(), Error> {
     let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut Cli::command(), "iisn", &mut buf);
+    clap_complete::generate(args.shell, &mut completion_command(), "iisn", &mut buf);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&buf).map_err(Error::Output)?;
     stdout.flush().map_err(Error::Output)

@@ -18,7 +18,7 @@ use crate::config::source::SourceMap;
 use crate::config::{Application, ConfigErrorKind, LoadOptions, LoadedSite, load_site};
 use crate::diag::render::{self, JsonDiagnostic, JsonLocation, display_path};
 use crate::diag::{Severity, Summary};
-use crate::ui::Styles;
+use crate::ui::{Styles, printable};
 
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -57,7 +57,7 @@ pub fn run(args: &ConfigArgs, ui: &Ui) -> Result<(), Error> {
     let apps: Vec<&Application> = match &args.app {
         None => site.apps.iter().collect(),
         Some(want) => {
-            let want = want.replace('\\', "/").trim_start_matches("./").to_string();
+            let want = script_key(want);
             let found: Vec<_> = site
                 .apps
                 .iter()
@@ -151,8 +151,18 @@ fn origin_text(origin: &Origin, sources: &SourceMap, base: &Path) -> String {
 fn value_text(v: &SettingValue) -> String {
     match v {
         SettingValue::Str(s) if s.is_empty() => "\"\"".into(),
-        other => other.to_string(),
+        other => printable(&other.to_string()).into_owned(),
     }
+}
+
+/// `--app` as the site-relative script path applications are listed by: `\` is `/`, and a
+/// leading `./` or `/` (the script's URL) is dropped.
+fn script_key(want: &str) -> String {
+    let mut key = want.trim().replace('\\', "/");
+    while let Some(rest) = key.strip_prefix("./").or_else(|| key.strip_prefix('/')) {
+        key = rest.to_string();
+    }
+    key
 }
 
 /// The text report for a set of applications.
@@ -205,14 +215,14 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
             out,
             "{} {}  {}",
             st.bold.apply_to("application"),
-            st.accent.apply_to(&app.script_rel),
+            st.accent.apply_to(printable(&app.script_rel)),
             status
         );
         let _ = writeln!(
             out,
             "  handler      {} (path=\"{}\") {}",
-            app.handler.name.value,
-            app.handler.path.value,
+            printable(&app.handler.name.value),
+            printable(&app.handler.path.value),
             st.dim
                 .apply_to(render::location(&site.sources, app.handler.name.span, base))
         );
@@ -239,7 +249,11 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
         };
         let _ = writeln!(out, "  iisnode.yml  {yml}");
         if !app.app_settings.is_empty() {
-            let keys: Vec<_> = app.app_settings.iter().map(|(k, _)| k.as_str()).collect();
+            let keys: Vec<_> = app
+                .app_settings
+                .iter()
+                .map(|(k, _)| printable(k).into_owned())
+                .collect();
             let _ = writeln!(
                 out,
                 "  appSettings  {} (as environment variables)",
@@ -285,7 +299,7 @@ pub fn text_report(site: &LoadedSite, apps: &[&Application], base: &Path, st: &S
             let note = s
                 .note
                 .as_ref()
-                .map(|n| format!("  {}", st.dim.apply_to(format!("({n})"))))
+                .map(|n| format!("  {}", st.dim.apply_to(format!("({})", printable(n)))))
                 .unwrap_or_default();
             let _ = writeln!(out, "  {:w0$}  {:w1$}  {origin}{note}", row[0], row[1]);
         }
@@ -449,5 +463,19 @@ pub fn json_document(site: &LoadedSite, apps: &[&Application], base: &Path) -> J
             .map(|d| JsonDiagnostic::of(d, &site.sources, base))
             .collect(),
         summary: Summary::of(&site.diagnostics),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_is_found_by_its_path_its_url_or_a_windows_path() {
+        assert_eq!(script_key("api/server.js"), "api/server.js");
+        assert_eq!(script_key("/api/server.js"), "api/server.js");
+        assert_eq!(script_key("./api/server.js"), "api/server.js");
+        assert_eq!(script_key(".\\api\\server.js"), "api/server.js");
+        assert_eq!(script_key(" server.js "), "server.js");
     }
 }

@@ -253,7 +253,7 @@ fn init_error(e: InitError, dir: &Path, template: &str) -> Error {
                 let _ = write!(message, "\n  {:width$}  {why}", b.rel);
             }
             let hint = if blocked.iter().all(|b| b.force_clears()) {
-                "pass --force to replace these files, or choose another folder (--dry-run shows the plan)"
+                "pass --force to replace these files (with --dry-run: see what it would write), or choose another folder"
             } else {
                 "move what is in the way, or choose another folder"
             };

@@ -78,6 +78,9 @@ pub struct RouteArgs {
     /// Emulate Windows authentication for the request (AUTH_USER etc.), as serve does.
     #[arg(long, value_name = "DOMAIN\\NAME")]
     pub auth_user: Option<String>,
+    /// AUTH_TYPE reported with --auth-user, as serve's --auth-type.
+    #[arg(long, default_value = "Negotiate", requires = "auth_user")]
+    pub auth_type: String,
 }
 
 fn usage(message: impl Into<String>, hint: Option<&str>) -> Error {
@@ -93,10 +96,28 @@ fn is_site(arg: &str) -> bool {
     arg != "/" && std::path::Path::new(arg).join("web.config").is_file()
 }
 
+/// `http://host/path?q` (or https) → the host and the path with its query (`/` when none).
+fn full_url(arg: &str) -> Option<(&str, String)> {
+    let (scheme, rest) = arg.split_once("://")?;
+    if !["http", "https"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
+        return None;
+    }
+    let (host, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Some((host, path))
+}
+
 /// Splits `[SITE] URL...` into the site and the URLs.
 fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
     let (site, urls) = match args.first() {
-        Some(first) if !first.starts_with('/') || is_site(first) => {
+        Some(first) if !(first.starts_with('/') || full_url(first).is_some()) || is_site(first) => {
             (PathBuf::from(first), &args[1..])
         }
         _ => (PathBuf::from("."), args),
@@ -107,7 +128,25 @@ fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
             Some("give site-relative URLs after the site: iisn route SITE / /about.html"),
         ));
     }
-    for u in urls {
+    // A client never sends the fragment (`#top`): browsers and curl drop it, and serve
+    // routes `/a#top` as `/a`, so route does the same instead of matching rules against it.
+    let urls: Vec<String> = urls
+        .iter()
+        .map(|u| {
+            u.split_once('#')
+                .map_or(u.as_str(), |(before, _)| before)
+                .to_string()
+        })
+        .collect();
+    for u in &urls {
+        if let Some((host, path)) = full_url(u) {
+            return Err(usage(
+                format!("`{u}` is a full URL; route takes the path and query the client sends"),
+                Some(&format!(
+                    "give `{path}`, with --header 'Host: {host}' for the host"
+                )),
+            ));
+        }
         if !u.starts_with('/') {
             return Err(usage(
                 format!("`{u}` is not a site-relative URL"),
@@ -121,7 +160,7 @@ fn split_args(args: &[String]) -> Result<(PathBuf, Vec<String>), Error> {
             ));
         }
     }
-    Ok((site, urls.to_vec()))
+    Ok((site, urls))
 }
 
 fn parse_headers(raw: &[String]) -> Result<HeaderMap, Error> {
@@ -150,6 +189,17 @@ fn parse_headers(raw: &[String]) -> Result<HeaderMap, Error> {
                 Some(
                     "give a host name or address with an optional port, e.g. 'Host: example.com:8080'",
                 ),
+            ));
+        }
+        if name == http::header::CONTENT_LENGTH
+            && (value.is_empty() || !value.as_bytes().iter().all(u8::is_ascii_digit))
+        {
+            return Err(usage(
+                format!(
+                    "`{}` is not a valid Content-Length: the request would be answered 400 (Bad Request) before IIS sees it",
+                    line.trim()
+                ),
+                Some("give the body's length in bytes, e.g. 'Content-Length: 40000000'"),
             ));
         }
         h.append(name, value);
@@ -204,7 +254,7 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
     let pipeline = Arc::new(pipeline);
     let auth = args.auth_user.as_ref().map(|u| AuthEmulation {
         user: u.clone(),
-        auth_type: "Negotiate".into(),
+        auth_type: args.auth_type.clone(),
     });
 
     let mut stdout = std::io::stdout().lock();
@@ -250,7 +300,13 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
                     Some(400..=499) => &ui.out.warning,
                     _ => &ui.out.good,
                 };
-                for (n, l) in lines.into_iter().enumerate() {
+                // Rule names and values come from the web.config: one line each, whatever
+                // they hold (crate::ui::printable).
+                for (n, l) in lines
+                    .iter()
+                    .map(|l| crate::ui::printable(l).into_owned())
+                    .enumerate()
+                {
                     if n == 0 {
                         t.push_str(&ui.out.bold.apply_to(l).to_string());
                     } else if n == last {
@@ -314,11 +370,38 @@ mod tests {
     }
 
     #[test]
+    fn the_fragment_is_not_part_of_the_request() {
+        let (_, urls) =
+            split_args(&s(&["site", "/about.html#top", "/a?x=1#y", "/b#"])).expect("urls");
+        assert_eq!(urls, s(&["/about.html", "/a?x=1", "/b"]));
+        assert!(split_args(&s(&["site", "#top"])).is_err());
+    }
+
+    #[test]
     fn usage_errors() {
         assert!(split_args(&s(&["site"])).is_err());
         assert!(split_args(&s(&["site", "about.html"])).is_err());
         assert!(split_args(&s(&["site", "/a b"])).is_err());
+        let Err(Error::Usage { hint, .. }) =
+            split_args(&s(&["site", "http://example.com:8080/a?b=1"]))
+        else {
+            panic!("a full URL is a usage error");
+        };
+        assert_eq!(
+            hint.as_deref(),
+            Some("give `/a?b=1`, with --header 'Host: example.com:8080' for the host")
+        );
+        // Also as the first argument, which is otherwise the site when it does not start
+        // with `/`.
+        let Err(Error::Usage { message, hint }) = split_args(&s(&["HTTPS://example.com?q"])) else {
+            panic!("a full URL is a usage error");
+        };
+        assert!(message.contains("is a full URL"), "{message}");
+        assert!(hint.is_some_and(|h| h.starts_with("give `/?q`")));
         assert!(parse_headers(&s(&["NoColon"])).is_err());
+        assert!(parse_headers(&s(&["Content-Length: abc"])).is_err());
+        assert!(parse_headers(&s(&["Content-Length: -1"])).is_err());
+        assert!(parse_headers(&s(&["content-length: 40000000"])).is_ok());
         assert!(parse_headers(&s(&["Bad Name: x"])).is_err());
         let h = parse_headers(&s(&["X-A: 1"])).expect("headers");
         assert_eq!(h.get("x-a").and_then(|v| v.to_str().ok()), Some("1"));

@@ -197,7 +197,17 @@ pub fn run(args: &ServeArgs, ui: &Ui, color_choice: crate::ui::ColorChoice) -> R
             render::summary_line(&Summary::of(&diagnostics), &ui.err)
         );
     }
-    if site.apps.is_empty()
+    if site.sources.files().next().is_none() {
+        // `iisn check` says "nothing was checked" here (IISN0005); serve would otherwise
+        // start in silence and answer 404 or 403.14 for a folder that is not the site.
+        if !ui.quiet {
+            eprintln!(
+                "{} no web.config in {} or its sub-folders: it is served as IIS serves a folder without one (static files only, node never runs); pass the folder that holds the site's web.config",
+                ui.err.warning.apply_to("warning:"),
+                site.root.display()
+            );
+        }
+    } else if site.apps.is_empty()
         && site.wildcard_handlers.is_empty()
         && !diagnostics
             .iter()

@@ -308,8 +308,12 @@ pub fn resolve(
         }
     }
     for s in settings.iter_mut() {
-        if s.schema().emulation == Emulation::Ignored && s.note.is_none() {
-            s.note = Some("accepted and ignored by iisn (Windows-only)".into());
+        if s.schema().emulation == Emulation::Ignored {
+            const IGNORED: &str = "accepted and ignored by iisn (Windows-only)";
+            s.note = Some(match s.note.take() {
+                Some(n) => format!("{n}; {IGNORED}"),
+                None => IGNORED.into(),
+            });
         }
     }
     let ns = &mut settings[Attr::NodeEnv as usize];
@@ -513,6 +517,12 @@ mod tests {
         );
         assert_eq!(s.uint(Attr::NodeProcessCountPerApplication), 3);
         assert!(s.get(Attr::NodeProcessCountPerApplication).note.is_some());
+        // asyncCompletionThreadCount is resolved the same way, and also said to be ignored
+        // (DECISIONS.md §20), which its "0 means one per CPU" note used to hide.
+        assert_eq!(
+            s.get(Attr::AsyncCompletionThreadCount).note.as_deref(),
+            Some("0 means one per CPU: 3; accepted and ignored by iisn (Windows-only)")
+        );
         assert_eq!(s.node_env(), None);
         let (s, _, _) = run("<configuration/>", &[("node_env", "production")], None);
         assert_eq!(s.node_env(), Some("production"));

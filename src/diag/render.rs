@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Diagnostic, Severity, Summary};
 use crate::config::source::{SourceMap, Span};
 use crate::ui::Styles;
+use crate::ui::printable;
 
 /// A path shown relative to `base` when it lies under it.
 pub fn display_path(path: &Path, base: &Path) -> String {
@@ -50,7 +51,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
         "{}{} {}",
         sev_style.apply_to(format!("{}[{}]", d.severity.as_str(), d.lint.code)),
         st.bold.apply_to(":"),
-        st.bold.apply_to(&d.message)
+        st.bold.apply_to(printable(&d.message))
     );
     let mut gutter = 1;
     if let Some(span) = d.primary.filter(|s| !s.is_builtin()) {
@@ -88,18 +89,22 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
                 shown
             );
             let end = file.line_col(span.end);
-            let width = if end.line == lc.line {
-                (end.column.saturating_sub(lc.column)).max(1) as usize
+            // Columns count characters, but a terminal gives an emoji or a CJK character
+            // two cells: the caret is placed and sized by display width, as the line shows.
+            let before = lc.column.saturating_sub(1) as usize;
+            let chars = if end.line == lc.line {
+                (end.column.saturating_sub(lc.column)) as usize
             } else {
-                (line.chars().count() + 1)
-                    .saturating_sub(lc.column as usize)
-                    .max(1)
+                usize::MAX
             };
+            let cells = |s: String| console::measure_text_width(&s);
+            let indent = cells(shown.chars().take(before).collect());
+            let width = cells(shown.chars().skip(before).take(chars).collect()).max(1);
             let _ = writeln!(
                 out,
                 "{pad}{} {}{}",
                 st.accent.apply_to("|"),
-                " ".repeat(lc.column as usize - 1),
+                " ".repeat(indent),
                 sev_style.apply_to("^".repeat(width))
             );
         }
@@ -111,10 +116,11 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
             "{pad}{} {}: {}",
             st.accent.apply_to("="),
             location(sources, label.span, base),
-            label.message
+            printable(&label.message)
         );
     }
     if let Some(note) = &d.note {
+        let note = printable(note);
         let _ = writeln!(
             out,
             "{pad}{} {} {note}",
@@ -123,6 +129,7 @@ pub fn human(d: &Diagnostic, sources: &SourceMap, base: &Path, st: &Styles) -> S
         );
     }
     if let Some(help) = &d.help {
+        let help = printable(help);
         let _ = writeln!(
             out,
             "{pad}{} {} {help}",
@@ -270,6 +277,31 @@ mod tests {
         assert_eq!(j["endColumn"], 22);
         assert_eq!(j["code"], "IISN2001");
         assert_eq!(j["severity"], "error");
+    }
+
+    #[test]
+    fn the_caret_lines_up_under_wide_characters() {
+        let mut sm = SourceMap::new();
+        let text =
+            "<configuration>\n  <rule name=\"😀日\"><match url=\"(x\"/></rule>\n</configuration>\n";
+        let id = sm.add("/site/web.config".into(), text.into());
+        let start = text.find("(x").expect("in text");
+        let d = Diagnostic::new(&codes::REGEX_SYNTAX, "bad pattern").at(Span::new(
+            id,
+            start,
+            start + 2,
+        ));
+        let out = human(&d, &sm, Path::new("/site"), &Styles::plain());
+        let lines: Vec<&str> = out.lines().collect();
+        // The source line and the caret line, after the gutter ("2 | " and "  | ").
+        let source = lines[3].split_once("| ").expect("source line").1;
+        let caret = lines[4].split_once("| ").expect("caret line").1;
+        let cells_before = console::measure_text_width(&source[..source.find("(x").expect("(x")]);
+        assert_eq!(caret, format!("{}^^", " ".repeat(cells_before)), "{out}");
+        // The JSON column still counts characters.
+        let j =
+            serde_json::to_value(JsonDiagnostic::of(&d, &sm, Path::new("/site"))).expect("json");
+        assert_eq!(j["column"], 31);
     }
 
     #[test]

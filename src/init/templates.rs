@@ -220,6 +220,46 @@ mod tests {
         }
     }
 
+    /// Each iisnode.yml says "every setting below shows its default": a commented-out
+    /// `# key: value` line must hold the schema default, except the two the header names as
+    /// examples (their default is empty or the environment's NODE_ENV).
+    #[test]
+    fn commented_iisnode_yml_settings_show_their_defaults() {
+        use crate::config::schema::Attr;
+        for t in TEMPLATES {
+            let yml = t.files.iter().find(|f| f.path == "iisnode.yml");
+            let text = yml.map_or("", |f| f.contents);
+            assert!(
+                text.contains(
+                    "(node_env and\n# promoteServerVars, which default to nothing, show an example)"
+                ),
+                "{}: the header names the examples",
+                t.name
+            );
+            let mut checked = 0;
+            for line in text.lines() {
+                let Some((key, value)) = line.strip_prefix("# ").and_then(|l| l.split_once(": "))
+                else {
+                    continue;
+                };
+                let Some(attr) = Attr::from_yml_key(key) else {
+                    continue;
+                };
+                if matches!(key, "node_env" | "promoteServerVars") {
+                    continue;
+                }
+                assert_eq!(
+                    value,
+                    attr.schema().default,
+                    "{}/iisnode.yml: `{line}` is not the default",
+                    t.name
+                );
+                checked += 1;
+            }
+            assert!(checked >= 8, "{}: {checked} settings checked", t.name);
+        }
+    }
+
     #[test]
     fn every_template_has_the_required_files() {
         assert!(find(DEFAULT_TEMPLATE).is_some());

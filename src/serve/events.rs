@@ -42,6 +42,9 @@ pub enum ServeEvent {
     /// The front server is accepting connections.
     Listening {
         url: String,
+        /// With `--app-path`: the URL of the site itself (`http://127.0.0.1:8080/shop/`),
+        /// since the root answers 404 then.
+        site_url: Option<String>,
     },
     /// Workers of an application are being started (drives the spinner).
     Starting {

@@ -391,7 +391,20 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     // installed (or the default action would kill iisn without stopping the workers).
     let mut signals = Signals::new()?;
     // After the watchers are set up, so that the site is watched once it says it listens.
-    events.emit(ServeEvent::Listening { url });
+    // Under --app-path the root answers 404: the line also gives the URL to open.
+    let site_url = opts
+        .app_path
+        .as_deref()
+        .map(crate::serve::pipeline::normalize_app_path)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let segments: Vec<String> = p
+                .split('/')
+                .map(crate::serve::pipeline::static_files::percent_encode_segment)
+                .collect();
+            format!("{url}{}/", segments.join("/"))
+        });
+    events.emit(ServeEvent::Listening { url, site_url });
 
     let stopped_by = signals.next().await;
     sup_task.abort();

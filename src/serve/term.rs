@@ -130,8 +130,12 @@ impl Printer {
         let now = rfc3339(SystemTime::now());
         if self.opts.json {
             let v = match ev {
-                ServeEvent::Listening { url } => {
-                    json!({"time": now, "stream": "iisn", "event": "listening", "url": url, "text": format!("listening on {url}")})
+                ServeEvent::Listening { url, site_url } => {
+                    let text = match &site_url {
+                        Some(site) => format!("listening on {url}, the site at {site}"),
+                        None => format!("listening on {url}"),
+                    };
+                    json!({"time": now, "stream": "iisn", "event": "listening", "url": url, "site_url": site_url, "text": text})
                 }
                 ServeEvent::Starting { app, count } => {
                     json!({"time": now, "stream": "iisn", "event": "starting", "app": &*app, "workers": count})
@@ -195,10 +199,14 @@ impl Printer {
             return;
         }
         match ev {
-            ServeEvent::Listening { url } => {
+            ServeEvent::Listening { url, site_url } => {
                 self.stop_spinner();
+                let site = match &site_url {
+                    Some(site) => format!(", the site at {}", self.st.bold.apply_to(site)),
+                    None => String::new(),
+                };
                 let text = format!(
-                    "listening on {}  {}",
+                    "listening on {}{site}  {}",
                     self.st.bold.apply_to(&url),
                     self.st.dim.apply_to("(Ctrl-C to stop)")
                 );

@@ -249,6 +249,60 @@ fn a_non_loopback_host_warns_about_what_it_exposes() {
     server.stop();
 }
 
+/// Regression: `iisn serve` on a folder without any web.config (the wrong folder) started
+/// in silence and answered 404s; `iisn check` warns there (IISN0005), and so does serve.
+#[test]
+fn a_folder_without_web_config_is_reported() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    std::fs::remove_file(site.path("web.config")).expect("remove web.config");
+    let mut server = site.serve();
+    let err = server.stderr();
+    assert!(
+        err.contains("warning: no web.config in") && err.contains("node never runs"),
+        "{err}"
+    );
+    server.stop();
+    let with_config = Site::new("hello").expect("node is available");
+    let mut server = with_config.serve();
+    assert!(!server.stderr().contains("no web.config in"));
+    server.stop();
+}
+
+/// Regression: under `--app-path` the ready line gave only the root URL, which answers 404
+/// then; it also names the site's URL (the one the subdir template's README says to open).
+#[test]
+fn the_ready_line_names_the_site_url_under_app_path() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    let mut server = site.iisn().arg("--app-path").arg("my shop/").start();
+    let listening = server
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "listening")
+        .expect("the listening event");
+    let expected = format!("{}/my%20shop/", server.url());
+    assert_eq!(listening["site_url"], expected.as_str(), "{listening}");
+    assert!(
+        listening["text"]
+            .as_str()
+            .is_some_and(|t| t.ends_with(&format!("the site at {expected}"))),
+        "{listening}"
+    );
+    assert_eq!(server.get("/my%20shop/hello.js").status, 200);
+    server.stop();
+    let mut plain = site.serve();
+    let listening = plain
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "listening")
+        .expect("the listening event");
+    assert!(listening["site_url"].is_null(), "{listening}");
+    plain.stop();
+}
+
 /// Regression: a refused bind on a port below 1024 only said "check --host and --port".
 #[test]
 fn a_privileged_port_says_why_it_is_refused() {
