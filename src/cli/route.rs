@@ -259,11 +259,9 @@ pub fn run(args: &RouteArgs, ui: &Ui) -> Result<(), Error> {
 
     let mut stdout = std::io::stdout().lock();
     for (i, url) in urls.iter().enumerate() {
-        // A fragment never reaches the server: serve's HTTP parser drops it.
-        let target = url.split_once('#').map_or(url.as_str(), |(t, _)| t);
         let head = RequestHead {
             method: method.clone(),
-            target: target.to_string(),
+            target: url.clone(),
             headers: headers.clone(),
             remote: SocketAddr::from(([127, 0, 0, 1], 50000)),
             local_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
