@@ -783,7 +783,21 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
     let mut apps = Vec::new();
     let mut seen = HashSet::new();
     let mut wildcard_handlers: Vec<Entry<HandlerEntry>> = Vec::new();
-    let level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
+    let mut level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
+    // A `<location path="api">` block configures the folder `api` as if it had a web.config
+    // of its own: the handlers it adds name scripts in that folder (`api/server.js`). A
+    // location naming a file (`<location path="server.js">`) has no folder of its own.
+    for level in &levels {
+        let Some(config) = &level.config else {
+            continue;
+        };
+        for loc in &config.locations {
+            let full = join_rel(&level.dir_rel, &loc.path.value);
+            if !rel_to_path(&root, &full).is_file() && !level_dirs.contains(&full) {
+                level_dirs.push(full);
+            }
+        }
+    }
     for level_rel in &level_dirs {
         let cfg = effective_for(&levels, level_rel, &mut diags);
         for h in cfg.iisnode_handlers() {
@@ -1268,6 +1282,30 @@ mod tests {
         );
         assert!(name_matches("server*.js", "SERVER-a.js") && !name_matches("server*.js", "a.js"));
         assert!(name_matches("a?c.js", "abc.js") && !name_matches("a?c.js", "ac.js"));
+    }
+
+    /// A handler added in `<location path="api">` maps the script in that folder, as the
+    /// same handler in `api/web.config` would: `iisn check` must not say that no handler
+    /// runs node while `iisn serve` runs `api/server.js` (found on a real site's config).
+    #[test]
+    fn handlers_in_a_location_block_name_scripts_in_its_folder() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration><location path="api"><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></location><location path="index.html"><system.webServer><handlers><add name="n2" path="index.html" verb="*" modules="iisnode"/></handlers></system.webServer></location></configuration>"#,
+        );
+        w("api/server.js", "");
+        w("index.html", "");
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let apps: Vec<&str> = site.apps.iter().map(|a| a.script_rel.as_str()).collect();
+        // The location naming a file is not a folder: no `index.html/index.html` script.
+        assert_eq!(apps, ["api/server.js"]);
+        assert!(site.apps[0].script_exists);
     }
 
     #[test]
