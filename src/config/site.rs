@@ -783,24 +783,37 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
     let mut apps = Vec::new();
     let mut seen = HashSet::new();
     let mut wildcard_handlers: Vec<Entry<HandlerEntry>> = Vec::new();
-    let mut level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
+    let level_dirs: Vec<String> = levels.iter().map(|l| l.dir_rel.clone()).collect();
     // A `<location path="api">` block configures the folder `api` as if it had a web.config
-    // of its own: the handlers it adds name scripts in that folder (`api/server.js`). A
-    // location naming a file (`<location path="server.js">`) has no folder of its own.
+    // of its own: the handlers it adds name scripts in that folder (`api/server.js`). Only
+    // those: a mapping inherited from above names a script there by file name, which IIS
+    // creates on its first request (below). A location naming a file
+    // (`<location path="server.js">`) has no folder of its own.
+    let mut location_dirs: Vec<String> = Vec::new();
     for level in &levels {
         let Some(config) = &level.config else {
             continue;
         };
         for loc in &config.locations {
             let full = join_rel(&level.dir_rel, &loc.path.value);
-            if !rel_to_path(&root, &full).is_file() && !level_dirs.contains(&full) {
-                level_dirs.push(full);
+            if !rel_to_path(&root, &full).is_file()
+                && !level_dirs.contains(&full)
+                && !location_dirs.contains(&full)
+            {
+                location_dirs.push(full);
             }
         }
     }
-    for level_rel in &level_dirs {
+    let walked = level_dirs
+        .iter()
+        .map(|d| (d, false))
+        .chain(location_dirs.iter().map(|d| (d, true)));
+    for (level_rel, location_only) in walked {
         let cfg = effective_for(&levels, level_rel, &mut diags);
         for h in cfg.iisnode_handlers() {
+            if location_only && h.level != *level_rel {
+                continue;
+            }
             // A mapping the folder's accessPolicy disables never runs (IISN6025 says so).
             if !crate::config::web_config::access::allows(
                 cfg.access_policy,
