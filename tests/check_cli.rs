@@ -902,3 +902,43 @@ fn github_format_annotates_a_path_that_could_not_be_checked() {
         "{stdout}"
     );
 }
+
+/// verdaccio's IIS guide maps iisnode with requireAccess="Execute" and leaves accessPolicy at
+/// IIS's "Read, Script": the diagnostic names the access the mapping asks for (Execute) and
+/// the fix (requireAccess="Script"), not a missing Script flag the file never took away.
+#[test]
+fn a_mapping_requiring_execute_is_reported_with_the_access_it_asks_for() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    fs::write(
+        tmp.path().join("web.config"),
+        r#"<configuration><system.webServer>
+  <handlers>
+    <remove name="WebDAV" />
+    <add name="iisnode" path="start.js" verb="*" modules="iisnode" resourceType="Unspecified" requireAccess="Execute" />
+  </handlers>
+  <rewrite><rules><rule name="verdaccio"><match url="/*" /><action type="Rewrite" url="start.js" /></rule></rules></rewrite>
+</system.webServer></configuration>
+"#,
+    )
+    .expect("write");
+    fs::write(tmp.path().join("start.js"), "").expect("write");
+    let out = iisn()
+        .args(["check", "--format", "json"])
+        .arg(tmp.path())
+        .output()
+        .expect("runs");
+    let doc = json_of(&out);
+    let d = doc["diagnostics"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["code"] == "IISN6025")
+        .expect("IISN6025");
+    let message = d["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("accessPolicy does not grant Execute,"),
+        "{message}"
+    );
+    let help = d["help"].as_str().unwrap_or("");
+    assert!(help.contains("requireAccess=\"Script\""), "{help}");
+}

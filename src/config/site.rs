@@ -1390,6 +1390,31 @@ mod tests {
         assert!(name_matches("a?c.js", "abc.js") && !name_matches("a?c.js", "ac.js"));
     }
 
+    /// A handler added in `<location path="api">` maps the script in that folder, as the
+    /// same handler in `api/web.config` would: `iisn check` must not say that no handler
+    /// runs node while `iisn serve` runs `api/server.js` (found on a real site's config).
+    #[test]
+    fn handlers_in_a_location_block_name_scripts_in_its_folder() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(p, text).expect("write");
+        };
+        w(
+            "web.config",
+            r#"<configuration><location path="api"><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></location><location path="index.html"><system.webServer><handlers><add name="n2" path="index.html" verb="*" modules="iisnode"/></handlers></system.webServer></location></configuration>"#,
+        );
+        w("api/server.js", "");
+        w("index.html", "");
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let apps: Vec<&str> = site.apps.iter().map(|a| a.script_rel.as_str()).collect();
+        // The location naming a file is not a folder (no `index.html/index.html` script):
+        // its mapping maps that very file.
+        assert_eq!(apps, ["api/server.js", "index.html"]);
+        assert!(site.apps[0].script_exists);
+    }
+
     #[test]
     fn script_paths() {
         assert_eq!(script_rel("", "hello.js").as_deref(), Some("hello.js"));

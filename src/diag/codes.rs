@@ -598,7 +598,9 @@ lints! {
          `requireAccess` asks for (`Script` when absent; the stock policy is `Read, Script`). An \
          iisnode mapping under a policy without `Script` (or `Execute`) is skipped, and the \
          request falls through to the StaticFile handler: IIS sends the script's source code. \
-         Add `Script` to accessPolicy.";
+         So is a mapping that asks for more than the policy grants, such as \
+         `requireAccess=\"Execute\"` under the stock policy. Add `Script` to accessPolicy; \
+         iisnode needs no more, so a mapping's requireAccess can be `Script`.";
     EXECUTE_URL_NODE = "IISN6026", "execute-url-node", Warning,
         "a custom error page that IIS would run through node (ExecuteURL)",
         "An httpErrors entry with `responseMode=\"ExecuteURL\"` is a child request on IIS: its \

@@ -281,12 +281,34 @@ fn access_denied(ctx: &mut Ctx<'_>) -> bool {
         if denied.is_empty() {
             continue;
         }
+        // What each denied mapping asks for: `Script` unless its requireAccess says more
+        // (verdaccio's IIS guide maps iisnode with requireAccess="Execute", which the stock
+        // "Read, Script" policy does not grant).
+        let mut needs: Vec<String> = Vec::new();
+        for h in &denied {
+            let need = h
+                .require_access
+                .as_ref()
+                .map_or("Script", |a| a.value.trim())
+                .to_string();
+            if !needs.iter().any(|n| n.eq_ignore_ascii_case(&need)) {
+                needs.push(need);
+            }
+        }
+        let beyond_script = needs.iter().any(|n| !n.eq_ignore_ascii_case("Script"));
+        let needs = needs.join(" or ");
         let message = |names: &str, paths: &str| {
             format!(
-                "accessPolicy does not grant Script, which the iisnode handler {names} needs: IIS skips it and serves {paths} as a static file, its source code"
+                "accessPolicy does not grant {needs}, which the iisnode handler {names} needs: IIS skips it and serves {paths} as a static file, its source code"
             )
         };
-        let help = "Add Script to <handlers accessPolicy=\"...\"> (the default is \"Read, Script\"), or remove the accessPolicy attribute.";
+        let help = if beyond_script {
+            format!(
+                "iisnode needs only Script access: set requireAccess=\"Script\" on the mapping (or remove the attribute), or add {needs} to <handlers accessPolicy=\"...\"> (the default is \"Read, Script\")."
+            )
+        } else {
+            "Add Script to <handlers accessPolicy=\"...\"> (the default is \"Read, Script\"), or remove the accessPolicy attribute.".to_string()
+        };
         if let Some(p) = &at.sections.handlers_access_policy {
             let names: Vec<String> = denied
                 .iter()
@@ -302,7 +324,7 @@ fn access_denied(ctx: &mut Ctx<'_>) -> bool {
                     message(&names.join(", "), &paths.join(", ")),
                 )
                 .at(p.span)
-                .help(help),
+                .help(help.clone()),
             );
         } else if let Some(handlers) = &at.sections.handlers {
             for h in handlers
@@ -318,7 +340,7 @@ fn access_denied(ctx: &mut Ctx<'_>) -> bool {
                         ),
                     )
                     .at(h.name.span)
-                    .help(help),
+                    .help(help.clone()),
                 );
             }
         }
