@@ -54,7 +54,11 @@ pub struct Skipped {
 /// (`ERROR_PATH_NOT_FOUND`; iisnode tolerates only `ERROR_FILE_NOT_FOUND`, a missing last
 /// folder or file).
 pub fn start_failure(value: &str, script_dir: &Path) -> Option<String> {
-    for raw in value.split(';').filter(|e| !e.is_empty()) {
+    // An entry ending in `\` is never opened (see parse_watched_files).
+    for raw in value
+        .split(';')
+        .filter(|e| !e.is_empty() && !e.ends_with('\\'))
+    {
         let norm = raw.replace('\\', "/");
         let Some((dir_part, name)) = norm.rsplit_once('/') else {
             continue;
@@ -92,6 +96,15 @@ pub fn parse_watched_files(
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     for raw in value.split(';').filter(|e| !e.is_empty()) {
+        // CFileWatcher::WatchFiles watches nothing for an entry whose file-name part (after
+        // its last `\`) is empty: `lib\` is not a way to watch a folder.
+        if raw.ends_with('\\') {
+            skipped.push(Skipped {
+                raw: raw.to_string(),
+                why: "it names a folder, not a file (iisnode watches nothing for it)",
+            });
+            continue;
+        }
         let norm = raw.replace('\\', "/");
         let (dir_part, name) = norm.rsplit_once('/').unwrap_or(("", norm.as_str()));
         if name.to_ascii_lowercase().ends_with("web.config") {
@@ -610,6 +623,19 @@ mod tests {
         );
         assert_eq!(e[1].dir, Path::new("/site/config"));
         assert!(!e[1].config_overrides, "recycles without re-reading");
+    }
+
+    #[test]
+    fn an_entry_naming_a_folder_watches_nothing() {
+        let (e, s) = parse_watched_files("*.js;lib\\;a\\b\\", Path::new("/site"), "iisnode.yml");
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            s.iter().map(|s| s.raw.as_str()).collect::<Vec<_>>(),
+            ["lib\\", "a\\b\\"]
+        );
+        // Never opened, so a missing parent folder does not stop the application.
+        assert_eq!(start_failure("nope\\deeper\\", Path::new("/site")), None);
+        assert!(start_failure("nope\\deeper\\x.js", Path::new("/site")).is_some());
     }
 
     #[test]

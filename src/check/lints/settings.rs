@@ -601,7 +601,14 @@ impl Lints<'_, '_, '_> {
                 continue;
             }
             let (dir, file) = entry.rsplit_once('\\').unwrap_or(("", entry));
-            let problem: Option<(String, Severity)> = if dir.contains(['*', '?']) {
+            let problem: Option<(String, Severity)> = if file.is_empty() {
+                Some((
+                    format!(
+                        "the watchedFiles entry `{entry}` names a folder: iisnode watches only the file named after the last `\\`, so it watches nothing for this entry"
+                    ),
+                    Severity::Warning,
+                ))
+            } else if dir.contains(['*', '?']) {
                 Some((
                     format!(
                         "the watchedFiles entry `{entry}` has a wildcard in its folder part, which makes the application fail to start"
