@@ -391,8 +391,9 @@ lints! {
         "a watchedFiles entry that iisnode cannot watch as intended",
         "Entries of `watchedFiles` are `;`-separated paths relative to the script's folder, with \
          `\\` as the only folder separator and wildcards only in the file name. An entry with \
-         `/`, surrounding spaces, `..` or an absolute path never matches; a wildcard in the \
-         folder part makes the whole application fail to start (an error).";
+         `/`, surrounding spaces, `..` or an absolute path never matches; an entry ending in \
+         `\\` (a folder) watches nothing; a wildcard in the folder part makes the whole \
+         application fail to start (an error).";
     YML_NOT_WATCHED = "IISN5024", "yml-not-watched", Warning,
         "iisnode.yml is not in watchedFiles, so editing it has no effect until a recycle",
         "iisnode re-reads iisnode.yml only when the file-name part of a `watchedFiles` entry \
