@@ -66,6 +66,11 @@ pub enum Control {
     Reload {
         trigger: String,
         force: Option<Arc<str>>,
+        /// Folders whose web.config changed: every application whose script is at or below
+        /// one is recycled even if its effective configuration did not change, as iisnode
+        /// recycles every application below an IIS configuration change
+        /// (`RecycleApplicationOnConfigChange`), a touch of web.config included.
+        force_below: Vec<PathBuf>,
         pending: Option<Pending>,
         fold: bool,
     },
@@ -225,9 +230,16 @@ impl Supervisor {
                 Control::Reload {
                     trigger,
                     force,
+                    force_below,
                     pending,
                     fold,
-                } => self.reload(&trigger, force.as_deref(), pending, fold).await,
+                } => {
+                    let force = Force {
+                        app: force.as_deref(),
+                        below: &force_below,
+                    };
+                    self.reload(&trigger, force, pending, fold).await
+                }
                 Control::Rewatch => {
                     let ctx = self.current();
                     let pools = ctx.router.pools();
@@ -331,7 +343,7 @@ impl Supervisor {
     async fn reload(
         &mut self,
         trigger: &str,
-        force: Option<&str>,
+        force: Force<'_>,
         pending: Option<Pending>,
         fold: bool,
     ) {
@@ -374,7 +386,8 @@ impl Supervisor {
         let mut pools = Vec::new();
         let mut started = Vec::new();
         for p in fresh {
-            let forced = force.is_some_and(|f| *p.plan.name == *f);
+            let forced = force.app.is_some_and(|f| *p.plan.name == *f)
+                || force.below.iter().any(|d| p.plan.script_dir.starts_with(d));
             let same = old_pools.iter().find(|o| {
                 !forced && o.plan.name == p.plan.name && o.plan.signature == p.plan.signature
             });
@@ -629,6 +642,25 @@ async fn app_loop(
     }
 }
 
+/// What a reload recycles even if its configuration did not change.
+#[derive(Clone, Copy)]
+struct Force<'a> {
+    /// This application (its iisnode.yml was written).
+    app: Option<&'a str>,
+    /// Every application whose script is at or below one of these folders.
+    below: &'a [PathBuf],
+}
+
+/// The folder of `path` when it is a web.config file.
+fn web_config_dir(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    if name.eq_ignore_ascii_case("web.config") {
+        path.parent().map(Path::to_path_buf)
+    } else {
+        None
+    }
+}
+
 /// The message for changed `watchedFiles` entries of `app`.
 fn app_change(
     app: &Arc<str>,
@@ -644,6 +676,7 @@ fn app_change(
             // iisnode recycles on every iisnode.yml write (the fold's check runs only when
             // the file differs from what the first check read).
             force: Some(app.clone()),
+            force_below: Vec::new(),
             pending,
             fold,
         };
@@ -856,6 +889,11 @@ async fn config_loop(
             }
         };
         let changed = fps.changed(fp);
+        // The folders of the web.config files that changed, appeared or went away: IIS
+        // reports each as a configuration change there, and iisnode recycles every
+        // application below it.
+        let mut force_below: Vec<PathBuf> =
+            changed.iter().filter_map(|p| web_config_dir(p)).collect();
         let trigger = match changed.first() {
             Some(first) => Some(format!("{} changed", first.display())),
             None => {
@@ -869,7 +907,9 @@ async fn config_loop(
                 })
                 .await
                 .unwrap_or_else(|_| known.clone());
-                match found.symmetric_difference(&known).next() {
+                let first = found.symmetric_difference(&known).next();
+                force_below.extend(first.and_then(|p| web_config_dir(p)));
+                match first {
                     Some(p) if found.contains(p) => Some(format!("{} appeared", p.display())),
                     Some(p) => Some(format!("{} was removed", p.display())),
                     None => None,
@@ -880,6 +920,7 @@ async fn config_loop(
             let msg = Control::Reload {
                 trigger,
                 force: None,
+                force_below,
                 pending,
                 fold: false,
             };
@@ -890,9 +931,12 @@ async fn config_loop(
                 let hold = watcher::settle(&mut rx).await;
                 let again = fps.changed(fp);
                 if let Some(p) = again.first() {
+                    // The one more check of a burst recycles only what changed: the first
+                    // reload already recycled everything below the files.
                     let msg = Control::Reload {
                         trigger: format!("{} changed", p.display()),
                         force: None,
+                        force_below: Vec::new(),
                         pending: hold,
                         fold: true,
                     };

@@ -434,6 +434,51 @@ fn ten_recycles_under_steady_traffic_fail_no_request() {
     assert!(ok > 100, "too little traffic to mean anything: {ok}");
 }
 
+/// iisnode recycles every application below an IIS configuration change, whatever changed
+/// (`RecycleApplicationOnConfigChange`): saving web.config unchanged restarts node, as
+/// touching web.config does on IIS. A web.config in a folder with no application below it
+/// recycles nothing.
+#[test]
+fn saving_web_config_unchanged_recycles_the_applications_below_it() {
+    let Some(site) = Site::new("recycle") else {
+        return;
+    };
+    let server = serve_ready(&site);
+    // Two workers, round robin.
+    let before = [server.get("/app.js").pid(), server.get("/app.js").pid()];
+
+    let mark = server.mark();
+    site.write("other/web.config", "<configuration/>\n");
+    server.wait_for_event_after(
+        mark,
+        |e| {
+            is_event(e, "note")
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("configuration re-read"))
+        },
+        TIMEOUT,
+    );
+    assert!(
+        !server.events()[mark..]
+            .iter()
+            .any(|e| is_event(e, "recycle")),
+        "no application below other/"
+    );
+    assert!(before.contains(&server.get("/app.js").pid()));
+
+    let mark = server.mark();
+    let same = std::fs::read_to_string(site.path("web.config")).expect("read");
+    site.write("web.config", &same);
+    let e = server.wait_for_event_after(mark, |e| is_event(e, "recycle"), TIMEOUT);
+    assert!(
+        e["trigger"].as_str().unwrap_or("").contains("web.config"),
+        "{e}"
+    );
+    wait_switched(&server, mark);
+    assert!(!before.contains(&server.get("/app.js").pid()));
+}
+
 /// A web.config created in a new sub-folder while iisn runs is found (by the periodic walk)
 /// and its application served, without touching any existing file.
 #[test]
