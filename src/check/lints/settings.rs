@@ -692,9 +692,9 @@ impl Lints<'_, '_, '_> {
             }
         };
         let (co_dir, co_name) = split(&co);
-        let watched_by = value.split(';').find_map(|e| {
+        let watched_by = value.split(';').find(|e| {
             let (dir, name) = split(e);
-            (dir == co_dir && super::handlers::glob_match(&name, &co_name)).then_some(e)
+            dir == co_dir && super::handlers::glob_match(&name, &co_name)
         });
         let msg = match watched_by {
             Some(e) if !e.contains(['*', '?']) => format!(
