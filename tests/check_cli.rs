@@ -324,6 +324,29 @@ fn a_lone_iisnode_yml_is_checked_with_iisnodes_grammar() {
         .stdout(predicate::str::contains("iisnode.yml:1:17"));
 }
 
+/// iisnode re-reads iisnode.yml only when a watchedFiles entry's file-name part equals the
+/// whole configOverrides value: with the file in a sub-folder no entry can, and check says so.
+#[test]
+fn an_iisnode_yml_in_a_sub_folder_is_never_re_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "web.config",
+        "<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"server.js\" verb=\"*\" modules=\"iisnode\"/></handlers><iisnode configOverrides=\"config\\iisnode.yml\" watchedFiles=\"*.js;config\\iisnode.yml\"/></system.webServer></configuration>\n",
+    );
+    write(dir.path(), "server.js", SERVER);
+    write(dir.path(), "config/iisnode.yml", "node_env: production\n");
+    iisn()
+        .arg("check")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("warning[IISN5024]"))
+        .stdout(predicate::str::contains(
+            "recycles the application without re-reading it",
+        ));
+}
+
 #[test]
 fn the_docs_list_every_lint_and_are_fresh() {
     let out = iisn()

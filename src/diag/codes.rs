@@ -395,14 +395,18 @@ lints! {
         "a watchedFiles entry that iisnode cannot watch as intended",
         "Entries of `watchedFiles` are `;`-separated paths relative to the script's folder, with \
          `\\` as the only folder separator and wildcards only in the file name. An entry with \
-         `/`, surrounding spaces, `..` or an absolute path never matches; a wildcard in the \
-         folder part makes the whole application fail to start (an error).";
+         `/`, surrounding spaces, `..` or an absolute path never matches; an entry ending in \
+         `\\` (a folder) watches nothing; a wildcard in the folder part makes the whole \
+         application fail to start (an error).";
     YML_NOT_WATCHED = "IISN5024", "yml-not-watched", Warning,
         "iisnode.yml is not in watchedFiles, so editing it has no effect until a recycle",
-        "iisnode re-reads iisnode.yml only when a `watchedFiles` entry names it exactly (the \
-         same text as `configOverrides`, case-sensitive). A wildcard such as `*.yml` recycles the \
-         application without re-reading the file, and with no matching entry edits are ignored \
-         until IIS recycles for another reason. Add the file name to `watchedFiles`.";
+        "iisnode re-reads iisnode.yml only when the file-name part of a `watchedFiles` entry \
+         (after its last `\\`) is exactly the `configOverrides` value (case-sensitive). A \
+         wildcard such as `*.yml`, or a `configOverrides` in a sub-folder (`config\\iisnode.yml`, \
+         whose entry's file-name part is only `iisnode.yml`), recycles the application without \
+         re-reading the file, and with no matching entry edits are ignored until IIS recycles \
+         for another reason. Keep the file next to the script and add its name to \
+         `watchedFiles`.";
     WATCHED_WEB_CONFIG = "IISN5025", "watched-web-config", Info,
         "a watchedFiles entry names web.config, which iisnode skips",
         "iisnode ignores `watchedFiles` entries ending in `web.config`: IIS already restarts the \

@@ -667,7 +667,7 @@ fn failure_response(pool: &AppPool, f: &Failure, pid: Option<u32>, local: bool) 
             return pages::dev_error(f, tail.as_deref(), pool.plan.log.enabled);
         }
         if f.substatus == 1000 && f.detail.contains("unable to start") {
-            return pages::dev_error(f, None, pool.plan.log.enabled);
+            return pages::start_failure(f);
         }
     }
     pages::bare_failure(f, local)

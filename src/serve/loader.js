@@ -123,7 +123,9 @@ process.on('uncaughtException', function (err) {
   if (exiting || process.listeners('uncaughtException').length !== 1) {
     return;
   }
-  var stack = err && typeof err.stack === 'string' ? err.stack : util.inspect(err);
+  // iisnode's interceptor writes `e.stack || new Error(e).stack`: a thrown string or object
+  // without a stack is reported as `Error: <text>` with the handler's stack.
+  var stack = err !== null && err !== undefined && err.stack ? String(err.stack) : new Error(err).stack;
   writeAndExit(LEAD_IN + stack + '\n' + adviceFor(err), 1);
 });
 

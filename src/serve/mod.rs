@@ -362,7 +362,11 @@ async fn run_async(site: LoadedSite, opts: ServeOptions) -> Result<(), Error> {
     // The supervisor: watchers, the recycle signal, `rs`, reloads.
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(64);
     if let Some(l) = control_listener {
-        tokio::spawn(supervisor::control_socket(l, control_tx.clone()));
+        tokio::spawn(supervisor::control_socket(
+            l,
+            control_tx.clone(),
+            events.clone(),
+        ));
     }
     if opts.stdin_commands {
         supervisor::read_stdin_commands(control_tx.clone());

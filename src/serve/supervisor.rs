@@ -66,6 +66,11 @@ pub enum Control {
     Reload {
         trigger: String,
         force: Option<Arc<str>>,
+        /// Folders whose web.config changed: every application whose script is at or below
+        /// one is recycled even if its effective configuration did not change, as iisnode
+        /// recycles every application below an IIS configuration change
+        /// (`RecycleApplicationOnConfigChange`), a touch of web.config included.
+        force_below: Vec<PathBuf>,
         pending: Option<Pending>,
         fold: bool,
     },
@@ -225,9 +230,16 @@ impl Supervisor {
                 Control::Reload {
                     trigger,
                     force,
+                    force_below,
                     pending,
                     fold,
-                } => self.reload(&trigger, force.as_deref(), pending, fold).await,
+                } => {
+                    let force = Force {
+                        app: force.as_deref(),
+                        below: &force_below,
+                    };
+                    self.reload(&trigger, force, pending, fold).await
+                }
                 Control::Rewatch => {
                     let ctx = self.current();
                     let pools = ctx.router.pools();
@@ -331,7 +343,7 @@ impl Supervisor {
     async fn reload(
         &mut self,
         trigger: &str,
-        force: Option<&str>,
+        force: Force<'_>,
         pending: Option<Pending>,
         fold: bool,
     ) {
@@ -374,7 +386,8 @@ impl Supervisor {
         let mut pools = Vec::new();
         let mut started = Vec::new();
         for p in fresh {
-            let forced = force.is_some_and(|f| *p.plan.name == *f);
+            let forced = force.app.is_some_and(|f| *p.plan.name == *f)
+                || force.below.iter().any(|d| p.plan.script_dir.starts_with(d));
             let same = old_pools.iter().find(|o| {
                 !forced && o.plan.name == p.plan.name && o.plan.signature == p.plan.signature
             });
@@ -629,6 +642,25 @@ async fn app_loop(
     }
 }
 
+/// What a reload recycles even if its configuration did not change.
+#[derive(Clone, Copy)]
+struct Force<'a> {
+    /// This application (its iisnode.yml was written).
+    app: Option<&'a str>,
+    /// Every application whose script is at or below one of these folders.
+    below: &'a [PathBuf],
+}
+
+/// The folder of `path` when it is a web.config file.
+fn web_config_dir(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    if name.eq_ignore_ascii_case("web.config") {
+        path.parent().map(Path::to_path_buf)
+    } else {
+        None
+    }
+}
+
 /// The message for changed `watchedFiles` entries of `app`.
 fn app_change(
     app: &Arc<str>,
@@ -644,6 +676,7 @@ fn app_change(
             // iisnode recycles on every iisnode.yml write (the fold's check runs only when
             // the file differs from what the first check read).
             force: Some(app.clone()),
+            force_below: Vec::new(),
             pending,
             fold,
         };
@@ -856,6 +889,11 @@ async fn config_loop(
             }
         };
         let changed = fps.changed(fp);
+        // The folders of the web.config files that changed, appeared or went away: IIS
+        // reports each as a configuration change there, and iisnode recycles every
+        // application below it.
+        let mut force_below: Vec<PathBuf> =
+            changed.iter().filter_map(|p| web_config_dir(p)).collect();
         let trigger = match changed.first() {
             Some(first) => Some(format!("{} changed", first.display())),
             None => {
@@ -869,7 +907,9 @@ async fn config_loop(
                 })
                 .await
                 .unwrap_or_else(|_| known.clone());
-                match found.symmetric_difference(&known).next() {
+                let first = found.symmetric_difference(&known).next();
+                force_below.extend(first.and_then(|p| web_config_dir(p)));
+                match first {
                     Some(p) if found.contains(p) => Some(format!("{} appeared", p.display())),
                     Some(p) => Some(format!("{} was removed", p.display())),
                     None => None,
@@ -880,6 +920,7 @@ async fn config_loop(
             let msg = Control::Reload {
                 trigger,
                 force: None,
+                force_below,
                 pending,
                 fold: false,
             };
@@ -890,9 +931,12 @@ async fn config_loop(
                 let hold = watcher::settle(&mut rx).await;
                 let again = fps.changed(fp);
                 if let Some(p) = again.first() {
+                    // The one more check of a burst recycles only what changed: the first
+                    // reload already recycled everything below the files.
                     let msg = Control::Reload {
                         trigger: format!("{} changed", p.display()),
                         force: None,
+                        force_below: Vec::new(),
                         pending: hold,
                         fold: true,
                     };
@@ -905,10 +949,50 @@ async fn config_loop(
     }
 }
 
+/// What iisnode makes of one message on its control pipe.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// `recycle`, in any case: recycle.
+    Recycle,
+    /// Not `recycle` as written, but `recycle` once surrounding whitespace is removed (a
+    /// `recycle\n`): iisnode ignores it, and iisn says why.
+    Padded,
+    /// Anything else: ignored, as iisnode does.
+    Other,
+}
+
+/// Classifies the first message read from the control socket as iisnode's
+/// `ControlSignalHandler` does: it reads one message of at most 64 bytes into a zeroed buffer
+/// and compares it with `strnicmp(buffer, "recycle", 64)`, so the text must be exactly
+/// `recycle` (any case) up to an optional NUL; `recycle\n` does not match.
+pub fn classify_signal(message: &[u8]) -> Signal {
+    let message = &message[..message.len().min(CONTROL_MESSAGE_MAX)];
+    let text = message
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(message, |nul| &message[..nul]);
+    if text.eq_ignore_ascii_case(b"recycle") {
+        Signal::Recycle
+    } else if text.trim_ascii().eq_ignore_ascii_case(b"recycle") {
+        Signal::Padded
+    } else {
+        Signal::Other
+    }
+}
+
+/// iisnode's control pipe buffer (`MAX_BUFFER_SIZE`): one message is at most 64 bytes.
+const CONTROL_MESSAGE_MAX: usize = 64;
+
 /// Listens on the recycle-signal socket: a client writing `recycle` recycles every
 /// application. Unlike iisnode (one signal per worker process lifetime), it keeps
-/// listening.
-pub async fn control_socket(listener: tokio::net::UnixListener, tx: mpsc::Sender<Control>) {
+/// listening. As iisnode reads one message from its message-mode pipe, iisn acts on the first
+/// read of each connection: a client that writes `recycle` and keeps the socket open
+/// recycles at once, without waiting for the end of the stream.
+pub async fn control_socket(
+    listener: tokio::net::UnixListener,
+    tx: mpsc::Sender<Control>,
+    events: Events,
+) {
     use tokio::io::AsyncReadExt;
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
@@ -916,27 +1000,30 @@ pub async fn control_socket(listener: tokio::net::UnixListener, tx: mpsc::Sender
             continue;
         };
         let tx = tx.clone();
+        let events = events.clone();
         tokio::spawn(async move {
-            let mut buf = Vec::with_capacity(64);
-            let read = tokio::time::timeout(Duration::from_secs(5), async {
-                let mut chunk = [0u8; 64];
-                while buf.len() < 64 {
-                    match stream.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
+            let mut buf = [0u8; CONTROL_MESSAGE_MAX];
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+            let Ok(Ok(n)) = read else {
+                return;
+            };
+            match classify_signal(&buf[..n]) {
+                Signal::Recycle => {
+                    let _ = tx
+                        .send(Control::Recycle {
+                            app: None,
+                            trigger: "recycle signal from node (IISNODE_CONTROL_PIPE)".into(),
+                            pending: None,
+                        })
+                        .await;
                 }
-            })
-            .await;
-            let text = String::from_utf8_lossy(&buf);
-            if read.is_ok() && text.trim().eq_ignore_ascii_case("recycle") {
-                let _ = tx
-                    .send(Control::Recycle {
-                        app: None,
-                        trigger: "recycle signal from node (IISNODE_CONTROL_PIPE)".into(),
-                        pending: None,
-                    })
-                    .await;
+                Signal::Padded => events.emit(ServeEvent::Warning {
+                    text: format!(
+                        "node wrote {:?} to IISNODE_CONTROL_PIPE: iisnode recycles only on the exact text `recycle` (no spaces or line break), so nothing is recycled",
+                        String::from_utf8_lossy(&buf[..n])
+                    ),
+                }),
+                Signal::Other => {}
             }
         });
     }
@@ -1012,4 +1099,30 @@ pub fn note_upgrade(
             "a WebSocket upgrade for {app} reached node here, but on IIS it would not: IIS's WebSocket module is on ({file} does not disable it) and takes WebSocket requests before iisnode. Add <webSocket enabled=\"false\"/> under <system.webServer> in {file}."
         ),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Signal, classify_signal};
+
+    #[test]
+    fn the_recycle_signal_is_the_exact_word_in_any_case() {
+        assert_eq!(classify_signal(b"recycle"), Signal::Recycle);
+        assert_eq!(classify_signal(b"RECYCLE"), Signal::Recycle);
+        assert_eq!(classify_signal(b"ReCycle"), Signal::Recycle);
+        // strnicmp stops at a NUL, as the zeroed buffer ends every shorter message.
+        assert_eq!(classify_signal(b"recycle\0junk"), Signal::Recycle);
+    }
+
+    #[test]
+    fn padded_or_other_messages_do_not_recycle() {
+        // iisnode compares up to the NUL: the line break is part of the message.
+        assert_eq!(classify_signal(b"recycle\n"), Signal::Padded);
+        assert_eq!(classify_signal(b"recycle\r\n"), Signal::Padded);
+        assert_eq!(classify_signal(b" recycle"), Signal::Padded);
+        assert_eq!(classify_signal(b"recyclex"), Signal::Other);
+        assert_eq!(classify_signal(b"recycl"), Signal::Other);
+        assert_eq!(classify_signal(b""), Signal::Other);
+        assert_eq!(classify_signal(b"please recycle"), Signal::Other);
+    }
 }

@@ -54,7 +54,11 @@ pub struct Skipped {
 /// (`ERROR_PATH_NOT_FOUND`; iisnode tolerates only `ERROR_FILE_NOT_FOUND`, a missing last
 /// folder or file).
 pub fn start_failure(value: &str, script_dir: &Path) -> Option<String> {
-    for raw in value.split(';').filter(|e| !e.is_empty()) {
+    // An entry ending in `\` is never opened (see parse_watched_files).
+    for raw in value
+        .split(';')
+        .filter(|e| !e.is_empty() && !e.ends_with('\\'))
+    {
         let norm = raw.replace('\\', "/");
         let Some((dir_part, name)) = norm.rsplit_once('/') else {
             continue;
@@ -89,10 +93,18 @@ pub fn parse_watched_files(
     script_dir: &Path,
     config_overrides: &str,
 ) -> (Vec<WatchEntry>, Vec<Skipped>) {
-    let co = config_overrides.replace('\\', "/");
     let mut entries = Vec::new();
     let mut skipped = Vec::new();
     for raw in value.split(';').filter(|e| !e.is_empty()) {
+        // CFileWatcher::WatchFiles watches nothing for an entry whose file-name part (after
+        // its last `\`) is empty: `lib\` is not a way to watch a folder.
+        if raw.ends_with('\\') {
+            skipped.push(Skipped {
+                raw: raw.to_string(),
+                why: "it names a folder, not a file (iisnode watches nothing for it)",
+            });
+            continue;
+        }
         let norm = raw.replace('\\', "/");
         let (dir_part, name) = norm.rsplit_once('/').unwrap_or(("", norm.as_str()));
         if name.to_ascii_lowercase().ends_with("web.config") {
@@ -129,11 +141,20 @@ pub fn parse_watched_files(
             dir,
             name: name.to_string(),
             wildcard: name.contains(['*', '?']),
-            // (iisnode compares the name exactly: `memcmp` in CFileWatcher::WatchFile.)
-            config_overrides: !co.is_empty() && norm == co,
+            config_overrides: names_config_overrides(raw, config_overrides),
         });
     }
     (entries, skipped)
+}
+
+/// Whether a change to the `watchedFiles` entry `raw` makes iisnode re-read iisnode.yml.
+/// `CFileWatcher::WatchFile` compares the entry's file-name part (after its last `\`) with
+/// the whole `configOverrides` value, exactly (`memcmp`, case-sensitive). So an entry
+/// `config\iisnode.yml` never matches `configOverrides="config\iisnode.yml"`: a change to
+/// it recycles the application, which keeps the settings it had.
+pub fn names_config_overrides(raw: &str, config_overrides: &str) -> bool {
+    let name = raw.rsplit_once('\\').map_or(raw, |(_, name)| name);
+    !config_overrides.is_empty() && name == config_overrides
 }
 
 fn mtime_nanos(t: std::io::Result<SystemTime>) -> u128 {
@@ -577,6 +598,44 @@ mod tests {
         assert!(e[1].wildcard && !e[3].wildcard);
         assert!(e[4].config_overrides && !e[0].config_overrides);
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn only_the_file_name_part_is_compared_with_config_overrides() {
+        assert!(names_config_overrides("iisnode.yml", "iisnode.yml"));
+        assert!(!names_config_overrides("IISNODE.YML", "iisnode.yml"));
+        assert!(!names_config_overrides("iisnode.yml", ""));
+        // The file-name part of `config\iisnode.yml` is `iisnode.yml`, never the whole value.
+        assert!(!names_config_overrides(
+            "config\\iisnode.yml",
+            "config\\iisnode.yml"
+        ));
+        assert!(names_config_overrides("sub\\iisnode.yml", "iisnode.yml"));
+        // `/` is no separator for iisnode: the whole entry is the name.
+        assert!(names_config_overrides(
+            "config/iisnode.yml",
+            "config/iisnode.yml"
+        ));
+        let (e, _) = parse_watched_files(
+            "*.js;config\\iisnode.yml",
+            Path::new("/site"),
+            "config\\iisnode.yml",
+        );
+        assert_eq!(e[1].dir, Path::new("/site/config"));
+        assert!(!e[1].config_overrides, "recycles without re-reading");
+    }
+
+    #[test]
+    fn an_entry_naming_a_folder_watches_nothing() {
+        let (e, s) = parse_watched_files("*.js;lib\\;a\\b\\", Path::new("/site"), "iisnode.yml");
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            s.iter().map(|s| s.raw.as_str()).collect::<Vec<_>>(),
+            ["lib\\", "a\\b\\"]
+        );
+        // Never opened, so a missing parent folder does not stop the application.
+        assert_eq!(start_failure("nope\\deeper\\", Path::new("/site")), None);
+        assert!(start_failure("nope\\deeper\\x.js", Path::new("/site")).is_some());
     }
 
     #[test]

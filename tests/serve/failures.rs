@@ -64,11 +64,11 @@ fn startup_crash_with_dev_errors() {
         "{body}"
     );
     assert!(
-        body.contains("Cannot find module &#39;idontexist&#39;"),
+        body.contains("Cannot find module &apos;idontexist&apos;"),
         "{body}"
     );
     assert!(
-        body.contains("special characters: &quot;&amp;&lt;&gt;&#39;"),
+        body.contains("special characters: &quot;&amp;&lt;&gt;&apos;"),
         "escaped: {body}"
     );
     assert!(took < Duration::from_secs(5), "answered in {took:?}");

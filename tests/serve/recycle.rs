@@ -297,6 +297,58 @@ fn recycle_signal_works_twice() {
     }
 }
 
+/// iisnode reads one message from its control pipe and acts on it at once: an app that
+/// writes `recycle` and keeps the connection open is recycled (iisn used to wait for the end
+/// of the stream and dropped the signal after 5 s).
+#[test]
+fn recycle_signal_acts_on_the_message_without_waiting_for_the_end() {
+    let Some(site) = Site::new("recycle") else {
+        return;
+    };
+    let server = serve_ready(&site);
+    let before = server.get("/app.js").pid();
+    let mark = server.mark();
+    assert_eq!(server.get("/app.js?signal-open").text(), "signalled");
+    let e = server.wait_for_event_after(mark, |e| is_event(e, "recycle"), Duration::from_secs(4));
+    assert!(
+        e["trigger"]
+            .as_str()
+            .unwrap_or("")
+            .contains("IISNODE_CONTROL_PIPE"),
+        "{e}"
+    );
+    wait_switched(&server, mark);
+    assert_ne!(server.get("/app.js").pid(), before);
+}
+
+/// iisnode compares the message with `strnicmp(buffer, "recycle", 64)`: `recycle\n` is not
+/// the signal, so nothing is recycled, and iisn says why.
+#[test]
+fn recycle_signal_with_a_line_break_is_ignored_as_by_iisnode() {
+    let Some(site) = Site::new("recycle") else {
+        return;
+    };
+    let server = serve_ready(&site);
+    let mark = server.mark();
+    assert_eq!(server.get("/app.js?signal-newline").text(), "signalled");
+    server.wait_for_event_after(
+        mark,
+        |e| {
+            is_event(e, "warning")
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("IISNODE_CONTROL_PIPE"))
+        },
+        TIMEOUT,
+    );
+    assert!(
+        !server.events()[mark..]
+            .iter()
+            .any(|e| is_event(e, "recycle")),
+        "no recycle"
+    );
+}
+
 /// app_offline.htm takes the site offline (503 with the file) and back.
 #[test]
 fn app_offline_takes_the_site_down_and_back() {
@@ -380,6 +432,51 @@ fn ten_recycles_under_steady_traffic_fail_no_request() {
         &failed[..failed.len().min(5)]
     );
     assert!(ok > 100, "too little traffic to mean anything: {ok}");
+}
+
+/// iisnode recycles every application below an IIS configuration change, whatever changed
+/// (`RecycleApplicationOnConfigChange`): saving web.config unchanged restarts node, as
+/// touching web.config does on IIS. A web.config in a folder with no application below it
+/// recycles nothing.
+#[test]
+fn saving_web_config_unchanged_recycles_the_applications_below_it() {
+    let Some(site) = Site::new("recycle") else {
+        return;
+    };
+    let server = serve_ready(&site);
+    // Two workers, round robin.
+    let before = [server.get("/app.js").pid(), server.get("/app.js").pid()];
+
+    let mark = server.mark();
+    site.write("other/web.config", "<configuration/>\n");
+    server.wait_for_event_after(
+        mark,
+        |e| {
+            is_event(e, "note")
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("configuration re-read"))
+        },
+        TIMEOUT,
+    );
+    assert!(
+        !server.events()[mark..]
+            .iter()
+            .any(|e| is_event(e, "recycle")),
+        "no application below other/"
+    );
+    assert!(before.contains(&server.get("/app.js").pid()));
+
+    let mark = server.mark();
+    let same = std::fs::read_to_string(site.path("web.config")).expect("read");
+    site.write("web.config", &same);
+    let e = server.wait_for_event_after(mark, |e| is_event(e, "recycle"), TIMEOUT);
+    assert!(
+        e["trigger"].as_str().unwrap_or("").contains("web.config"),
+        "{e}"
+    );
+    wait_switched(&server, mark);
+    assert!(!before.contains(&server.get("/app.js").pid()));
 }
 
 /// A web.config created in a new sub-folder while iisn runs is found (by the periodic walk)

@@ -601,7 +601,14 @@ impl Lints<'_, '_, '_> {
                 continue;
             }
             let (dir, file) = entry.rsplit_once('\\').unwrap_or(("", entry));
-            let problem: Option<(String, Severity)> = if dir.contains(['*', '?']) {
+            let problem: Option<(String, Severity)> = if file.is_empty() {
+                Some((
+                    format!(
+                        "the watchedFiles entry `{entry}` names a folder: iisnode watches only the file named after the last `\\`, so it watches nothing for this entry"
+                    ),
+                    Severity::Warning,
+                ))
+            } else if dir.contains(['*', '?']) {
                 Some((
                     format!(
                         "the watchedFiles entry `{entry}` has a wildcard in its folder part, which makes the application fail to start"
@@ -661,36 +668,55 @@ impl Lints<'_, '_, '_> {
                 self.push(d);
             }
         }
-        // iisnode.yml is re-read only when an entry names it exactly.
+        // iisnode.yml is re-read only when an entry's file-name part is the whole
+        // configOverrides value (serve::watcher::names_config_overrides).
         let Some(app) = self.v.app else { return };
         if !app.yml.present {
             return;
         }
         let co = self.v.settings.str(Attr::ConfigOverrides).to_string();
-        let named = value
+        if value
             .split(';')
-            .any(|e| e == co || e.rsplit_once('\\').is_some_and(|(_, f)| f == co));
-        if named {
+            .any(|e| crate::serve::watcher::names_config_overrides(e, &co))
+        {
             return;
         }
-        // An entry in the script's own folder whose wildcard really matches the file name
-        // (`*.yml`, `iisnode.*`); `*.js` does not match iisnode.yml.
-        let wildcard = value.split(';').any(|e| {
-            let e = e.replace('\\', "/");
-            !e.contains('/')
-                && e.contains(['*', '?'])
-                && super::handlers::glob_match(&e, &co.replace('\\', "/"))
+        // An entry that watches the file all the same: named in a sub-folder
+        // (`config\iisnode.yml`), or through a wildcard that matches its name (`*.yml`,
+        // `iisnode.*`; `*.js` does not match iisnode.yml).
+        let split = |p: &str| -> (String, String) {
+            let p = p.replace('\\', "/");
+            match p.rsplit_once('/') {
+                Some((d, f)) => (d.to_ascii_lowercase(), f.to_string()),
+                None => (String::new(), p),
+            }
+        };
+        let (co_dir, co_name) = split(&co);
+        let watched_by = value.split(';').find(|e| {
+            let (dir, name) = split(e);
+            dir == co_dir && super::handlers::glob_match(&name, &co_name)
         });
-        let msg = if wildcard {
-            format!(
+        let msg = match watched_by {
+            Some(e) if !e.contains(['*', '?']) => format!(
+                "watchedFiles names `{e}`, but iisnode re-reads `{co}` only when an entry's file name alone equals configOverrides: editing it recycles the application without re-reading it"
+            ),
+            Some(_) => format!(
                 "watchedFiles matches `{co}` only through a wildcard: editing it recycles the application without re-reading it"
+            ),
+            None => {
+                format!(
+                    "watchedFiles does not name `{co}`: iisnode does not notice when it changes"
+                )
+            }
+        };
+        let help = if co.contains('\\') {
+            format!(
+                "Keep the file next to the script (configOverrides=\"iisnode.yml\", the default) and list it in watchedFiles: iisnode compares only the file-name part of an entry with configOverrides, so `{co}` is never re-read when it changes."
             )
         } else {
-            format!("watchedFiles does not name `{co}`: iisnode does not notice when it changes")
+            format!("Add `{co}` to watchedFiles (the default is `*.js;iisnode.yml`).")
         };
-        let d = Diagnostic::new(&codes::YML_NOT_WATCHED, msg).help(format!(
-            "Add `{co}` to watchedFiles (the default is `*.js;iisnode.yml`)."
-        ));
+        let d = Diagnostic::new(&codes::YML_NOT_WATCHED, msg).help(help);
         let d = self.at(d, &s);
         self.push(d);
     }
