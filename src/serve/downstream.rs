@@ -111,15 +111,16 @@ pub(super) async fn serve(
                 let resp = {
                     let handled = std::pin::pin!(async {
                         let ctx = super::supervisor::settled(&ctx).await;
-                        front::handle(req, &ctx, peer).await
+                        front::handle(req, &ctx, peer, true).await
                     });
                     client.run(handled).await
                 };
                 // The client left before its answer: as hyper, drop the request (node's
                 // slot and connection are freed) and the connection.
-                let Some(resp) = resp else { return };
+                let Some((resp, extra)) = resp else { return };
                 let keep_alive = keep_alive && !*shutdown.borrow();
-                match write_response(&mut wr, &mut client, resp, is_head, keep_alive).await {
+                let extra = extra.as_deref().unwrap_or_default();
+                match write_response(&mut wr, &mut client, resp, is_head, keep_alive, extra).await {
                     Written::KeepAlive => {}
                     Written::Close => {
                         let _ = wr.shutdown().await;
@@ -164,7 +165,7 @@ pub(super) async fn serve(
             if let Some(refused) = super::http_sys::check(&mut req) {
                 return Ok(refused);
             }
-            Ok::<_, std::convert::Infallible>(front::handle(req, &*ctx.await, peer).await)
+            Ok::<_, std::convert::Infallible>(front::handle(req, &*ctx.await, peer, false).await.0)
         }
     });
     // Boxed: the hand-off is rare, and kept inline hyper's connection would make every
@@ -424,8 +425,8 @@ fn encode_head(
     out: &mut Vec<u8>,
     parts: &http::response::Parts,
     body: Option<BodyLen>,
-    is_head: bool,
-    keep_alive: bool,
+    (is_head, keep_alive): (bool, bool),
+    extra: &[u8],
 ) -> Result<(Framing, bool), BadHead> {
     let status = parts.status;
     if status.is_informational() {
@@ -488,6 +489,7 @@ fn encode_head(
         ..
     } = state;
     is_last |= last_from_headers;
+    out.extend_from_slice(extra);
     if !keep_alive && !saw_connection {
         out.extend_from_slice(b"Connection: close\r\n");
     }
@@ -662,16 +664,19 @@ fn push_chunk_size(out: &mut Vec<u8>, mut n: usize) {
 }
 
 /// Writes `resp` (the answer to a `HEAD` request when `is_head`) to `io`, body streamed.
+/// `extra` holds header lines written after the response's own, as they are (`Name:
+/// value\r\n` each): the folder's `customHeaders`, encoded once ([`front::handle`]).
 pub(crate) async fn write_response<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
     io: &mut W,
     client: &mut Watch<'_, R>,
     resp: Response<Body>,
     is_head: bool,
     keep_alive: bool,
+    extra: &[u8],
 ) -> Written {
     let mut out = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     out.clear();
-    let written = write_with(io, client, &mut out, resp, is_head, keep_alive).await;
+    let written = write_with(io, client, &mut out, resp, (is_head, keep_alive), extra).await;
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         if s.capacity() < out.capacity() && out.capacity() <= 4 * COPY_MAX {
@@ -687,8 +692,8 @@ async fn write_with<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
     client: &mut Watch<'_, R>,
     out: &mut Vec<u8>,
     resp: Response<Body>,
-    is_head: bool,
-    keep_alive: bool,
+    (is_head, keep_alive): (bool, bool),
+    extra: &[u8],
 ) -> Written {
     let (parts, mut body) = resp.into_parts();
     let len = if body.is_end_stream() {
@@ -700,7 +705,7 @@ async fn write_with<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
                 .map_or(BodyLen::Unknown, BodyLen::Known),
         )
     };
-    let Ok((framing, is_last)) = encode_head(out, &parts, len, is_head, keep_alive) else {
+    let Ok((framing, is_last)) = encode_head(out, &parts, len, (is_head, keep_alive), extra) else {
         return Written::Failed;
     };
     super::upstream::recycle_headers(parts.headers);
@@ -1008,7 +1013,7 @@ mod tests {
             buf: &mut rbuf,
         };
         let mut out = Vec::new();
-        let w = write_response(&mut out, &mut watch, response(c), c.head, keep_alive).await;
+        let w = write_response(&mut out, &mut watch, response(c), c.head, keep_alive, b"").await;
         (fixed_date(&out), w)
     }
 

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
 use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
@@ -342,8 +343,15 @@ fn offline_response(page: bytes::Bytes) -> Response<Body> {
 /// One request through the pipeline, with its access-log event.
 ///
 /// The request is boxed (by the parser, or by hyper's service for the rest) and goes down
-/// to the proxy as that one pointer.
-pub async fn handle(req: Box<Request<ReqBody>>, ctx: &ServerCtx, peer: Peer) -> Response<Body> {
+/// to the proxy as that one pointer. A caller that writes the response itself (`wire`:
+/// iisn's own HTTP/1.1 writer) may get the folder's `customHeaders` as header lines encoded
+/// once, to write after the response's headers, instead of in the response's header map.
+pub async fn handle(
+    req: Box<Request<ReqBody>>,
+    ctx: &ServerCtx,
+    peer: Peer,
+    wire: bool,
+) -> (Response<Body>, Option<Bytes>) {
     // The clock is read for the access log only (`-v` shows it).
     let start = ctx.access_log.then(Instant::now);
     let traced = super::live_trace::begin(ctx, &req, peer).await;
@@ -354,9 +362,9 @@ pub async fn handle(req: Box<Request<ReqBody>>, ctx: &ServerCtx, peer: Peer) -> 
             .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
         (req.method().as_str().to_string(), target, start)
     });
-    let (resp, substatus, worker) = match &ctx.offline {
-        Some(page) => (offline_response(page.clone()), 0, None),
-        None => pipeline(req, ctx, peer).await,
+    let (resp, substatus, worker, extra) = match &ctx.offline {
+        Some(page) => (offline_response(page.clone()), 0, None, None),
+        None => pipeline(req, ctx, peer, wire).await,
     };
     if let Some(t) = traced {
         t.finish(ctx, resp.status().as_u16(), substatus, worker.as_ref());
@@ -371,14 +379,15 @@ pub async fn handle(req: Box<Request<ReqBody>>, ctx: &ServerCtx, peer: Peer) -> 
             worker,
         });
     }
-    resp
+    (resp, extra)
 }
 
 async fn pipeline(
     mut req: Box<Request<ReqBody>>,
     ctx: &ServerCtx,
     peer: Peer,
-) -> (Response<Body>, u32, Option<WorkerId>) {
+    wire: bool,
+) -> (Response<Body>, u32, Option<WorkerId>, Option<Bytes>) {
     let (remote, local) = (peer.remote, peer.is_local_call());
     let target = req
         .uri()
@@ -538,16 +547,23 @@ async fn pipeline(
             };
             (resp, substatus, None)
         }
-        Route::Abort => return (abort_response(), 0, None),
+        Route::Abort => return (abort_response(), 0, None, None),
     };
-    // httpProtocol/customHeaders go on every response IIS sends, node's included.
-    for (name, value) in &config.custom_headers {
-        add_custom_header(resp.headers_mut(), name, value);
-    }
+    // httpProtocol/customHeaders go on every response IIS sends, node's included. Outbound
+    // rules may read or rewrite them, so they are in the header map then.
+    let extra = match (&config.custom_wire, &outbound) {
+        (Some(lines), None) if wire => Some(lines.clone()),
+        _ => {
+            for (name, value) in &config.custom_headers {
+                add_custom_header(resp.headers_mut(), name, value);
+            }
+            None
+        }
+    };
     if let Some(o) = outbound {
         o.apply(resp.status().as_u16(), resp.headers_mut());
     }
-    (resp, substatus, worker)
+    (resp, substatus, worker, extra)
 }
 
 /// One `<customHeaders>` entry added to a response as IIS adds it: after the response's own

@@ -275,6 +275,11 @@ fn x_powered_by_asp_net_unless_removed() {
             r.head
         );
     }
+    // Requests hyper serves (a body) get it too, the same as those iisn's own writer does.
+    let r = server.post("/hello.js", &[], "x");
+    assert_eq!(r.status, 200);
+    let all: Vec<_> = r.headers.get_all("x-powered-by").iter().collect();
+    assert_eq!(all, ["ASP.NET"], "{:?}", r.headers);
     let r = server.raw_get("/plain/readme.txt");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-powered-by"), None, "{}", r.head);

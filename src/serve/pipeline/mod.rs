@@ -101,6 +101,11 @@ pub struct FolderConfig {
     /// and a value HTTP allows, in order (an empty value sends nothing on IIS). Built once:
     /// IIS's inherited `X-Powered-By` makes this list non-empty for nearly every site.
     pub custom_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The same as header lines (`X-Powered-By: ASP.NET\r\n`, names as configured), for
+    /// iisn's own response writer, which appends them after the response's headers without
+    /// a header-map insert per entry and request. `None` when an entry must be merged with
+    /// the response's own header (`Cache-Control`, `Content-Type`) or there is none.
+    pub custom_wire: Option<bytes::Bytes>,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -120,7 +125,8 @@ impl FolderConfig {
                 )
             })
             .collect();
-        let custom_headers = eff
+        let mut wire = Vec::new();
+        let custom_headers: Vec<(HeaderName, HeaderValue)> = eff
             .custom_headers
             .iter()
             .filter_map(|h| {
@@ -128,11 +134,29 @@ impl FolderConfig {
                 if value.is_empty() {
                     return None;
                 }
-                let name = HeaderName::from_bytes(h.item.name.value.trim().as_bytes()).ok()?;
+                let spelled = h.item.name.value.trim();
+                let name = HeaderName::from_bytes(spelled.as_bytes()).ok()?;
                 let value = HeaderValue::from_str(value).ok()?;
+                for part in [spelled.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
+                    wire.extend_from_slice(part);
+                }
                 Some((name, value))
             })
             .collect();
+        let merged =
+            |n: &HeaderName| n == http::header::CACHE_CONTROL || n == http::header::CONTENT_TYPE;
+        // IIS's inherited `X-Powered-By: ASP.NET` alone, the common case, is a static: a
+        // clone per response then touches no reference count shared between threads.
+        const STOCK: &[u8] = b"X-Powered-By: ASP.NET\r\n";
+        let custom_wire = (!custom_headers.is_empty()
+            && !custom_headers.iter().any(|(n, _)| merged(n)))
+        .then(|| {
+            if wire == STOCK {
+                bytes::Bytes::from_static(STOCK)
+            } else {
+                bytes::Bytes::from(wire)
+            }
+        });
         FolderConfig {
             key,
             eff,
@@ -140,6 +164,7 @@ impl FolderConfig {
             rules,
             outbound,
             custom_headers,
+            custom_wire,
             mime,
         }
     }

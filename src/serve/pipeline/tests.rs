@@ -2574,6 +2574,31 @@ fn custom_headers_are_built_once_per_folder() {
         ["x-powered-by: ASP.NET", "x-frame-options: DENY"]
     );
     assert_eq!(names("sub/a.txt"), ["x-frame-options: DENY"]);
+    // The same as header lines for iisn's own writer, names as configured.
+    let wire = |rel: &str| {
+        p.config_for(rel)
+            .custom_wire
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    assert_eq!(
+        wire("a.txt").as_deref(),
+        Some("X-Powered-By: ASP.NET\r\nX-Frame-Options: DENY\r\n")
+    );
+    assert_eq!(
+        wire("sub/a.txt").as_deref(),
+        Some("X-Frame-Options: DENY\r\n")
+    );
+    // Cache-Control is merged into the response's own value: header map only.
+    site.write(
+        "sub/web.config",
+        &wrap(
+            r#"<httpProtocol><customHeaders><add name="Cache-Control" value="no-store"/></customHeaders></httpProtocol>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert!(p.config_for("sub/a.txt").custom_wire.is_none());
+    assert_eq!(p.config_for("sub/a.txt").custom_headers.len(), 3);
 }
 
 /// `{Name:...}` naming neither a function nor a rewrite map cannot be expanded by URL
