@@ -145,6 +145,7 @@ pub fn iis_defaults() -> EffectiveConfig {
                     })
                 })
                 .collect(),
+            unreadable: None,
         },
         web_socket_enabled: true,
         web_socket_span: None,
@@ -481,11 +482,33 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
         }
         if let Some(v) = &he.default_path {
             h.default_path = Some(v.clone());
+            // Locked on IIS's server configuration (lockAttributes="...,defaultPath").
+            let d = Diagnostic::new(
+                &codes::ERROR_PAGES_UNREADABLE,
+                "httpErrors defaultPath is locked at IIS's server level: every error response below this folder is HTTP 500.19 (lock violation)",
+            )
+            .at(v.span)
+            .help("Give each status its own <error statusCode=\"...\" path=\"...\"/> row (after <remove statusCode=\"...\"/> for the ones IIS already has) instead of defaultPath.");
+            h.unreadable.get_or_insert((0x8007_0021, d.clone()));
+            diags.push(d);
         }
         if let Some(v) = &he.default_response_mode {
             h.default_response_mode = v.value;
         }
+        // A duplicate row fails only the responses the CustomErrorModule looks at (status
+        // 400 or more), not the whole folder as other duplicate keys do.
+        let before = diags.len();
         apply_collection(&mut h.errors, &he.errors, level, false, "error page", diags);
+        for d in &mut diags[before..] {
+            if d.lint.code == codes::DUPLICATE_KEY.code {
+                d.lint = &codes::ERROR_PAGES_UNREADABLE;
+                d.severity = codes::ERROR_PAGES_UNREADABLE.severity;
+                d.message.push_str(
+                    ": IIS answers every error response below this folder with HTTP 500.19, while pages that succeed still serve",
+                );
+                h.unreadable.get_or_insert((0x8007_00b7, d.clone()));
+            }
+        }
     }
     if let Some(e) = s.web_socket.as_ref().and_then(|ws| ws.enabled.as_ref()) {
         cfg.web_socket_enabled = e.value;
@@ -639,11 +662,12 @@ mod tests {
             let codes: Vec<_> = d.iter().map(|d| d.code()).collect();
             (codes, cfg.http_errors.errors)
         };
+        // A duplicate row fails the error responses only (IISN1011), not the folder.
         let (codes, _) =
             page(r#"<error statusCode="404" path="/404.html" responseMode="ExecuteURL"/>"#);
-        assert_eq!(codes, ["IISN1004"]);
+        assert_eq!(codes, ["IISN1011"]);
         let (codes, _) = page(r#"<error statusCode="500" subStatusCode="-1" path="500.html"/>"#);
-        assert_eq!(codes, ["IISN1004"]);
+        assert_eq!(codes, ["IISN1011"]);
         let (codes, errors) = page(
             r#"<remove statusCode="404"/><error statusCode="404" path="/404.html" responseMode="ExecuteURL"/>"#,
         );
@@ -659,6 +683,27 @@ mod tests {
         assert_eq!(errors.len(), 1);
         let (codes, _) = page(r#"<error statusCode="400" path="e.html"/>"#);
         assert!(codes.is_empty(), "no server row for 400: {codes:?}");
+        // What IIS fails on is kept with its HRESULT, for serve's error responses.
+        let unreadable = |text: &str| {
+            let mut d = Vec::new();
+            let mut cfg = iis_defaults();
+            apply(&mut cfg, &sections(0, text, &mut d), "", &mut d);
+            cfg.http_errors.unreadable.map(|(hr, d)| (hr, d.code()))
+        };
+        let wrap = |attrs: &str, inner: &str| {
+            format!(
+                "<configuration><system.webServer><httpErrors{attrs}>{inner}</httpErrors></system.webServer></configuration>"
+            )
+        };
+        assert_eq!(
+            unreadable(&wrap("", r#"<error statusCode="404" path="e.html"/>"#)),
+            Some((0x8007_00b7, "IISN1011"))
+        );
+        assert_eq!(
+            unreadable(&wrap(r#" defaultPath="/e.html""#, "")),
+            Some((0x8007_0021, "IISN1011"))
+        );
+        assert_eq!(unreadable(&wrap(r#" errorMode="Custom""#, "")), None);
     }
 
     /// IIS's server file has `X-Powered-By: ASP.NET` in customHeaders: `<remove>` drops it,

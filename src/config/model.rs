@@ -12,6 +12,7 @@ use crate::config::web_config::{
     HeaderLimit, HiddenSegment, IisnodeValue, MimeMapEntry, OutboundRule, PreCondition,
     ResponseMode, RewriteMap, RewriteRule, VerbRule,
 };
+use crate::diag::Diagnostic;
 
 /// An entry of an effective collection, with the URL folder whose configuration added it
 /// (`""` is the site root; stock entries have `""` and a builtin span).
@@ -59,6 +60,10 @@ pub struct HttpErrors {
     pub default_path: Option<Spanned<String>>,
     pub default_response_mode: ResponseMode,
     pub errors: Vec<Entry<ErrorPage>>,
+    /// Why IIS cannot read this section when a response fails (IISN1011: a duplicate row,
+    /// the locked `defaultPath`), with the HRESULT of its 500.19: every response with an
+    /// error status becomes that 500.19, the others are untouched.
+    pub unreadable: Option<(u32, Diagnostic)>,
 }
 
 /// Everything iisn knows about the configuration that applies to one URL folder.

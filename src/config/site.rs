@@ -972,12 +972,14 @@ fn build_application(
         .filter(|l| is_ancestor(&l.dir_rel, &c.dir_rel))
         .collect();
     let chain_sources: HashSet<SourceId> = chain.iter().filter_map(|l| l.source).collect();
-    let web_failed =
-        inputs.env.failed
-            || chain.iter().any(|l| l.config.is_none())
-            || inputs.earlier.iter().chain(app_diags.iter()).any(|d| {
-                d.is_error() && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
-            });
+    let web_failed = inputs.env.failed
+        || chain.iter().any(|l| l.config.is_none())
+        || inputs.earlier.iter().chain(app_diags.iter()).any(|d| {
+            // An httpErrors section IIS cannot read fails error responses, not iisnode.
+            d.is_error()
+                && d.lint.code != codes::ERROR_PAGES_UNREADABLE.code
+                && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
+        });
     let config_error = if web_failed {
         Some(ConfigErrorKind::WebConfig)
     } else if yml.failed {

@@ -149,6 +149,18 @@ lints! {
          Delegation in IIS Manager), or remove it from web.config. iisn does not emulate these \
          sections and serves the site.";
 
+    ERROR_PAGES_UNREADABLE = "IISN1011", "error-pages-unreadable", Error,
+        "an httpErrors configuration IIS refuses when a request fails",
+        "IIS's CustomErrorModule reads `<httpErrors>` only when a response has an error status \
+         (400 or more). When the section cannot be read there, every such response at or below \
+         the folder becomes HTTP 500.19, while pages that succeed keep serving, so the problem \
+         shows only on a 404 or a 500: a second `<error>` row for a status IIS's server \
+         configuration already has (401, 403, 404, 405, 406, 412, 500, 501, 502) without \
+         `<remove statusCode=\"...\"/>` first (HRESULT 0x800700b7, \"Cannot add duplicate \
+         collection entry\"), or `defaultPath`, which IIS locks at the server level \
+         (`lockAttributes=\"allowAbsolutePathsWhenDelegated,defaultPath\"`, HRESULT 0x80070021). \
+         `iisn serve` answers the same 500.19 for those responses. Add the `<remove>`, or give \
+         each status its own `<error>` row instead of `defaultPath`.";
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
         "an attribute of <iisnode> that iisnode's schema does not define",
         "iisnode's schema defines 34 attributes; IIS rejects any other with a configuration \

@@ -314,3 +314,33 @@ fn custom_responses_below_400_have_no_page() {
     assert_eq!(r.status, 403);
     assert!(r.text().contains("HTTP Error 403"), "{}", r.text());
 }
+
+/// IIS reads `<httpErrors>` only for responses with an error status: a second `<error
+/// statusCode="404">` without `<remove>` (IIS's server configuration already has one) makes
+/// every error response 500.19 ("Cannot add duplicate collection entry"), node's included,
+/// while pages that succeed keep serving (IISN1011).
+#[test]
+fn a_duplicate_error_row_fails_error_responses_only() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    root_http_errors(
+        &site,
+        r#"<httpErrors errorMode="Detailed"><error statusCode="404" path="/errors/404.html" responseMode="ExecuteURL" /></httpErrors>"#,
+    );
+    site.write("page.txt", "a page\n");
+    let s = serve(&site);
+    let r = s.raw_get("/page.txt");
+    assert_eq!((r.status, r.text().as_str()), (200, "a page\n"));
+    let r = s.raw_get("/app.js/fine");
+    assert_eq!((r.status, r.text().as_str()), (200, "ok /app.js/fine"));
+    for url in ["/missing.txt", "/app.js/json400"] {
+        let r = s.raw_get(url);
+        assert_eq!(r.status, 500, "{url}: {}", r.text());
+        assert_eq!(r.header("x-iisn-substatus"), Some("19"), "{url}");
+        let text = r.text();
+        assert!(text.contains("HTTP Error 500.19"), "{url}: {text}");
+        assert!(text.contains("IISN1011"), "{url}: {text}");
+        assert!(!text.contains("node says"), "{url}: {text}");
+    }
+}

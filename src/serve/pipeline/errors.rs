@@ -378,6 +378,20 @@ pub fn shows_detailed(config: &FolderConfig, local: bool) -> bool {
     }
 }
 
+/// IIS's 500.19 in place of an error response when the CustomErrorModule cannot read the
+/// folder's `<httpErrors>` (a duplicate row, the locked `defaultPath`: IISN1011), rendered
+/// with IIS's defaults as for any configuration error; `None` when it can.
+async fn error_pages_fault(cx: &ErrorContext<'_>) -> Option<Response<Body>> {
+    let fault = cx.config.error_pages_fault.as_ref()?;
+    let defaults = cx.pipeline.defaults();
+    let cx = ErrorContext {
+        config: defaults,
+        ..*cx
+    };
+    // Boxed: `respond` calls this (IIS's defaults carry no fault, so it ends there).
+    Some(Box::pin(respond(&cx, fault)).await)
+}
+
 /// The response for an error iisn produced.
 pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     let status = err.status_code();
@@ -389,6 +403,9 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
         *resp.status_mut() = status;
         set_reason(&mut resp, err.reason.as_deref());
         substatus_header(&mut resp, err.substatus);
+        return resp;
+    }
+    if let Some(resp) = error_pages_fault(cx).await {
         return resp;
     }
     let mut resp = if detailed(cx) {
@@ -690,6 +707,9 @@ pub async fn node_response(
     let status = resp.status().as_u16();
     if status < 400 {
         return resp;
+    }
+    if let Some(fault) = error_pages_fault(cx).await {
+        return fault;
     }
     let detail = match cx.config.eff.http_errors.existing_response {
         ExistingResponse::PassThrough => return resp,

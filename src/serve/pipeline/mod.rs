@@ -106,6 +106,9 @@ pub struct FolderConfig {
     /// a header-map insert per entry and request. `None` when an entry must be merged with
     /// the response's own header (`Cache-Control`, `Content-Type`) or there is none.
     pub custom_wire: Option<bytes::Bytes>,
+    /// The 500.19 every response with an error status gets below this folder, when IIS
+    /// cannot read its `<httpErrors>` ([`crate::config::model::HttpErrors::unreadable`]).
+    pub error_pages_fault: Option<IisError>,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -165,6 +168,7 @@ impl FolderConfig {
             outbound,
             custom_headers,
             custom_wire,
+            error_pages_fault: None,
             mime,
         }
     }
@@ -490,7 +494,33 @@ impl Pipeline {
                 continue;
             }
             let eff = site.effective_for(&k);
-            let cfg = Arc::new(FolderConfig::build(k.clone(), eff));
+            let mut folder = FolderConfig::build(k.clone(), eff);
+            folder.error_pages_fault =
+                folder
+                    .eff
+                    .http_errors
+                    .unreadable
+                    .as_ref()
+                    .map(|(hresult, d)| {
+                        let file = d
+                            .primary
+                            .filter(|s| site.sources.contains(s.source))
+                            .map_or_else(PathBuf::new, |s| {
+                                site.sources.get(s.source).path().to_path_buf()
+                            });
+                        let failure = crate::config::site::LoadFailure {
+                            dir_rel: k.clone(),
+                            file,
+                            hresult: *hresult,
+                            diagnostic: d.clone(),
+                        };
+                        let mut e = load_failure_error(&site, &failure);
+                        // IIS meets it when the response goes out (CustomErrorModule).
+                        e.notification = "SendResponse";
+                        e.module = "CustomErrorModule";
+                        e
+                    });
+            let cfg = Arc::new(folder);
             configs.insert(lower, cfg.clone());
             unique.push((k, cfg));
         }
@@ -624,6 +654,12 @@ impl Pipeline {
             ));
         };
         Ok((decoded, norm))
+    }
+
+    /// The configuration of a site with no web.config: IIS's own defaults, which render the
+    /// pages of configuration errors.
+    pub fn defaults(&self) -> &FolderConfig {
+        &self.defaults
     }
 
     /// IIS's 500.19 when the web.config of `site_path`'s folder, or of a folder above it,

@@ -477,6 +477,9 @@ impl Report<'_> {
             Decision::Redirect { status, .. } => ("redirect", Some(*status), 0),
             Decision::Options => ("options", Some(200), 0),
             Decision::Abort => ("abort", None, 0),
+            Decision::Error(e) if let Some(f) = self.error_pages_fault(e) => {
+                ("error", Some(f.status), f.substatus)
+            }
             Decision::Error(e) => {
                 let o = if self.trace.ended_by == Some(ActionType::CustomResponse) {
                     "custom-response"
@@ -513,8 +516,16 @@ impl Report<'_> {
             Decision::Redirect { location, .. } => format!("to {location}"),
             Decision::Options => "OPTIONS answered by IIS".into(),
             Decision::Abort => "connection closed without a response (AbortRequest)".into(),
+            Decision::Error(e) if let Some(f) = self.error_pages_fault(e) => f.detail.clone(),
             Decision::Error(e) => e.detail.clone(),
         }
+    }
+
+    /// The 500.19 serve sends instead of the error `e` when IIS cannot read the folder's
+    /// `<httpErrors>` (IISN1011).
+    fn error_pages_fault(&self, e: &IisError) -> Option<&IisError> {
+        let fault = self.routed.config.error_pages_fault.as_ref()?;
+        (e.status >= 400).then_some(fault)
     }
 
     fn rewritten_url(&self) -> Option<String> {
@@ -957,6 +968,18 @@ impl Report<'_> {
     }
 
     fn error_page(&self, e: &IisError) -> Rendered {
+        if let Some(f) = self.error_pages_fault(e) {
+            let why = f.config.as_ref().map_or("", |c| c.message.as_str());
+            return Rendered {
+                stage: "error-page",
+                text: vec![format!(
+                    "{}.{}: IIS cannot read <httpErrors> here, so this error response becomes 500.19: {why}",
+                    e.status, e.substatus
+                )],
+                json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
+                    "page": "config-error", "module": f.module, "detail": why, "config": Value::Null}),
+            };
+        }
         let he = &self.routed.config.eff.http_errors;
         let detailed = errors::shows_detailed(&self.routed.config, self.local);
         let custom = errors::find_entry(&self.routed.config, e.status, e.substatus);
