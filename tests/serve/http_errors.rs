@@ -344,3 +344,32 @@ fn a_duplicate_error_row_fails_error_responses_only() {
         assert!(!text.contains("node says"), "{url}: {text}");
     }
 }
+
+/// Under existingResponse="PassThrough" (Kudu's template) IIS's own error responses go out
+/// without a page as well: a missing file is a bare 404, request filtering's 404.8 too.
+/// A configuration error's 500.19 still shows its page.
+#[test]
+fn pass_through_sends_iis_errors_without_a_page() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    root_http_errors(&site, r#"<httpErrors existingResponse="PassThrough" />"#);
+    let s = serve(&site);
+    for (url, sub) in [("/missing.txt", "0"), ("/web.config", "8")] {
+        let r = s.raw_get(url);
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (404, ""),
+            "{url}: {}",
+            r.head
+        );
+        assert_eq!(r.header("content-length"), Some("0"), "{url}: {}", r.head);
+        let sub = (sub != "0").then_some(sub);
+        assert_eq!(r.header("x-iisn-substatus"), sub, "{url}");
+    }
+    site.write("broken/web.config", "<configuration><system.webServer>");
+    site.write("broken/a.txt", "a");
+    let r = s.raw_get("/broken/a.txt");
+    assert_eq!(r.status, 500);
+    assert!(r.text().contains("HTTP Error 500.19"), "{}", r.text());
+}

@@ -45,6 +45,10 @@
 //! sent: the stock page is. (IIS's `File` mode reads the file without asking the handlers;
 //! iisn is stricter, so that an error page can never leak a script's source.)
 //!
+//! Under `existingResponse="PassThrough"` IIS's own error responses go out without a page
+//! too (an empty 404 for a missing file), except a configuration error's 500.19 and iisn's
+//! page for a handler it does not emulate.
+//!
 //! For node's responses with status 400 or above, `existingResponse` decides:
 //!
 //! * `PassThrough` never touches them (the Kudu template sets it: "make sure error responses
@@ -392,6 +396,16 @@ async fn error_pages_fault(cx: &ErrorContext<'_>) -> Option<Response<Body>> {
     Some(Box::pin(respond(&cx, fault)).await)
 }
 
+/// Whether IIS sends its own error `err` without a page: under `existingResponse=
+/// "PassThrough"` (the Kudu template's) the CustomErrorModule leaves IIS's own error
+/// responses alone too, and they carry no body then (a missing file is a bare 404). Not a
+/// configuration error's 500.19, which IIS renders before the module can read its section,
+/// nor iisn's page for a handler it does not emulate.
+pub fn passes_through(config: &FolderConfig, err: &IisError) -> bool {
+    config.eff.http_errors.existing_response == ExistingResponse::PassThrough
+        && !(err.status == 500 && matches!(err.substatus, 19 | 21))
+}
+
 /// The response for an error iisn produced.
 pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     let status = err.status_code();
@@ -408,7 +422,9 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     if let Some(resp) = error_pages_fault(cx).await {
         return resp;
     }
-    let mut resp = if detailed(cx) {
+    let mut resp = if passes_through(cx.config, err) {
+        Response::new(crate::serve::proxy::empty())
+    } else if detailed(cx) {
         let (summary, causes) = advice(err.status, err.substatus);
         let physical = err
             .physical

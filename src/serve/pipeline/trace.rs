@@ -980,6 +980,17 @@ impl Report<'_> {
                     "page": "config-error", "module": f.module, "detail": why, "config": Value::Null}),
             };
         }
+        if errors::passes_through(&self.routed.config, e) {
+            return Rendered {
+                stage: "error-page",
+                text: vec![format!(
+                    "{}.{}: no page: with httpErrors existingResponse=\"PassThrough\" IIS sends its own error responses without a body",
+                    e.status, e.substatus
+                )],
+                json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
+                    "page": "none", "module": e.module, "detail": e.detail, "config": Value::Null}),
+            };
+        }
         let he = &self.routed.config.eff.http_errors;
         let detailed = errors::shows_detailed(&self.routed.config, self.local);
         let custom = errors::find_entry(&self.routed.config, e.status, e.substatus);
