@@ -806,8 +806,13 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
         // and map scripts below by name, on demand, as before).
         let location = i >= levels.len();
         // A `<location>` naming a file: its mappings can map that file and nothing else.
-        let file_name = (!level_rel.is_empty() && rel_to_path(&root, level_rel).is_file())
-            .then(|| level_rel.rsplit('/').next().unwrap_or(level_rel));
+        let at = rel_to_path(&root, level_rel);
+        let last = level_rel.rsplit('/').next().unwrap_or(level_rel);
+        let file_name = (!level_rel.is_empty() && at.is_file()).then_some(last);
+        // One naming nothing on disk yet (`<location path="server.js">` before the build)
+        // names that file for a concrete mapping of the same name: `server.js/server.js`
+        // would be neither what IIS maps nor what the user meant.
+        let missing_file = location && !at.exists();
         for h in cfg.iisnode_handlers() {
             // A mapping the folder's accessPolicy disables never runs (IISN6025 says so).
             if !crate::config::web_config::access::allows(
@@ -820,14 +825,18 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
                 continue;
             }
             let path = &h.item.path.value;
-            if let Some(name) = file_name {
-                if !path.contains(['/', '\\'])
-                    && name_matches(path.trim(), name)
-                    && seen.insert(level_rel.to_ascii_lowercase())
-                {
+            let names_it = !path.contains(['/', '\\']) && name_matches(path.trim(), last);
+            if file_name.is_some() || (missing_file && is_concrete(path) && names_it) {
+                if names_it && seen.insert(level_rel.to_ascii_lowercase()) {
                     let dir_rel = parent_of(level_rel).to_string();
-                    let script = rel_to_path(&root, level_rel);
-                    apps.push((level_rel.clone(), script, true, dir_rel, h.item.clone()));
+                    let exists = file_name.is_some();
+                    apps.push((
+                        level_rel.clone(),
+                        at.clone(),
+                        exists,
+                        dir_rel,
+                        h.item.clone(),
+                    ));
                 }
                 continue;
             }
@@ -1388,6 +1397,38 @@ mod tests {
         );
         assert!(name_matches("server*.js", "SERVER-a.js") && !name_matches("server*.js", "a.js"));
         assert!(name_matches("a?c.js", "abc.js") && !name_matches("a?c.js", "ac.js"));
+    }
+
+    /// Regression: `<location path="server.js">` holding its mapping, before server.js
+    /// exists (built at deploy), made the application `server.js/server.js`, so `iisn check`
+    /// reported that missing path and `iisn config` listed it. A location naming a folder
+    /// that does not exist yet still maps the script inside it.
+    #[test]
+    fn a_location_naming_a_missing_file_maps_that_file() {
+        let d = tempfile::tempdir().expect("tmp");
+        fs::write(
+            d.path().join("web.config"),
+            r#"<configuration>
+  <location path="server.js"><system.webServer><handlers>
+    <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+  <location path="api"><system.webServer><handlers>
+    <add name="api" path="app.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+</configuration>"#,
+        )
+        .expect("write");
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let mut apps: Vec<(&str, &str, bool)> = site
+            .apps
+            .iter()
+            .map(|a| (a.script_rel.as_str(), a.dir_rel.as_str(), a.script_exists))
+            .collect();
+        apps.sort();
+        assert_eq!(
+            apps,
+            [("api/app.js", "api", false), ("server.js", "", false)]
+        );
     }
 
     /// A handler added in `<location path="api">` maps the script in that folder, as the
