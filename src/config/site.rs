@@ -1284,16 +1284,19 @@ mod tests {
         assert!(!is_ancestor("a/b", "a"));
     }
 
+    /// Writes `text` to `rel` under `root`, creating its folders.
+    fn write_at(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(p, text).expect("write");
+    }
+
     /// Regression: mappings inside `<location>` made no application (`iisn config` said "no
     /// application", `iisn check` that no handler maps a script, and nothing started).
     #[test]
     fn mappings_inside_locations_are_applications() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
         w(
             "web.config",
             r#"<configuration>
@@ -1306,6 +1309,9 @@ mod tests {
   <location path="tools/x.js"><system.webServer><handlers>
     <add name="other" path="y.js" verb="*" modules="iisnode"/>
   </handlers></system.webServer></location>
+  <location path="index.html"><system.webServer><handlers>
+    <add name="page" path="index.html" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
 </configuration>"#,
         );
         for f in [
@@ -1314,6 +1320,7 @@ mod tests {
             "other.js",
             "tools/x.js",
             "tools/y.js",
+            "index.html",
         ] {
             w(f, "");
         }
@@ -1324,7 +1331,18 @@ mod tests {
             .map(|a| (a.script_rel.as_str(), a.dir_rel.as_str()))
             .collect();
         apps.sort();
-        assert_eq!(apps, [("api/server.js", "api"), ("main.js", "")]);
+        // A location naming a folder maps the script in it, as that folder's own web.config
+        // would; one naming a file maps that file (never `index.html/index.html`), and a
+        // mapping of another name in it (`y.js` at `tools/x.js`) maps nothing.
+        assert_eq!(
+            apps,
+            [
+                ("api/server.js", "api"),
+                ("index.html", ""),
+                ("main.js", "")
+            ]
+        );
+        assert!(site.apps.iter().all(|a| a.script_exists));
     }
 
     /// A wildcard mapping that a `<location>` naming one file removes does not make that
@@ -1332,11 +1350,7 @@ mod tests {
     #[test]
     fn a_location_naming_a_file_decides_its_wildcard_mapping() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
         w(
             "web.config",
             r#"<configuration>
@@ -1356,11 +1370,7 @@ mod tests {
     #[test]
     fn wildcard_handlers_list_the_scripts_on_disk() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
         w(
             "web.config",
             r#"<configuration><system.webServer><handlers><add name="iisnode" path="server*.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
@@ -1429,31 +1439,6 @@ mod tests {
             apps,
             [("api/app.js", "api", false), ("server.js", "", false)]
         );
-    }
-
-    /// A handler added in `<location path="api">` maps the script in that folder, as the
-    /// same handler in `api/web.config` would: `iisn check` must not say that no handler
-    /// runs node while `iisn serve` runs `api/server.js` (found on a real site's config).
-    #[test]
-    fn handlers_in_a_location_block_name_scripts_in_its_folder() {
-        let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
-        w(
-            "web.config",
-            r#"<configuration><location path="api"><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></location><location path="index.html"><system.webServer><handlers><add name="n2" path="index.html" verb="*" modules="iisnode"/></handlers></system.webServer></location></configuration>"#,
-        );
-        w("api/server.js", "");
-        w("index.html", "");
-        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
-        let apps: Vec<&str> = site.apps.iter().map(|a| a.script_rel.as_str()).collect();
-        // The location naming a file is not a folder (no `index.html/index.html` script):
-        // its mapping maps that very file.
-        assert_eq!(apps, ["api/server.js", "index.html"]);
-        assert!(site.apps[0].script_exists);
     }
 
     #[test]
