@@ -806,8 +806,13 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
         // and map scripts below by name, on demand, as before).
         let location = i >= levels.len();
         // A `<location>` naming a file: its mappings can map that file and nothing else.
-        let file_name = (!level_rel.is_empty() && rel_to_path(&root, level_rel).is_file())
-            .then(|| level_rel.rsplit('/').next().unwrap_or(level_rel));
+        let at = rel_to_path(&root, level_rel);
+        let last = level_rel.rsplit('/').next().unwrap_or(level_rel);
+        let file_name = (!level_rel.is_empty() && at.is_file()).then_some(last);
+        // One naming nothing on disk yet (`<location path="server.js">` before the build)
+        // names that file for a concrete mapping of the same name: `server.js/server.js`
+        // would be neither what IIS maps nor what the user meant.
+        let missing_file = location && !at.exists();
         for h in cfg.iisnode_handlers() {
             // A mapping the folder's accessPolicy disables never runs (IISN6025 says so).
             if !crate::config::web_config::access::allows(
@@ -820,14 +825,18 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
                 continue;
             }
             let path = &h.item.path.value;
-            if let Some(name) = file_name {
-                if !path.contains(['/', '\\'])
-                    && name_matches(path.trim(), name)
-                    && seen.insert(level_rel.to_ascii_lowercase())
-                {
+            let names_it = !path.contains(['/', '\\']) && name_matches(path.trim(), last);
+            if file_name.is_some() || (missing_file && is_concrete(path) && names_it) {
+                if names_it && seen.insert(level_rel.to_ascii_lowercase()) {
                     let dir_rel = parent_of(level_rel).to_string();
-                    let script = rel_to_path(&root, level_rel);
-                    apps.push((level_rel.clone(), script, true, dir_rel, h.item.clone()));
+                    let exists = file_name.is_some();
+                    apps.push((
+                        level_rel.clone(),
+                        at.clone(),
+                        exists,
+                        dir_rel,
+                        h.item.clone(),
+                    ));
                 }
                 continue;
             }
@@ -1277,16 +1286,19 @@ mod tests {
         assert!(!is_ancestor("a/b", "a"));
     }
 
+    /// Writes `text` to `rel` under `root`, creating its folders.
+    fn write_at(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(p, text).expect("write");
+    }
+
     /// Regression: mappings inside `<location>` made no application (`iisn config` said "no
     /// application", `iisn check` that no handler maps a script, and nothing started).
     #[test]
     fn mappings_inside_locations_are_applications() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
         w(
             "web.config",
             r#"<configuration>
@@ -1299,6 +1311,9 @@ mod tests {
   <location path="tools/x.js"><system.webServer><handlers>
     <add name="other" path="y.js" verb="*" modules="iisnode"/>
   </handlers></system.webServer></location>
+  <location path="index.html"><system.webServer><handlers>
+    <add name="page" path="index.html" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
 </configuration>"#,
         );
         for f in [
@@ -1307,6 +1322,7 @@ mod tests {
             "other.js",
             "tools/x.js",
             "tools/y.js",
+            "index.html",
         ] {
             w(f, "");
         }
@@ -1317,7 +1333,18 @@ mod tests {
             .map(|a| (a.script_rel.as_str(), a.dir_rel.as_str()))
             .collect();
         apps.sort();
-        assert_eq!(apps, [("api/server.js", "api"), ("main.js", "")]);
+        // A location naming a folder maps the script in it, as that folder's own web.config
+        // would; one naming a file maps that file (never `index.html/index.html`), and a
+        // mapping of another name in it (`y.js` at `tools/x.js`) maps nothing.
+        assert_eq!(
+            apps,
+            [
+                ("api/server.js", "api"),
+                ("index.html", ""),
+                ("main.js", "")
+            ]
+        );
+        assert!(site.apps.iter().all(|a| a.script_exists));
     }
 
     /// A wildcard mapping that a `<location>` naming one file removes does not make that
@@ -1325,11 +1352,7 @@ mod tests {
     #[test]
     fn a_location_naming_a_file_decides_its_wildcard_mapping() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
         w(
             "web.config",
             r#"<configuration>
@@ -1349,11 +1372,7 @@ mod tests {
     #[test]
     fn wildcard_handlers_list_the_scripts_on_disk() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
         w(
             "web.config",
             r#"<configuration><system.webServer><handlers><add name="iisnode" path="server*.js" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
@@ -1392,29 +1411,36 @@ mod tests {
         assert!(name_matches("a?c.js", "abc.js") && !name_matches("a?c.js", "ac.js"));
     }
 
-    /// A handler added in `<location path="api">` maps the script in that folder, as the
-    /// same handler in `api/web.config` would: `iisn check` must not say that no handler
-    /// runs node while `iisn serve` runs `api/server.js` (found on a real site's config).
+    /// Regression: `<location path="server.js">` holding its mapping, before server.js
+    /// exists (built at deploy), made the application `server.js/server.js`, so `iisn check`
+    /// reported that missing path and `iisn config` listed it. A location naming a folder
+    /// that does not exist yet still maps the script inside it.
     #[test]
-    fn handlers_in_a_location_block_name_scripts_in_its_folder() {
+    fn a_location_naming_a_missing_file_maps_that_file() {
         let d = tempfile::tempdir().expect("tmp");
-        let w = |rel: &str, text: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            fs::write(p, text).expect("write");
-        };
-        w(
-            "web.config",
-            r#"<configuration><location path="api"><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></location><location path="index.html"><system.webServer><handlers><add name="n2" path="index.html" verb="*" modules="iisnode"/></handlers></system.webServer></location></configuration>"#,
-        );
-        w("api/server.js", "");
-        w("index.html", "");
+        fs::write(
+            d.path().join("web.config"),
+            r#"<configuration>
+  <location path="server.js"><system.webServer><handlers>
+    <add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+  <location path="api"><system.webServer><handlers>
+    <add name="api" path="app.js" verb="*" modules="iisnode"/>
+  </handlers></system.webServer></location>
+</configuration>"#,
+        )
+        .expect("write");
         let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
-        let apps: Vec<&str> = site.apps.iter().map(|a| a.script_rel.as_str()).collect();
-        // The location naming a file is not a folder (no `index.html/index.html` script):
-        // its mapping maps that very file.
-        assert_eq!(apps, ["api/server.js", "index.html"]);
-        assert!(site.apps[0].script_exists);
+        let mut apps: Vec<(&str, &str, bool)> = site
+            .apps
+            .iter()
+            .map(|a| (a.script_rel.as_str(), a.dir_rel.as_str(), a.script_exists))
+            .collect();
+        apps.sort();
+        assert_eq!(
+            apps,
+            [("api/app.js", "api", false), ("server.js", "", false)]
+        );
     }
 
     #[test]

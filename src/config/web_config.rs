@@ -1053,11 +1053,13 @@ fn misspelt_section<'a>(name: &str, read: &[&'a str], known: &[&'a str]) -> Opti
     if known.contains(&name) {
         return None;
     }
+    // (Never the name itself: "did you mean <location>?" under <location> says nothing.)
     read.iter()
         .chain(known)
         .find(|k| k.eq_ignore_ascii_case(name))
         .or_else(|| read.iter().find(|k| distance_ci(k, name, 2) <= 2))
         .copied()
+        .filter(|k| *k != name)
 }
 
 /// IISN1008 for a misspelt section (see [`misspelt_section`]).
@@ -1105,6 +1107,15 @@ fn read_top_level(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
                 diags,
             );
         }
+        // Locations under <configuration> are read by the caller: this one is inside another.
+        "location" => diags.push(
+            Diagnostic::new(
+                &codes::MISPLACED_ELEMENT,
+                "<location> inside another <location>: IIS reads locations only directly under <configuration>",
+            )
+            .at(el.name_span)
+            .help("Write one <location> with the combined path (path=\"api/v1\") directly under <configuration>: IIS has no section named location and refuses the whole file (500.19) until it moves."),
+        ),
         "iisnode" | "handlers" | "rewrite" | "defaultDocument" | "staticContent" | "httpErrors" => {
             diags.push(
                 Diagnostic::new(
@@ -2626,6 +2637,24 @@ mod tests {
         );
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(c.expect("parses").sections.not_emulated.len(), 7);
+    }
+
+    /// Regression: a `<location>` nested in another was "not a section IIS knows under
+    /// <configuration>: did you mean <location>?" (the misspelling check proposed the name
+    /// itself); it is an error that says what is wrong.
+    #[test]
+    fn a_nested_location_is_named_as_such() {
+        let (_, d) = load(
+            r#"<configuration><location path="api"><location path="v1"><system.webServer/></location></location></configuration>"#,
+        );
+        assert_eq!(codes_of(&d), ["IISN1008"]);
+        assert!(
+            d[0].message.contains("inside another <location>"),
+            "{}",
+            d[0].message
+        );
+        assert!(!d[0].message.contains("did you mean"), "{}", d[0].message);
+        assert_eq!(misspelt_section("handlers", &["handlers"], &[]), None);
     }
 
     /// Regression: `<filteringRules>`, `<alwaysAllowedUrls>` and `<alwaysAllowedQueryStrings>`

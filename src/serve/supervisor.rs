@@ -6,8 +6,10 @@
 //! * the `watchedFiles` watcher of each application → recycle that application (or re-read
 //!   the configuration when the changed entry is the `configOverrides` file);
 //! * the configuration watcher (every web.config, `app_offline.htm`) → re-read everything
-//!   from scratch and recycle exactly the applications whose effective configuration changed
-//!   (DECISIONS.md §3), or take the site offline and back;
+//!   from scratch (DECISIONS.md §3) and recycle the applications whose effective
+//!   configuration changed, plus every application at or below the folder of a web.config
+//!   that changed, appeared or went away, even when its content is the same (iisnode's
+//!   `RecycleApplicationOnConfigChange`); or take the site offline and back;
 //! * the recycle signal socket (`IISNODE_CONTROL_PIPE`) → recycle every application, as
 //!   many times as asked (DECISIONS.md §10);
 //! * `rs` + Enter on a terminal (nodemon's convention) → recycle every application.

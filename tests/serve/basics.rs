@@ -241,7 +241,7 @@ fn a_non_loopback_host_warns_about_what_it_exposes() {
         return;
     };
     let mut server = site.iisn().arg("--host").arg("0.0.0.0").start();
-    let err = server.stderr();
+    let err = server.wait_for_stderr("--host 127.0.0.1", crate::harness::TIMEOUT);
     assert!(err.contains("warning: listening on 0.0.0.0"), "{err}");
     assert!(err.contains("reachable from other machines"), "{err}");
     assert!(err.contains("/hello.js/debug/"), "{err}");
@@ -258,7 +258,7 @@ fn a_folder_without_web_config_is_reported() {
     };
     std::fs::remove_file(site.path("web.config")).expect("remove web.config");
     let mut server = site.serve();
-    let err = server.stderr();
+    let err = server.wait_for_stderr("node never runs", crate::harness::TIMEOUT);
     assert!(
         err.contains("warning: no web.config in") && err.contains("node never runs"),
         "{err}"

@@ -766,6 +766,20 @@ impl Server {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// stderr once it contains `text` (within `timeout`, else as it is then). stdout and
+    /// stderr are read by two threads: the listening event can be seen before the reader
+    /// of stderr has taken a warning iisn wrote before it.
+    pub fn wait_for_stderr(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let err = self.stderr();
+            if err.contains(text) || Instant::now() >= deadline {
+                return err;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The last lines of stdout and all of stderr, for failure messages.
     pub fn transcript(&self) -> String {
         let events = self.events();
