@@ -225,6 +225,12 @@ fn parse_simple_with(
         if !path.starts_with('/') || len > super::http_sys::MAX_REQUEST_BYTES {
             return None;
         }
+        // A path segment HTTP.sys may find too long (one test for nearly every request).
+        if path.len() > super::http_sys::URL_SEGMENT_MAX_LENGTH
+            && super::http_sys::may_have_long_segment(path.split_once('?').map_or(path, |p| p.0))
+        {
+            return None;
+        }
         let base = bytes.as_ptr() as usize;
         let mut hosts = 0u32;
         for h in req.headers.iter() {

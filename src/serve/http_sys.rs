@@ -11,8 +11,9 @@
 //!   server can raise in the registry: a site that needs more fails on a stock server;
 //! * an HTTP/1.1 request without a Host header, with more than one, or with one that is
 //!   not a valid host (and port) → 400 "Invalid Hostname";
-//! * a request target that is neither a path (`/…`), `*`, nor an absolute URL → 400 "Invalid
-//!   URL". An absolute URL (`GET http://host/path`) is accepted, and IIS and node see only
+//! * a request target that is neither a path (`/…`), `*`, nor an absolute URL, or a path
+//!   with a segment (between slashes) longer than `UrlSegmentMaxLength` (260 characters,
+//!   decoded) → 400 "Invalid URL". An absolute URL (`GET http://host/path`) is accepted, and IIS and node see only
 //!   its path and query (iisnode forwards HTTP.sys's cooked absolute path), as they would
 //!   for the same request in origin form.
 //!
@@ -28,6 +29,29 @@ use super::proxy::Body;
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 /// HTTP.sys's `MaxFieldLength` default: one header line.
 pub const MAX_FIELD_LENGTH: usize = 16 * 1024;
+/// HTTP.sys's `UrlSegmentMaxLength` default: the characters of one path segment (between
+/// slashes), decoded.
+pub const URL_SEGMENT_MAX_LENGTH: usize = 260;
+
+/// Whether a raw path may hold a segment over [`URL_SEGMENT_MAX_LENGTH`]: a cheap test on
+/// the raw bytes (a decoded segment is never longer than its raw form), false for nearly
+/// every request; [`check`] decides exactly.
+pub fn may_have_long_segment(raw_path: &str) -> bool {
+    raw_path.len() > URL_SEGMENT_MAX_LENGTH
+        && raw_path
+            .split('/')
+            .any(|seg| seg.len() > URL_SEGMENT_MAX_LENGTH)
+}
+
+/// Whether a path has a segment longer than HTTP.sys allows, counted in characters after
+/// percent-decoding.
+fn has_long_segment(raw_path: &str) -> bool {
+    may_have_long_segment(raw_path)
+        && raw_path.split('/').any(|seg| {
+            seg.len() > URL_SEGMENT_MAX_LENGTH
+                && super::router::percent_decode_lossy(seg).chars().count() > URL_SEGMENT_MAX_LENGTH
+        })
+}
 
 /// Whether a Host header value is one HTTP.sys accepts: a host name, IPv4 address or
 /// bracketed IPv6 address, with an optional port.
@@ -106,7 +130,8 @@ fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
     let path = uri.path();
     // `*` is OPTIONS's target only (RFC 9112 §3.2.4).
     let asterisk = path == "*" && req.method() == http::Method::OPTIONS;
-    if uri.authority().is_some() || !(path.starts_with('/') || asterisk) {
+    if uri.authority().is_some() || !(path.starts_with('/') || asterisk) || has_long_segment(path)
+    {
         return Some(refusal("Invalid URL", "The request URL is invalid."));
     }
     None
@@ -273,6 +298,17 @@ mod tests {
         let mut r10 = req("/a", &[]);
         *r10.version_mut() = Version::HTTP_10;
         assert_eq!(status(&mut r10), None);
+        // UrlSegmentMaxLength: 260 characters per segment, decoded; the query is no segment.
+        let seg = |n: usize| "a".repeat(n);
+        let host = [("host", "x")];
+        assert_eq!(status(&mut req(&format!("/{}/b", seg(260)), &host)), None);
+        assert_eq!(status(&mut req(&format!("/{}/b", seg(261)), &host)), Some(400));
+        assert_eq!(status(&mut req(&format!("/b?q={}", seg(400)), &host)), None);
+        // 200 two-byte characters: 600 bytes raw, 200 characters.
+        let wide = "%C3%A9".repeat(200);
+        assert_eq!(status(&mut req(&format!("/{wide}"), &host)), None);
+        assert!(may_have_long_segment(&format!("/{wide}")));
+        assert!(!may_have_long_segment(&format!("/{}/{}", seg(200), seg(200))));
     }
 
     #[test]
