@@ -475,6 +475,7 @@ fn custom_error_pages_are_explained_as_serve_sends_them() {
   <httpErrors errorMode="Custom">
     <remove statusCode="404"/><error statusCode="404" path="/server.js" responseMode="ExecuteURL"/>
     <remove statusCode="403"/><error statusCode="403" path="/errors/403.html" responseMode="ExecuteURL"/>
+    <remove statusCode="405"/><error statusCode="405" path="/errors/403.html" responseMode="Redirect"/>
   </httpErrors>
 </system.webServer></configuration>"#,
         &[
@@ -493,6 +494,15 @@ fn custom_error_pages_are_explained_as_serve_sends_them() {
     };
     assert_eq!(page(&v[0])["page"], "iis", "{v:?}");
     assert_eq!(page(&v[1])["page"], "custom", "{v:?}");
+    // Regression: serve answers an ExecuteURL static page with 200 (IIS's child request),
+    // but the JSON step only gave the error status (403), so a script comparing route with
+    // serve saw them disagree; the human text said "answered 200".
+    assert_eq!(page(&v[0])["answered"], 404, "{v:?}");
+    assert_eq!(page(&v[1])["answered"], 200, "{v:?}");
+    assert_eq!(page(&v[1])["status"], 403, "{v:?}");
+    let v = route_json(site.path(), &["/errors/403.html"], &["-X", "POST"]);
+    assert_eq!(page(&v[0])["status"], 405, "{v:?}");
+    assert_eq!(page(&v[0])["answered"], 302, "{v:?}");
     let out = iisn()
         .arg("route")
         .arg(site.path())

@@ -994,9 +994,12 @@ impl Report<'_> {
         let he = &self.routed.config.eff.http_errors;
         let detailed = errors::shows_detailed(&self.routed.config, self.local);
         let custom = errors::find_entry(&self.routed.config, e.status, e.substatus);
-        let (page, text) = if detailed {
+        // `answered`: the status the client gets, as `iisn serve` answers: the error's, but a
+        // Redirect page's 302 and an ExecuteURL static page's 200 (IIS's child request).
+        let (page, answered, text) = if detailed {
             (
                 "detailed",
+                e.status,
                 format!(
                     "{}.{}: IIS's detailed error page (errorMode {:?}, a local client)",
                     e.status, e.substatus, he.error_mode
@@ -1012,10 +1015,12 @@ impl Report<'_> {
             match errors::custom_target(self.pipeline, &self.routed.config, e.status, e.substatus) {
                 Some(errors::CustomTarget::Redirect(to)) => (
                     "custom",
+                    302,
                     format!("{code}: the custom error page of {at}: a 302 redirect to {to}"),
                 ),
                 Some(errors::CustomTarget::File(file, _)) => (
                     "custom",
+                    e.status,
                     format!(
                         "{code}: the custom error page of {at}: {}",
                         self.site_rel(&file)
@@ -1023,6 +1028,7 @@ impl Report<'_> {
                 ),
                 Some(errors::CustomTarget::ExecutedFile(file, _)) => (
                     "custom",
+                    200,
                     format!(
                         "{code}: the custom error page of {at}: {}, answered 200 (responseMode ExecuteURL runs it as a child request, whose status is the answer's; responseMode=\"File\" keeps {})",
                         self.site_rel(&file),
@@ -1031,24 +1037,26 @@ impl Report<'_> {
                 ),
                 Some(errors::CustomTarget::NotRun { url, script }) => (
                     "iis",
+                    e.status,
                     format!(
                         "{code}: IIS's short error page: the custom error page of {at} is {url}, which IIS runs with node ({script}, responseMode ExecuteURL) and iisn does not"
                     ),
                 ),
                 Some(errors::CustomTarget::Refused) => (
                     "iis",
+                    e.status,
                     format!(
                         "{code}: IIS's short error page: the custom error page of {at} is not a file iisn may send as a static file"
                     ),
                 ),
-                None => ("iis", format!("{code}: IIS's short error page")),
+                None => ("iis", e.status, format!("{code}: IIS's short error page")),
             }
         };
         Rendered {
             stage: "error-page",
             text: vec![text],
             json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
-                "page": page, "module": e.module, "detail": e.detail,
+                "answered": answered, "page": page, "module": e.module, "detail": e.detail,
                 "config": custom.map(|c| self.loc(c.item.span))}),
         }
     }
