@@ -130,8 +130,7 @@ fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
     let path = uri.path();
     // `*` is OPTIONS's target only (RFC 9112 §3.2.4).
     let asterisk = path == "*" && req.method() == http::Method::OPTIONS;
-    if uri.authority().is_some() || !(path.starts_with('/') || asterisk) || has_long_segment(path)
-    {
+    if uri.authority().is_some() || !(path.starts_with('/') || asterisk) || has_long_segment(path) {
         return Some(refusal("Invalid URL", "The request URL is invalid."));
     }
     None
@@ -302,13 +301,20 @@ mod tests {
         let seg = |n: usize| "a".repeat(n);
         let host = [("host", "x")];
         assert_eq!(status(&mut req(&format!("/{}/b", seg(260)), &host)), None);
-        assert_eq!(status(&mut req(&format!("/{}/b", seg(261)), &host)), Some(400));
+        assert_eq!(
+            status(&mut req(&format!("/{}/b", seg(261)), &host)),
+            Some(400)
+        );
         assert_eq!(status(&mut req(&format!("/b?q={}", seg(400)), &host)), None);
         // 200 two-byte characters: 600 bytes raw, 200 characters.
         let wide = "%C3%A9".repeat(200);
         assert_eq!(status(&mut req(&format!("/{wide}"), &host)), None);
         assert!(may_have_long_segment(&format!("/{wide}")));
-        assert!(!may_have_long_segment(&format!("/{}/{}", seg(200), seg(200))));
+        assert!(!may_have_long_segment(&format!(
+            "/{}/{}",
+            seg(200),
+            seg(200)
+        )));
     }
 
     #[test]

@@ -977,7 +977,8 @@ impl Report<'_> {
                     e.status, e.substatus
                 )],
                 json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
-                    "page": "config-error", "module": f.module, "detail": why, "config": Value::Null}),
+                    "answered": f.status, "page": "config-error", "module": f.module, "detail": why,
+                    "config": Value::Null}),
             };
         }
         if errors::passes_through(&self.routed.config, e) {
@@ -988,7 +989,8 @@ impl Report<'_> {
                     e.status, e.substatus
                 )],
                 json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
-                    "page": "none", "module": e.module, "detail": e.detail, "config": Value::Null}),
+                    "answered": e.status, "page": "none", "module": e.module, "detail": e.detail,
+                    "config": Value::Null}),
             };
         }
         let he = &self.routed.config.eff.http_errors;
