@@ -80,6 +80,36 @@ pub fn iis_error(status: StatusCode, substatus: u32, detail: &str, local: bool) 
     html_response(status, substatus, page(&title, &body))
 }
 
+/// The page IIS's CustomErrorModule sends when no error page of the site applies (errorMode
+/// Custom, or `DetailedLocalOnly` for a remote client, and no `<error>` row of the site's own):
+/// one sentence, `text/html` without a charset, as IIS sends it to a client without
+/// `Accept-Language` (curl): the sentence Azure users meet ("The page cannot be displayed
+/// because an internal server error has occurred."). A browser, which sends
+/// `Accept-Language`, gets IIS's `custerr` file for the language there, with the same words.
+pub fn iis_custom_error(status: StatusCode, substatus: u32) -> Response<Body> {
+    let text = match status.as_u16() {
+        401 | 403 => "You do not have permission to view this directory or page.",
+        404 => {
+            "The resource you are looking for has been removed, had its name changed, or is temporarily unavailable."
+        }
+        405 => {
+            "The page you are looking for cannot be displayed because an invalid method (HTTP verb) is being used."
+        }
+        500 => "The page cannot be displayed because an internal server error has occurred.",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
+    let mut r = Response::new(super::proxy::full(Bytes::from_static(text.as_bytes())));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    if substatus > 0
+        && let Ok(v) = HeaderValue::from_str(&substatus.to_string())
+    {
+        h.insert("x-iisn-substatus", v);
+    }
+    r
+}
+
 /// What IIS's detailed error page shows (errorMode `DetailedLocalOnly` for loopback
 /// clients, or `Detailed`).
 #[derive(Debug)]

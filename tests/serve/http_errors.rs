@@ -59,10 +59,15 @@ fn auto_replaces_node_errors_under_custom_mode() {
     // ... but a response with a length is still replaced there.
     let r = s.raw_get("/flush/app.js/json400");
     assert!(r.text().contains("custom 400 page"), "{}", r.text());
-    // Without an <error> entry for the status: IIS's stock page, never node's body.
+    // Without an <error> entry for the status: IIS's built-in sentence (what Azure's users
+    // see), never node's body.
     let r = s.raw_get("/app.js/empty500");
     assert_eq!(r.status, 500);
-    assert!(r.text().contains("HTTP Error 500"), "{}", r.text());
+    assert_eq!(
+        r.text(),
+        "The page cannot be displayed because an internal server error has occurred."
+    );
+    assert_eq!(r.header("content-type"), Some("text/html"));
     // Node's other responses are untouched.
     let r = s.raw_get("/app.js/fine");
     assert_eq!((r.status, r.text().as_str()), (200, "ok /app.js/fine"));
@@ -137,7 +142,12 @@ fn execute_url_to_a_node_script_never_sends_its_source() {
         assert_eq!(r.status, 404, "{url}");
         assert!(!r.text().contains("SOURCE-MARKER"), "{url}: {}", r.text());
         assert_ne!(r.header("content-type"), Some("application/javascript"));
-        assert!(r.text().contains("HTTP Error 404"), "{url}: {}", r.text());
+        assert!(
+            r.text()
+                .contains("The resource you are looking for has been removed"),
+            "{url}: {}",
+            r.text()
+        );
     }
     let said = |e: &serde_json::Value| {
         is_event(e, "warning")
@@ -183,7 +193,8 @@ fn file_error_pages_never_send_what_iis_would_refuse() {
         assert_eq!(r.status, 404, "{folder}");
         assert!(!r.text().contains(marker), "{folder}: {}", r.text());
         assert!(
-            r.text().contains("HTTP Error 404"),
+            r.text()
+                .contains("The resource you are looking for has been removed"),
             "{folder}: {}",
             r.text()
         );

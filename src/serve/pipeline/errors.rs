@@ -11,7 +11,11 @@
 //!
 //! The custom page is the `<error statusCode subStatusCode path responseMode>` entry that
 //! matches (an exact sub-status before `-1`), else `defaultPath`. Without an entry, or when
-//! the entry cannot be used, the stock page names the status and sub-status.
+//! the entry cannot be used, the stock page is IIS's built-in sentence for the status
+//! (`text/html`, no charset: "The resource you are looking for has been removed, had its name
+//! changed, or is temporarily unavailable." for a 404, "The page cannot be displayed because
+//! an internal server error has occurred." for a 500, the reason phrase for a status without
+//! one), as IIS sends it to a client without `Accept-Language`.
 //!
 //! Every site inherits IIS's server rows for 401, 403, 404, 405, 406, 412, 500, 501 and 502
 //! (any sub-status), whose pages are IIS's own files in `%SystemDrive%\inetpub\custerr\<the
@@ -462,7 +466,7 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
                 return r;
             }
             Some(CustomPage::Page(r)) => r,
-            None => pages::iis_error(status, err.substatus, "", false),
+            None => pages::iis_custom_error(status, err.substatus),
         }
     };
     *resp.status_mut() = status;
