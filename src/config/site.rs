@@ -286,6 +286,13 @@ fn effective_for(levels: &[Level], dir_rel: &str, diags: &mut Vec<Diagnostic>) -
         locs.sort_by_key(|(full, _)| full.matches('/').count());
         for (full, loc) in locs {
             merge::apply(&mut cfg, &loc.sections, &full, diags);
+            // URL Rewrite scopes a `<location path="sub">`'s rules by the web.config that
+            // declares them, not by the location: their input is relative to that file's
+            // folder (`sub/x`, not `x`) and so are their targets (observed on IIS 10; the
+            // documentation says otherwise). The rules apply to URLs under `sub` only.
+            for r in cfg.rules.iter_mut().filter(|r| r.level == full) {
+                r.level.clone_from(&level.dir_rel);
+            }
         }
     }
     cfg

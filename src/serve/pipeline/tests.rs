@@ -968,18 +968,26 @@ fn patterns_iis_cannot_compile_are_500_50() {
     assert_eq!(get(&site, &p, "/e/%7Bid%7D"), "app app.js");
 }
 
+/// Rules in `<location path="api">` are scoped by the web.config that declares them: their
+/// input is relative to its folder (`api/v1/users`) and so are their targets, as observed on
+/// IIS 10 (URL Rewrite's documentation says relative to the location); they apply to URLs
+/// under the location only.
 #[test]
-fn location_rules_are_relative_to_the_location() {
+fn location_rules_are_relative_to_their_web_config() {
     let site = Site::new(&[("api/app.js", "//")]);
     site.write(
         "web.config",
         r#"<configuration><location path="api"><system.webServer>
 <handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode"/></handlers>
-<rewrite><rules><rule name="r"><match url="^v1/(.*)"/><action type="Rewrite" url="app.js"/></rule></rules></rewrite>
+<rewrite><rules>
+<rule name="local" stopProcessing="true"><match url="^v1/(.*)"/><action type="Rewrite" url="api/app.js?local"/></rule>
+<rule name="r"><match url="^api/v2/(.*)"/><action type="Rewrite" url="api/app.js"/></rule>
+</rules></rewrite>
 </system.webServer></location></configuration>"#,
     );
     let p = site.pipeline();
-    assert_eq!(get(&site, &p, "/api/v1/users"), "app api/app.js");
+    assert_eq!(get(&site, &p, "/api/v2/users"), "app api/app.js");
+    assert_eq!(get(&site, &p, "/api/v1/users"), "error 404.0");
     assert_eq!(get(&site, &p, "/v1/users"), "error 404.0");
 }
 
