@@ -2603,3 +2603,35 @@ fn unknown_rewrite_functions_are_500_50_when_their_rule_runs() {
     assert_eq!(get(&site, &p, "/c/x"), "error 500.50");
     assert_eq!(get(&site, &p, "/d"), "error 500.50");
 }
+
+/// IIS checks that the StaticFile mapping's resource exists (`resourceType="Either"`) while
+/// mapping the handler, before StaticFileModule looks at the verb: a POST, PUT or DELETE to
+/// a file that is not there is IIS Web Core's 404.0, like a GET; only an existing file or
+/// folder gets StaticFileModule's 405.
+#[test]
+fn static_file_missing_is_404_for_every_verb() {
+    let site = Site::new(&[("a.txt", "a"), ("sub/index.html", "x")]);
+    let p = site.pipeline();
+    for method in ["POST", "PATCH"] {
+        assert_eq!(
+            go(&site, &p, method, "/nope.txt"),
+            "error 404.0",
+            "{method}"
+        );
+        assert_eq!(
+            go(&site, &p, method, "/no/such/dir/"),
+            "error 404.0",
+            "{method}"
+        );
+        assert_eq!(go(&site, &p, method, "/a.txt"), "error 405.0", "{method}");
+        assert_eq!(go(&site, &p, method, "/sub/"), "error 405.0", "{method}");
+    }
+    let r = routed(&p, "POST", "/nope.txt", &[]);
+    let Decision::Error(e) = &r.decision else {
+        panic!("not an error: {:?}", r.decision)
+    };
+    assert_eq!(
+        (e.module, e.notification),
+        ("IIS Web Core", "MapRequestHandler")
+    );
+}
