@@ -24,7 +24,7 @@
 //! site that grants `Write` or `Execute` turns them on), and ASP.NET's extension-less mapping
 //! (`*.`), whose `runtimeVersionv4.0` precondition does not hold in the "No Managed Code"
 //! pool node sites use. Any other mapping that is not iisnode, StaticFile or OPTIONS (ASP.NET
-//! pages, PHP, WebDAV for PUT/DELETE, ...) answers with a "not emulated by iisn" page (500.21)
+//! pages, PHP, a WebDAV mapping a site adds, ...) answers with a "not emulated by iisn" page (500.21)
 //! naming the handler, never the file's source.
 
 use std::collections::HashMap;

@@ -1035,8 +1035,8 @@ fn handler_list_order_clear_remove_verbs_and_not_emulated() {
     }
     assert_eq!(
         go(&site, &p, "PUT", "/a.txt"),
-        "error 500.21",
-        "WebDAV is not emulated"
+        "error 405.0",
+        "WebDAV is not installed: StaticFile"
     );
     assert_eq!(go(&site, &p, "OPTIONS", "/a.txt"), "options");
     assert_eq!(get(&site, &p, "/a.txt"), "file a.txt");
@@ -2634,4 +2634,29 @@ fn static_file_missing_is_404_for_every_verb() {
         (e.module, e.notification),
         ("IIS Web Core", "MapRequestHandler")
     );
+}
+
+/// WebDAV is not part of the server IIS Express, a default full IIS or iisn's baseline
+/// installs (IIS Express ships its `WebDAV` handler and `WebDAVModule` commented out), so
+/// PUT and DELETE to static content reach StaticFile: 405 for a file, 404 for nothing.
+#[test]
+fn put_and_delete_to_static_content_are_static_file_answers() {
+    let site = Site::new(&[("a.txt", "a"), ("sub/index.html", "x")]);
+    let p = site.pipeline();
+    for method in ["PUT", "DELETE", "MKCOL", "PROPFIND"] {
+        assert_eq!(go(&site, &p, method, "/a.txt"), "error 405.0", "{method}");
+        assert_eq!(go(&site, &p, method, "/sub/"), "error 405.0", "{method}");
+        assert_eq!(
+            go(&site, &p, method, "/nope.txt"),
+            "error 404.0",
+            "{method}"
+        );
+    }
+    // A site that maps WebDAV itself gets the "not emulated" page, as before.
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="WebDAV" path="*" verb="PUT,DELETE" modules="WebDAVModule" resourceType="Unspecified" requireAccess="None"/></handlers>"#),
+    );
+    let p = site.pipeline();
+    assert_eq!(go(&site, &p, "PUT", "/a.txt"), "error 500.21");
 }
