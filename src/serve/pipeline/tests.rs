@@ -2660,3 +2660,35 @@ fn put_and_delete_to_static_content_are_static_file_answers() {
     let p = site.pipeline();
     assert_eq!(go(&site, &p, "PUT", "/a.txt"), "error 500.21");
 }
+
+/// The handler list is one ordered list, `path="*"` entries included: IIS uses the first
+/// entry whose path, verb and resource fit. A site's wildcard iisnode mapping (in front of
+/// every inherited entry) therefore takes `/page.aspx` too, and a list that puts StaticFile
+/// before an iisnode mapping serves the script as a file, as IIS does.
+#[test]
+fn a_wildcard_mapping_earlier_in_the_list_wins_over_later_specific_ones() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("page.aspx", "<%%>"),
+        ("a.txt", "a"),
+        ("static/app.js", "// source"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="iisnode" path="*" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    site.write(
+        "static/web.config",
+        &wrap(
+            r#"<handlers><clear/>
+  <add name="StaticFile" path="*" verb="*" modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule" resourceType="Either" requireAccess="Read"/>
+  <add name="iisnode" path="app.js" verb="*" modules="iisnode"/>
+</handlers>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/page.aspx"), "app page.aspx");
+    assert_eq!(get(&site, &p, "/a.txt"), "app a.txt");
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+    assert_eq!(get(&site, &p, "/static/app.js"), "file static/app.js");
+}
