@@ -88,8 +88,9 @@ pub enum HandlerChoice {
         script_rel: String,
         path_info: String,
     },
-    /// IIS's StaticFile handler (static files, default documents, directory listing).
-    Static,
+    /// IIS's StaticFile handler (static files, default documents, directory listing), by
+    /// the name of the mapping that chose it.
+    Static { name: String },
     /// ProtocolSupportModule for OPTIONS.
     Options,
     /// A mapping to a module iisn does not emulate.
@@ -362,6 +363,15 @@ pub fn select_handler(
         if h.item.path.value.trim() == "*" {
             return star_choice(&cfg, index, &h.item, segs, method);
         }
+        if has_module(&h.item, "StaticFileModule") {
+            // A mapping of the site's own to the static file handler (`*.js` so that a
+            // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
+            // IIS's StaticFile, whatever its name. Past an inner segment the file with the
+            // rest of the URL is not there, and StaticFile says 404.
+            return HandlerChoice::Static {
+                name: h.item.name.value.clone(),
+            };
+        }
         if h.item.is_iisnode() {
             let script_rel = segs[..=i].join("/");
             let path_info = if i + 1 < segs.len() {
@@ -405,7 +415,9 @@ fn star_choice(
     method: &str,
 ) -> HandlerChoice {
     if has_module(h, "StaticFileModule") {
-        return HandlerChoice::Static;
+        return HandlerChoice::Static {
+            name: h.name.value.clone(),
+        };
     }
     if h.is_iisnode() && !segs.is_empty() {
         return HandlerChoice::Iisnode {

@@ -941,7 +941,7 @@ impl Pipeline {
                     e.module = "IIS Web Core";
                     return routed(Decision::Error(e));
                 }
-                HandlerChoice::Static => {}
+                HandlerChoice::Static { .. } => {}
             }
             // The StaticFile handler: files, folders, default documents.
             *pure = false;

@@ -2692,3 +2692,39 @@ fn a_wildcard_mapping_earlier_in_the_list_wins_over_later_specific_ones() {
     assert_eq!(get(&site, &p, "/server.js"), "app server.js");
     assert_eq!(get(&site, &p, "/static/app.js"), "file static/app.js");
 }
+
+/// A mapping of its own to StaticFileModule (`path="*.js"` in front of iisnode so that
+/// scripts under a folder go out as files, `path="hostingstart.html"`, `path="*.exe"` for
+/// downloads) is IIS's static file handler like the stock `StaticFile`, whatever its name
+/// and path: `iisn check` counts it as emulated, and serve serves the file.
+#[test]
+fn a_specific_static_file_module_mapping_serves_the_file() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("public/app.js", "// client"),
+        ("hostingstart.html", "<p>"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers>
+  <add name="StaticFileStart" path="hostingstart.html" verb="*" modules="StaticFileModule" resourceType="Either" requireAccess="Read"/>
+  <add name="iisnode" path="*.js" verb="*" modules="iisnode"/>
+</handlers>"#,
+        ),
+    );
+    site.write(
+        "public/web.config",
+        &wrap(
+            r#"<handlers><add name="StaticFileModuleJs" path="*.js" verb="*" modules="StaticFileModule" resourceType="File" requireAccess="Read"/></handlers>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/hostingstart.html"),
+        "file hostingstart.html"
+    );
+    assert_eq!(get(&site, &p, "/public/app.js"), "file public/app.js");
+    assert_eq!(go(&site, &p, "POST", "/public/app.js"), "error 405.0");
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+}
