@@ -5,7 +5,7 @@
 //! `applicationHost.config` merged with the `web.config` files along the URL. iisn has no
 //! `applicationHost.config`, so these tables stand in for it: they are the inherited bottom
 //! layer. A site's `<remove>`/`<clear>` elements operate on these entries exactly as they
-//! would on the server file (for instance `<remove name="WebDAV"/>`, `<remove segment="bin"/>`,
+//! would on the server file (for instance `<remove name="OPTIONSVerbHandler"/>`, `<remove segment="bin"/>`,
 //! `<remove fileExtension=".json"/>` followed by `<mimeMap .../>`, or `<clear/>` in
 //! `<handlers>`, after which the site must re-add `StaticFile` for static files to work).
 //! See `iis-webconfig.md` §2.2, §3.1, §3.3–§3.6 in the project spec.
@@ -119,10 +119,15 @@ const fn managed(name: &'static str, path: &'static str, verb: &'static str) -> 
 /// `mergeAppend="false"`), and the first entry whose path and verb match wins.
 ///
 /// What is in it, relative to the IIS Express file (APPHOST):
-/// - `WebDAV` first: it is present on full IIS when the `WebDAV` Publishing feature is
-///   installed, and sits at the top of the list, where IIS Express keeps it commented out.
-///   It is why so many node web.configs start `<handlers>` with `<remove name="WebDAV"/>`
-///   (otherwise PUT/DELETE never reach node).
+/// - No `WebDAV`. IIS Express ships its `WebDAV` handler (top of the list, `path="*"`,
+///   PROPFIND, PUT, DELETE, ...) and the `WebDAVModule` commented out, and on full IIS they
+///   come with the optional "WebDAV Publishing" feature, which a default install leaves
+///   off. Where that feature is on, it is the module, not the mapping, that answers PUT and
+///   DELETE with 405 (`Allow: GET, HEAD, OPTIONS, TRACE`), which is why so many web.configs
+///   carry `<remove name="WebDAV"/>` and `<remove name="WebDAVModule"/>`; removing an entry
+///   that is not there is no error in IIS, so those lines change nothing here. Without
+///   WebDAV, PUT and DELETE to static content are StaticFile's: 405 for a file or folder,
+///   404 for nothing.
 /// - All `*-Integrated-4.0` ASP.NET mappings (`PageHandlerFactory-Integrated-4.0` for
 ///   `*.aspx`, `*.ashx`, `*.asmx`, `*.svc`, the Razor `*.cshtml` forbidden handlers, ...).
 ///   In IIS they carry `preCondition="integratedMode,runtimeVersionv4.0"`, so they only
@@ -138,14 +143,6 @@ const fn managed(name: &'static str, path: &'static str, verb: &'static str) -> 
 /// whose preconditions never hold in an integrated .NET 4 pool. Removing them gives the
 /// relative order above unchanged.
 pub static STOCK_HANDLERS: &[StockHandler] = &[
-    handler(
-        "WebDAV",
-        "*",
-        "PROPFIND,PROPPATCH,MKCOL,PUT,COPY,DELETE,MOVE,LOCK,UNLOCK",
-        "WebDAVModule",
-        "Unspecified",
-        "None",
-    ),
     managed("TraceHandler-Integrated-4.0", "trace.axd", ASPNET_VERBS),
     managed(
         "WebAdminHandler-Integrated-4.0",
@@ -898,7 +895,11 @@ mod tests {
                 "StaticFile",
             ]
         );
-        assert_eq!(names[0], "WebDAV");
+        assert_eq!(names[0], "TraceHandler-Integrated-4.0");
+        assert!(
+            !names.contains(&"WebDAV"),
+            "WebDAV Publishing is not installed by default"
+        );
     }
 
     #[test]

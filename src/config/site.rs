@@ -299,10 +299,19 @@ fn effective_for(levels: &[Level], dir_rel: &str, diags: &mut Vec<Diagnostic>) -
 }
 
 /// Reads a configuration file as UTF-8 text (BOM kept, so offsets match the file).
+/// A path through a file (`server.js/iisnode.yml`) is no file, as on Windows, where it is
+/// ERROR_PATH_NOT_FOUND and iisnode reads it as "no iisnode.yml".
 fn read_text(path: &Path, what: &str) -> Result<Option<String>, Diagnostic> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(e) => {
             return Err(Diagnostic::new(
                 &codes::FILE_UNREADABLE,
@@ -1447,6 +1456,38 @@ mod tests {
         assert_eq!(
             apps,
             [("api/app.js", "api", false), ("server.js", "", false)]
+        );
+    }
+
+    /// A wildcard mapping (`path="*"`) hands iisnode `server.js/extra` as the script: the
+    /// iisnode.yml beside it, `server.js/iisnode.yml`, has a file for a folder. On Windows
+    /// that path is ERROR_PATH_NOT_FOUND, which iisnode reads as "no iisnode.yml"
+    /// (`CModuleConfiguration::ApplyYamlConfigOverrides`); ENOTDIR here is the same thing,
+    /// not an unreadable iisnode.yml (iisnode's config-error page).
+    #[test]
+    fn a_script_path_below_a_file_has_no_iisnode_yml() {
+        let d = tempfile::tempdir().expect("tmp");
+        fs::write(
+            d.path().join("web.config"),
+            r#"<configuration><system.webServer><handlers><add name="iisnode" path="*" verb="*" modules="iisnode"/></handlers></system.webServer></configuration>"#,
+        )
+        .expect("write");
+        fs::write(d.path().join("server.js"), "").expect("write");
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let handler = site.effective_for("").handlers[0].item.clone();
+        assert!(handler.is_iisnode());
+        let mut sources = site.sources.continuation();
+        let (app, diags) = site.wildcard_application(
+            "server.js/extra",
+            &handler,
+            &LoadOptions::from_process(),
+            &mut sources,
+        );
+        assert!(!app.script_exists);
+        assert!(
+            diags.iter().all(|d| !d.is_error()),
+            "{:?}",
+            diags.iter().map(|d| &d.message).collect::<Vec<_>>()
         );
     }
 

@@ -15,8 +15,11 @@
 //! whose `path` matches the segment (`hello.js`, `*.js`, `server*.js`, or a path with `/`
 //! compared with the URL relative to the mapping's folder) and whose `verb` and
 //! `resourceType` fit selects the handler, and the rest of the URL is PATH_INFO
-//! (`/app/hello.js/extra/path` runs `app/hello.js`). When no segment matches, the first
-//! `path="*"` mapping of the URL's folder applies: normally `StaticFile`, the last stock entry.
+//! (`/app/hello.js/extra/path` runs `app/hello.js`). `path="*"` mappings take part at the
+//! last segment only, in their place in the list (a site's wildcard iisnode mapping beats the
+//! stock `*.aspx`; StaticFile put in front of an iisnode mapping serves the script), so when
+//! nothing more specific comes first, the first `path="*"` mapping of the URL's folder
+//! applies: normally `StaticFile`, the last stock entry.
 //!
 //! Mappings IIS would not run are skipped: those needing access the folder's
 //! `<handlers accessPolicy>` does not grant (the stock policy is `Read, Script`, so CGI and
@@ -24,7 +27,7 @@
 //! site that grants `Write` or `Execute` turns them on), and ASP.NET's extension-less mapping
 //! (`*.`), whose `runtimeVersionv4.0` precondition does not hold in the "No Managed Code"
 //! pool node sites use. Any other mapping that is not iisnode, StaticFile or OPTIONS (ASP.NET
-//! pages, PHP, WebDAV for PUT/DELETE, ...) answers with a "not emulated by iisn" page (500.21)
+//! pages, PHP, a WebDAV mapping a site adds, ...) answers with a "not emulated by iisn" page (500.21)
 //! naming the handler, never the file's source.
 
 use std::collections::HashMap;
@@ -85,8 +88,9 @@ pub enum HandlerChoice {
         script_rel: String,
         path_info: String,
     },
-    /// IIS's StaticFile handler (static files, default documents, directory listing).
-    Static,
+    /// IIS's StaticFile handler (static files, default documents, directory listing), by
+    /// the name of the mapping that chose it.
+    Static { name: String },
     /// ProtocolSupportModule for OPTIONS.
     Options,
     /// A mapping to a module iisn does not emulate.
@@ -341,13 +345,33 @@ pub fn select_handler(
         // `<location>` naming the segment itself (`<location path="elmah.axd">` holding the
         // mapping for elmah.axd, a pattern IIS honours), which the folder's alone would miss.
         let cfg = p.config_for(&site_path[..starts[i] + segs[i].len()]);
+        // At the last segment the whole list counts in its order, `path="*"` entries too:
+        // a wildcard mapping in front of `*.aspx` takes `/page.aspx`, and StaticFile in
+        // front of an iisnode mapping takes the script. (A `*` entry never splits the URL
+        // at an inner segment, and its resource is not checked here: StaticFile answers
+        // 404 for a missing file itself, as IIS does.)
+        let last = i + 1 == segs.len();
         let found = cfg.eff.handlers.iter().enumerate().find(|(_, h)| {
-            h.item.path.value.trim() != "*"
-                && usable(h, cfg.eff.access_policy)
+            if h.item.path.value.trim() == "*" {
+                return last && usable(h, cfg.eff.access_policy);
+            }
+            usable(h, cfg.eff.access_policy)
                 && handler_matches(h, segs, i)
                 && resource_fits(&h.item, p, &segs[..=i], pure)
         });
         let Some((index, h)) = found else { continue };
+        if h.item.path.value.trim() == "*" {
+            return star_choice(&cfg, index, &h.item, segs, method);
+        }
+        if has_module(&h.item, "StaticFileModule") {
+            // A mapping of the site's own to the static file handler (`*.js` so that a
+            // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
+            // IIS's StaticFile, whatever its name. Past an inner segment the file with the
+            // rest of the URL is not there, and StaticFile says 404.
+            return HandlerChoice::Static {
+                name: h.item.name.value.clone(),
+            };
+        }
         if h.item.is_iisnode() {
             let script_rel = segs[..=i].join("/");
             let path_info = if i + 1 < segs.len() {
@@ -379,10 +403,23 @@ pub fn select_handler(
     let Some((index, h)) = found else {
         return HandlerChoice::None;
     };
-    if has_module(&h.item, "StaticFileModule") {
-        return HandlerChoice::Static;
+    star_choice(&cfg, index, &h.item, segs, method)
+}
+
+/// What a `path="*"` mapping (entry `index` of `cfg`'s list) does with the URL `segs`.
+fn star_choice(
+    cfg: &Arc<FolderConfig>,
+    index: usize,
+    h: &HandlerEntry,
+    segs: &[&str],
+    method: &str,
+) -> HandlerChoice {
+    if has_module(h, "StaticFileModule") {
+        return HandlerChoice::Static {
+            name: h.name.value.clone(),
+        };
     }
-    if h.item.is_iisnode() && !segs.is_empty() {
+    if h.is_iisnode() && !segs.is_empty() {
         return HandlerChoice::Iisnode {
             config: cfg.clone(),
             index,
@@ -390,10 +427,10 @@ pub fn select_handler(
             path_info: String::new(),
         };
     }
-    if has_module(&h.item, "ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
+    if has_module(h, "ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
         return HandlerChoice::Options;
     }
-    not_emulated(&h.item)
+    not_emulated(h)
 }
 
 /// The routing table for one site (one configuration load).

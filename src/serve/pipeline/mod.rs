@@ -1002,10 +1002,22 @@ impl Pipeline {
                     e.module = "IIS Web Core";
                     return routed(Decision::Error(e));
                 }
-                HandlerChoice::Static => {}
+                HandlerChoice::Static { .. } => {}
             }
             // The StaticFile handler: files, folders, default documents.
-            if !matches!(method, "GET" | "HEAD") {
+            *pure = false;
+            let resolved = static_files::resolve(self.root(), &path, &config.filter);
+            rec(trace, |t| t.resolved(&path, &resolved));
+            // IIS checks that the mapping's resource exists (StaticFile's
+            // resourceType="Either") while it maps the handler, before StaticFileModule
+            // sees the verb: a POST to a missing file is IIS Web Core's 404.0 like a GET,
+            // and only an existing file or folder gets the 405.
+            if !matches!(method, "GET" | "HEAD")
+                && matches!(
+                    resolved,
+                    static_files::Resolved::File(_) | static_files::Resolved::Dir(_)
+                )
+            {
                 let mut e = IisError::new(
                     405,
                     0,
@@ -1017,9 +1029,6 @@ impl Pipeline {
                 e.module = "StaticFileModule";
                 return routed(Decision::Error(e));
             }
-            *pure = false;
-            let resolved = static_files::resolve(self.root(), &path, &config.filter);
-            rec(trace, |t| t.resolved(&path, &resolved));
             match resolved {
                 static_files::Resolved::File(file) => {
                     if path.ends_with('/') {

@@ -1043,8 +1043,8 @@ fn handler_list_order_clear_remove_verbs_and_not_emulated() {
     }
     assert_eq!(
         go(&site, &p, "PUT", "/a.txt"),
-        "error 500.21",
-        "WebDAV is not emulated"
+        "error 405.0",
+        "WebDAV is not installed: StaticFile"
     );
     assert_eq!(go(&site, &p, "OPTIONS", "/a.txt"), "options");
     assert_eq!(get(&site, &p, "/a.txt"), "file a.txt");
@@ -2635,4 +2635,129 @@ fn unknown_rewrite_functions_are_500_50_when_their_rule_runs() {
     assert_eq!(get(&site, &p, "/b/X"), "error 500.50");
     assert_eq!(get(&site, &p, "/c/x"), "error 500.50");
     assert_eq!(get(&site, &p, "/d"), "error 500.50");
+}
+
+/// IIS checks that the StaticFile mapping's resource exists (`resourceType="Either"`) while
+/// mapping the handler, before StaticFileModule looks at the verb: a POST, PUT or DELETE to
+/// a file that is not there is IIS Web Core's 404.0, like a GET; only an existing file or
+/// folder gets StaticFileModule's 405.
+#[test]
+fn static_file_missing_is_404_for_every_verb() {
+    let site = Site::new(&[("a.txt", "a"), ("sub/index.html", "x")]);
+    let p = site.pipeline();
+    for method in ["POST", "PATCH"] {
+        assert_eq!(
+            go(&site, &p, method, "/nope.txt"),
+            "error 404.0",
+            "{method}"
+        );
+        assert_eq!(
+            go(&site, &p, method, "/no/such/dir/"),
+            "error 404.0",
+            "{method}"
+        );
+        assert_eq!(go(&site, &p, method, "/a.txt"), "error 405.0", "{method}");
+        assert_eq!(go(&site, &p, method, "/sub/"), "error 405.0", "{method}");
+    }
+    let r = routed(&p, "POST", "/nope.txt", &[]);
+    let Decision::Error(e) = &r.decision else {
+        panic!("not an error: {:?}", r.decision)
+    };
+    assert_eq!(
+        (e.module, e.notification),
+        ("IIS Web Core", "MapRequestHandler")
+    );
+}
+
+/// WebDAV is not part of the server IIS Express, a default full IIS or iisn's baseline
+/// installs (IIS Express ships its `WebDAV` handler and `WebDAVModule` commented out), so
+/// PUT and DELETE to static content reach StaticFile: 405 for a file, 404 for nothing.
+#[test]
+fn put_and_delete_to_static_content_are_static_file_answers() {
+    let site = Site::new(&[("a.txt", "a"), ("sub/index.html", "x")]);
+    let p = site.pipeline();
+    for method in ["PUT", "DELETE", "MKCOL", "PROPFIND"] {
+        assert_eq!(go(&site, &p, method, "/a.txt"), "error 405.0", "{method}");
+        assert_eq!(go(&site, &p, method, "/sub/"), "error 405.0", "{method}");
+        assert_eq!(
+            go(&site, &p, method, "/nope.txt"),
+            "error 404.0",
+            "{method}"
+        );
+    }
+    // A site that maps WebDAV itself gets the "not emulated" page, as before.
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="WebDAV" path="*" verb="PUT,DELETE" modules="WebDAVModule" resourceType="Unspecified" requireAccess="None"/></handlers>"#),
+    );
+    let p = site.pipeline();
+    assert_eq!(go(&site, &p, "PUT", "/a.txt"), "error 500.21");
+}
+
+/// The handler list is one ordered list, `path="*"` entries included: IIS uses the first
+/// entry whose path, verb and resource fit. A site's wildcard iisnode mapping (in front of
+/// every inherited entry) therefore takes `/page.aspx` too, and a list that puts StaticFile
+/// before an iisnode mapping serves the script as a file, as IIS does.
+#[test]
+fn a_wildcard_mapping_earlier_in_the_list_wins_over_later_specific_ones() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("page.aspx", "<%%>"),
+        ("a.txt", "a"),
+        ("static/app.js", "// source"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="iisnode" path="*" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    site.write(
+        "static/web.config",
+        &wrap(
+            r#"<handlers><clear/>
+  <add name="StaticFile" path="*" verb="*" modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule" resourceType="Either" requireAccess="Read"/>
+  <add name="iisnode" path="app.js" verb="*" modules="iisnode"/>
+</handlers>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/page.aspx"), "app page.aspx");
+    assert_eq!(get(&site, &p, "/a.txt"), "app a.txt");
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+    assert_eq!(get(&site, &p, "/static/app.js"), "file static/app.js");
+}
+
+/// A mapping of its own to StaticFileModule (`path="*.js"` in front of iisnode so that
+/// scripts under a folder go out as files, `path="hostingstart.html"`, `path="*.exe"` for
+/// downloads) is IIS's static file handler like the stock `StaticFile`, whatever its name
+/// and path: `iisn check` counts it as emulated, and serve serves the file.
+#[test]
+fn a_specific_static_file_module_mapping_serves_the_file() {
+    let site = Site::new(&[
+        ("server.js", "//"),
+        ("public/app.js", "// client"),
+        ("hostingstart.html", "<p>"),
+    ]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers>
+  <add name="StaticFileStart" path="hostingstart.html" verb="*" modules="StaticFileModule" resourceType="Either" requireAccess="Read"/>
+  <add name="iisnode" path="*.js" verb="*" modules="iisnode"/>
+</handlers>"#,
+        ),
+    );
+    site.write(
+        "public/web.config",
+        &wrap(
+            r#"<handlers><add name="StaticFileModuleJs" path="*.js" verb="*" modules="StaticFileModule" resourceType="File" requireAccess="Read"/></handlers>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(
+        get(&site, &p, "/hostingstart.html"),
+        "file hostingstart.html"
+    );
+    assert_eq!(get(&site, &p, "/public/app.js"), "file public/app.js");
+    assert_eq!(go(&site, &p, "POST", "/public/app.js"), "error 405.0");
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
 }

@@ -95,7 +95,10 @@ pub enum HandlerTrace {
         script_rel: String,
         path_info: String,
     },
-    Static,
+    /// StaticFile, by the name of the mapping.
+    Static {
+        name: String,
+    },
     Options,
     NotEmulated {
         name: String,
@@ -169,7 +172,7 @@ impl HandlerTrace {
                 script_rel: script_rel.clone(),
                 path_info: path_info.clone(),
             },
-            HandlerChoice::Static => HandlerTrace::Static,
+            HandlerChoice::Static { name } => HandlerTrace::Static { name: name.clone() },
             HandlerChoice::Options => HandlerTrace::Options,
             HandlerChoice::NotEmulated { name, .. } => {
                 HandlerTrace::NotEmulated { name: name.clone() }
@@ -920,15 +923,9 @@ impl Report<'_> {
                 Some(script_rel.clone()),
                 Some(path_info.clone()),
             ),
-            HandlerTrace::Static => (
+            HandlerTrace::Static { name } => (
                 "StaticFile",
-                find(&|h| {
-                    h.item.path.value.trim() == "*"
-                        && h.item
-                            .modules
-                            .as_ref()
-                            .is_some_and(|m| m.value.contains("StaticFileModule"))
-                }),
+                find(&|h| h.item.name.value == *name),
                 None,
                 None,
             ),
