@@ -578,8 +578,9 @@ lints! {
     REWRITE_TO_URL = "IISN6019", "rewrite-to-url", Warning,
         "a Rewrite action whose target is an absolute URL",
         "A Rewrite target with a scheme (`http://...`) makes IIS proxy the request through \
-         Application Request Routing, which must be installed and enabled on the server; iisn \
-         does not proxy. Use a Redirect, or a path on this site.";
+         Application Request Routing, which must be installed and enabled on the server; \
+         without it IIS has no handler for the URL and answers HTTP 404.4, as `iisn serve` \
+         does (iisn does not proxy). Use a Redirect, or a path on this site.";
     ACTION_MISSING_URL = "IISN6020", "action-missing-url", Error,
         "a Rewrite or Redirect action without url",
         "A Rewrite or Redirect action needs the `url` attribute (the substitution); without it \

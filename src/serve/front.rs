@@ -627,6 +627,17 @@ pub(crate) fn redirect_response(status: u16, location: &str) -> Response<Body> {
     );
     let mut r = Response::new(proxy::full(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    // IIS's reason phrases for these (observed on IIS 10): `302 Redirect`, `307 Moved
+    // Temporarily`; 301 and 303 are the standard ones.
+    let reason: Option<&'static [u8]> = match status {
+        302 => Some(b"Redirect"),
+        307 => Some(b"Moved Temporarily"),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        r.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason));
+    }
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -325,6 +325,21 @@ fn load_failure_error(site: &LoadedSite, f: &crate::config::site::LoadFailure) -
     )
 }
 
+/// A site-absolute `Location` made a whole URL with the host the client asked for, as IIS
+/// writes its redirects (HTTP.sys made sure there is one valid Host on HTTP/1.1). Without
+/// one (HTTP/1.0) IIS named its own address (KB 834141, an internal address behind NAT);
+/// iisn keeps the Location relative then.
+fn absolute_location(location: &mut String, head: &RequestHead) {
+    if let Some(host) = head
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| super::http_sys::valid_host(h.as_bytes()))
+    {
+        *location = format!("http://{host}{location}");
+    }
+}
+
 fn join_rel(a: &str, b: &str) -> String {
     match (a.is_empty(), b.is_empty()) {
         (true, _) => b.to_string(),
@@ -812,7 +827,14 @@ impl Pipeline {
                 .evaluate_traced(&env, &mut state, progress, &mut trace)
             {
                 rewrite::Outcome::Continue => {}
-                rewrite::Outcome::Redirect { status, location } => {
+                rewrite::Outcome::Redirect {
+                    status,
+                    mut location,
+                } => {
+                    // IIS sends URL Rewrite's redirects to a site path as a whole URL too.
+                    if location.starts_with('/') && !location.starts_with("//") {
+                        absolute_location(&mut location, head);
+                    }
                     return Routed {
                         decision: Decision::Redirect { status, location },
                         config: orig_cfg,
@@ -910,18 +932,8 @@ impl Pipeline {
                 location.push('?');
                 location.push_str(&location_safe(q));
             }
-            // IIS's courtesy redirect names the whole URL (KB 298408): the host the client
-            // asked for (HTTP.sys made sure there is one valid Host on HTTP/1.1). Without
-            // one (HTTP/1.0) IIS named its own address (KB 834141, an internal address
-            // behind NAT); iisn keeps the Location relative then.
-            if let Some(host) = head
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| super::http_sys::valid_host(h.as_bytes()))
-            {
-                *location = format!("http://{host}{location}");
-            }
+            // IIS's courtesy redirect names the whole URL (KB 298408).
+            absolute_location(location, head);
         }
     }
 

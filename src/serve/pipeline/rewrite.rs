@@ -4,8 +4,9 @@
 //! What is reproduced (iis-webconfig.md §1, the MUST and SHOULD lists of §7):
 //!
 //! * the effective rule list of the request's folder, parent levels first; each rule sees the
-//!   *current* URL (after earlier rules), relative to the folder that defined it (or its
-//!   `<location path>`), without a leading slash and without the query string. A rule whose
+//!   *current* URL (after earlier rules), relative to the folder of the web.config that
+//!   defined it (also for a rule inside `<location path>`, as observed on IIS 10), without a
+//!   leading slash and without the query string. A rule whose
 //!   folder the current URL is no longer under is skipped (inferred);
 //! * `enabled`, `stopProcessing`, `patternSyntax` (ECMAScript, Wildcard, ExactMatch, applied to
 //!   the match and every condition of the rule, compiled by [`crate::rewrite::pattern`]),
@@ -39,8 +40,9 @@
 //! `HTTP_X_ORIGINAL_URL` is the original target once a rule has rewritten.
 //!
 //! Errors IIS reports as 500.50 (a pattern that does not compile, a `{Name:...}` naming
-//! neither a string function nor a rewrite map, a Rewrite to `http://...`, which needs
-//! Application Request Routing) are 500.50 here too, when a request reaches the rule. Evaluation never panics, and it is bounded: patterns refuse inputs over 4096 bytes and
+//! neither a string function nor a rewrite map) are 500.50 here too, when a request reaches
+//! the rule. A Rewrite to `http://...` needs Application Request Routing, a reverse proxy
+//! iisn does not emulate: IIS without it answers 404.4 (no handler), and so does iisn. Evaluation never panics, and it is bounded: patterns refuse inputs over 4096 bytes and
 //! the whole evaluation runs under [`super::budget`].
 
 use std::cell::RefCell;
@@ -1356,9 +1358,18 @@ fn apply_rewrite(
 ) -> Result<(), IisError> {
     let t = target.trim();
     if is_absolute_uri(t) {
-        return Err(rewrite_error(format!(
-            "a Rewrite to the absolute URL \"{t}\" needs Application Request Routing (a reverse proxy), which iisn does not emulate"
-        )));
+        // Without Application Request Routing, IIS has no handler for such a URL: 404.4
+        // from IIS Web Core at MapRequestHandler (observed on IIS 10).
+        let mut e = IisError::new(
+            404,
+            4,
+            format!(
+                "a Rewrite to the absolute URL \"{t}\" needs Application Request Routing (a reverse proxy), which iisn does not emulate: IIS without it has no handler for the URL"
+            ),
+        );
+        e.module = "IIS Web Core";
+        e.notification = "MapRequestHandler";
+        return Err(e);
     }
     let (raw_path, query) = match t.split_once('?') {
         Some((p, q)) => (p, Some(q)),

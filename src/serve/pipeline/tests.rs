@@ -778,13 +778,22 @@ fn actions_redirect_abort_none_and_query_strings() {
     );
     let p = site.pipeline();
     assert_eq!(get(&site, &p, "/keep/a.txt"), "file keep/a.txt");
-    assert_eq!(get(&site, &p, "/old/a/b?z=1"), "redirect 301 /new/a/b?z=1");
-    assert_eq!(get(&site, &p, "/found?z=1"), "redirect 302 /elsewhere");
+    assert_eq!(
+        get(&site, &p, "/old/a/b?z=1"),
+        "redirect 301 http://localhost:8080/new/a/b?z=1"
+    );
+    assert_eq!(
+        get(&site, &p, "/found?z=1"),
+        "redirect 302 http://localhost:8080/elsewhere"
+    );
     assert_eq!(
         get(&site, &p, "/seeother?z=1"),
         "redirect 303 https://example.com/x?y=1&z=1"
     );
-    assert_eq!(get(&site, &p, "/temp"), "redirect 307 /t");
+    assert_eq!(
+        get(&site, &p, "/temp"),
+        "redirect 307 http://localhost:8080/t"
+    );
     assert_eq!(get(&site, &p, "/abort"), "abort");
     let q = |t: &str| routed(&p, "GET", t, &[]).query;
     assert_eq!(q("/q1?o=2").as_deref(), Some("x=1&o=2"));
@@ -898,7 +907,7 @@ fn parent_rules_run_before_child_rules_relative_to_their_folder() {
         "error 404.8",
         "a rewrite cannot reach a hidden segment"
     );
-    assert_eq!(get(&site, &p, "/sub/arr"), "error 500.50");
+    assert_eq!(get(&site, &p, "/sub/arr"), "error 404.4");
     assert_eq!(
         get(&site, &p, "/sub/x/y.txt"),
         "error 500.50",
@@ -1385,7 +1394,10 @@ fn app_path_and_absolute_rewrites() {
         "/app.js is a server path outside /base"
     );
     assert_eq!(get(&site, &p, "/base/full"), "app app.js");
-    assert_eq!(get(&site, &p, "/base/go"), "redirect 301 /base/there");
+    assert_eq!(
+        get(&site, &p, "/base/go"),
+        "redirect 301 http://localhost:8080/base/there"
+    );
     assert_eq!(
         get(&site, &p, "/base/dir"),
         "redirect 301 http://localhost:8080/base/dir/"
@@ -2411,7 +2423,7 @@ fn cache_url_carries_the_scheme_and_port() {
     );
     assert_eq!(
         get(&site, &p, "/whole?q=1"),
-        "redirect 301 /seen?u=http%3a%2f%2flocalhost%3a8080%2fwhole%3fq%3d1"
+        "redirect 301 http://localhost:8080/seen?u=http%3a%2f%2flocalhost%3a8080%2fwhole%3fq%3d1"
     );
 }
 

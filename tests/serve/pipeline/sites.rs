@@ -38,11 +38,16 @@ fn rule_actions_on_the_wire() {
     let r = s.raw_send("GET /gone HTTP/1.1", b"");
     assert_eq!(r.status, 410);
     assert!(r.text().contains("This page went away."), "{}", r.text());
-    // Redirect.
+    // Redirect: a whole URL with the client's host, and IIS's reason phrase for 302.
     let r = s.raw_get("/old/a/b?q=1");
     assert_eq!(
         (r.status, r.header("location")),
-        (302, Some("/new/a/b?q=1"))
+        (302, Some("http://127.0.0.1/new/a/b?q=1"))
+    );
+    assert!(
+        r.head.starts_with("HTTP/1.1 302 Redirect\r\n"),
+        "{}",
+        r.head
     );
     // Rewrite to node with a header set by <serverVariables>, and customHeaders everywhere.
     let r = s.raw_get("/Some/Path");
