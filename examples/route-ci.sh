@@ -19,7 +19,7 @@ expected='
 /settings/profile     file             200     index.html
 /api/todos            app              200     server.js
 /assets/app.js        file             200     assets/app.js
-/old-home             redirect         301     /
+/old-home             redirect         301     http://localhost:8080/
 /web.config           error            404     -
 '
 

@@ -257,7 +257,7 @@ fn every_outcome() {
     assert_eq!(tea["name"], "teapot");
     assert_eq!(tea["conditions"][0]["expanded"], "cup=2");
     assert_eq!(tea["condition_captures"], serde_json::json!(["cup=2", "2"]));
-    assert_eq!(v[3]["location"], "/new/x/y?q=1");
+    assert_eq!(v[3]["location"], "http://localhost:8080/new/x/y?q=1");
     assert_eq!(v[4]["app"]["script"], "app.js");
     assert_eq!(v[4]["app"]["path_info"], "/users/7");
     assert_eq!(v[4]["rewritten_url"], "/app.js/users/7?z=1");
