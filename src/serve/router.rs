@@ -93,6 +93,9 @@ pub enum HandlerChoice {
     Static { name: String },
     /// ProtocolSupportModule for OPTIONS.
     Options,
+    /// ProtocolSupportModule for TRACE (`TRACEVerbHandler`): 501, as IIS answers while
+    /// HTTP.sys's `EnableTraceMethod` is off (its default).
+    Trace,
     /// A mapping to a module iisn does not emulate.
     NotEmulated { name: String, modules: String },
     /// No mapping at all (the site cleared the list): 404.4.
@@ -429,6 +432,9 @@ fn star_choice(
     }
     if has_module(h, "ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
         return HandlerChoice::Options;
+    }
+    if has_module(h, "ProtocolSupportModule") && method.eq_ignore_ascii_case("TRACE") {
+        return HandlerChoice::Trace;
     }
     not_emulated(h)
 }

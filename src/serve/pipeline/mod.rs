@@ -1002,6 +1002,17 @@ impl Pipeline {
                     }));
                 }
                 HandlerChoice::Options => return routed(Decision::Options),
+                HandlerChoice::Trace => {
+                    let mut e = IisError::new(
+                        501,
+                        0,
+                        "The TRACE method is not enabled on this server (HTTP.sys's EnableTraceMethod is off by default), so IIS's TRACEVerbHandler refuses it.",
+                    );
+                    e.module = "ProtocolSupportModule";
+                    e.notification = "ExecuteRequestHandler";
+                    e.handler = Some("TRACEVerbHandler".into());
+                    return routed(Decision::Error(e));
+                }
                 HandlerChoice::NotEmulated { name, modules } => {
                     return routed(Decision::Error(IisError::not_emulated(&name, &modules)));
                 }

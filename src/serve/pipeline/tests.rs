@@ -2773,3 +2773,24 @@ fn a_specific_static_file_module_mapping_serves_the_file() {
     assert_eq!(go(&site, &p, "POST", "/public/app.js"), "error 405.0");
     assert_eq!(get(&site, &p, "/server.js"), "app server.js");
 }
+
+/// TRACE reaches IIS's TRACEVerbHandler (ProtocolSupportModule), which answers 501 while
+/// HTTP.sys's EnableTraceMethod is off (its default), as observed on IIS 10; a mapping
+/// before it that takes every verb (iisnode's `verb="*"`) gets the request instead.
+#[test]
+fn trace_is_501_unless_a_mapping_before_the_protocol_handler_takes_it() {
+    let site = Site::new(&[
+        ("a.txt", "a"),
+        ("app.js", "//"),
+        (
+            "web.config",
+            &wrap(
+                r#"<handlers><add name="iisnode" path="app.js" verb="*" modules="iisnode"/></handlers>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert_eq!(go(&site, &p, "TRACE", "/a.txt"), "error 501.0");
+    assert_eq!(go(&site, &p, "TRACE", "/missing"), "error 501.0");
+    assert_eq!(go(&site, &p, "TRACE", "/app.js"), "app app.js");
+}

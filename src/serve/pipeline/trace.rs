@@ -100,6 +100,7 @@ pub enum HandlerTrace {
         name: String,
     },
     Options,
+    Trace,
     NotEmulated {
         name: String,
     },
@@ -174,6 +175,7 @@ impl HandlerTrace {
             },
             HandlerChoice::Static { name } => HandlerTrace::Static { name: name.clone() },
             HandlerChoice::Options => HandlerTrace::Options,
+            HandlerChoice::Trace => HandlerTrace::Trace,
             HandlerChoice::NotEmulated { name, .. } => {
                 HandlerTrace::NotEmulated { name: name.clone() }
             }
@@ -930,6 +932,7 @@ impl Report<'_> {
                 None,
             ),
             HandlerTrace::Options => ("OPTIONS", None, None, None),
+            HandlerTrace::Trace => ("TRACE", None, None, None),
             HandlerTrace::NotEmulated { name } => (
                 "not-emulated",
                 find(&|h| h.item.name.value == *name),
