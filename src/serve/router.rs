@@ -215,9 +215,11 @@ fn glob<T: Copy + PartialEq + From<u8>>(p: &[T], t: &[T], same: impl Fn(&T, &T) 
     pi == p.len()
 }
 
+/// Whether a mapping's `verb` list takes `method`: `*`, or the method by name, compared
+/// case-sensitively as IIS does (observed on IIS 10: `verb="get"` never matches `GET`).
 fn verb_matches(h: &HandlerEntry, method: &str) -> bool {
     let v = h.verb.value.trim();
-    v == "*" || v.split(',').any(|x| x.trim().eq_ignore_ascii_case(method))
+    v == "*" || v.split(',').any(|x| x.trim() == method)
 }
 
 /// Whether handler `h` maps the URL prefix `segs[..=i]`.

@@ -57,7 +57,7 @@ fn verb_allows_get(h: &HandlerEntry) -> bool {
     h.verb
         .value
         .split(',')
-        .any(|v| v.trim() == "*" || v.trim().eq_ignore_ascii_case("GET"))
+        .any(|v| v.trim() == "*" || v.trim() == "GET")
 }
 
 /// Whether handler `h` (added at URL folder `level`) matches the site-relative path

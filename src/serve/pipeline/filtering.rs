@@ -504,7 +504,8 @@ impl Filter {
             let rule = self
                 .verbs
                 .iter()
-                .find(|(v, _)| v.eq_ignore_ascii_case(r.method));
+                // Exact and case-sensitive, as IIS compares them (a `get` row is no GET).
+                .find(|(v, _)| v == r.method);
             let allowed = rule.map_or(self.verbs_allow_unlisted, |(_, a)| *a);
             if !allowed {
                 return Err(denial(

@@ -1855,7 +1855,9 @@ fn request_filtering_verbs_sequences_headers_and_escapes() {
     assert!(!p.site().has_errors(), "{:#?}", p.site().diagnostics);
     assert_eq!(d("GET", "/a.txt", &[]), "file a.txt");
     assert_eq!(d("TRACE", "/a.txt", &[]), "error 404.6");
-    assert_eq!(d("put", "/svc.js", &[]), "error 404.6");
+    assert_eq!(d("PUT", "/svc.js", &[]), "error 404.6");
+    // Verbs are compared exactly, case included, as IIS does: `put` is not the denied PUT.
+    assert_eq!(d("put", "/svc.js", &[]), "app svc.js");
     assert_eq!(d("POST", "/svc.js", &[]), "app svc.js");
     assert_eq!(d("GET", "/~user/a.txt", &[]), "error 404.5");
     assert_eq!(d("GET", "/%7Euser/a.txt", &[]), "error 404.5");
@@ -2793,4 +2795,22 @@ fn trace_is_501_unless_a_mapping_before_the_protocol_handler_takes_it() {
     assert_eq!(go(&site, &p, "TRACE", "/a.txt"), "error 501.0");
     assert_eq!(go(&site, &p, "TRACE", "/missing"), "error 501.0");
     assert_eq!(go(&site, &p, "TRACE", "/app.js"), "app app.js");
+}
+
+/// A handler's `verb` list is compared case-sensitively, as IIS does: `verb="get"` takes no
+/// GET, which then falls to the StaticFile handler.
+#[test]
+fn handler_verbs_are_case_sensitive() {
+    let site = Site::new(&[
+        ("app.js", "//"),
+        (
+            "web.config",
+            &wrap(
+                r#"<handlers><add name="iisnode" path="app.js" verb="get,POST" modules="iisnode"/></handlers>"#,
+            ),
+        ),
+    ]);
+    let p = site.pipeline();
+    assert_eq!(go(&site, &p, "POST", "/app.js"), "app app.js");
+    assert_ne!(go(&site, &p, "GET", "/app.js"), "app app.js");
 }
