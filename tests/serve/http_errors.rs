@@ -384,3 +384,27 @@ fn pass_through_sends_iis_errors_without_a_page() {
     assert_eq!(r.status, 500);
     assert!(r.text().contains("HTTP Error 500.19"), "{}", r.text());
 }
+
+/// Request filtering's refusals close the connection on IIS (`Connection: close`), whatever
+/// page goes with them; other errors keep it open.
+#[test]
+fn request_filtering_refusals_close_the_connection() {
+    let Some(site) = Site::new("http_errors") else {
+        return;
+    };
+    root_http_errors(&site, "");
+    let s = serve(&site);
+    s.with_conn(async |c| {
+        c.send(b"GET /missing.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let r = c.read_response().await;
+        assert_eq!(r.status, 404);
+        assert_eq!(r.header("connection"), None, "{}", r.head);
+        c.send(b"GET /web.config HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let r = c.read_response().await;
+        assert_eq!(r.status, 404);
+        assert_eq!(r.header("connection"), Some("close"), "{}", r.head);
+        assert!(c.read_to_end().await.is_empty(), "the connection is closed");
+    });
+}

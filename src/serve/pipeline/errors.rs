@@ -458,11 +458,15 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
         match custom_page(cx, err.status, err.substatus).await {
             // IIS answers a Redirect entry with the redirect itself: 302 and `Location`,
             // not the error status.
-            Some(CustomPage::Redirect(r)) => return r,
+            Some(CustomPage::Redirect(mut r)) => {
+                close_after_refusal(&mut r, err);
+                return r;
+            }
             // An ExecuteURL page is a child request: its handler's status is the answer's
             // (200 for a static file); the error status's own headers stay.
             Some(CustomPage::Executed(mut r)) => {
                 super::static_files::allow_header(&mut r, err.status, err.module);
+                close_after_refusal(&mut r, err);
                 return r;
             }
             Some(CustomPage::Page(r)) => r,
@@ -479,8 +483,18 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
     set_reason(&mut resp, err.reason.as_deref().or(stock));
     substatus_header(&mut resp, err.substatus);
     super::static_files::allow_header(&mut resp, err.status, err.module);
+    close_after_refusal(&mut resp, err);
     // For HEAD, hyper sends the headers (with the page's length) and drops the body.
     resp
+}
+
+/// Request filtering's refusals (404.x, 413.1, 431) close the connection on IIS, whatever
+/// page goes with them (observed on IIS 10): `Connection: close`.
+fn close_after_refusal(resp: &mut Response<Body>, err: &IisError) {
+    if err.module == "RequestFilteringModule" {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
 }
 
 /// A custom error page that applies.
