@@ -968,30 +968,35 @@ impl Report<'_> {
     }
 
     fn error_page(&self, e: &IisError) -> Rendered {
+        // The cases where no page of the site's applies: one line, no configuration entry.
+        let plain =
+            |text: String, answered: u16, page: &str, module: &str, detail: &str| Rendered {
+                stage: "error-page",
+                text: vec![format!("{}.{}: {text}", e.status, e.substatus)],
+                json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
+                "answered": answered, "page": page, "module": module, "detail": detail,
+                "config": Value::Null}),
+            };
         if let Some(f) = self.error_pages_fault(e) {
             let why = f.config.as_ref().map_or("", |c| c.message.as_str());
-            return Rendered {
-                stage: "error-page",
-                text: vec![format!(
-                    "{}.{}: IIS cannot read <httpErrors> here, so this error response becomes 500.19: {why}",
-                    e.status, e.substatus
-                )],
-                json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
-                    "answered": f.status, "page": "config-error", "module": f.module, "detail": why,
-                    "config": Value::Null}),
-            };
+            return plain(
+                format!(
+                    "IIS cannot read <httpErrors> here, so this error response becomes 500.19: {why}"
+                ),
+                f.status,
+                "config-error",
+                f.module,
+                why,
+            );
         }
         if errors::passes_through(&self.routed.config, e) {
-            return Rendered {
-                stage: "error-page",
-                text: vec![format!(
-                    "{}.{}: no page: with httpErrors existingResponse=\"PassThrough\" IIS sends its own error responses without a body",
-                    e.status, e.substatus
-                )],
-                json: json!({"stage": "error-page", "status": e.status, "substatus": e.substatus,
-                    "answered": e.status, "page": "none", "module": e.module, "detail": e.detail,
-                    "config": Value::Null}),
-            };
+            return plain(
+                "no page: with httpErrors existingResponse=\"PassThrough\" IIS sends its own error responses without a body".into(),
+                e.status,
+                "none",
+                e.module,
+                &e.detail,
+            );
         }
         let he = &self.routed.config.eff.http_errors;
         let detailed = errors::shows_detailed(&self.routed.config, self.local);
