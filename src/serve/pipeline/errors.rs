@@ -533,21 +533,12 @@ pub enum CustomTarget {
 async fn custom_page(cx: &ErrorContext<'_>, status: u16, substatus: u32) -> Option<CustomPage> {
     let code = StatusCode::from_u16(status).ok()?;
     let (file, config, executed) = match custom_target(cx.pipeline, cx.config, status, substatus)? {
-        CustomTarget::Redirect(location) => {
+        CustomTarget::Redirect(mut location) => {
             HeaderValue::from_str(&location).ok()?;
             // IIS's redirect: a site-relative path made absolute against the Host the
             // client asked for, the "Object Moved" page, reason phrase "Redirect".
-            let location = if location.starts_with('/')
-                && !location.starts_with("//")
-                && crate::serve::http_sys::valid_host(cx.host.as_bytes())
-            {
-                format!("http://{}{location}", cx.host)
-            } else {
-                location
-            };
-            let mut r = crate::serve::front::redirect_response(302, &location);
-            r.extensions_mut()
-                .insert(hyper::ext::ReasonPhrase::from_static(b"Redirect"));
+            super::absolute_location(&mut location, cx.host);
+            let r = crate::serve::front::redirect_response(302, &location);
             return Some(CustomPage::Redirect(r));
         }
         CustomTarget::File(file, config) => (file, config, false),

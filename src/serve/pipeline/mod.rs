@@ -325,19 +325,26 @@ fn load_failure_error(site: &LoadedSite, f: &crate::config::site::LoadFailure) -
     )
 }
 
-/// A site-absolute `Location` made a whole URL with the host the client asked for, as IIS
-/// writes its redirects (HTTP.sys made sure there is one valid Host on HTTP/1.1). Without
-/// one (HTTP/1.0) IIS named its own address (KB 834141, an internal address behind NAT);
-/// iisn keeps the Location relative then.
-fn absolute_location(location: &mut String, head: &RequestHead) {
-    if let Some(host) = head
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| super::http_sys::valid_host(h.as_bytes()))
+/// A site-absolute `Location` (`/new`) made a whole URL with the host the client asked for
+/// (`host`, the Host header's value), as IIS writes its redirects (HTTP.sys made sure there
+/// is one valid Host on HTTP/1.1). Without one (HTTP/1.0) IIS named its own address (KB
+/// 834141, an internal address behind NAT); iisn keeps the Location relative then. Other
+/// locations (a whole URL, `//host/x`, a relative path) stay as they are.
+pub(super) fn absolute_location(location: &mut String, host: &str) {
+    if location.starts_with('/')
+        && !location.starts_with("//")
+        && super::http_sys::valid_host(host.as_bytes())
     {
         *location = format!("http://{host}{location}");
     }
+}
+
+/// The request's Host header, or "" (for [`absolute_location`]).
+fn host_of(head: &RequestHead) -> &str {
+    head.headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
 }
 
 fn join_rel(a: &str, b: &str) -> String {
@@ -832,9 +839,7 @@ impl Pipeline {
                     mut location,
                 } => {
                     // IIS sends URL Rewrite's redirects to a site path as a whole URL too.
-                    if location.starts_with('/') && !location.starts_with("//") {
-                        absolute_location(&mut location, head);
-                    }
+                    absolute_location(&mut location, host_of(head));
                     return Routed {
                         decision: Decision::Redirect { status, location },
                         config: orig_cfg,
@@ -933,7 +938,7 @@ impl Pipeline {
                 location.push_str(&location_safe(q));
             }
             // IIS's courtesy redirect names the whole URL (KB 298408).
-            absolute_location(location, head);
+            absolute_location(location, host_of(head));
         }
     }
 

@@ -514,7 +514,7 @@ impl RuleSet {
     pub fn compile(eff: &EffectiveConfig) -> RuleSet {
         let (map_names, maps) = compile_maps(eff);
         let t = |s: &str| Template::parse(s, &map_names);
-        let rules: Vec<CompiledRule> = eff
+        let mut rules: Vec<CompiledRule> = eff
             .rules
             .iter()
             .map(|e| {
@@ -612,7 +612,6 @@ impl RuleSet {
                 }
             })
             .collect();
-        let mut rules = rules;
         for r in &mut rules {
             r.unknown_function = r.find_unknown_function().map(str::to_string);
         }
@@ -656,22 +655,6 @@ impl RuleSet {
 
     pub fn rule_name(&self, index: usize) -> Option<&str> {
         self.rules.get(index).map(|r| r.name.as_str())
-    }
-
-    /// Rules whose pattern does not compile, with the reason.
-    pub fn compile_errors(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for r in &self.rules {
-            if let Err(e) = &r.pattern {
-                out.push((r.name.clone(), e.clone()));
-            }
-            for c in &r.conditions {
-                if let Err(e) = &c.pattern {
-                    out.push((r.name.clone(), e.clone()));
-                }
-            }
-        }
-        out
     }
 
     pub(super) fn runaway_started(&self, index: usize, input_len: usize) {
