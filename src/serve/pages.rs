@@ -32,6 +32,16 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// iisn's `X-Iisn-Substatus` header on an IIS error response: the sub-status the wire's bare
+/// status cannot carry (none for 0).
+pub(crate) fn substatus_header(h: &mut http::HeaderMap, substatus: u32) {
+    if substatus > 0
+        && let Ok(v) = HeaderValue::from_str(&substatus.to_string())
+    {
+        h.insert("x-iisn-substatus", v);
+    }
+}
+
 pub(super) fn html_response(status: StatusCode, substatus: u32, html: String) -> Response<Body> {
     let mut r = Response::new(super::proxy::full(Bytes::from(html)));
     *r.status_mut() = status;
@@ -41,11 +51,7 @@ pub(super) fn html_response(status: StatusCode, substatus: u32, html: String) ->
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if substatus > 0
-        && let Ok(v) = HeaderValue::from_str(&substatus.to_string())
-    {
-        h.insert("x-iisn-substatus", v);
-    }
+    substatus_header(h, substatus);
     r
 }
 
@@ -102,11 +108,7 @@ pub fn iis_custom_error(status: StatusCode, substatus: u32) -> Response<Body> {
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    if substatus > 0
-        && let Ok(v) = HeaderValue::from_str(&substatus.to_string())
-    {
-        h.insert("x-iisn-substatus", v);
-    }
+    substatus_header(h, substatus);
     r
 }
 

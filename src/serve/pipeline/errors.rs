@@ -364,14 +364,6 @@ fn set_reason(resp: &mut Response<Body>, reason: Option<&str>) {
     }
 }
 
-fn substatus_header(resp: &mut Response<Body>, substatus: u32) {
-    if substatus > 0
-        && let Ok(v) = HeaderValue::from_str(&substatus.to_string())
-    {
-        resp.headers_mut().insert("x-iisn-substatus", v);
-    }
-}
-
 /// Whether the detailed page is shown: the effective `errorMode` is Detailed.
 fn detailed(cx: &ErrorContext<'_>) -> bool {
     shows_detailed(cx.config, cx.local)
@@ -420,7 +412,7 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
         let mut resp = Response::new(crate::serve::proxy::empty());
         *resp.status_mut() = status;
         set_reason(&mut resp, err.reason.as_deref());
-        substatus_header(&mut resp, err.substatus);
+        pages::substatus_header(resp.headers_mut(), err.substatus);
         return resp;
     }
     if let Some(resp) = error_pages_fault(cx).await {
@@ -481,7 +473,7 @@ pub async fn respond(cx: &ErrorContext<'_>, err: &IisError) -> Response<Body> {
         _ => None,
     };
     set_reason(&mut resp, err.reason.as_deref().or(stock));
-    substatus_header(&mut resp, err.substatus);
+    pages::substatus_header(resp.headers_mut(), err.substatus);
     super::static_files::allow_header(&mut resp, err.status, err.module);
     close_after_refusal(&mut resp, err);
     // For HEAD, hyper sends the headers (with the page's length) and drops the body.
