@@ -1232,4 +1232,6 @@ impl Pipeline {
 }
 
 #[cfg(test)]
+mod never_source;
+#[cfg(test)]
 mod tests;
