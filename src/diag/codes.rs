@@ -633,7 +633,11 @@ lints! {
          iisnode mapping (its verb list leaves GET out, `resourceType=\"Directory\"` does not \
          fit a file, or a `<location>` or sub-folder web.config puts another mapping first), \
          it falls through to the StaticFile handler, which sends the script's source code. \
-         Use `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first.";
+         Use `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first. The \
+         same holds where a sub-folder's web.config (or a `<location>`) takes an inherited \
+         mapping away with `<remove>` or `<clear/>` while the folder holds a server script of \
+         the name it maps (`path=\"server.js\"` maps `api/server.js` too): keep the mapping \
+         there, or move the script.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

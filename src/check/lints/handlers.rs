@@ -501,9 +501,108 @@ fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
             .help("Use verb=\"*\", drop resourceType, or remove the mapping that comes first for this URL."),
         );
     }
+    found.extend(scripts_unmapped_below(ctx));
     for d in found {
         ctx.push(d);
     }
+}
+
+/// IISN6027 for a `<remove>` or `<clear/>` in a sub-folder's web.config (or a `<location>`)
+/// that takes an inherited iisnode mapping of a script name (`path="server.js"`, which maps
+/// that name in every folder below, iisnode issue 189) away from a folder holding such a
+/// file: a GET of it falls through to the StaticFile handler, its source. Reported at the
+/// `<remove>` or `<clear/>`. Wildcard paths are left out (`<remove>` of a `*.js` mapping in
+/// `public/` is how a site serves its client scripts), and so are files that do not look
+/// like a server (a browser script named like the entry script, which IISN7009 advises
+/// taking away from node this way) and scripts the site runs as applications (the lint
+/// above has them).
+fn scripts_unmapped_below(ctx: &Ctx<'_>) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for block in ctx.sections() {
+        let Some(handlers) = &block.sections.handlers else {
+            continue;
+        };
+        if block.dir_rel.is_empty() {
+            continue;
+        }
+        let parent = block.dir_rel.rsplit_once('/').map_or("", |(p, _)| p);
+        let inherited = ctx.effective(parent);
+        for h in inherited.handlers.iter().filter(|h| h.item.is_iisnode()) {
+            let name = h.item.path.value.trim();
+            if name.is_empty() || name.contains(['*', '?', '/', '\\']) {
+                continue;
+            }
+            let Some(span) = handlers.ops.iter().find_map(|op| match op {
+                CollectionOp::Remove(n) if n.value.trim() == h.item.name.value.trim() => {
+                    Some(n.span)
+                }
+                CollectionOp::Clear(span) => Some(*span),
+                _ => None,
+            }) else {
+                continue;
+            };
+            // The file named in this folder, or the `<location>` naming the file itself.
+            let last = block.dir_rel.rsplit('/').next().unwrap_or("");
+            let url = if last.eq_ignore_ascii_case(name) {
+                block.dir_rel.clone()
+            } else {
+                format!("{}/{name}", block.dir_rel)
+            };
+            let on_disk = crate::config::site::on_disk_spelling(&ctx.site.root, &url);
+            if !rel_to_path(&ctx.site.root, &on_disk).is_file()
+                || ctx
+                    .site
+                    .apps
+                    .iter()
+                    .any(|a| a.script_exists && a.script_rel.eq_ignore_ascii_case(&on_disk))
+                || !seen.insert(on_disk.to_ascii_lowercase())
+            {
+                continue;
+            }
+            let Mapping::Other { handler } = map_url(ctx, &on_disk) else {
+                continue;
+            };
+            // A browser script that shares the entry script's name (`public/js/app.js`) is
+            // what IISN7009 tells the site to take away from node this way: only a file
+            // that looks like a server is worth an error.
+            if !handler.modules.as_ref().is_some_and(|m| {
+                m.value
+                    .split(',')
+                    .any(|x| x.trim().eq_ignore_ascii_case("StaticFileModule"))
+            }) || !looks_like_a_server(&rel_to_path(&ctx.site.root, &on_disk))
+            {
+                continue;
+            }
+            found.push(
+                Diagnostic::new(
+                    &codes::SCRIPT_SERVED_AS_FILE,
+                    format!(
+                        "this takes the iisnode mapping `{}` (path=\"{name}\") away from /{on_disk}: a GET of it reaches `{}`, and IIS sends the script's source code as a static file",
+                        h.item.name.value, handler.name.value
+                    ),
+                )
+                .at(span)
+                .help(format!(
+                    "Keep the mapping here (delete the <remove>, or add it back after <clear/>), or move {name} out of this folder."
+                )),
+            );
+        }
+    }
+    found
+}
+
+/// Whether a script reads like a node server rather than a browser script: it calls
+/// `.listen(` or reads `process.env` (the first 256 KiB are looked at).
+fn looks_like_a_server(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut text = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(256 * 1024).read_to_end(&mut text));
+    if read.is_err() {
+        return false;
+    }
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    has(b".listen(") || has(b"process.env")
 }
 
 /// `.js` default documents the site adds that no iisnode handler maps (source disclosure).

@@ -13,6 +13,7 @@ use crate::config::web_config::CollectionOp;
 use crate::diag::{Diagnostic, codes};
 
 use super::Ctx;
+use super::handlers::Mapping;
 
 /// Most files looked at per handler.
 const MAX_WALK: usize = 20_000;
@@ -45,6 +46,9 @@ pub fn run(ctx: &mut Ctx<'_>) {
                     }
                 })
                 .filter(|r| !rewritten_away(ctx, &level.dir_rel, r))
+                // A folder whose web.config removes the mapping does not run it (IISN6027
+                // says what IIS does with it instead).
+                .filter(|r| matches!(super::handlers::map_url(ctx, r), Mapping::Iisnode { .. }))
                 .collect();
             if others.is_empty() {
                 continue;
