@@ -708,6 +708,57 @@ pub fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
     p
 }
 
+/// IIS's "This configuration section cannot be used at this path" (500.19, 0x80070021): a
+/// section that a `<location overrideMode="Deny">` (or `allowOverride="false"`) of a parent
+/// web.config locks, written again in a web.config at or below the location's path, or in
+/// a deeper `<location>` of any file. IIS refuses that file; before this check iisn applied
+/// it, so a locked `<handlers>` could be emptied below and a script served as text.
+fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
+    for level in levels {
+        let Some(cfg) = &level.config else { continue };
+        for lock in &cfg.locks {
+            let locked_at = join_rel(&level.dir_rel, &lock.path);
+            // Every other configuration block at or below the lock: (its path, its sections).
+            for other in levels {
+                let Some(ocfg) = &other.config else { continue };
+                let blocks = (other.dir_rel != level.dir_rel)
+                    .then_some((other.dir_rel.clone(), &ocfg.sections))
+                    .into_iter()
+                    .chain(ocfg.locations.iter().filter_map(|l| {
+                        let at = join_rel(&other.dir_rel, &l.path.value);
+                        // The lock's own block, or one of the same path in the same file,
+                        // is the locking level itself.
+                        (other.dir_rel != level.dir_rel
+                            || (at != locked_at && is_ancestor(&locked_at, &at)))
+                        .then_some((at, &l.sections))
+                    }));
+                for (at, sections) in blocks {
+                    if !is_ancestor(&locked_at, &at) {
+                        continue;
+                    }
+                    for d in &sections.declared {
+                        if !lock.sections.iter().any(|l| l == &d.value) {
+                            continue;
+                        }
+                        diags.push(
+                            Diagnostic::new(
+                                &codes::SECTION_LOCKED,
+                                format!(
+                                    "<{}> cannot be used here: a parent web.config locks it for `/{locked_at}` (overrideMode=\"Deny\")",
+                                    d.value.rsplit('/').next().unwrap_or(&d.value)
+                                ),
+                            )
+                            .at(d.span)
+                            .label(lock.span, "locked here")
+                            .help("IIS refuses this file with HTTP 500.19 (0x80070021) for every URL at or below its folder. Remove the section from this file, or set overrideMode=\"Allow\" on the parent's <location>."),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Loads the site at `path` (a folder, or a web.config file whose folder is the site).
 pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSiteError> {
     let mut root = path.to_path_buf();
@@ -795,6 +846,8 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
             extra_sources: extra.sources,
         });
     }
+
+    locked_sections(&levels, &mut diags);
 
     let (env_overrides, env_diags) = env::iisnode_overrides(&opts.env);
     let env_failed = env_diags.iter().any(Diagnostic::is_error);

@@ -19,6 +19,20 @@ pub struct RawWebConfig {
     /// `<location path="sub/dir">` blocks, path normalised to `a/b` (no leading or trailing
     /// slash).
     pub locations: Vec<Location>,
+    /// `<location overrideMode="Deny">` (or the legacy `allowOverride="false"`) blocks: the
+    /// sections they hold may not be set again at or below their path by a deeper level.
+    pub locks: Vec<SectionLock>,
+}
+
+/// The sections a `<location overrideMode="Deny">` locks.
+#[derive(Clone, Debug)]
+pub struct SectionLock {
+    /// The location's path, normalised as [`Location::path`] (`""`: the file's own folder).
+    pub path: String,
+    /// The `overrideMode` or `allowOverride` attribute's value.
+    pub span: Span,
+    /// The sections locked, as in [`Sections::declared`].
+    pub sections: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -46,6 +60,10 @@ pub struct Sections {
     /// Elements kept but not emulated (`system.web`, `modules`, ...), as a path such as
     /// `system.webServer/modules`.
     pub not_emulated: Vec<Spanned<String>>,
+    /// Every section written here under `<system.webServer>`, as IIS names it below that
+    /// group (`handlers`, `security/requestFiltering`, `rewrite/rules`), with its element:
+    /// what a parent's `<location overrideMode="Deny">` locks.
+    pub declared: Vec<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -818,6 +836,15 @@ pub fn read(root: &Element, diags: &mut Vec<Diagnostic>) -> RawWebConfig {
 fn read_location(el: &Element, cfg: &mut RawWebConfig, diags: &mut Vec<Diagnostic>) {
     let mut attrs = Attrs::new(el);
     let path = attrs.string("path");
+    // IIS's values are case-sensitive enumerations and booleans; `Deny` and `false` lock.
+    let lock = attrs
+        .string("overrideMode")
+        .filter(|v| v.value.trim() == "Deny")
+        .or_else(|| {
+            attrs
+                .string("allowOverride")
+                .filter(|v| v.value.trim() == "false")
+        });
     attrs.ignore(&[
         "overrideMode",
         "inheritInChildApplications",
@@ -845,6 +872,13 @@ fn read_location(el: &Element, cfg: &mut RawWebConfig, diags: &mut Vec<Diagnosti
     let mut sections = Sections::default();
     for child in &el.children {
         read_top_level(child, &mut sections, diags);
+    }
+    if let Some(lock) = lock {
+        cfg.locks.push(SectionLock {
+            path: norm.clone(),
+            span: lock.span,
+            sections: sections.declared.iter().map(|d| d.value.clone()).collect(),
+        });
     }
     if norm.is_empty() {
         // `path="."` or `path=""` is this very level: a section may not appear both here
@@ -925,6 +959,7 @@ fn merge_sections_into(dst: &mut Sections, src: Sections, diags: &mut Vec<Diagno
         .entries
         .span);
     dst.not_emulated.extend(src.not_emulated);
+    dst.declared.extend(src.declared);
 }
 
 fn duplicate_section(name: &str, span: Span) -> Diagnostic {
@@ -1139,6 +1174,17 @@ fn read_top_level(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
 
 fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagnostic>) {
     let span = el.name_span;
+    // `security` and `rewrite` are section groups: their children are the sections.
+    if matches!(el.name.as_str(), "security" | "rewrite") {
+        for child in &el.children {
+            s.declared.push(Spanned::new(
+                format!("{}/{}", el.name, child.name),
+                child.name_span,
+            ));
+        }
+    } else {
+        s.declared.push(Spanned::new(el.name.clone(), span));
+    }
     match el.name.as_str() {
         "iisnode" => {
             let sec = read_iisnode(el, diags);

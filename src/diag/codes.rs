@@ -161,6 +161,16 @@ lints! {
          (`lockAttributes=\"allowAbsolutePathsWhenDelegated,defaultPath\"`, HRESULT 0x80070021). \
          `iisn serve` answers the same 500.19 for those responses. Add the `<remove>`, or give \
          each status its own `<error>` row instead of `defaultPath`.";
+    SECTION_LOCKED = "IISN1012", "section-locked", Error,
+        "a section a parent web.config locks with <location overrideMode=\"Deny\">",
+        "`<location path=\"...\" overrideMode=\"Deny\">` (or the legacy \
+         `allowOverride=\"false\"`) locks the sections it holds for its path: a web.config \
+         at or below that path (or a deeper `<location>`) may not set them again. IIS refuses \
+         such a file with HTTP 500.19 (HRESULT 0x80070021, \"This configuration section \
+         cannot be used at this path\") for every URL at or below its folder, and `iisn \
+         serve` does the same, so a locked `<handlers>` cannot be emptied below and a script \
+         served as text. Remove the section from the lower file, or unlock it with \
+         `overrideMode=\"Allow\"`.";
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
         "an attribute of <iisnode> that iisnode's schema does not define",
         "iisnode's schema defines 34 attributes; IIS rejects any other with a configuration \
@@ -719,8 +729,9 @@ pub fn iis_load_hresult(lint: &Lint) -> Option<u32> {
         | "IISN1008" | "IISN1009" => Some(0x8007_000d),
         // "Cannot add duplicate collection entry" and a section defined twice.
         "IISN1003" | "IISN1004" => Some(0x8007_00b7),
-        // A section locked at server level (applicationHost.config only).
-        "IISN6017" => Some(0x8007_0021),
+        // A section locked at server level (applicationHost.config only), or by a parent's
+        // `<location overrideMode="Deny">`.
+        "IISN6017" | "IISN1012" => Some(0x8007_0021),
         // The file exists but cannot be read.
         "IISN0003" => Some(0x8007_0005),
         _ => None,

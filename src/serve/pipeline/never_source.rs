@@ -50,6 +50,10 @@ use crate::diag::Severity;
 /// What every secret file holds; a decision that sends a file holding it sent a secret.
 const MARK: &str = "SECRET-never-served";
 
+/// What a script does besides holding [`MARK`].
+const SERVER: &str =
+    "require('http').createServer(function (q, s) { s.end('ok'); }).listen(process.env.PORT);\n";
+
 /// Scripts the fixtures map (by name, a `server*.js` wildcard, or a path with a slash),
 /// created in the root and in `sub/`.
 const SCRIPTS: &[&str] = &[
@@ -87,7 +91,10 @@ impl Site {
         std::fs::write(&outside, MARK).expect("write");
         let site = Site { _tmp: tmp, root };
         for dir in ["", "sub/"] {
-            for f in SCRIPTS.iter().chain(HIDDEN) {
+            for f in SCRIPTS {
+                site.write(&format!("{dir}{f}"), &format!("// {MARK}\n{SERVER}"));
+            }
+            for f in HIDDEN {
                 site.write(&format!("{dir}{f}"), &format!("// {MARK}\n"));
             }
             site.write(&format!("{dir}iisnode.yml"), &format!("# {MARK}\n"));
@@ -688,4 +695,325 @@ proptest! {
             found.join("\n")
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile but valid shapes, one rule of IIS each
+// ---------------------------------------------------------------------------------------
+
+/// `app server.js`, `file sub/server.js`, `error 404.8`, ... for a GET of `target`.
+fn outcome(site: &Site, p: &Pipeline, target: &str) -> String {
+    let routed = p.decide(&head(target), None);
+    match &routed.decision {
+        Decision::App(a) => format!("app {}", a.script_rel),
+        Decision::File { path } => {
+            let rel = path.strip_prefix(&site.root).unwrap_or(path);
+            let site_path = super::strip_prefix_ci(&routed.url, p.app_path()).unwrap_or("/");
+            if p.unread_config(site_path, false).is_some() {
+                return "error 500.19".into();
+            }
+            format!("file {}", rel.to_string_lossy())
+        }
+        Decision::Error(e) => format!("error {}.{}", e.status, e.substatus),
+        Decision::Listing { .. } => "listing".into(),
+        Decision::Redirect { status, .. } => format!("redirect {status}"),
+        Decision::Options => "options".into(),
+        Decision::Abort => "abort".into(),
+    }
+}
+
+/// `IISN6027 sub/web.config:1:58` for each warning or error `iisn check` reports.
+fn reported(site: &Site, loaded: &LoadedSite) -> Vec<String> {
+    crate::check::all(loaded)
+        .iter()
+        .filter(|d| d.severity >= Severity::Warning)
+        .filter_map(|d| {
+            let span = d.primary?;
+            let src = loaded.sources.get(span.source);
+            let lc = src.line_col(span.start);
+            let file = src.path().strip_prefix(&site.root).unwrap_or(src.path());
+            Some(format!(
+                "{} {}:{}:{}",
+                d.code(),
+                file.to_string_lossy(),
+                lc.line,
+                lc.column
+            ))
+        })
+        .collect()
+}
+
+const MAP: &str =
+    r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#;
+
+fn ws(inner: &str) -> String {
+    format!("<configuration><system.webServer>{inner}</system.webServer></configuration>")
+}
+
+/// One hostile shape: the root web.config, a sub-folder's (or none), URLs with what IIS
+/// does with them, and what `iisn check` must report among its warnings and errors.
+struct Shape {
+    name: &'static str,
+    root: String,
+    sub: Option<String>,
+    expect: &'static [(&'static str, &'static str)],
+    reports: &'static [&'static str],
+}
+
+fn shapes() -> Vec<Shape> {
+    vec![
+        // `<clear/>` without StaticFile added back: IIS has no handler for anything else
+        // (404.4), never the file.
+        Shape {
+            name: "handlers clear",
+            root: ws(
+                r#"<handlers><clear/><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#,
+            ),
+            sub: None,
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/app.js", "error 404.4"),
+                ("/web.config", "error 404.8"),
+            ],
+            reports: &[],
+        },
+        // A sub-folder's web.config removes the mapping that `path="server.js"` (no slash)
+        // gives its server.js too (iisnode issue 189): IIS's StaticFile sends the source, and
+        // so does iisn; check says so at the <remove>.
+        Shape {
+            name: "remove in a sub-folder",
+            root: ws(MAP),
+            sub: Some(ws(r#"<handlers><remove name="iisnode"/></handlers>"#)),
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/sub/server.js", "file sub/server.js"),
+            ],
+            reports: &["IISN6027 sub/web.config:1:58"],
+        },
+        // The same removal where the parent locks the section (overrideMode="Deny", and the
+        // legacy allowOverride="false"): IIS refuses the sub-folder's file, 500.19 for the
+        // folder. iisn applied the removal and sent the source.
+        Shape {
+            name: "remove below a locked location",
+            root: format!(
+                r#"<configuration><location path="." overrideMode="Deny"><system.webServer>{MAP}</system.webServer></location></configuration>"#
+            ),
+            sub: Some(ws(r#"<handlers><remove name="iisnode"/></handlers>"#)),
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/sub/server.js", "error 500.19"),
+                ("/sub/public/a.txt", "error 500.19"),
+            ],
+            reports: &["IISN1012 sub/web.config:1:35"],
+        },
+        Shape {
+            name: "remove below allowOverride=false",
+            root: format!(
+                r#"<configuration><location path="sub" allowOverride="false"><system.webServer><handlers accessPolicy="Read, Script"/></system.webServer></location><system.webServer>{MAP}</system.webServer></configuration>"#
+            ),
+            sub: Some(ws(r#"<handlers><clear/></handlers>"#)),
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/sub/server.js", "error 500.19"),
+            ],
+            reports: &["IISN1012 sub/web.config:1:35"],
+        },
+        // A lock on another section leaves handlers free.
+        Shape {
+            name: "a lock on another section",
+            root: format!(
+                r#"<configuration><location path="." overrideMode="Deny"><system.webServer><directoryBrowse enabled="false"/></system.webServer></location><system.webServer>{MAP}</system.webServer></configuration>"#
+            ),
+            sub: Some(ws(r#"<handlers><remove name="iisnode"/></handlers>"#)),
+            expect: &[("/sub/server.js", "file sub/server.js")],
+            reports: &["IISN6027 sub/web.config:1:58"],
+        },
+        Shape {
+            name: "location path=.",
+            root: format!(
+                r#"<configuration><location path="." inheritInChildApplications="false"><system.webServer>{MAP}</system.webServer></location></configuration>"#
+            ),
+            sub: None,
+            // inheritInChildApplications concerns child applications; a folder inherits.
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/sub/server.js", "app sub/server.js"),
+            ],
+            reports: &[],
+        },
+        // `<location path="server.js">` taking the mapping away from the script itself.
+        Shape {
+            name: "location path=server.js removes the mapping",
+            root: format!(
+                r#"<configuration><location path="server.js"><system.webServer><handlers><remove name="iisnode"/></handlers></system.webServer></location><system.webServer>{MAP}</system.webServer></configuration>"#
+            ),
+            sub: None,
+            expect: &[
+                ("/server.js", "file server.js"),
+                ("/sub/server.js", "app sub/server.js"),
+            ],
+            reports: &["IISN6027 web.config:1:190"],
+        },
+        // configSource: the mapping comes from the other file; that file is a .config.
+        Shape {
+            name: "configSource",
+            root: ws(r#"<handlers configSource="handlers.config"/>"#),
+            sub: None,
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/handlers.config", "error 404.7"),
+            ],
+            reports: &[],
+        },
+        Shape {
+            name: "configSource missing",
+            root: ws(r#"<handlers configSource="nothere.config"/>"#),
+            sub: None,
+            expect: &[
+                ("/server.js", "error 500.19"),
+                ("/public/a.txt", "error 500.19"),
+            ],
+            reports: &["IISN1009 web.config:1:58"],
+        },
+        // A MIME type for .js changes nothing about handler mapping.
+        Shape {
+            name: "staticContent mimeMap .js",
+            root: ws(&format!(
+                r#"{MAP}<staticContent><remove fileExtension=".js"/><mimeMap fileExtension=".js" mimeType="text/plain"/></staticContent>"#
+            )),
+            sub: None,
+            expect: &[("/server.js", "app server.js"), ("/app.js", "file app.js")],
+            reports: &[],
+        },
+        // Rewrites into secrets: request filtering checks the rewritten URL too.
+        Shape {
+            name: "rewrites to secrets",
+            root: ws(&format!(
+                r#"{MAP}<rewrite><rules>
+<rule name="a"><match url="^a$"/><action type="Rewrite" url="web.config"/></rule>
+<rule name="b"><match url="^b$"/><action type="Rewrite" url="iisnode.yml"/></rule>
+<rule name="c"><match url="^c$"/><action type="Rewrite" url="bin/x.txt"/></rule>
+<rule name="d"><match url="^d(.*)$"/><action type="Rewrite" url="{{UrlDecode:{{R:1}}}}"/></rule>
+<rule name="e"><match url="^e$"/><action type="Rewrite" url="/server.js"/></rule>
+<rule name="f"><match url="^f$"/><action type="Rewrite" url="web%2Econfig"/></rule>
+</rules></rewrite>"#
+            )),
+            sub: None,
+            expect: &[
+                ("/a", "error 404.8"),
+                ("/b", "error 404.8"),
+                ("/c", "error 404.8"),
+                ("/dweb.config", "error 404.7"),
+                ("/dbin%2Fx.txt", "error 404.8"),
+                ("/d%252E%252E/outside.txt", "error 404.11"),
+                ("/e", "app server.js"),
+                ("/f", "error 404.8"),
+            ],
+            reports: &[],
+        },
+        // hiddenSegments <clear/>: IIS serves bin and App_Data then; web.config stays
+        // denied by its extension.
+        Shape {
+            name: "hiddenSegments clear",
+            root: ws(&format!(
+                r#"{MAP}<security><requestFiltering><hiddenSegments><clear/></hiddenSegments></requestFiltering></security>"#
+            )),
+            sub: None,
+            expect: &[
+                ("/bin/x.txt", "file bin/x.txt"),
+                ("/App_Data/x.txt", "file App_Data/x.txt"),
+                ("/web.config", "error 404.7"),
+                ("/iisnode.yml", "error 404.8"),
+            ],
+            reports: &[],
+        },
+        // Everything that protects web.config taken away: IIS serves it. iisnode.yml
+        // stays hidden (iisn's rule, stricter than IIS).
+        Shape {
+            name: "every protection of web.config removed",
+            root: ws(&format!(
+                r#"{MAP}<security><requestFiltering><hiddenSegments><clear/></hiddenSegments><fileExtensions><clear/></fileExtensions></requestFiltering></security><staticContent><mimeMap fileExtension=".config" mimeType="text/xml"/><mimeMap fileExtension=".yml" mimeType="text/plain"/></staticContent>"#
+            )),
+            sub: None,
+            expect: &[
+                ("/web.config", "file web.config"),
+                ("/iisnode.yml", "error 404.8"),
+                ("/server.js", "app server.js"),
+            ],
+            reports: &[],
+        },
+        Shape {
+            name: "fileExtensions allowUnlisted=false",
+            root: ws(&format!(
+                r#"{MAP}<security><requestFiltering><fileExtensions allowUnlisted="false"><add fileExtension=".js" allowed="true"/></fileExtensions></requestFiltering></security>"#
+            )),
+            sub: None,
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/node_modules/x/package.json", "error 404.7"),
+                ("/public/a.txt", "error 404.7"),
+            ],
+            reports: &[],
+        },
+        // enabled="false": a disabled rule does not rewrite, a disabled default document
+        // serves nothing, a listing never shows a hidden folder.
+        Shape {
+            name: "enabled=false",
+            root: ws(&format!(
+                r#"{MAP}<rewrite><rules><rule name="all" enabled="false"><match url=".*"/><action type="Rewrite" url="server.js"/></rule></rules></rewrite><defaultDocument enabled="false"><files><add value="server.js"/></files></defaultDocument><directoryBrowse enabled="true"/>"#
+            )),
+            sub: None,
+            expect: &[
+                ("/anything", "error 404.0"),
+                ("/server.js", "app server.js"),
+                ("/bin/", "error 404.8"),
+                ("/public/", "listing"),
+            ],
+            reports: &[],
+        },
+        // accessPolicy without Script: IIS skips iisnode and sends the source.
+        Shape {
+            name: "accessPolicy Read",
+            root: ws(
+                r#"<handlers accessPolicy="Read"><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#,
+            ),
+            sub: None,
+            expect: &[("/server.js", "file server.js")],
+            reports: &["IISN6025 web.config:1:58"],
+        },
+    ]
+}
+
+/// See the module docs; each shape says what IIS does.
+#[test]
+fn hostile_shapes() {
+    let mut failures = Vec::new();
+    for shape in shapes() {
+        let site = Site::new();
+        site.write("web.config", &shape.root);
+        site.write(
+            "handlers.config",
+            r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#,
+        );
+        if let Some(sub) = &shape.sub {
+            site.write("sub/web.config", sub);
+        }
+        let (loaded, p) = site.load();
+        for (url, want) in shape.expect {
+            let got = outcome(&site, &p, url);
+            if got != *want {
+                failures.push(format!("{}: {url}: {got}, IIS: {want}", shape.name));
+            }
+        }
+        let reports = reported(&site, &loaded);
+        for want in shape.reports {
+            if !reports.iter().any(|r| r == want) {
+                failures.push(format!(
+                    "{}: check does not report {want} (it reports {reports:?})",
+                    shape.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
