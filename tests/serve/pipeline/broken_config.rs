@@ -320,3 +320,37 @@ fn a_web_config_iisn_does_not_read_refuses_the_files_below_it() {
     let r = s.raw_get("/node_modules/other/readme.txt");
     assert_eq!((r.status, r.text().as_str()), (200, "other readme\n"));
 }
+
+/// A section a parent's `<location overrideMode="Deny">` locks may not be set again below:
+/// IIS refuses the lower web.config with 500.19 (0x80070021, "This configuration section
+/// cannot be used at this path") for its whole folder. iisn used to apply it, so a locked
+/// `<handlers>` emptied by `<remove>` in a sub-folder sent its script as text.
+#[test]
+fn a_locked_section_set_again_below_is_500_19_never_the_source() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("locked/svc.js", &script("locked"));
+    site.write(
+        "locked/web.config",
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <location path=\".\" overrideMode=\"Deny\">\n    <system.webServer>\n      <handlers>\n        <add name=\"svc\" path=\"svc.js\" verb=\"*\" modules=\"iisnode\" />\n      </handlers>\n    </system.webServer>\n  </location>\n</configuration>\n",
+    );
+    site.write("locked/api/svc.js", &script("locked/api"));
+    site.write("locked/api/style.css", "body { color: red }\n");
+    site.write(
+        "locked/api/web.config",
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <system.webServer>\n    <handlers>\n      <remove name=\"svc\" />\n    </handlers>\n  </system.webServer>\n</configuration>\n",
+    );
+    let s = site.serve();
+    for target in [
+        "/locked/api/svc.js",
+        "/LOCKED/API/SVC.JS",
+        "/locked/api/style.css",
+    ] {
+        assert_500_19(&s, target, "locked/api/web.config:4:", "0x80070021");
+    }
+    let r = s.raw_get("/locked/svc.js");
+    assert_eq!((r.status, r.text().as_str()), (200, "locked ran"));
+    let r = s.raw_get("/hello.js");
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello, world!"));
+}
