@@ -648,6 +648,17 @@ lints! {
          mapping away with `<remove>` or `<clear/>` while the folder holds a server script of \
          the name it maps (`path=\"server.js\"` maps `api/server.js` too): keep the mapping \
          there, or move the script.";
+    HIDDEN_SEGMENT_REMOVED = "IISN6028", "hidden-segment-removed", Warning,
+        "request filtering no longer hides web.config or the ASP.NET folders",
+        "IIS's stock `<hiddenSegments>` list keeps `web.config`, `App_Data`, `App_Code` and the \
+         other ASP.NET folders from being served (404.8). A `<clear/>` of the list, or a \
+         `<remove>` of one of those entries, makes IIS serve the files below them like any \
+         other (databases and secrets kept in `App_Data`, say), and `iisn serve` does the same. \
+         When the `.config` extension is allowed and mapped to a MIME type too, IIS sends \
+         web.config itself (an error). Removing `bin` is not reported: it means nothing to \
+         node, and the Kudu template removes it so that `bin/www` can run. Add the entries back \
+         after `<clear/>` (`<add segment=\"web.config\"/>`, ...), or remove only what the site \
+         needs served.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

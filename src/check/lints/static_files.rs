@@ -66,6 +66,7 @@ pub fn run(ctx: &mut Ctx<'_>) {
     if ctx.site.levels.is_empty() {
         return;
     }
+    hidden_segments_removed(ctx);
     let mut found: BTreeMap<String, Found> = BTreeMap::new();
     let mut budget = MAX_FILES;
     let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
@@ -139,6 +140,112 @@ pub fn run(ctx: &mut Ctx<'_>) {
         if let Some(a) = anchor {
             d = d.at(a);
         }
+        ctx.push(d);
+    }
+}
+
+/// The stock hidden segments that protect something on a node site (`bin` is left out: it
+/// means nothing to node, and the Kudu template removes it for `bin/www`).
+const PROTECTED_SEGMENTS: &[&str] = &[
+    "web.config",
+    "App_Data",
+    "App_Code",
+    "App_GlobalResources",
+    "App_LocalResources",
+    "App_WebReferences",
+    "App_Browsers",
+];
+
+/// IISN6028: a `<clear/>` or `<remove>` in `<hiddenSegments>` after which IIS serves
+/// web.config or an ASP.NET folder; an error when web.config itself goes out (its `.config`
+/// extension allowed and mapped to a MIME type).
+fn hidden_segments_removed(ctx: &mut Ctx<'_>) {
+    use crate::config::web_config::CollectionOp;
+    let mut found = Vec::new();
+    for block in ctx.sections() {
+        let Some(hidden) = block
+            .sections
+            .request_filtering
+            .as_ref()
+            .and_then(|r| r.hidden_segments.as_ref())
+        else {
+            continue;
+        };
+        let eff = ctx.effective(&block.dir_rel);
+        let still = |seg: &str| {
+            eff.hidden_segments
+                .iter()
+                .any(|h| h.item.segment.value.trim().eq_ignore_ascii_case(seg))
+        };
+        for op in &hidden.ops {
+            let (span, named): (_, Vec<&str>) = match op {
+                CollectionOp::Clear(span) => (*span, PROTECTED_SEGMENTS.to_vec()),
+                CollectionOp::Remove(seg) => (
+                    seg.span,
+                    PROTECTED_SEGMENTS
+                        .iter()
+                        .copied()
+                        .filter(|p| seg.value.trim().eq_ignore_ascii_case(p))
+                        .collect(),
+                ),
+                CollectionOp::Add(_) => continue,
+            };
+            let exposed: Vec<&str> = named.into_iter().filter(|s| !still(s)).collect();
+            if exposed.is_empty() {
+                continue;
+            }
+            let config_denied = eff.file_extensions.iter().any(|e| {
+                e.item
+                    .file_extension
+                    .value
+                    .trim()
+                    .eq_ignore_ascii_case(".config")
+                    && !e.item.allowed
+            }) || (!eff.file_extensions_allow_unlisted
+                && !eff.file_extensions.iter().any(|e| {
+                    e.item
+                        .file_extension
+                        .value
+                        .trim()
+                        .eq_ignore_ascii_case(".config")
+                        && e.item.allowed
+                }));
+            let config_mapped = eff.mime_maps.iter().any(|m| {
+                let ext = m.item.file_extension.value.trim();
+                ext.eq_ignore_ascii_case(".config") || ext == "*"
+            });
+            let web_config_served =
+                exposed.contains(&"web.config") && !config_denied && config_mapped;
+            let list = exposed
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut d = Diagnostic::new(
+                &codes::HIDDEN_SEGMENT_REMOVED,
+                if web_config_served {
+                    format!(
+                        "request filtering no longer hides {list}, and `.config` files are allowed and have a MIME type: IIS sends web.config itself"
+                    )
+                } else {
+                    format!(
+                        "request filtering no longer hides {list}: IIS serves the files below them"
+                    )
+                },
+            )
+            .at(span)
+            .help("Add the entries back (<add segment=\"App_Data\"/>, ...), or remove only the segment the site needs served.");
+            if web_config_served {
+                d.severity = crate::diag::Severity::Error;
+            } else if exposed.contains(&"web.config") {
+                d = d.note(
+                    "web.config itself stays refused by its `.config` extension (fileExtensions)",
+                );
+            }
+            found.push(d);
+        }
+    }
+    for d in found {
         ctx.push(d);
     }
 }

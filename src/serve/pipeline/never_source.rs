@@ -925,7 +925,7 @@ fn shapes() -> Vec<Shape> {
                 ("/web.config", "error 404.7"),
                 ("/iisnode.yml", "error 404.8"),
             ],
-            reports: &[],
+            reports: &["IISN6028 web.config:1:165"],
         },
         // Everything that protects web.config taken away: IIS serves it. iisnode.yml
         // stays hidden (iisn's rule, stricter than IIS).
@@ -940,7 +940,7 @@ fn shapes() -> Vec<Shape> {
                 ("/iisnode.yml", "error 404.8"),
                 ("/server.js", "app server.js"),
             ],
-            reports: &[],
+            reports: &["IISN6028 web.config:1:165"],
         },
         Shape {
             name: "fileExtensions allowUnlisted=false",
