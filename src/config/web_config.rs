@@ -830,7 +830,46 @@ pub fn read(root: &Element, diags: &mut Vec<Diagnostic>) -> RawWebConfig {
             _ => read_top_level(child, &mut cfg.sections, diags),
         }
     }
+    stray_text(root, true, diags);
     cfg
+}
+
+/// IISN1013: text inside `<configuration>`, a `<location>` or anything in
+/// `<system.webServer>`, none of which has text content in IIS's schema. IIS reads elements
+/// and attributes and passes over the text, so what it says has no effect: often an element
+/// that lost its `<` (`add name="iisnode" ... />` inside `<handlers>`, which leaves the site
+/// without its mapping and its script served as a file). `walk`: the element is one whose
+/// children are looked at too.
+fn stray_text(el: &Element, walk: bool, diags: &mut Vec<Diagnostic>) {
+    if let Some(span) = el.text {
+        diags.push(
+            Diagnostic::new(
+                &codes::TEXT_CONTENT,
+                format!("text inside <{}>: IIS ignores it", el.name),
+            )
+            .at(span)
+            .help(format!(
+                "IIS reads only elements and attributes in <{}>; if this was meant as an element, it lost its `<` (write <add ... />). Otherwise delete the text, or make it a comment (<!-- ... -->).",
+                el.name
+            )),
+        );
+    }
+    if walk {
+        for child in &el.children {
+            match child.name.as_str() {
+                "location" => stray_text(child, true, diags),
+                "system.webServer" => stray_text_below(child, diags),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn stray_text_below(el: &Element, diags: &mut Vec<Diagnostic>) {
+    stray_text(el, false, diags);
+    for child in &el.children {
+        stray_text_below(child, diags);
+    }
 }
 
 fn read_location(el: &Element, cfg: &mut RawWebConfig, diags: &mut Vec<Diagnostic>) {

@@ -31,6 +31,10 @@ pub struct Element {
     pub name_span: Span,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Element>,
+    /// Where the first text (or CDATA) directly inside the element starts, if it has any
+    /// besides whitespace: no IIS section has text content, so it is a mistake (often an
+    /// element that lost its `<`).
+    pub text: Option<Span>,
 }
 
 impl Element {
@@ -114,6 +118,23 @@ pub fn parse(source: SourceId, text: &str) -> Result<Element, Diagnostic> {
                         Some(parent) => parent.children.push(done),
                         None => root = Some(done),
                     }
+                }
+            }
+            Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)
+                if stack.last().is_some_and(|e| e.text.is_none())
+                    && !matches!(&event, Event::Text(t) if t.as_ref().trim_ascii().is_empty()) =>
+            {
+                let start = usize::try_from(before)
+                    .unwrap_or(usize::MAX)
+                    .min(body.len());
+                let rest = &body[start..];
+                let lead = rest.len() - rest.trim_start().len();
+                if lead < rest.len()
+                    && let Some(open) = stack.last_mut()
+                {
+                    let at = start + lead + bom;
+                    let len = rest[lead..].find(['\n', '<']).unwrap_or(rest.len() - lead);
+                    open.text = Some(Span::new(source, at, at + len.max(1)));
                 }
             }
             Event::Text(t) if stack.is_empty() && !t.as_ref().trim_ascii().is_empty() => {
@@ -229,6 +250,7 @@ fn element(
         name_span,
         attributes,
         children: Vec::new(),
+        text: None,
     })
 }
 
@@ -319,6 +341,25 @@ mod tests {
             assert!(d.message.contains("declaration"), "{bad:?}: {}", d.message);
             assert_eq!(lc(bad, &d), at, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn text_inside_an_element_is_noted_with_its_place() {
+        let text = "<configuration>\n  <!-- c -->\n  <a>\n    add name=\"x\"/>\n  </a>\n  <b> <![CDATA[y]]></b>\n  <c>&amp;</c>\n</configuration>";
+        let root = parse(SourceId(0), text).expect("parses");
+        assert_eq!(root.text, None, "whitespace and comments are no text");
+        let a = &root.children[0];
+        let span = a.text.expect("text");
+        assert_eq!(
+            lc(text, &Diagnostic::new(&codes::XML_SYNTAX, "").at(span)),
+            (4, 5)
+        );
+        assert_eq!(
+            &text[span.start as usize..span.end as usize],
+            "add name=\"x\"/>"
+        );
+        assert!(root.children[1].text.is_some(), "CDATA");
+        assert!(root.children[2].text.is_some(), "an entity");
     }
 
     #[test]

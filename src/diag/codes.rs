@@ -171,6 +171,14 @@ lints! {
          serve` does the same, so a locked `<handlers>` cannot be emptied below and a script \
          served as text. Remove the section from the lower file, or unlock it with \
          `overrideMode=\"Allow\"`.";
+    TEXT_CONTENT = "IISN1013", "text-content", Warning,
+        "text inside a configuration element",
+        "No section of IIS's schema has text content: IIS reads the elements and attributes of \
+         web.config and passes over text between them, so the text has no effect. It is most \
+         often an element that lost its `<` (`add name=\"iisnode\" path=\"server.js\" ... />` \
+         inside `<handlers>`): the mapping is then missing, and IIS serves the script as a \
+         static file, its source code. Restore the `<`, or delete the text (or make it a \
+         comment).";
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
         "an attribute of <iisnode> that iisnode's schema does not define",
         "iisnode's schema defines 34 attributes; IIS rejects any other with a configuration \

@@ -971,6 +971,18 @@ fn shapes() -> Vec<Shape> {
             ],
             reports: &[],
         },
+        // An entry that lost its `<` is text, which IIS passes over (IIS's schema has no
+        // text content; inferred, as JexusManager's reading of IIS's configuration files
+        // does): no mapping, the script goes out as a file, and check points at the text.
+        Shape {
+            name: "an <add> that lost its <",
+            root: ws(r#"<handlers>
+add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+</handlers>"#),
+            sub: None,
+            expect: &[("/server.js", "file server.js")],
+            reports: &["IISN1013 web.config:2:1"],
+        },
         // accessPolicy without Script: IIS skips iisnode and sends the source.
         Shape {
             name: "accessPolicy Read",
