@@ -710,9 +710,12 @@ pub fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
 
 /// IIS's "This configuration section cannot be used at this path" (500.19, 0x80070021): a
 /// section that a `<location overrideMode="Deny">` (or `allowOverride="false"`) of a parent
-/// web.config locks, written again in a web.config at or below the location's path, or in
-/// a deeper `<location>` of any file. IIS refuses that file; before this check iisn applied
-/// it, so a locked `<handlers>` could be emptied below and a script served as text.
+/// web.config locks, written again in a web.config at or below the location's path (in the
+/// file itself or in one of its `<location>`s). IIS refuses that file; before this check
+/// iisn applied it, so a locked `<handlers>` could be emptied below and a script served as
+/// text. A deeper `<location>` in the locking file itself is left alone: IIS's lock is on
+/// the configuration files below, and whether it also binds the file that sets it is not
+/// established.
 fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
     for level in levels {
         let Some(cfg) = &level.config else { continue };
@@ -721,17 +724,14 @@ fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
             // Every other configuration block at or below the lock: (its path, its sections).
             for other in levels {
                 let Some(ocfg) = &other.config else { continue };
-                let blocks = (other.dir_rel != level.dir_rel)
-                    .then_some((other.dir_rel.clone(), &ocfg.sections))
-                    .into_iter()
-                    .chain(ocfg.locations.iter().filter_map(|l| {
-                        let at = join_rel(&other.dir_rel, &l.path.value);
-                        // The lock's own block, or one of the same path in the same file,
-                        // is the locking level itself.
-                        (other.dir_rel != level.dir_rel
-                            || (at != locked_at && is_ancestor(&locked_at, &at)))
-                        .then_some((at, &l.sections))
-                    }));
+                if other.dir_rel == level.dir_rel {
+                    continue;
+                }
+                let blocks = std::iter::once((other.dir_rel.clone(), &ocfg.sections)).chain(
+                    ocfg.locations
+                        .iter()
+                        .map(|l| (join_rel(&other.dir_rel, &l.path.value), &l.sections)),
+                );
                 for (at, sections) in blocks {
                     if !is_ancestor(&locked_at, &at) {
                         continue;

@@ -165,7 +165,7 @@ lints! {
         "a section a parent web.config locks with <location overrideMode=\"Deny\">",
         "`<location path=\"...\" overrideMode=\"Deny\">` (or the legacy \
          `allowOverride=\"false\"`) locks the sections it holds for its path: a web.config \
-         at or below that path (or a deeper `<location>`) may not set them again. IIS refuses \
+         at or below that path may not set them again (nor may its `<location>`s). IIS refuses \
          such a file with HTTP 500.19 (HRESULT 0x80070021, \"This configuration section \
          cannot be used at this path\") for every URL at or below its folder, and `iisn \
          serve` does the same, so a locked `<handlers>` cannot be emptied below and a script \

@@ -818,6 +818,21 @@ fn shapes() -> Vec<Shape> {
             ],
             reports: &["IISN1012 sub/web.config:1:35"],
         },
+        // A deeper `<location>` in the locking file itself: whether IIS's lock binds the
+        // file that sets it is not established, so iisn applies the location (the source
+        // goes out, as IIS sends it if the lock does not bind), and check says so.
+        Shape {
+            name: "remove in a deeper location of the locking file",
+            root: format!(
+                r#"<configuration><location path="." overrideMode="Deny"><system.webServer>{MAP}</system.webServer></location><location path="sub"><system.webServer><handlers><remove name="iisnode"/></handlers></system.webServer></location></configuration>"#
+            ),
+            sub: None,
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/sub/server.js", "file sub/server.js"),
+            ],
+            reports: &["IISN6027 web.config:1:252"],
+        },
         // A lock on another section leaves handlers free.
         Shape {
             name: "a lock on another section",
