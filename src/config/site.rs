@@ -717,6 +717,7 @@ pub fn rel_to_path(root: &Path, rel: &str) -> PathBuf {
 /// the configuration files below, and whether it also binds the file that sets it is not
 /// established.
 fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
+    locked_handler_items(levels, diags);
     for level in levels {
         let Some(cfg) = &level.config else { continue };
         for lock in &cfg.locks {
@@ -751,6 +752,99 @@ fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
                             .at(d.span)
                             .label(lock.span, "locked here")
                             .help("IIS refuses this file with HTTP 500.19 (0x80070021) for every URL at or below its folder. Remove the section from this file, or set overrideMode=\"Allow\" on the parent's <location>."),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The configuration blocks of a web.config: its own sections at its folder, and each
+/// `<location>`'s at its path.
+fn blocks(level: &Level) -> Vec<(String, &web_config::Sections)> {
+    let Some(cfg) = &level.config else {
+        return Vec::new();
+    };
+    std::iter::once((level.dir_rel.clone(), &cfg.sections))
+        .chain(
+            cfg.locations
+                .iter()
+                .map(|l| (join_rel(&level.dir_rel, &l.path.value), &l.sections)),
+        )
+        .collect()
+}
+
+/// IIS's finer locks on the handler list (MicrosoftDocs, "How to Use Locking in IIS
+/// Configuration", tasks 4 and 5): `lockElements="remove,clear"` on `<handlers>` forbids
+/// those directives below, and `lockItem="true"` on an `<add>` forbids removing that entry
+/// (or clearing the list) in a lower web.config. IIS refuses such a file (500.19); iisn
+/// applied it, and a script whose mapping was removed went out as a file.
+fn locked_handler_items(levels: &[Level], diags: &mut Vec<Diagnostic>) {
+    for level in levels {
+        for (locked_at, sections) in blocks(level) {
+            let Some(locking) = &sections.handlers else {
+                continue;
+            };
+            if locking.locked_directives.is_empty() && locking.locked_keys.is_empty() {
+                continue;
+            }
+            let directive = |d: &str| {
+                locking
+                    .locked_directives
+                    .iter()
+                    .find(|l| l.value == d)
+                    .map(|l| l.span)
+            };
+            for other in levels.iter().filter(|o| o.dir_rel != level.dir_rel) {
+                for (at, sections) in blocks(other) {
+                    let Some(handlers) = sections.handlers.as_ref() else {
+                        continue;
+                    };
+                    if !is_ancestor(&locked_at, &at) {
+                        continue;
+                    }
+                    for op in &handlers.ops {
+                        let (span, what, lock) = match op {
+                            web_config::CollectionOp::Remove(k) => {
+                                let item = locking
+                                    .locked_keys
+                                    .iter()
+                                    .find(|l| l.value == k.value.trim())
+                                    .map(|l| l.span);
+                                let Some(lock) = directive("remove").or(item) else {
+                                    continue;
+                                };
+                                (k.span, format!("<remove name=\"{}\"/>", k.value), lock)
+                            }
+                            web_config::CollectionOp::Clear(span) => {
+                                let item = locking.locked_keys.first().map(|l| l.span);
+                                let Some(lock) = directive("clear").or(item) else {
+                                    continue;
+                                };
+                                (*span, "<clear/>".to_string(), lock)
+                            }
+                            web_config::CollectionOp::Add(h) => {
+                                let Some(lock) = directive("add") else {
+                                    continue;
+                                };
+                                (
+                                    h.name.span,
+                                    format!("<add name=\"{}\">", h.name.value),
+                                    lock,
+                                )
+                            }
+                        };
+                        diags.push(
+                            Diagnostic::new(
+                                &codes::SECTION_LOCKED,
+                                format!(
+                                    "{what} cannot be used here: a parent web.config locks the handler list for `/{locked_at}` (lockElements or lockItem)"
+                                ),
+                            )
+                            .at(span)
+                            .label(lock, "locked here")
+                            .help("IIS refuses this file with HTTP 500.19 for every URL at or below its folder. Keep the mapping, or unlock it in the parent web.config."),
                         );
                     }
                 }

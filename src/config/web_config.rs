@@ -75,6 +75,12 @@ pub struct Sections {
 pub struct Collection<T> {
     pub span: Span,
     pub ops: Vec<CollectionOp<T>>,
+    /// `lockElements="remove,clear"` on the collection: the directives (lower-cased) a
+    /// lower web.config may not use on it, with the attribute's value.
+    pub locked_directives: Vec<Spanned<String>>,
+    /// Keys of the entries added with `lockItem="true"`, at that attribute's value: a lower
+    /// web.config may not `<remove>` them (nor `<clear/>` the collection).
+    pub locked_keys: Vec<Spanned<String>>,
 }
 
 impl<T> Collection<T> {
@@ -82,6 +88,8 @@ impl<T> Collection<T> {
         Collection {
             span,
             ops: Vec::new(),
+            locked_directives: Vec::new(),
+            locked_keys: Vec::new(),
         }
     }
 
@@ -1437,7 +1445,24 @@ fn collection<T>(
     mut read_add: impl FnMut(&Element, &mut Attrs<'_>, &mut Vec<Diagnostic>) -> Option<T>,
 ) -> Collection<T> {
     let mut c = Collection::new(el.name_span);
+    // IIS's generic locking attributes (the reader accepts them on every element).
+    if let Some(a) = el.attr("lockElements") {
+        c.locked_directives = a
+            .value
+            .split(',')
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .map(|d| Spanned::new(d, a.value_span))
+            .collect();
+    }
     for child in &el.children {
+        if child.name == add_name
+            && let (Some(lock), Some(k)) = (child.attr("lockItem"), child.attr(key))
+            && lock.value.trim() == "true"
+        {
+            c.locked_keys
+                .push(Spanned::new(k.value.trim().to_string(), lock.value_span));
+        }
         if child.name == add_name {
             let mut a = Attrs::new(child);
             // An entry that could not be read (a missing key) was reported already; its other

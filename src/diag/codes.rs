@@ -162,15 +162,17 @@ lints! {
          `iisn serve` answers the same 500.19 for those responses. Add the `<remove>`, or give \
          each status its own `<error>` row instead of `defaultPath`.";
     SECTION_LOCKED = "IISN1012", "section-locked", Error,
-        "a section a parent web.config locks with <location overrideMode=\"Deny\">",
+        "a section or handler mapping a parent web.config locks",
         "`<location path=\"...\" overrideMode=\"Deny\">` (or the legacy \
          `allowOverride=\"false\"`) locks the sections it holds for its path: a web.config \
          at or below that path may not set them again (nor may its `<location>`s). IIS refuses \
          such a file with HTTP 500.19 (HRESULT 0x80070021, \"This configuration section \
          cannot be used at this path\") for every URL at or below its folder, and `iisn \
          serve` does the same, so a locked `<handlers>` cannot be emptied below and a script \
-         served as text. Remove the section from the lower file, or unlock it with \
-         `overrideMode=\"Allow\"`.";
+         served as text. The same for the handler list's finer locks: `lockElements=\"remove,clear\"` \
+         on `<handlers>` forbids those directives below, and `lockItem=\"true\"` on an \
+         `<add>` forbids removing that mapping (or clearing the list). Remove the section or \
+         directive from the lower file, or unlock it in the parent (`overrideMode=\"Allow\"`).";
     TEXT_CONTENT = "IISN1013", "text-content", Warning,
         "text inside a configuration element",
         "No section of IIS's schema has text content: IIS reads the elements and attributes of \

@@ -818,6 +818,40 @@ fn shapes() -> Vec<Shape> {
             ],
             reports: &["IISN1012 sub/web.config:1:35"],
         },
+        // Finer locks (MicrosoftDocs, "How to Use Locking in IIS Configuration", tasks 4
+        // and 5): `lockItem="true"` on the mapping, `lockElements="remove,clear"` on the
+        // list. A lower web.config that removes it is refused (500.19).
+        Shape {
+            name: "remove of a lockItem mapping",
+            root: ws(
+                r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode" lockItem="true"/></handlers>"#,
+            ),
+            sub: Some(ws(r#"<handlers><remove name="iisnode"/></handlers>"#)),
+            expect: &[
+                ("/server.js", "app server.js"),
+                ("/sub/server.js", "error 500.19"),
+            ],
+            reports: &["IISN1012 sub/web.config:1:58"],
+        },
+        Shape {
+            name: "clear below lockElements",
+            root: ws(
+                r#"<handlers lockElements="remove,clear"><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#,
+            ),
+            sub: Some(ws(r#"<handlers><clear/></handlers>"#)),
+            expect: &[("/sub/server.js", "error 500.19")],
+            reports: &["IISN1012 sub/web.config:1:45"],
+        },
+        // Only `clear` locked: a `<remove>` is allowed, and IIS serves the source.
+        Shape {
+            name: "remove below lockElements=clear",
+            root: ws(
+                r#"<handlers lockElements="clear"><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>"#,
+            ),
+            sub: Some(ws(r#"<handlers><remove name="iisnode"/></handlers>"#)),
+            expect: &[("/sub/server.js", "file sub/server.js")],
+            reports: &["IISN6027 sub/web.config:1:58"],
+        },
         // A deeper `<location>` in the locking file itself: whether IIS's lock binds the
         // file that sets it is not established, so iisn applies the location (the source
         // goes out, as IIS sends it if the lock does not bind), and check says so.
