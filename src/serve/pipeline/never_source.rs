@@ -1032,6 +1032,31 @@ add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
             expect: &[("/server.js", "file server.js")],
             reports: &["IISN1013 web.config:2:1"],
         },
+        // Character references are the characters they name; an entity needs a DTD, which
+        // iisn (like IIS's configuration reader, inferred) does not read: 500.19, never the
+        // folder without its mapping.
+        Shape {
+            name: "character reference in the path",
+            root: ws(
+                r#"<handlers><add name="iisnode" path="server&#46;js" verb="*" modules="&#x69;isnode"/></handlers>"#,
+            ),
+            sub: None,
+            expect: &[("/server.js", "app server.js")],
+            reports: &[],
+        },
+        Shape {
+            name: "an entity from a DTD",
+            root: format!(
+                r#"<!DOCTYPE configuration [<!ENTITY m "iisnode">]>
+<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="&m;"/></handlers></system.webServer></configuration>"#
+            ),
+            sub: None,
+            expect: &[
+                ("/server.js", "error 500.19"),
+                ("/public/a.txt", "error 500.19"),
+            ],
+            reports: &["IISN0001 web.config:2:99"],
+        },
         // accessPolicy without Script: IIS skips iisnode and sends the source.
         Shape {
             name: "accessPolicy Read",
