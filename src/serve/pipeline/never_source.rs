@@ -1046,9 +1046,9 @@ add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
         },
         Shape {
             name: "an entity from a DTD",
-            root: format!(
+            root: String::from(
                 r#"<!DOCTYPE configuration [<!ENTITY m "iisnode">]>
-<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="&m;"/></handlers></system.webServer></configuration>"#
+<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="&m;"/></handlers></system.webServer></configuration>"#,
             ),
             sub: None,
             expect: &[
