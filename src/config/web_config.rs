@@ -842,7 +842,7 @@ pub fn read(root: &Element, diags: &mut Vec<Diagnostic>) -> RawWebConfig {
     cfg
 }
 
-/// IISN1013: text inside `<configuration>`, a `<location>` or anything in
+/// IISN1014: text inside `<configuration>`, a `<location>` or anything in
 /// `<system.webServer>`, none of which has text content in IIS's schema. IIS reads elements
 /// and attributes and passes over the text, so what it says has no effect: often an element
 /// that lost its `<` (`add name="iisnode" ... />` inside `<handlers>`, which leaves the site

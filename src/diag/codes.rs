@@ -161,7 +161,7 @@ lints! {
          (`lockAttributes=\"allowAbsolutePathsWhenDelegated,defaultPath\"`, HRESULT 0x80070021). \
          `iisn serve` answers the same 500.19 for those responses. Add the `<remove>`, or give \
          each status its own `<error>` row instead of `defaultPath`.";
-    SECTION_LOCKED = "IISN1012", "section-locked", Error,
+    SECTION_LOCKED = "IISN1013", "section-locked", Error,
         "a section or handler mapping a parent web.config locks",
         "`<location path=\"...\" overrideMode=\"Deny\">` (or the legacy \
          `allowOverride=\"false\"`) locks the sections it holds for its path: a web.config \
@@ -173,7 +173,7 @@ lints! {
          on `<handlers>` forbids those directives below, and `lockItem=\"true\"` on an \
          `<add>` forbids removing that mapping (or clearing the list). Remove the section or \
          directive from the lower file, or unlock it in the parent (`overrideMode=\"Allow\"`).";
-    TEXT_CONTENT = "IISN1013", "text-content", Warning,
+    TEXT_CONTENT = "IISN1014", "text-content", Warning,
         "text inside a configuration element",
         "No section of IIS's schema has text content: IIS reads the elements and attributes of \
          web.config and passes over text between them, so the text has no effect. It is most \
@@ -658,7 +658,7 @@ lints! {
          mapping away with `<remove>` or `<clear/>` while the folder holds a server script of \
          the name it maps (`path=\"server.js\"` maps `api/server.js` too): keep the mapping \
          there, or move the script.";
-    HIDDEN_SEGMENT_REMOVED = "IISN6028", "hidden-segment-removed", Warning,
+    HIDDEN_SEGMENT_REMOVED = "IISN6030", "hidden-segment-removed", Warning,
         "request filtering no longer hides web.config or the ASP.NET folders",
         "IIS's stock `<hiddenSegments>` list keeps `web.config`, `App_Data`, `App_Code` and the \
          other ASP.NET folders from being served (404.8). A `<clear/>` of the list, or a \
@@ -752,7 +752,7 @@ pub fn iis_load_hresult(lint: &Lint) -> Option<u32> {
         "IISN1003" | "IISN1004" => Some(0x8007_00b7),
         // A section locked at server level (applicationHost.config only), or by a parent's
         // `<location overrideMode="Deny">`.
-        "IISN6017" | "IISN1012" => Some(0x8007_0021),
+        "IISN6017" | "IISN1013" => Some(0x8007_0021),
         // The file exists but cannot be read.
         "IISN0003" => Some(0x8007_0005),
         _ => None,

@@ -156,7 +156,7 @@ const PROTECTED_SEGMENTS: &[&str] = &[
     "App_Browsers",
 ];
 
-/// IISN6028: a `<clear/>` or `<remove>` in `<hiddenSegments>` after which IIS serves
+/// IISN6030: a `<clear/>` or `<remove>` in `<hiddenSegments>` after which IIS serves
 /// web.config or an ASP.NET folder; an error when web.config itself goes out (its `.config`
 /// extension allowed and mapped to a MIME type).
 fn hidden_segments_removed(ctx: &mut Ctx<'_>) {

@@ -804,7 +804,7 @@ fn shapes() -> Vec<Shape> {
                 ("/sub/server.js", "error 500.19"),
                 ("/sub/public/a.txt", "error 500.19"),
             ],
-            reports: &["IISN1012 sub/web.config:1:35"],
+            reports: &["IISN1013 sub/web.config:1:35"],
         },
         Shape {
             name: "remove below allowOverride=false",
@@ -816,7 +816,7 @@ fn shapes() -> Vec<Shape> {
                 ("/server.js", "app server.js"),
                 ("/sub/server.js", "error 500.19"),
             ],
-            reports: &["IISN1012 sub/web.config:1:35"],
+            reports: &["IISN1013 sub/web.config:1:35"],
         },
         // Finer locks (MicrosoftDocs, "How to Use Locking in IIS Configuration", tasks 4
         // and 5): `lockItem="true"` on the mapping, `lockElements="remove,clear"` on the
@@ -831,7 +831,7 @@ fn shapes() -> Vec<Shape> {
                 ("/server.js", "app server.js"),
                 ("/sub/server.js", "error 500.19"),
             ],
-            reports: &["IISN1012 sub/web.config:1:58"],
+            reports: &["IISN1013 sub/web.config:1:58"],
         },
         Shape {
             name: "clear below lockElements",
@@ -840,7 +840,7 @@ fn shapes() -> Vec<Shape> {
             ),
             sub: Some(ws(r#"<handlers><clear/></handlers>"#)),
             expect: &[("/sub/server.js", "error 500.19")],
-            reports: &["IISN1012 sub/web.config:1:45"],
+            reports: &["IISN1013 sub/web.config:1:45"],
         },
         // Only `clear` locked: a `<remove>` is allowed, and IIS serves the source.
         Shape {
@@ -974,7 +974,7 @@ fn shapes() -> Vec<Shape> {
                 ("/web.config", "error 404.7"),
                 ("/iisnode.yml", "error 404.8"),
             ],
-            reports: &["IISN6028 web.config:1:165"],
+            reports: &["IISN6030 web.config:1:165"],
         },
         // Everything that protects web.config taken away: IIS serves it. iisnode.yml
         // stays hidden (iisn's rule, stricter than IIS).
@@ -989,7 +989,7 @@ fn shapes() -> Vec<Shape> {
                 ("/iisnode.yml", "error 404.8"),
                 ("/server.js", "app server.js"),
             ],
-            reports: &["IISN6028 web.config:1:165"],
+            reports: &["IISN6030 web.config:1:165"],
         },
         Shape {
             name: "fileExtensions allowUnlisted=false",
@@ -1030,7 +1030,7 @@ add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
 </handlers>"#),
             sub: None,
             expect: &[("/server.js", "file server.js")],
-            reports: &["IISN1013 web.config:2:1"],
+            reports: &["IISN1014 web.config:2:1"],
         },
         // Character references are the characters they name; an entity needs a DTD, which
         // iisn (like IIS's configuration reader, inferred) does not read: 500.19, never the
