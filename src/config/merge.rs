@@ -114,6 +114,7 @@ pub fn iis_defaults() -> EffectiveConfig {
         },
         allow_double_escaping: false,
         allow_high_bit_characters: true,
+        remove_server_header: false,
         verbs_allow_unlisted: true,
         verbs: Vec::new(),
         deny_url_sequences: Vec::new(),
@@ -470,6 +471,9 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
         }
         if let Some(v) = &rf.allow_high_bit_characters {
             cfg.allow_high_bit_characters = v.value;
+        }
+        if let Some(v) = &rf.remove_server_header {
+            cfg.remove_server_header = v.value;
         }
     }
     if let Some(he) = &s.http_errors {

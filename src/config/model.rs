@@ -92,6 +92,8 @@ pub struct EffectiveConfig {
     pub request_limits: RequestLimits,
     pub allow_double_escaping: bool,
     pub allow_high_bit_characters: bool,
+    /// `requestFiltering/@removeServerHeader`: IIS then sends no `Server: Microsoft-IIS/10.0`.
+    pub remove_server_header: bool,
     /// `requestFiltering/verbs`: unlisted verbs pass unless `allowUnlisted="false"`.
     pub verbs_allow_unlisted: bool,
     pub verbs: Vec<Entry<VerbRule>>,

@@ -423,6 +423,8 @@ pub struct RequestFilteringSection {
     pub request_limits: Option<RequestLimitsRaw>,
     pub allow_double_escaping: Option<Spanned<bool>>,
     pub allow_high_bit_characters: Option<Spanned<bool>>,
+    /// `removeServerHeader` (IIS 10, version 1709 and later).
+    pub remove_server_header: Option<Spanned<bool>>,
     pub verbs: Option<VerbsRaw>,
     pub deny_url_sequences: Option<Collection<DenySequence>>,
     pub deny_query_string_sequences: Option<Collection<DenySequence>>,
@@ -2120,10 +2122,11 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
     let mut rf = RequestFilteringSection {
         allow_double_escaping: attrs.bool("allowDoubleEscaping", diags),
         allow_high_bit_characters: attrs.bool("allowHighBitCharacters", diags),
+        remove_server_header: attrs.bool("removeServerHeader", diags),
         span: Some(el.name_span),
         ..Default::default()
     };
-    attrs.ignore(&["removeServerHeader", "unescapeQueryString"]);
+    attrs.ignore(&["unescapeQueryString"]);
     attrs.finish(diags);
     for child in &el.children {
         match child.name.as_str() {

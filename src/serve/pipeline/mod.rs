@@ -87,6 +87,14 @@ impl RequestHead {
     }
 }
 
+/// IIS's `Server` response header, as a header line.
+pub const SERVER_LINE: &[u8] = b"Server: Microsoft-IIS/10.0\r\n";
+/// IIS's server-level `customHeaders` (`X-Powered-By: ASP.NET`) as a header line.
+const STOCK_CUSTOM: &[u8] = b"X-Powered-By: ASP.NET\r\n";
+/// What nearly every response gets after its own headers: `Server`, then `X-Powered-By`,
+/// in IIS's order (CH4).
+const STOCK_WIRE: &[u8] = b"Server: Microsoft-IIS/10.0\r\nX-Powered-By: ASP.NET\r\n";
+
 /// Everything precomputed for one configuration folder.
 #[derive(Debug)]
 pub struct FolderConfig {
@@ -101,10 +109,15 @@ pub struct FolderConfig {
     /// and a value HTTP allows, in order (an empty value sends nothing on IIS). Built once:
     /// IIS's inherited `X-Powered-By` makes this list non-empty for nearly every site.
     pub custom_headers: Vec<(HeaderName, HeaderValue)>,
-    /// The same as header lines (`X-Powered-By: ASP.NET\r\n`, names as configured), for
-    /// iisn's own response writer, which appends them after the response's headers without
-    /// a header-map insert per entry and request. `None` when an entry must be merged with
-    /// the response's own header (`Cache-Control`, `Content-Type`) or there is none.
+    /// IIS sends `Server: Microsoft-IIS/10.0` on every response whose handler set no
+    /// `Server` of its own (CH19), unless `requestFiltering removeServerHeader="true"`
+    /// (CH20); `customHeaders` cannot remove it.
+    pub server_header: bool,
+    /// [`SERVER_LINE`] (when [`Self::server_header`]) then the custom headers as header
+    /// lines (`X-Powered-By: ASP.NET\r\n`, names as configured), for iisn's own response
+    /// writer, which appends them after the response's headers without a header-map insert
+    /// per entry and request. `None` when an entry must be merged with the response's own
+    /// header (`Cache-Control`, `Content-Type`) or there is nothing to add.
     pub custom_wire: Option<bytes::Bytes>,
     /// The 500.19 every response with an error status gets below this folder, when IIS
     /// cannot read its `<httpErrors>` ([`crate::config::model::HttpErrors::unreadable`]).
@@ -148,14 +161,21 @@ impl FolderConfig {
             .collect();
         let merged =
             |n: &HeaderName| n == http::header::CACHE_CONTROL || n == http::header::CONTENT_TYPE;
-        // IIS's inherited `X-Powered-By: ASP.NET` alone, the common case, is a static: a
-        // clone per response then touches no reference count shared between threads.
-        const STOCK: &[u8] = b"X-Powered-By: ASP.NET\r\n";
-        let custom_wire = (!custom_headers.is_empty()
-            && !custom_headers.iter().any(|(n, _)| merged(n)))
+        let server_header = !eff.remove_server_header;
+        // IIS's own `Server` line and its inherited `X-Powered-By: ASP.NET` alone, the
+        // common case, are a static: a clone per response then touches no reference count
+        // shared between threads.
+        let custom_wire = (!custom_headers.iter().any(|(n, _)| merged(n))
+            && (server_header || !custom_headers.is_empty()))
         .then(|| {
-            if wire == STOCK {
-                bytes::Bytes::from_static(STOCK)
+            if server_header && wire == STOCK_CUSTOM {
+                bytes::Bytes::from_static(STOCK_WIRE)
+            } else if server_header && wire.is_empty() {
+                bytes::Bytes::from_static(SERVER_LINE)
+            } else if server_header {
+                let mut lines = SERVER_LINE.to_vec();
+                lines.extend_from_slice(&wire);
+                bytes::Bytes::from(lines)
             } else {
                 bytes::Bytes::from(wire)
             }
@@ -167,6 +187,7 @@ impl FolderConfig {
             rules,
             outbound,
             custom_headers,
+            server_header,
             custom_wire,
             error_pages_fault: None,
             mime,

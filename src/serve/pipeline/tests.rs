@@ -2565,8 +2565,9 @@ fn a_relative_file_error_page_is_relative_to_its_web_config() {
     assert_eq!(page("folder"), "folder/errors/404.html");
 }
 
-/// `customHeaders` as a response gets them: IIS's inherited `X-Powered-By` first, the
-/// folder's entries in order, nothing for an empty value, a folder below inheriting them.
+/// `customHeaders` as a response gets them: IIS's `Server` and inherited `X-Powered-By`
+/// first, the folder's entries in order, nothing for an empty value, a folder below
+/// inheriting them.
 #[test]
 fn custom_headers_are_built_once_per_folder() {
     let site = Site::new(&[
@@ -2603,13 +2604,14 @@ fn custom_headers_are_built_once_per_folder() {
             .as_ref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
     };
+    // IIS's own `Server` comes first (CH4).
     assert_eq!(
         wire("a.txt").as_deref(),
-        Some("X-Powered-By: ASP.NET\r\nX-Frame-Options: DENY\r\n")
+        Some("Server: Microsoft-IIS/10.0\r\nX-Powered-By: ASP.NET\r\nX-Frame-Options: DENY\r\n")
     );
     assert_eq!(
         wire("sub/a.txt").as_deref(),
-        Some("X-Frame-Options: DENY\r\n")
+        Some("Server: Microsoft-IIS/10.0\r\nX-Frame-Options: DENY\r\n")
     );
     // Cache-Control is merged into the response's own value: header map only.
     site.write(
@@ -2620,7 +2622,33 @@ fn custom_headers_are_built_once_per_folder() {
     );
     let p = site.pipeline();
     assert!(p.config_for("sub/a.txt").custom_wire.is_none());
+    assert!(p.config_for("sub/a.txt").server_header);
     assert_eq!(p.config_for("sub/a.txt").custom_headers.len(), 3);
+    // `removeServerHeader` (CH20) drops the `Server` line; with no custom header left
+    // there is nothing to add at all. `<remove name="Server">` (CH19) changes nothing.
+    site.write(
+        "sub/web.config",
+        &wrap(
+            r#"<security><requestFiltering removeServerHeader="true"/></security><httpProtocol><customHeaders><clear/></customHeaders></httpProtocol>"#,
+        ),
+    );
+    site.write(
+        "other/web.config",
+        &wrap(
+            r#"<httpProtocol><customHeaders><remove name="Server"/><remove name="X-Powered-By"/></customHeaders></httpProtocol>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert!(!p.config_for("sub/a.txt").server_header);
+    assert!(p.config_for("sub/a.txt").custom_wire.is_none());
+    assert_eq!(
+        p.config_for("other/a.txt")
+            .custom_wire
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .as_deref(),
+        Some("Server: Microsoft-IIS/10.0\r\nX-Frame-Options: DENY\r\n")
+    );
 }
 
 /// `{Name:...}` naming neither a function nor a rewrite map cannot be expanded by URL
