@@ -634,6 +634,14 @@ lints! {
          fit a file, or a `<location>` or sub-folder web.config puts another mapping first), \
          it falls through to the StaticFile handler, which sends the script's source code. \
          Use `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first.";
+    SERVER_HEADER_REMOVE = "IISN6028", "server-header-remove", Warning,
+        "`<remove name=\"Server\">` in customHeaders does not remove IIS's Server header",
+        "IIS writes `Server: Microsoft-IIS/10.0` itself; the customHeaders collection only \
+         holds the headers it adds, so removing `Server` from it changes nothing and every \
+         response still names the server. On IIS 10 (version 1709 and later) set \
+         `<security><requestFiltering removeServerHeader=\"true\"/></security>`; on older \
+         servers blank it with a URL Rewrite outbound rule on `RESPONSE_Server`. `iisn serve` \
+         sends the header as IIS does and honours both.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

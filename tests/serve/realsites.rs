@@ -296,7 +296,9 @@ fn server_header_as_iis_sends_it() {
         return;
     };
     site.write("readme.txt", "static\n");
-    let wc = |body: &str| format!("<configuration><system.webServer>{body}</system.webServer></configuration>");
+    let wc = |body: &str| {
+        format!("<configuration><system.webServer>{body}</system.webServer></configuration>")
+    };
     site.write(
         "own/web.config",
         &wc(r#"<handlers><add name="own" path="own.js" verb="*" modules="iisnode"/></handlers><httpProtocol><customHeaders><remove name="Server"/></customHeaders></httpProtocol>"#),
@@ -317,7 +319,12 @@ fn server_header_as_iis_sends_it() {
     );
     site.write("rule/readme.txt", "static\n");
     let server = site.serve();
-    for url in ["/readme.txt", "/hello.js", "/missing.txt", "/own/readme.txt"] {
+    for url in [
+        "/readme.txt",
+        "/hello.js",
+        "/missing.txt",
+        "/own/readme.txt",
+    ] {
         let r = server.raw_get(url);
         assert_eq!(
             r.header_all("server"),
@@ -327,7 +334,11 @@ fn server_header_as_iis_sends_it() {
         );
         // In IIS's order: `Server`, then `X-Powered-By`.
         let at = |name: &str| r.head.to_ascii_lowercase().find(name);
-        assert!(at("\r\nserver:") < at("\r\nx-powered-by:"), "{url}: {}", r.head);
+        assert!(
+            at("\r\nserver:") < at("\r\nx-powered-by:"),
+            "{url}: {}",
+            r.head
+        );
     }
     let r = server.post("/hello.js", &[], "x");
     assert_eq!(r.status, 200);
@@ -336,10 +347,19 @@ fn server_header_as_iis_sends_it() {
     let r = server.raw_get("/own/own.js");
     assert_eq!(r.status, 200, "{}", r.head);
     assert_eq!(r.header_all("server"), ["node-own"], "{}", r.head);
-    for url in ["/quiet/readme.txt", "/quiet/missing.txt", "/rule/readme.txt"] {
+    for url in [
+        "/quiet/readme.txt",
+        "/quiet/missing.txt",
+        "/rule/readme.txt",
+    ] {
         let r = server.raw_get(url);
         assert_eq!(r.header("server"), None, "{url}: {}", r.head);
-        assert_eq!(r.header("x-powered-by"), Some("ASP.NET"), "{url}: {}", r.head);
+        assert_eq!(
+            r.header("x-powered-by"),
+            Some("ASP.NET"),
+            "{url}: {}",
+            r.head
+        );
     }
 }
 
