@@ -305,6 +305,25 @@ fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
     }
 }
 
+/// The mapping handler mapping finds for a URL's segments.
+enum Mapped {
+    /// A mapping (entry `index` of `cfg`'s list) whose `path` names segment `i`, which ends
+    /// at byte `end` of the site path; the rest of the URL is PATH_INFO.
+    At {
+        cfg: Arc<FolderConfig>,
+        index: usize,
+        i: usize,
+        end: usize,
+    },
+    /// The first `path="*"` mapping that applies (at the last segment, or for no segment).
+    Star {
+        cfg: Arc<FolderConfig>,
+        index: usize,
+    },
+    /// None at all (the site cleared the list).
+    None,
+}
+
 /// IIS's handler mapping for a site path after URL Rewrite (see the module docs). Clears
 /// `pure` when a handler's `resourceType` made it read the file system.
 pub fn select_handler(
@@ -313,6 +332,70 @@ pub fn select_handler(
     site_path: &str,
     pure: &mut bool,
 ) -> HandlerChoice {
+    map_segments(p, method, site_path, pure, |mapped, segs| match mapped {
+        Mapped::At { cfg, index, i, .. } => {
+            let h = &cfg.eff.handlers[index].item;
+            if has_module(h, "StaticFileModule") {
+                // A mapping of the site's own to the static file handler (`*.js` so that a
+                // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
+                // IIS's StaticFile, whatever its name. Past an inner segment the file with
+                // the rest of the URL is not there, and StaticFile says 404.
+                return HandlerChoice::Static {
+                    name: h.name.value.clone(),
+                };
+            }
+            if h.is_iisnode() {
+                let script_rel = segs[..=i].join("/");
+                let path_info = if i + 1 < segs.len() {
+                    let mut pi = format!("/{}", segs[i + 1..].join("/"));
+                    if site_path.ends_with('/') {
+                        pi.push('/');
+                    }
+                    pi
+                } else {
+                    String::new()
+                };
+                return HandlerChoice::Iisnode {
+                    config: cfg.clone(),
+                    index,
+                    script_rel,
+                    path_info,
+                };
+            }
+            not_emulated(h)
+        }
+        Mapped::Star { cfg, index } => {
+            star_choice(&cfg, index, &cfg.eff.handlers[index].item, segs, method)
+        }
+        Mapped::None => HandlerChoice::None,
+    })
+}
+
+/// Where the script ends in `site_path` (a byte offset) when handler mapping splits it into
+/// a script and PATH_INFO (`/app/server.js/a/b` → 14), whatever the mapping's module; `None`
+/// when nothing follows the mapped segment. What request filtering's `maxUrl` and
+/// `fileExtensions` look at on IIS (see [`super::pipeline::filtering::ScriptPart`]).
+pub fn script_end(p: &Pipeline, method: &str, site_path: &str, pure: &mut bool) -> Option<usize> {
+    let mut end = None;
+    map_segments(p, method, site_path, pure, |mapped, segs| {
+        if let Mapped::At { i, end: e, .. } = mapped
+            && i + 1 < segs.len()
+        {
+            end = Some(e);
+        }
+    });
+    end
+}
+
+/// Handler mapping's walk over the segments of `site_path` (see the module docs): `then`
+/// gets the mapping found and the segments.
+fn map_segments<R>(
+    p: &Pipeline,
+    method: &str,
+    site_path: &str,
+    pure: &mut bool,
+    then: impl FnOnce(Mapped, &[&str]) -> R,
+) -> R {
     // Segments with their byte offsets, so that each folder is a slice, not a new string
     // (on the stack up to 16 segments).
     const ON_STACK: usize = 16;
@@ -349,7 +432,8 @@ pub fn select_handler(
         // The configuration of the URL up to and including this segment: its folder's, and a
         // `<location>` naming the segment itself (`<location path="elmah.axd">` holding the
         // mapping for elmah.axd, a pattern IIS honours), which the folder's alone would miss.
-        let cfg = p.config_for(&site_path[..starts[i] + segs[i].len()]);
+        let end = starts[i] + segs[i].len();
+        let cfg = p.config_for(&site_path[..end]);
         // At the last segment the whole list counts in its order, `path="*"` entries too:
         // a wildcard mapping in front of `*.aspx` takes `/page.aspx`, and StaticFile in
         // front of an iisnode mapping takes the script. (A `*` entry never splits the URL
@@ -365,37 +449,12 @@ pub fn select_handler(
                 && resource_fits(&h.item, p, &segs[..=i], pure)
         });
         let Some((index, h)) = found else { continue };
-        if h.item.path.value.trim() == "*" {
-            return star_choice(&cfg, index, &h.item, segs, method);
-        }
-        if has_module(&h.item, "StaticFileModule") {
-            // A mapping of the site's own to the static file handler (`*.js` so that a
-            // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
-            // IIS's StaticFile, whatever its name. Past an inner segment the file with the
-            // rest of the URL is not there, and StaticFile says 404.
-            return HandlerChoice::Static {
-                name: h.item.name.value.clone(),
-            };
-        }
-        if h.item.is_iisnode() {
-            let script_rel = segs[..=i].join("/");
-            let path_info = if i + 1 < segs.len() {
-                let mut pi = format!("/{}", segs[i + 1..].join("/"));
-                if site_path.ends_with('/') {
-                    pi.push('/');
-                }
-                pi
-            } else {
-                String::new()
-            };
-            return HandlerChoice::Iisnode {
-                config: cfg.clone(),
-                index,
-                script_rel,
-                path_info,
-            };
-        }
-        return not_emulated(&h.item);
+        let mapped = if h.item.path.value.trim() == "*" {
+            Mapped::Star { cfg, index }
+        } else {
+            Mapped::At { cfg, index, i, end }
+        };
+        return then(mapped, segs);
     }
     // No segment matched: the first `path="*"` mapping of the URL's folder.
     let cfg = p.config_for(site_path);
@@ -403,12 +462,11 @@ pub fn select_handler(
         .eff
         .handlers
         .iter()
-        .enumerate()
-        .find(|(_, h)| h.item.path.value.trim() == "*" && usable(h, cfg.eff.access_policy));
-    let Some((index, h)) = found else {
-        return HandlerChoice::None;
-    };
-    star_choice(&cfg, index, &h.item, segs, method)
+        .position(|h| h.item.path.value.trim() == "*" && usable(h, cfg.eff.access_policy));
+    match found {
+        Some(index) => then(Mapped::Star { cfg, index }, segs),
+        None => then(Mapped::None, segs),
+    }
 }
 
 /// What a `path="*"` mapping (entry `index` of `cfg`'s list) does with the URL `segs`.

@@ -804,7 +804,7 @@ impl Pipeline {
             return r;
         }
         let orig_cfg = self.config_for(&path);
-        let memo_ok = memo_ok && orig_cfg.filter.memo_ok();
+        let mut memo_ok = memo_ok && orig_cfg.filter.memo_ok();
 
         // Request filtering, on the URL as requested.
         let facts = filtering::RequestFacts {
@@ -815,8 +815,18 @@ impl Pipeline {
             content_length: content_length(&head.headers),
             method: head.method.as_str(),
             headers: Some(&head.headers),
+            script: None,
         };
-        let filtered = orig_cfg.filter.check_request(&facts);
+        let mut filtered = orig_cfg.filter.check_request(&facts);
+        if let Err(e) = &filtered
+            && filtering::Filter::split_matters(e)
+            && let Some(script) = self.script_part(head.method.as_str(), &path, &mut memo_ok)
+        {
+            filtered = orig_cfg.filter.check_request(&filtering::RequestFacts {
+                script: Some(script),
+                ..facts
+            });
+        }
         rec(&mut trace, |t| {
             t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()));
             t.filter_exemptions(orig_cfg.filter.exemptions(&facts));
@@ -890,9 +900,20 @@ impl Pipeline {
         let set_vars = state.take_plain_vars();
         let final_path = state.path;
         let final_query = state.query;
+        // Whether finding the script of the rewritten URL (below) kept off the file system.
+        let mut split_pure = true;
         if rewritten && final_path != path {
             let cfg = self.config_for(&final_path);
-            let checked = cfg.filter.check_url(&final_path);
+            let mut checked = cfg.filter.check_url(&final_path);
+            if let Err(e) = &checked
+                && filtering::Filter::split_matters(e)
+                && let Some(script) =
+                    self.script_part(head.method.as_str(), &final_path, &mut split_pure)
+            {
+                checked = cfg
+                    .filter
+                    .check_url_split(&final_path, Some(script.site_path));
+            }
             rec(&mut trace, |t| {
                 t.filter(&final_path, true, &cfg, checked.as_ref().map(|_| ()))
             });
@@ -909,7 +930,7 @@ impl Pipeline {
             return r;
         }
 
-        let mut pure = memo_rules;
+        let mut pure = memo_rules && split_pure;
         let mut routed =
             self.dispatch_noting(head.method.as_str(), &final_path, &mut trace, &mut pure);
         Self::finish_folder_redirect(&mut routed, raw_query, head);
@@ -939,6 +960,7 @@ impl Pipeline {
             content_length: content_length(&head.headers),
             method: head.method.as_str(),
             headers: Some(&head.headers),
+            script: None,
         };
         // When a check of this request fails, the whole pipeline finds which, as IIS would.
         app.filter().filter.check_request_facts(&facts).ok()?;
@@ -949,6 +971,24 @@ impl Pipeline {
             return None;
         }
         Some(app.routed(raw_query))
+    }
+
+    /// The script part of `site_path` when handler mapping splits it into a script and
+    /// PATH_INFO, for request filtering ([`filtering::ScriptPart`]); asked only when a check
+    /// that depends on it refused the whole URL. Clears `pure` when handler mapping read the
+    /// file system (a `resourceType`).
+    fn script_part<'p>(
+        &self,
+        method: &str,
+        site_path: &'p str,
+        pure: &mut bool,
+    ) -> Option<filtering::ScriptPart<'p>> {
+        let end = router::script_end(self, method, site_path, pure)?;
+        let script = &site_path[..end];
+        Some(filtering::ScriptPart {
+            site_path: script,
+            url_len: self.app_path.len() + script.len(),
+        })
     }
 
     /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.

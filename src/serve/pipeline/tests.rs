@@ -1326,6 +1326,68 @@ fn request_filtering_configuration() {
     );
 }
 
+/// Regression (observed on IIS 10, RL9): `maxUrl` and `fileExtensions` judge the URL up to
+/// the script handler mapping finds in it, not the PATH_INFO after it; iisn counted the
+/// whole URL, so `/server.js/<long path>` was 404.14 and `/server.js/x.config` 404.7.
+#[test]
+fn request_filtering_judges_the_script_not_its_path_info() {
+    let site = Site::new(&[("server.js", "//"), ("sub/page.aspx", "")]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+<security><requestFiltering>
+  <fileExtensions allowUnlisted="false"><add fileExtension=".js" allowed="true"/><add fileExtension=".aspx" allowed="true"/></fileExtensions>
+  <requestLimits maxUrl="40"/>
+</requestFiltering></security>"#,
+        ),
+    );
+    let p = site.pipeline();
+    let long = format!("/server.js/{}", "a/".repeat(40));
+    assert_eq!(
+        get(&site, &p, &long),
+        format!("app server.js +{}", &long[10..])
+    );
+    assert_eq!(
+        get(&site, &p, &format!("/nosuch/{}", "a/".repeat(40))),
+        "error 404.14",
+        "no script: the whole URL counts"
+    );
+    assert_eq!(
+        get(&site, &p, &format!("/{}server.js/x", "a".repeat(40))),
+        "error 404.14",
+        "the script's own URL is over"
+    );
+    assert_eq!(get(&site, &p, "/server.js/a/b"), "app server.js +/a/b");
+    assert_eq!(
+        get(&site, &p, "/server.js/x.config"),
+        "app server.js +/x.config"
+    );
+    assert_eq!(get(&site, &p, "/other/x"), "error 404.7", "unlisted `.`");
+    assert_eq!(
+        get(&site, &p, "/server.js/web.config"),
+        "error 404.8",
+        "hidden segments still look at the whole URL"
+    );
+    // Any mapping splits the URL, not only iisnode's (`*.aspx` is ASP.NET's, not emulated).
+    assert_eq!(get(&site, &p, "/sub/page.aspx/x.cs"), "error 500.21");
+    // After a rewrite too: `/api/x` becomes `/server.js/x.data`, whose script is `.js`.
+    let site2 = Site::new(&[("server.js", "//")]);
+    site2.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+<security><requestFiltering>
+  <fileExtensions allowUnlisted="false"><add fileExtension=".js" allowed="true"/><add fileExtension="." allowed="true"/></fileExtensions>
+</requestFiltering></security>
+<rewrite><rules><rule name="api"><match url="^api/(.*)$"/><action type="Rewrite" url="server.js/{R:1}.data"/></rule></rules></rewrite>"#,
+        ),
+    );
+    let p2 = site2.pipeline();
+    assert_eq!(get(&site2, &p2, "/api/x"), "app server.js +/x.data");
+    assert_eq!(get(&site2, &p2, "/x.data"), "error 404.7");
+}
+
 #[test]
 fn traversal_never_leaves_the_site() {
     let outer = tempfile::tempdir().expect("tempdir");

@@ -375,3 +375,55 @@ fn a_listing_shows_only_links_it_would_serve() {
     assert!(!text.contains(">hidden<"), "{text}");
     assert_eq!(s.raw_get("/files/out/outside.txt").status, 404);
 }
+
+/// Regression (observed on IIS 10, RL9): request filtering's `maxUrl` and `fileExtensions`
+/// judge the URL up to the script, not the PATH_INFO node gets after it; iisn counted the
+/// whole URL, so a long `/svc.js/...` path was 404.14 here and served there.
+#[test]
+fn request_filtering_leaves_path_info_alone() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("limits/svc.js", &script("limits"));
+    site.write(
+        "limits/web.config",
+        &web_config(
+            r#"    <security>
+      <requestFiltering>
+        <fileExtensions allowUnlisted="false">
+          <add fileExtension=".js" allowed="true" />
+        </fileExtensions>
+        <requestLimits maxUrl="40" />
+      </requestFiltering>
+    </security>
+"#,
+        ),
+    );
+    let s = site.iisn().arg("--no-watch").start();
+    let status = |target: &str| {
+        let r = s.raw_get(target);
+        (
+            r.status,
+            r.header("x-iisn-substatus").map(str::to_string),
+            r.text(),
+        )
+    };
+    // 100 bytes, 86 of them PATH_INFO.
+    let long = format!("/limits/svc.js/{}", "segment/".repeat(11));
+    assert_eq!(long.len(), 103);
+    assert_eq!(status(&long), (200, None, format!("limits ran GET {long}")));
+    // No script in the URL: all of it counts.
+    let r = status(&format!("/limits/nosuch/{}", "segment/".repeat(11)));
+    assert_eq!((r.0, r.1.as_deref()), (404, Some("14")));
+    // The extension is the script's: `.js`, whatever the PATH_INFO ends with.
+    assert_eq!(
+        status("/limits/svc.js/reports/q1.csv"),
+        (
+            200,
+            None,
+            "limits ran GET /limits/svc.js/reports/q1.csv".into()
+        )
+    );
+    let r = status("/limits/reports/q1.csv");
+    assert_eq!((r.0, r.1.as_deref()), (404, Some("7")));
+}
