@@ -973,3 +973,50 @@ fn http_sys_refuses_what_it_refuses_on_windows() {
     let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
     assert_eq!(d["url"], "/hello.js?dump", "{d}");
 }
+
+/// Regression (observed on IIS 10, MH21/MH43 and RL14): HTTP.sys answers a POST or PUT that
+/// says nothing of its body's length with 411, and a target over 16 KiB with 414; iisn passed
+/// the first to node (`curl -X POST` without data worked here and failed there) and answered
+/// the second with the 400 of an oversized head.
+#[test]
+fn http_sys_wants_a_length_and_a_short_url() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let sys = |r: &crate::harness::RawResponse, status: u16, why: &str| {
+        assert_eq!(r.status, status, "{}\n{}", r.head, r.text());
+        assert_eq!(
+            r.header("server"),
+            Some("Microsoft-HTTPAPI/2.0"),
+            "{}",
+            r.head
+        );
+        assert_eq!(r.header("connection"), Some("close"), "{}", r.head);
+        assert!(r.text().contains(why), "{why}: {}", r.text());
+    };
+    for method in ["POST", "PUT"] {
+        sys(
+            &server.raw(&format!(
+                "{method} /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            )),
+            411,
+            "HTTP Error 411. The request must be chunked or have a content length.",
+        );
+        for framing in ["Content-Length: 0", "Transfer-Encoding: chunked\r\n\r\n0"] {
+            let r = server.raw(&format!(
+                "{method} /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n{framing}\r\n\r\n"
+            ));
+            assert_eq!(r.status, 200, "{framing}: {}\n{}", r.head, r.text());
+        }
+    }
+    let r = server.raw("DELETE /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+
+    let long = format!("/hello.js/{}", "segment/".repeat(2_500));
+    sys(
+        &server.raw(&format!("GET {long} HTTP/1.1\r\nHost: localhost\r\n\r\n")),
+        414,
+        "HTTP Error 414. The request URL is too long.",
+    );
+}
