@@ -241,7 +241,7 @@ fn advice(status: u16, substatus: u32) -> (&'static str, &'static [&'static str]
                 "Request filtering is configured for the Web server and the verb for this request is denied, or not listed while allowUnlisted is false.",
             ],
         ),
-        (404, 10) => (
+        (431, 0) => (
             "The request filtering module is configured to deny a request where a request header is too long.",
             &[
                 "Request filtering is configured on the Web server to deny the request because a header is longer than its headerLimits sizeLimit.",
@@ -850,7 +850,7 @@ mod tests {
             (404, 8),
             (404, 5),
             (404, 6),
-            (404, 10),
+            (431, 0),
             (404, 18),
             (404, 14),
             (404, 15),

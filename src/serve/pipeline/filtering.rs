@@ -16,7 +16,7 @@
 //! | a denied sequence in the query string (raw or decoded) | 404.18 | `denyQueryStringSequences` |
 //! | a path segment in the hidden list | 404.8 | `hiddenSegments` (stock: `web.config`, `bin`, `App_Data`, ...) |
 //! | the last segment's extension (the script's, see below) denied or unlisted | 404.7 | `fileExtensions` (stock: `.config`, `.cs`, ...) |
-//! | a request header longer than its `sizeLimit` (bytes of the value; `0` = no limit) | 404.10 | `requestLimits/headerLimits` |
+//! | a request header longer than its `sizeLimit` (bytes of the value; `0` = no limit) | 431 | `requestLimits/headerLimits` |
 //! | a rule's deny string in what it scans, ASCII case-insensitive | 404.19 | `filteringRules` |
 //!
 //! `alwaysAllowedUrls` and `alwaysAllowedQueryStrings` (IIS 7.5+) exempt a request from the
@@ -73,9 +73,9 @@
 //!   only by accident (no MIME map for `.yml`); iisn makes that a rule instead of adding it to
 //!   the stock list, so `<clear/>` cannot expose it.
 //! * Segments are compared ASCII case-insensitively, as on Windows.
-//! * **404.10 for `headerLimits`**: IIS's status table names 404.10 "request header too
-//!   long" (the request-filtering reference mentions 431, which is http.sys's own answer to
-//!   an oversized header block); iisn answers 404.10 for a configured `headerLimits` entry.
+//! * **431 for `headerLimits`**: IIS 7's status table names 404.10 "request header too
+//!   long", the request-filtering reference 431 "Request Header Fields Too Large"; IIS 10
+//!   answers 431 from RequestFilteringModule, with `Connection: close` (observed, RL19).
 //!
 //! [`Filter::check_url`] is also applied to the URL after URL Rewrite, so a rule cannot
 //! rewrite into a hidden folder (inferred, iis-webconfig.md §3.5).
@@ -604,8 +604,8 @@ impl Filter {
                     .find(|v| v.len() as u64 > *limit)
                 {
                     return Err(denial(
-                        404,
-                        10,
+                        431,
+                        0,
                         format!(
                             "The request header {name} is {} bytes long; requestFiltering headerLimits allows {limit}.",
                             v.len()
