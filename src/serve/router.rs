@@ -138,7 +138,9 @@ pub fn decode_lossy(s: &str, plus: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Decodes `%XX` escapes once. `None` for a malformed escape or non-UTF-8 result.
+/// Decodes `%XX` escapes once, and HTTP.sys's `%uNNNN` (a UTF-16 code unit; a surrogate pair
+/// as two escapes), which it accepts by default (`PercentUAllowed`, 1, KB 820129). `None` for
+/// a malformed escape or a result that is not UTF-8 (HTTP.sys's 400).
 pub fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return Some(s.to_string());
@@ -158,7 +160,11 @@ pub fn percent_decode(s: &str) -> Option<String> {
                     out.push((h * 16 + l) as u8);
                     i += 3;
                 }
-                _ => return None,
+                _ => {
+                    let (c, used) = percent_u(&b[i..])?;
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                    i += used;
+                }
             }
         } else {
             out.push(b[i]);
@@ -166,6 +172,32 @@ pub fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// The character of a `%uNNNN` escape at the start of `b` (two for a surrogate pair,
+/// `%uD83D%uDE00`) and the bytes it takes; `None` when it is not one.
+fn percent_u(b: &[u8]) -> Option<(char, usize)> {
+    let unit = |b: &[u8]| -> Option<u32> {
+        let digits = b
+            .strip_prefix(b"%u")
+            .or_else(|| b.strip_prefix(b"%U"))?
+            .get(..4)?;
+        let text = std::str::from_utf8(digits).ok()?;
+        if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(text, 16).ok()
+    };
+    let first = unit(b)?;
+    if (0xD800..0xDC00).contains(&first) {
+        let second = unit(b.get(6..)?)?;
+        if !(0xDC00..0xE000).contains(&second) {
+            return None;
+        }
+        let c = char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))?;
+        return Some((c, 12));
+    }
+    Some((char::from_u32(first)?, 6))
 }
 
 /// IIS wildcard match (`*` any run, `?` one character), ASCII case-insensitive.
@@ -679,6 +711,13 @@ mod tests {
         assert_eq!(percent_decode("/a%2"), None);
         assert_eq!(percent_decode("/%ff"), None);
         assert_eq!(percent_decode("/plain").as_deref(), Some("/plain"));
+        // HTTP.sys's `%uNNNN` (PercentUAllowed, on by default).
+        assert_eq!(percent_decode("/%u0041.txt").as_deref(), Some("/A.txt"));
+        assert_eq!(percent_decode("/caf%U00E9").as_deref(), Some("/café"));
+        assert_eq!(percent_decode("/%uD83D%uDE00").as_deref(), Some("/😀"));
+        for bad in ["/%u00", "/%u00zz", "/%uD83D", "/%uD83Dx", "/%uDE00", "/%u"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 
     proptest::proptest! {

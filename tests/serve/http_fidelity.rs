@@ -1020,3 +1020,25 @@ fn http_sys_wants_a_length_and_a_short_url() {
         "HTTP Error 414. The request URL is too long.",
     );
 }
+
+/// Regression: HTTP.sys accepts `%uNNNN` escapes by default (`PercentUAllowed` is 1, KB
+/// 820129) and IIS works with the character; iisn answered 400 for any such URL.
+#[test]
+fn percent_u_escapes_are_decoded_as_http_sys_does() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("caf\u{e9}.txt", "coffee\n");
+    let server = site.serve();
+    let r = server.raw_get("/%u0068ello.js");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let r = server.raw_get("/caf%u00E9.txt");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "coffee\n"),
+        "{}",
+        r.head
+    );
+    // Not an escape: still a 400.
+    assert_eq!(server.raw_get("/caf%u00.txt").status, 400);
+}
