@@ -755,7 +755,7 @@ fn conditions_grouping_captures_and_server_variables() {
     );
     assert_eq!(
         q("/vars?q=1", &[]).1.as_deref(),
-        Some("host=localhost:8080&enc=a+b%2fc&dec=x/y&url=/vars")
+        Some("host=localhost:8080&enc=a b%2Fc&dec=x/y&url=/vars")
     );
 }
 
@@ -2488,7 +2488,7 @@ fn cache_url_carries_the_scheme_and_port() {
     );
     assert_eq!(
         get(&site, &p, "/whole?q=1"),
-        "redirect 301 http://localhost:8080/seen?u=http%3a%2f%2flocalhost%3a8080%2fwhole%3fq%3d1"
+        "redirect 301 http://localhost:8080/seen?u=http%3A%2F%2Flocalhost%3A8080%2Fwhole%3Fq%3D1"
     );
 }
 
