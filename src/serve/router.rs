@@ -13,7 +13,8 @@
 //! request URL's configuration path; child levels' entries come first, as IIS merges them,
 //! so a site's mapping beats the stock ones); the first mapping
 //! whose `path` matches the segment (`hello.js`, `*.js`, `server*.js`, or a path with `/`
-//! compared with the URL relative to the mapping's folder) and whose `verb` and
+//! compared with the URL's segments ending there, from any segment below the mapping's
+//! folder: `dist/server.js` maps `/x/dist/server.js` too, as IIS 10 does) and whose `verb` and
 //! `resourceType` fit selects the handler, and the rest of the URL is PATH_INFO
 //! (`/app/hello.js/extra/path` runs `app/hello.js`). `path="*"` mappings take part at the
 //! last segment only, in their place in the list (a site's wildcard iisnode mapping beats the
@@ -263,17 +264,23 @@ fn handler_matches(h: &Entry<HandlerEntry>, segs: &[&str], i: usize) -> bool {
         std::borrow::Cow::Borrowed(raw)
     };
     if path.contains('/') {
+        // A path with a slash names the URL's last segments, wherever they start at a segment
+        // boundary below the mapping's folder (observed on IIS 10: `sub/marker.axd` maps
+        // `/x/sub/marker.axd` too, not only `/sub/marker.axd`).
         let want = path.trim_start_matches('/');
         let level_depth = if h.level.is_empty() {
             0
         } else {
             h.level.split('/').count()
         };
-        if level_depth > i {
+        let k = want.split('/').count();
+        if k > i + 1 || i + 1 - k < level_depth {
             return false;
         }
-        let rel = segs[level_depth..=i].join("/");
-        rel.eq_ignore_ascii_case(want)
+        segs[i + 1 - k..=i]
+            .iter()
+            .zip(want.split('/'))
+            .all(|(s, w)| s.eq_ignore_ascii_case(w))
     } else {
         wildcard_match(&path, segs[i])
     }

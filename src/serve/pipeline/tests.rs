@@ -1388,6 +1388,44 @@ fn request_filtering_judges_the_script_not_its_path_info() {
     assert_eq!(get(&site2, &p2, "/x.data"), "error 404.7");
 }
 
+/// Regression (observed on IIS 10, MH28): a handler path with a slash maps any URL that
+/// ends with it at a segment boundary (`sub/marker.axd` took `/x/sub/marker.axd`), not only
+/// the one below the mapping's folder; iisn served `/x/dist/server.js` as a static file.
+#[test]
+fn a_handler_path_with_a_slash_maps_any_tail_of_the_url() {
+    let site = Site::new(&[("dist/server.js", "//"), ("x/dist/server.js", "//")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="iisnode" path="dist/server.js" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    site.write(
+        "sub/web.config",
+        &wrap(r#"<handlers><add name="api" path="api/app.js" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/dist/server.js"), "app dist/server.js");
+    assert_eq!(get(&site, &p, "/X/Dist/Server.js"), "app X/Dist/Server.js");
+    assert_eq!(get(&site, &p, "/x/dist/server.js"), "app x/dist/server.js");
+    assert_eq!(
+        get(&site, &p, "/x/dist/server.js/a/b"),
+        "app x/dist/server.js +/a/b"
+    );
+    assert_eq!(
+        get(&site, &p, "/server.js"),
+        "error 404.0",
+        "the whole tail"
+    );
+    assert_eq!(
+        get(&site, &p, "/xdist/server.js"),
+        "error 404.0",
+        "at a boundary"
+    );
+    // A mapping in sub/web.config applies below sub/ only.
+    assert_eq!(get(&site, &p, "/sub/y/api/app.js"), "app sub/y/api/app.js");
+    assert_eq!(get(&site, &p, "/sub/api/app.js"), "app sub/api/app.js");
+    assert_eq!(get(&site, &p, "/api/app.js"), "error 404.0");
+}
+
 #[test]
 fn traversal_never_leaves_the_site() {
     let outer = tempfile::tempdir().expect("tempdir");

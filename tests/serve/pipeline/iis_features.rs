@@ -428,3 +428,32 @@ fn request_filtering_leaves_path_info_alone() {
     let r = status("/limits/reports/q1.csv");
     assert_eq!((r.0, r.1.as_deref()), (404, Some("7")));
 }
+
+/// Regression (observed on IIS 10, MH28): a handler path with a slash (`dist/svc.js`) maps
+/// every URL ending with it at a segment boundary; iisn sent `/old/dist/svc.js`'s source as
+/// a static file where IIS runs it with node, as its own application.
+#[test]
+fn a_handler_path_with_a_slash_maps_the_same_tail_anywhere() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("tail/dist/svc.js", &script("dist"));
+    site.write("tail/old/dist/svc.js", &script("old"));
+    site.write(
+        "tail/web.config",
+        &web_config("").replace("path=\"svc.js\"", "path=\"dist/svc.js\""),
+    );
+    let s = site.iisn().arg("--no-watch").start();
+    let r = s.raw_get("/tail/dist/svc.js");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "dist ran GET /tail/dist/svc.js".into())
+    );
+    let r = s.raw_get("/tail/old/dist/svc.js/x");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "old ran GET /tail/old/dist/svc.js/x".into()),
+        "{}",
+        r.head
+    );
+}
