@@ -257,32 +257,16 @@ fn verb_matches(h: &HandlerEntry, method: &str) -> bool {
 
 /// Whether handler `h` maps the URL prefix `segs[..=i]`.
 fn handler_matches(h: &Entry<HandlerEntry>, segs: &[&str], i: usize) -> bool {
-    let raw = h.item.path.value.trim();
-    let path = if raw.contains('\\') {
-        std::borrow::Cow::Owned(raw.replace('\\', "/"))
+    let path = h.item.path.value.trim();
+    if path.contains(['/', '\\']) {
+        // The URL's last segments, wherever they start below the mapping's folder.
+        crate::config::site::slash_path_matches(
+            path,
+            &segs[..=i],
+            crate::config::site::level_depth(&h.level),
+        )
     } else {
-        std::borrow::Cow::Borrowed(raw)
-    };
-    if path.contains('/') {
-        // A path with a slash names the URL's last segments, wherever they start at a segment
-        // boundary below the mapping's folder (observed on IIS 10: `sub/marker.axd` maps
-        // `/x/sub/marker.axd` too, not only `/sub/marker.axd`).
-        let want = path.trim_start_matches('/');
-        let level_depth = if h.level.is_empty() {
-            0
-        } else {
-            h.level.split('/').count()
-        };
-        let k = want.split('/').count();
-        if k > i + 1 || i + 1 - k < level_depth {
-            return false;
-        }
-        segs[i + 1 - k..=i]
-            .iter()
-            .zip(want.split('/'))
-            .all(|(s, w)| s.eq_ignore_ascii_case(w))
-    } else {
-        wildcard_match(&path, segs[i])
+        wildcard_match(path, segs[i])
     }
 }
 
