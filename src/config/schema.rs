@@ -220,7 +220,10 @@ pub static STOCK_INTERCEPTORS: &[&str] = &[
 /// with a space fails on IIS too and is left as written.
 pub fn is_stock_interceptor(raw: &str) -> bool {
     let raw = raw.trim();
-    if STOCK_INTERCEPTORS.iter().any(|s| s.eq_ignore_ascii_case(raw)) {
+    if STOCK_INTERCEPTORS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(raw))
+    {
         return true;
     }
     let Some(inner) = raw

@@ -2609,7 +2609,10 @@ mod tests {
             assert_eq!(codes_of(&d), ["IISN1003"], "{second}: {d:#?}");
             assert!(d[0].message.contains("<httpProtocol>"), "{}", d[0].message);
             let cfg = cfg.expect("the file parses");
-            let headers = cfg.sections.custom_headers.expect("the first section is kept");
+            let headers = cfg
+                .sections
+                .custom_headers
+                .expect("the first section is kept");
             assert_eq!(headers.ops.len(), 1, "{second}");
         }
         // One in the file and one in `<location path=".">` are the same level.
