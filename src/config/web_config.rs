@@ -42,6 +42,9 @@ pub struct Sections {
     pub http_errors: Option<HttpErrorsSection>,
     pub web_socket: Option<WebSocketSection>,
     pub custom_headers: Option<Collection<CustomHeader>>,
+    /// The `<httpProtocol>` element: IIS's section (customHeaders is one of its children), so
+    /// a second one at the same level is a duplicate section even when its children differ.
+    pub http_protocol: Option<Span>,
     pub app_settings: Option<AppSettingsSection>,
     /// Elements kept but not emulated (`system.web`, `modules`, ...), as a path such as
     /// `system.webServer/modules`.
@@ -920,6 +923,7 @@ fn merge_sections_into(dst: &mut Sections, src: Sections, diags: &mut Vec<Diagno
         .errors
         .span);
     take!(web_socket, "webSocket", |v: &WebSocketSection| v.span);
+    take!(http_protocol, "httpProtocol", |v: &Span| *v);
     take!(custom_headers, "customHeaders", |v: &Collection<
         CustomHeader,
     >| v.span);
@@ -1264,6 +1268,14 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
             );
         }
         "httpProtocol" => {
+            if s.http_protocol.is_some() {
+                // IIS reads the section once per level: the second element is 500.19
+                // ("There is a duplicate 'system.webServer/httpProtocol' section defined"),
+                // whatever each holds. Its children are not read, so the first stays in force.
+                diags.push(duplicate_section("httpProtocol", span));
+                return;
+            }
+            s.http_protocol = Some(span);
             let mut attrs = Attrs::new(el);
             attrs.ignore(&["allowKeepAlive"]);
             attrs.finish(diags);
@@ -2580,6 +2592,36 @@ mod tests {
         let text = "<configuration><system.webServer><iisnode/><iisnode/></system.webServer><iisnode/><system.webServer><appSettings/></system.webServer></configuration>";
         let (_, d) = load(text);
         assert_eq!(codes_of(&d), ["IISN1003", "IISN1008", "IISN1008"]);
+    }
+
+    /// Regression: two `<httpProtocol>` elements at one level (a real site's security
+    /// headers in one, its CORS headers in another) were read as one when the second held no
+    /// `<customHeaders>`, and named `<customHeaders>` when it did; IIS answers 500.19 ("There
+    /// is a duplicate 'system.webServer/httpProtocol' section defined") either way.
+    #[test]
+    fn a_second_http_protocol_is_a_duplicate_section() {
+        for second in [
+            "<httpProtocol><customHeaders><add name=\"B\" value=\"2\"/></customHeaders></httpProtocol>",
+            "<httpProtocol allowKeepAlive=\"true\"/>",
+            "<httpProtocol><redirectHeaders/></httpProtocol>",
+        ] {
+            let text = format!(
+                "<configuration><system.webServer><httpProtocol><customHeaders><add name=\"A\" value=\"1\"/></customHeaders></httpProtocol>{second}</system.webServer></configuration>"
+            );
+            let (cfg, d) = load(&text);
+            assert_eq!(codes_of(&d), ["IISN1003"], "{second}: {d:#?}");
+            assert!(d[0].message.contains("<httpProtocol>"), "{}", d[0].message);
+            let cfg = cfg.expect("the file parses");
+            let headers = cfg
+                .sections
+                .custom_headers
+                .expect("the first section is kept");
+            assert_eq!(headers.ops.len(), 1, "{second}");
+        }
+        // One in the file and one in `<location path=".">` are the same level.
+        let text = "<configuration><system.webServer><httpProtocol/></system.webServer><location path=\".\"><system.webServer><httpProtocol allowKeepAlive=\"false\"/></system.webServer></location></configuration>";
+        let (_, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1003"], "{d:#?}");
     }
 
     /// Regression: a misspelt or miscased section (`<handler>`, `<Handlers>`,

@@ -596,7 +596,9 @@ lints! {
         "IIS serves a static file only when `<staticContent>` maps its extension to a MIME type \
          and answers 404.3 otherwise. The built-in list lacks `.mjs`, `.webp`, `.avif`, `.wasm` \
          and `.webmanifest`, among others. Add a `<mimeMap>` (after a `<remove>` of the same \
-         extension, in case the server has it).";
+         extension, in case the server has it). Only files a request can reach count: files \
+         that request filtering hides, or that the site's rewrite rules send elsewhere (the \
+         `.mjs` server chunks of a nitro or Angular server build), are left out.";
     YML_NOT_NEXT_TO_SCRIPT = "IISN6023", "yml-not-next-to-script", Warning,
         "iisnode.yml sits next to web.config, but iisnode reads it next to the script",
         "iisnode looks for iisnode.yml (the file `configOverrides` names) in the folder of the \

@@ -396,3 +396,33 @@ fn wildcard_application_created_by_a_request_is_watched() {
         TIMEOUT,
     );
 }
+
+/// iisnode's sample iisnode.yml, as Tomasz Janczuk's post introducing iisnode.yml printed it
+/// (trailing spaces included): the stock interceptor named by its installed path. On
+/// Windows that is the file the default names; iisn ran the path itself, node could not
+/// find it and every request answered 500.1002.
+#[test]
+fn stock_interceptor_named_by_its_installed_path_runs_the_app() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write(
+        "iisnode.yml",
+        "node_env: production  \nnodeProcessCommandLine: \"c:\\program files\\nodejs\\node.exe\"  \ninterceptor: \"c:\\program files\\iisnode\\interceptor.js\"  \nloggingEnabled: true  \n",
+    );
+    let server = site.serve();
+    let r = server.get("/hello.js");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "Hello, world!"),
+        "{}",
+        server.transcript()
+    );
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_iisn"))
+        .args(["--color", "never", "check"])
+        .arg(site.root())
+        .output()
+        .expect("run iisn check");
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(!out.contains("IISN7006"), "no interceptor warning: {out}");
+}
