@@ -140,6 +140,61 @@ fn custom_and_empty_headers() {
     assert_eq!(r.header("x-got-foo"), None, "{}", r.head);
 }
 
+/// A `customHeaders` value leaves as ISO-8859-1, one byte per character, whatever the
+/// web.config's encoding (observed on IIS 10: `café` in a UTF-8 file is `caf\xE9` on the
+/// wire); a character beyond Latin-1 has no byte there and goes as `?`. It was sent as the
+/// file's UTF-8. Both of iisn's ways to add the entries are checked: appended lines (a
+/// static file, node's page) and the header map (with a `Cache-Control` entry to merge).
+#[test]
+fn custom_header_values_leave_as_latin1() {
+    use std::io::{Read, Write};
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("readme.txt", "static\n");
+    let config = |extra: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"hello.js\" verb=\"*\" modules=\"iisnode\"/></handlers><httpProtocol><customHeaders><add name=\"X-NonAscii\" value=\"caf\u{e9} \u{4e2d}\"/>{extra}</customHeaders></httpProtocol></system.webServer></configuration>"
+        )
+    };
+    site.write("web.config", &config(""));
+    site.write("merged/readme.txt", "static\n");
+    site.write(
+        "merged/web.config",
+        "<configuration><system.webServer><httpProtocol><customHeaders><add name=\"Cache-Control\" value=\"no-store\"/></customHeaders></httpProtocol></system.webServer></configuration>",
+    );
+    let server = site.serve();
+    let head_bytes = |target: &str| {
+        let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        write!(
+            s,
+            "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("read");
+        let end = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        out.truncate(end + 2);
+        out
+    };
+    for target in ["/readme.txt", "/hello.js", "/merged/readme.txt"] {
+        let head = head_bytes(target);
+        let text = String::from_utf8_lossy(&head).into_owned();
+        assert!(
+            head.windows(10).any(|w| w == b": caf\xE9 ?\r\n"),
+            "{target}: {text}"
+        );
+        assert!(
+            !text.contains("caf\u{e9}"),
+            "{target}: sent as UTF-8: {text}"
+        );
+    }
+}
+
 /// C07 / 122_multipleResponseHeaders: repeated response headers stay separate lines, with
 /// node's spelling; an empty-valued header survives.
 #[test]

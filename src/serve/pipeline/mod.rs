@@ -152,7 +152,7 @@ impl FolderConfig {
                 }
                 let spelled = h.item.name.value.trim();
                 let name = HeaderName::from_bytes(spelled.as_bytes()).ok()?;
-                let value = HeaderValue::from_str(value).ok()?;
+                let value = latin1_header_value(value)?;
                 for part in [spelled.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
                     wire.extend_from_slice(part);
                 }
@@ -210,6 +210,20 @@ impl FolderConfig {
             .or_else(|| self.mime.get("*"))
             .map(String::as_str)
     }
+}
+
+/// A configured header value as IIS puts it on the wire: one byte per character, ISO-8859-1
+/// (`café` is `caf\xE9`, whatever the web.config's encoding; observed on IIS 10), a
+/// character beyond it as `?`. `None` for a value HTTP does not allow (a control character).
+fn latin1_header_value(value: &str) -> Option<HeaderValue> {
+    if value.is_ascii() {
+        return HeaderValue::from_str(value).ok();
+    }
+    let bytes: Vec<u8> = value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    HeaderValue::from_bytes(&bytes).ok()
 }
 
 /// The iisnode mapping a request goes to, as handler mapping found it.
