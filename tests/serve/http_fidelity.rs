@@ -503,6 +503,64 @@ fn local_addr_on_a_wildcard_listener_is_the_address_reached() {
     );
 }
 
+/// The server variables as IIS 10 gives them to a page over plain HTTP (a reading of every
+/// `Request.ServerVariables` entry): `SERVER_SOFTWARE` names IIS; `SERVER_PORT` is the port
+/// the client connected to, not its `Host` header's; `X-Forwarded-*` headers change nothing;
+/// the certificate variables exist, empty (iisnode then sends an empty `X-iisnode-<NAME>`).
+/// Request header bytes that are not ASCII (`caf\xE9`, `a\xFF\xFEb`) are accepted and reach
+/// node as sent, as IIS accepts them.
+#[test]
+fn server_variables_as_iis_10_gives_them() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"promoteServerVars="SERVER_SOFTWARE,SERVER_NAME,SERVER_PORT,HTTPS,REMOTE_ADDR,CERT_SUBJECT,CERT_FLAGS,HTTPS_KEYSIZE,HTTPS_SERVER_SUBJECT,INSTANCE_META_PATH""#,
+    );
+    let server = site.serve();
+    let port = server.addr().port();
+    let r = server.raw(
+        "GET /hello.js?dump HTTP/1.1\r\nHost: shop.example.com:18112\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Host: front.example.com\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    let h = &d["headers"];
+    assert_eq!(h["x-iisnode-server_software"], "Microsoft-IIS/10.0", "{d}");
+    assert_eq!(h["x-iisnode-server_name"], "shop.example.com", "{d}");
+    assert_eq!(h["x-iisnode-server_port"], port.to_string(), "{d}");
+    assert_eq!(h["x-iisnode-https"], "off", "{d}");
+    assert_eq!(h["x-iisnode-remote_addr"], "127.0.0.1", "{d}");
+    assert_eq!(h["x-iisnode-instance_meta_path"], "/LM/W3SVC/1", "{d}");
+    for name in [
+        "x-iisnode-cert_subject",
+        "x-iisnode-cert_flags",
+        "x-iisnode-https_keysize",
+        "x-iisnode-https_server_subject",
+    ] {
+        assert_eq!(h[name], "", "{name} is empty, not missing: {d}");
+    }
+
+    for (sent, seen) in [
+        (&b"caf\xE9"[..], "caf\u{e9}"),
+        (b"a\xFF\xFEb", "a\u{ff}\u{fe}b"),
+    ] {
+        let mut request = b"GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nX-Probe: ".to_vec();
+        request.extend_from_slice(sent);
+        request.extend_from_slice(b"\r\n\r\n");
+        let r = server.block_on(async {
+            let mut c = Conn::connect(server.addr()).await;
+            c.send(&request).await;
+            c.read_response().await
+        });
+        assert_eq!(r.status, 200, "{}", r.head);
+        let d: Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+        // Node reads header bytes as Latin-1: one character per byte, as sent.
+        assert_eq!(d["headers"]["x-probe"], seen, "{d}");
+    }
+}
+
 /// `--auth-user` emulates Windows authentication for the promoted variables.
 #[test]
 fn auth_user_emulation() {
