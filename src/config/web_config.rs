@@ -414,6 +414,9 @@ pub struct ClientCacheRaw {
     pub http_expires: Option<Spanned<String>>,
     pub custom: Option<Spanned<String>>,
     pub set_etag: Option<Spanned<bool>>,
+    /// A value IIS cannot read when it serves a static file (IISN1012, reported): the
+    /// static files below the folder answer 500.19.
+    pub fault: Option<Diagnostic>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -2050,18 +2053,21 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     ],
                     diags,
                 );
+                // IIS reads the value when it serves a static file: a bad one fails those
+                // (IISN1012), not node's pages (observed on IIS 10).
+                let mut fault = None;
                 let max_age = a.raw("cacheControlMaxAge").and_then(|attr| {
                     match parse_timespan(&attr.value) {
                         Some(secs) => Some(Spanned::new(secs, attr.value_span)),
                         None => {
-                            diags.push(
-                                Diagnostic::new(
-                                    &codes::INVALID_VALUE,
-                                    format!("`{}` is not a valid time span for cacheControlMaxAge", attr.value),
-                                )
-                                .at(attr.value_span)
-                                .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week."),
-                            );
+                            let d = Diagnostic::new(
+                                &codes::STATIC_CONTENT_UNREADABLE,
+                                format!("`{}` is not a valid time span for cacheControlMaxAge: IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve", attr.value),
+                            )
+                            .at(attr.value_span)
+                            .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week.");
+                            fault = Some(d.clone());
+                            diags.push(d);
                             None
                         }
                     }
@@ -2076,6 +2082,7 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     http_expires,
                     custom,
                     set_etag,
+                    fault,
                 };
                 once(
                     &mut sec.client_cache,
