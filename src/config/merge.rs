@@ -757,6 +757,10 @@ mod tests {
             (vec!["IISN1012"], Some((0x8007_000d, "IISN1012")))
         );
         assert_eq!(
+            static_content(r#"<clientCache cacheControlMode="Forever"/>"#),
+            (vec!["IISN1012"], Some((0x8007_000d, "IISN1012")))
+        );
+        assert_eq!(
             static_content(
                 r#"<remove fileExtension=".json"/><mimeMap fileExtension=".json" mimeType="application/json"/><clientCache cacheControlMode="UseMaxAge" cacheControlMaxAge="7.00:00:00"/>"#
             ),

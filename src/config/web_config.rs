@@ -2043,6 +2043,7 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
             "clear" => maps.ops.push(CollectionOp::Clear(child.name_span)),
             "clientCache" => {
                 let mut a = Attrs::new(child);
+                let values_from = diags.len();
                 let mode = a.choice(
                     "cacheControlMode",
                     &[
@@ -2075,6 +2076,15 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                 let http_expires = a.string("httpExpires");
                 let custom = a.string("cacheControlCustom");
                 let set_etag = a.bool("setEtag", diags);
+                // A value the schema does not accept (a mode, `setEtag`) fails the same way.
+                for d in &mut diags[values_from..] {
+                    if d.lint.code == codes::INVALID_VALUE.code {
+                        d.lint = &codes::STATIC_CONTENT_UNREADABLE;
+                        d.severity = codes::STATIC_CONTENT_UNREADABLE.severity;
+                        d.message.push_str(": IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve");
+                        fault.get_or_insert_with(|| d.clone());
+                    }
+                }
                 a.finish(diags);
                 let cc = ClientCacheRaw {
                     mode,
