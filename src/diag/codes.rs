@@ -169,7 +169,8 @@ lints! {
          serving: a `<mimeMap>` for an extension IIS's server configuration already maps \
          (`.json`, `.woff2`, `.svg`, ...) without `<remove fileExtension=\"...\"/>` first \
          (HRESULT 0x800700b7, \"Cannot add duplicate collection entry\"), or a \
-         `cacheControlMaxAge` that is not a time span (HRESULT 0x8007000d). `iisn serve` \
+         `<clientCache>` value the schema does not accept, such as a `cacheControlMaxAge` \
+         that is not a time span (HRESULT 0x8007000d). `iisn serve` \
          answers the same 500.19 for those files. Add the `<remove>`, or write the span as \
          `[days.]hh:mm:ss`.";
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
