@@ -654,6 +654,14 @@ lints! {
          `<security><requestFiltering removeServerHeader=\"true\"/></security>`; on older \
          servers blank it with a URL Rewrite outbound rule on `RESPONSE_Server`. `iisn serve` \
          sends the header as IIS does and honours both.";
+    CUSTOM_HEADER_NAME_INVALID = "IISN6029", "custom-header-name-invalid", Warning,
+        "a customHeaders entry whose name is not a valid HTTP header name",
+        "IIS does not validate the names in `<httpProtocol><customHeaders>`: an entry such as \
+         `<add name=\"X Bad\" value=\"x\"/>` goes out as the header line `X Bad: x`, and a \
+         client that checks header names (node's HTTP client, proxies, some browsers) refuses \
+         the whole response. `iisn serve` cannot write such a line and leaves the entry out, \
+         so the site works there and breaks on IIS. Header names are tokens: letters, digits \
+         and `!#$%&'*+-.^_`|~`, no spaces or colons.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",
