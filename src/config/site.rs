@@ -1001,9 +1001,11 @@ fn build_application(
     let web_failed = inputs.env.failed
         || chain.iter().any(|l| l.config.is_none())
         || inputs.earlier.iter().chain(app_diags.iter()).any(|d| {
-            // An httpErrors section IIS cannot read fails error responses, not iisnode.
+            // An httpErrors or staticContent section IIS cannot read fails error responses
+            // or static files, not iisnode.
             d.is_error()
                 && d.lint.code != codes::ERROR_PAGES_UNREADABLE.code
+                && d.lint.code != codes::STATIC_CONTENT_UNREADABLE.code
                 && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
         });
     let config_error = if web_failed {

@@ -417,6 +417,9 @@ pub struct ClientCacheRaw {
     pub http_expires: Option<Spanned<String>>,
     pub custom: Option<Spanned<String>>,
     pub set_etag: Option<Spanned<bool>>,
+    /// A value IIS cannot read when it serves a static file (IISN1012, reported): the
+    /// static files below the folder answer 500.19.
+    pub fault: Option<Diagnostic>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -2052,6 +2055,7 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
             "clear" => maps.ops.push(CollectionOp::Clear(child.name_span)),
             "clientCache" => {
                 let mut a = Attrs::new(child);
+                let values_from = diags.len();
                 let mode = a.choice(
                     "cacheControlMode",
                     &[
@@ -2062,18 +2066,21 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     ],
                     diags,
                 );
+                // IIS reads the value when it serves a static file: a bad one fails those
+                // (IISN1012), not node's pages (observed on IIS 10).
+                let mut fault = None;
                 let max_age = a.raw("cacheControlMaxAge").and_then(|attr| {
                     match parse_timespan(&attr.value) {
                         Some(secs) => Some(Spanned::new(secs, attr.value_span)),
                         None => {
-                            diags.push(
-                                Diagnostic::new(
-                                    &codes::INVALID_VALUE,
-                                    format!("`{}` is not a valid time span for cacheControlMaxAge", attr.value),
-                                )
-                                .at(attr.value_span)
-                                .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week."),
-                            );
+                            let d = Diagnostic::new(
+                                &codes::STATIC_CONTENT_UNREADABLE,
+                                format!("`{}` is not a valid time span for cacheControlMaxAge: IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve", attr.value),
+                            )
+                            .at(attr.value_span)
+                            .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week.");
+                            fault = Some(d.clone());
+                            diags.push(d);
                             None
                         }
                     }
@@ -2081,6 +2088,15 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                 let http_expires = a.string("httpExpires");
                 let custom = a.string("cacheControlCustom");
                 let set_etag = a.bool("setEtag", diags);
+                // A value the schema does not accept (a mode, `setEtag`) fails the same way.
+                for d in &mut diags[values_from..] {
+                    if d.lint.code == codes::INVALID_VALUE.code {
+                        d.lint = &codes::STATIC_CONTENT_UNREADABLE;
+                        d.severity = codes::STATIC_CONTENT_UNREADABLE.severity;
+                        d.message.push_str(": IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve");
+                        fault.get_or_insert_with(|| d.clone());
+                    }
+                }
                 a.finish(diags);
                 let cc = ClientCacheRaw {
                     mode,
@@ -2088,6 +2104,7 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     http_expires,
                     custom,
                     set_etag,
+                    fault,
                 };
                 once(
                     &mut sec.client_cache,

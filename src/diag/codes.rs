@@ -161,6 +161,18 @@ lints! {
          (`lockAttributes=\"allowAbsolutePathsWhenDelegated,defaultPath\"`, HRESULT 0x80070021). \
          `iisn serve` answers the same 500.19 for those responses. Add the `<remove>`, or give \
          each status its own `<error>` row instead of `defaultPath`.";
+    STATIC_CONTENT_UNREADABLE = "IISN1012", "static-content-unreadable", Error,
+        "a staticContent configuration IIS refuses when it serves a file",
+        "IIS reads `<staticContent>` (the MIME map and `<clientCache>`) only when its static \
+         file handler serves a file. When the section cannot be read, every static file and \
+         default document at or below the folder answers HTTP 500.19, while node's pages keep \
+         serving: a `<mimeMap>` for an extension IIS's server configuration already maps \
+         (`.json`, `.woff2`, `.svg`, ...) without `<remove fileExtension=\"...\"/>` first \
+         (HRESULT 0x800700b7, \"Cannot add duplicate collection entry\"), or a \
+         `<clientCache>` value the schema does not accept, such as a `cacheControlMaxAge` \
+         that is not a time span (HRESULT 0x8007000d). `iisn serve` \
+         answers the same 500.19 for those files. Add the `<remove>`, or write the span as \
+         `[days.]hh:mm:ss`.";
     IISNODE_UNKNOWN_ATTRIBUTE = "IISN2001", "iisnode-unknown-attribute", Error,
         "an attribute of <iisnode> that iisnode's schema does not define",
         "iisnode's schema defines 34 attributes; IIS rejects any other with a configuration \
@@ -644,6 +656,14 @@ lints! {
          `<security><requestFiltering removeServerHeader=\"true\"/></security>`; on older \
          servers blank it with a URL Rewrite outbound rule on `RESPONSE_Server`. `iisn serve` \
          sends the header as IIS does and honours both.";
+    CUSTOM_HEADER_NAME_INVALID = "IISN6029", "custom-header-name-invalid", Warning,
+        "a customHeaders entry whose name is not a valid HTTP header name",
+        "IIS does not validate the names in `<httpProtocol><customHeaders>`: an entry such as \
+         `<add name=\"X Bad\" value=\"x\"/>` goes out as the header line `X Bad: x`, and a \
+         client that checks header names (node's HTTP client, proxies, some browsers) refuses \
+         the whole response. `iisn serve` cannot write such a line and leaves the entry out, \
+         so the site works there and breaks on IIS. Header names are tokens: letters, digits \
+         and `!#$%&'*+-.^_`|~`, no spaces or colons.";
 
     SCRIPT_MISSING = "IISN7001", "script-missing", Error,
         "the script an iisnode handler maps does not exist",

@@ -140,6 +140,61 @@ fn custom_and_empty_headers() {
     assert_eq!(r.header("x-got-foo"), None, "{}", r.head);
 }
 
+/// A `customHeaders` value leaves as ISO-8859-1, one byte per character, whatever the
+/// web.config's encoding (observed on IIS 10: `café` in a UTF-8 file is `caf\xE9` on the
+/// wire); a character beyond Latin-1 has no byte there and goes as `?`. It was sent as the
+/// file's UTF-8. Both of iisn's ways to add the entries are checked: appended lines (a
+/// static file, node's page) and the header map (with a `Cache-Control` entry to merge).
+#[test]
+fn custom_header_values_leave_as_latin1() {
+    use std::io::{Read, Write};
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("readme.txt", "static\n");
+    let config = |extra: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"hello.js\" verb=\"*\" modules=\"iisnode\"/></handlers><httpProtocol><customHeaders><add name=\"X-NonAscii\" value=\"caf\u{e9} \u{4e2d}\"/>{extra}</customHeaders></httpProtocol></system.webServer></configuration>"
+        )
+    };
+    site.write("web.config", &config(""));
+    site.write("merged/readme.txt", "static\n");
+    site.write(
+        "merged/web.config",
+        "<configuration><system.webServer><httpProtocol><customHeaders><add name=\"Cache-Control\" value=\"no-store\"/></customHeaders></httpProtocol></system.webServer></configuration>",
+    );
+    let server = site.serve();
+    let head_bytes = |target: &str| {
+        let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        write!(
+            s,
+            "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("read");
+        let end = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        out.truncate(end + 2);
+        out
+    };
+    for target in ["/readme.txt", "/hello.js", "/merged/readme.txt"] {
+        let head = head_bytes(target);
+        let text = String::from_utf8_lossy(&head).into_owned();
+        assert!(
+            head.windows(10).any(|w| w == b": caf\xE9 ?\r\n"),
+            "{target}: {text}"
+        );
+        assert!(
+            !text.contains("caf\u{e9}"),
+            "{target}: sent as UTF-8: {text}"
+        );
+    }
+}
+
 /// C07 / 122_multipleResponseHeaders: repeated response headers stay separate lines, with
 /// node's spelling; an empty-valued header survives.
 #[test]
@@ -446,6 +501,64 @@ fn local_addr_on_a_wildcard_listener_is_the_address_reached() {
         port.to_string(),
         "{d}"
     );
+}
+
+/// The server variables as IIS 10 gives them to a page over plain HTTP (a reading of every
+/// `Request.ServerVariables` entry): `SERVER_SOFTWARE` names IIS; `SERVER_PORT` is the port
+/// the client connected to, not its `Host` header's; `X-Forwarded-*` headers change nothing;
+/// the certificate variables exist, empty (iisnode then sends an empty `X-iisnode-<NAME>`).
+/// Request header bytes that are not ASCII (`caf\xE9`, `a\xFF\xFEb`) are accepted and reach
+/// node as sent, as IIS accepts them.
+#[test]
+fn server_variables_as_iis_10_gives_them() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"promoteServerVars="SERVER_SOFTWARE,SERVER_NAME,SERVER_PORT,HTTPS,REMOTE_ADDR,CERT_SUBJECT,CERT_FLAGS,HTTPS_KEYSIZE,HTTPS_SERVER_SUBJECT,INSTANCE_META_PATH""#,
+    );
+    let server = site.serve();
+    let port = server.addr().port();
+    let r = server.raw(
+        "GET /hello.js?dump HTTP/1.1\r\nHost: shop.example.com:18112\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Host: front.example.com\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    let h = &d["headers"];
+    assert_eq!(h["x-iisnode-server_software"], "Microsoft-IIS/10.0", "{d}");
+    assert_eq!(h["x-iisnode-server_name"], "shop.example.com", "{d}");
+    assert_eq!(h["x-iisnode-server_port"], port.to_string(), "{d}");
+    assert_eq!(h["x-iisnode-https"], "off", "{d}");
+    assert_eq!(h["x-iisnode-remote_addr"], "127.0.0.1", "{d}");
+    assert_eq!(h["x-iisnode-instance_meta_path"], "/LM/W3SVC/1", "{d}");
+    for name in [
+        "x-iisnode-cert_subject",
+        "x-iisnode-cert_flags",
+        "x-iisnode-https_keysize",
+        "x-iisnode-https_server_subject",
+    ] {
+        assert_eq!(h[name], "", "{name} is empty, not missing: {d}");
+    }
+
+    for (sent, seen) in [
+        (&b"caf\xE9"[..], "caf\u{e9}"),
+        (b"a\xFF\xFEb", "a\u{ff}\u{fe}b"),
+    ] {
+        let mut request = b"GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nX-Probe: ".to_vec();
+        request.extend_from_slice(sent);
+        request.extend_from_slice(b"\r\n\r\n");
+        let r = server.block_on(async {
+            let mut c = Conn::connect(server.addr()).await;
+            c.send(&request).await;
+            c.read_response().await
+        });
+        assert_eq!(r.status, 200, "{}", r.head);
+        let d: Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+        // Node reads header bytes as Latin-1: one character per byte, as sent.
+        assert_eq!(d["headers"]["x-probe"], seen, "{d}");
+    }
 }
 
 /// `--auth-user` emulates Windows authentication for the promoted variables.

@@ -1,4 +1,11 @@
-//! Response headers as IIS writes them (IISN6028; iis-webconfig.md, customHeaders).
+//! Response headers as IIS writes them (IISN6028, IISN6029; iis-webconfig.md,
+//! customHeaders).
+//!
+//! IIS does not validate a custom header's name: `<add name="X Bad" value="x"/>` is sent
+//! as the line `X Bad: x` (observed on IIS 10), which a client that checks header names
+//! (node's HTTP parser, for one) refuses with the whole response. iisn cannot write such a
+//! line and leaves the entry out, so the site would work here and break there: said where
+//! the entry is written.
 //!
 //! IIS writes `Server: Microsoft-IIS/10.0` itself, outside the `customHeaders` collection:
 //! a `<remove name="Server"/>` there is accepted and changes nothing (observed on IIS 10),
@@ -12,6 +19,7 @@ use crate::diag::{Diagnostic, codes};
 use super::Ctx;
 
 pub fn run(ctx: &mut Ctx<'_>) {
+    unsendable_names(ctx);
     for block in ctx.sections() {
         let Some(headers) = &block.sections.custom_headers else {
             continue;
@@ -44,5 +52,39 @@ pub fn run(ctx: &mut Ctx<'_>) {
             .at(name.span)
             .help("Set `<security><requestFiltering removeServerHeader=\"true\"/></security>` (IIS 10, version 1709 and later), or blank it with an outbound rule on RESPONSE_Server."),
         );
+    }
+}
+
+/// IISN6029: a custom header whose name is not an HTTP token (a space, a colon, ...).
+fn unsendable_names(ctx: &mut Ctx<'_>) {
+    let mut found = Vec::new();
+    for block in ctx.sections() {
+        let Some(headers) = &block.sections.custom_headers else {
+            continue;
+        };
+        for op in &headers.ops {
+            let CollectionOp::Add(h) = op else {
+                continue;
+            };
+            let name = h.name.value.trim();
+            if h.value.value.trim().is_empty()
+                || http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            {
+                continue;
+            }
+            found.push(
+                Diagnostic::new(
+                    &codes::CUSTOM_HEADER_NAME_INVALID,
+                    format!(
+                        "custom header name `{name}` is not a valid HTTP header name: IIS sends the line `{name}: ...` as written and clients that check header names refuse the response, while iisn leaves the header out"
+                    ),
+                )
+                .at(h.name.span)
+                .help("Use letters, digits and `-` only in the name (X-Custom-Header)."),
+            );
+        }
+    }
+    for d in found {
+        ctx.push(d);
     }
 }

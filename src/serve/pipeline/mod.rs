@@ -122,6 +122,9 @@ pub struct FolderConfig {
     /// The 500.19 every response with an error status gets below this folder, when IIS
     /// cannot read its `<httpErrors>` ([`crate::config::model::HttpErrors::unreadable`]).
     pub error_pages_fault: Option<IisError>,
+    /// The 500.19 every static file below this folder gets, when IIS cannot read its
+    /// `<staticContent>` ([`crate::config::model::EffectiveConfig::static_content_unreadable`]).
+    pub static_fault: Option<IisError>,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -152,7 +155,7 @@ impl FolderConfig {
                 }
                 let spelled = h.item.name.value.trim();
                 let name = HeaderName::from_bytes(spelled.as_bytes()).ok()?;
-                let value = HeaderValue::from_str(value).ok()?;
+                let value = latin1_header_value(value)?;
                 for part in [spelled.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
                     wire.extend_from_slice(part);
                 }
@@ -190,6 +193,7 @@ impl FolderConfig {
             server_header,
             custom_wire,
             error_pages_fault: None,
+            static_fault: None,
             mime,
         }
     }
@@ -210,6 +214,20 @@ impl FolderConfig {
             .or_else(|| self.mime.get("*"))
             .map(String::as_str)
     }
+}
+
+/// A configured header value as IIS puts it on the wire: one byte per character, ISO-8859-1
+/// (`café` is `caf\xE9`, whatever the web.config's encoding; observed on IIS 10), a
+/// character beyond it as `?`. `None` for a value HTTP does not allow (a control character).
+fn latin1_header_value(value: &str) -> Option<HeaderValue> {
+    if value.is_ascii() {
+        return HeaderValue::from_str(value).ok();
+    }
+    let bytes: Vec<u8> = value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    HeaderValue::from_bytes(&bytes).ok()
 }
 
 /// The iisnode mapping a request goes to, as handler mapping found it.
@@ -538,31 +556,39 @@ impl Pipeline {
             }
             let eff = site.effective_for(&k);
             let mut folder = FolderConfig::build(k.clone(), eff);
-            folder.error_pages_fault =
-                folder
-                    .eff
-                    .http_errors
-                    .unreadable
-                    .as_ref()
-                    .map(|(hresult, d)| {
-                        let file = d
-                            .primary
-                            .filter(|s| site.sources.contains(s.source))
-                            .map_or_else(PathBuf::new, |s| {
-                                site.sources.get(s.source).path().to_path_buf()
-                            });
-                        let failure = crate::config::site::LoadFailure {
-                            dir_rel: k.clone(),
-                            file,
-                            hresult: *hresult,
-                            diagnostic: d.clone(),
-                        };
-                        let mut e = load_failure_error(&site, &failure);
-                        // IIS meets it when the response goes out (CustomErrorModule).
-                        e.notification = "SendResponse";
-                        e.module = "CustomErrorModule";
-                        e
+            // Faults IIS meets only when a module reads the section: the failure page
+            // names the file and line, as a configuration error's page does.
+            let fault = |(hresult, d): &(u32, crate::diag::Diagnostic), module, notification| {
+                let file = d
+                    .primary
+                    .filter(|s| site.sources.contains(s.source))
+                    .map_or_else(PathBuf::new, |s| {
+                        site.sources.get(s.source).path().to_path_buf()
                     });
+                let failure = crate::config::site::LoadFailure {
+                    dir_rel: k.clone(),
+                    file,
+                    hresult: *hresult,
+                    diagnostic: d.clone(),
+                };
+                let mut e = load_failure_error(&site, &failure);
+                e.notification = notification;
+                e.module = module;
+                e
+            };
+            // IIS meets these when the response goes out (CustomErrorModule), and when its
+            // static file handler serves a file.
+            folder.error_pages_fault = folder
+                .eff
+                .http_errors
+                .unreadable
+                .as_ref()
+                .map(|f| fault(f, "CustomErrorModule", "SendResponse"));
+            folder.static_fault = folder
+                .eff
+                .static_content_unreadable
+                .as_ref()
+                .map(|f| fault(f, "StaticFileModule", "ExecuteRequestHandler"));
             let cfg = Arc::new(folder);
             configs.insert(lower, cfg.clone());
             unique.push((k, cfg));
@@ -1130,6 +1156,12 @@ impl Pipeline {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
+                    // The static file handler reads <staticContent> for the file.
+                    if let Some(e) = &config.static_fault {
+                        let mut e = e.clone();
+                        e.handler = Some("StaticFile".into());
+                        return routed(Decision::Error(e));
+                    }
                     if config.mime_type(&name).is_none() {
                         let mut e = IisError::new(
                             404,
