@@ -480,6 +480,39 @@ fn same_name_scripts_below_are_applications() {
     assert_eq!(setting(&apps[1], "maxLogFiles")["value"], 11, "{}", apps[1]);
 }
 
+/// A handler path with a slash maps every file whose path ends with it (observed on IIS 10,
+/// MH28): `iisn config` lists `old/dist/server.js` as an application of its own, as `iisn
+/// serve` runs it; `dist/other.js` and `distx/server.js` are not.
+#[test]
+fn scripts_ending_with_a_slash_path_are_applications() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        root,
+        "web.config",
+        r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="dist/server.js" verb="*" modules="iisnode"/></handlers>
+</system.webServer></configuration>"#,
+    );
+    for f in [
+        "dist/server.js",
+        "old/dist/server.js",
+        "dist/other.js",
+        "distx/server.js",
+    ] {
+        write(
+            root,
+            f,
+            "require('http').createServer(()=>{}).listen(process.env.PORT);\n",
+        );
+    }
+    let doc = json(iisn().args(["config", "--format", "json"]).arg(root));
+    let apps = doc["applications"].as_array().expect("applications");
+    let scripts: Vec<&str> = apps.iter().filter_map(|a| a["script"].as_str()).collect();
+    assert_eq!(scripts, ["dist/server.js", "old/dist/server.js"], "{doc}");
+    assert_eq!(apps[1]["fromWildcard"], true);
+}
+
 /// `raw` is the value as written in its source (docs/config-json.md): `+3` and `YES` in
 /// iisnode.yml, `12abc` in the environment, next to the values iisnode reads from them.
 #[test]

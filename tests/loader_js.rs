@@ -319,6 +319,26 @@ fn type_module_entry_is_refused_with_an_explanation() {
     assert_eq!(text(&out.stdout), "cjs ran\n");
 }
 
+/// Regression: a real deployment maps iisnode to `server/index.ts` in a `"type": "module"`
+/// package. A package's type decides only for `.js`: require(), as iisnode's interceptor
+/// calls it, compiles any other name as CommonJS, so code that is plain CommonJS runs (and
+/// TypeScript syntax fails as a syntax error). The loader refused it as "an ES module" and
+/// suggested `--esm`, whose import() cannot load a `.ts` file at all.
+#[test]
+fn package_type_decides_only_for_js_entries() {
+    if !node_available() {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.file("package.json", r#"{ "name": "x", "type": "module" }"#);
+    for name in ["server/index.ts", "server/app.es6"] {
+        let app = fx.file(name, "console.log('ran', typeof require);");
+        let out = fx.run(&app, &[], &[]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "ran function\n", "{name}");
+    }
+}
+
 #[test]
 fn the_suggested_commonjs_wrapper_works() {
     if !node_available() {

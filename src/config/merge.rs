@@ -87,6 +87,7 @@ pub fn iis_defaults() -> EffectiveConfig {
             })
             .collect(),
         client_cache: ClientCache::default(),
+        static_content_unreadable: None,
         hidden_segments: apphost::HIDDEN_SEGMENTS
             .iter()
             .map(|s| {
@@ -114,6 +115,7 @@ pub fn iis_defaults() -> EffectiveConfig {
         },
         allow_double_escaping: false,
         allow_high_bit_characters: true,
+        remove_server_header: false,
         verbs_allow_unlisted: true,
         verbs: Vec::new(),
         deny_url_sequences: Vec::new(),
@@ -340,9 +342,27 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
     }
     if let Some(sc) = &s.static_content {
         if let Some(m) = &sc.mime_maps {
+            // A duplicate entry fails the static files only (IISN1012), which are what read
+            // the section, not the whole folder as other duplicate keys do.
+            let before = diags.len();
             apply_collection(&mut cfg.mime_maps, m, level, false, "mime map for", diags);
+            for d in &mut diags[before..] {
+                if d.lint.code == codes::DUPLICATE_KEY.code {
+                    d.lint = &codes::STATIC_CONTENT_UNREADABLE;
+                    d.severity = codes::STATIC_CONTENT_UNREADABLE.severity;
+                    d.message.push_str(
+                        ": IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve",
+                    );
+                    cfg.static_content_unreadable
+                        .get_or_insert((0x8007_00b7, d.clone()));
+                }
+            }
         }
         if let Some(cc) = &sc.client_cache {
+            if let Some(d) = &cc.fault {
+                cfg.static_content_unreadable
+                    .get_or_insert((0x8007_000d, d.clone()));
+            }
             let c = &mut cfg.client_cache;
             if let Some(m) = &cc.mode {
                 c.mode = m.value;
@@ -470,6 +490,9 @@ pub fn apply(cfg: &mut EffectiveConfig, s: &Sections, level: &str, diags: &mut V
         }
         if let Some(v) = &rf.allow_high_bit_characters {
             cfg.allow_high_bit_characters = v.value;
+        }
+        if let Some(v) = &rf.remove_server_header {
+            cfg.remove_server_header = v.value;
         }
     }
     if let Some(he) = &s.http_errors {
@@ -704,6 +727,50 @@ mod tests {
             Some((0x8007_0021, "IISN1011"))
         );
         assert_eq!(unreadable(&wrap(r#" errorMode="Custom""#, "")), None);
+    }
+
+    /// Regression: a `<mimeMap>` for an extension IIS already maps, or a `cacheControlMaxAge`
+    /// that is not a time span, failed the whole folder (node's pages too) with 500.19; IIS
+    /// reads `<staticContent>` only to serve a static file, so only those fail (observed on
+    /// IIS 10: a bad `cacheControlMaxAge` gave static files 500.19 and a page 200).
+    #[test]
+    fn a_static_content_iis_cannot_read_fails_static_files_only() {
+        let static_content = |inner: &str| {
+            let mut d = Vec::new();
+            let mut cfg = iis_defaults();
+            let text = format!(
+                "<configuration><system.webServer><staticContent>{inner}</staticContent></system.webServer></configuration>"
+            );
+            apply(&mut cfg, &sections(0, &text, &mut d), "", &mut d);
+            let codes: Vec<_> = d.iter().map(|d| d.code()).collect();
+            let fault = cfg.static_content_unreadable.map(|(hr, d)| (hr, d.code()));
+            (codes, fault)
+        };
+        assert_eq!(
+            static_content(r#"<mimeMap fileExtension=".json" mimeType="application/json"/>"#),
+            (vec!["IISN1012"], Some((0x8007_00b7, "IISN1012")))
+        );
+        assert_eq!(
+            static_content(
+                r#"<clientCache cacheControlMode="UseMaxAge" cacheControlMaxAge="7d"/>"#
+            ),
+            (vec!["IISN1012"], Some((0x8007_000d, "IISN1012")))
+        );
+        assert_eq!(
+            static_content(r#"<clientCache cacheControlMode="Forever"/>"#),
+            (vec!["IISN1012"], Some((0x8007_000d, "IISN1012")))
+        );
+        assert_eq!(
+            static_content(
+                r#"<remove fileExtension=".json"/><mimeMap fileExtension=".json" mimeType="application/json"/><clientCache cacheControlMode="UseMaxAge" cacheControlMaxAge="7.00:00:00"/>"#
+            ),
+            (vec![], None)
+        );
+        // Neither is among the errors IIS fails the whole folder for.
+        assert_eq!(
+            codes::iis_load_hresult(&codes::STATIC_CONTENT_UNREADABLE),
+            None
+        );
     }
 
     /// IIS's server file has `X-Powered-By: ASP.NET` in customHeaders: `<remove>` drops it,

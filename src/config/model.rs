@@ -86,12 +86,19 @@ pub struct EffectiveConfig {
     pub directory_browse: bool,
     pub mime_maps: Vec<Entry<MimeMapEntry>>,
     pub client_cache: ClientCache,
+    /// Why IIS cannot read `<staticContent>` when its static file handler serves a file
+    /// (IISN1012: a duplicate `<mimeMap>`, an invalid `cacheControlMaxAge`), with the
+    /// HRESULT of its 500.19: static files below the folder answer that 500.19, node's
+    /// pages are untouched.
+    pub static_content_unreadable: Option<(u32, Diagnostic)>,
     pub hidden_segments: Vec<Entry<HiddenSegment>>,
     pub file_extensions_allow_unlisted: bool,
     pub file_extensions: Vec<Entry<FileExtensionRule>>,
     pub request_limits: RequestLimits,
     pub allow_double_escaping: bool,
     pub allow_high_bit_characters: bool,
+    /// `requestFiltering/@removeServerHeader`: IIS then sends no `Server: Microsoft-IIS/10.0`.
+    pub remove_server_header: bool,
     /// `requestFiltering/verbs`: unlisted verbs pass unless `allowUnlisted="false"`.
     pub verbs_allow_unlisted: bool,
     pub verbs: Vec<Entry<VerbRule>>,

@@ -210,6 +210,45 @@ pub static STOCK_INTERCEPTORS: &[&str] = &[
     "\"%programfiles(x86)%\\iisnode-express\\interceptor.js\"",
 ];
 
+/// Whether an `interceptor` value (as written, before `%VAR%` expansion) names the
+/// interceptor.js that iisnode's installer puts in place: a schema default, or the same
+/// file spelt as its installed path, quoted as iisnode needs it (its command line is split
+/// at spaces): `"C:\Program Files\iisnode\interceptor.js"`, as iisnode's sample
+/// iisnode.yml writes it, `"%ProgramFiles(x86)%\iisnode\interceptor.js"` or `"C:\Program
+/// Files (x86)\iisnode-express\interceptor.js"`. On Windows these name the stock file,
+/// so iisn substitutes its own loader for all of them (DECISIONS.md §4); an unquoted path
+/// with a space fails on IIS too and is left as written.
+pub fn is_stock_interceptor(raw: &str) -> bool {
+    let raw = raw.trim();
+    if STOCK_INTERCEPTORS
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(raw))
+    {
+        return true;
+    }
+    let Some(inner) = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .map(|r| r.trim().to_ascii_lowercase().replace('/', "\\"))
+    else {
+        return false;
+    };
+    let Some(folder) = inner
+        .strip_suffix("\\iisnode\\interceptor.js")
+        .or_else(|| inner.strip_suffix("\\iisnode-express\\interceptor.js"))
+    else {
+        return false;
+    };
+    let program_files = |rest: &str| matches!(rest, "program files" | "program files (x86)");
+    match folder.as_bytes() {
+        [drive, b':', b'\\', ..] if drive.is_ascii_alphabetic() => program_files(&folder[3..]),
+        _ => matches!(
+            folder,
+            "%programfiles%" | "%programfiles(x86)%" | "%programw6432%"
+        ),
+    }
+}
+
 /// Closest name from `candidates` to `input` (Levenshtein, case-insensitive), if close
 /// enough to be a plausible typo.
 pub fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -249,6 +288,36 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: iisnode's sample iisnode.yml (and Tomasz Janczuk's post introducing it)
+    /// write the stock interceptor as its installed path, `interceptor: "c:\program
+    /// files\iisnode\interceptor.js"`; iisn ran that path, node could not find it and
+    /// every request got 500.1002. Those spellings are the stock file; an unquoted path
+    /// (split at its space on Windows too) and any other file are not.
+    #[test]
+    fn installed_paths_of_the_stock_interceptor_are_stock() {
+        for stock in [
+            r#""%programfiles%\iisnode\interceptor.js""#,
+            r#""c:\program files\iisnode\interceptor.js""#,
+            r#""C:\Program Files\iisnode\interceptor.js""#,
+            r#""C:\Program Files (x86)\iisnode\interceptor.js""#,
+            r#""D:/Program Files/iisnode-express/interceptor.js""#,
+            r#""%ProgramFiles(x86)%\iisnode\interceptor.js""#,
+            r#" "%ProgramW6432%\iisnode\interceptor.js" "#,
+        ] {
+            assert!(is_stock_interceptor(stock), "{stock}");
+        }
+        for custom in [
+            r#"c:\program files\iisnode\interceptor.js"#,
+            r#""c:\program files\myapp\interceptor.js""#,
+            r#""c:\tools\iisnode\interceptor.js""#,
+            r#""interceptor.js""#,
+            r#""%programfiles%\iisnode\interceptor2.js""#,
+            "",
+        ] {
+            assert!(!is_stock_interceptor(custom), "{custom}");
+        }
+    }
 
     #[test]
     fn schema_has_34_attributes_in_enum_order() {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::config::env::{self, EnvOverride, Environment, SettingValue};
 use crate::config::iisnode_yml::{self, YmlValue};
 use crate::config::model::EffectiveConfig;
-use crate::config::schema::{Attr, AttrSchema, Emulation, Kind, SCHEMA, STOCK_INTERCEPTORS};
+use crate::config::schema::{Attr, AttrSchema, Emulation, Kind, SCHEMA, is_stock_interceptor};
 use crate::config::source::Span;
 use crate::diag::{Diagnostic, codes};
 
@@ -95,10 +95,7 @@ impl IisnodeSettings {
     /// Whether `interceptor` is one of the stock values, which iisn replaces with its own
     /// built-in loader (DECISIONS.md §4).
     pub fn uses_builtin_loader(&self) -> bool {
-        let raw = self.get(Attr::Interceptor).raw.trim();
-        STOCK_INTERCEPTORS
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(raw))
+        is_stock_interceptor(&self.get(Attr::Interceptor).raw)
     }
 }
 
@@ -321,10 +318,7 @@ pub fn resolve(
         ns.note = Some("NODE_ENV is left as it is".into());
     }
     let interceptor = &mut settings[Attr::Interceptor as usize];
-    if STOCK_INTERCEPTORS
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(interceptor.raw.trim()))
-    {
+    if is_stock_interceptor(&interceptor.raw) {
         interceptor.note = Some("the stock interceptor: iisn uses its built-in loader".into());
     }
     let ncl = &mut settings[Attr::NodeProcessCommandLine as usize];

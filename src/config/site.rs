@@ -1038,8 +1038,9 @@ pub fn load_site(path: &Path, opts: &LoadOptions) -> Result<LoadedSite, LoadSite
     let mut applications = Vec::new();
     // A handler path without a slash matches by file name in every folder below its own
     // (iisnode issue 189): `server.js` in `sub/` runs with node too, as its own
-    // application, which IIS creates on its first request.
-    let by_name_possible = apps.iter().any(|a| !a.4.path.value.contains(['/', '\\']));
+    // application, which IIS creates on its first request. One with a slash does the same
+    // for every file whose path ends with it (`dist/server.js` maps `x/dist/server.js`).
+    let by_name_possible = !apps.is_empty();
     let mut on_demand: HashSet<String> = HashSet::new();
     if !wildcard_handlers.is_empty() || by_name_possible {
         let concrete: HashSet<String> = apps.iter().map(|a| a.0.to_ascii_lowercase()).collect();
@@ -1147,9 +1148,11 @@ fn build_application(
     let web_failed = inputs.env.failed
         || chain.iter().any(|l| l.config.is_none())
         || inputs.earlier.iter().chain(app_diags.iter()).any(|d| {
-            // An httpErrors section IIS cannot read fails error responses, not iisnode.
+            // An httpErrors or staticContent section IIS cannot read fails error responses
+            // or static files, not iisnode.
             d.is_error()
                 && d.lint.code != codes::ERROR_PAGES_UNREADABLE.code
+                && d.lint.code != codes::STATIC_CONTENT_UNREADABLE.code
                 && d.primary.is_some_and(|s| chain_sources.contains(&s.source))
         });
     let config_error = if web_failed {
@@ -1266,6 +1269,31 @@ struct WildcardScript {
     handler: HandlerEntry,
 }
 
+/// Whether a handler `path` with a slash (`dist/server.js`, backslashes read as slashes, a
+/// leading slash ignored) names the URL segments `segs` (up to the one being mapped): they
+/// end with its segments, starting at or below segment `level_depth` (the folder of the
+/// web.config that declares it). IIS matches such a path against any tail of the URL at a
+/// segment boundary (observed on IIS 10: `sub/marker.axd` maps `/x/sub/marker.axd`).
+pub fn slash_path_matches(path: &str, segs: &[&str], level_depth: usize) -> bool {
+    let want = path.trim_start_matches(['/', '\\']);
+    let k = want.split(['/', '\\']).count();
+    k <= segs.len()
+        && segs.len() - k >= level_depth
+        && segs[segs.len() - k..]
+            .iter()
+            .zip(want.split(['/', '\\']))
+            .all(|(s, w)| s.eq_ignore_ascii_case(w))
+}
+
+/// The number of segments of a site-relative folder (`""` → 0, `a/b` → 2).
+pub fn level_depth(level: &str) -> usize {
+    if level.is_empty() {
+        0
+    } else {
+        level.split('/').count()
+    }
+}
+
 /// IIS's handler `path` match for one name (`*` any run, `?` one character), ignoring ASCII
 /// case as IIS does.
 fn name_matches(pattern: &str, name: &str) -> bool {
@@ -1358,7 +1386,12 @@ fn wildcard_scripts(root: &Path, levels: &[Level]) -> Vec<WildcardScript> {
             };
             let first = handlers.iter().find(|h| {
                 let p = h.item.path.value.trim();
-                !p.contains(['/', '\\']) && name_matches(p, &name)
+                if p.contains(['/', '\\']) {
+                    let segs: Vec<&str> = script_rel.split('/').collect();
+                    slash_path_matches(p, &segs, level_depth(&h.level))
+                } else {
+                    name_matches(p, &name)
+                }
             });
             let Some(h) = first else { continue };
             if !h.item.is_iisnode() {

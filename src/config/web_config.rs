@@ -56,6 +56,9 @@ pub struct Sections {
     pub http_errors: Option<HttpErrorsSection>,
     pub web_socket: Option<WebSocketSection>,
     pub custom_headers: Option<Collection<CustomHeader>>,
+    /// The `<httpProtocol>` element: IIS's section (customHeaders is one of its children), so
+    /// a second one at the same level is a duplicate section even when its children differ.
+    pub http_protocol: Option<Span>,
     pub app_settings: Option<AppSettingsSection>,
     /// Elements kept but not emulated (`system.web`, `modules`, ...), as a path such as
     /// `system.webServer/modules`.
@@ -440,6 +443,9 @@ pub struct ClientCacheRaw {
     pub http_expires: Option<Spanned<String>>,
     pub custom: Option<Spanned<String>>,
     pub set_etag: Option<Spanned<bool>>,
+    /// A value IIS cannot read when it serves a static file (IISN1012, reported): the
+    /// static files below the folder answer 500.19.
+    pub fault: Option<Diagnostic>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -449,6 +455,8 @@ pub struct RequestFilteringSection {
     pub request_limits: Option<RequestLimitsRaw>,
     pub allow_double_escaping: Option<Spanned<bool>>,
     pub allow_high_bit_characters: Option<Spanned<bool>>,
+    /// `removeServerHeader` (IIS 10, version 1709 and later).
+    pub remove_server_header: Option<Spanned<bool>>,
     pub verbs: Option<VerbsRaw>,
     pub deny_url_sequences: Option<Collection<DenySequence>>,
     pub deny_query_string_sequences: Option<Collection<DenySequence>>,
@@ -999,6 +1007,7 @@ fn merge_sections_into(dst: &mut Sections, src: Sections, diags: &mut Vec<Diagno
         .errors
         .span);
     take!(web_socket, "webSocket", |v: &WebSocketSection| v.span);
+    take!(http_protocol, "httpProtocol", |v: &Span| *v);
     take!(custom_headers, "customHeaders", |v: &Collection<
         CustomHeader,
     >| v.span);
@@ -1355,6 +1364,14 @@ fn read_web_server_section(el: &Element, s: &mut Sections, diags: &mut Vec<Diagn
             );
         }
         "httpProtocol" => {
+            if s.http_protocol.is_some() {
+                // IIS reads the section once per level: the second element is 500.19
+                // ("There is a duplicate 'system.webServer/httpProtocol' section defined"),
+                // whatever each holds. Its children are not read, so the first stays in force.
+                diags.push(duplicate_section("httpProtocol", span));
+                return;
+            }
+            s.http_protocol = Some(span);
             let mut attrs = Attrs::new(el);
             attrs.ignore(&["allowKeepAlive"]);
             attrs.finish(diags);
@@ -2148,6 +2165,7 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
             "clear" => maps.ops.push(CollectionOp::Clear(child.name_span)),
             "clientCache" => {
                 let mut a = Attrs::new(child);
+                let values_from = diags.len();
                 let mode = a.choice(
                     "cacheControlMode",
                     &[
@@ -2158,18 +2176,21 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     ],
                     diags,
                 );
+                // IIS reads the value when it serves a static file: a bad one fails those
+                // (IISN1012), not node's pages (observed on IIS 10).
+                let mut fault = None;
                 let max_age = a.raw("cacheControlMaxAge").and_then(|attr| {
                     match parse_timespan(&attr.value) {
                         Some(secs) => Some(Spanned::new(secs, attr.value_span)),
                         None => {
-                            diags.push(
-                                Diagnostic::new(
-                                    &codes::INVALID_VALUE,
-                                    format!("`{}` is not a valid time span for cacheControlMaxAge", attr.value),
-                                )
-                                .at(attr.value_span)
-                                .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week."),
-                            );
+                            let d = Diagnostic::new(
+                                &codes::STATIC_CONTENT_UNREADABLE,
+                                format!("`{}` is not a valid time span for cacheControlMaxAge: IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve", attr.value),
+                            )
+                            .at(attr.value_span)
+                            .help("Write a .NET time span: [days.]hh:mm:ss, e.g. 7.00:00:00 for a week.");
+                            fault = Some(d.clone());
+                            diags.push(d);
                             None
                         }
                     }
@@ -2177,6 +2198,15 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                 let http_expires = a.string("httpExpires");
                 let custom = a.string("cacheControlCustom");
                 let set_etag = a.bool("setEtag", diags);
+                // A value the schema does not accept (a mode, `setEtag`) fails the same way.
+                for d in &mut diags[values_from..] {
+                    if d.lint.code == codes::INVALID_VALUE.code {
+                        d.lint = &codes::STATIC_CONTENT_UNREADABLE;
+                        d.severity = codes::STATIC_CONTENT_UNREADABLE.severity;
+                        d.message.push_str(": IIS answers every static file below this folder with HTTP 500.19, while node's pages still serve");
+                        fault.get_or_insert_with(|| d.clone());
+                    }
+                }
                 a.finish(diags);
                 let cc = ClientCacheRaw {
                     mode,
@@ -2184,6 +2214,7 @@ fn read_static_content(el: &Element, diags: &mut Vec<Diagnostic>) -> StaticConte
                     http_expires,
                     custom,
                     set_etag,
+                    fault,
                 };
                 once(
                     &mut sec.client_cache,
@@ -2230,10 +2261,11 @@ fn read_request_filtering(el: &Element, diags: &mut Vec<Diagnostic>) -> RequestF
     let mut rf = RequestFilteringSection {
         allow_double_escaping: attrs.bool("allowDoubleEscaping", diags),
         allow_high_bit_characters: attrs.bool("allowHighBitCharacters", diags),
+        remove_server_header: attrs.bool("removeServerHeader", diags),
         span: Some(el.name_span),
         ..Default::default()
     };
-    attrs.ignore(&["removeServerHeader", "unescapeQueryString"]);
+    attrs.ignore(&["unescapeQueryString"]);
     attrs.finish(diags);
     for child in &el.children {
         match child.name.as_str() {
@@ -2687,6 +2719,36 @@ mod tests {
         let text = "<configuration><system.webServer><iisnode/><iisnode/></system.webServer><iisnode/><system.webServer><appSettings/></system.webServer></configuration>";
         let (_, d) = load(text);
         assert_eq!(codes_of(&d), ["IISN1003", "IISN1008", "IISN1008"]);
+    }
+
+    /// Regression: two `<httpProtocol>` elements at one level (a real site's security
+    /// headers in one, its CORS headers in another) were read as one when the second held no
+    /// `<customHeaders>`, and named `<customHeaders>` when it did; IIS answers 500.19 ("There
+    /// is a duplicate 'system.webServer/httpProtocol' section defined") either way.
+    #[test]
+    fn a_second_http_protocol_is_a_duplicate_section() {
+        for second in [
+            "<httpProtocol><customHeaders><add name=\"B\" value=\"2\"/></customHeaders></httpProtocol>",
+            "<httpProtocol allowKeepAlive=\"true\"/>",
+            "<httpProtocol><redirectHeaders/></httpProtocol>",
+        ] {
+            let text = format!(
+                "<configuration><system.webServer><httpProtocol><customHeaders><add name=\"A\" value=\"1\"/></customHeaders></httpProtocol>{second}</system.webServer></configuration>"
+            );
+            let (cfg, d) = load(&text);
+            assert_eq!(codes_of(&d), ["IISN1003"], "{second}: {d:#?}");
+            assert!(d[0].message.contains("<httpProtocol>"), "{}", d[0].message);
+            let cfg = cfg.expect("the file parses");
+            let headers = cfg
+                .sections
+                .custom_headers
+                .expect("the first section is kept");
+            assert_eq!(headers.ops.len(), 1, "{second}");
+        }
+        // One in the file and one in `<location path=".">` are the same level.
+        let text = "<configuration><system.webServer><httpProtocol/></system.webServer><location path=\".\"><system.webServer><httpProtocol allowKeepAlive=\"false\"/></system.webServer></location></configuration>";
+        let (_, d) = load(text);
+        assert_eq!(codes_of(&d), ["IISN1003"], "{d:#?}");
     }
 
     /// Regression: a misspelt or miscased section (`<handler>`, `<Handlers>`,

@@ -161,6 +161,18 @@ lints! {
          (`lockAttributes=\"allowAbsolutePathsWhenDelegated,defaultPath\"`, HRESULT 0x80070021). \
          `iisn serve` answers the same 500.19 for those responses. Add the `<remove>`, or give \
          each status its own `<error>` row instead of `defaultPath`.";
+    STATIC_CONTENT_UNREADABLE = "IISN1012", "static-content-unreadable", Error,
+        "a staticContent configuration IIS refuses when it serves a file",
+        "IIS reads `<staticContent>` (the MIME map and `<clientCache>`) only when its static \
+         file handler serves a file. When the section cannot be read, every static file and \
+         default document at or below the folder answers HTTP 500.19, while node's pages keep \
+         serving: a `<mimeMap>` for an extension IIS's server configuration already maps \
+         (`.json`, `.woff2`, `.svg`, ...) without `<remove fileExtension=\"...\"/>` first \
+         (HRESULT 0x800700b7, \"Cannot add duplicate collection entry\"), or a \
+         `<clientCache>` value the schema does not accept, such as a `cacheControlMaxAge` \
+         that is not a time span (HRESULT 0x8007000d). `iisn serve` \
+         answers the same 500.19 for those files. Add the `<remove>`, or write the span as \
+         `[days.]hh:mm:ss`.";
     SECTION_LOCKED = "IISN1013", "section-locked", Error,
         "a section or handler mapping a parent web.config locks",
         "`<location path=\"...\" overrideMode=\"Deny\">` (or the legacy \
@@ -616,7 +628,9 @@ lints! {
         "IIS serves a static file only when `<staticContent>` maps its extension to a MIME type \
          and answers 404.3 otherwise. The built-in list lacks `.mjs`, `.webp`, `.avif`, `.wasm` \
          and `.webmanifest`, among others. Add a `<mimeMap>` (after a `<remove>` of the same \
-         extension, in case the server has it).";
+         extension, in case the server has it). Only files a request can reach count: files \
+         that request filtering hides, or that the site's rewrite rules send elsewhere (the \
+         `.mjs` server chunks of a nitro or Angular server build), are left out.";
     YML_NOT_NEXT_TO_SCRIPT = "IISN6023", "yml-not-next-to-script", Warning,
         "iisnode.yml sits next to web.config, but iisnode reads it next to the script",
         "iisnode looks for iisnode.yml (the file `configOverrides` names) in the folder of the \
@@ -658,6 +672,22 @@ lints! {
          mapping away with `<remove>` or `<clear/>` while the folder holds a server script of \
          the name it maps (`path=\"server.js\"` maps `api/server.js` too): keep the mapping \
          there, or move the script.";
+    SERVER_HEADER_REMOVE = "IISN6028", "server-header-remove", Warning,
+        "`<remove name=\"Server\">` in customHeaders does not remove IIS's Server header",
+        "IIS writes `Server: Microsoft-IIS/10.0` itself; the customHeaders collection only \
+         holds the headers it adds, so removing `Server` from it changes nothing and every \
+         response still names the server. On IIS 10 (version 1709 and later) set \
+         `<security><requestFiltering removeServerHeader=\"true\"/></security>`; on older \
+         servers blank it with a URL Rewrite outbound rule on `RESPONSE_Server`. `iisn serve` \
+         sends the header as IIS does and honours both.";
+    CUSTOM_HEADER_NAME_INVALID = "IISN6029", "custom-header-name-invalid", Warning,
+        "a customHeaders entry whose name is not a valid HTTP header name",
+        "IIS does not validate the names in `<httpProtocol><customHeaders>`: an entry such as \
+         `<add name=\"X Bad\" value=\"x\"/>` goes out as the header line `X Bad: x`, and a \
+         client that checks header names (node's HTTP client, proxies, some browsers) refuses \
+         the whole response. `iisn serve` cannot write such a line and leaves the entry out, \
+         so the site works there and breaks on IIS. Header names are tokens: letters, digits \
+         and `!#$%&'*+-.^_`|~`, no spaces or colons.";
     HIDDEN_SEGMENT_REMOVED = "IISN6030", "hidden-segment-removed", Warning,
         "request filtering no longer hides web.config or the ASP.NET folders",
         "IIS's stock `<hiddenSegments>` list keeps `web.config`, `App_Data`, `App_Code` and the \

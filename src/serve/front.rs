@@ -550,10 +550,23 @@ async fn pipeline(
         Route::Abort => return (abort_response(), 0, None, None),
     };
     // httpProtocol/customHeaders go on every response IIS sends, node's included. Outbound
-    // rules may read or rewrite them, so they are in the header map then.
+    // rules may read or rewrite them (and IIS's `Server`), so they are in the header map then.
+    // IIS's `Server` header comes first, unless the handler (node) sent its own, which IIS
+    // keeps instead.
+    let server = config.server_header && !resp.headers().contains_key(header::SERVER);
     let extra = match (&config.custom_wire, &outbound) {
-        (Some(lines), None) if wire => Some(lines.clone()),
+        (Some(lines), None) if wire => Some(if server || !config.server_header {
+            lines.clone()
+        } else {
+            lines.slice(super::pipeline::SERVER_LINE.len()..)
+        }),
         _ => {
+            if server {
+                resp.headers_mut().insert(
+                    header::SERVER,
+                    HeaderValue::from_static("Microsoft-IIS/10.0"),
+                );
+            }
             for (name, value) in &config.custom_headers {
                 add_custom_header(resp.headers_mut(), name, value);
             }

@@ -11,6 +11,10 @@
 //!   server can raise in the registry: a site that needs more fails on a stock server;
 //! * an HTTP/1.1 request without a Host header, with more than one, or with one that is
 //!   not a valid host (and port) → 400 "Invalid Hostname";
+//! * a request target over 16 KiB → 414 "Request URL Too Long" (observed on IIS 10);
+//! * a POST or PUT that says nothing of its body's length (no `Content-Length`, not chunked)
+//!   → 411 "Length Required" (observed on IIS 10: `curl -X POST` without data never reaches
+//!   IIS);
 //! * a request target that is neither a path (`/…`), `*`, nor an absolute URL, or a path
 //!   with a segment (between slashes) longer than `UrlSegmentMaxLength` (260 characters,
 //!   decoded) → 400 "Invalid URL". An absolute URL (`GET http://host/path`) is accepted, and IIS and node see only
@@ -29,6 +33,10 @@ use super::proxy::Body;
 pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
 /// HTTP.sys's `MaxFieldLength` default: one header line.
 pub const MAX_FIELD_LENGTH: usize = 16 * 1024;
+/// The longest request target HTTP.sys takes, in bytes: a longer one is its 414 (observed on
+/// IIS 10: a 20,000-byte URL is 414 "Request-URI Too Long" from HTTP.sys, not the 400 of a
+/// head over `MaxRequestBytes`).
+pub const MAX_URL_BYTES: usize = 16 * 1024;
 /// HTTP.sys's `UrlSegmentMaxLength` default: the characters of one path segment (between
 /// slashes), decoded.
 pub const URL_SEGMENT_MAX_LENGTH: usize = 260;
@@ -100,7 +108,41 @@ pub fn check<B>(req: &mut Request<B>) -> Option<Response<Body>> {
     if let Some(r) = check_size(req.method().as_str(), req.uri(), req.headers()) {
         return Some(r);
     }
-    check_host(req.version(), req.headers())
+    if let Some(r) = check_host(req.version(), req.headers()) {
+        return Some(r);
+    }
+    check_length(req.method(), req.version(), req.headers())
+}
+
+/// A POST or PUT must say how long its body is (`Content-Length`, or chunked on HTTP/1.1):
+/// HTTP.sys answers 411 before IIS runs (observed on IIS 10: "a bodiless `POST` never reaches
+/// IIS", so `curl -X POST` without data fails there). Other methods may leave it out.
+fn check_length(
+    method: &http::Method,
+    version: Version,
+    headers: &HeaderMap,
+) -> Option<Response<Body>> {
+    if !(method == http::Method::POST || method == http::Method::PUT)
+        || headers.contains_key(header::CONTENT_LENGTH)
+    {
+        return None;
+    }
+    let chunked = version == Version::HTTP_11
+        && headers
+            .get_all(header::TRANSFER_ENCODING)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
+    (!chunked).then(|| {
+        page(
+            StatusCode::LENGTH_REQUIRED,
+            "Length Required",
+            "Length Required",
+            "The request must be chunked or have a content length.",
+        )
+    })
 }
 
 fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
@@ -139,6 +181,14 @@ fn check_target<B>(req: &mut Request<B>) -> Option<Response<Body>> {
 fn check_size(method: &str, uri: &Uri, headers: &HeaderMap) -> Option<Response<Body>> {
     // `METHOD SP target SP HTTP/1.1 CRLF`
     let target = uri.path_and_query().map_or(1, |p| p.as_str().len());
+    if target > MAX_URL_BYTES {
+        return Some(page(
+            StatusCode::URI_TOO_LONG,
+            "Request URL Too Long",
+            "Request URL Too Long",
+            "The request URL is too long.",
+        ));
+    }
     let mut total = method.len() + target + 12;
     for (name, value) in headers {
         let line = name.as_str().len() + 2 + value.len() + 2;
@@ -170,16 +220,28 @@ fn check_host(version: Version, headers: &HeaderMap) -> Option<Response<Body>> {
 
 /// HTTP.sys's own 400 page (its HTML, word for word in shape), with the connection closed.
 pub fn refusal(title: &str, message: &str) -> Response<Body> {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Bad Request",
+        &format!("Bad Request - {title}"),
+        message,
+    )
+}
+
+/// One of HTTP.sys's own error pages: `title` in `<TITLE>`, `heading` in `<h2>`, then
+/// "HTTP Error <status>. <message>", with the connection closed.
+fn page(status: StatusCode, title: &str, heading: &str, message: &str) -> Response<Body> {
+    let code = status.as_u16();
     let body = format!(
         "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"\"http://www.w3.org/TR/html4/strict.dtd\">\r\n\
-         <HTML><HEAD><TITLE>Bad Request</TITLE>\r\n\
+         <HTML><HEAD><TITLE>{title}</TITLE>\r\n\
          <META HTTP-EQUIV=\"Content-Type\" Content=\"text/html; charset=us-ascii\"></HEAD>\r\n\
-         <BODY><h2>Bad Request - {title}</h2>\r\n\
-         <hr><p>HTTP Error 400. {message}</p>\r\n\
+         <BODY><h2>{heading}</h2>\r\n\
+         <hr><p>HTTP Error {code}. {message}</p>\r\n\
          </BODY></HTML>\r\n"
     );
     let mut r = Response::new(super::proxy::full(bytes::Bytes::from(body)));
-    *r.status_mut() = StatusCode::BAD_REQUEST;
+    *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -315,6 +377,62 @@ mod tests {
             seg(200),
             seg(200)
         )));
+    }
+
+    /// Regression (observed on IIS 10, MH21/MH43, RL14): a POST or PUT without a length is
+    /// HTTP.sys's 411, and a target over 16 KiB its 414; iisn passed the first to node and
+    /// answered the second with the 400 of an oversized head.
+    #[test]
+    fn length_required_and_url_too_long() {
+        let answer = |method: &str, version: Version, headers: &[(&str, &str)]| {
+            let mut r = req("/server.js", headers);
+            *r.method_mut() = http::Method::from_bytes(method.as_bytes()).expect("method");
+            *r.version_mut() = version;
+            check(&mut r).map(|x| x.status().as_u16())
+        };
+        let v11 = Version::HTTP_11;
+        assert_eq!(answer("POST", v11, &[("host", "x")]), Some(411));
+        assert_eq!(answer("PUT", v11, &[("host", "x")]), Some(411));
+        assert_eq!(
+            answer("POST", v11, &[("host", "x"), ("content-length", "0")]),
+            None
+        );
+        assert_eq!(
+            answer(
+                "PUT",
+                v11,
+                &[("host", "x"), ("transfer-encoding", "chunked")]
+            ),
+            None
+        );
+        assert_eq!(
+            answer(
+                "POST",
+                Version::HTTP_10,
+                &[("transfer-encoding", "chunked")]
+            ),
+            Some(411),
+            "HTTP/1.0 has no chunked bodies"
+        );
+        for method in ["GET", "DELETE", "OPTIONS", "PATCH"] {
+            assert_eq!(answer(method, v11, &[("host", "x")]), None, "{method}");
+        }
+        let mut r = req("/server.js", &[("host", "x")]);
+        *r.method_mut() = http::Method::POST;
+        let page = check(&mut r).expect("refused");
+        assert_eq!(page.headers()[header::SERVER], "Microsoft-HTTPAPI/2.0");
+        assert_eq!(page.headers()[header::CONNECTION], "close");
+
+        let host = [("host", "x")];
+        let url = |n: usize| format!("/{}", "a/".repeat(n / 2));
+        assert_eq!(
+            check(&mut req(&url(16_000), &host)).map(|x| x.status().as_u16()),
+            None
+        );
+        assert_eq!(
+            check(&mut req(&url(20_000), &host)).map(|x| x.status().as_u16()),
+            Some(414)
+        );
     }
 
     #[test]

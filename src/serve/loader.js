@@ -157,13 +157,16 @@ function packageType(dir) {
   }
 }
 
-// Whether node treats the file as an ES module by its name and package scope.
+// Whether node treats the file as an ES module by its name and package scope. The
+// package's "type" decides only for .js: require() compiles any other name (server.ts,
+// app.es6, an extensionless file) as CommonJS whatever the package says, as iisnode's
+// interceptor then does.
 function isEsModuleFile(file) {
   var ext = path.extname(file);
   if (ext === '.mjs') {
     return true;
   }
-  if (ext === '.cjs' || ext === '.json' || ext === '.node') {
+  if (ext !== '.js') {
     return false;
   }
   return packageType(path.dirname(file)) === 'module';

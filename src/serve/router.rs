@@ -13,7 +13,8 @@
 //! request URL's configuration path; child levels' entries come first, as IIS merges them,
 //! so a site's mapping beats the stock ones); the first mapping
 //! whose `path` matches the segment (`hello.js`, `*.js`, `server*.js`, or a path with `/`
-//! compared with the URL relative to the mapping's folder) and whose `verb` and
+//! compared with the URL's segments ending there, from any segment below the mapping's
+//! folder: `dist/server.js` maps `/x/dist/server.js` too, as IIS 10 does) and whose `verb` and
 //! `resourceType` fit selects the handler, and the rest of the URL is PATH_INFO
 //! (`/app/hello.js/extra/path` runs `app/hello.js`). `path="*"` mappings take part at the
 //! last segment only, in their place in the list (a site's wildcard iisnode mapping beats the
@@ -138,7 +139,9 @@ pub fn decode_lossy(s: &str, plus: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Decodes `%XX` escapes once. `None` for a malformed escape or non-UTF-8 result.
+/// Decodes `%XX` escapes once, and HTTP.sys's `%uNNNN` (a UTF-16 code unit; a surrogate pair
+/// as two escapes), which it accepts by default (`PercentUAllowed`, 1, KB 820129). `None` for
+/// a malformed escape or a result that is not UTF-8 (HTTP.sys's 400).
 pub fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return Some(s.to_string());
@@ -158,7 +161,11 @@ pub fn percent_decode(s: &str) -> Option<String> {
                     out.push((h * 16 + l) as u8);
                     i += 3;
                 }
-                _ => return None,
+                _ => {
+                    let (c, used) = percent_u(&b[i..])?;
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                    i += used;
+                }
             }
         } else {
             out.push(b[i]);
@@ -166,6 +173,32 @@ pub fn percent_decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// The character of a `%uNNNN` escape at the start of `b` (two for a surrogate pair,
+/// `%uD83D%uDE00`) and the bytes it takes; `None` when it is not one.
+fn percent_u(b: &[u8]) -> Option<(char, usize)> {
+    let unit = |b: &[u8]| -> Option<u32> {
+        let digits = b
+            .strip_prefix(b"%u")
+            .or_else(|| b.strip_prefix(b"%U"))?
+            .get(..4)?;
+        let text = std::str::from_utf8(digits).ok()?;
+        if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(text, 16).ok()
+    };
+    let first = unit(b)?;
+    if (0xD800..0xDC00).contains(&first) {
+        let second = unit(b.get(6..)?)?;
+        if !(0xDC00..0xE000).contains(&second) {
+            return None;
+        }
+        let c = char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))?;
+        return Some((c, 12));
+    }
+    Some((char::from_u32(first)?, 6))
 }
 
 /// IIS wildcard match (`*` any run, `?` one character), ASCII case-insensitive.
@@ -224,26 +257,16 @@ fn verb_matches(h: &HandlerEntry, method: &str) -> bool {
 
 /// Whether handler `h` maps the URL prefix `segs[..=i]`.
 fn handler_matches(h: &Entry<HandlerEntry>, segs: &[&str], i: usize) -> bool {
-    let raw = h.item.path.value.trim();
-    let path = if raw.contains('\\') {
-        std::borrow::Cow::Owned(raw.replace('\\', "/"))
+    let path = h.item.path.value.trim();
+    if path.contains(['/', '\\']) {
+        // The URL's last segments, wherever they start below the mapping's folder.
+        crate::config::site::slash_path_matches(
+            path,
+            &segs[..=i],
+            crate::config::site::level_depth(&h.level),
+        )
     } else {
-        std::borrow::Cow::Borrowed(raw)
-    };
-    if path.contains('/') {
-        let want = path.trim_start_matches('/');
-        let level_depth = if h.level.is_empty() {
-            0
-        } else {
-            h.level.split('/').count()
-        };
-        if level_depth > i {
-            return false;
-        }
-        let rel = segs[level_depth..=i].join("/");
-        rel.eq_ignore_ascii_case(want)
-    } else {
-        wildcard_match(&path, segs[i])
+        wildcard_match(path, segs[i])
     }
 }
 
@@ -305,6 +328,25 @@ fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
     }
 }
 
+/// The mapping handler mapping finds for a URL's segments.
+enum Mapped {
+    /// A mapping (entry `index` of `cfg`'s list) whose `path` names segment `i`, which ends
+    /// at byte `end` of the site path; the rest of the URL is PATH_INFO.
+    At {
+        cfg: Arc<FolderConfig>,
+        index: usize,
+        i: usize,
+        end: usize,
+    },
+    /// The first `path="*"` mapping that applies (at the last segment, or for no segment).
+    Star {
+        cfg: Arc<FolderConfig>,
+        index: usize,
+    },
+    /// None at all (the site cleared the list).
+    None,
+}
+
 /// IIS's handler mapping for a site path after URL Rewrite (see the module docs). Clears
 /// `pure` when a handler's `resourceType` made it read the file system.
 pub fn select_handler(
@@ -313,6 +355,70 @@ pub fn select_handler(
     site_path: &str,
     pure: &mut bool,
 ) -> HandlerChoice {
+    map_segments(p, method, site_path, pure, |mapped, segs| match mapped {
+        Mapped::At { cfg, index, i, .. } => {
+            let h = &cfg.eff.handlers[index].item;
+            if has_module(h, "StaticFileModule") {
+                // A mapping of the site's own to the static file handler (`*.js` so that a
+                // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
+                // IIS's StaticFile, whatever its name. Past an inner segment the file with
+                // the rest of the URL is not there, and StaticFile says 404.
+                return HandlerChoice::Static {
+                    name: h.name.value.clone(),
+                };
+            }
+            if h.is_iisnode() {
+                let script_rel = segs[..=i].join("/");
+                let path_info = if i + 1 < segs.len() {
+                    let mut pi = format!("/{}", segs[i + 1..].join("/"));
+                    if site_path.ends_with('/') {
+                        pi.push('/');
+                    }
+                    pi
+                } else {
+                    String::new()
+                };
+                return HandlerChoice::Iisnode {
+                    config: cfg.clone(),
+                    index,
+                    script_rel,
+                    path_info,
+                };
+            }
+            not_emulated(h)
+        }
+        Mapped::Star { cfg, index } => {
+            star_choice(&cfg, index, &cfg.eff.handlers[index].item, segs, method)
+        }
+        Mapped::None => HandlerChoice::None,
+    })
+}
+
+/// Where the script ends in `site_path` (a byte offset) when handler mapping splits it into
+/// a script and PATH_INFO (`/app/server.js/a/b` → 14), whatever the mapping's module; `None`
+/// when nothing follows the mapped segment. What request filtering's `maxUrl` and
+/// `fileExtensions` look at on IIS (see [`super::pipeline::filtering::ScriptPart`]).
+pub fn script_end(p: &Pipeline, method: &str, site_path: &str, pure: &mut bool) -> Option<usize> {
+    let mut end = None;
+    map_segments(p, method, site_path, pure, |mapped, segs| {
+        if let Mapped::At { i, end: e, .. } = mapped
+            && i + 1 < segs.len()
+        {
+            end = Some(e);
+        }
+    });
+    end
+}
+
+/// Handler mapping's walk over the segments of `site_path` (see the module docs): `then`
+/// gets the mapping found and the segments.
+fn map_segments<R>(
+    p: &Pipeline,
+    method: &str,
+    site_path: &str,
+    pure: &mut bool,
+    then: impl FnOnce(Mapped, &[&str]) -> R,
+) -> R {
     // Segments with their byte offsets, so that each folder is a slice, not a new string
     // (on the stack up to 16 segments).
     const ON_STACK: usize = 16;
@@ -349,7 +455,8 @@ pub fn select_handler(
         // The configuration of the URL up to and including this segment: its folder's, and a
         // `<location>` naming the segment itself (`<location path="elmah.axd">` holding the
         // mapping for elmah.axd, a pattern IIS honours), which the folder's alone would miss.
-        let cfg = p.config_for(&site_path[..starts[i] + segs[i].len()]);
+        let end = starts[i] + segs[i].len();
+        let cfg = p.config_for(&site_path[..end]);
         // At the last segment the whole list counts in its order, `path="*"` entries too:
         // a wildcard mapping in front of `*.aspx` takes `/page.aspx`, and StaticFile in
         // front of an iisnode mapping takes the script. (A `*` entry never splits the URL
@@ -365,37 +472,12 @@ pub fn select_handler(
                 && resource_fits(&h.item, p, &segs[..=i], pure)
         });
         let Some((index, h)) = found else { continue };
-        if h.item.path.value.trim() == "*" {
-            return star_choice(&cfg, index, &h.item, segs, method);
-        }
-        if has_module(&h.item, "StaticFileModule") {
-            // A mapping of the site's own to the static file handler (`*.js` so that a
-            // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
-            // IIS's StaticFile, whatever its name. Past an inner segment the file with the
-            // rest of the URL is not there, and StaticFile says 404.
-            return HandlerChoice::Static {
-                name: h.item.name.value.clone(),
-            };
-        }
-        if h.item.is_iisnode() {
-            let script_rel = segs[..=i].join("/");
-            let path_info = if i + 1 < segs.len() {
-                let mut pi = format!("/{}", segs[i + 1..].join("/"));
-                if site_path.ends_with('/') {
-                    pi.push('/');
-                }
-                pi
-            } else {
-                String::new()
-            };
-            return HandlerChoice::Iisnode {
-                config: cfg.clone(),
-                index,
-                script_rel,
-                path_info,
-            };
-        }
-        return not_emulated(&h.item);
+        let mapped = if h.item.path.value.trim() == "*" {
+            Mapped::Star { cfg, index }
+        } else {
+            Mapped::At { cfg, index, i, end }
+        };
+        return then(mapped, segs);
     }
     // No segment matched: the first `path="*"` mapping of the URL's folder.
     let cfg = p.config_for(site_path);
@@ -403,12 +485,11 @@ pub fn select_handler(
         .eff
         .handlers
         .iter()
-        .enumerate()
-        .find(|(_, h)| h.item.path.value.trim() == "*" && usable(h, cfg.eff.access_policy));
-    let Some((index, h)) = found else {
-        return HandlerChoice::None;
-    };
-    star_choice(&cfg, index, &h.item, segs, method)
+        .position(|h| h.item.path.value.trim() == "*" && usable(h, cfg.eff.access_policy));
+    match found {
+        Some(index) => then(Mapped::Star { cfg, index }, segs),
+        None => then(Mapped::None, segs),
+    }
 }
 
 /// What a `path="*"` mapping (entry `index` of `cfg`'s list) does with the URL `segs`.
@@ -621,6 +702,13 @@ mod tests {
         assert_eq!(percent_decode("/a%2"), None);
         assert_eq!(percent_decode("/%ff"), None);
         assert_eq!(percent_decode("/plain").as_deref(), Some("/plain"));
+        // HTTP.sys's `%uNNNN` (PercentUAllowed, on by default).
+        assert_eq!(percent_decode("/%u0041.txt").as_deref(), Some("/A.txt"));
+        assert_eq!(percent_decode("/caf%U00E9").as_deref(), Some("/café"));
+        assert_eq!(percent_decode("/%uD83D%uDE00").as_deref(), Some("/😀"));
+        for bad in ["/%u00", "/%u00zz", "/%uD83D", "/%uD83Dx", "/%uDE00", "/%u"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 
     proptest::proptest! {

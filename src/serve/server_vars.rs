@@ -14,14 +14,24 @@
 //! | `REQUEST_URI`, `HTTP_URL`, `UNENCODED_URL` | the raw request target, query included |
 //! | `REMOTE_ADDR`, `REMOTE_HOST`, `REMOTE_PORT` | the client's numeric address and port |
 //! | `LOCAL_ADDR`, `SERVER_PORT`, `SERVER_NAME` | the address and port the client connected to (on a wildcard `--host`, the connection's own); the Host name |
-//! | `SERVER_PROTOCOL`, `SERVER_SOFTWARE`, `GATEWAY_INTERFACE` | `HTTP/1.1`, `iisn/<version>`, `CGI/1.1` |
+//! | `SERVER_PROTOCOL`, `SERVER_SOFTWARE`, `GATEWAY_INTERFACE` | `HTTP/1.1`, `Microsoft-IIS/10.0`, `CGI/1.1` |
 //! | `HTTPS`, `SERVER_PORT_SECURE` | `off`, `0` (iisn serves plain HTTP) |
+//! | `CERT_*`, `HTTPS_KEYSIZE`, `HTTPS_SECRETKEYSIZE`, `HTTPS_SERVER_ISSUER`, `HTTPS_SERVER_SUBJECT` | empty, as IIS has them over plain HTTP |
 //! | `CONTENT_TYPE`, `CONTENT_LENGTH` | from the request headers |
 //! | `HTTP_<NAME>` | any request header, `-` written as `_` |
-//! | `APPL_PHYSICAL_PATH`, `APPL_MD_PATH`, `INSTANCE_ID` | the site folder; `/LM/W3SVC/1/ROOT`; `1` |
+//! | `APPL_PHYSICAL_PATH`, `APPL_MD_PATH`, `INSTANCE_ID`, `INSTANCE_META_PATH` | the site folder; `/LM/W3SVC/1/ROOT`; `1`; `/LM/W3SVC/1` |
 //! | `SCRIPT_FILENAME`, `SCRIPT_TRANSLATED`, `PATH_TRANSLATED`, `REQUEST_FILENAME` | the script's file path |
 //! | `AUTH_USER`, `LOGON_USER`, `REMOTE_USER` | empty, or `--auth-user` |
 //! | `AUTH_TYPE` | empty, or `--auth-type` (default `Negotiate`) with `--auth-user` |
+//!
+//! These are the values IIS 10 gives (a reading of every `Request.ServerVariables` entry on a
+//! stock server over HTTP): the variables that describe no certificate are empty strings, not
+//! missing, so a promoted one reaches node as an empty `X-iisnode-<NAME>` header, and
+//! `SERVER_PORT` is the port the client connected to, not the one in its `Host` header.
+//! `SERVER_SOFTWARE` names IIS, not iisn: an application that branches on it (or a rewrite
+//! rule that tests it) must take under iisn the path it takes in production, as the
+//! `X-Powered-By: ASP.NET` iisn sends and the `APPL_MD_PATH` above do; iisn names itself in
+//! its terminal, logs and error pages instead.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -99,7 +109,7 @@ impl RequestInfo<'_> {
                 .map(|h| host_name(&h).to_string())
                 .unwrap_or_else(|| self.local.ip().to_string()),
             "SERVER_PROTOCOL" => "HTTP/1.1".to_string(),
-            "SERVER_SOFTWARE" => format!("iisn/{}", env!("CARGO_PKG_VERSION")),
+            "SERVER_SOFTWARE" => "Microsoft-IIS/10.0".to_string(),
             "GATEWAY_INTERFACE" => "CGI/1.1".to_string(),
             "HTTPS" => "off".to_string(),
             "SERVER_PORT_SECURE" => "0".to_string(),
@@ -108,6 +118,21 @@ impl RequestInfo<'_> {
             "APPL_PHYSICAL_PATH" => format!("{}/", self.site_root.display()),
             "APPL_MD_PATH" => "/LM/W3SVC/1/ROOT".to_string(),
             "INSTANCE_ID" => "1".to_string(),
+            "INSTANCE_META_PATH" => "/LM/W3SVC/1".to_string(),
+            // No client or server certificate over plain HTTP: IIS has these, empty.
+            "CERT_COOKIE"
+            | "CERT_FLAGS"
+            | "CERT_ISSUER"
+            | "CERT_KEYSIZE"
+            | "CERT_SECRETKEYSIZE"
+            | "CERT_SERIALNUMBER"
+            | "CERT_SERVER_ISSUER"
+            | "CERT_SERVER_SUBJECT"
+            | "CERT_SUBJECT"
+            | "HTTPS_KEYSIZE"
+            | "HTTPS_SECRETKEYSIZE"
+            | "HTTPS_SERVER_ISSUER"
+            | "HTTPS_SERVER_SUBJECT" => String::new(),
             "SCRIPT_FILENAME" | "SCRIPT_TRANSLATED" | "PATH_TRANSLATED" | "REQUEST_FILENAME" => {
                 self.script_file?.display().to_string()
             }
@@ -166,6 +191,20 @@ pub const KNOWN: &[&str] = &[
     "APPL_PHYSICAL_PATH",
     "APPL_MD_PATH",
     "INSTANCE_ID",
+    "INSTANCE_META_PATH",
+    "CERT_COOKIE",
+    "CERT_FLAGS",
+    "CERT_ISSUER",
+    "CERT_KEYSIZE",
+    "CERT_SECRETKEYSIZE",
+    "CERT_SERIALNUMBER",
+    "CERT_SERVER_ISSUER",
+    "CERT_SERVER_SUBJECT",
+    "CERT_SUBJECT",
+    "HTTPS_KEYSIZE",
+    "HTTPS_SECRETKEYSIZE",
+    "HTTPS_SERVER_ISSUER",
+    "HTTPS_SERVER_SUBJECT",
     "SCRIPT_FILENAME",
     "SCRIPT_TRANSLATED",
     "PATH_TRANSLATED",
@@ -212,6 +251,18 @@ mod tests {
         assert_eq!(info.get("HTTP_X_MISSING"), None);
         assert_eq!(info.get("AUTH_USER").as_deref(), Some(""));
         assert_eq!(info.get("NOT_A_VAR"), None);
+        // As IIS 10 gives them: IIS names itself; no certificate is an empty value.
+        assert_eq!(
+            info.get("SERVER_SOFTWARE").as_deref(),
+            Some("Microsoft-IIS/10.0")
+        );
+        assert_eq!(info.get("CERT_SUBJECT").as_deref(), Some(""));
+        assert_eq!(info.get("https_keysize").as_deref(), Some(""));
+        assert_eq!(
+            info.get("INSTANCE_META_PATH").as_deref(),
+            Some("/LM/W3SVC/1")
+        );
+        assert_eq!(info.get("CERT_NOT_A_VAR"), None);
         let with_auth = RequestInfo {
             auth: Some(&auth),
             ..info

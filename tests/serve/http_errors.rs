@@ -49,12 +49,26 @@ fn auto_replaces_node_errors_under_custom_mode() {
     let r = s.raw_get("/app.js/chunked400");
     assert_eq!(r.status, 400);
     assert!(r.text().contains("custom 400 page"), "{}", r.text());
-    // With flushResponse="true" iisnode flushes the chunks to the client as they come, so
-    // IIS can no longer replace the response.
+    // With flushResponse="true" iisnode flushes each chunk as it comes, and IIS replaces
+    // what the first flush carries, node's first chunk: the page, then node's later chunks
+    // (observed on IIS 10), chunked, with the page's type. It passed node's body through.
     let r = s.raw_get("/flush/app.js/chunked400");
+    assert_eq!(r.status, 400, "{}", r.head);
+    assert!(r.chunked, "{}", r.head);
+    assert_eq!(r.header("content-length"), None, "{}", r.head);
+    assert_eq!(r.header("content-type"), Some("text/html"), "{}", r.head);
+    let text = r.text();
+    assert!(text.starts_with("<h1>custom 400 page</h1>"), "{text}");
+    assert!(text.ends_with("node chunk two"), "{text}");
+    assert!(!text.contains("node chunk one"), "{text}");
+    // A chunked response without data was never flushed: replaced whole.
+    let r = s.raw_get("/flush/app.js/chunkedempty400");
+    assert_eq!(r.status, 400, "{}", r.head);
     assert_eq!(
-        (r.status, r.text().as_str()),
-        (400, "node chunk one, node chunk two")
+        r.text().trim_end(),
+        "<h1>custom 400 page</h1>",
+        "{}",
+        r.head
     );
     // ... but a response with a length is still replaced there.
     let r = s.raw_get("/flush/app.js/json400");

@@ -140,6 +140,61 @@ fn custom_and_empty_headers() {
     assert_eq!(r.header("x-got-foo"), None, "{}", r.head);
 }
 
+/// A `customHeaders` value leaves as ISO-8859-1, one byte per character, whatever the
+/// web.config's encoding (observed on IIS 10: `café` in a UTF-8 file is `caf\xE9` on the
+/// wire); a character beyond Latin-1 has no byte there and goes as `?`. It was sent as the
+/// file's UTF-8. Both of iisn's ways to add the entries are checked: appended lines (a
+/// static file, node's page) and the header map (with a `Cache-Control` entry to merge).
+#[test]
+fn custom_header_values_leave_as_latin1() {
+    use std::io::{Read, Write};
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("readme.txt", "static\n");
+    let config = |extra: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration><system.webServer><handlers><add name=\"iisnode\" path=\"hello.js\" verb=\"*\" modules=\"iisnode\"/></handlers><httpProtocol><customHeaders><add name=\"X-NonAscii\" value=\"caf\u{e9} \u{4e2d}\"/>{extra}</customHeaders></httpProtocol></system.webServer></configuration>"
+        )
+    };
+    site.write("web.config", &config(""));
+    site.write("merged/readme.txt", "static\n");
+    site.write(
+        "merged/web.config",
+        "<configuration><system.webServer><httpProtocol><customHeaders><add name=\"Cache-Control\" value=\"no-store\"/></customHeaders></httpProtocol></system.webServer></configuration>",
+    );
+    let server = site.serve();
+    let head_bytes = |target: &str| {
+        let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
+        s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        write!(
+            s,
+            "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("read");
+        let end = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head");
+        out.truncate(end + 2);
+        out
+    };
+    for target in ["/readme.txt", "/hello.js", "/merged/readme.txt"] {
+        let head = head_bytes(target);
+        let text = String::from_utf8_lossy(&head).into_owned();
+        assert!(
+            head.windows(10).any(|w| w == b": caf\xE9 ?\r\n"),
+            "{target}: {text}"
+        );
+        assert!(
+            !text.contains("caf\u{e9}"),
+            "{target}: sent as UTF-8: {text}"
+        );
+    }
+}
+
 /// C07 / 122_multipleResponseHeaders: repeated response headers stay separate lines, with
 /// node's spelling; an empty-valued header survives.
 #[test]
@@ -446,6 +501,64 @@ fn local_addr_on_a_wildcard_listener_is_the_address_reached() {
         port.to_string(),
         "{d}"
     );
+}
+
+/// The server variables as IIS 10 gives them to a page over plain HTTP (a reading of every
+/// `Request.ServerVariables` entry): `SERVER_SOFTWARE` names IIS; `SERVER_PORT` is the port
+/// the client connected to, not its `Host` header's; `X-Forwarded-*` headers change nothing;
+/// the certificate variables exist, empty (iisnode then sends an empty `X-iisnode-<NAME>`).
+/// Request header bytes that are not ASCII (`caf\xE9`, `a\xFF\xFEb`) are accepted and reach
+/// node as sent, as IIS accepts them.
+#[test]
+fn server_variables_as_iis_10_gives_them() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    site.web_config(
+        "hello.js",
+        r#"promoteServerVars="SERVER_SOFTWARE,SERVER_NAME,SERVER_PORT,HTTPS,REMOTE_ADDR,CERT_SUBJECT,CERT_FLAGS,HTTPS_KEYSIZE,HTTPS_SERVER_SUBJECT,INSTANCE_META_PATH""#,
+    );
+    let server = site.serve();
+    let port = server.addr().port();
+    let r = server.raw(
+        "GET /hello.js?dump HTTP/1.1\r\nHost: shop.example.com:18112\r\nX-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Host: front.example.com\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+    let h = &d["headers"];
+    assert_eq!(h["x-iisnode-server_software"], "Microsoft-IIS/10.0", "{d}");
+    assert_eq!(h["x-iisnode-server_name"], "shop.example.com", "{d}");
+    assert_eq!(h["x-iisnode-server_port"], port.to_string(), "{d}");
+    assert_eq!(h["x-iisnode-https"], "off", "{d}");
+    assert_eq!(h["x-iisnode-remote_addr"], "127.0.0.1", "{d}");
+    assert_eq!(h["x-iisnode-instance_meta_path"], "/LM/W3SVC/1", "{d}");
+    for name in [
+        "x-iisnode-cert_subject",
+        "x-iisnode-cert_flags",
+        "x-iisnode-https_keysize",
+        "x-iisnode-https_server_subject",
+    ] {
+        assert_eq!(h[name], "", "{name} is empty, not missing: {d}");
+    }
+
+    for (sent, seen) in [
+        (&b"caf\xE9"[..], "caf\u{e9}"),
+        (b"a\xFF\xFEb", "a\u{ff}\u{fe}b"),
+    ] {
+        let mut request = b"GET /hello.js?dump HTTP/1.1\r\nHost: localhost\r\nX-Probe: ".to_vec();
+        request.extend_from_slice(sent);
+        request.extend_from_slice(b"\r\n\r\n");
+        let r = server.block_on(async {
+            let mut c = Conn::connect(server.addr()).await;
+            c.send(&request).await;
+            c.read_response().await
+        });
+        assert_eq!(r.status, 200, "{}", r.head);
+        let d: Value =
+            serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
+        // Node reads header bytes as Latin-1: one character per byte, as sent.
+        assert_eq!(d["headers"]["x-probe"], seen, "{d}");
+    }
 }
 
 /// `--auth-user` emulates Windows authentication for the promoted variables.
@@ -972,4 +1085,73 @@ fn http_sys_refuses_what_it_refuses_on_windows() {
     assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
     let d: Value = serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()));
     assert_eq!(d["url"], "/hello.js?dump", "{d}");
+}
+
+/// Regression (observed on IIS 10, MH21/MH43 and RL14): HTTP.sys answers a POST or PUT that
+/// says nothing of its body's length with 411, and a target over 16 KiB with 414; iisn passed
+/// the first to node (`curl -X POST` without data worked here and failed there) and answered
+/// the second with the 400 of an oversized head.
+#[test]
+fn http_sys_wants_a_length_and_a_short_url() {
+    let Some(site) = Site::new("headers") else {
+        return;
+    };
+    let server = site.serve();
+    let sys = |r: &crate::harness::RawResponse, status: u16, why: &str| {
+        assert_eq!(r.status, status, "{}\n{}", r.head, r.text());
+        assert_eq!(
+            r.header("server"),
+            Some("Microsoft-HTTPAPI/2.0"),
+            "{}",
+            r.head
+        );
+        assert_eq!(r.header("connection"), Some("close"), "{}", r.head);
+        assert!(r.text().contains(why), "{why}: {}", r.text());
+    };
+    for method in ["POST", "PUT"] {
+        sys(
+            &server.raw(&format!(
+                "{method} /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            )),
+            411,
+            "HTTP Error 411. The request must be chunked or have a content length.",
+        );
+        for framing in ["Content-Length: 0", "Transfer-Encoding: chunked\r\n\r\n0"] {
+            let r = server.raw(&format!(
+                "{method} /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n{framing}\r\n\r\n"
+            ));
+            assert_eq!(r.status, 200, "{framing}: {}\n{}", r.head, r.text());
+        }
+    }
+    let r = server.raw("DELETE /hello.js?dump HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+
+    let long = format!("/hello.js/{}", "segment/".repeat(2_500));
+    sys(
+        &server.raw(&format!("GET {long} HTTP/1.1\r\nHost: localhost\r\n\r\n")),
+        414,
+        "HTTP Error 414. The request URL is too long.",
+    );
+}
+
+/// Regression: HTTP.sys accepts `%uNNNN` escapes by default (`PercentUAllowed` is 1, KB
+/// 820129) and IIS works with the character; iisn answered 400 for any such URL.
+#[test]
+fn percent_u_escapes_are_decoded_as_http_sys_does() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("caf\u{e9}.txt", "coffee\n");
+    let server = site.serve();
+    let r = server.raw_get("/%u0068ello.js");
+    assert_eq!(r.status, 200, "{}\n{}", r.head, r.text());
+    let r = server.raw_get("/caf%u00E9.txt");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "coffee\n"),
+        "{}",
+        r.head
+    );
+    // Not an escape: still a 400.
+    assert_eq!(server.raw_get("/caf%u00.txt").status, 400);
 }

@@ -285,6 +285,84 @@ fn x_powered_by_asp_net_unless_removed() {
     assert_eq!(r.header("x-powered-by"), None, "{}", r.head);
 }
 
+/// IIS's `Server: Microsoft-IIS/10.0` rides every response (node's, a static file, IIS's own
+/// errors, either writer) unless node sends its own `Server`, which IIS keeps instead (an
+/// app behind IIS shows `Server: Kestrel` alone); `<remove name="Server">` in customHeaders
+/// cannot touch it (CH19), `requestFiltering removeServerHeader="true"` drops it (CH20), and
+/// an outbound rule blanking `RESPONSE_Server` removes it as on IIS.
+#[test]
+fn server_header_as_iis_sends_it() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("readme.txt", "static\n");
+    let wc = |body: &str| {
+        format!("<configuration><system.webServer>{body}</system.webServer></configuration>")
+    };
+    site.write(
+        "own/web.config",
+        &wc(r#"<handlers><add name="own" path="own.js" verb="*" modules="iisnode"/></handlers><httpProtocol><customHeaders><remove name="Server"/></customHeaders></httpProtocol>"#),
+    );
+    site.write(
+        "own/own.js",
+        "require('http').createServer(function (q, s) { s.writeHead(200, { Server: 'node-own' }); s.end('own'); }).listen(process.env.PORT);\n",
+    );
+    site.write("own/readme.txt", "static\n");
+    site.write(
+        "quiet/web.config",
+        &wc(r#"<security><requestFiltering removeServerHeader="true"/></security>"#),
+    );
+    site.write("quiet/readme.txt", "static\n");
+    site.write(
+        "rule/web.config",
+        &wc(r#"<rewrite><outboundRules><rule name="no server"><match serverVariable="RESPONSE_Server" pattern=".+"/><action type="Rewrite" value=""/></rule></outboundRules></rewrite>"#),
+    );
+    site.write("rule/readme.txt", "static\n");
+    let server = site.serve();
+    for url in [
+        "/readme.txt",
+        "/hello.js",
+        "/missing.txt",
+        "/own/readme.txt",
+    ] {
+        let r = server.raw_get(url);
+        assert_eq!(
+            r.header_all("server"),
+            ["Microsoft-IIS/10.0"],
+            "{url}: {}",
+            r.head
+        );
+        // In IIS's order: `Server`, then `X-Powered-By`.
+        let at = |name: &str| r.head.to_ascii_lowercase().find(name);
+        assert!(
+            at("\r\nserver:") < at("\r\nx-powered-by:"),
+            "{url}: {}",
+            r.head
+        );
+    }
+    let r = server.post("/hello.js", &[], "x");
+    assert_eq!(r.status, 200);
+    let all: Vec<_> = r.headers.get_all("server").iter().collect();
+    assert_eq!(all, ["Microsoft-IIS/10.0"], "{:?}", r.headers);
+    let r = server.raw_get("/own/own.js");
+    assert_eq!(r.status, 200, "{}", r.head);
+    assert_eq!(r.header_all("server"), ["node-own"], "{}", r.head);
+    for url in [
+        "/quiet/readme.txt",
+        "/quiet/missing.txt",
+        "/rule/readme.txt",
+    ] {
+        let r = server.raw_get(url);
+        assert_eq!(r.header("server"), None, "{url}: {}", r.head);
+        assert_eq!(
+            r.header("x-powered-by"),
+            Some("ASP.NET"),
+            "{url}: {}",
+            r.head
+        );
+    }
+}
+
 /// A script created after launch becomes an application on its first request (as on IIS)
 /// and is watched from then on: editing it recycles it.
 #[test]
@@ -317,4 +395,34 @@ fn wildcard_application_created_by_a_request_is_watched() {
         |e| (is_event(e, "recycle") || is_event(e, "spawned")) && e["app"] == "server3.js",
         TIMEOUT,
     );
+}
+
+/// iisnode's sample iisnode.yml, as Tomasz Janczuk's post introducing iisnode.yml printed it
+/// (trailing spaces included): the stock interceptor named by its installed path. On
+/// Windows that is the file the default names; iisn ran the path itself, node could not
+/// find it and every request answered 500.1002.
+#[test]
+fn stock_interceptor_named_by_its_installed_path_runs_the_app() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write(
+        "iisnode.yml",
+        "node_env: production  \nnodeProcessCommandLine: \"c:\\program files\\nodejs\\node.exe\"  \ninterceptor: \"c:\\program files\\iisnode\\interceptor.js\"  \nloggingEnabled: true  \n",
+    );
+    let server = site.serve();
+    let r = server.get("/hello.js");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "Hello, world!"),
+        "{}",
+        server.transcript()
+    );
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_iisn"))
+        .args(["--color", "never", "check"])
+        .arg(site.root())
+        .output()
+        .expect("run iisn check");
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(!out.contains("IISN7006"), "no interceptor warning: {out}");
 }

@@ -8,6 +8,7 @@
 //! | `rewrite.rs`       | IISN6005–6020 (6017: the loader), 1001 | URL Rewrite rules, patterns and targets      |
 //! | `static_files.rs`  | IISN6022         | files IIS would serve without a MIME type       |
 //! | `http_errors.rs`   | IISN6026         | custom error pages (`<httpErrors>`)             |
+//! | `headers.rs`       | IISN6028         | response headers IIS writes itself (`Server`)   |
 //! | `app.rs`           | IISN6023, 7002–7008 | the node application: script, package.json, node |
 //!
 //! Every lint points at the attribute value it is about (`file:line:column`), says what
@@ -29,6 +30,7 @@
 pub mod app;
 pub mod app_settings;
 pub mod handlers;
+pub mod headers;
 pub mod http_errors;
 pub mod rewrite;
 pub mod same_name;
@@ -56,6 +58,7 @@ pub fn run_all(site: &LoadedSite, path_var: Option<&str>) -> Vec<Diagnostic> {
     rewrite::run(&mut ctx);
     static_files::run(&mut ctx);
     http_errors::run(&mut ctx);
+    headers::run(&mut ctx);
     app::run(&mut ctx);
     same_name::run(&mut ctx);
     ctx.out

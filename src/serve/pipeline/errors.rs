@@ -72,9 +72,10 @@
 //! the head goes out: `Content-Length: 0`, or neither `Content-Length` nor
 //! `Transfer-Encoding`, is no body; any chunked response counts as one, even one that turns
 //! out empty. Under Detailed a `HEAD` response is taken to have one (node sends no framing
-//! for `HEAD`, and the answer must match `GET`'s). With `flushResponse="true"` iisnode flushes a chunked
-//! response to the client as it arrives, so IIS can no longer replace it: under `Auto` such
-//! a response is passed through in Custom mode too.
+//! for `HEAD`, and the answer must match `GET`'s). With `flushResponse="true"` iisnode flushes
+//! a chunked response chunk by chunk, and IIS replaces only what the first flush carries:
+//! the page goes out in place of node's first chunk, and node's later chunks follow it (the
+//! module acts once, when the head leaves; observed on IIS 10).
 //!
 //! The wire carries the bare status; the sub-status is in the page and in the log line
 //! (DECISIONS.md §19).
@@ -241,7 +242,7 @@ fn advice(status: u16, substatus: u32) -> (&'static str, &'static [&'static str]
                 "Request filtering is configured for the Web server and the verb for this request is denied, or not listed while allowUnlisted is false.",
             ],
         ),
-        (404, 10) => (
+        (431, 0) => (
             "The request filtering module is configured to deny a request where a request header is too long.",
             &[
                 "Request filtering is configured on the Web server to deny the request because a header is longer than its headerLimits sizeLimit.",
@@ -728,11 +729,13 @@ pub async fn node_response(
     if let Some(fault) = error_pages_fault(cx).await {
         return fault;
     }
-    let detail = match cx.config.eff.http_errors.existing_response {
+    // The response stays when IIS may still pass part of it (below).
+    let (detail, resp) = match cx.config.eff.http_errors.existing_response {
         ExistingResponse::PassThrough => return resp,
-        ExistingResponse::Replace => {
-            "The node application answered with an error status; httpErrors existingResponse=\"Replace\" substitutes IIS's error page."
-        }
+        ExistingResponse::Replace => (
+            "The node application answered with an error status; httpErrors existingResponse=\"Replace\" substitutes IIS's error page.",
+            Some(resp),
+        ),
         // (a) iisnode never asks IIS to skip custom errors; and iisn's own pages for
         // iisnode's failures stay as they are.
         ExistingResponse::Auto if !from.from_node => return resp,
@@ -741,23 +744,112 @@ pub async fn node_response(
             if *cx.method == Method::HEAD {
                 return resp;
             }
-            if let Ok(with_body) = peek_body(resp).await {
-                return with_body;
+            match peek_body(resp).await {
+                Ok(with_body) => return with_body,
+                Err(_) => (
+                    "The node application answered with an error status and no body; with httpErrors existingResponse=\"Auto\" IIS replaces such a response with its error page. Send a body, or set existingResponse=\"PassThrough\".",
+                    None,
+                ),
             }
-            "The node application answered with an error status and no body; with httpErrors existingResponse=\"Auto\" IIS replaces such a response with its error page. Send a body, or set existingResponse=\"PassThrough\"."
         }
-        ExistingResponse::Auto => {
-            // (b) the custom page, unless iisnode already flushed the response out.
-            if from.flush && resp.headers().contains_key(header::TRANSFER_ENCODING) {
-                return resp;
-            }
-            "The node application answered with an error status; with httpErrors existingResponse=\"Auto\" and errorMode Custom, IIS replaces it with its error page."
-        }
+        // (b) the custom page.
+        ExistingResponse::Auto => (
+            "The node application answered with an error status; with httpErrors existingResponse=\"Auto\" and errorMode Custom, IIS replaces it with its error page.",
+            Some(resp),
+        ),
     };
-    let mut err = IisError::new(status, from.substatus, detail);
+    let err = node_error(status, from.substatus, detail);
+    // With flushResponse="true" iisnode flushes a chunked response after each chunk: the
+    // CustomErrorModule acts on the first flush, which carries node's first chunk.
+    if let Some(resp) = resp.filter(|r| {
+        from.flush
+            && *cx.method != Method::HEAD
+            && r.headers().contains_key(header::TRANSFER_ENCODING)
+    }) {
+        return replace_first_flush(cx, &err, resp).await;
+    }
+    respond(cx, &err).await
+}
+
+/// The error iisn replaces node's response with, as the detailed page names it.
+fn node_error(status: u16, substatus: u32, detail: &str) -> IisError {
+    let mut err = IisError::new(status, substatus, detail);
     err.module = "iisnode";
     err.handler = Some("iisnode".into());
-    respond(cx, &err).await
+    err
+}
+
+/// The error page for a response iisnode flushes chunk by chunk (`flushResponse="true"`),
+/// as IIS sends it: the CustomErrorModule acts once, when the head leaves with the first
+/// flush, and replaces what is buffered then, node's first chunk; the chunks node writes
+/// after it pass through behind the page (observed on IIS 10: a page that set 404, wrote,
+/// flushed and wrote again answered 404, chunked, with the error page's `Content-Type` and
+/// body followed by its second write). A response that ends before any data was never
+/// flushed: IIS replaces it whole.
+async fn replace_first_flush(
+    cx: &ErrorContext<'_>,
+    err: &IisError,
+    resp: Response<Body>,
+) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let mut body = resp.into_body();
+    let rest = loop {
+        if hyper::body::Body::is_end_stream(&body) {
+            break None;
+        }
+        match body.frame().await {
+            None => break None,
+            Some(Ok(frame)) if frame.data_ref().is_some_and(bytes::Buf::has_remaining) => {
+                break Some(body);
+            }
+            Some(Ok(_)) => {}
+            // Node's body failed before its first chunk: the page alone.
+            Some(Err(_)) => break None,
+        }
+    };
+    let page = respond(cx, err).await;
+    let Some(rest) = rest else {
+        return page;
+    };
+    let (mut parts, page_body) = page.into_parts();
+    // The page and node's later chunks, in the chunked framing the flush started.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = Chain {
+        first: Some(page_body),
+        rest,
+    };
+    Response::from_parts(parts, body.boxed())
+}
+
+/// One body after another.
+struct Chain {
+    first: Option<Body>,
+    rest: Body,
+}
+
+impl hyper::body::Body for Chain {
+    type Data = bytes::Bytes;
+    type Error = crate::serve::proxy::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.as_mut() {
+            match std::pin::Pin::new(first).poll_frame(cx) {
+                std::task::Poll::Ready(None) => this.first = None,
+                // The page's trailers, if it had any, would end the message early.
+                std::task::Poll::Ready(Some(Ok(f))) if f.is_trailers() => this.first = None,
+                other => return other,
+            }
+        }
+        std::pin::Pin::new(&mut this.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.rest.is_end_stream()
+    }
 }
 
 /// Whether node's response has a body, from its framing headers: `Content-Length: 0` and no
@@ -850,7 +942,7 @@ mod tests {
             (404, 8),
             (404, 5),
             (404, 6),
-            (404, 10),
+            (431, 0),
             (404, 18),
             (404, 14),
             (404, 15),

@@ -6,7 +6,7 @@
 //!
 //! | check | status | setting |
 //! |---|---|---|
-//! | URL longer than `maxUrl` bytes (raw path, no query) | 404.14 | `requestLimits maxUrl` (4096) |
+//! | URL longer than `maxUrl` bytes (raw path, no query; see below for PATH_INFO) | 404.14 | `requestLimits maxUrl` (4096) |
 //! | query string longer than `maxQueryString` bytes | 404.15 | `requestLimits maxQueryString` (2048) |
 //! | `Content-Length` above `maxAllowedContentLength` | 413.1 | `requestLimits maxAllowedContentLength` (30000000) |
 //! | the verb denied, or unlisted with `allowUnlisted="false"` | 404.6 | `verbs` |
@@ -15,8 +15,8 @@
 //! | a denied sequence in the URL (raw or decoded), ASCII case-insensitive | 404.5 | `denyUrlSequences` |
 //! | a denied sequence in the query string (raw or decoded) | 404.18 | `denyQueryStringSequences` |
 //! | a path segment in the hidden list | 404.8 | `hiddenSegments` (stock: `web.config`, `bin`, `App_Data`, ...) |
-//! | the last segment's extension denied or unlisted | 404.7 | `fileExtensions` (stock: `.config`, `.cs`, ...) |
-//! | a request header longer than its `sizeLimit` (bytes of the value; `0` = no limit) | 404.10 | `requestLimits/headerLimits` |
+//! | the last segment's extension (the script's, see below) denied or unlisted | 404.7 | `fileExtensions` (stock: `.config`, `.cs`, ...) |
+//! | a request header longer than its `sizeLimit` (bytes of the value; `0` = no limit) | 431 | `requestLimits/headerLimits` |
 //! | a rule's deny string in what it scans, ASCII case-insensitive | 404.19 | `filteringRules` |
 //!
 //! `alwaysAllowedUrls` and `alwaysAllowedQueryStrings` (IIS 7.5+) exempt a request from the
@@ -50,6 +50,16 @@
 //! URL as requested, never the rewritten one: IIS runs request filtering once, at
 //! BeginRequest. A site without rules does no work for them.
 //!
+//! **PATH_INFO**: when handler mapping splits the URL into a script and PATH_INFO
+//! (`/server.js/a/very/long/path`, `/server.js/report.csv`), `maxUrl` and `fileExtensions`
+//! judge the script's part only (observed on IIS 10: with `maxUrl="40"`, a page plus path
+//! info to 100 bytes is served). The split is found ([`crate::serve::router::script_end`])
+//! only when one of these two refuses the whole URL ([`Filter::split_matters`]), so a request
+//! they pass does no more work; the script's length is then its decoded URL's, as IIS's
+//! `SCRIPT_NAME`. Hidden segments, sequences, `filteringRules` (`appliesTo` included) and
+//! the other checks still look at the whole URL (nothing observed says otherwise). The same
+//! holds for the check of a rewritten URL.
+//!
 //! Choices where IIS's own documentation disagrees or iisn adds something:
 //!
 //! * **413.1, not 404.13**, for an oversized body: IIS 7's documentation and status table say
@@ -63,9 +73,9 @@
 //!   only by accident (no MIME map for `.yml`); iisn makes that a rule instead of adding it to
 //!   the stock list, so `<clear/>` cannot expose it.
 //! * Segments are compared ASCII case-insensitively, as on Windows.
-//! * **404.10 for `headerLimits`**: IIS's status table names 404.10 "request header too
-//!   long" (the request-filtering reference mentions 431, which is http.sys's own answer to
-//!   an oversized header block); iisn answers 404.10 for a configured `headerLimits` entry.
+//! * **431 for `headerLimits`**: IIS 7's status table names 404.10 "request header too
+//!   long", the request-filtering reference 431 "Request Header Fields Too Large"; IIS 10
+//!   answers 431 from RequestFilteringModule, with `Connection: close` (observed, RL19).
 //!
 //! [`Filter::check_url`] is also applied to the URL after URL Rewrite, so a rule cannot
 //! rewrite into a hidden folder (inferred, iis-webconfig.md §3.5).
@@ -190,7 +200,7 @@ impl Rule {
 }
 
 /// What filtering looks at.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
     /// The path as sent (percent-encoded), including any `--app-path` prefix.
     pub raw_path: &'a str,
@@ -202,6 +212,21 @@ pub struct RequestFacts<'a> {
     pub content_length: Option<u64>,
     pub method: &'a str,
     pub headers: Option<&'a HeaderMap>,
+    /// The script when handler mapping splits the URL into a script and PATH_INFO
+    /// (`/server.js/a/b`), else `None` (see [`Filter::split_matters`]).
+    pub script: Option<ScriptPart<'a>>,
+}
+
+/// The part of a URL up to the script handler mapping found in it: what `maxUrl` and
+/// `fileExtensions` look at on IIS, which leave the PATH_INFO after it alone (observed on
+/// IIS 10: with `maxUrl="40"`, `/l1/probe.aspx/` plus path info to 100 bytes is served).
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptPart<'a> {
+    /// The script's site path (`/app/server.js`), normalised.
+    pub site_path: &'a str,
+    /// The length of the script's URL as IIS's `SCRIPT_NAME` gives it: decoded, with any
+    /// `--app-path` prefix.
+    pub url_len: usize,
 }
 
 fn denial(status: u16, substatus: u32, detail: String) -> IisError {
@@ -401,15 +426,29 @@ impl Filter {
         self.limits
     }
 
+    /// Whether `e` is a refusal that depends on where the URL's script ends (`maxUrl`,
+    /// `fileExtensions`), so that it must be made again with [`RequestFacts::script`] when
+    /// handler mapping splits the URL into a script and PATH_INFO. The split is found only
+    /// then: a request that passes (or has no PATH_INFO) does no more work.
+    pub fn split_matters(e: &IisError) -> bool {
+        e.status == 404 && matches!(e.substatus, 7 | 14) && e.module == "RequestFilteringModule"
+    }
+
     /// Every check, on the URL as requested.
     pub fn check_request(&self, r: &RequestFacts<'_>) -> Result<(), IisError> {
-        if r.raw_path.len() as u64 > self.limits.max_url {
+        let (url_len, what) = match r.script {
+            Some(s) => (
+                s.url_len,
+                "The script's URL (without the PATH_INFO after it)",
+            ),
+            None => (r.raw_path.len(), "The request URL"),
+        };
+        if url_len as u64 > self.limits.max_url {
             return Err(denial(
                 404,
                 14,
                 format!(
-                    "The request URL is {} bytes long; requestLimits maxUrl allows {}.",
-                    r.raw_path.len(),
+                    "{what} is {url_len} bytes long; requestLimits maxUrl allows {}.",
                     self.limits.max_url
                 ),
             ));
@@ -450,7 +489,7 @@ impl Filter {
             ));
         }
         self.check_query_sequences(r)?;
-        self.check_url(r.site_path)?;
+        self.check_url_split(r.site_path, r.script.map(|s| s.site_path))?;
         self.check_header_sizes(r)?;
         self.check_rules(r, true)
     }
@@ -565,8 +604,8 @@ impl Filter {
                     .find(|v| v.len() as u64 > *limit)
                 {
                     return Err(denial(
-                        404,
-                        10,
+                        431,
+                        0,
                         format!(
                             "The request header {name} is {} bytes long; requestFiltering headerLimits allows {limit}.",
                             v.len()
@@ -664,6 +703,13 @@ impl Filter {
 
     /// Hidden segments and file extensions of a site path (also used on rewritten URLs).
     pub fn check_url(&self, site_path: &str) -> Result<(), IisError> {
+        self.check_url_split(site_path, None)
+    }
+
+    /// [`Filter::check_url`] of a URL handler mapping splits: hidden segments in the whole
+    /// path, the extension of the script's (`script`, a prefix of `site_path`) when there is
+    /// one, as IIS judges it, not the PATH_INFO's last segment.
+    pub fn check_url_split(&self, site_path: &str, script: Option<&str>) -> Result<(), IisError> {
         for seg in site_path.split('/').filter(|s| !s.is_empty()) {
             if ALWAYS_HIDDEN.iter().any(|h| h.eq_ignore_ascii_case(seg)) {
                 return Err(denial(
@@ -687,7 +733,7 @@ impl Filter {
             }
         }
         if site_path.split('/').any(|s| !s.is_empty()) {
-            let ext = extension(site_path);
+            let ext = extension(script.unwrap_or(site_path));
             let rule = if self.extension_summary.may_hold(ext) {
                 self.extensions
                     .iter()
@@ -754,6 +800,7 @@ mod tests {
             content_length: len,
             method: "GET",
             headers: None,
+            script: None,
         }
     }
 

@@ -87,6 +87,14 @@ impl RequestHead {
     }
 }
 
+/// IIS's `Server` response header, as a header line.
+pub const SERVER_LINE: &[u8] = b"Server: Microsoft-IIS/10.0\r\n";
+/// IIS's server-level `customHeaders` (`X-Powered-By: ASP.NET`) as a header line.
+const STOCK_CUSTOM: &[u8] = b"X-Powered-By: ASP.NET\r\n";
+/// What nearly every response gets after its own headers: `Server`, then `X-Powered-By`,
+/// in IIS's order (CH4).
+const STOCK_WIRE: &[u8] = b"Server: Microsoft-IIS/10.0\r\nX-Powered-By: ASP.NET\r\n";
+
 /// Everything precomputed for one configuration folder.
 #[derive(Debug)]
 pub struct FolderConfig {
@@ -101,14 +109,22 @@ pub struct FolderConfig {
     /// and a value HTTP allows, in order (an empty value sends nothing on IIS). Built once:
     /// IIS's inherited `X-Powered-By` makes this list non-empty for nearly every site.
     pub custom_headers: Vec<(HeaderName, HeaderValue)>,
-    /// The same as header lines (`X-Powered-By: ASP.NET\r\n`, names as configured), for
-    /// iisn's own response writer, which appends them after the response's headers without
-    /// a header-map insert per entry and request. `None` when an entry must be merged with
-    /// the response's own header (`Cache-Control`, `Content-Type`) or there is none.
+    /// IIS sends `Server: Microsoft-IIS/10.0` on every response whose handler set no
+    /// `Server` of its own (CH19), unless `requestFiltering removeServerHeader="true"`
+    /// (CH20); `customHeaders` cannot remove it.
+    pub server_header: bool,
+    /// [`SERVER_LINE`] (when [`Self::server_header`]) then the custom headers as header
+    /// lines (`X-Powered-By: ASP.NET\r\n`, names as configured), for iisn's own response
+    /// writer, which appends them after the response's headers without a header-map insert
+    /// per entry and request. `None` when an entry must be merged with the response's own
+    /// header (`Cache-Control`, `Content-Type`) or there is nothing to add.
     pub custom_wire: Option<bytes::Bytes>,
     /// The 500.19 every response with an error status gets below this folder, when IIS
     /// cannot read its `<httpErrors>` ([`crate::config::model::HttpErrors::unreadable`]).
     pub error_pages_fault: Option<IisError>,
+    /// The 500.19 every static file below this folder gets, when IIS cannot read its
+    /// `<staticContent>` ([`crate::config::model::EffectiveConfig::static_content_unreadable`]).
+    pub static_fault: Option<IisError>,
     /// `staticContent/mimeMap`, lower-cased extension (with its dot) → MIME type.
     mime: HashMap<String, String>,
 }
@@ -139,7 +155,7 @@ impl FolderConfig {
                 }
                 let spelled = h.item.name.value.trim();
                 let name = HeaderName::from_bytes(spelled.as_bytes()).ok()?;
-                let value = HeaderValue::from_str(value).ok()?;
+                let value = latin1_header_value(value)?;
                 for part in [spelled.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
                     wire.extend_from_slice(part);
                 }
@@ -148,14 +164,21 @@ impl FolderConfig {
             .collect();
         let merged =
             |n: &HeaderName| n == http::header::CACHE_CONTROL || n == http::header::CONTENT_TYPE;
-        // IIS's inherited `X-Powered-By: ASP.NET` alone, the common case, is a static: a
-        // clone per response then touches no reference count shared between threads.
-        const STOCK: &[u8] = b"X-Powered-By: ASP.NET\r\n";
-        let custom_wire = (!custom_headers.is_empty()
-            && !custom_headers.iter().any(|(n, _)| merged(n)))
+        let server_header = !eff.remove_server_header;
+        // IIS's own `Server` line and its inherited `X-Powered-By: ASP.NET` alone, the
+        // common case, are a static: a clone per response then touches no reference count
+        // shared between threads.
+        let custom_wire = (!custom_headers.iter().any(|(n, _)| merged(n))
+            && (server_header || !custom_headers.is_empty()))
         .then(|| {
-            if wire == STOCK {
-                bytes::Bytes::from_static(STOCK)
+            if server_header && wire == STOCK_CUSTOM {
+                bytes::Bytes::from_static(STOCK_WIRE)
+            } else if server_header && wire.is_empty() {
+                bytes::Bytes::from_static(SERVER_LINE)
+            } else if server_header {
+                let mut lines = SERVER_LINE.to_vec();
+                lines.extend_from_slice(&wire);
+                bytes::Bytes::from(lines)
             } else {
                 bytes::Bytes::from(wire)
             }
@@ -167,8 +190,10 @@ impl FolderConfig {
             rules,
             outbound,
             custom_headers,
+            server_header,
             custom_wire,
             error_pages_fault: None,
+            static_fault: None,
             mime,
         }
     }
@@ -189,6 +214,20 @@ impl FolderConfig {
             .or_else(|| self.mime.get("*"))
             .map(String::as_str)
     }
+}
+
+/// A configured header value as IIS puts it on the wire: one byte per character, ISO-8859-1
+/// (`café` is `caf\xE9`, whatever the web.config's encoding; observed on IIS 10), a
+/// character beyond it as `?`. `None` for a value HTTP does not allow (a control character).
+fn latin1_header_value(value: &str) -> Option<HeaderValue> {
+    if value.is_ascii() {
+        return HeaderValue::from_str(value).ok();
+    }
+    let bytes: Vec<u8> = value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    HeaderValue::from_bytes(&bytes).ok()
 }
 
 /// The iisnode mapping a request goes to, as handler mapping found it.
@@ -517,31 +556,39 @@ impl Pipeline {
             }
             let eff = site.effective_for(&k);
             let mut folder = FolderConfig::build(k.clone(), eff);
-            folder.error_pages_fault =
-                folder
-                    .eff
-                    .http_errors
-                    .unreadable
-                    .as_ref()
-                    .map(|(hresult, d)| {
-                        let file = d
-                            .primary
-                            .filter(|s| site.sources.contains(s.source))
-                            .map_or_else(PathBuf::new, |s| {
-                                site.sources.get(s.source).path().to_path_buf()
-                            });
-                        let failure = crate::config::site::LoadFailure {
-                            dir_rel: k.clone(),
-                            file,
-                            hresult: *hresult,
-                            diagnostic: d.clone(),
-                        };
-                        let mut e = load_failure_error(&site, &failure);
-                        // IIS meets it when the response goes out (CustomErrorModule).
-                        e.notification = "SendResponse";
-                        e.module = "CustomErrorModule";
-                        e
+            // Faults IIS meets only when a module reads the section: the failure page
+            // names the file and line, as a configuration error's page does.
+            let fault = |(hresult, d): &(u32, crate::diag::Diagnostic), module, notification| {
+                let file = d
+                    .primary
+                    .filter(|s| site.sources.contains(s.source))
+                    .map_or_else(PathBuf::new, |s| {
+                        site.sources.get(s.source).path().to_path_buf()
                     });
+                let failure = crate::config::site::LoadFailure {
+                    dir_rel: k.clone(),
+                    file,
+                    hresult: *hresult,
+                    diagnostic: d.clone(),
+                };
+                let mut e = load_failure_error(&site, &failure);
+                e.notification = notification;
+                e.module = module;
+                e
+            };
+            // IIS meets these when the response goes out (CustomErrorModule), and when its
+            // static file handler serves a file.
+            folder.error_pages_fault = folder
+                .eff
+                .http_errors
+                .unreadable
+                .as_ref()
+                .map(|f| fault(f, "CustomErrorModule", "SendResponse"));
+            folder.static_fault = folder
+                .eff
+                .static_content_unreadable
+                .as_ref()
+                .map(|f| fault(f, "StaticFileModule", "ExecuteRequestHandler"));
             let cfg = Arc::new(folder);
             configs.insert(lower, cfg.clone());
             unique.push((k, cfg));
@@ -783,7 +830,7 @@ impl Pipeline {
             return r;
         }
         let orig_cfg = self.config_for(&path);
-        let memo_ok = memo_ok && orig_cfg.filter.memo_ok();
+        let mut memo_ok = memo_ok && orig_cfg.filter.memo_ok();
 
         // Request filtering, on the URL as requested.
         let facts = filtering::RequestFacts {
@@ -794,8 +841,18 @@ impl Pipeline {
             content_length: content_length(&head.headers),
             method: head.method.as_str(),
             headers: Some(&head.headers),
+            script: None,
         };
-        let filtered = orig_cfg.filter.check_request(&facts);
+        let mut filtered = orig_cfg.filter.check_request(&facts);
+        if let Err(e) = &filtered
+            && filtering::Filter::split_matters(e)
+            && let Some(script) = self.script_part(head.method.as_str(), &path, &mut memo_ok)
+        {
+            filtered = orig_cfg.filter.check_request(&filtering::RequestFacts {
+                script: Some(script),
+                ..facts
+            });
+        }
         rec(&mut trace, |t| {
             t.filter(&path, false, &orig_cfg, filtered.as_ref().map(|_| ()));
             t.filter_exemptions(orig_cfg.filter.exemptions(&facts));
@@ -869,9 +926,20 @@ impl Pipeline {
         let set_vars = state.take_plain_vars();
         let final_path = state.path;
         let final_query = state.query;
+        // Whether finding the script of the rewritten URL (below) kept off the file system.
+        let mut split_pure = true;
         if rewritten && final_path != path {
             let cfg = self.config_for(&final_path);
-            let checked = cfg.filter.check_url(&final_path);
+            let mut checked = cfg.filter.check_url(&final_path);
+            if let Err(e) = &checked
+                && filtering::Filter::split_matters(e)
+                && let Some(script) =
+                    self.script_part(head.method.as_str(), &final_path, &mut split_pure)
+            {
+                checked = cfg
+                    .filter
+                    .check_url_split(&final_path, Some(script.site_path));
+            }
             rec(&mut trace, |t| {
                 t.filter(&final_path, true, &cfg, checked.as_ref().map(|_| ()))
             });
@@ -888,7 +956,7 @@ impl Pipeline {
             return r;
         }
 
-        let mut pure = memo_rules;
+        let mut pure = memo_rules && split_pure;
         let mut routed =
             self.dispatch_noting(head.method.as_str(), &final_path, &mut trace, &mut pure);
         Self::finish_folder_redirect(&mut routed, raw_query, head);
@@ -918,6 +986,7 @@ impl Pipeline {
             content_length: content_length(&head.headers),
             method: head.method.as_str(),
             headers: Some(&head.headers),
+            script: None,
         };
         // When a check of this request fails, the whole pipeline finds which, as IIS would.
         app.filter().filter.check_request_facts(&facts).ok()?;
@@ -928,6 +997,24 @@ impl Pipeline {
             return None;
         }
         Some(app.routed(raw_query))
+    }
+
+    /// The script part of `site_path` when handler mapping splits it into a script and
+    /// PATH_INFO, for request filtering ([`filtering::ScriptPart`]); asked only when a check
+    /// that depends on it refused the whole URL. Clears `pure` when handler mapping read the
+    /// file system (a `resourceType`).
+    fn script_part<'p>(
+        &self,
+        method: &str,
+        site_path: &'p str,
+        pure: &mut bool,
+    ) -> Option<filtering::ScriptPart<'p>> {
+        let end = router::script_end(self, method, site_path, pure)?;
+        let script = &site_path[..end];
+        Some(filtering::ScriptPart {
+            site_path: script,
+            url_len: self.app_path.len() + script.len(),
+        })
     }
 
     /// The folder redirect (the only redirect `dispatch` makes) keeps the query string.
@@ -1069,6 +1156,12 @@ impl Pipeline {
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
+                    // The static file handler reads <staticContent> for the file.
+                    if let Some(e) = &config.static_fault {
+                        let mut e = e.clone();
+                        e.handler = Some("StaticFile".into());
+                        return routed(Decision::Error(e));
+                    }
                     if config.mime_type(&name).is_none() {
                         let mut e = IisError::new(
                             404,

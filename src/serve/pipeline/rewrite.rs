@@ -263,8 +263,9 @@ impl Template {
     }
 }
 
-/// `HttpUtility.UrlEncode`-style encoding (space as `+`), which is what IIS's `UrlEncode`
-/// is documented to mirror (inferred).
+/// URL Rewrite's `UrlEncode`: `%XX` (upper-case hex) for what is not unreserved, with a
+/// space left as it is (observed on IIS 10, UR36: `{UrlEncode:x y/z}` is `x y%2Fz`, not
+/// `HttpUtility.UrlEncode`'s `x+y%2fz`).
 fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -279,8 +280,8 @@ fn url_encode(s: &str) -> String {
             | b'*'
             | b'('
             | b')' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02x}")),
+            b' ' => out.push(' '),
+            _ => out.push_str(&format!("%{b:02X}")),
         }
     }
     out
@@ -1517,7 +1518,9 @@ mod tests {
 
     #[test]
     fn encoding_functions() {
-        assert_eq!(url_encode("a b/c?d=é"), "a+b%2fc%3fd%3d%c3%a9");
+        // Observed on IIS 10 (UR36): the space stays, the slash is `%2F`.
+        assert_eq!(url_encode("x y/z"), "x y%2Fz");
+        assert_eq!(url_encode("a b/c?d=é"), "a b%2Fc%3Fd%3D%C3%A9");
         assert_eq!(url_decode("a+b%2Fc%zz%"), "a b/c%zz%");
     }
 

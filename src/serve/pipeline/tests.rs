@@ -755,7 +755,7 @@ fn conditions_grouping_captures_and_server_variables() {
     );
     assert_eq!(
         q("/vars?q=1", &[]).1.as_deref(),
-        Some("host=localhost:8080&enc=a+b%2fc&dec=x/y&url=/vars")
+        Some("host=localhost:8080&enc=a b%2Fc&dec=x/y&url=/vars")
     );
 }
 
@@ -1326,6 +1326,106 @@ fn request_filtering_configuration() {
     );
 }
 
+/// Regression (observed on IIS 10, RL9): `maxUrl` and `fileExtensions` judge the URL up to
+/// the script handler mapping finds in it, not the PATH_INFO after it; iisn counted the
+/// whole URL, so `/server.js/<long path>` was 404.14 and `/server.js/x.config` 404.7.
+#[test]
+fn request_filtering_judges_the_script_not_its_path_info() {
+    let site = Site::new(&[("server.js", "//"), ("sub/page.aspx", "")]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+<security><requestFiltering>
+  <fileExtensions allowUnlisted="false"><add fileExtension=".js" allowed="true"/><add fileExtension=".aspx" allowed="true"/></fileExtensions>
+  <requestLimits maxUrl="40"/>
+</requestFiltering></security>"#,
+        ),
+    );
+    let p = site.pipeline();
+    let long = format!("/server.js/{}", "a/".repeat(40));
+    assert_eq!(
+        get(&site, &p, &long),
+        format!("app server.js +{}", &long[10..])
+    );
+    assert_eq!(
+        get(&site, &p, &format!("/nosuch/{}", "a/".repeat(40))),
+        "error 404.14",
+        "no script: the whole URL counts"
+    );
+    assert_eq!(
+        get(&site, &p, &format!("/{}server.js/x", "a".repeat(40))),
+        "error 404.14",
+        "the script's own URL is over"
+    );
+    assert_eq!(get(&site, &p, "/server.js/a/b"), "app server.js +/a/b");
+    assert_eq!(
+        get(&site, &p, "/server.js/x.config"),
+        "app server.js +/x.config"
+    );
+    assert_eq!(get(&site, &p, "/other/x"), "error 404.7", "unlisted `.`");
+    assert_eq!(
+        get(&site, &p, "/server.js/web.config"),
+        "error 404.8",
+        "hidden segments still look at the whole URL"
+    );
+    // Any mapping splits the URL, not only iisnode's (`*.aspx` is ASP.NET's, not emulated).
+    assert_eq!(get(&site, &p, "/sub/page.aspx/x.cs"), "error 500.21");
+    // After a rewrite too: `/api/x` becomes `/server.js/x.data`, whose script is `.js`.
+    let site2 = Site::new(&[("server.js", "//")]);
+    site2.write(
+        "web.config",
+        &wrap(
+            r#"<handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers>
+<security><requestFiltering>
+  <fileExtensions allowUnlisted="false"><add fileExtension=".js" allowed="true"/><add fileExtension="." allowed="true"/></fileExtensions>
+</requestFiltering></security>
+<rewrite><rules><rule name="api"><match url="^api/(.*)$"/><action type="Rewrite" url="server.js/{R:1}.data"/></rule></rules></rewrite>"#,
+        ),
+    );
+    let p2 = site2.pipeline();
+    assert_eq!(get(&site2, &p2, "/api/x"), "app server.js +/x.data");
+    assert_eq!(get(&site2, &p2, "/x.data"), "error 404.7");
+}
+
+/// Regression (observed on IIS 10, MH28): a handler path with a slash maps any URL that
+/// ends with it at a segment boundary (`sub/marker.axd` took `/x/sub/marker.axd`), not only
+/// the one below the mapping's folder; iisn served `/x/dist/server.js` as a static file.
+#[test]
+fn a_handler_path_with_a_slash_maps_any_tail_of_the_url() {
+    let site = Site::new(&[("dist/server.js", "//"), ("x/dist/server.js", "//")]);
+    site.write(
+        "web.config",
+        &wrap(r#"<handlers><add name="iisnode" path="dist/server.js" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    site.write(
+        "sub/web.config",
+        &wrap(r#"<handlers><add name="api" path="api/app.js" verb="*" modules="iisnode"/></handlers>"#),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/dist/server.js"), "app dist/server.js");
+    assert_eq!(get(&site, &p, "/X/Dist/Server.js"), "app X/Dist/Server.js");
+    assert_eq!(get(&site, &p, "/x/dist/server.js"), "app x/dist/server.js");
+    assert_eq!(
+        get(&site, &p, "/x/dist/server.js/a/b"),
+        "app x/dist/server.js +/a/b"
+    );
+    assert_eq!(
+        get(&site, &p, "/server.js"),
+        "error 404.0",
+        "the whole tail"
+    );
+    assert_eq!(
+        get(&site, &p, "/xdist/server.js"),
+        "error 404.0",
+        "at a boundary"
+    );
+    // A mapping in sub/web.config applies below sub/ only.
+    assert_eq!(get(&site, &p, "/sub/y/api/app.js"), "app sub/y/api/app.js");
+    assert_eq!(get(&site, &p, "/sub/api/app.js"), "app sub/api/app.js");
+    assert_eq!(get(&site, &p, "/api/app.js"), "error 404.0");
+}
+
 #[test]
 fn traversal_never_leaves_the_site() {
     let outer = tempfile::tempdir().expect("tempdir");
@@ -1870,7 +1970,8 @@ fn request_filtering_verbs_sequences_headers_and_escapes() {
     assert_eq!(d("GET", "/a.txt", &[("x-token", "12345678")]), "file a.txt");
     assert_eq!(
         d("GET", "/a.txt", &[("x-token", "123456789")]),
-        "error 404.10"
+        "error 431.0",
+        "observed on IIS 10 (RL19): 431, not the 404.10 of IIS 7's table"
     );
 }
 
@@ -2119,7 +2220,7 @@ fn remembered_decisions_are_the_decisions() {
     let r = routed(&p, "GET", "/server.js", &[("content-length", "11")]);
     assert_eq!(describe(&site.root, &r), "error 413.1");
     let r = routed(&p, "GET", "/server.js", &[("x-big", "123456")]);
-    assert_eq!(describe(&site.root, &r), "error 404.10");
+    assert_eq!(describe(&site.root, &r), "error 431.0");
     let r = routed(&p, "GET", "/server.js?q=1", &[("x-big", "12345")]);
     assert_eq!(describe(&site.root, &r), "app server.js");
     assert_eq!(
@@ -2425,7 +2526,7 @@ fn cache_url_carries_the_scheme_and_port() {
     );
     assert_eq!(
         get(&site, &p, "/whole?q=1"),
-        "redirect 301 http://localhost:8080/seen?u=http%3a%2f%2flocalhost%3a8080%2fwhole%3fq%3d1"
+        "redirect 301 http://localhost:8080/seen?u=http%3A%2F%2Flocalhost%3A8080%2Fwhole%3Fq%3D1"
     );
 }
 
@@ -2565,8 +2666,9 @@ fn a_relative_file_error_page_is_relative_to_its_web_config() {
     assert_eq!(page("folder"), "folder/errors/404.html");
 }
 
-/// `customHeaders` as a response gets them: IIS's inherited `X-Powered-By` first, the
-/// folder's entries in order, nothing for an empty value, a folder below inheriting them.
+/// `customHeaders` as a response gets them: IIS's `Server` and inherited `X-Powered-By`
+/// first, the folder's entries in order, nothing for an empty value, a folder below
+/// inheriting them.
 #[test]
 fn custom_headers_are_built_once_per_folder() {
     let site = Site::new(&[
@@ -2603,13 +2705,14 @@ fn custom_headers_are_built_once_per_folder() {
             .as_ref()
             .map(|b| String::from_utf8_lossy(b).into_owned())
     };
+    // IIS's own `Server` comes first (CH4).
     assert_eq!(
         wire("a.txt").as_deref(),
-        Some("X-Powered-By: ASP.NET\r\nX-Frame-Options: DENY\r\n")
+        Some("Server: Microsoft-IIS/10.0\r\nX-Powered-By: ASP.NET\r\nX-Frame-Options: DENY\r\n")
     );
     assert_eq!(
         wire("sub/a.txt").as_deref(),
-        Some("X-Frame-Options: DENY\r\n")
+        Some("Server: Microsoft-IIS/10.0\r\nX-Frame-Options: DENY\r\n")
     );
     // Cache-Control is merged into the response's own value: header map only.
     site.write(
@@ -2620,7 +2723,33 @@ fn custom_headers_are_built_once_per_folder() {
     );
     let p = site.pipeline();
     assert!(p.config_for("sub/a.txt").custom_wire.is_none());
+    assert!(p.config_for("sub/a.txt").server_header);
     assert_eq!(p.config_for("sub/a.txt").custom_headers.len(), 3);
+    // `removeServerHeader` (CH20) drops the `Server` line; with no custom header left
+    // there is nothing to add at all. `<remove name="Server">` (CH19) changes nothing.
+    site.write(
+        "sub/web.config",
+        &wrap(
+            r#"<security><requestFiltering removeServerHeader="true"/></security><httpProtocol><customHeaders><clear/></customHeaders></httpProtocol>"#,
+        ),
+    );
+    site.write(
+        "other/web.config",
+        &wrap(
+            r#"<httpProtocol><customHeaders><remove name="Server"/><remove name="X-Powered-By"/></customHeaders></httpProtocol>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert!(!p.config_for("sub/a.txt").server_header);
+    assert!(p.config_for("sub/a.txt").custom_wire.is_none());
+    assert_eq!(
+        p.config_for("other/a.txt")
+            .custom_wire
+            .as_ref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .as_deref(),
+        Some("Server: Microsoft-IIS/10.0\r\nX-Frame-Options: DENY\r\n")
+    );
 }
 
 /// `{Name:...}` naming neither a function nor a rewrite map cannot be expanded by URL

@@ -712,7 +712,7 @@ impl Report<'_> {
             (404, 6) => ("verbs", "verbs"),
             (404, 5) => ("denyUrlSequences", "denyUrlSequences"),
             (404, 18) => ("denyQueryStringSequences", "denyQueryStringSequences"),
-            (404, 10) => ("headerLimits", "requestLimits headerLimits"),
+            (431, 0) => ("headerLimits", "requestLimits headerLimits"),
             (404, 19) => ("filteringRules", "filteringRules"),
             _ => ("filter", "requestFiltering"),
         };

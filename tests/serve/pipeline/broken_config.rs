@@ -55,6 +55,66 @@ fn assert_500_19(s: &Server, target: &str, file_line: &str, hresult: &str) {
     assert_eq!(r.header("x-iisn-substatus"), Some("19"), "{target}");
 }
 
+/// IIS reads `<staticContent>` only when its static file handler serves a file: a
+/// `<mimeMap>` for an extension IIS already maps (without `<remove>`), or a
+/// `cacheControlMaxAge` that is not a time span, makes static files and default documents
+/// below the folder 500.19 while node's pages serve (observed on IIS 10: a bad
+/// `cacheControlMaxAge` failed the static file, not the page). The whole folder failed.
+#[test]
+fn a_static_content_iis_cannot_read_fails_static_files_only() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    folder(
+        &site,
+        "dup_mime",
+        &handler_config(
+            "    <staticContent>\n      <mimeMap fileExtension=\".json\" mimeType=\"application/json\" />\n    </staticContent>\n",
+            "</handlers>",
+        ),
+    );
+    site.write("dup_mime/docs/index.html", "<p>index</p>\n");
+    folder(
+        &site,
+        "bad_span",
+        &handler_config(
+            "    <staticContent>\n      <clientCache cacheControlMode=\"UseMaxAge\" cacheControlMaxAge=\"7d\" />\n    </staticContent>\n",
+            "</handlers>",
+        ),
+    );
+    site.write("readme.txt", "fine\n");
+    let s = site.serve();
+    for target in [
+        "/dup_mime/style.css",
+        "/dup_mime/sub/page.txt",
+        "/dup_mime/docs/",
+    ] {
+        assert_500_19(&s, target, "dup_mime/web.config:8:", "0x800700b7");
+        assert!(s.raw_get(target).text().contains("IISN1012"), "{target}");
+    }
+    assert_500_19(
+        &s,
+        "/bad_span/style.css",
+        "bad_span/web.config:8:",
+        "0x8007000d",
+    );
+    for (target, body) in [
+        ("/dup_mime/svc.js", "dup_mime ran"),
+        ("/bad_span/svc.js", "bad_span ran"),
+        ("/readme.txt", "fine\n"),
+    ] {
+        let r = s.raw_get(target);
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, body),
+            "{target}: {}",
+            r.head
+        );
+    }
+    // A missing file is IIS Web Core's 404, before the static file handler runs.
+    assert_eq!(s.raw_get("/dup_mime/missing.txt").status, 404);
+}
+
 #[test]
 fn a_web_config_iis_cannot_load_answers_500_19_below_its_folder() {
     let Some(site) = Site::new("hello") else {
@@ -74,12 +134,13 @@ fn a_web_config_iis_cannot_load_answers_500_19_below_its_folder() {
         "unknown_element",
         &handler_config("", "  <rule name=\"x\" />\n    </handlers>"),
     );
-    // The same collection key twice.
+    // The same collection key twice, in a section every request reads (a duplicate in one
+    // that only some requests read fails only those: see below).
     folder(
         &site,
         "dup_key",
         &handler_config(
-            "    <staticContent>\n      <mimeMap fileExtension=\".foo\" mimeType=\"text/plain\" />\n      <mimeMap fileExtension=\".foo\" mimeType=\"text/plain\" />\n    </staticContent>\n",
+            "    <httpProtocol><customHeaders>\n      <add name=\"X-A\" value=\"1\" />\n      <add name=\"x-a\" value=\"2\" />\n    </customHeaders></httpProtocol>\n",
             "</handlers>",
         ),
     );
@@ -134,7 +195,7 @@ fn a_web_config_iis_cannot_load_answers_500_19_below_its_folder() {
     let text = s.raw_get("/dup_key/svc.js").text();
     assert!(text.contains("Config Source"), "{text}");
     assert!(
-        text.contains("mimeMap fileExtension=&quot;.foo&quot;"),
+        text.contains("add name=&quot;x-a&quot; value=&quot;2&quot;"),
         "{text}"
     );
 

@@ -196,7 +196,8 @@ fn iis_features_real_sites_use() {
     );
     assert_eq!(
         filtered("GET /filtered/a.txt HTTP/1.1", &["X-Token: 0123456789a"]),
-        (404, sub("10"))
+        (431, None),
+        "observed on IIS 10 (RL19): 431 from request filtering, not IIS 7's 404.10"
     );
     // Outside the folder, the stock rules apply.
     assert_eq!(filtered("DELETE /hello.js HTTP/1.1", &[]).0, 200);
@@ -374,4 +375,85 @@ fn a_listing_shows_only_links_it_would_serve() {
     assert!(!text.contains(">out<"), "{text}");
     assert!(!text.contains(">hidden<"), "{text}");
     assert_eq!(s.raw_get("/files/out/outside.txt").status, 404);
+}
+
+/// Regression (observed on IIS 10, RL9): request filtering's `maxUrl` and `fileExtensions`
+/// judge the URL up to the script, not the PATH_INFO node gets after it; iisn counted the
+/// whole URL, so a long `/svc.js/...` path was 404.14 here and served there.
+#[test]
+fn request_filtering_leaves_path_info_alone() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("limits/svc.js", &script("limits"));
+    site.write(
+        "limits/web.config",
+        &web_config(
+            r#"    <security>
+      <requestFiltering>
+        <fileExtensions allowUnlisted="false">
+          <add fileExtension=".js" allowed="true" />
+        </fileExtensions>
+        <requestLimits maxUrl="40" />
+      </requestFiltering>
+    </security>
+"#,
+        ),
+    );
+    let s = site.iisn().arg("--no-watch").start();
+    let status = |target: &str| {
+        let r = s.raw_get(target);
+        (
+            r.status,
+            r.header("x-iisn-substatus").map(str::to_string),
+            r.text(),
+        )
+    };
+    // 100 bytes, 86 of them PATH_INFO.
+    let long = format!("/limits/svc.js/{}", "segment/".repeat(11));
+    assert_eq!(long.len(), 103);
+    assert_eq!(status(&long), (200, None, format!("limits ran GET {long}")));
+    // No script in the URL: all of it counts.
+    let r = status(&format!("/limits/nosuch/{}", "segment/".repeat(11)));
+    assert_eq!((r.0, r.1.as_deref()), (404, Some("14")));
+    // The extension is the script's: `.js`, whatever the PATH_INFO ends with.
+    assert_eq!(
+        status("/limits/svc.js/reports/q1.csv"),
+        (
+            200,
+            None,
+            "limits ran GET /limits/svc.js/reports/q1.csv".into()
+        )
+    );
+    let r = status("/limits/reports/q1.csv");
+    assert_eq!((r.0, r.1.as_deref()), (404, Some("7")));
+}
+
+/// Regression (observed on IIS 10, MH28): a handler path with a slash (`dist/svc.js`) maps
+/// every URL ending with it at a segment boundary; iisn sent `/old/dist/svc.js`'s source as
+/// a static file where IIS runs it with node, as its own application.
+#[test]
+fn a_handler_path_with_a_slash_maps_the_same_tail_anywhere() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write("tail/dist/svc.js", &script("dist"));
+    site.write("tail/old/dist/svc.js", &script("old"));
+    site.write(
+        "tail/web.config",
+        &web_config("").replace("path=\"svc.js\"", "path=\"dist/svc.js\""),
+    );
+    let s = site.iisn().arg("--no-watch").start();
+    let r = s.raw_get("/tail/dist/svc.js");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "dist ran GET /tail/dist/svc.js".into())
+    );
+    let r = s.raw_get("/tail/old/dist/svc.js/x");
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "old ran GET /tail/old/dist/svc.js/x".into()),
+        "{}",
+        r.head
+    );
 }
