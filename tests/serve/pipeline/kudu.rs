@@ -29,6 +29,12 @@ fn kudu_static_content_and_node() {
         "X-Original-URL after a rewrite"
     );
     assert_eq!(v["app"], "server.js");
+    // A client's own X-Original-URL chooses nothing: iisnode would hand node that URL (the
+    // known bypass of request filtering and rules); URL Rewrite's rewrite replaces it.
+    let r = s.raw_get_with("/api/x", &["X-Original-URL: /web.config"]);
+    let v = r.json();
+    assert_eq!(v["url"], "/api/x");
+    assert_eq!(v["originalUrl"], "/api/x");
     assert_eq!(s.raw_get("/").json()["url"], "/");
     // Node's own 404 passes through (existingResponse="PassThrough").
     let r = s.raw_get("/status/404");
