@@ -186,6 +186,23 @@ pub struct HandlerEntry {
 keyed!(HandlerEntry, name, true);
 
 impl HandlerEntry {
+    /// Whether the mapping's `preCondition` can never hold where iisn's IIS runs node (an
+    /// Integrated-mode pool, .NET 4 or No Managed Code): `classicMode`, or a .NET runtime
+    /// before 4 (`runtimeVersionv2.0`). IIS skips such a mapping and the next one that fits
+    /// takes the request (observed on IIS 10, MH25): ASP.NET's classic `*-ISAPI-*` mappings,
+    /// copied into many web.configs, never answer there. `bitness32`/`bitness64` depend on the
+    /// pool and are taken to hold.
+    pub fn precondition_never_holds(&self) -> bool {
+        self.pre_condition.as_ref().is_some_and(|p| {
+            p.value.split(',').any(|t| {
+                let t = t.trim();
+                t.eq_ignore_ascii_case("classicMode")
+                    || t.eq_ignore_ascii_case("runtimeVersionv2.0")
+                    || t.eq_ignore_ascii_case("runtimeVersionv1.1")
+            })
+        })
+    }
+
     /// Whether the mapping names the iisnode module (`modules="iisnode"`, case-insensitive,
     /// possibly in a comma list).
     pub fn is_iisnode(&self) -> bool {

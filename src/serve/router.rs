@@ -25,9 +25,10 @@
 //! Mappings IIS would not run are skipped: those needing access the folder's
 //! `<handlers accessPolicy>` does not grant (the stock policy is `Read, Script`, so CGI and
 //! ISAPI executables stay downloads, as `kidd1118/mock-service`'s re-added WebDAV shows; a
-//! site that grants `Write` or `Execute` turns them on), and ASP.NET's extension-less mapping
+//! site that grants `Write` or `Execute` turns them on), ASP.NET's extension-less mapping
 //! (`*.`), whose `runtimeVersionv4.0` precondition does not hold in the "No Managed Code"
-//! pool node sites use. Any other mapping that is not iisnode, StaticFile or OPTIONS (ASP.NET
+//! pool node sites use, and mappings whose `preCondition` needs Classic mode or a .NET
+//! runtime before 4 (ASP.NET's `*-ISAPI-*` mappings, often copied into web.configs). Any other mapping that is not iisnode, StaticFile or OPTIONS (ASP.NET
 //! pages, PHP, a WebDAV mapping a site adds, ...) answers with a "not emulated by iisn" page (500.21)
 //! naming the handler, never the file's source.
 
@@ -279,8 +280,13 @@ fn access_allowed(h: &HandlerEntry, policy: u8) -> bool {
     )
 }
 
-/// ASP.NET's extension-less mapping: its precondition does not hold for node sites.
+/// A mapping whose precondition does not hold: ASP.NET's extension-less mapping in the pool
+/// node sites use, and any mapping for Classic mode or an old .NET runtime
+/// ([`HandlerEntry::precondition_never_holds`]).
 fn precondition_fails(h: &HandlerEntry) -> bool {
+    if h.pre_condition.is_some() && h.precondition_never_holds() {
+        return true;
+    }
     h.path.value.trim() == "*."
         && h.modules.as_ref().is_some_and(|m| {
             m.value

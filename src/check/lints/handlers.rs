@@ -92,6 +92,7 @@ pub fn map_url(ctx: &Ctx<'_>, url: &str) -> Mapping {
         let eff = ctx.effective(&prefix);
         let first = eff.handlers.iter().find(|h| {
             verb_allows_get(&h.item)
+                && !h.item.precondition_never_holds()
                 && path_matches(h, &prefix, name)
                 && match h.item.resource_type {
                     ResourceType::Unspecified => true,

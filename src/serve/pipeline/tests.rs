@@ -2157,6 +2157,34 @@ fn handler_mapping_of_deep_urls() {
     }
 }
 
+/// A mapping whose `preCondition` never holds in an Integrated pool (`classicMode`, a .NET
+/// runtime before 4) is skipped, and the next mapping that fits takes the request (observed
+/// on IIS 10, MH25): ASP.NET's classic ISAPI mappings copied into a web.config neither
+/// answer 500.21 nor take the URLs from StaticFile or iisnode. The Integrated twin holds.
+#[test]
+fn handler_preconditions_that_never_hold_are_skipped() {
+    let site = Site::new(&[("server.js", "//"), ("a.txt", "a"), ("b.txt", "b")]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers>
+<add name="classic-txt" path="a.txt" verb="*" modules="IsapiModule" scriptProcessor="c:\x.dll" preCondition="classicMode,runtimeVersionv4.0,bitness32"/>
+<add name="v2-js" path="server.js" verb="*" type="X.Handler" preCondition="integratedMode, RuntimeVersionV2.0"/>
+<add name="integrated-txt" path="b.txt" verb="*" type="X.Handler" preCondition="integratedMode,runtimeVersionv4.0"/>
+<add name="iisnode" path="server.js" verb="*" modules="iisnode"/>
+</handlers>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/a.txt"), "file a.txt");
+    assert_eq!(get(&site, &p, "/server.js"), "app server.js");
+    assert!(
+        get(&site, &p, "/b.txt").contains("500.21"),
+        "{}",
+        get(&site, &p, "/b.txt")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Remembered decisions (memo.rs)
 // ---------------------------------------------------------------------------------------
