@@ -518,11 +518,23 @@ fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
 fn scripts_unmapped_below(ctx: &Ctx<'_>) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    // Folders IIS answers 500.19 for (a web.config it refuses, such as one that sets a
+    // section a parent locks, IISN1013): nothing below them is sent, source or otherwise.
+    let refused: Vec<String> = ctx
+        .site
+        .load_failures()
+        .into_iter()
+        .map(|f| f.dir_rel)
+        .collect();
     for block in ctx.sections() {
         let Some(handlers) = &block.sections.handlers else {
             continue;
         };
-        if block.dir_rel.is_empty() {
+        if block.dir_rel.is_empty()
+            || refused
+                .iter()
+                .any(|dir| crate::config::site::is_ancestor(dir, &block.dir_rel))
+        {
             continue;
         }
         let parent = block.dir_rel.rsplit_once('/').map_or("", |(p, _)| p);
