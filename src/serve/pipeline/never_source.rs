@@ -6,7 +6,7 @@
 //! (`bin`, `App_Data`, and `node_modules` where the configuration adds it) and files outside
 //! the site. Each is asked for under many spellings (case, percent-encoding, `.` and `..`
 //! segments, doubled slashes and backslashes, Windows' trailing dot and space, `::$DATA`,
-//! 8.3 names, a NUL, path info).
+//! 8.3 names, a NUL, path info, HTTP.sys's `%uNNNN` escapes).
 //!
 //! [`mutated_configs_never_serve_secrets`] takes the real configurations of
 //! `tests/fixtures/webconfigs/` and breaks them at random (truncation; a byte deleted,
@@ -202,6 +202,10 @@ fn spellings(path: &str) -> Vec<String> {
         format!("/{dir}%{:02x}{}", name.as_bytes()[0], &name[1..]),
         format!("/{}", body.replace('/', "%2F")),
         format!("/{}", body.replace('/', "%5C")),
+        // HTTP.sys's `%uNNNN`, which iisn decodes too (PercentUAllowed).
+        format!("/{}", body.replace('.', "%u002E")),
+        format!("/{dir}%u{:04X}{}", name.as_bytes()[0], &name[1..]),
+        format!("/{}", body.replace('/', "%u002F")),
         format!("/{}", body.replace('/', "\\")),
         format!("{path}."),
         format!("{path}%2E"),
