@@ -722,18 +722,10 @@ fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
         let Some(cfg) = &level.config else { continue };
         for lock in &cfg.locks {
             let locked_at = join_rel(&level.dir_rel, &lock.path);
-            // Every other configuration block at or below the lock: (its path, its sections).
-            for other in levels {
-                let Some(ocfg) = &other.config else { continue };
-                if other.dir_rel == level.dir_rel {
-                    continue;
-                }
-                let blocks = std::iter::once((other.dir_rel.clone(), &ocfg.sections)).chain(
-                    ocfg.locations
-                        .iter()
-                        .map(|l| (join_rel(&other.dir_rel, &l.path.value), &l.sections)),
-                );
-                for (at, sections) in blocks {
+            // Every configuration block of a file below this one at or below the lock: (its
+            // path, its sections).
+            for other in levels.iter().filter(|o| is_below(level, o)) {
+                for (at, sections) in blocks(other) {
                     if !is_ancestor(&locked_at, &at) {
                         continue;
                     }
@@ -758,6 +750,14 @@ fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// Whether `other` is a web.config in a folder below `level`'s: only such a file is bound
+/// by `level`'s locks. A `<location path="api/v2">` in a file above `api/web.config` is read
+/// before it, so `api/web.config`'s locks cannot refuse it.
+fn is_below(level: &Level, other: &Level) -> bool {
+    !other.dir_rel.eq_ignore_ascii_case(&level.dir_rel)
+        && is_ancestor(&level.dir_rel, &other.dir_rel)
 }
 
 /// The configuration blocks of a web.config: its own sections at its folder, and each
@@ -796,7 +796,7 @@ fn locked_handler_items(levels: &[Level], diags: &mut Vec<Diagnostic>) {
                     .find(|l| l.value == d)
                     .map(|l| l.span)
             };
-            for other in levels.iter().filter(|o| o.dir_rel != level.dir_rel) {
+            for other in levels.iter().filter(|o| is_below(level, o)) {
                 for (at, sections) in blocks(other) {
                     let Some(handlers) = sections.handlers.as_ref() else {
                         continue;
@@ -1707,5 +1707,52 @@ mod tests {
             let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
             proptest::prop_assert_eq!(decode_utf16(&le, false), Ok(text));
         }
+    }
+
+    /// Regression: a lock binds the web.config files below the one that sets it, not a
+    /// `<location>` of a file above it. `api/web.config` locking `<handlers>` made the root
+    /// web.config's own `<location path="api/v2">` a locked section set again (IISN1013),
+    /// so the root failed to load and the whole site answered 500.19; IIS reads the root file
+    /// (and its locations) before `api/web.config`, whose lock cannot refuse it.
+    #[test]
+    fn a_lock_does_not_bind_a_location_of_a_file_above() {
+        let d = tempfile::tempdir().expect("tmp");
+        let w = |rel: &str, text: &str| write_at(d.path(), rel, text);
+        w(
+            "web.config",
+            r#"<configuration>
+  <system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer>
+  <location path="api/v2"><system.webServer><handlers><add name="v2" path="v2.js" verb="*" modules="iisnode"/></handlers></system.webServer></location>
+</configuration>"#,
+        );
+        w(
+            "api/web.config",
+            r#"<configuration>
+  <location path="." overrideMode="Deny"><system.webServer><handlers lockElements="remove,clear"><add name="api" path="api.js" verb="*" modules="iisnode"/></handlers></system.webServer></location>
+</configuration>"#,
+        );
+        w("server.js", "");
+        w("api/api.js", "");
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let locked: Vec<&Diagnostic> = site
+            .diagnostics
+            .iter()
+            .filter(|d| d.lint.code == codes::SECTION_LOCKED.code)
+            .collect();
+        assert!(locked.is_empty(), "{locked:#?}");
+        assert!(site.load_failures().is_empty());
+
+        // A file below the lock is still bound, its `<location>`s too.
+        w(
+            "api/v2/web.config",
+            r#"<configuration><location path="x"><system.webServer><handlers><clear/></handlers></system.webServer></location></configuration>"#,
+        );
+        let site = load_site(d.path(), &LoadOptions::from_process()).expect("loads");
+        let failures: Vec<String> = site
+            .load_failures()
+            .into_iter()
+            .map(|f| f.dir_rel)
+            .collect();
+        assert_eq!(failures, ["api/v2"]);
     }
 }

@@ -908,14 +908,15 @@ fn stray_text_below(el: &Element, diags: &mut Vec<Diagnostic>) {
 fn read_location(el: &Element, cfg: &mut RawWebConfig, diags: &mut Vec<Diagnostic>) {
     let mut attrs = Attrs::new(el);
     let path = attrs.string("path");
-    // IIS's values are case-sensitive enumerations and booleans; `Deny` and `false` lock.
+    // `Deny` and `false` lock, in any case, as every other enumeration and boolean is read
+    // here ([`Attrs::choice`]): `overrideMode="deny"` must not leave the section open.
     let lock = attrs
         .string("overrideMode")
-        .filter(|v| v.value.trim() == "Deny")
+        .filter(|v| v.value.trim().eq_ignore_ascii_case("Deny"))
         .or_else(|| {
             attrs
                 .string("allowOverride")
-                .filter(|v| v.value.trim() == "false")
+                .filter(|v| v.value.trim().eq_ignore_ascii_case("false"))
         });
     attrs.ignore(&[
         "overrideMode",
@@ -1492,7 +1493,7 @@ fn collection<T>(
     for child in &el.children {
         if child.name == add_name
             && let (Some(lock), Some(k)) = (child.attr("lockItem"), child.attr(key))
-            && lock.value.trim() == "true"
+            && lock.value.trim().eq_ignore_ascii_case("true")
         {
             c.locked_keys
                 .push(Spanned::new(k.value.trim().to_string(), lock.value_span));
@@ -2736,6 +2737,34 @@ mod tests {
         let text = "<configuration><system.webServer><iisnode/><iisnode/></system.webServer><iisnode/><system.webServer><appSettings/></system.webServer></configuration>";
         let (_, d) = load(text);
         assert_eq!(codes_of(&d), ["IISN1003", "IISN1008", "IISN1008"]);
+    }
+
+    /// Regression: a lock spelt in another case (`overrideMode="deny"`,
+    /// `allowOverride="False"`, `lockItem="True"`) locked nothing, while every other
+    /// enumeration and boolean of web.config is read in any case: a lower web.config could
+    /// then remove the mapping and the script went out as a file.
+    #[test]
+    fn locks_are_read_in_any_case() {
+        for attr in [
+            r#"overrideMode="deny""#,
+            r#"overrideMode="DENY""#,
+            r#"allowOverride="False""#,
+        ] {
+            let text = format!(
+                r#"<configuration><location path="." {attr}><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode"/></handlers></system.webServer></location></configuration>"#
+            );
+            let (cfg, d) = load(&text);
+            assert!(codes_of(&d).is_empty(), "{attr}: {d:#?}");
+            let cfg = cfg.expect("parses");
+            assert_eq!(cfg.locks.len(), 1, "{attr}");
+            assert_eq!(cfg.locks[0].sections, ["handlers"], "{attr}");
+        }
+        let (cfg, _) = load(
+            r#"<configuration><system.webServer><handlers><add name="iisnode" path="server.js" verb="*" modules="iisnode" lockItem="True"/></handlers></system.webServer></configuration>"#,
+        );
+        let handlers = cfg.expect("parses").sections.handlers.expect("handlers");
+        assert_eq!(handlers.locked_keys.len(), 1);
+        assert_eq!(handlers.locked_keys[0].value, "iisnode");
     }
 
     /// Regression: two `<httpProtocol>` elements at one level (a real site's security

@@ -56,9 +56,18 @@ pub fn may_have_long_segment(raw_path: &str) -> bool {
 fn has_long_segment(raw_path: &str) -> bool {
     may_have_long_segment(raw_path)
         && raw_path.split('/').any(|seg| {
-            seg.len() > URL_SEGMENT_MAX_LENGTH
-                && super::router::percent_decode_lossy(seg).chars().count() > URL_SEGMENT_MAX_LENGTH
+            seg.len() > URL_SEGMENT_MAX_LENGTH && decoded_chars(seg) > URL_SEGMENT_MAX_LENGTH
         })
+}
+
+/// The characters of a raw segment once decoded as the rest of the pipeline decodes it
+/// (`%XX` and HTTP.sys's `%uNNNN`, one character each); a segment that does not decode
+/// (HTTP.sys's 400 later) is counted leniently, keeping a stray `%` as written.
+fn decoded_chars(seg: &str) -> usize {
+    super::router::percent_decode(seg).map_or_else(
+        || super::router::percent_decode_lossy(seg).chars().count(),
+        |s| s.chars().count(),
+    )
 }
 
 /// Whether a Host header value is one HTTP.sys accepts: a host name, IPv4 address or
@@ -372,6 +381,15 @@ mod tests {
         let wide = "%C3%A9".repeat(200);
         assert_eq!(status(&mut req(&format!("/{wide}"), &host)), None);
         assert!(may_have_long_segment(&format!("/{wide}")));
+        // Regression: `%uNNNN` (which HTTP.sys decodes, PercentUAllowed) is one character,
+        // not six: 200 of them (1,200 bytes raw) are a 200-character segment.
+        let wide_u = "%u00E9".repeat(200);
+        assert_eq!(status(&mut req(&format!("/{wide_u}"), &host)), None);
+        let too_wide_u = "%u00E9".repeat(261);
+        assert_eq!(
+            status(&mut req(&format!("/{too_wide_u}"), &host)),
+            Some(400)
+        );
         assert!(!may_have_long_segment(&format!(
             "/{}/{}",
             seg(200),

@@ -8,7 +8,7 @@
 //! web.config), and path-info (`server.js/debug` runs `server.js`).
 
 use crate::config::model::Entry;
-use crate::config::site::{is_ancestor, rel_to_path};
+use crate::config::site::rel_to_path;
 use crate::config::web_config::{CollectionOp, HandlerEntry, ResourceType};
 use crate::diag::{Diagnostic, codes};
 
@@ -64,16 +64,15 @@ fn verb_allows_get(h: &HandlerEntry) -> bool {
 /// `prefix`, whose last segment is `name`.
 pub fn path_matches(h: &Entry<HandlerEntry>, prefix: &str, name: &str) -> bool {
     let path = h.item.path.value.trim();
-    if path.contains('/') {
-        let want = path.trim_start_matches('/');
-        let rel = if h.level.is_empty() {
-            Some(prefix)
-        } else if is_ancestor(&h.level, prefix) {
-            prefix.get(h.level.len() + 1..)
-        } else {
-            None
-        };
-        return rel.is_some_and(|r| r.eq_ignore_ascii_case(want));
+    if path.contains(['/', '\\']) {
+        // As serve's handler mapping matches it: any tail of the URL at a segment boundary
+        // below the mapping's folder (`dist/server.js` maps `old/dist/server.js`, MH28).
+        let segs: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+        return crate::config::site::slash_path_matches(
+            path,
+            &segs,
+            crate::config::site::level_depth(&h.level),
+        );
     }
     if path == "*." {
         return !name.contains('.');
@@ -520,11 +519,23 @@ fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
 fn scripts_unmapped_below(ctx: &Ctx<'_>) -> Vec<Diagnostic> {
     let mut found = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    // Folders IIS answers 500.19 for (a web.config it refuses, such as one that sets a
+    // section a parent locks, IISN1013): nothing below them is sent, source or otherwise.
+    let refused: Vec<String> = ctx
+        .site
+        .load_failures()
+        .into_iter()
+        .map(|f| f.dir_rel)
+        .collect();
     for block in ctx.sections() {
         let Some(handlers) = &block.sections.handlers else {
             continue;
         };
-        if block.dir_rel.is_empty() {
+        if block.dir_rel.is_empty()
+            || refused
+                .iter()
+                .any(|dir| crate::config::site::is_ancestor(dir, &block.dir_rel))
+        {
             continue;
         }
         let parent = block.dir_rel.rsplit_once('/').map_or("", |(p, _)| p);
@@ -699,5 +710,34 @@ mod tests {
             &["server.js"],
         );
         assert!(!codes.iter().any(|c| c == "IISN6005"), "{codes:?}");
+    }
+
+    /// Regression: `iisn check` matched a handler path with a slash only below the mapping's
+    /// folder, while `iisn serve` (as IIS 10, MH28) maps any URL ending with it: a rule
+    /// rewriting to `old/dist/server.js` was reported as sending its source (IISN6005) where
+    /// serve runs it with node.
+    #[test]
+    fn a_slash_path_maps_any_tail_in_check_as_in_serve() {
+        let codes = codes_for(
+            r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="dist/server.js" verb="*" modules="iisnode"/></handlers>
+  <rewrite><rules>
+    <rule name="old" stopProcessing="true"><match url="^old/(.*)"/><action type="Rewrite" url="old/dist/server.js"/></rule>
+  </rules></rewrite>
+</system.webServer></configuration>"#,
+            &["dist/server.js", "old/dist/server.js"],
+        );
+        assert!(!codes.iter().any(|c| c == "IISN6005"), "{codes:?}");
+        // Not at a segment boundary: still no mapping, and reported.
+        let codes = codes_for(
+            r#"<configuration><system.webServer>
+  <handlers><add name="iisnode" path="dist/server.js" verb="*" modules="iisnode"/></handlers>
+  <rewrite><rules>
+    <rule name="old" stopProcessing="true"><match url="^old/(.*)"/><action type="Rewrite" url="olddist/server.js"/></rule>
+  </rules></rewrite>
+</system.webServer></configuration>"#,
+            &["dist/server.js", "olddist/server.js"],
+        );
+        assert!(codes.iter().any(|c| c == "IISN6005"), "{codes:?}");
     }
 }

@@ -4,11 +4,11 @@
 //! |--------------------|------------------|-------------------------------------------------|
 //! | `settings.rs`      | IISN5001–5029    | each application's effective `<iisnode>` values |
 //! | `app_settings.rs`  | IISN5030–5033    | `<appSettings>`, which becomes node's env       |
-//! | `handlers.rs`      | IISN6001–6004, 6021, 6024, 6025, 7001 | handler mappings and default documents |
+//! | `handlers.rs`      | IISN6001–6004, 6021, 6024, 6025, 6027, 7001 | handler mappings and default documents |
 //! | `rewrite.rs`       | IISN6005–6020 (6017: the loader), 1001 | URL Rewrite rules, patterns and targets      |
-//! | `static_files.rs`  | IISN6022         | files IIS would serve without a MIME type       |
+//! | `static_files.rs`  | IISN6022, 6030   | files IIS would serve without a MIME type; hidden segments removed |
 //! | `http_errors.rs`   | IISN6026         | custom error pages (`<httpErrors>`)             |
-//! | `headers.rs`       | IISN6028         | response headers IIS writes itself (`Server`)   |
+//! | `headers.rs`       | IISN6028, 6029   | response headers: IIS's own `Server`, custom header names |
 //! | `app.rs`           | IISN6023, 7002–7008 | the node application: script, package.json, node |
 //!
 //! Every lint points at the attribute value it is about (`file:line:column`), says what

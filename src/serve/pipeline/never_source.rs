@@ -6,7 +6,7 @@
 //! (`bin`, `App_Data`, and `node_modules` where the configuration adds it) and files outside
 //! the site. Each is asked for under many spellings (case, percent-encoding, `.` and `..`
 //! segments, doubled slashes and backslashes, Windows' trailing dot and space, `::$DATA`,
-//! 8.3 names, a NUL, path info).
+//! 8.3 names, a NUL, path info, HTTP.sys's `%uNNNN` escapes).
 //!
 //! [`mutated_configs_never_serve_secrets`] takes the real configurations of
 //! `tests/fixtures/webconfigs/` and breaks them at random (truncation; a byte deleted,
@@ -202,6 +202,10 @@ fn spellings(path: &str) -> Vec<String> {
         format!("/{dir}%{:02x}{}", name.as_bytes()[0], &name[1..]),
         format!("/{}", body.replace('/', "%2F")),
         format!("/{}", body.replace('/', "%5C")),
+        // HTTP.sys's `%uNNNN`, which iisn decodes too (PercentUAllowed).
+        format!("/{}", body.replace('.', "%u002E")),
+        format!("/{dir}%u{:04X}{}", name.as_bytes()[0], &name[1..]),
+        format!("/{}", body.replace('/', "%u002F")),
         format!("/{}", body.replace('/', "\\")),
         format!("{path}."),
         format!("{path}%2E"),
@@ -586,9 +590,9 @@ fn leaks(site: &Site, base: &Baseline, relocated: bool) -> Vec<String> {
 
 /// Whether some iisnode mapping of the site, in any web.config or `<location>`, names the
 /// file at site path `path` (`/sub/server.js`): by its file name (`server.js`,
-/// `server*.js`), or by a path with a slash relative to its web.config's folder. Read from
-/// the configuration as written, not through handler mapping: what IIS's reason to run
-/// the file with node could be.
+/// `server*.js`), or by a path with a slash that the path ends with, below its web.config's
+/// folder (as IIS 10 matches it, MH28). Read from the configuration as written, not through
+/// handler mapping: what IIS's reason to run the file with node could be.
 fn named_by_iisnode(site: &LoadedSite, path: &str) -> bool {
     use crate::config::web_config::CollectionOp;
     let path = path.trim_start_matches('/');
@@ -608,8 +612,13 @@ fn named_by_iisnode(site: &LoadedSite, path: &str) -> bool {
                 let want = h.path.value.trim().replace('\\', "/");
                 h.is_iisnode()
                     && if want.contains('/') {
-                        super::join_rel(&level.dir_rel, want.trim_start_matches('/'))
-                            .eq_ignore_ascii_case(path)
+                        // Any tail of the path below the web.config's folder (MH28).
+                        let segs: Vec<&str> = path.split('/').collect();
+                        crate::config::site::slash_path_matches(
+                            &want,
+                            &segs,
+                            crate::config::site::level_depth(&level.dir_rel),
+                        )
                     } else {
                         crate::serve::router::wildcard_match(&want, name)
                     }
