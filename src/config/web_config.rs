@@ -206,11 +206,16 @@ impl HandlerEntry {
     /// Whether the mapping names the iisnode module (`modules="iisnode"`, case-insensitive,
     /// possibly in a comma list).
     pub fn is_iisnode(&self) -> bool {
+        self.has_module("iisnode")
+    }
+
+    /// Whether `modules` names `module` (case-insensitive, in a comma list). A mapping
+    /// without `modules` is a managed handler (`ManagedPipelineHandler`), which names none.
+    pub fn has_module(&self, module: &str) -> bool {
         self.modules.as_ref().is_some_and(|m| {
-            m.value.eq_ignore_ascii_case("iisnode")
-                || m.value
-                    .split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("iisnode"))
+            m.value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(module))
         })
     }
 }

@@ -295,14 +295,6 @@ fn precondition_fails(h: &HandlerEntry) -> bool {
         })
 }
 
-fn has_module(h: &HandlerEntry, module: &str) -> bool {
-    h.modules.as_ref().is_some_and(|m| {
-        m.value
-            .split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case(module))
-    })
-}
-
 /// `resourceType`: File / Directory / Either need the mapped prefix to exist as such.
 fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str], pure: &mut bool) -> bool {
     use crate::config::web_config::ResourceType;
@@ -364,7 +356,7 @@ pub fn select_handler(
     map_segments(p, method, site_path, pure, |mapped, segs| match mapped {
         Mapped::At { cfg, index, i, .. } => {
             let h = &cfg.eff.handlers[index].item;
-            if has_module(h, "StaticFileModule") {
+            if h.has_module("StaticFileModule") {
                 // A mapping of the site's own to the static file handler (`*.js` so that a
                 // folder's scripts go out as files, `hostingstart.html`, `*.exe` downloads):
                 // IIS's StaticFile, whatever its name. Past an inner segment the file with
@@ -506,7 +498,7 @@ fn star_choice(
     segs: &[&str],
     method: &str,
 ) -> HandlerChoice {
-    if has_module(h, "StaticFileModule") {
+    if h.has_module("StaticFileModule") {
         return HandlerChoice::Static {
             name: h.name.value.clone(),
         };
@@ -519,10 +511,10 @@ fn star_choice(
             path_info: String::new(),
         };
     }
-    if has_module(h, "ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
+    if h.has_module("ProtocolSupportModule") && method.eq_ignore_ascii_case("OPTIONS") {
         return HandlerChoice::Options;
     }
-    if has_module(h, "ProtocolSupportModule") && method.eq_ignore_ascii_case("TRACE") {
+    if h.has_module("ProtocolSupportModule") && method.eq_ignore_ascii_case("TRACE") {
         return HandlerChoice::Trace;
     }
     not_emulated(h)

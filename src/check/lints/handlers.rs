@@ -190,8 +190,7 @@ fn module_gap(h: &HandlerEntry) -> Option<&'static str> {
     if h.is_iisnode() {
         return None;
     }
-    let modules = h.modules.as_ref().map_or("", |m| m.value.trim());
-    let has = |m: &str| modules.split(',').any(|x| x.trim().eq_ignore_ascii_case(m));
+    let has = |m: &str| h.has_module(m);
     if has("StaticFileModule")
         || has("DefaultDocumentModule")
         || has("DirectoryListingModule")
@@ -470,12 +469,7 @@ fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
         let Mapping::Other { handler } = map_url(ctx, &app.script_rel) else {
             continue;
         };
-        let static_file = handler.modules.as_ref().is_some_and(|m| {
-            m.value
-                .split(',')
-                .any(|x| x.trim().eq_ignore_ascii_case("StaticFileModule"))
-        });
-        if !static_file {
+        if !handler.has_module("StaticFileModule") {
             continue;
         }
         let h = &app.handler;
@@ -578,11 +572,8 @@ fn scripts_unmapped_below(ctx: &Ctx<'_>) -> Vec<Diagnostic> {
             // A browser script that shares the entry script's name (`public/js/app.js`) is
             // what IISN7009 tells the site to take away from node this way: only a file
             // that looks like a server is worth an error.
-            if !handler.modules.as_ref().is_some_and(|m| {
-                m.value
-                    .split(',')
-                    .any(|x| x.trim().eq_ignore_ascii_case("StaticFileModule"))
-            }) || !looks_like_a_server(&rel_to_path(&ctx.site.root, &on_disk))
+            if !handler.has_module("StaticFileModule")
+                || !looks_like_a_server(&rel_to_path(&ctx.site.root, &on_disk))
             {
                 continue;
             }

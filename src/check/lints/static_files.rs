@@ -265,11 +265,7 @@ impl Reach {
         }
         Some(match map_url(ctx, target.trim_start_matches('/')) {
             Mapping::Iisnode { .. } => false,
-            Mapping::Other { handler } => handler.modules.as_ref().is_none_or(|m| {
-                m.value
-                    .split(',')
-                    .any(|x| x.trim().eq_ignore_ascii_case("StaticFileModule"))
-            }),
+            Mapping::Other { handler } => handler.has_module("StaticFileModule"),
             Mapping::None => true,
         })
     }
