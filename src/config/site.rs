@@ -737,13 +737,13 @@ fn locked_sections(levels: &[Level], diags: &mut Vec<Diagnostic>) {
                             Diagnostic::new(
                                 &codes::SECTION_LOCKED,
                                 format!(
-                                    "<{}> cannot be used here: a parent web.config locks it for `/{locked_at}` (overrideMode=\"Deny\")",
+                                    "<{}> cannot be used here: a parent web.config locks it for `/{locked_at}` (its <location> has overrideMode=\"Deny\" or allowOverride=\"false\")",
                                     d.value.rsplit('/').next().unwrap_or(&d.value)
                                 ),
                             )
                             .at(d.span)
                             .label(lock.span, "locked here")
-                            .help("IIS refuses this file with HTTP 500.19 (0x80070021) for every URL at or below its folder. Remove the section from this file, or set overrideMode=\"Allow\" on the parent's <location>."),
+                            .help("IIS refuses this file with HTTP 500.19 (0x80070021) for every URL at or below its folder. Remove the section from this file, or set overrideMode=\"Allow\" on the parent's <location> (in place of allowOverride=\"false\")."),
                         );
                     }
                 }
