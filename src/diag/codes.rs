@@ -662,12 +662,13 @@ lints! {
          application answer the error itself.";
     SCRIPT_SERVED_AS_FILE = "IISN6027", "script-served-as-file", Error,
         "a GET of the script's own URL does not reach its iisnode handler",
-        "IIS maps each request with the handler list of its URL: the first entry whose path, \
-         verb and resourceType fit wins. When a GET of the script's URL does not pick the \
-         iisnode mapping (its verb list leaves GET out, `resourceType=\"Directory\"` does not \
-         fit a file, or a `<location>` or sub-folder web.config puts another mapping first), \
-         it falls through to the StaticFile handler, which sends the script's source code. \
-         Use `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first. The \
+        "IIS maps each request with the handler list of its URL: the first entry whose path \
+         and verb fit wins. When a GET of the script's URL does not pick the iisnode mapping \
+         (its verb list leaves GET out, or a `<location>` or sub-folder web.config puts \
+         another mapping first), it falls through to the StaticFile handler, which sends the \
+         script's source code. When the mapping chosen has a `resourceType` that does not fit \
+         the script (`\"Directory\"`), IIS answers 404.0 and the application never runs. Use \
+         `verb=\"*\"`, drop `resourceType`, or remove the mapping that comes first. The \
          same holds where a sub-folder's web.config (or a `<location>`) takes an inherited \
          mapping away with `<remove>` or `<clear/>` while the folder holds a server script of \
          the name it maps (`path=\"server.js\"` maps `api/server.js` too): keep the mapping \

@@ -100,6 +100,11 @@ pub enum HandlerChoice {
     Trace,
     /// A mapping to a module iisn does not emulate.
     NotEmulated { name: String, modules: String },
+    /// The mapping that fits the URL's path and verb wants a resource the URL does not
+    /// name (`resourceType="File"` for a missing file or a folder, `"Directory"` for a
+    /// file): IIS Web Core's 404.0 naming that handler (observed on IIS 10, MH26), not the
+    /// next mapping.
+    ResourceMissing { name: String, wanted: &'static str },
     /// No mapping at all (the site cleared the list): 404.4.
     None,
 }
@@ -314,6 +319,16 @@ fn resource_fits(h: &HandlerEntry, p: &Pipeline, segs: &[&str], pure: &mut bool)
     }
 }
 
+/// What a mapping's `resourceType` asks for, in IIS's words.
+fn resource_wanted(h: &HandlerEntry) -> &'static str {
+    use crate::config::web_config::ResourceType;
+    match h.resource_type {
+        ResourceType::File => "a file",
+        ResourceType::Directory => "a directory",
+        _ => "a file or directory",
+    }
+}
+
 /// A mapping to a module iisn does not emulate (500.21 names it).
 fn not_emulated(h: &HandlerEntry) -> HandlerChoice {
     HandlerChoice::NotEmulated {
@@ -338,6 +353,11 @@ enum Mapped {
     },
     /// The first `path="*"` mapping that applies (at the last segment, or for no segment).
     Star {
+        cfg: Arc<FolderConfig>,
+        index: usize,
+    },
+    /// A mapping that names the last segment but whose `resourceType` does not fit it.
+    Misfit {
         cfg: Arc<FolderConfig>,
         index: usize,
     },
@@ -387,6 +407,13 @@ pub fn select_handler(
         }
         Mapped::Star { cfg, index } => {
             star_choice(&cfg, index, &cfg.eff.handlers[index].item, segs, method)
+        }
+        Mapped::Misfit { cfg, index } => {
+            let h = &cfg.eff.handlers[index].item;
+            HandlerChoice::ResourceMissing {
+                name: h.name.value.clone(),
+                wanted: resource_wanted(h),
+            }
         }
         Mapped::None => HandlerChoice::None,
     })
@@ -460,6 +487,10 @@ fn map_segments<R>(
         // front of an iisnode mapping takes the script. (A `*` entry never splits the URL
         // at an inner segment, and its resource is not checked here: StaticFile answers
         // 404 for a missing file itself, as IIS does.)
+        // At the last segment the first mapping that fits the path and verb is IIS's
+        // choice, and its `resourceType` is checked after (MH26: a misfit is 404.0, not the
+        // next mapping); at an inner segment a mapping applies only where its resource is
+        // there, so that the rest of the URL can be PATH_INFO after it.
         let last = i + 1 == segs.len();
         let found = cfg.eff.handlers.iter().enumerate().find(|(_, h)| {
             if h.item.path.value.trim() == "*" {
@@ -467,11 +498,13 @@ fn map_segments<R>(
             }
             usable(h, cfg.eff.access_policy)
                 && handler_matches(h, segs, i)
-                && resource_fits(&h.item, p, &segs[..=i], pure)
+                && (last || resource_fits(&h.item, p, &segs[..=i], pure))
         });
         let Some((index, h)) = found else { continue };
         let mapped = if h.item.path.value.trim() == "*" {
             Mapped::Star { cfg, index }
+        } else if last && !resource_fits(&h.item, p, &segs[..=i], pure) {
+            Mapped::Misfit { cfg, index }
         } else {
             Mapped::At { cfg, index, i, end }
         };

@@ -363,6 +363,31 @@ fn server_header_as_iis_sends_it() {
     }
 }
 
+/// A mapping whose `resourceType` does not fit the URL is IIS Web Core's 404.0 (MH26), not
+/// the next mapping: a script mapped with `resourceType="Directory"` is never sent as a
+/// file, and a `File` mapping of a missing script is not handed to a wildcard mapping.
+#[test]
+fn a_resource_type_misfit_is_404_never_the_source() {
+    let Some(site) = Site::new("hello") else {
+        return;
+    };
+    site.write(
+        "sub/web.config",
+        r#"<configuration><system.webServer><handlers><add name="dir" path="app.js" verb="*" modules="iisnode" resourceType="Directory"/></handlers></system.webServer></configuration>"#,
+    );
+    site.write(
+        "sub/app.js",
+        "// SECRET-SOURCE\nrequire('http').createServer(function (q, s) { s.end('ran'); }).listen(process.env.PORT);\n",
+    );
+    let server = site.serve();
+    let r = server.raw_get("/sub/app.js");
+    assert_eq!(r.status, 404, "{}", r.head);
+    assert!(!r.text().contains("SECRET-SOURCE"), "{}", r.text());
+    assert!(r.text().contains("requires a directory"), "{}", r.text());
+    // The site's own mapping still runs node.
+    assert_eq!(server.get("/hello.js").status, 200);
+}
+
 /// A script created after launch becomes an application on its first request (as on IIS)
 /// and is watched from then on: editing it recycles it.
 #[test]

@@ -25,6 +25,9 @@ pub enum Mapping {
     },
     /// Another handler (usually StaticFile).
     Other { handler: HandlerEntry },
+    /// The mapping that fits the URL's path wants a resource the URL does not name
+    /// (`resourceType`): IIS Web Core's 404.0 (MH26), as `iisn serve` answers.
+    Misfit { handler: HandlerEntry },
     /// No handler at all (the site cleared the list).
     None,
 }
@@ -89,17 +92,31 @@ pub fn map_url(ctx: &Ctx<'_>, url: &str) -> Mapping {
         let name = segments[i - 1];
         // The URL's configuration up to this segment (a `<location>` naming the file counts).
         let eff = ctx.effective(&prefix);
+        let fits = |h: &HandlerEntry| match h.resource_type {
+            ResourceType::Unspecified => true,
+            ResourceType::File => rel_to_path(root, &prefix).is_file(),
+            ResourceType::Directory => rel_to_path(root, &prefix).is_dir(),
+            ResourceType::Either => rel_to_path(root, &prefix).exists(),
+        };
+        // As serve's router: at the last segment the first mapping that fits the path is
+        // IIS's choice and a resource misfit is 404.0; at an inner segment a mapping
+        // applies only where its resource is there.
+        let last = i == segments.len();
         let first = eff.handlers.iter().find(|h| {
             verb_allows_get(&h.item)
                 && !h.item.precondition_never_holds()
                 && path_matches(h, &prefix, name)
-                && match h.item.resource_type {
-                    ResourceType::Unspecified => true,
-                    ResourceType::File => rel_to_path(root, &prefix).is_file(),
-                    ResourceType::Directory => rel_to_path(root, &prefix).is_dir(),
-                    ResourceType::Either => rel_to_path(root, &prefix).exists(),
-                }
+                && (last || fits(&h.item))
         });
+        if let Some(h) = first
+            && last
+            && h.item.path.value.trim() != "*"
+            && !fits(&h.item)
+        {
+            return Mapping::Misfit {
+                handler: h.item.clone(),
+            };
+        }
         match first {
             Some(h) if h.item.is_iisnode() => {
                 return Mapping::Iisnode {
@@ -466,17 +483,35 @@ fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
         .iter()
         .filter(|a| a.script_exists && !a.from_wildcard && !a.handler.path.value.contains('\\'))
     {
-        let Mapping::Other { handler } = map_url(ctx, &app.script_rel) else {
-            continue;
+        let h = &app.handler;
+        let handler = match map_url(ctx, &app.script_rel) {
+            Mapping::Other { handler } => handler,
+            Mapping::Misfit { handler } => {
+                // IIS answers 404.0 (MH26): the application never runs, and nothing is sent.
+                let what = match handler.resource_type {
+                    ResourceType::Directory => "resourceType=\"Directory\" does not fit a file",
+                    _ => "its resourceType does not fit the script",
+                };
+                found.push(
+                    Diagnostic::new(
+                        &codes::SCRIPT_SERVED_AS_FILE,
+                        format!(
+                            "a GET of /{} does not reach the iisnode handler `{}`: the mapping `{}` takes the URL but {what}, so IIS answers 404.0 and the application never runs",
+                            app.script_rel, h.name.value, handler.name.value
+                        ),
+                    )
+                    .at(handler.path.span)
+                    .help("Drop resourceType (or make it fit the script), or remove the mapping that comes first for this URL."),
+                );
+                continue;
+            }
+            _ => continue,
         };
         if !handler.has_module("StaticFileModule") {
             continue;
         }
-        let h = &app.handler;
         let why = if !verb_allows_get(h) {
             format!("its verb=\"{}\" leaves GET out", h.verb.value.trim())
-        } else if h.resource_type == ResourceType::Directory {
-            "resourceType=\"Directory\" does not fit a file".to_string()
         } else {
             format!(
                 "the handler list of its URL maps it to `{}` first",
@@ -492,7 +527,7 @@ fn scripts_served_as_files(ctx: &mut Ctx<'_>) {
                 ),
             )
             .at(h.path.span)
-            .help("Use verb=\"*\", drop resourceType, or remove the mapping that comes first for this URL."),
+            .help("Use verb=\"*\", or remove the mapping that comes first for this URL."),
         );
     }
     found.extend(scripts_unmapped_below(ctx));

@@ -807,7 +807,12 @@ fn check_action(
     }
     let lower = resolved.to_ascii_lowercase();
     let exists = rel_to_path(&ctx.site.root, &resolved).exists();
-    let msg = if lower.ends_with(".js") || lower.ends_with(".mjs") || lower.ends_with(".cjs") {
+    let msg = if let Mapping::Misfit { handler } = &mapping {
+        format!(
+            "rule `{name}` rewrites to `{resolved}`, whose handler mapping `{}` wants another kind of resource (resourceType): 404",
+            handler.name.value
+        )
+    } else if lower.ends_with(".js") || lower.ends_with(".mjs") || lower.ends_with(".cjs") {
         if exists {
             format!(
                 "rule `{name}` rewrites to `{resolved}`, which no iisnode handler maps: IIS would send its source code"

@@ -267,6 +267,7 @@ impl Reach {
             Mapping::Iisnode { .. } => false,
             Mapping::Other { handler } => handler.has_module("StaticFileModule"),
             Mapping::None => true,
+            Mapping::Misfit { .. } => false,
         })
     }
 }

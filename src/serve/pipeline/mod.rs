@@ -1108,6 +1108,18 @@ impl Pipeline {
                 HandlerChoice::NotEmulated { name, modules } => {
                     return routed(Decision::Error(IisError::not_emulated(&name, &modules)));
                 }
+                HandlerChoice::ResourceMissing { name, wanted } => {
+                    let mut e = IisError::new(
+                        404,
+                        0,
+                        format!(
+                            "The handler \"{name}\" maps this URL and requires {wanted} (its resourceType), which the URL does not name."
+                        ),
+                    );
+                    e.module = "IIS Web Core";
+                    e.handler = Some(name);
+                    return routed(Decision::Error(e));
+                }
                 HandlerChoice::None => {
                     let mut e = IisError::new(
                         404,

@@ -2185,6 +2185,39 @@ fn handler_preconditions_that_never_hold_are_skipped() {
     );
 }
 
+/// IIS picks the mapping whose path and verb fit, then checks its `resourceType`: a misfit
+/// is IIS Web Core's 404.0 naming that handler (observed on IIS 10, MH26), never the next
+/// mapping. A `Directory` mapping of a script is a 404, not StaticFile sending its source;
+/// a `File` mapping of a missing script is a 404 even when a wildcard mapping follows.
+#[test]
+fn a_mapping_whose_resource_type_does_not_fit_is_404_not_the_next_mapping() {
+    let site = Site::new(&[("server.js", "//"), ("a.js", "//"), ("d.js/x.txt", "x")]);
+    site.write(
+        "web.config",
+        &wrap(
+            r#"<handlers>
+<add name="dir-only" path="server.js" verb="*" modules="iisnode" resourceType="Directory"/>
+<add name="files" path="*.js" verb="*" modules="iisnode" resourceType="File"/>
+<add name="rest" path="*" verb="*" modules="iisnode"/>
+</handlers>"#,
+        ),
+    );
+    let p = site.pipeline();
+    assert_eq!(get(&site, &p, "/server.js"), "error 404.0");
+    assert_eq!(get(&site, &p, "/a.js"), "app a.js");
+    assert_eq!(get(&site, &p, "/missing.js"), "error 404.0");
+    // A folder named like a script does not fit `resourceType="File"` either.
+    assert_eq!(get(&site, &p, "/d.js"), "error 404.0");
+    // Past an inner segment the mapping applies only where its file is there: the rest is
+    // not PATH_INFO after a missing script.
+    assert_eq!(get(&site, &p, "/a.js/more"), "app a.js +/more");
+    let r = routed(&p, "GET", "/server.js", &[]);
+    match &r.decision {
+        Decision::Error(e) => assert_eq!(e.handler.as_deref(), Some("dir-only")),
+        other => panic!("{other:?}"),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Remembered decisions (memo.rs)
 // ---------------------------------------------------------------------------------------

@@ -104,6 +104,10 @@ pub enum HandlerTrace {
     NotEmulated {
         name: String,
     },
+    /// The mapping's `resourceType` does not fit the URL (404.0).
+    ResourceMissing {
+        name: String,
+    },
     None,
 }
 
@@ -178,6 +182,9 @@ impl HandlerTrace {
             HandlerChoice::Trace => HandlerTrace::Trace,
             HandlerChoice::NotEmulated { name, .. } => {
                 HandlerTrace::NotEmulated { name: name.clone() }
+            }
+            HandlerChoice::ResourceMissing { name, .. } => {
+                HandlerTrace::ResourceMissing { name: name.clone() }
             }
             HandlerChoice::None => HandlerTrace::None,
         }
@@ -935,6 +942,12 @@ impl Report<'_> {
             HandlerTrace::Trace => ("TRACE", None, None, None),
             HandlerTrace::NotEmulated { name } => (
                 "not-emulated",
+                find(&|h| h.item.name.value == *name),
+                None,
+                None,
+            ),
+            HandlerTrace::ResourceMissing { name } => (
+                "resource-missing",
                 find(&|h| h.item.name.value == *name),
                 None,
                 None,
