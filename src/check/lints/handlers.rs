@@ -697,24 +697,8 @@ mod tests {
     }
 
     fn codes_for(web_config: &str, files: &[&str]) -> Vec<String> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("web.config"), web_config).expect("write");
-        for f in files {
-            let p = dir.path().join(f);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(
-                p,
-                "require('http').createServer().listen(process.env.PORT);\n",
-            )
-            .expect("write");
-        }
-        let opts = crate::config::LoadOptions {
-            env: crate::config::env::Environment::from_pairs(Vec::<(String, String)>::new()),
-            cpu_count: 1,
-        };
-        let checked = crate::check::check_path(dir.path(), &opts).expect("checked");
-        checked
-            .diagnostics
+        let server = "require('http').createServer().listen(process.env.PORT);\n";
+        crate::check::lints::check_temp_site(web_config, files, server)
             .iter()
             .map(|d| d.lint.code.to_string())
             .collect()

@@ -256,6 +256,26 @@ pub fn resolve_url_path(base: &str, target: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// `iisn check` of a temporary site: `web_config` at its root and each of `files`
+/// (site-relative) holding `content`; the diagnostics it gives.
+#[cfg(test)]
+pub(crate) fn check_temp_site(web_config: &str, files: &[&str], content: &str) -> Vec<Diagnostic> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("web.config"), web_config).expect("write");
+    for f in files {
+        let p = dir.path().join(f);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+    let opts = crate::config::LoadOptions {
+        env: crate::config::env::Environment::from_pairs(Vec::<(String, String)>::new()),
+        cpu_count: 1,
+    };
+    crate::check::check_path(dir.path(), &opts)
+        .expect("checked")
+        .diagnostics
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

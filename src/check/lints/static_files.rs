@@ -401,23 +401,10 @@ fn hidden_segments_removed(ctx: &mut Ctx<'_>) {
 mod tests {
     /// The IISN6022 messages for a site of `web_config` and `files` (site-relative).
     fn missing_mime(web_config: &str, files: &[&str]) -> Vec<String> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("web.config"), web_config).expect("write");
-        for f in files {
-            let p = dir.path().join(f);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, "export default 1;\n").expect("write");
-        }
-        let opts = crate::config::LoadOptions {
-            env: crate::config::env::Environment::from_pairs(Vec::<(String, String)>::new()),
-            cpu_count: 1,
-        };
-        let checked = crate::check::check_path(dir.path(), &opts).expect("checked");
-        checked
-            .diagnostics
-            .iter()
+        crate::check::lints::check_temp_site(web_config, files, "export default 1;\n")
+            .into_iter()
             .filter(|d| d.lint.code == "IISN6022")
-            .map(|d| d.message.clone())
+            .map(|d| d.message)
             .collect()
     }
 
