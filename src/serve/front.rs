@@ -553,15 +553,16 @@ async fn pipeline(
     // rules may read or rewrite them (and IIS's `Server`), so they are in the header map then.
     // IIS's `Server` header comes first, unless the handler (node) sent its own, which IIS
     // keeps instead.
-    let server = config.server_header && !resp.headers().contains_key(header::SERVER);
+    let own_server = config.server_header && resp.headers().contains_key(header::SERVER);
     let extra = match (&config.custom_wire, &outbound) {
-        (Some(lines), None) if wire => Some(if server || !config.server_header {
-            lines.clone()
-        } else {
+        // The lines start with IIS's `Server` line when the folder sends one.
+        (Some(lines), None) if wire => Some(if own_server {
             lines.slice(super::pipeline::SERVER_LINE.len()..)
+        } else {
+            lines.clone()
         }),
         _ => {
-            if server {
+            if config.server_header && !own_server {
                 resp.headers_mut().insert(
                     header::SERVER,
                     HeaderValue::from_static("Microsoft-IIS/10.0"),

@@ -289,7 +289,7 @@ fn access_allowed(h: &HandlerEntry, policy: u8) -> bool {
 /// node sites use, and any mapping for Classic mode or an old .NET runtime
 /// ([`HandlerEntry::precondition_never_holds`]).
 fn precondition_fails(h: &HandlerEntry) -> bool {
-    if h.pre_condition.is_some() && h.precondition_never_holds() {
+    if h.precondition_never_holds() {
         return true;
     }
     h.path.value.trim() == "*."
