@@ -367,7 +367,8 @@ impl<R: AsyncRead + Unpin> Watch<'_, R> {
 #[derive(Debug)]
 struct BadHead;
 
-fn is_chunked_last(value: &HeaderValue) -> bool {
+/// Whether a `Transfer-Encoding` value ends with `chunked` (the message is chunked).
+pub(super) fn is_chunked_last(value: &HeaderValue) -> bool {
     value
         .as_bytes()
         .rsplit(|&b| b == b',')

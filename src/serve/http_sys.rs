@@ -141,9 +141,7 @@ fn check_length(
             .get_all(header::TRANSFER_ENCODING)
             .iter()
             .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"));
+            .is_some_and(super::downstream::is_chunked_last);
     (!chunked).then(|| {
         page(
             StatusCode::LENGTH_REQUIRED,
